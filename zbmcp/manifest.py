@@ -1,0 +1,320 @@
+"""Tool manifests (tool_manifests/*.yaml) -> validated ToolSpec values. Pure: reads only the files it is given.
+
+A manifest file describes one Zoho module:
+
+    module: invoices                 # the Zoho path segment; every tool's path starts with it
+    tools:
+      - name: get_invoice            # Zoho's operationId
+        title: Get an invoice
+        description: One sentence an agent reads on every turn.
+        method: GET
+        path: /invoices/{invoice_id}
+        scope: ZohoBooks.invoices.READ
+        access: read
+        result_key: invoice          # where Zoho puts the payload in its answer
+        path_params: {invoice_id: {type: string}}
+        query: {...}                 # query parameters, as JSON Schema properties
+        body: {...}                  # JSON body properties; present only for tools that send a body
+        required: [...]              # required query/body arguments (path params always are)
+        emails_customer: false       # true when the call sends a real email to a customer
+
+Annotations are derived here, never typed twice. Every string property named `*_id` (and every item of a
+`*_ids` array) must be a Zoho id: digits only, so an id can never smuggle `/`, `?` or `..` into a URL.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from zbmcp.errors import ConfigError
+
+ZOHO_ID_PATTERN = "^[0-9]+$"
+ARGUMENT_NAME_PATTERN = "^[a-z][a-z0-9_]{0,63}$"
+PATH_PARAM = re.compile(r"\{([a-z_]+)\}")
+SCOPE = re.compile(r"^ZohoBooks\.(?P<module>[a-z]+)\.(?P<op>CREATE|READ|UPDATE|DELETE|ALL)$")
+
+Access = Literal["read", "write"]
+Method = Literal["GET", "POST", "PUT", "DELETE"]
+ExtraArguments = Literal["query", "body", "none"]
+
+# The scope module that guards each Zoho path module, where the two names differ.
+SCOPE_MODULE_OF = {
+    "items": "settings",
+    "organizations": "settings",
+    "bankaccounts": "banking",
+    "chartofaccounts": "accountants",
+}
+
+
+# The JSON Schema keywords a manifest may use: a misspelt or stray key (often a YAML flow-mapping slip) fails.
+SCHEMA_KEYWORDS = frozenset(
+    {"type", "description", "enum", "format", "pattern", "items", "properties", "required", "minimum", "maximum",
+     "exclusiveMinimum", "minItems", "maxItems", "minLength", "maxLength", "default", "additionalProperties"}
+)
+
+
+def _check_property_schema(where: str, schema: Any) -> None:
+    if not isinstance(schema, dict):
+        raise ValueError(f"{where}: a property schema must be a mapping, got {schema!r}")
+    unknown = sorted(set(schema) - SCHEMA_KEYWORDS)
+    if unknown:
+        raise ValueError(f"{where}: unknown schema keyword(s) {unknown}; use only {sorted(SCHEMA_KEYWORDS)}")
+    if "type" not in schema:
+        raise ValueError(f"{where}: give a type")
+    for name, child in (schema.get("properties") or {}).items():
+        _check_property_schema(f"{where}.{name}", child)
+    if isinstance(schema.get("items"), dict):
+        _check_property_schema(f"{where}[]", schema["items"])
+
+
+class _ToolModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{2,63}$")
+    title: str = Field(min_length=3, max_length=60)
+    description: str = Field(min_length=10, max_length=400)
+    method: Method
+    path: str = Field(pattern=r"^/[a-z]+(/(\{[a-z_]+\}|[a-z]+))*$")
+    scope: str
+    access: Access
+    result_key: str | None = None
+    path_params: dict[str, dict[str, Any]] = {}
+    query: dict[str, dict[str, Any]] = {}
+    body: dict[str, dict[str, Any]] | None = None
+    required: list[str] = []
+    emails_customer: bool = False
+
+    @field_validator("scope")
+    @classmethod
+    def _scope_shape(cls, value: str) -> str:
+        if not SCOPE.match(value):
+            raise ValueError(f"scope {value!r} is not of the form ZohoBooks.<module>.<CREATE|READ|UPDATE|DELETE>")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> _ToolModel:
+        in_path = PATH_PARAM.findall(self.path)
+        if set(in_path) != set(self.path_params):
+            missing = sorted(set(in_path) - set(self.path_params))
+            extra = sorted(set(self.path_params) - set(in_path))
+            raise ValueError(
+                f"path {self.path} and path_params disagree"
+                + (f": declare {missing} in path_params" if missing else "")
+                + (f": {extra} in path_params are not in the path" if extra else "")
+            )
+        for group_name, group in (("path_params", self.path_params), ("query", self.query), ("body", self.body or {})):
+            for name, schema in group.items():
+                _check_property_schema(f"{group_name}.{name}", schema)
+        groups = [set(self.path_params), set(self.query), set(self.body or {})]
+        seen: set[str] = set()
+        for group in groups:
+            clash = seen & group
+            if clash:
+                raise ValueError(f"argument {sorted(clash)} is declared twice (path, query and body share one namespace)")
+            seen |= group
+        if "organization_id" in seen:
+            raise ValueError("organization_id is added by zbmcp itself; remove it from the manifest")
+        unknown = [name for name in self.required if name not in seen]
+        if unknown:
+            raise ValueError(f"required names {unknown} are not declared in query or body")
+        if self.body is not None and self.method not in ("POST", "PUT"):
+            raise ValueError(f"a {self.method} tool cannot send a body")
+        reads = self.method == "GET"
+        if (self.access == "read") != reads:
+            raise ValueError(f"access {self.access!r} does not fit method {self.method}: GET is read, the rest write")
+        op = SCOPE.match(self.scope)
+        assert op is not None
+        if (op["op"] == "READ") != (self.access == "read"):
+            raise ValueError(f"scope {self.scope} does not fit access {self.access!r}")
+        return self
+
+
+class _ManifestFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    module: str = Field(pattern=r"^[a-z]+$")
+    tools: list[_ToolModel] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """One MCP tool, exactly as a manifest describes it, with everything derived from it."""
+
+    name: str
+    module: str
+    title: str
+    description: str
+    method: Method
+    path: str
+    scope: str
+    access: Access
+    result_key: str | None
+    path_params: Mapping[str, Mapping[str, Any]]
+    query: Mapping[str, Mapping[str, Any]]
+    body: Mapping[str, Mapping[str, Any]] | None
+    required: tuple[str, ...]
+    emails_customer: bool
+    source: str = field(compare=False)
+
+    @property
+    def read_only(self) -> bool:
+        return self.access == "read"
+
+    @property
+    def destructive(self) -> bool:
+        return self.method == "DELETE" or self.emails_customer
+
+    @property
+    def idempotent(self) -> bool:
+        return self.method in ("GET", "PUT", "DELETE")
+
+    @property
+    def open_world(self) -> bool:
+        # The books of one organization are a closed world; an email reaches people outside it.
+        return self.emails_customer
+
+    @property
+    def is_list(self) -> bool:
+        return self.name.startswith("list_")
+
+    @property
+    def extra_arguments(self) -> ExtraArguments:
+        """Where undeclared arguments go: Zoho has many country-specific body fields and list filters."""
+        if self.body is not None:
+            return "body"
+        if self.is_list:
+            return "query"
+        return "none"
+
+    @property
+    def scope_module(self) -> str:
+        match = SCOPE.match(self.scope)
+        assert match is not None
+        return match["module"]
+
+    @cached_property
+    def argument_schema(self) -> dict[str, Any]:
+        """The JSON Schema of the tool's own arguments (organization_id is added per agent)."""
+        properties: dict[str, Any] = {}
+        for group in (self.path_params, self.query, self.body or {}):
+            for name, schema in group.items():
+                properties[name] = _with_id_patterns(name, dict(schema))
+        required = list(self.path_params) + [n for n in self.required if n not in self.path_params]
+        schema: dict[str, Any] = {"type": "object", "properties": properties}
+        if required:
+            schema["required"] = required
+        if self.extra_arguments == "query":
+            schema["additionalProperties"] = {"type": ["string", "number", "boolean"]}
+        elif self.extra_arguments == "none":
+            schema["additionalProperties"] = False
+        return schema
+
+
+def _with_id_patterns(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """Add the Zoho id pattern to `*_id` strings and `*_ids` arrays, at any depth."""
+    schema = copy.deepcopy(schema)
+    kind = schema.get("type")
+    if name.endswith("_id") and kind == "string":
+        schema.setdefault("pattern", ZOHO_ID_PATTERN)
+    elif name.endswith("_ids") and kind == "array":
+        schema["items"] = {"type": "string", "pattern": ZOHO_ID_PATTERN, **schema.get("items", {})}
+    if kind == "array" and isinstance(schema.get("items"), dict):
+        schema["items"] = _with_id_patterns("", schema["items"])
+    if kind == "object" and isinstance(schema.get("properties"), dict):
+        schema["properties"] = {k: _with_id_patterns(k, v) for k, v in schema["properties"].items()}
+    return schema
+
+
+def default_manifest_dir() -> Path:
+    """The manifests shipped in the wheel, or the repository's top-level folder in a source checkout."""
+    packaged = Path(__file__).parent / "tool_manifests"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).parent.parent / "tool_manifests"
+
+
+def load_manifests(directory: Path | None = None) -> dict[str, ToolSpec]:
+    """Load every `*.yaml` in the directory; a typo anywhere fails loudly with the file and the fix."""
+    directory = directory or default_manifest_dir()
+    files = sorted(directory.glob("*.yaml"))
+    if not files:
+        raise ConfigError(f"no tool manifests (*.yaml) found in {directory}")
+    return load_manifest_texts((str(path), path.read_text(encoding="utf-8")) for path in files)
+
+
+def load_manifest_texts(texts: Iterable[tuple[str, str]]) -> dict[str, ToolSpec]:
+    specs: dict[str, ToolSpec] = {}
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: start-up time matters
+    for source, text in texts:
+        try:
+            raw = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"not valid YAML: {exc}", file=source) from None
+        try:
+            manifest = _ManifestFile.model_validate(raw)
+        except ValidationError as exc:
+            raise ConfigError(_explain(exc, raw), file=source) from None
+        for tool in manifest.tools:
+            spec = _to_spec(manifest.module, tool, source)
+            if spec.name in specs:
+                raise ConfigError(f"tool {spec.name!r} is defined twice (also in {specs[spec.name].source})", file=source)
+            specs[spec.name] = spec
+    return specs
+
+
+def _to_spec(module: str, tool: _ToolModel, source: str) -> ToolSpec:
+    path_module = tool.path.split("/")[1]
+    if path_module != module:
+        raise ConfigError(f"tool {tool.name!r}: path {tool.path} is outside module {module!r}", file=source)
+    expected_scope_module = SCOPE_MODULE_OF.get(module, module)
+    scope_module = SCOPE.match(tool.scope)["module"]  # type: ignore[index]
+    if scope_module != expected_scope_module:
+        raise ConfigError(
+            f"tool {tool.name!r}: scope {tool.scope} names module {scope_module!r};"
+            f" Zoho guards /{module} with ZohoBooks.{expected_scope_module}.*",
+            file=source,
+        )
+    return ToolSpec(
+        name=tool.name,
+        module=module,
+        title=tool.title,
+        description=tool.description,
+        method=tool.method,
+        path=tool.path,
+        scope=tool.scope,
+        access=tool.access,
+        result_key=tool.result_key,
+        path_params=tool.path_params,
+        query=tool.query,
+        body=tool.body,
+        required=tuple(tool.required),
+        emails_customer=tool.emails_customer,
+        source=source,
+    )
+
+
+def _explain(exc: ValidationError, raw: Any) -> str:
+    lines = []
+    for error in exc.errors():
+        location = list(error["loc"])
+        where = ".".join(str(part) for part in location)
+        # name the tool rather than its index, so the reader can find it
+        if len(location) >= 2 and location[0] == "tools" and isinstance(location[1], int):
+            try:
+                where = f"tool {raw['tools'][location[1]]['name']!r}" + "".join(f".{p}" for p in location[2:])
+            except (KeyError, IndexError, TypeError):
+                pass
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "unknown key; remove it or fix its spelling"
+        lines.append(f"{where}: {message}")
+    return "; ".join(lines)

@@ -1,0 +1,58 @@
+"""ToolSpec -> the MCP Tool an agent sees (pure).
+
+The input schema an agent sees depends on the agent: organization_id is required unless the agent may touch
+exactly one organization, in which case zbmcp fills it in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from mcp import types
+
+from zbmcp.manifest import ZOHO_ID_PATTERN, ToolSpec
+
+SCOPE_META_KEY = "zbmcp/scope"
+ACCESS_META_KEY = "zbmcp/access"
+
+
+def takes_organization(spec: ToolSpec) -> bool:
+    # GET /organizations is the one call Zoho answers without an organization_id.
+    return spec.module != "organizations"
+
+
+def input_schema(spec: ToolSpec, organization_ids: Sequence[str]) -> dict[str, Any]:
+    schema = dict(spec.argument_schema)
+    if not takes_organization(spec):
+        return schema
+    organization: dict[str, Any] = {"type": "string", "pattern": ZOHO_ID_PATTERN}
+    if len(organization_ids) > 1:
+        organization["enum"] = list(organization_ids)
+    schema["properties"] = {"organization_id": organization, **schema["properties"]}
+    if len(organization_ids) != 1:
+        schema["required"] = ["organization_id", *schema.get("required", [])]
+    return schema
+
+
+def to_mcp_tool(spec: ToolSpec, organization_ids: Sequence[str]) -> types.Tool:
+    return types.Tool(
+        name=spec.name,
+        title=spec.title,
+        description=spec.description,
+        input_schema=input_schema(spec, organization_ids),
+        annotations=types.ToolAnnotations(
+            title=spec.title,
+            read_only_hint=spec.read_only,
+            destructive_hint=spec.destructive,
+            idempotent_hint=spec.idempotent,
+            open_world_hint=spec.open_world,
+        ),
+        _meta={SCOPE_META_KEY: spec.scope, ACCESS_META_KEY: spec.access},
+    )
+
+
+def listing_size(specs: Sequence[ToolSpec], organization_ids: Sequence[str]) -> int:
+    """Bytes of the tools/list result as sent on the wire: every tool costs context on every agent turn."""
+    result = types.ListToolsResult(tools=[to_mcp_tool(s, organization_ids) for s in specs])
+    return len(result.model_dump_json(by_alias=True, exclude_none=True).encode())
