@@ -1,0 +1,140 @@
+"""Extract what the manifest tests need from Zoho's OpenAPI files into tests/data/zoho_oas_extract.json.
+
+    python scripts/extract_oas.py [OAS_DIR]        # default: ../shared/zoho-oas, relative to the repo root
+
+For every operation in every *.yml: operationId, method, path, scopes, query and path parameter names, the
+filter variants the query parameters' descriptions document (e.g. `date_start`), body
+field names (top level, plus nested names as dotted paths through arrays and objects, e.g.
+`line_items.item_id`, with every $ref resolved) and required body fields (top level, plus nested ones as
+dotted paths). The output is deterministic (sorted keys and lists), so re-running it on the same files
+gives no diff. The tests read only the JSON, so they run without the OAS files.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OAS_DIR = REPO_ROOT.parent / "shared" / "zoho-oas"
+OUTPUT = REPO_ROOT / "tests" / "data" / "zoho_oas_extract.json"
+METHODS = ("get", "post", "put", "delete", "patch")
+CODE = re.compile(r"<code>(.*?)</code>", re.S)
+WORD = re.compile(r"[A-Za-z0-9_.]+")
+
+
+def documented_variants(param: dict[str, Any]) -> set[str]:
+    """Filter variants a query parameter's description names, e.g. `date_start` for `date`.
+
+    Zoho documents its suffix filters (`_startswith`, `_contains`, `_start`, `_end`, ...) only in prose:
+    "Supports variants: <code>date_start</code>, <code>date_end</code>".
+    """
+    name = param["name"]
+    words = {word for code in CODE.findall(param.get("description") or "") for word in WORD.findall(code)}
+    return {word for word in words if word.startswith(name + "_")}
+
+
+def resolve(doc: dict[str, Any], node: Any, seen: frozenset[str] = frozenset()) -> tuple[Any, frozenset[str]]:
+    """Follow `$ref`s (local ones only, which is all Zoho's files use) to the node they name."""
+    while isinstance(node, dict) and "$ref" in node:
+        ref = node["$ref"]
+        if not ref.startswith("#/"):
+            raise ValueError(f"non-local $ref {ref!r}")
+        if ref in seen:  # a recursive schema: stop rather than loop
+            return {}, seen
+        seen = seen | {ref}
+        target: Any = doc
+        for part in ref[2:].split("/"):
+            target = target[part.replace("~1", "/").replace("~0", "~")]
+        node = target
+    return node, seen
+
+
+def walk_schema(
+    doc: dict[str, Any], schema: Any, prefix: str, fields: set[str], required: set[str], seen: frozenset[str]
+) -> None:
+    """Collect dotted field names and dotted required names below one object or array schema."""
+    schema, seen = resolve(doc, schema, seen)
+    if not isinstance(schema, dict):
+        return
+    for combinator in ("allOf", "oneOf", "anyOf"):
+        for part in schema.get(combinator, []):
+            walk_schema(doc, part, prefix, fields, required, seen)
+    if "items" in schema:
+        walk_schema(doc, schema["items"], prefix, fields, required, seen)
+    for name in schema.get("required", []) or []:
+        required.add(prefix + name)
+    for name, child in (schema.get("properties") or {}).items():
+        fields.add(prefix + name)
+        walk_schema(doc, child, f"{prefix}{name}.", fields, required, seen)
+
+
+def extract_file(path: Path) -> dict[str, dict[str, Any]]:
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    operations: dict[str, dict[str, Any]] = {}
+    for url, item in (doc.get("paths") or {}).items():
+        shared_params = item.get("parameters", [])
+        for method in METHODS:
+            op = item.get(method)
+            if op is None:
+                continue
+            params = [resolve(doc, p)[0] for p in [*shared_params, *op.get("parameters", [])]]
+            fields: set[str] = set()
+            required: set[str] = set()
+            content = (op.get("requestBody") or {}).get("content") or {}
+            for media in content.values():
+                walk_schema(doc, media.get("schema"), "", fields, required, frozenset())
+            scopes = sorted({scope for block in op.get("security", []) for names in block.values() for scope in names})
+            op_id = op["operationId"]
+            if op_id in operations:
+                raise ValueError(f"{path.name}: operationId {op_id!r} appears twice")
+            operations[op_id] = {
+                "file": path.name,
+                "method": method.upper(),
+                "path": url,
+                "scopes": scopes,
+                "path_params": sorted({p["name"] for p in params if p.get("in") == "path"}),
+                "query_params": sorted({p["name"] for p in params if p.get("in") == "query"}),
+                "query_variants": sorted(
+                    {v for p in params if p.get("in") == "query" for v in documented_variants(p)}
+                ),
+                "body_content_types": sorted(content),
+                "body_fields": sorted(fields),
+                "required_body_fields": sorted(required),
+            }
+    return operations
+
+
+def extract(oas_dir: Path) -> dict[str, Any]:
+    files = sorted(oas_dir.glob("*.yml"))
+    if not files:
+        raise SystemExit(f"no *.yml OpenAPI files in {oas_dir}")
+    operations: dict[str, dict[str, Any]] = {}
+    for path in files:
+        for op_id, op in extract_file(path).items():
+            if op_id in operations:
+                raise SystemExit(f"operationId {op_id!r} is in both {operations[op_id]['file']} and {path.name}")
+            operations[op_id] = op
+    return {
+        "about": "Generated by scripts/extract_oas.py from Zoho Books v3 OpenAPI files; do not edit by hand.",
+        "files": [path.name for path in files],
+        "operations": operations,
+    }
+
+
+def main(argv: list[str]) -> int:
+    oas_dir = Path(argv[1]) if len(argv) > 1 else DEFAULT_OAS_DIR
+    data = extract(oas_dir)
+    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
+    OUTPUT.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    print(f"{len(data['operations'])} operations from {len(data['files'])} files -> {OUTPUT.relative_to(REPO_ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
