@@ -145,7 +145,7 @@ class _ManifestFile(BaseModel):
     tools: list[_ToolModel] = Field(min_length=1)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity: a spec is loaded once and used as a cache key
 class ToolSpec:
     """One MCP tool, exactly as a manifest describes it, with everything derived from it."""
 

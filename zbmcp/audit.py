@@ -1,0 +1,94 @@
+"""The audit log: one JSON line per tool call, allowed, denied, failed or dry-run, each with a plain-English
+sentence. Never a token, secret or API key; argument values only for the names the config lists."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TextIO
+
+Decision = Literal["allowed", "denied", "failed", "dry_run"]
+
+
+@dataclass
+class AuditRecord:
+    time: str
+    agent: str
+    tool: str
+    scope: str | None
+    access: str | None
+    organization: str | None
+    region: str | None
+    decision: Decision
+    rule: str
+    http_status: int | None
+    zoho_code: int | None
+    duration_ms: int
+    arguments: list[str]
+    argument_values: dict[str, Any] = field(default_factory=dict)
+    sentence: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, sort_keys=False)
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def sentence(agent: str, phrase: str, organization: str | None, region: str | None, decision: Decision,
+             rule: str, http_status: int | None, duration_ms: int) -> str:
+    """agent "bookkeeper" created invoice INV-000042 for organization 10234695 (eu): allowed, 201 in 212 ms"""
+    where = f" for organization {organization}" + (f" ({region})" if region else "") if organization else ""
+    outcome = {"allowed": "allowed", "denied": "denied", "failed": "failed", "dry_run": "dry run, nothing sent"}[decision]
+    if decision == "allowed":
+        detail = f", {http_status} in {duration_ms} ms" if http_status else f" in {duration_ms} ms"
+    elif decision == "failed":
+        detail = f" ({rule})" + (f", {http_status} in {duration_ms} ms" if http_status else f" after {duration_ms} ms")
+    else:
+        detail = f" ({rule})" if rule else ""
+    return f'agent "{agent}" {phrase}{where}: {outcome}{detail}'
+
+
+def recorded_values(arguments: Mapping[str, Any], wanted: Iterable[str]) -> dict[str, Any]:
+    return {name: arguments[name] for name in wanted if name in arguments}
+
+
+class AuditLog:
+    """Appends records to a JSON-lines file, or to stderr when no path is configured."""
+
+    def __init__(self, path: Path | None = None, stream: TextIO | None = None) -> None:
+        self.path = path
+        self._stream = stream
+        self._lock = threading.Lock()
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(self, record: AuditRecord) -> None:
+        line = record.to_json() + "\n"
+        with self._lock:
+            if self.path is not None:
+                with self.path.open("a", encoding="utf-8") as handle:
+                    handle.write(line)
+            else:
+                stream = self._stream or sys.stderr
+                stream.write(line)
+                stream.flush()
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    records = []
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            line = line.strip()
+            if line:
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue  # a line cut short by a crash must not hide the rest
+    return records

@@ -1,0 +1,235 @@
+"""The config file (YAML) + environment -> one typed, validated Config. Built once, passed explicitly.
+
+    connections:            # how to reach Zoho: region, OAuth client, refresh token, limits
+    agents:                 # who may do what: connection, organizations, tools, exclude, read_only, ...
+    audit:                  # where the audit log goes
+    http:                   # the hosted transport: allowed hosts and origins
+
+A mistake anywhere fails at start-up with the file, the line and the fix; the server never starts
+half-configured. Tool selectors are checked against the manifests by zbmcp.policy.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from zbmcp.errors import ConfigError
+from zbmcp.yamlsource import SourceMap, load_yaml
+from zbmcp.zoho.regions import REGIONS, Region
+
+APP_NAME = "zbmcp"
+CONFIG_ENV = "ZBMCP_CONFIG"
+HOME_ENV = "ZBMCP_HOME"
+
+EXAMPLE_CONFIG = """\
+connections:
+  main:
+    region: eu                          # com | eu | in | com.au | jp | ca | com.cn | sa
+    client_id: ${ZOHO_CLIENT_ID}
+    client_secret: ${ZOHO_CLIENT_SECRET}
+    refresh_token: ${ZOHO_REFRESH_TOKEN}
+agents:
+  bookkeeper:
+    connection: main
+    organizations: ["10234695"]
+    tools: [list_invoices, get_invoice, create_invoice, list_contacts]
+audit:
+  path: ./zbmcp-audit.jsonl
+"""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Limits(_Strict):
+    """What zbmcp allows itself per organization, below Zoho's own limits (../shared/zoho-books-api.md §7)."""
+
+    # Zoho blocks an organization at 100 requests a minute; leave headroom for other integrations' bursts.
+    requests_per_minute: int = Field(default=95, ge=1, le=100)
+    concurrency: int = Field(default=5, ge=1, le=50)
+    daily_budget: int | None = Field(default=None, ge=1)
+    max_wait_seconds: float = Field(default=30.0, ge=0)
+
+
+class Quota(_Strict):
+    per_minute: int | None = Field(default=None, ge=1)
+    per_day: int | None = Field(default=None, ge=1)
+
+
+class Connection(_Strict):
+    region: Region = "com"
+    client_id: str = Field(min_length=1)
+    client_secret: SecretStr
+    refresh_token: SecretStr | None = None
+    api_base_url: str | None = None
+    accounts_url: str | None = None
+    limits: Limits = Limits()
+    token_store: str = Field(default="file", pattern="^(file|keyring|memory)$")
+    timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+
+    @field_validator("region", mode="before")
+    @classmethod
+    def _known_region(cls, value: Any) -> Any:
+        if value not in REGIONS:
+            raise ValueError(f"unknown region {value!r}; use one of: {', '.join(REGIONS)}")
+        return value
+
+    @field_validator("api_base_url", "accounts_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.rstrip("/") if value else value
+
+
+class Agent(_Strict):
+    connection: str
+    organizations: list[str] = Field(min_length=1)
+    tools: list[str] = []
+    exclude: list[str] = []
+    read_only: bool = False
+    require_approval: list[str] = []
+    dry_run: bool = False
+    api_keys: list[str] = []
+    quota: Quota | None = None
+
+    @field_validator("organizations", mode="before")
+    @classmethod
+    def _organization_ids(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            value = [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
+            for v in value:
+                if not isinstance(v, str) or not v.isdigit() or not v.isascii():
+                    raise ValueError(f"{v!r} is not a Zoho organization id (digits only, e.g. \"10234695\")")
+        return value
+
+    @field_validator("api_keys")
+    @classmethod
+    def _key_hashes(cls, value: list[str]) -> list[str]:
+        for key in value:
+            digest = key.removeprefix("sha256:")
+            if not key.startswith("sha256:") or len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
+                raise ValueError(
+                    "api_keys holds hashes, not keys: \"sha256:<64 hex digits>\"; create one with `zbmcp agent key NAME`"
+                )
+        return value
+
+
+class Audit(_Strict):
+    path: str | None = None  # None: JSON lines on stderr
+    argument_values: list[str] = []  # argument names whose values are recorded, e.g. [customer_id, invoice_id]
+
+
+class Http(_Strict):
+    allowed_hosts: list[str] = []
+    allowed_origins: list[str] = []
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+
+
+class Config(_Strict):
+    connections: dict[str, Connection] = {}
+    agents: dict[str, Agent] = {}
+    audit: Audit = Audit()
+    http: Http = Http()
+
+
+class LoadedConfig:
+    """A validated Config, with the file it came from (for error messages and relative paths)."""
+
+    def __init__(self, config: Config, source: SourceMap, home: Path) -> None:
+        self.config = config
+        self.source = source
+        self.home = home
+
+    @property
+    def directory(self) -> Path:
+        return Path(self.source.file).resolve().parent
+
+    def resolve(self, path: str) -> Path:
+        """A path from the config file, relative to the file's own folder."""
+        candidate = Path(path).expanduser()
+        return candidate if candidate.is_absolute() else self.directory / candidate
+
+    @property
+    def audit_path(self) -> Path | None:
+        return self.resolve(self.config.audit.path) if self.config.audit.path else None
+
+
+def default_home(environ: Mapping[str, str]) -> Path:
+    if environ.get(HOME_ENV):
+        return Path(environ[HOME_ENV]).expanduser()
+    return Path(platformdirs.user_config_dir(APP_NAME))
+
+
+def default_config_path(environ: Mapping[str, str]) -> Path:
+    if environ.get(CONFIG_ENV):
+        return Path(environ[CONFIG_ENV]).expanduser()
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "zbmcp.yaml"
+
+
+def load_config(path: Path | None = None, environ: Mapping[str, str] | None = None) -> LoadedConfig:
+    environ = os.environ if environ is None else environ
+    path = path or default_config_path(environ)
+    if not path.is_file():
+        raise ConfigError(
+            f"no config file at {path}. Write one (example below), pass --config PATH or set {CONFIG_ENV}; "
+            f"or try zbmcp on the embedded sandbox with `zbmcp serve --sandbox`.\n\n{EXAMPLE_CONFIG}"
+        )
+    return parse_config(path.read_text(encoding="utf-8"), str(path), environ)
+
+
+def parse_config(text: str, file: str, environ: Mapping[str, str]) -> LoadedConfig:
+    raw, source = load_yaml(text, file, environ)
+    if not isinstance(raw, dict):
+        raise ConfigError("the config must be a mapping with connections, agents and audit", file=file, line=1)
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        raise _explain(exc, source) from None
+    for name, agent in config.agents.items():
+        if agent.connection not in config.connections:
+            known = ", ".join(sorted(config.connections)) or "none is defined"
+            raise source.error(
+                f"agents.{name}.connection: no connection named {agent.connection!r} (connections: {known})",
+                ("agents", name, "connection"),
+            )
+    return LoadedConfig(config, source, default_home(environ))
+
+
+def _explain(exc: ValidationError, source: SourceMap) -> ConfigError:
+    error = exc.errors()[0]  # the first mistake, precisely; fixing it reveals the next
+    location = tuple(error["loc"])
+    where = ".".join(str(p) for p in location)
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        field_name = str(location[-1])
+        allowed = _allowed_keys(location[:-1])
+        message = f"unknown key {field_name!r}" + (f"; expected one of: {', '.join(allowed)}" if allowed else "")
+    elif error["type"] == "missing":
+        message = "is required"
+    prefix = f"{where}: " if where else ""
+    return ConfigError(f"{prefix}{message}", file=source.file, line=source.line_of(location))
+
+
+def _allowed_keys(parent: tuple[Any, ...]) -> list[str]:
+    model: type[BaseModel] = Config
+    for part in parent:
+        if model is Config and part in ("connections", "agents"):
+            model = Connection if part == "connections" else Agent
+            continue
+        field_info = model.model_fields.get(str(part))
+        if field_info is None:
+            continue
+        annotation = field_info.annotation
+        candidates = [annotation, *getattr(annotation, "__args__", ())]
+        nested = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
+        if nested:
+            model = nested[0]
+    return sorted(model.model_fields)

@@ -1,0 +1,160 @@
+"""(ToolSpec, arguments) -> a validated ZohoRequest (pure: no network, no disk).
+
+Validation happens here, before anything is sent: every problem names the field and says how to fix it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import jsonschema
+from jsonschema import Draft202012Validator, FormatChecker
+
+from zbmcp.errors import InvalidArguments
+from zbmcp.manifest import ARGUMENT_NAME_PATTERN, ZOHO_ID_PATTERN, ToolSpec
+from zbmcp.tools import input_schema, takes_organization
+
+_ARGUMENT_NAME = re.compile(ARGUMENT_NAME_PATTERN)
+_JSON_TYPE_NAMES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number",
+                    float: "a number", type(None): "null"}
+
+
+@dataclass(frozen=True)
+class ZohoRequest:
+    method: str
+    path: str  # relative to the Books API base, e.g. /invoices/460000000026049
+    params: tuple[tuple[str, str], ...]
+    body: Mapping[str, Any] | None = None
+    organization_id: str | None = None
+    tool: str = field(default="", compare=False)
+    scope: str = field(default="", compare=False)
+
+    def query(self) -> dict[str, str]:
+        return dict(self.params)
+
+
+def build_request(spec: ToolSpec, arguments: Mapping[str, Any], organization_ids: Sequence[str]) -> ZohoRequest:
+    """Validate the arguments an agent sent and turn them into the request Zoho will get."""
+    if not isinstance(arguments, Mapping):
+        raise InvalidArguments([("arguments", "must be an object of named arguments")])
+    validate(spec, arguments, organization_ids)
+    arguments = dict(arguments)
+    organization_id = _organization(spec, arguments, organization_ids)
+
+    path = spec.path
+    for name in spec.path_params:
+        path = path.replace("{" + name + "}", str(arguments.pop(name)))
+
+    params: list[tuple[str, str]] = []
+    if organization_id is not None:
+        params.append(("organization_id", organization_id))
+    body: dict[str, Any] | None = {} if spec.body is not None else None
+    for name, value in arguments.items():
+        if name in spec.query or (spec.extra_arguments == "query" and name not in (spec.body or {})):
+            params.append((name, _query_value(value)))
+        elif body is not None:
+            body[name] = value
+    return ZohoRequest(spec.method, path, tuple(params), body, organization_id, tool=spec.name, scope=spec.scope)
+
+
+def validate(spec: ToolSpec, arguments: Mapping[str, Any], organization_ids: Sequence[str]) -> None:
+    validator = _validator(spec, tuple(organization_ids))
+    problems = [problem for error in validator.iter_errors(dict(arguments)) for problem in _explain(error, spec)]
+    declared = set(validator.schema["properties"])
+    for name in arguments:
+        if name not in declared and not _ARGUMENT_NAME.match(name):
+            problems.append((name, "is not a valid argument name (lowercase letters, digits and _)"))
+    if problems:
+        raise InvalidArguments(sorted(set(problems)))
+
+
+@lru_cache(maxsize=1024)
+def _validator(spec: ToolSpec, organization_ids: tuple[str, ...]) -> Draft202012Validator:
+    return Draft202012Validator(input_schema(spec, organization_ids), format_checker=FormatChecker())
+
+
+def _organization(spec: ToolSpec, arguments: dict[str, Any], organization_ids: Sequence[str]) -> str | None:
+    if not takes_organization(spec):
+        arguments.pop("organization_id", None)
+        return None
+    given = arguments.pop("organization_id", None)
+    if given is not None:
+        return str(given)
+    if len(organization_ids) == 1:
+        return organization_ids[0]
+    raise InvalidArguments([("organization_id", f"is required; choose one of: {', '.join(organization_ids)}")])
+
+
+def _query_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _explain(error: jsonschema.ValidationError, spec: ToolSpec) -> list[tuple[str, str]]:
+    if error.validator == "required":
+        field_path = _field_path(error.absolute_path)
+        missing = [n for n in error.validator_value if n not in (error.instance or {})]
+        return [(_join(field_path, name), "is required") for name in missing]
+    return [_explain_one(error, spec)]
+
+
+def _explain_one(error: jsonschema.ValidationError, spec: ToolSpec) -> tuple[str, str]:
+    field_path = _field_path(error.absolute_path)
+    kind = error.validator
+    value = error.instance
+    if kind == "additionalProperties":
+        extra = sorted(set(value) - set(error.schema.get("properties", {})))
+        takes = ", ".join(error.schema.get("properties", {})) or "no arguments"
+        if error.schema.get("additionalProperties") is False:
+            name = extra[0] if extra else field_path
+            return (_join(field_path, name), f"is not an argument of {spec.name}; it takes: {takes}")
+        name = extra[0] if extra else field_path
+        return (_join(field_path, name) if extra else field_path, "extra filters must be a string, number or boolean")
+    if kind == "type":
+        expected = error.validator_value
+        expected_text = " or ".join(expected) if isinstance(expected, list) else expected
+        return (field_path, f"must be {_article(expected_text)}, got {_JSON_TYPE_NAMES.get(type(value), 'something else')}")
+    if kind == "pattern" and error.validator_value == ZOHO_ID_PATTERN:
+        return (field_path, f"must be a Zoho id (digits only, as returned by the list tools), got {_short(value)}")
+    if kind == "enum":
+        return (field_path, f"must be one of: {', '.join(map(str, error.validator_value))}; got {_short(value)}")
+    if kind == "format":
+        if error.validator_value == "date":
+            return (field_path, f"must be a date as yyyy-mm-dd, got {_short(value)}")
+        return (field_path, f"must be a valid {error.validator_value}, got {_short(value)}")
+    if kind in ("minimum", "exclusiveMinimum"):
+        return (field_path, f"must be at least {error.validator_value}, got {value}")
+    if kind == "maximum":
+        return (field_path, f"must be at most {error.validator_value}, got {value}")
+    if kind == "minItems":
+        return (field_path, f"needs at least {error.validator_value} item(s)")
+    if kind == "minLength":
+        return (field_path, "must not be empty")
+    if kind == "maxLength":
+        return (field_path, f"must be at most {error.validator_value} characters")
+    return (field_path or "arguments", error.message)
+
+
+def _field_path(parts: Any) -> str:
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _join(parent: str, name: str) -> str:
+    return f"{parent}.{name}" if parent else name
+
+
+def _article(type_name: str) -> str:
+    return {"integer": "an integer", "object": "an object", "array": "an array"}.get(type_name, f"a {type_name}")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -1,0 +1,89 @@
+"""Everything a running server holds, assembled once from the config: manifests, per-agent policies, the
+Zoho connections with their tokens, the pacer and the audit log. The one place that owns the HTTP client."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx2
+
+from zbmcp.audit import AuditLog
+from zbmcp.config import Agent, LoadedConfig
+from zbmcp.manifest import ToolSpec, load_manifests
+from zbmcp.policy import AgentPolicy, policies
+from zbmcp.zoho.client import RetryPolicy, ZohoClient, ZohoConnection
+from zbmcp.zoho.limits import Pacer
+from zbmcp.zoho.oauth import OAuthClient, TokenManager
+from zbmcp.zoho.regions import data_center
+from zbmcp.zoho.tokens import TokenStore, token_store
+
+StoreFactory = Callable[[str, str], TokenStore]  # (connection name, configured kind) -> store
+
+
+@dataclass
+class Runtime:
+    config: LoadedConfig
+    specs: Mapping[str, ToolSpec]
+    policies: Mapping[str, AgentPolicy]
+    connections: Mapping[str, ZohoConnection]
+    client: ZohoClient
+    pacer: Pacer
+    audit: AuditLog
+
+    def agent(self, name: str) -> Agent:
+        return self.config.config.agents[name]
+
+
+def token_managers(
+    loaded: LoadedConfig,
+    *,
+    transport: httpx2.AsyncBaseTransport | None = None,
+    store_factory: StoreFactory | None = None,
+) -> dict[str, TokenManager]:
+    managers = {}
+    for name, settings in loaded.config.connections.items():
+        store = (store_factory or (lambda n, kind: token_store(kind, loaded.home, n)))(name, settings.token_store)
+        client = OAuthClient(
+            connection=name,
+            client_id=settings.client_id,
+            client_secret=settings.client_secret.get_secret_value(),
+            accounts_url=settings.accounts_url or data_center(settings.region).accounts_url,
+            refresh_token=settings.refresh_token.get_secret_value() if settings.refresh_token else None,
+        )
+        managers[name] = TokenManager(client, store, transport=transport, timeout=settings.timeout_seconds)
+    return managers
+
+
+@contextlib.asynccontextmanager
+async def open_runtime(
+    loaded: LoadedConfig,
+    *,
+    specs: Mapping[str, ToolSpec] | None = None,
+    transport: httpx2.AsyncBaseTransport | None = None,
+    store_factory: StoreFactory | None = None,
+    retry: RetryPolicy | None = None,
+    audit: AuditLog | None = None,
+    **client_options: Any,
+) -> AsyncIterator[Runtime]:
+    specs = specs if specs is not None else load_manifests()
+    managers = token_managers(loaded, transport=transport, store_factory=store_factory)
+    granted = {name: manager.granted_scopes for name, manager in managers.items()}
+    agent_policies = policies(loaded, specs, granted)
+    connections = {
+        name: ZohoConnection(name, loaded.config.connections[name], manager) for name, manager in managers.items()
+    }
+    pacer = Pacer(state_dir=loaded.home / "usage")
+    async with httpx2.AsyncClient(transport=transport, follow_redirects=False) as http:
+        client = ZohoClient(http, connections, pacer, retry=retry or RetryPolicy(), **client_options)
+        yield Runtime(
+            config=loaded,
+            specs=specs,
+            policies=agent_policies,
+            connections=connections,
+            client=client,
+            pacer=pacer,
+            audit=audit or AuditLog(loaded.audit_path),
+        )

@@ -1,0 +1,256 @@
+"""The MCP server: tools/list and tools/call handlers wiring policy, validation, approval, Zoho and audit.
+
+One call, in order: who is calling -> may it use this tool and organization -> are the arguments well-formed
+-> does a person need to approve -> dry run or send -> answer -> one audit record, whatever happened.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from mcp import types
+from mcp.server import Server, ServerRequestContext
+from mcp.server.auth.middleware.auth_context import get_access_token
+
+from zbmcp import __version__
+from zbmcp.approvals import request_approval
+from zbmcp.audit import AuditRecord, Decision, now_iso, recorded_values, sentence
+from zbmcp.errors import (
+    ApprovalRefused,
+    InvalidArguments,
+    OutcomeUnknown,
+    PolicyDenied,
+    RateLimited,
+    ZbmcpError,
+    ZohoApiError,
+)
+from zbmcp.manifest import ToolSpec
+from zbmcp.policy import AgentPolicy
+from zbmcp.requests import ZohoRequest, build_request
+from zbmcp.runtime import Runtime
+from zbmcp.tools import to_mcp_tool
+from zbmcp.wording import did, summary, tried
+
+log = logging.getLogger(__name__)
+
+INSTRUCTIONS = (
+    "Zoho Books for one or more organizations. Ids are digit strings: find them with the list_* tools. "
+    "Lists are paged: call again with page+1 while page_context.has_more_page is true. "
+    "Writes change real books; tools marked destructive delete records or email customers."
+)
+
+
+class ZbmcpServer:
+    """The low-level MCP Server for one Runtime. Over stdio the agent is fixed; over HTTP it comes from the key."""
+
+    def __init__(self, runtime: Runtime, *, agent: str | None = None) -> None:
+        self.runtime = runtime
+        self.fixed_agent = agent
+        self._listings: dict[str, types.ListToolsResult] = {}
+        self.server: Server[Any] = Server(
+            "zbmcp",
+            version=__version__,
+            title="Zoho Books (zbmcp)",
+            instructions=INSTRUCTIONS,
+            on_list_tools=self._list_tools,
+            on_call_tool=self._call_tool,
+        )
+
+    # -- who is calling ------------------------------------------------------------------------------
+
+    def caller(self) -> str | None:
+        if self.fixed_agent is not None:
+            return self.fixed_agent
+        token = get_access_token()  # set by the HTTP transport from the agent's API key
+        return token.client_id if token is not None else None
+
+    def _policy(self) -> AgentPolicy | None:
+        agent = self.caller()
+        return self.runtime.policies.get(agent) if agent else None
+
+    # -- tools/list ----------------------------------------------------------------------------------
+
+    async def _list_tools(
+        self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        policy = self._policy()
+        if policy is None:
+            return types.ListToolsResult(tools=[])
+        listing = self._listings.get(policy.agent)
+        if listing is None:
+            tools = [to_mcp_tool(spec, policy.organizations) for spec in policy.visible.values()]
+            listing = self._listings[policy.agent] = types.ListToolsResult(tools=tools, cache_scope="private")
+        return listing
+
+    # -- tools/call ----------------------------------------------------------------------------------
+
+    async def _call_tool(
+        self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
+        started = time.perf_counter()
+        arguments: Mapping[str, Any] = params.arguments or {}
+        policy = self._policy()
+        call = _Call(self.runtime, policy, params.name, arguments, started)
+        try:
+            if policy is None:
+                raise PolicyDenied("This caller is not a configured agent; nothing is allowed.", rule="unknown agent")
+            spec = call.spec = policy.tool_for_call(params.name)
+            asked = arguments.get("organization_id")
+            if isinstance(asked, str) and asked.isdigit():
+                policy.check_organization(asked)  # the agent's own boundary first, so the refusal names the rule
+            request = call.request = build_request(spec, arguments, policy.organizations)
+            if request.organization_id is not None:
+                policy.check_organization(request.organization_id)
+            if spec.name in policy.needs_approval:
+                await request_approval(ctx, policy.agent, spec, request, self._url(policy, request))
+            if policy.dry_run and not spec.read_only:
+                return call.finish_dry_run(self._url(policy, request))
+            agent = self.runtime.agent(policy.agent)
+            gate = None
+            if agent.quota is not None:
+                gate = self.runtime.pacer.agent_gate(
+                    policy.agent, per_minute=agent.quota.per_minute, per_day=agent.quota.per_day,
+                    max_wait=self.runtime.connections[agent.connection].settings.limits.max_wait_seconds,
+                )
+            response = await self.runtime.client.send(agent.connection, request, agent_gate=gate)
+            payload = response.payload
+            if spec.name == "list_organizations":
+                payload = _only_organizations(payload, policy.organizations)
+            return call.finish_ok(payload, response.status)
+        except (PolicyDenied, ApprovalRefused) as exc:
+            return call.finish_error(exc, "denied", exc.rule)
+        except InvalidArguments as exc:
+            return call.finish_error(exc, "denied", "invalid arguments: " + ", ".join(exc.fields))
+        except RateLimited as exc:
+            return call.finish_error(exc, "failed", "rate limit")
+        except OutcomeUnknown as exc:
+            return call.finish_error(_with_check_hint(exc, call.spec, self.runtime), "failed", "outcome unknown")
+        except ZohoApiError as exc:
+            return call.finish_error(exc, "failed", f"Zoho error {exc.code}" if exc.code else "Zoho error")
+        except ZbmcpError as exc:
+            return call.finish_error(exc, "failed", type(exc).__name__)
+        except Exception as exc:  # a bug must still answer the agent and leave an audit record
+            log.exception("tool %s failed unexpectedly", params.name)
+            failure = ZbmcpError(f"zbmcp hit an internal error ({type(exc).__name__}); the call may not have run.")
+            return call.finish_error(failure, "failed", "internal error")
+
+    def _url(self, policy: AgentPolicy, request: ZohoRequest) -> str:
+        connection = self.runtime.connections[self.runtime.agent(policy.agent).connection]
+        return connection.url(request)
+
+
+class _Call:
+    """One tool call in progress: knows enough to answer the agent and write the audit record."""
+
+    def __init__(self, runtime: Runtime, policy: AgentPolicy | None, name: str, arguments: Mapping[str, Any],
+                 started: float) -> None:
+        self.runtime = runtime
+        self.policy = policy
+        self.name = name
+        self.arguments = arguments
+        self.started = started
+        self.spec: ToolSpec | None = runtime.specs.get(name)
+        self.request: ZohoRequest | None = None
+
+    def finish_ok(self, payload: dict[str, Any], status: int) -> types.CallToolResult:
+        assert self.spec is not None
+        self._audit("allowed", "allowed", status, payload.get("code"), did(self.spec, self.arguments, payload))
+        text = summary(self.spec, self.arguments, payload)
+        return types.CallToolResult(
+            content=[types.TextContent(text=text), types.TextContent(text=json.dumps(payload, ensure_ascii=False))],
+            structured_content=payload,
+        )
+
+    def finish_dry_run(self, url: str) -> types.CallToolResult:
+        assert self.spec is not None and self.request is not None
+        planned = {
+            "method": self.request.method,
+            "url": url,
+            "query": self.request.query(),
+            "body": self.request.body,
+        }
+        self._audit("dry_run", "dry_run: true", None, None, tried(self.spec).replace("tried to ", "would "))
+        text = (f"Dry run: nothing was sent to Zoho. zbmcp would send {planned['method']} {url} "
+                f"with query {json.dumps(planned['query'])}"
+                + (f" and body {json.dumps(planned['body'], ensure_ascii=False)}" if planned["body"] is not None else "")
+                + ".")
+        return types.CallToolResult(
+            content=[types.TextContent(text=text)],
+            structured_content={"dry_run": True, "request": planned},
+        )
+
+    def finish_error(self, error: ZbmcpError, decision: Decision, rule: str) -> types.CallToolResult:
+        status = getattr(error, "status", None)
+        code = getattr(error, "code", None)
+        phrase = tried(self.spec) if self.spec is not None else f"tried to call unknown tool {self.name!r}"
+        self._audit(decision, rule, status, code, phrase)
+        detail: dict[str, Any] = {"type": type(error).__name__, "message": str(error), "rule": rule}
+        if status is not None:
+            detail["http_status"] = status
+        if code is not None:
+            detail["zoho_code"] = code
+        if isinstance(error, RateLimited):
+            detail["retry_after_seconds"] = error.retry_after
+        if isinstance(error, InvalidArguments):
+            detail["fields"] = error.fields
+        return types.CallToolResult(
+            content=[types.TextContent(text=str(error))],
+            structured_content={"error": detail},
+            is_error=True,
+        )
+
+    def _audit(self, decision: Decision, rule: str, status: int | None, code: Any, phrase: str) -> None:
+        duration = int((time.perf_counter() - self.started) * 1000)
+        agent = self.policy.agent if self.policy else "(unknown)"
+        organization = self.request.organization_id if self.request else _given_organization(self.arguments)
+        region = None
+        if self.policy is not None:
+            connection = self.runtime.agent(self.policy.agent).connection
+            region = self.runtime.connections[connection].region
+        record = AuditRecord(
+            time=now_iso(),
+            agent=agent,
+            tool=self.name,
+            scope=self.spec.scope if self.spec else None,
+            access=self.spec.access if self.spec else None,
+            organization=organization,
+            region=region,
+            decision=decision,
+            rule=rule,
+            http_status=status,
+            zoho_code=code if isinstance(code, int) else None,
+            duration_ms=duration,
+            arguments=sorted(self.arguments),
+            argument_values=recorded_values(self.arguments, self.runtime.config.config.audit.argument_values),
+        )
+        record.sentence = sentence(agent, phrase, organization, region, decision, rule, status, duration)
+        try:
+            self.runtime.audit.write(record)
+        except OSError:
+            log.exception("could not write the audit record")
+
+
+def _given_organization(arguments: Mapping[str, Any]) -> str | None:
+    value = arguments.get("organization_id")
+    return value if isinstance(value, str) and value.isdigit() and len(value) <= 32 else None
+
+
+def _only_organizations(payload: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:
+    organizations = payload.get("organizations")
+    if not isinstance(organizations, list):
+        return payload
+    kept = [o for o in organizations if isinstance(o, dict) and str(o.get("organization_id")) in allowed]
+    return {**payload, "organizations": kept}
+
+
+def _with_check_hint(error: OutcomeUnknown, spec: ToolSpec | None, runtime: Runtime) -> OutcomeUnknown:
+    if spec is None:
+        return error
+    lister = next((s.name for s in runtime.specs.values() if s.module == spec.module and s.is_list), None)
+    hint = (f" Before trying again, check whether it exists with {lister} (filter by customer_id or vendor_id, "
+            "date, or reference_number)." if lister else " Check in Zoho Books before trying again.")
+    return OutcomeUnknown(str(error) + hint, status=error.status, code=error.code, zoho_message=error.zoho_message)

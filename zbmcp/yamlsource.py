@@ -1,0 +1,81 @@
+"""YAML with line numbers and ${ENV} references: so every config mistake can name its file and line."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from zbmcp.errors import ConfigError
+
+Path_ = tuple[str | int, ...]
+ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass
+class SourceMap:
+    """Where each value of a parsed YAML document came from."""
+
+    file: str
+    lines: dict[Path_, int] = field(default_factory=dict)
+
+    def line_of(self, path: Path_) -> int | None:
+        """The line of the value at `path`, or of its nearest parent that has one."""
+        for cut in range(len(path), -1, -1):
+            line = self.lines.get(tuple(path[:cut]))
+            if line is not None:
+                return line
+        return None
+
+    def error(self, message: str, path: Path_) -> ConfigError:
+        return ConfigError(message, file=self.file, line=self.line_of(path))
+
+
+def load_yaml(text: str, file: str, environ: Mapping[str, str]) -> tuple[Any, SourceMap]:
+    """Parse YAML, expanding `${VAR}` from `environ`; refuse duplicate keys (a silent overwrite hides typos)."""
+    source = SourceMap(file)
+    try:
+        node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ConfigError(f"not valid YAML: {getattr(exc, 'problem', exc)}", file=file,
+                          line=mark.line + 1 if mark else None) from None
+    if node is None:
+        return {}, source
+    return _construct(node, (), source, environ), source
+
+
+def _construct(node: yaml.Node, path: Path_, source: SourceMap, environ: Mapping[str, str]) -> Any:
+    source.lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            if key in result:
+                raise ConfigError(f"key {key!r} appears twice", file=source.file, line=key_node.start_mark.line + 1)
+            result[key] = _construct(value_node, (*path, key), source, environ)
+            source.lines[(*path, key)] = key_node.start_mark.line + 1
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_construct(item, (*path, i), source, environ) for i, item in enumerate(node.value)]
+    value = yaml.SafeLoader(" ").construct_object(node) if node.tag != "tag:yaml.org,2002:str" else node.value
+    if isinstance(value, str):
+        return _expand(value, path, source, environ)
+    return value
+
+
+def _expand(value: str, path: Path_, source: SourceMap, environ: Mapping[str, str]) -> str:
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in environ:
+            raise source.error(
+                f"environment variable {name} is not set; export it before starting zbmcp, "
+                "or write the value in the file",
+                path,
+            )
+        return environ[name]
+
+    return ENV_REFERENCE.sub(replace, value)

@@ -1,0 +1,274 @@
+"""ZohoClient: sends a ZohoRequest to the right regional host, paced, signed, and retried only when safe.
+
+Retry rules (accounting cannot afford a second invoice from a retried POST):
+    reads   retried on 429, 5xx, timeouts and connection errors, with exponential backoff and jitter
+    writes  retried only when the request provably did not take effect: a 429 carrying one of Zoho's limit
+            codes (44, 45, 1070), or a connection that failed before anything was sent. Otherwise the
+            caller gets OutcomeUnknown and must check before trying again.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import httpx2
+
+from zbmcp import __version__
+from zbmcp.config import Connection
+from zbmcp.errors import OutcomeUnknown, RateLimited, ZohoApiError
+from zbmcp.requests import ZohoRequest
+from zbmcp.zoho.limits import Gate, Pacer
+from zbmcp.zoho.oauth import TokenManager, ZohoAuth
+from zbmcp.zoho.regions import data_center
+
+LIMIT_CODES = {44: "requests per minute", 45: "daily API calls", 1070: "concurrent requests"}
+USER_AGENT = f"zbmcp/{__version__}"
+
+
+@dataclass
+class ZohoConnection:
+    """One configured connection at run time: its settings and its tokens."""
+
+    name: str
+    settings: Connection
+    tokens: TokenManager
+
+    @property
+    def region(self) -> str:
+        return self.settings.region
+
+    @property
+    def api_base_url(self) -> str:
+        if self.settings.api_base_url:
+            return self.settings.api_base_url
+        if self.tokens.api_domain:  # Zoho says: send API calls to the api_domain its token answer names
+            return f"{self.tokens.api_domain.rstrip('/')}/books/v3"
+        return data_center(self.settings.region).api_base_url
+
+    def url(self, request: ZohoRequest) -> str:
+        return self.api_base_url + request.path
+
+
+@dataclass(frozen=True)
+class ZohoResponse:
+    status: int
+    payload: dict[str, Any]
+    duration_ms: float
+    attempts: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 4
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+
+    def delay(self, attempt: int, rng: Callable[[], float]) -> float:
+        """Full jitter: spreads retries from many agents instead of synchronising them."""
+        return rng() * min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+
+
+class _Retry(Exception):
+    def __init__(self, failure: Exception, delay: float | None = None) -> None:
+        self.failure = failure
+        self.delay = delay
+
+
+class ZohoClient:
+    def __init__(
+        self,
+        http: httpx2.AsyncClient,
+        connections: Mapping[str, ZohoConnection],
+        pacer: Pacer,
+        *,
+        retry: RetryPolicy = RetryPolicy(),
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self._http = http
+        self.connections = connections
+        self._pacer = pacer
+        self._retry = retry
+        self._sleep = sleep
+        self._rng = rng
+
+    def organization_gate(self, connection: ZohoConnection, organization_id: str | None) -> Gate:
+        limits = connection.settings.limits
+        return self._pacer.organization_gate(
+            connection.name,
+            organization_id or "-",
+            per_minute=limits.requests_per_minute,
+            concurrency=limits.concurrency,
+            daily_budget=limits.daily_budget,
+            max_wait=limits.max_wait_seconds,
+        )
+
+    async def send(self, connection_name: str, request: ZohoRequest, *, agent_gate: Gate | None = None) -> ZohoResponse:
+        connection = self.connections[connection_name]
+        gate = self.organization_gate(connection, request.organization_id)
+        started = time.perf_counter()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                status, payload, headers = await self._attempt(connection, request, gate, agent_gate)
+                return ZohoResponse(status, payload, (time.perf_counter() - started) * 1000, attempt, headers)
+            except _Retry as retry:
+                if attempt >= self._retry.attempts:
+                    raise retry.failure from None
+                delay = retry.delay if retry.delay is not None else self._retry.delay(attempt, self._rng)
+                await self._sleep(delay)
+
+    async def _attempt(
+        self, connection: ZohoConnection, request: ZohoRequest, gate: Gate, agent_gate: Gate | None
+    ) -> tuple[int, dict[str, Any], Mapping[str, str]]:
+        is_read = request.method == "GET"
+        where = connection.url(request)
+        async with self._pacer.slot(gate, agent_gate):
+            try:
+                response = await self._http.request(
+                    request.method,
+                    where,
+                    params=list(request.params),
+                    json=request.body if request.body is not None else None,
+                    auth=ZohoAuth(connection.tokens),
+                    headers={"User-Agent": USER_AGENT},
+                    timeout=connection.settings.timeout_seconds,
+                )
+            except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout) as exc:
+                # Nothing reached Zoho: safe to retry, even a write.
+                raise _Retry(ZohoApiError(
+                    f"Could not connect to Zoho at {_host(where)} ({type(exc).__name__}). Nothing was sent; "
+                    "check the network (or api_base_url) and try again.",
+                    status=None, code=None, zoho_message=None,
+                )) from None
+            except httpx2.TransportError as exc:
+                failure = _lost_answer(request, where, type(exc).__name__)
+                if is_read:
+                    raise _Retry(failure) from None
+                raise failure from None
+            self._pacer.observe(gate, response.headers)
+        return self._interpret(request, where, response)
+
+    def _interpret(
+        self, request: ZohoRequest, where: str, response: httpx2.Response
+    ) -> tuple[int, dict[str, Any], Mapping[str, str]]:
+        is_read = request.method == "GET"
+        status = response.status_code
+        try:
+            payload = response.json()
+            if not isinstance(payload, dict):
+                raise ValueError("not an object")
+        except (json.JSONDecodeError, ValueError, UnicodeDecodeError):
+            failure = _unreadable(request, where, status)
+            if is_read or status == 429:
+                raise _Retry(failure) from None
+            raise failure from None
+        code = payload.get("code")
+        if status < 400 and code in (0, None):
+            return status, payload, dict(response.headers)
+        message = str(payload.get("message") or "")
+        if status == 429 or code in LIMIT_CODES:
+            raise self._limit_failure(request, response, code, message)
+        if status >= 500:
+            failure = ZohoApiError(
+                f"Zoho had an internal error (HTTP {status}, code {code}: {message or 'no message'}). "
+                + ("zbmcp retried the read; try again later." if is_read else ""),
+                status=status, code=code, zoho_message=message,
+            )
+            if is_read:
+                raise _Retry(failure)
+            raise OutcomeUnknown(
+                f"Zoho answered HTTP {status} (code {code}: {message or 'no message'}) to this {request.method}, "
+                "so it is not known whether the change was recorded. It was not retried, to avoid a duplicate.",
+                status=status, code=code, zoho_message=message,
+            )
+        raise ZohoApiError(_advice(status, code, message, request), status=status, code=code, zoho_message=message)
+
+    def _limit_failure(
+        self, request: ZohoRequest, response: httpx2.Response, code: Any, message: str
+    ) -> Exception:
+        """Zoho's limit codes mean the request was turned away unprocessed, so retrying is safe even for writes."""
+        if code == 45:
+            reset = _int(response.headers.get("x-rate-limit-reset"))
+            retry_after = reset if reset is not None else _seconds_to_utc_midnight()
+            return RateLimited(
+                f"Zoho's daily API limit for organization {request.organization_id} is spent (HTTP 429, code 45: "
+                f"{message}). It resets in {retry_after} s; nothing was recorded.",
+                retry_after=retry_after, code=code, zoho_message=message,
+            )
+        retry_after = 2 if code == 1070 else 60  # Zoho sends no Retry-After; code 44 blocks "a short period"
+        what = LIMIT_CODES.get(code, "requests")
+        failure = RateLimited(
+            f"Zoho's limit on {what} was hit for organization {request.organization_id} (HTTP 429, code {code}: "
+            f"{message}). zbmcp retried and gave up; retry after {retry_after} s. Nothing was recorded.",
+            retry_after=retry_after, code=code, zoho_message=message,
+        )
+        return _Retry(failure)
+
+
+def _advice(status: int, code: Any, message: str, request: ZohoRequest) -> str:
+    said = f"Zoho refused the request (HTTP {status}, code {code}): {message or 'no message'}."
+    if code == 6041:
+        return (f"{said} The Zoho user behind this connection cannot reach organization {request.organization_id}; "
+                "check organization_id (list_organizations shows the ones available).")
+    if status == 401 or code in (14, 57):
+        return (f"{said} zbmcp refreshed the access token and retried once; the refusal stands, so the connection "
+                f"most likely lacks the scope {request.scope or 'this tool needs'}. Log in again with that scope "
+                "(`zbmcp auth login --connection NAME --agent NAME`).")
+    if status == 404 or code == 1002:
+        return (f"{said} Check the id (the list tools return valid ids) and that it belongs to organization "
+                f"{request.organization_id}.")
+    if status == 400:
+        return f"{said} Fix the field Zoho names and call again; nothing was recorded."
+    return said
+
+
+def _lost_answer(request: ZohoRequest, where: str, reason: str) -> ZohoApiError:
+    if request.method == "GET":
+        return ZohoApiError(
+            f"The connection to {_host(where)} failed before Zoho answered ({reason}); zbmcp retried the read. "
+            "Try again in a moment.",
+            status=None, code=None, zoho_message=None,
+        )
+    return OutcomeUnknown(
+        f"The connection to {_host(where)} failed after the {request.method} was sent ({reason}), so it is not "
+        "known whether Zoho recorded it. It was not retried, to avoid a duplicate.",
+        status=None, code=None, zoho_message=None,
+    )
+
+
+def _unreadable(request: ZohoRequest, where: str, status: int) -> ZohoApiError:
+    if request.method == "GET" or status >= 400:
+        return ZohoApiError(
+            f"Zoho answered HTTP {status} with a body that is not JSON.", status=status, code=None, zoho_message=None
+        )
+    return OutcomeUnknown(
+        f"Zoho answered HTTP {status} to the {request.method} but its body could not be read, so what was "
+        "recorded is not known. It was not retried, to avoid a duplicate.",
+        status=status, code=None, zoho_message=None,
+    )
+
+
+def _host(url: str) -> str:
+    return httpx2.URL(url).host
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _seconds_to_utc_midnight() -> int:
+    now = time.time()
+    return math.ceil(86400 - now % 86400)

@@ -1,0 +1,268 @@
+"""Zoho OAuth: authlib talks to the accounts server; ZohoAuth signs API requests and handles their 401s.
+
+Zoho's rules shape this module (../shared/zoho-books-api.md §8): access tokens last an hour; one refresh token
+may mint only about ten access tokens per ten minutes and keep only a few alive; refresh answers carry no new
+refresh token; errors come back as HTTP 200 with an "error" key. So a token is reused until shortly before it
+expires (across restarts, via the token store), refreshed by exactly one task however many calls are waiting,
+and a refused refresh makes zbmcp back off instead of hammering the accounts server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import AsyncGenerator, Callable, Generator
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import httpx2
+from authlib.integrations.base_client import OAuthError
+from authlib.integrations.httpx_client import AsyncOAuth2Client
+
+from zbmcp.errors import AuthError
+from zbmcp.zoho.tokens import TokenStore
+
+log = logging.getLogger(__name__)
+
+AUTH_SCHEME = "Zoho-oauthtoken"
+MAX_LEEWAY_SECONDS = 300.0
+BACKOFF_START_SECONDS = 60.0
+BACKOFF_MAX_SECONDS = 600.0  # Zoho's refresh window is ten minutes
+
+
+@dataclass(frozen=True)
+class OAuthClient:
+    """One Zoho OAuth client (from the API console) as a connection uses it."""
+
+    connection: str
+    client_id: str
+    client_secret: str
+    accounts_url: str
+    refresh_token: str | None = None  # from the config; else the one `zbmcp auth login` stored
+
+    def __repr__(self) -> str:  # never show the secret, even in a traceback
+        return f"OAuthClient(connection={self.connection!r}, client_id={self.client_id!r}, accounts_url={self.accounts_url!r})"
+
+
+def fingerprint(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()[:16]
+
+
+def token_endpoint(accounts_url: str) -> str:
+    return f"{accounts_url.rstrip('/')}/oauth/v2/token"
+
+
+def accounts_client(
+    client: OAuthClient, transport: httpx2.AsyncBaseTransport | None = None, timeout: float = 30.0
+) -> AsyncOAuth2Client:
+    """An authlib client for the accounts server only."""
+    return AsyncOAuth2Client(
+        client_id=client.client_id,
+        client_secret=client.client_secret,
+        token_endpoint_auth_method="client_secret_post",  # Zoho wants id and secret as form fields
+        # no scope= here: authlib would add it to every refresh body
+        transport=transport,
+        timeout=timeout,
+    )
+
+
+class TokenManager:
+    """Owns one connection's current access token; refreshes it at most once per expiry, across tasks."""
+
+    def __init__(
+        self,
+        client: OAuthClient,
+        store: TokenStore,
+        *,
+        transport: httpx2.AsyncBaseTransport | None = None,
+        timeout: float = 30.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.client = client
+        self._store = store
+        self._transport = transport
+        self._timeout = timeout
+        self._clock = clock
+        self._lock = anyio.Lock()
+        self._token: dict[str, Any] = self._usable_stored_token() or {}
+        self._blocked_until = 0.0
+        self._block_error: AuthError | None = None
+        self._backoff = BACKOFF_START_SECONDS
+        self.refreshes = 0
+
+    # -- what callers read ---------------------------------------------------------------------------
+
+    @property
+    def api_domain(self) -> str | None:
+        return self._token.get("api_domain")
+
+    @property
+    def granted_scopes(self) -> list[str] | None:
+        scope = self._token.get("scope")
+        return [s for s in scope.replace(" ", ",").split(",") if s] if scope else None
+
+    def seconds_left(self) -> float | None:
+        expires_at = self._token.get("expires_at")
+        return None if expires_at is None else expires_at - self._clock()
+
+    async def access_token(self) -> str:
+        if self._fresh(self._token):  # fast path: no lock
+            return str(self._token["access_token"])
+        async with self._lock:
+            if not self._fresh(self._token):  # someone else may have refreshed while we waited
+                await self._refresh_locked()
+            return str(self._token["access_token"])
+
+    async def invalidate(self, rejected_access_token: str) -> None:
+        """Zoho said 401 to this token: refresh, unless another task already did."""
+        async with self._lock:
+            if self._token.get("access_token") == rejected_access_token:
+                await self._refresh_locked()
+
+    # -- refreshing ----------------------------------------------------------------------------------
+
+    async def _refresh_locked(self) -> None:
+        stored = self._usable_stored_token()
+        if stored and self._fresh(stored):  # another process refreshed and saved it
+            self._token = stored
+            return
+        now = self._clock()
+        if now < self._blocked_until and self._block_error is not None:
+            raise self._block_error
+        refresh_token = self._refresh_token()
+        server = self._token.get("accounts_server") or self.client.accounts_url
+        # Shielded: a cancelled tool call must not waste a token Zoho has already minted.
+        with anyio.CancelScope(shield=True):
+            oauth = accounts_client(self.client, self._transport, self._timeout)
+            try:
+                token = await oauth.refresh_token(token_endpoint(server), refresh_token=refresh_token)
+            except OAuthError as exc:
+                raise self._refused(exc.error or "", exc.description or "") from None
+            except httpx2.HTTPError as exc:
+                raise self._refused("unreachable", f"{type(exc).__name__}") from None
+            finally:
+                await oauth.aclose()
+            self.refreshes += 1
+            self._backoff = BACKOFF_START_SECONDS
+            self._blocked_until = 0.0
+            self._block_error = None
+            self._set(dict(token), accounts_server=server, refresh_token=refresh_token)
+
+    def _refused(self, error: str, description: str) -> AuthError:
+        name = self.client.connection
+        if error == "Access Denied":
+            what = (
+                "Zoho refused to mint another access token: too many refreshes in a short time "
+                f"(Zoho allows about ten per ten minutes). zbmcp will wait {int(self._backoff)} s before asking again."
+            )
+        elif error in ("invalid_code", "invalid_token"):
+            what = (
+                "Zoho refused the refresh token (invalid_code): it was revoked, expired, or belongs to another "
+                f"client. Run `zbmcp auth login --connection {name}` (or update refresh_token in the config)."
+            )
+        elif error == "invalid_client":
+            what = f"Zoho does not recognise the client id/secret of connection {name!r}; check them in the config."
+        elif error == "unreachable":
+            what = f"could not reach the Zoho accounts server ({description}); check the network and accounts_url."
+        else:
+            what = f"Zoho refused to refresh the token ({error}{': ' + description if description else ''})."
+        failure = AuthError(f"Connection {name!r}: {what}")
+        self._blocked_until = self._clock() + self._backoff
+        self._block_error = failure
+        self._backoff = min(self._backoff * 2, BACKOFF_MAX_SECONDS)
+        log.warning("connection %s: token refresh refused (%s)", name, error)
+        return failure
+
+    def _refresh_token(self) -> str:
+        token = self.client.refresh_token or self._token.get("refresh_token")
+        if not token:
+            stored = self._store.load() or {}
+            token = stored.get("refresh_token")
+        if not token:
+            name = self.client.connection
+            raise AuthError(
+                f"Connection {name!r} has no Zoho refresh token. Run `zbmcp auth login --connection {name}`, "
+                "or set refresh_token in the config."
+            )
+        return str(token)
+
+    def _fresh(self, token: dict[str, Any]) -> bool:
+        return bool(token.get("access_token")) and self._clock() < float(token.get("refresh_at", 0))
+
+    def _set(self, token: dict[str, Any], *, accounts_server: str, refresh_token: str) -> None:
+        """Keep and persist a token answer. authlib replaces the whole dict, so our own keys are added back."""
+        now = self._clock()
+        expires_in = float(token.get("expires_in") or 3600)
+        leeway = min(MAX_LEEWAY_SECONDS, expires_in * 0.1)
+        record: dict[str, Any] = {
+            "access_token": token["access_token"],
+            "expires_at": now + expires_in,
+            "refresh_at": now + expires_in - leeway,
+            "api_domain": token.get("api_domain") or self._token.get("api_domain"),
+            "accounts_server": accounts_server,
+            "scope": token.get("scope") or self._token.get("scope"),
+            "refresh_token_fingerprint": fingerprint(refresh_token),
+        }
+        # A refresh token the user keeps in the config (or its ${ENV}) is not copied to disk.
+        if self.client.refresh_token is None:
+            record["refresh_token"] = refresh_token
+        for key in ("region", "location"):
+            if key in self._token:
+                record[key] = self._token[key]
+        self._token = record
+        self._store.save(record)
+
+    def _usable_stored_token(self) -> dict[str, Any] | None:
+        stored = self._store.load()
+        if not stored:
+            return None
+        configured = self.client.refresh_token
+        if configured and stored.get("refresh_token_fingerprint") != fingerprint(configured):
+            return None  # saved for a different refresh token: useless, and not ours to reuse
+        return stored
+
+    # -- logging in (zbmcp auth ...) ----------------------------------------------------------------
+
+    def adopt(self, token: dict[str, Any], *, accounts_server: str, extra: dict[str, Any] | None = None) -> None:
+        """Store the answer to a code exchange (it carries the refresh token)."""
+        refresh_token = token.get("refresh_token")
+        if not refresh_token:
+            raise AuthError("Zoho's answer carried no refresh token; log in again with access_type=offline")
+        self._token = dict(extra or {})
+        self.client = OAuthClient(
+            self.client.connection, self.client.client_id, self.client.client_secret, self.client.accounts_url, None
+        )
+        self._set(token, accounts_server=accounts_server, refresh_token=str(refresh_token))
+
+    def stored_refresh_token(self) -> str | None:
+        return self.client.refresh_token or self._token.get("refresh_token")
+
+    def forget(self) -> None:
+        self._token = {}
+        self._store.delete()
+
+
+class ZohoAuth(httpx2.Auth):
+    """Signs each request with `Zoho-oauthtoken`; on a 401, refreshes once (single-flight) and retries once."""
+
+    requires_request_body = True  # buffered, so the retry can send the same body again
+
+    def __init__(self, tokens: TokenManager) -> None:
+        self._tokens = tokens
+
+    def sync_auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
+        raise RuntimeError("ZohoAuth works only with an AsyncClient")
+        yield request  # pragma: no cover
+
+    async def async_auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+        await request.aread()
+        access_token = await self._tokens.access_token()
+        request.headers["Authorization"] = f"{AUTH_SCHEME} {access_token}"
+        response = yield request
+        if response.status_code != 401:
+            return
+        await self._tokens.invalidate(access_token)
+        request.headers["Authorization"] = f"{AUTH_SCHEME} {await self._tokens.access_token()}"
+        yield request  # a second 401 goes back to the caller: refreshing did not help (e.g. a missing scope)
