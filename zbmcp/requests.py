@@ -9,14 +9,15 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
-
-import jsonschema
-from jsonschema import Draft202012Validator, FormatChecker
+from typing import TYPE_CHECKING, Any
 
 from zbmcp.errors import InvalidArguments
 from zbmcp.manifest import ARGUMENT_NAME_PATTERN, ZOHO_ID_PATTERN, ToolSpec
 from zbmcp.tools import input_schema, takes_organization
+
+if TYPE_CHECKING:
+    import jsonschema
+    from jsonschema import Draft202012Validator
 
 _ARGUMENT_NAME = re.compile(ARGUMENT_NAME_PATTERN)
 _JSON_TYPE_NAMES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number",
@@ -74,6 +75,9 @@ def validate(spec: ToolSpec, arguments: Mapping[str, Any], organization_ids: Seq
 
 @lru_cache(maxsize=1024)
 def _validator(spec: ToolSpec, organization_ids: tuple[str, ...]) -> Draft202012Validator:
+    # Imported on first use: jsonschema costs ~100 ms, and start-up (spawn to tools/list) needs none of it.
+    from jsonschema import Draft202012Validator, FormatChecker
+
     return Draft202012Validator(input_schema(spec, organization_ids), format_checker=FormatChecker())
 
 

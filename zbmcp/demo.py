@@ -1,0 +1,43 @@
+"""The built-in configuration for `zbmcp serve --sandbox`: one connection to the embedded sandbox and one agent,
+`demo`, that sees every tool in both sandbox organizations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from tempfile import gettempdir
+
+from pydantic import SecretStr
+
+from zbmcp.config import Agent, Config, Connection, LoadedConfig
+from zbmcp.sandbox import Sandbox
+from zbmcp.yamlsource import SourceMap
+
+DEMO_AGENT = "demo"
+SANDBOX_CONNECTION = "sandbox"
+# Requests never leave the process (an in-memory transport); the host name only has to look like one.
+SANDBOX_BASE_URL = "http://sandbox.zbmcp.invalid"
+
+
+def demo_config(sandbox: Sandbox, base_url: str = SANDBOX_BASE_URL) -> LoadedConfig:
+    credentials = sandbox.credentials
+    config = Config(
+        connections={
+            SANDBOX_CONNECTION: Connection(
+                region="com",
+                client_id=credentials.client_id,
+                client_secret=SecretStr(credentials.client_secret),
+                refresh_token=SecretStr(credentials.refresh_token),
+                api_base_url=f"{base_url}/books/v3",
+                accounts_url=base_url,
+                token_store="memory",
+            )
+        },
+        agents={
+            DEMO_AGENT: Agent(
+                connection=SANDBOX_CONNECTION,
+                organizations=list(credentials.organization_ids),
+                tools=["*:*"],
+            )
+        },
+    )
+    return LoadedConfig(config, SourceMap("<sandbox>"), Path(gettempdir()) / "zbmcp-sandbox")

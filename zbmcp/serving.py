@@ -1,0 +1,61 @@
+"""Start a server: from a config file, or on the embedded sandbox; over stdio or HTTP."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from zbmcp.config import LoadedConfig
+from zbmcp.policy import unknown_agent
+
+log = logging.getLogger(__name__)
+
+
+async def serve_config(loaded: LoadedConfig, agent: str | None, transport: str, host: str, port: int) -> None:
+    from zbmcp.runtime import open_runtime
+
+    if agent is not None and agent not in loaded.config.agents:
+        raise unknown_agent(agent, loaded.config.agents)
+    async with open_runtime(loaded) as runtime:
+        await _run(runtime, agent, transport, host, port)
+
+
+async def serve_sandbox(transport: str, host: str, port: int) -> None:
+    import httpx2
+
+    from zbmcp.demo import DEMO_AGENT, demo_config
+    from zbmcp.runtime import open_runtime
+    from zbmcp.sandbox import Sandbox, SandboxSettings
+
+    sandbox = Sandbox(SandboxSettings())
+    loaded = demo_config(sandbox)
+    print(
+        f"zbmcp: serving on the embedded Zoho Books sandbox as agent {DEMO_AGENT!r} "
+        f"(organizations {', '.join(sandbox.credentials.organization_ids)}); nothing reaches Zoho.",
+        file=sys.stderr,
+    )
+    async with open_runtime(
+        loaded, transport=httpx2.ASGITransport(app=sandbox.app), store_factory=_memory_store
+    ) as runtime:
+        await _run(runtime, DEMO_AGENT if transport == "stdio" else None, transport, host, port)
+
+
+def _memory_store(connection: str, kind: str):  # type: ignore[no-untyped-def]
+    from zbmcp.zoho.tokens import MemoryTokenStore
+
+    return MemoryTokenStore()
+
+
+async def _run(runtime, agent: str | None, transport: str, host: str, port: int) -> None:  # type: ignore[no-untyped-def]
+    from zbmcp.server import ZbmcpServer
+
+    if transport == "stdio":
+        from mcp.server.stdio import stdio_server
+
+        server = ZbmcpServer(runtime, agent=agent).server
+        async with stdio_server() as (read, write):
+            await server.run(read, write, server.create_initialization_options())
+        return
+    from zbmcp.transports import serve_http
+
+    await serve_http(runtime, transport=transport, host=host, port=port)
