@@ -203,13 +203,14 @@ class ToolSpec:
 
     @cached_property
     def argument_schema(self) -> dict[str, Any]:
-        """The JSON Schema of the tool's own arguments (organization_id is added per agent)."""
+        """The JSON Schema zbmcp enforces on the tool's own arguments (organization_id is added per agent):
+        every `*_id` must be digits, and undeclared arguments must be plain values with plain names."""
         properties: dict[str, Any] = {}
         for group in (self.path_params, self.query, self.body or {}):
             for name, schema in group.items():
                 properties[name] = _with_id_patterns(name, dict(schema))
-        required = list(self.path_params) + [n for n in self.required if n not in self.path_params]
         schema: dict[str, Any] = {"type": "object", "properties": properties}
+        required = self._required_arguments()
         if required:
             schema["required"] = required
         if self.extra_arguments == "query":
@@ -217,6 +218,38 @@ class ToolSpec:
         elif self.extra_arguments == "none":
             schema["additionalProperties"] = False
         return schema
+
+    @cached_property
+    def advertised_schema(self) -> dict[str, Any]:
+        """The schema an agent reads on every turn: the manifest's own, without what zbmcp checks anyway.
+
+        Every tool costs context on every turn of every agent, so the agent reads shapes and choices (types,
+        enums, descriptions) while bounds, formats, id patterns and the rules for undeclared arguments stay on
+        zbmcp's side (argument_schema), where a breach gets a refusal that names the field and the fix.
+        """
+        properties = {name: _shape_only(schema) for group in (self.path_params, self.query, self.body or {})
+                      for name, schema in group.items()}
+        schema: dict[str, Any] = {"type": "object", "properties": properties}
+        required = self._required_arguments()
+        if required:
+            schema["required"] = required
+        return schema
+
+    def _required_arguments(self) -> list[str]:
+        return list(self.path_params) + [n for n in self.required if n not in self.path_params]
+
+
+ENFORCED_ONLY = frozenset({"pattern", "format", "minimum", "maximum", "exclusiveMinimum", "minItems", "maxItems",
+                           "minLength", "maxLength", "additionalProperties", "default"})
+
+
+def _shape_only(schema: Mapping[str, Any]) -> dict[str, Any]:
+    shaped = {k: v for k, v in schema.items() if k not in ENFORCED_ONLY}
+    if isinstance(shaped.get("items"), Mapping):
+        shaped["items"] = _shape_only(shaped["items"])
+    if isinstance(shaped.get("properties"), Mapping):
+        shaped["properties"] = {k: _shape_only(v) for k, v in shaped["properties"].items()}
+    return shaped
 
 
 def _with_id_patterns(name: str, schema: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from zbmcp.errors import InvalidArguments
 from zbmcp.manifest import ARGUMENT_NAME_PATTERN, ZOHO_ID_PATTERN, ToolSpec
-from zbmcp.tools import input_schema, takes_organization
+from zbmcp.tools import takes_organization, validation_schema
 
 if TYPE_CHECKING:
     import jsonschema
@@ -78,7 +78,7 @@ def _validator(spec: ToolSpec, organization_ids: tuple[str, ...]) -> Draft202012
     # Imported on first use: jsonschema costs ~100 ms, and start-up (spawn to tools/list) needs none of it.
     from jsonschema import Draft202012Validator, FormatChecker
 
-    return Draft202012Validator(input_schema(spec, organization_ids), format_checker=FormatChecker())
+    return Draft202012Validator(validation_schema(spec, organization_ids), format_checker=FormatChecker())
 
 
 def _organization(spec: ToolSpec, arguments: dict[str, Any], organization_ids: Sequence[str]) -> str | None:

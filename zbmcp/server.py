@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 
 INSTRUCTIONS = (
     "Zoho Books for one or more organizations. Ids are digit strings: find them with the list_* tools. "
-    "Lists are paged: call again with page+1 while page_context.has_more_page is true. "
+    "Lists are paged: call again with page+1 while page_context.has_more_page is true; they also take Zoho's "
+    "other filters (e.g. invoice_number_startswith, total_greater_than). "
     "Writes change real books; tools marked destructive delete records or email customers."
 )
 

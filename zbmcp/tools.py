@@ -23,22 +23,32 @@ def takes_organization(spec: ToolSpec) -> bool:
 
 
 def input_schema(spec: ToolSpec, organization_ids: Sequence[str]) -> dict[str, Any]:
+    """What the agent reads. With one organization, organization_id is left out: zbmcp fills it in."""
+    schema = dict(spec.advertised_schema)
+    if not takes_organization(spec) or len(organization_ids) == 1:
+        return schema
+    schema["properties"] = {"organization_id": {"enum": list(organization_ids)}, **schema["properties"]}
+    schema["required"] = ["organization_id", *schema.get("required", [])]
+    return schema
+
+
+def validation_schema(spec: ToolSpec, organization_ids: Sequence[str]) -> dict[str, Any]:
+    """What zbmcp enforces before anything is sent (stricter than what the agent reads)."""
     schema = dict(spec.argument_schema)
     if not takes_organization(spec):
         return schema
     organization: dict[str, Any] = {"type": "string", "pattern": ZOHO_ID_PATTERN}
     if len(organization_ids) > 1:
         organization["enum"] = list(organization_ids)
-    schema["properties"] = {"organization_id": organization, **schema["properties"]}
-    if len(organization_ids) != 1:
         schema["required"] = ["organization_id", *schema.get("required", [])]
+    schema["properties"] = {"organization_id": organization, **schema["properties"]}
     return schema
 
 
 def to_mcp_tool(spec: ToolSpec, organization_ids: Sequence[str]) -> types.Tool:
     return types.Tool(
         name=spec.name,
-        title=spec.title,
+        # The title goes in annotations only: a second copy would cost every agent context on every turn.
         description=spec.description,
         input_schema=input_schema(spec, organization_ids),
         annotations=types.ToolAnnotations(
