@@ -1,0 +1,125 @@
+"""The sandbox's own route table: every /books/v3 operation, the scope Zoho requires for it, and its handler.
+
+Scopes are copied from Zoho's OpenAPI files (§3), independently of zbmcp's tool manifests, so the sandbox is
+a check on them: mark-sent and email take the module's CREATE scope; items and organizations use
+ZohoBooks.settings, bank accounts ZohoBooks.banking, the chart of accounts ZohoBooks.accountants.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from zbmcp.sandbox.errors import UNKNOWN_URL, method_not_allowed
+from zbmcp.sandbox.rules import (
+    accounts, bills, contacts, estimates, expenses, invoices, items, orders, organizations, payments,
+)
+from zbmcp.sandbox.rules.base import Handler
+
+Body = Literal["none", "optional", "required"]
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    template: str  # relative to /books/v3, e.g. "/invoices/{invoice_id}"
+    scope: str
+    handler: Handler
+    body: Body = "none"
+    needs_org: bool = True
+    pattern: re.Pattern[str] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.template)
+        object.__setattr__(self, "pattern", re.compile(f"^{regex}$"))
+
+    @property
+    def key(self) -> str:
+        """"POST /invoices/{invoice_id}/email": how faults and records name a route."""
+        return f"{self.method} {self.template}"
+
+
+def _op(method: str, template: str, scope: str, handler: Handler, body: Body = "none", *,
+        needs_org: bool = True) -> Operation:
+    return Operation(method, template, scope, handler, body, needs_org)
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    _op("GET", "/organizations", "ZohoBooks.settings.READ", organizations.list_organizations, needs_org=False),
+    # Invoices (§4.1)
+    _op("GET", "/invoices", "ZohoBooks.invoices.READ", invoices.list_invoices),
+    _op("POST", "/invoices", "ZohoBooks.invoices.CREATE", invoices.create_invoice, "required"),
+    _op("GET", "/invoices/{invoice_id}", "ZohoBooks.invoices.READ", invoices.get_invoice),
+    _op("PUT", "/invoices/{invoice_id}", "ZohoBooks.invoices.UPDATE", invoices.update_invoice, "required"),
+    _op("DELETE", "/invoices/{invoice_id}", "ZohoBooks.invoices.DELETE", invoices.delete_invoice),
+    _op("POST", "/invoices/{invoice_id}/status/sent", "ZohoBooks.invoices.CREATE", invoices.mark_sent),
+    _op("POST", "/invoices/{invoice_id}/status/void", "ZohoBooks.invoices.CREATE", invoices.mark_void),
+    _op("POST", "/invoices/{invoice_id}/status/draft", "ZohoBooks.invoices.CREATE", invoices.mark_draft),
+    _op("POST", "/invoices/{invoice_id}/email", "ZohoBooks.invoices.CREATE", invoices.email_invoice, "optional"),
+    # Contacts (§4.2)
+    _op("GET", "/contacts", "ZohoBooks.contacts.READ", contacts.list_contacts),
+    _op("POST", "/contacts", "ZohoBooks.contacts.CREATE", contacts.create_contact, "required"),
+    _op("GET", "/contacts/{contact_id}", "ZohoBooks.contacts.READ", contacts.get_contact),
+    _op("PUT", "/contacts/{contact_id}", "ZohoBooks.contacts.UPDATE", contacts.update_contact, "required"),
+    _op("DELETE", "/contacts/{contact_id}", "ZohoBooks.contacts.DELETE", contacts.delete_contact),
+    # Estimates (§4.3)
+    _op("GET", "/estimates", "ZohoBooks.estimates.READ", estimates.list_estimates),
+    _op("POST", "/estimates", "ZohoBooks.estimates.CREATE", estimates.create_estimate, "required"),
+    _op("GET", "/estimates/{estimate_id}", "ZohoBooks.estimates.READ", estimates.get_estimate),
+    _op("POST", "/estimates/{estimate_id}/email", "ZohoBooks.estimates.CREATE", estimates.email_estimate,
+        "optional"),
+    # Sales orders (§4.4) and purchase orders (§4.6)
+    _op("GET", "/salesorders", "ZohoBooks.salesorders.READ", orders.list_salesorders),
+    _op("POST", "/salesorders", "ZohoBooks.salesorders.CREATE", orders.create_salesorder, "required"),
+    _op("GET", "/salesorders/{salesorder_id}", "ZohoBooks.salesorders.READ", orders.get_salesorder),
+    _op("GET", "/purchaseorders", "ZohoBooks.purchaseorders.READ", orders.list_purchaseorders),
+    _op("POST", "/purchaseorders", "ZohoBooks.purchaseorders.CREATE", orders.create_purchaseorder, "required"),
+    _op("GET", "/purchaseorders/{purchase_order_id}", "ZohoBooks.purchaseorders.READ", orders.get_purchaseorder),
+    # Bills (§4.5) and expenses (§4.7)
+    _op("GET", "/bills", "ZohoBooks.bills.READ", bills.list_bills),
+    _op("POST", "/bills", "ZohoBooks.bills.CREATE", bills.create_bill, "required"),
+    _op("GET", "/bills/{bill_id}", "ZohoBooks.bills.READ", bills.get_bill),
+    _op("GET", "/expenses", "ZohoBooks.expenses.READ", expenses.list_expenses),
+    _op("POST", "/expenses", "ZohoBooks.expenses.CREATE", expenses.create_expense, "required"),
+    _op("GET", "/expenses/{expense_id}", "ZohoBooks.expenses.READ", expenses.get_expense),
+    # Customer payments (§4.8)
+    _op("GET", "/customerpayments", "ZohoBooks.customerpayments.READ", payments.list_payments),
+    _op("POST", "/customerpayments", "ZohoBooks.customerpayments.CREATE", payments.create_payment, "required"),
+    _op("GET", "/customerpayments/{payment_id}", "ZohoBooks.customerpayments.READ", payments.get_payment),
+    _op("DELETE", "/customerpayments/{payment_id}", "ZohoBooks.customerpayments.DELETE", payments.delete_payment),
+    # Items (§4.9), bank accounts (§4.10), chart of accounts (§4.11)
+    _op("GET", "/items", "ZohoBooks.settings.READ", items.list_items),
+    _op("POST", "/items", "ZohoBooks.settings.CREATE", items.create_item, "required"),
+    _op("GET", "/items/{item_id}", "ZohoBooks.settings.READ", items.get_item),
+    _op("GET", "/bankaccounts", "ZohoBooks.banking.READ", accounts.list_bank),
+    _op("POST", "/bankaccounts", "ZohoBooks.banking.CREATE", accounts.create_bank, "required"),
+    _op("GET", "/bankaccounts/{account_id}", "ZohoBooks.banking.READ", accounts.get_bank),
+    _op("GET", "/chartofaccounts", "ZohoBooks.accountants.READ", accounts.list_chart),
+    _op("POST", "/chartofaccounts", "ZohoBooks.accountants.CREATE", accounts.create_chart_account, "required"),
+    _op("GET", "/chartofaccounts/{account_id}", "ZohoBooks.accountants.READ", accounts.get_chart_account),
+)
+
+
+def match(method: str, path: str) -> tuple[Operation, dict[str, str]]:
+    """The operation for a request path relative to /books/v3; 404 code 5 or 405 when there is none."""
+    path = path.rstrip("/") or "/"
+    allowed = False
+    for operation in OPERATIONS:
+        found = operation.pattern.match(path)
+        if found is None:
+            continue
+        if operation.method == method:
+            return operation, found.groupdict()
+        allowed = True
+    if allowed:
+        raise method_not_allowed(method)
+    raise UNKNOWN_URL
+
+
+def by_key(key: str) -> Operation:
+    for operation in OPERATIONS:
+        if operation.key == key:
+            return operation
+    raise KeyError(key)
+

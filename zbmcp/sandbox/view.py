@@ -1,0 +1,103 @@
+"""StoreView: read access to one organization's records for assertions, shaped as the API shows them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from zbmcp.sandbox.rules import accounts, bills, contacts, estimates, invoices
+from zbmcp.sandbox.store import OrgStore, Record, public
+
+_PRESENTERS: dict[str, Callable[[OrgStore, Record], Record]] = {
+    "invoices": invoices.present,
+    "contacts": contacts.present,
+    "estimates": estimates.present,
+    "bills": bills.present,
+    "accounts": accounts.present,
+}
+
+
+class StoreView:
+    """Copies, never the live records: changing what a view returns changes nothing in the sandbox."""
+
+    def __init__(self, store: OrgStore) -> None:
+        self._store = store
+
+    @property
+    def organization_id(self) -> str:
+        return self._store.organization_id
+
+    @property
+    def organization(self) -> Record:
+        return self._store.organization.as_zoho()
+
+    def records(self, collection: str) -> dict[str, Record]:
+        present = _PRESENTERS.get(collection, lambda store, record: record)
+        return {record_id: public(present(self._store, record))
+                for record_id, record in self._store.collection(collection).items()}
+
+    @property
+    def contacts(self) -> dict[str, Record]:
+        return self.records("contacts")
+
+    @property
+    def items(self) -> dict[str, Record]:
+        return self.records("items")
+
+    @property
+    def accounts(self) -> dict[str, Record]:
+        """The chart of accounts; bank and credit-card accounts are among them."""
+        return self.records("accounts")
+
+    @property
+    def invoices(self) -> dict[str, Record]:
+        return self.records("invoices")
+
+    @property
+    def estimates(self) -> dict[str, Record]:
+        return self.records("estimates")
+
+    @property
+    def salesorders(self) -> dict[str, Record]:
+        return self.records("salesorders")
+
+    @property
+    def bills(self) -> dict[str, Record]:
+        return self.records("bills")
+
+    @property
+    def purchaseorders(self) -> dict[str, Record]:
+        return self.records("purchaseorders")
+
+    @property
+    def expenses(self) -> dict[str, Record]:
+        return self.records("expenses")
+
+    @property
+    def payments(self) -> dict[str, Record]:
+        return self.records("payments")
+
+    def find(self, collection: str, **match: Any) -> Record | None:
+        """The first record whose fields equal every keyword, e.g. find("contacts", contact_name="Initech")."""
+        for record in self.records(collection).values():
+            if all(record.get(key) == value for key, value in match.items()):
+                return record
+        return None
+
+    def contact_id(self, name: str) -> str:
+        return self._id("contacts", "contact_id", contact_name=name)
+
+    def item_id(self, name: str) -> str:
+        return self._id("items", "item_id", name=name)
+
+    def account_id(self, name: str) -> str:
+        return self._id("accounts", "account_id", account_name=name)
+
+    def invoice_id(self, number: str) -> str:
+        return self._id("invoices", "invoice_id", invoice_number=number)
+
+    def _id(self, collection: str, key: str, **match: Any) -> str:
+        record = self.find(collection, **match)
+        if record is None:
+            raise KeyError(f"no {collection} record with {match}")
+        return str(record[key])
