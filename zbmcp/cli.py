@@ -68,6 +68,55 @@ def _parser() -> argparse.ArgumentParser:
     sandbox = command("sandbox", "Run the embedded Zoho Books sandbox as a real HTTP server.", _sandbox)
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8765)
+
+    auth = commands.add_parser("auth", help="Connect a Zoho account: login, exchange, status, logout.")
+    auth_commands = auth.add_subparsers(metavar="ACTION")
+
+    def auth_command(name: str, help_text: str, run: object) -> argparse.ArgumentParser:
+        sub = auth_commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(run=run)
+        sub.add_argument("--config", type=Path)
+        sub.add_argument("-v", "--verbose", action="store_true")
+        return sub
+
+    login = auth_command("login", "Log in through the browser and store the tokens.", _auth_login)
+    login.add_argument("--connection", required=True)
+    login.add_argument("--region", help="Zoho data center to log in to (default: the connection's)")
+    who = login.add_mutually_exclusive_group()
+    who.add_argument("--agent", help="request exactly the scopes this agent needs")
+    who.add_argument("--scopes", help="comma-separated scopes to request")
+    login.add_argument("--port", type=int, default=8976, help="loopback port of the redirect URI (default 8976: "
+                                                               "register http://127.0.0.1:8976/callback)")
+    login.add_argument("--no-browser", action="store_true", help="print the consent URL instead of opening it")
+
+    exchange = auth_command("exchange", "Exchange a Self Client grant code (headless servers).", _auth_exchange)
+    exchange.add_argument("--connection", required=True)
+    exchange.add_argument("--code", required=True)
+    exchange.add_argument("--region", help="the data center whose API console made the code")
+
+    auth_command("status", "Each connection: region, scopes, token validity, organizations reached.", _auth_status)
+    logout = auth_command("logout", "Revoke a connection's refresh token at Zoho and delete it locally.",
+                          _auth_logout)
+    logout.add_argument("--connection", required=True)
+
+    command("doctor", "Check the config, tokens, scopes and organizations; print what to fix.", _doctor)
+
+    agent = commands.add_parser("agent", help="Manage agents: API keys for hosted agents.")
+    agent_commands = agent.add_subparsers(metavar="ACTION")
+    key = agent_commands.add_parser("key", help="Create an API key for an agent: printed once, stored as a hash.")
+    key.set_defaults(run=_agent_key)
+    key.add_argument("name")
+    key.add_argument("--config", type=Path)
+    key.add_argument("-v", "--verbose", action="store_true")
+
+    claude = command("claude-config", "Print the claude_desktop_config.json entry for an agent (stdio).",
+                     _claude_config)
+    claude.add_argument("--agent", required=True)
+
+    audit = command("audit", "Show the audit log as a table.", _audit)
+    audit.add_argument("--agent")
+    audit.add_argument("--since", help="e.g. 2026-11-25, 2026-11-25T10:00, 2h, 30m or 7d")
+    audit.add_argument("--json", action="store_true")
     return parser
 
 
@@ -116,6 +165,167 @@ def _scopes(args: argparse.Namespace) -> int:
     if args.agent not in agent_policies:
         raise unknown_agent(args.agent, agent_policies)
     print(",".join(agent_policies[args.agent].scopes))
+    return 0
+
+
+def _connection_manager(loaded, name: str):  # type: ignore[no-untyped-def]
+    from zbmcp.runtime import token_managers
+
+    managers = token_managers(loaded)
+    if name not in managers:
+        from zbmcp.errors import ConfigError
+
+        known = ", ".join(sorted(managers)) or "none is configured"
+        raise ConfigError(f"no connection named {name!r} in {loaded.source.file} (connections: {known})")
+    return managers[name]
+
+
+def _auth_login(args: argparse.Namespace) -> int:
+    import webbrowser
+
+    import anyio
+
+    from zbmcp.login import browser_login
+    from zbmcp.manifest import load_manifests
+    from zbmcp.policy import policies, unknown_agent
+
+    loaded = _load(args)
+    manager = _connection_manager(loaded, args.connection)
+    settings = loaded.config.connections[args.connection]
+    if args.scopes:
+        scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
+    else:
+        agent_policies = policies(loaded, load_manifests())
+        if args.agent and args.agent not in agent_policies:
+            raise unknown_agent(args.agent, agent_policies)
+        chosen = [args.agent] if args.agent else [n for n, a in loaded.config.agents.items()
+                                                 if a.connection == args.connection]
+        scopes = sorted({s for name in chosen for s in agent_policies[name].scopes})
+    if not scopes:
+        from zbmcp.errors import ConfigError
+
+        raise ConfigError(f"no agent uses connection {args.connection!r}, so there are no scopes to ask for; "
+                          "pass --agent NAME or --scopes ZohoBooks.invoices.READ,...")
+    if settings.refresh_token is not None:
+        log.warning("connection %s sets refresh_token in the config, which takes precedence over this login; "
+                    "remove it from the config to use the new one", args.connection)
+
+    def open_browser(url: str) -> None:
+        print(f"Open this URL to let zbmcp reach Zoho Books (scopes: {','.join(scopes)}):\n\n  {url}\n",
+              file=sys.stderr)
+        if not args.no_browser:
+            webbrowser.open(url)
+
+    result = anyio.run(lambda: browser_login(
+        manager, region=args.region or settings.region, scopes=scopes, open_browser=open_browser, port=args.port,
+        accounts_url=settings.accounts_url if not args.region else None,
+    ))
+    print(f"Connected {args.connection!r}: region {result.region or settings.region}, api {result.api_domain}, "
+          f"scopes {', '.join(result.scopes) or 'as requested'}.", file=sys.stderr)
+    return 0
+
+
+def _auth_exchange(args: argparse.Namespace) -> int:
+    import anyio
+
+    from zbmcp.login import exchange
+    from zbmcp.zoho.regions import data_center
+
+    loaded = _load(args)
+    manager = _connection_manager(loaded, args.connection)
+    settings = loaded.config.connections[args.connection]
+    server = data_center(args.region).accounts_url if args.region else (
+        settings.accounts_url or data_center(settings.region).accounts_url)
+    result = anyio.run(lambda: exchange(manager, args.code, server))
+    print(f"Connected {args.connection!r}: api {result.api_domain}, scopes {', '.join(result.scopes) or '?'}.",
+          file=sys.stderr)
+    return 0
+
+
+def _auth_status(args: argparse.Namespace) -> int:
+    import anyio
+
+    from zbmcp.doctor import format_status, status
+    from zbmcp.runtime import open_runtime
+
+    loaded = _load(args)
+
+    async def run() -> str:
+        async with open_runtime(loaded) as runtime:
+            return format_status(await status(runtime))
+
+    print(anyio.run(run))
+    return 0
+
+
+def _auth_logout(args: argparse.Namespace) -> int:
+    import anyio
+
+    from zbmcp.login import revoke
+
+    loaded = _load(args)
+    manager = _connection_manager(loaded, args.connection)
+    revoked = anyio.run(lambda: revoke(manager))
+    print(f"Connection {args.connection!r}: " + ("refresh token revoked at Zoho and deleted locally."
+          if revoked else "deleted locally (Zoho did not confirm the revocation)."), file=sys.stderr)
+    if loaded.config.connections[args.connection].refresh_token is not None:
+        print("The config still sets refresh_token for this connection; remove it.", file=sys.stderr)
+    return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    import anyio
+
+    from zbmcp.doctor import doctor
+    from zbmcp.runtime import open_runtime
+
+    loaded = _load(args)
+
+    async def run() -> tuple[bool, list[str]]:
+        async with open_runtime(loaded) as runtime:
+            return await doctor(loaded, runtime)
+
+    healthy, lines = anyio.run(run)
+    print("\n".join(lines))
+    return 0 if healthy else 1
+
+
+def _agent_key(args: argparse.Namespace) -> int:
+    from zbmcp.keys import add_api_key
+
+    path, key = add_api_key(args.config, args.name, _environ())
+    print(key)
+    print(f"zbmcp: added the hash of this key to agent {args.name!r} in {path}. The key is shown only now; "
+          "give it to the agent as `Authorization: Bearer <key>`.", file=sys.stderr)
+    return 0
+
+
+def _claude_config(args: argparse.Namespace) -> int:
+    import json
+
+    from zbmcp.policy import unknown_agent
+
+    loaded = _load(args)
+    if args.agent not in loaded.config.agents:
+        raise unknown_agent(args.agent, loaded.config.agents)
+    entry = {
+        "mcpServers": {
+            f"zoho-books-{args.agent}": {
+                "command": sys.executable,
+                "args": ["-m", "zbmcp", "serve", "--config", str(Path(loaded.source.file).resolve()),
+                         "--agent", args.agent],
+            }
+        }
+    }
+    print(json.dumps(entry, indent=2))
+    return 0
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from zbmcp.audit_view import show_audit
+
+    loaded = _load(args)
+    show_audit(loaded, agent=args.agent, since=args.since, as_json=args.json)
     return 0
 
 

@@ -258,7 +258,8 @@ def _with_id_patterns(name: str, schema: dict[str, Any]) -> dict[str, Any]:
     kind = schema.get("type")
     if name.endswith("_id") and kind == "string":
         schema.setdefault("pattern", ZOHO_ID_PATTERN)
-    elif name.endswith("_ids") and kind == "array":
+    elif name.endswith("_ids") and kind == "array" and "format" not in schema.get("items", {}):
+        # (to_mail_ids and cc_mail_ids are lists of email addresses, and say so with a format)
         schema["items"] = {"type": "string", "pattern": ZOHO_ID_PATTERN, **schema.get("items", {})}
     if kind == "array" and isinstance(schema.get("items"), dict):
         schema["items"] = _with_id_patterns("", schema["items"])

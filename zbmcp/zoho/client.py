@@ -216,7 +216,7 @@ class ZohoClient:
 
 
 def _advice(status: int, code: Any, message: str, request: ZohoRequest) -> str:
-    said = f"Zoho refused the request (HTTP {status}, code {code}): {message or 'no message'}."
+    said = f"Zoho refused the request (HTTP {status}, code {code}): {message.rstrip('.') or 'no message'}."
     if code == 6041:
         return (f"{said} The Zoho user behind this connection cannot reach organization {request.organization_id}; "
                 "check organization_id (list_organizations shows the ones available).")

@@ -103,6 +103,10 @@ class TokenManager:
         return self._token.get("api_domain")
 
     @property
+    def accounts_server(self) -> str | None:
+        return self._token.get("accounts_server")
+
+    @property
     def granted_scopes(self) -> list[str] | None:
         scope = self._token.get("scope")
         return [s for s in scope.replace(" ", ",").split(",") if s] if scope else None
@@ -129,8 +133,9 @@ class TokenManager:
 
     async def _refresh_locked(self) -> None:
         stored = self._usable_stored_token()
-        if stored and self._fresh(stored):  # another process refreshed and saved it
-            self._token = stored
+        current = self._token.get("access_token")
+        if stored and self._fresh(stored) and stored.get("access_token") != current:
+            self._token = stored  # another process refreshed and saved it: use theirs, mint nothing
             return
         now = self._clock()
         if now < self._blocked_until and self._block_error is not None:

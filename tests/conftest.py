@@ -1,0 +1,111 @@
+"""Shared fixtures: a fresh sandbox per test, configs that point at it, and MCP clients over real transports."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+import yaml
+from mcp import Client
+
+from zbmcp.audit import AuditLog
+from zbmcp.config import LoadedConfig, parse_config
+from zbmcp.runtime import Runtime, open_runtime
+from zbmcp.sandbox import Sandbox, SandboxSettings
+from zbmcp.server import ZbmcpServer
+from zbmcp.zoho.client import RetryPolicy
+
+SANDBOX_URL = "http://sandbox.test"
+ORG = "10234695"
+OTHER_ORG = "10234696"
+FOREIGN_ORG = "20987654"  # exists in the sandbox, but belongs to another Zoho user
+
+
+@pytest.fixture
+def sandbox() -> Sandbox:
+    return Sandbox(SandboxSettings())
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+def config_text(sandbox: Sandbox, agents: dict[str, Any], *, audit: dict[str, Any] | None = None,
+                connection: dict[str, Any] | None = None, base_url: str = SANDBOX_URL) -> str:
+    credentials = sandbox.credentials
+    main = {
+        "region": "eu",
+        "client_id": credentials.client_id,
+        "client_secret": "${SANDBOX_CLIENT_SECRET}",
+        "refresh_token": "${SANDBOX_REFRESH_TOKEN}",
+        "api_base_url": f"{base_url}/books/v3",
+        "accounts_url": base_url,
+        "token_store": "memory",
+        **(connection or {}),
+    }
+    document: dict[str, Any] = {"connections": {"main": main}, "agents": agents}
+    if audit:
+        document["audit"] = audit
+    return yaml.safe_dump(document, sort_keys=False)
+
+
+def environ(sandbox: Sandbox, home: Path) -> dict[str, str]:
+    return {
+        "SANDBOX_CLIENT_SECRET": sandbox.credentials.client_secret,
+        "SANDBOX_REFRESH_TOKEN": sandbox.credentials.refresh_token,
+        "ZBMCP_HOME": str(home),
+    }
+
+
+def agent(tools: list[str], organizations: list[str] | None = None, **options: Any) -> dict[str, Any]:
+    return {"connection": "main", "organizations": organizations or [ORG], "tools": tools, **options}
+
+
+@pytest.fixture
+def make_config(sandbox: Sandbox, home: Path, tmp_path: Path) -> Callable[..., LoadedConfig]:
+    def make(agents: dict[str, Any], **kwargs: Any) -> LoadedConfig:
+        path = tmp_path / "zbmcp.yaml"
+        text = config_text(sandbox, agents, **kwargs)
+        path.write_text(text)
+        return parse_config(text, str(path), environ(sandbox, home))
+
+    return make
+
+
+class AuditCapture(AuditLog):
+    """The real audit log, writing JSON lines into memory for the test to read back."""
+
+    def __init__(self) -> None:
+        self.buffer = io.StringIO()
+        super().__init__(None, self.buffer)
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.buffer.getvalue().splitlines() if line.strip()]
+
+
+FAST_RETRIES = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05)
+
+
+@contextlib.asynccontextmanager
+async def running(loaded: LoadedConfig, sandbox: Sandbox, **options: Any) -> AsyncIterator[Runtime]:
+    """A Runtime whose Zoho is the sandbox, over httpx2's ASGI transport (real HTTP semantics, no socket)."""
+    options.setdefault("retry", FAST_RETRIES)
+    options.setdefault("audit", AuditCapture())
+    async with open_runtime(loaded, transport=httpx2.ASGITransport(app=sandbox.app), **options) as runtime:
+        yield runtime
+
+
+@contextlib.asynccontextmanager
+async def mcp_client(runtime: Runtime, agent_name: str, **client_options: Any) -> AsyncIterator[Client]:
+    """The SDK's own MCP client, in memory, against the server as an agent sees it over stdio."""
+    client_options.setdefault("raise_exceptions", True)
+    async with Client(ZbmcpServer(runtime, agent=agent_name).server, **client_options) as client:
+        yield client

@@ -1,0 +1,210 @@
+"""The MCP server through the SDK's own client, against the sandbox: what an agent sees and gets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import pytest
+
+from tests.conftest import ORG, OTHER_ORG, agent, mcp_client, running
+from zbmcp.manifest import load_manifests
+from zbmcp.sandbox import Fault
+
+SPECS = load_manifests()
+
+
+def body(result: Any) -> dict[str, Any]:
+    assert not result.is_error, result.content[0].text
+    return result.structured_content
+
+
+def error(result: Any) -> dict[str, Any]:
+    assert result.is_error, result.content
+    return result.structured_content["error"]
+
+
+async def find(client, tool: str, key: str, match: dict[str, str], **arguments: Any) -> dict[str, Any]:
+    rows = body(await client.call_tool(tool, {"organization_id": ORG, **arguments}))[key]
+    return next(row for row in rows if all(row.get(k) == v for k, v in match.items()))
+
+
+@pytest.fixture
+def demo(make_config):
+    return make_config({"demo": agent(["*:*"], [ORG, OTHER_ORG])})
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_all_33_tools_are_listed_with_their_scope_access_and_hints(demo, sandbox, mode):
+    async with running(demo, sandbox) as runtime, mcp_client(runtime, "demo", mode=mode) as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    assert set(tools) == set(SPECS) and len(tools) == 33
+    for name, tool in tools.items():
+        spec = SPECS[name]
+        assert tool.meta == {"zbmcp/scope": spec.scope, "zbmcp/access": spec.access}
+        hints = tool.annotations
+        assert hints.title == spec.title
+        assert hints.read_only_hint is (spec.access == "read")
+        assert hints.destructive_hint is (name.startswith("delete_") or name.startswith("email_"))
+        assert hints.idempotent_hint is (spec.method in ("GET", "PUT", "DELETE"))
+        assert hints.open_world_hint is name.startswith("email_")
+        if name != "list_organizations":  # two organizations: the agent must say which
+            assert tool.input_schema["properties"]["organization_id"] == {"enum": [ORG, OTHER_ORG]}
+            assert "organization_id" in tool.input_schema["required"]
+
+
+async def test_every_tool_works_against_the_sandbox(demo, sandbox):
+    called: set[str] = set()
+
+    async with running(demo, sandbox) as runtime, mcp_client(runtime, "demo") as client:
+
+        async def call(tool: str, **arguments: Any) -> dict[str, Any]:
+            if tool != "list_organizations":
+                arguments.setdefault("organization_id", ORG)
+            called.add(tool)
+            return body(await client.call_tool(tool, arguments))
+
+        organizations = await call("list_organizations")
+        assert {o["organization_id"] for o in organizations["organizations"]} == {ORG, OTHER_ORG}
+        customers = (await call("list_contacts", contact_type="customer"))["contacts"]
+        acme = next(c for c in customers if c["contact_name"].startswith("Acme"))
+        vendors = (await call("list_contacts", contact_type="vendor"))["contacts"]
+        vendor = vendors[0]
+        assert (await call("get_contact", contact_id=acme["contact_id"]))["contact"]["contact_id"] == acme["contact_id"]
+        new = (await call("create_contact", contact_name="Umbrella plc", contact_type="customer"))["contact"]
+        await call("update_contact", contact_id=new["contact_id"], contact_name="Umbrella Corporation")
+        await call("delete_contact", contact_id=new["contact_id"])
+
+        items = (await call("list_items"))["items"]
+        consulting = next(i for i in items if i["name"] == "Consulting")
+        await call("create_item", name="Training day", rate=900)
+        accounts = (await call("list_chart_of_accounts"))["chartofaccounts"]
+        expense_account = next(a for a in accounts if a["account_type"] == "expense")
+        await call("create_chart_of_account", account_name="Software", account_type="expense")
+        banks = (await call("list_bank_accounts"))["bankaccounts"]
+        await call("create_bank_account", account_name="Savings", account_type="bank")
+
+        lines = [{"item_id": consulting["item_id"], "quantity": 3}]
+        invoice = (await call("create_invoice", customer_id=acme["contact_id"], line_items=lines))["invoice"]
+        invoice_id = invoice["invoice_id"]
+        assert invoice["status"] == "draft"
+        assert (await call("get_invoice", invoice_id=invoice_id))["invoice"]["total"] == invoice["total"]
+        await call("update_invoice", invoice_id=invoice_id, customer_id=acme["contact_id"],
+                   line_items=[{"item_id": consulting["item_id"], "quantity": 4}])
+        await call("mark_invoice_sent", invoice_id=invoice_id)
+        await call("email_invoice", invoice_id=invoice_id, to_mail_ids=["ap@acme.example"])
+        assert (await call("list_invoices", status="sent", customer_id=acme["contact_id"]))["invoices"]
+        payment = (await call("create_customer_payment", customer_id=acme["contact_id"], payment_mode="banktransfer",
+                              amount=100, date="2026-11-25",
+                              invoices=[{"invoice_id": invoice_id, "amount_applied": 100}]))["payment"]
+        assert (await call("list_customer_payments", customer_id=acme["contact_id"]))["customerpayments"]
+        await call("delete_customer_payment", payment_id=payment["payment_id"])
+        draft = (await call("create_invoice", customer_id=acme["contact_id"], line_items=lines))["invoice"]
+        await call("delete_invoice", invoice_id=draft["invoice_id"])
+
+        estimate = (await call("create_estimate", customer_id=acme["contact_id"], line_items=lines))["estimate"]
+        await call("email_estimate", estimate_id=estimate["estimate_id"], to_mail_ids=["buyer@acme.example"])
+        await call("list_estimates")
+        await call("create_sales_order", customer_id=acme["contact_id"], line_items=lines)
+        await call("list_sales_orders")
+        await call("create_bill", vendor_id=vendor["contact_id"], bill_number="B-2026-11",
+                   line_items=[{"account_id": expense_account["account_id"], "name": "Hosting", "rate": 80,
+                                               "quantity": 1}])
+        await call("list_bills")
+        await call("create_purchase_order", vendor_id=vendor["contact_id"], line_items=lines)
+        await call("list_purchase_orders")
+        await call("create_expense", account_id=expense_account["account_id"], date="2026-11-25", amount=42.5,
+                   paid_through_account_id=banks[0]["account_id"])
+        await call("list_expenses")
+
+    assert called == set(SPECS)
+    assert [mail.to for mail in sandbox.outbox] == [["ap@acme.example"], ["buyer@acme.example"]]
+
+
+async def test_results_carry_a_summary_and_zohos_payload_with_page_context(demo, sandbox):
+    async with running(demo, sandbox) as runtime, mcp_client(runtime, "demo") as client:
+        result = await client.call_tool("list_contacts", {"organization_id": ORG, "per_page": 1})
+    summary = result.content[0].text
+    assert summary.startswith("Listed 1 contacts (page 1; more on page 2)")
+    assert result.structured_content["page_context"]["has_more_page"] is True
+
+
+async def test_bad_arguments_are_refused_naming_the_field_and_nothing_is_sent(demo, sandbox):
+    async with running(demo, sandbox) as runtime, mcp_client(runtime, "demo") as client:
+        seen = len(sandbox.api_requests)
+        missing = error(await client.call_tool("create_invoice", {"organization_id": ORG}))
+        traversal = error(await client.call_tool("get_invoice", {"organization_id": ORG, "invoice_id": "../1"}))
+        mistyped = error(await client.call_tool("list_invoices", {"organization_id": ORG, "page": "two"}))
+    assert missing["fields"] == ["customer_id", "line_items"]
+    assert traversal["fields"] == ["invoice_id"] and "digits only" in traversal["message"]
+    assert mistyped["fields"] == ["page"] and "must be an integer" in mistyped["message"]
+    assert len(sandbox.api_requests) == seen
+
+
+async def test_zoho_errors_become_tool_errors_that_say_what_to_do(demo, sandbox):
+    async with running(demo, sandbox) as runtime, mcp_client(runtime, "demo") as client:
+        unknown = error(await client.call_tool("get_invoice", {"organization_id": ORG, "invoice_id": "123"}))
+        rejected = error(await client.call_tool("create_invoice", {
+            "organization_id": ORG, "customer_id": "999", "line_items": [{"item_id": "1", "quantity": 1}]}))
+    assert (unknown["http_status"], unknown["zoho_code"]) == (404, 1002)
+    assert "Check the id" in unknown["message"]
+    assert rejected["http_status"] == 400 and "Fix the field" in rejected["message"]
+
+
+async def test_an_expired_token_is_refreshed_once_and_the_call_succeeds(demo, sandbox):
+    async with running(demo, sandbox) as runtime, mcp_client(runtime, "demo") as client:
+        body(await client.call_tool("list_invoices", {"organization_id": ORG}))
+        sandbox.expire_access_tokens()
+        body(await client.call_tool("list_invoices", {"organization_id": ORG}))
+    refreshes = [t for t in sandbox.token_requests if t.grant_type == "refresh_token"]
+    assert [t.outcome for t in refreshes] == ["ok", "ok"]
+    assert [r.status for r in sandbox.api_requests] == [200, 401, 200]
+
+
+async def test_a_missing_scope_is_retried_once_then_explained(make_config, sandbox):
+    narrow = sandbox.mint_refresh_token(["ZohoBooks.invoices.READ"])
+    loaded = make_config({"demo": agent(["invoices:*"])}, connection={"refresh_token": narrow})
+    async with running(loaded, sandbox) as runtime, mcp_client(runtime, "demo") as client:
+        refused = error(await client.call_tool("mark_invoice_sent", {"invoice_id": "460000000000001"}))
+    assert refused["http_status"] == 401 and refused["zoho_code"] == 57
+    assert "ZohoBooks.invoices.CREATE" in refused["message"]
+    assert len([r for r in sandbox.api_requests if r.method == "POST"]) == 2  # the call, and one retry
+    assert len([t for t in sandbox.token_requests if t.grant_type == "refresh_token"]) == 2
+
+
+async def test_fifty_concurrent_calls_with_an_expired_token_make_one_refresh(demo, sandbox):
+    async with running(demo, sandbox) as runtime, mcp_client(runtime, "demo") as client:
+        body(await client.call_tool("list_items", {"organization_id": ORG}))
+        sandbox.expire_access_tokens()
+        before = len(sandbox.token_requests)
+        runtime.connections["main"].tokens._token["refresh_at"] = 0  # zbmcp also knows it is due
+        results: list[Any] = []
+
+        async def one() -> None:
+            results.append(await client.call_tool("list_items", {"organization_id": ORG}))
+
+        with anyio.fail_after(20):
+            async with anyio.create_task_group() as group:
+                for _ in range(50):
+                    group.start_soon(one)
+    assert [r.is_error for r in results] == [False] * 50
+    assert len(sandbox.token_requests) - before == 1
+
+
+async def test_reads_retry_through_5xx_and_429_but_a_failed_write_is_not_repeated(demo, sandbox):
+    sandbox.faults.add(Fault(kind="error", status=503, route="GET /invoices", times=2))
+    sandbox.faults.add(Fault(kind="rate_limit", route="GET /items", times=2))
+    sandbox.faults.add(Fault(kind="error", status=500, route="POST /contacts", times=1))
+    async with running(demo, sandbox) as runtime, mcp_client(runtime, "demo") as client:
+        body(await client.call_tool("list_invoices", {"organization_id": ORG}))
+        body(await client.call_tool("list_items", {"organization_id": ORG}))
+        unknown = error(await client.call_tool("create_contact", {"organization_id": ORG, "contact_name": "X"}))
+    assert unknown["type"] == "OutcomeUnknown" and "list_contacts" in unknown["message"]
+    assert len([r for r in sandbox.api_requests if r.method == "POST"]) == 1
+
+
+async def test_list_organizations_shows_only_the_agents_organizations(make_config, sandbox):
+    loaded = make_config({"one": agent(["list_organizations"], [OTHER_ORG])})
+    async with running(loaded, sandbox) as runtime, mcp_client(runtime, "one") as client:
+        organizations = body(await client.call_tool("list_organizations", {}))["organizations"]
+    assert [o["organization_id"] for o in organizations] == [OTHER_ORG]

@@ -1,0 +1,5 @@
+import sys
+
+from zbmcp.cli import main
+
+sys.exit(main())
