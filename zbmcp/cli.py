@@ -25,6 +25,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,  # stdout is the stdio protocol channel
         format="zbmcp: %(message)s",
     )
+    for noisy in ("httpx2", "httpcore2", "zbmcp.sandbox"):  # one line per request drowns what matters
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     if not hasattr(args, "run"):
         parser.print_help(sys.stderr)
         return 2
