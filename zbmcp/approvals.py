@@ -1,14 +1,27 @@
 """Asking a person before an agent does something they should see first (emailing a customer, deleting...).
 
 The question goes to the human through MCP elicitation, never through the model: nothing in a tool's arguments
-can approve a call. When the client cannot ask, or anything goes wrong while asking, the call is refused
-(fail closed) with a message that says why.
+can approve a call. Two protocol eras, one rule:
+
+    up to 2025-11-25   zbmcp sends elicitation/create mid-call and waits for the answer
+    2026-07-28         zbmcp answers InputRequiredResult with the question; the client asks the person and
+                       retries the call with the answer and zbmcp's request_state, which is an HMAC binding
+                       the question to this agent, tool and exact arguments: an answer given for one request
+                       never approves another.
+
+When the client cannot ask, or anything goes wrong while asking, the call is refused (fail closed) with a
+message that says why.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import logging
+import secrets
+from collections.abc import Mapping
 from typing import Any
 
 from mcp import types
@@ -20,6 +33,8 @@ from zbmcp.requests import ZohoRequest
 
 log = logging.getLogger(__name__)
 
+MODERN_ERA = "2026-07-28"
+QUESTION_KEY = "zbmcp-approval"
 APPROVE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -27,6 +42,8 @@ APPROVE_SCHEMA: dict[str, Any] = {
     },
     "required": ["approve"],
 }
+# Per process: an approval is valid only on the server that asked (a replica that did not ask asks again).
+_STATE_KEY = secrets.token_bytes(32)
 
 
 def question(agent: str, spec: ToolSpec, request: ZohoRequest, url: str) -> str:
@@ -42,10 +59,25 @@ def client_can_elicit(ctx: ServerRequestContext[Any]) -> bool:
     return bool(capabilities and capabilities.elicitation is not None)
 
 
+def _modern(ctx: ServerRequestContext[Any]) -> bool:
+    return str(ctx.protocol_version) >= MODERN_ERA
+
+
+def _binding(agent: str, spec: ToolSpec, arguments: Mapping[str, Any]) -> str:
+    canonical = json.dumps([agent, spec.name, arguments], sort_keys=True, separators=(",", ":"), default=str)
+    return base64.urlsafe_b64encode(hmac.new(_STATE_KEY, canonical.encode(), hashlib.sha256).digest()).decode()
+
+
 async def request_approval(
-    ctx: ServerRequestContext[Any], agent: str, spec: ToolSpec, request: ZohoRequest, url: str
-) -> None:
-    """Return when a person approved; raise ApprovalRefused otherwise."""
+    ctx: ServerRequestContext[Any],
+    params: types.CallToolRequestParams,
+    agent: str,
+    spec: ToolSpec,
+    request: ZohoRequest,
+    url: str,
+) -> types.InputRequiredResult | None:
+    """None when a person approved; an InputRequiredResult when the client must ask first (2026-07-28);
+    ApprovalRefused otherwise."""
     rule = f"require_approval: {spec.name}"
     if not client_can_elicit(ctx):
         raise ApprovalRefused(
@@ -54,22 +86,45 @@ async def request_approval(
             "elicitation, or have a person do this in Zoho Books.",
             rule=rule + " (client cannot ask)",
         )
-    try:
-        answer = await ctx.session.elicit_form(question(agent, spec, request, url), APPROVE_SCHEMA)
-    except Exception as exc:  # noqa: BLE001 - whatever breaks while asking, the answer is no
-        log.warning("approval request for %s failed: %s", spec.name, type(exc).__name__)
-        raise ApprovalRefused(
-            f"{spec.name} needs a person's approval, and asking failed ({type(exc).__name__}). "
-            "Nothing was sent to Zoho.",
-            rule=rule + " (asking failed)",
-        ) from None
+    text = question(agent, spec, request, url)
+    if _modern(ctx):
+        binding = _binding(agent, spec, params.arguments or {})
+        answer = _answer_for(params, binding)
+        if answer is None:
+            ask = types.ElicitRequest(params=types.ElicitRequestFormParams(message=text, requested_schema=APPROVE_SCHEMA))
+            return types.InputRequiredResult(input_requests={QUESTION_KEY: ask}, request_state=binding)
+    else:
+        try:
+            answer = await ctx.session.elicit_form(text, APPROVE_SCHEMA)
+        except Exception as exc:  # noqa: BLE001 - whatever breaks while asking, the answer is no
+            log.warning("approval request for %s failed: %s", spec.name, type(exc).__name__)
+            raise ApprovalRefused(
+                f"{spec.name} needs a person's approval, and asking failed ({type(exc).__name__}). "
+                "Nothing was sent to Zoho.",
+                rule=rule + " (asking failed)",
+            ) from None
     if _approved(answer):
-        return
+        return None
     raise ApprovalRefused(
         f"A person did not approve {spec.name} ({answer.action}). Nothing was sent to Zoho; do not retry "
         "unless they ask you to.",
         rule=rule + f" ({answer.action})",
     )
+
+
+def _answer_for(params: types.CallToolRequestParams, binding: str) -> types.ElicitResult | None:
+    """The person's answer, if this retry carries one for exactly the question zbmcp asked about this call."""
+    if not params.request_state or not hmac.compare_digest(params.request_state, binding):
+        return None
+    response = (params.input_responses or {}).get(QUESTION_KEY)
+    if isinstance(response, types.ElicitResult):
+        return response
+    if isinstance(response, Mapping):
+        try:
+            return types.ElicitResult.model_validate(response)
+        except ValueError:
+            return None
+    return None
 
 
 def _approved(answer: types.ElicitResult) -> bool:

@@ -91,7 +91,7 @@ class ZbmcpServer:
 
     async def _call_tool(
         self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
-    ) -> types.CallToolResult:
+    ) -> types.CallToolResult | types.InputRequiredResult:
         started = time.perf_counter()
         arguments: Mapping[str, Any] = params.arguments or {}
         policy = self._policy()
@@ -107,7 +107,9 @@ class ZbmcpServer:
             if request.organization_id is not None:
                 policy.check_organization(request.organization_id)
             if spec.name in policy.needs_approval:
-                await request_approval(ctx, policy.agent, spec, request, self._url(policy, request))
+                pending = await request_approval(ctx, params, policy.agent, spec, request, self._url(policy, request))
+                if pending is not None:
+                    return pending  # the client asks the person and calls again; that call gets the audit record
             if policy.dry_run and not spec.read_only:
                 return call.finish_dry_run(self._url(policy, request))
             agent = self.runtime.agent(policy.agent)
