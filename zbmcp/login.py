@@ -72,7 +72,7 @@ async def exchange(
     from authlib.integrations.base_client import OAuthError
 
     server = trusted_accounts_server(accounts_server, manager)
-    oauth = accounts_client(manager.client, transport)
+    oauth = accounts_client(manager.client, transport or manager.transport)
     try:
         extra = {"redirect_uri": redirect_uri} if redirect_uri else {}
         token = await oauth.fetch_token(token_endpoint(server), grant_type="authorization_code", code=code, **extra)
@@ -158,15 +158,17 @@ async def loopback_receiver(port: int) -> AsyncIterator[tuple[str, Callable[[], 
             with contextlib.suppress(anyio.WouldBlock, anyio.BrokenResourceError):
                 send.send_nowait(Callback(query))
 
-    async with anyio.create_task_group() as group:
-        group.start_soon(listener.serve, handle)
-        try:
-            yield f"http://127.0.0.1:{actual_port}{CALLBACK_PATH}", receive.receive
-        finally:
-            group.cancel_scope.cancel()
-            await listener.aclose()
-            send.close()
-            receive.close()
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(listener.serve, handle)
+            try:
+                yield f"http://127.0.0.1:{actual_port}{CALLBACK_PATH}", receive.receive
+            finally:
+                group.cancel_scope.cancel()
+    finally:
+        await listener.aclose()
+        send.close()
+        receive.close()
 
 
 def _page(status: int, text: str) -> bytes:
@@ -183,7 +185,7 @@ async def revoke(manager: TokenManager, *, transport: httpx2.AsyncBaseTransport 
     revoked = False
     if refresh_token:
         server = manager.accounts_server or manager.client.accounts_url
-        async with httpx2.AsyncClient(transport=transport, timeout=30) as http:
+        async with httpx2.AsyncClient(transport=transport or manager.transport, timeout=30) as http:
             try:
                 response = await http.post(f"{server.rstrip('/')}/oauth/v2/token/revoke",
                                            params={"token": refresh_token})

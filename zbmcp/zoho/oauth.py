@@ -103,6 +103,10 @@ class TokenManager:
         return self._token.get("api_domain")
 
     @property
+    def transport(self) -> httpx2.AsyncBaseTransport | None:
+        return self._transport
+
+    @property
     def accounts_server(self) -> str | None:
         return self._token.get("accounts_server")
 
