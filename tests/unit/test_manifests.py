@@ -245,8 +245,8 @@ def _id_locations(properties: Mapping[str, Any], path: tuple[Any, ...] = ()) -> 
         here = (*path, name)
         if name.endswith("_id") and schema.get("type") == "string":
             yield here
-        if name.endswith("_ids") and schema.get("type") == "array":
-            yield (*here, 0)
+        if name.endswith("_ids") and schema.get("type") == "array" and "format" not in (schema.get("items") or {}):
+            yield (*here, 0)  # (to_mail_ids holds email addresses, and says so with a format)
         inner, at = schema, here
         while inner.get("type") == "array" and isinstance(inner.get("items"), dict):
             inner, at = inner["items"], (*at, 0)
