@@ -11,7 +11,7 @@ import math
 import re
 from collections.abc import Mapping
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from typing import Any
 
 from zbmcp.sandbox.errors import ZohoError, invalid_value, required
@@ -19,11 +19,14 @@ from zbmcp.sandbox.errors import ZohoError, invalid_value, required
 _ID = re.compile(r"^[0-9]{1,30}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CENT = Decimal("0.01")
+MAX_NUMBER = 1e12  # larger than any real amount, rate or quantity; keeps sums exact in Decimal
 
 
 def money(value: float | Decimal | int) -> float:
     """Round half up to 2 decimals, as an invoice shows it (binary floats would round 1.005 down)."""
-    return float(Decimal(str(value)).quantize(_CENT, rounding=ROUND_HALF_UP))
+    with localcontext() as context:
+        context.prec = 60
+        return float(Decimal(str(value)).quantize(_CENT, rounding=ROUND_HALF_UP))
 
 
 def dec(value: float | int) -> Decimal:
@@ -77,7 +80,7 @@ def parse_number(value: Any, name: str, *, minimum: float | None = None, positiv
             raise invalid_value(name) from None
     else:
         raise invalid_value(name)
-    if not math.isfinite(result):
+    if not math.isfinite(result) or abs(result) > MAX_NUMBER:
         raise invalid_value(name)
     if positive and result <= 0:
         raise invalid_value(name)
@@ -86,7 +89,8 @@ def parse_number(value: Any, name: str, *, minimum: float | None = None, positiv
     return result
 
 
-def integer(body: Mapping[str, Any], key: str, *, path: str | None = None, minimum: int | None = None) -> int | None:
+def integer(body: Mapping[str, Any], key: str, *, path: str | None = None, minimum: int | None = None,
+            maximum: int | None = None) -> int | None:
     """An integer, as Zoho wants payment_terms (§4.1: "Net 15" is refused); "15" and 15.0 are accepted."""
     name = path or key
     if not _present(body, key) or body[key] == "":
@@ -102,7 +106,7 @@ def integer(body: Mapping[str, Any], key: str, *, path: str | None = None, minim
         result = int(value.strip())
     else:
         raise invalid_value(name)
-    if minimum is not None and result < minimum:
+    if (minimum is not None and result < minimum) or (maximum is not None and result > maximum):
         raise invalid_value(name)
     return result
 

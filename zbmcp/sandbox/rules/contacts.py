@@ -12,7 +12,9 @@ from typing import Any
 from zbmcp.sandbox import fields, filters
 from zbmcp.sandbox.errors import already_exists, invalid_value, rule
 from zbmcp.sandbox.filters import Filterable, ListSpec
+from zbmcp.sandbox.rules import invoices
 from zbmcp.sandbox.rules.base import Call, Reply, existing, payment_terms_label, primary_email
+from zbmcp.sandbox.rules.documents import MAX_TERMS
 from zbmcp.sandbox.store import OrgStore, Record, public
 
 _PERSON_TEXT = ("salutation", "first_name", "last_name", "phone", "mobile", "designation", "department")
@@ -60,8 +62,6 @@ LIST = ListSpec(
 
 
 def present(store: OrgStore, contact: Record) -> Record:
-    from zbmcp.sandbox.rules import invoices
-
     shown = copy.deepcopy(contact)
     contact_id = contact["contact_id"]
     owed = [invoices.present(store, invoice) for invoice in store.invoices.values()
@@ -129,7 +129,7 @@ def build(store: OrgStore, body: dict[str, Any], current: Record | None) -> Reco
     currency_id = fields.ident(body, "currency_id")
     if currency_id is not None and currency_id != store.organization.currency_id:
         raise invalid_value("currency_id")
-    terms = fields.integer(body, "payment_terms", minimum=0)
+    terms = fields.integer(body, "payment_terms", minimum=0, maximum=MAX_TERMS)
     terms = terms if terms is not None else int(base.get("payment_terms", 0))
     credit_limit = fields.number(body, "credit_limit", minimum=0)
     persons_raw = fields.objects(body, "contact_persons")

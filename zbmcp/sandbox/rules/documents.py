@@ -32,6 +32,9 @@ EXPENSE_ACCOUNT_TYPES = frozenset({
 })
 
 
+MAX_TERMS = 3650  # days
+
+
 @dataclass(frozen=True)
 class DocSpec:
     collection: str  # "invoices"
@@ -133,13 +136,18 @@ def build(spec: DocSpec, call: Call, current: Record | None) -> tuple[Record, di
 
 def due_date(body: dict[str, Any], party: Record, doc_date: str) -> tuple[int, str, str]:
     """payment_terms (integer days, §4.1), its label and the due date; an explicit due_date wins."""
-    terms = fields.integer(body, "payment_terms", minimum=0)
+    terms = fields.integer(body, "payment_terms", minimum=0, maximum=MAX_TERMS)
     if terms is None:
         terms = int(party.get("payment_terms", 0))
     given = fields.day(body, "due_date")
     if given is not None and given < doc_date:
         raise invalid_value("due_date")
-    due = given or (date.fromisoformat(doc_date) + timedelta(days=terms)).isoformat()
+    if given is not None:
+        return terms, payment_terms_label(terms), given
+    try:
+        due = (date.fromisoformat(doc_date) + timedelta(days=terms)).isoformat()
+    except OverflowError:
+        raise invalid_value("date") from None  # a due date past the year 9999
     return terms, payment_terms_label(terms), due
 
 
