@@ -1,0 +1,340 @@
+"""Shared pieces of the benchmarks: a loopback sandbox in its own process, config files pointing at it, a raw
+JSON-RPC driver for stdio servers, statistics, machine facts and bench/results.json.
+
+The sandbox runs in a child process (a SandboxServer on 127.0.0.1) so that its request handling never competes
+for the GIL with the process that measures. The child is driven over its stdin, one command a line:
+
+    python bench/common.py sandbox '{"requests_per_window": 20, "window_seconds": 1}'  [--nagle]
+        -> prints one JSON line: urls, credentials, a fresh full-access access token
+    stats -> one JSON line: status counts of the /books/v3 requests seen since the last reset, their times
+    reset -> forget the recorded requests
+    EOF   -> stop
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+RESULTS_FILE = BENCH_DIR / "results.json"
+PROTOCOL_VERSION = "2025-11-25"  # the initialize handshake every stdio client performs today
+
+
+# -- the sandbox, in a child process ---------------------------------------------------------------------
+
+
+@dataclass
+class SandboxInfo:
+    base_url: str
+    api_base_url: str
+    accounts_url: str
+    client_id: str
+    client_secret: str
+    refresh_token: str
+    organization_ids: list[str]
+    access_token: str
+
+
+class SandboxProcess:
+    """A loopback sandbox (zbmcp.sandbox.server.SandboxServer) in its own Python process."""
+
+    def __init__(self, *, nodelay: bool = True, **settings: Any) -> None:
+        self.settings = settings
+        self.nodelay = nodelay
+        self.proc: subprocess.Popen[str] | None = None
+        self.info: SandboxInfo | None = None
+
+    def __enter__(self) -> SandboxProcess:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "sandbox", json.dumps(self.settings),
+             *([] if self.nodelay else ["--nagle"])],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1, cwd=REPO,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the sandbox process did not start")
+        self.info = SandboxInfo(**json.loads(line))
+        return self
+
+    def _command(self, command: str) -> dict[str, Any]:
+        assert self.proc is not None and self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def stats(self) -> dict[str, Any]:
+        return self._command("stats")
+
+    def reset(self) -> None:
+        self._command("reset")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None:
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+
+
+def _bind_tcp(host: str, port: int) -> socket.socket:
+    """zbmcp.sandbox.server._bind, but with proto=IPPROTO_TCP.
+
+    The sandbox binds `socket.socket(family, SOCK_STREAM)`, whose proto is 0; accepted sockets inherit it, and
+    asyncio only sets TCP_NODELAY on sockets whose proto is IPPROTO_TCP (asyncio.base_events._set_nodelay). So
+    uvicorn's separate header and body writes meet Nagle + delayed ACK: every loopback response takes ~44 ms
+    whatever its size (measured: 44.0 ms median for GET /invoices, 0.6 ms in-process over ASGITransport).
+    That constant would drown the overhead these benchmarks compare, so the harness binds the socket itself."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def _sandbox_main(settings_json: str, nodelay: bool = True) -> None:
+    import zbmcp.sandbox.server as sandbox_server
+    from zbmcp.sandbox import Sandbox, SandboxSettings
+    from zbmcp.sandbox.server import SandboxServer
+
+    if nodelay:
+        sandbox_server._bind = _bind_tcp  # type: ignore[attr-defined]
+
+    sandbox = Sandbox(SandboxSettings(**json.loads(settings_json)))
+    creds = sandbox.credentials
+    with SandboxServer(sandbox) as server:
+        info = {
+            "base_url": server.base_url,
+            "api_base_url": server.api_base_url,
+            "accounts_url": server.accounts_url,
+            "client_id": creds.client_id,
+            "client_secret": creds.client_secret,
+            "refresh_token": creds.refresh_token,
+            "organization_ids": list(creds.organization_ids),
+            "access_token": sandbox.mint_access_token([creds.scope]),
+        }
+        print(json.dumps(info), flush=True)
+        for line in sys.stdin:
+            command = line.strip()
+            if command == "stats":
+                seen = list(sandbox.api_requests)
+                statuses = Counter(str(r.status) for r in seen)
+                codes = Counter(str(r.code) for r in seen if r.status == 429)
+                answer = {"requests": len(seen), "statuses": dict(statuses), "limit_codes": dict(codes),
+                          "admitted_at": [r.at for r in seen if r.status is not None and r.status < 400],
+                          "tokens_minted": sum(1 for t in sandbox.token_requests
+                                               if getattr(t, "outcome", None) == "ok")}
+            elif command == "reset":
+                sandbox.api_requests.clear()
+                answer = {"ok": True}
+            else:
+                answer = {"error": f"unknown command {command!r}"}
+            print(json.dumps(answer), flush=True)
+
+
+# -- configs ---------------------------------------------------------------------------------------------
+
+
+def write_config(directory: Path, info: SandboxInfo, agents: dict[str, Any], *,
+                 limits: dict[str, Any] | None = None, audit_path: Path | None = None) -> tuple[Path, dict[str, str]]:
+    """A zbmcp config pointing at the sandbox (as tests/conftest.py builds one), and the environment it needs.
+
+    The audit log goes to a file (default: <directory>/audit.jsonl) so that stderr stays quiet."""
+    import yaml
+
+    connection: dict[str, Any] = {
+        "region": "eu",
+        "client_id": info.client_id,
+        "client_secret": "${SANDBOX_CLIENT_SECRET}",
+        "refresh_token": "${SANDBOX_REFRESH_TOKEN}",
+        "api_base_url": info.api_base_url,
+        "accounts_url": info.accounts_url,
+        "token_store": "memory",
+    }
+    if limits:
+        connection["limits"] = limits
+    document = {
+        "connections": {"main": connection},
+        "agents": {name: {"connection": "main", **spec} for name, spec in agents.items()},
+        "audit": {"path": str(audit_path or directory / "audit.jsonl")},
+    }
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "zbmcp.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    env = {
+        "SANDBOX_CLIENT_SECRET": info.client_secret,
+        "SANDBOX_REFRESH_TOKEN": info.refresh_token,
+        "ZBMCP_HOME": str(directory / "home"),
+    }
+    return path, env
+
+
+# -- raw JSON-RPC over a stdio server's pipes ------------------------------------------------------------
+
+
+class StdioServer:
+    """A stdio MCP server as a subprocess, driven with raw newline-delimited JSON-RPC (no client library in the
+    timed path: one write, one blocking readline)."""
+
+    def __init__(self, argv: list[str], env: dict[str, str] | None = None) -> None:
+        self.argv = argv
+        self.env = env
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._next_id = 0
+        self.last_response_bytes = 0
+
+    def start(self) -> None:
+        environment = {**os.environ, **(self.env or {})}
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, env=environment, cwd=REPO)
+
+    def send(self, message: dict[str, Any]) -> None:
+        assert self.proc is not None and self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(message, separators=(",", ":")).encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def request(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Send one request, return its result (notifications and server requests in between are skipped)."""
+        assert self.proc is not None and self.proc.stdout is not None
+        self._next_id += 1
+        ident = self._next_id
+        message: dict[str, Any] = {"jsonrpc": "2.0", "id": ident, "method": method}
+        if params is not None:
+            message["params"] = params
+        self.send(message)
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError(f"{self.argv!r} closed stdout while answering {method}")
+            answer = json.loads(line)
+            if answer.get("id") == ident and "method" not in answer:
+                break
+        if "error" in answer:
+            raise RuntimeError(f"{method}: {answer['error']}")
+        self.last_response_bytes = len(line.rstrip(b"\n"))
+        return answer["result"]
+
+    def initialize(self) -> dict[str, Any]:
+        result = self.request("initialize", {
+            "protocolVersion": PROTOCOL_VERSION,
+            "capabilities": {},
+            "clientInfo": {"name": "zbmcp-bench", "version": "0"},
+        })
+        self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        return result
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()  # EOF: the SDK's stdio server returns
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        self.proc = None
+
+    def __enter__(self) -> StdioServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# -- numbers, machine, results ---------------------------------------------------------------------------
+
+
+def summarize(samples_s: list[float]) -> dict[str, float]:
+    """Milliseconds: median, p10, p90, min, max, mean, n."""
+    ms = sorted(s * 1000 for s in samples_s)
+
+    def pct(p: float) -> float:
+        if len(ms) == 1:
+            return ms[0]
+        k = (len(ms) - 1) * p
+        lo, hi = int(k), min(int(k) + 1, len(ms) - 1)
+        return ms[lo] + (ms[hi] - ms[lo]) * (k - lo)
+
+    return {"median_ms": round(statistics.median(ms), 3), "p10_ms": round(pct(0.1), 3),
+            "p90_ms": round(pct(0.9), 3), "min_ms": round(ms[0], 3), "max_ms": round(ms[-1], 3),
+            "mean_ms": round(statistics.fmean(ms), 3), "n": len(ms)}
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        from importlib.metadata import version
+        mcp_version = version("mcp")
+    except Exception:  # pragma: no cover - facts only
+        mcp_version = "?"
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "mcp": mcp_version,
+        "commit": _git("rev-parse", "--short", "HEAD"),
+    }
+
+
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+
+
+def now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def write_results(name: str, results: dict[str, Any]) -> None:
+    """Replace this benchmark's entry in bench/results.json, keeping the others."""
+    existing: dict[str, Any] = {}
+    if RESULTS_FILE.exists():
+        try:
+            existing = json.loads(RESULTS_FILE.read_text())
+        except json.JSONDecodeError:
+            existing = {}
+    existing[name] = results
+    RESULTS_FILE.write_text(json.dumps(existing, indent=2, sort_keys=False) + "\n")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) in (3, 4) and sys.argv[1] == "sandbox":
+        _sandbox_main(sys.argv[2], nodelay="--nagle" not in sys.argv[3:])
+    else:
+        sys.exit("usage: python bench/common.py sandbox '<SandboxSettings as JSON>' [--nagle]")
