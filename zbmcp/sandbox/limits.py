@@ -5,8 +5,8 @@
     max_concurrency (requests in flight)                -> 429 code 1070
 
 Every /books/v3 answer carries X-Rate-Limit-Limit / -Remaining / -Reset. Like Zoho's (which read 7500 / 6775 /
-34881 in a captured sample, §7) they describe the daily quota: daily_budget when set, else the per-window limit
-when set, else a nominal 10,000 per day that is never enforced. Zoho sends no Retry-After, so neither does
+34881 in a captured sample, §7) they describe the daily quota: daily_budget when set, else a nominal 10,000 per day
+that is never enforced (never the per-window limit: clients read these headers as the day's budget). Zoho sends no Retry-After, so neither does
 the sandbox. Only admitted requests count; a refused one uses no quota.
 """
 
@@ -75,14 +75,9 @@ class Limiter:
         settings = self._settings
         now = self._clock()
         usage = self._roll(organization_id) if organization_id else _Usage(day_count=0, window_count=0)
-        if settings.daily_budget is None and settings.requests_per_window is not None:
-            limit, used = settings.requests_per_window, usage.window_count
-            start = usage.window_start if organization_id else now
-            reset = start + settings.window_seconds - now
-        else:
-            limit = settings.daily_budget or NOMINAL_DAILY_QUOTA
-            used = usage.day_count
-            reset = (math.floor(now / _DAY) + 1) * _DAY - now
+        limit = settings.daily_budget or NOMINAL_DAILY_QUOTA
+        used = usage.day_count
+        reset = (math.floor(now / _DAY) + 1) * _DAY - now
         return {
             "X-Rate-Limit-Limit": str(limit),
             "X-Rate-Limit-Remaining": str(max(0, limit - used)),

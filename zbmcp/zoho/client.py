@@ -109,6 +109,7 @@ class ZohoClient:
             concurrency=limits.concurrency,
             daily_budget=limits.daily_budget,
             max_wait=limits.max_wait_seconds,
+            window_seconds=limits.window_seconds,
         )
 
     async def send(self, connection_name: str, request: ZohoRequest, *, agent_gate: Gate | None = None) -> ZohoResponse:
@@ -133,16 +134,24 @@ class ZohoClient:
         is_read = request.method == "GET"
         where = connection.url(request)
         async with self._pacer.slot(gate, agent_gate):
+            timeout = connection.settings.timeout_seconds
             try:
-                response = await self._http.request(
-                    request.method,
-                    where,
-                    params=list(request.params),
-                    json=request.body if request.body is not None else None,
-                    auth=ZohoAuth(connection.tokens),
-                    headers={"User-Agent": USER_AGENT},
-                    timeout=connection.settings.timeout_seconds,
-                )
+                # The whole exchange is bounded, whatever the transport does with its own timeouts.
+                with anyio.fail_after(timeout):
+                    response = await self._http.request(
+                        request.method,
+                        where,
+                        params=list(request.params),
+                        json=request.body if request.body is not None else None,
+                        auth=ZohoAuth(connection.tokens),
+                        headers={"User-Agent": USER_AGENT},
+                        timeout=timeout,
+                    )
+            except TimeoutError:
+                failure = _lost_answer(request, where, f"no answer within {timeout:g} s")
+                if is_read:
+                    raise _Retry(failure) from None
+                raise failure from None
             except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout) as exc:
                 # Nothing reached Zoho: safe to retry, even a write.
                 raise _Retry(ZohoApiError(

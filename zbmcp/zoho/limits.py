@@ -26,28 +26,45 @@ from zbmcp.zoho.tokens import write_private_file
 WINDOW_SECONDS = 60.0
 # Sends and Zoho's arrivals are not simultaneous: a little slack keeps a full window from landing in 59.9 s.
 WINDOW_SLACK = 0.02
+IN_FLIGHT_POLL_SECONDS = 0.02
 
 
 class SlidingWindow:
-    """At most `limit` events in any `window` seconds."""
+    """At most `limit` requests reach Zoho in any `window` seconds, counted the safe way.
+
+    Zoho counts a request when it arrives, which is somewhere between our send and its answer. So a request
+    occupies the window from the moment it is sent until `window` seconds after its answer: in flight it
+    counts as "now", and once answered it is stamped with the answer's time. Then, for any window of Zoho's,
+    every request arriving in it was either still in flight or answered less than `window` ago when the last
+    of them was sent, so at most `limit` arrive in it, whatever the network delays.
+    """
 
     def __init__(self, limit: int, window: float, clock: Callable[[], float]) -> None:
         self.limit = limit
+        self.nominal = window
         self.window = window * (1 + WINDOW_SLACK)
         self._clock = clock
-        self._events: deque[float] = deque()
+        self._answered: deque[float] = deque()
+        self.in_flight = 0
 
     def wait_time(self) -> float:
-        """Seconds until one more event fits (0 when it fits now)."""
+        """Seconds until one more request fits (0 when it fits now; a short poll when only answers can free it)."""
         now = self._clock()
-        while self._events and self._events[0] <= now - self.window:
-            self._events.popleft()
-        if len(self._events) < self.limit:
+        while self._answered and self._answered[0] <= now - self.window:
+            self._answered.popleft()
+        over = self.in_flight + len(self._answered) - self.limit + 1
+        if over <= 0:
             return 0.0
-        return self._events[len(self._events) - self.limit] + self.window - now
+        if over <= len(self._answered):
+            return self._answered[over - 1] + self.window - now
+        return IN_FLIGHT_POLL_SECONDS
 
-    def record(self) -> None:
-        self._events.append(self._clock())
+    def begin(self) -> None:
+        self.in_flight += 1
+
+    def end(self) -> None:
+        self.in_flight -= 1
+        self._answered.append(self._clock())
 
 
 class DailyCounter:
@@ -55,6 +72,7 @@ class DailyCounter:
 
     def __init__(self, budget: int | None, path: Path | None, wall_clock: Callable[[], float]) -> None:
         self.budget = budget
+        self._configured = budget
         self._path = path
         self._wall = wall_clock
         self._day, self.used = self._load()
@@ -94,8 +112,8 @@ class DailyCounter:
     def correct(self, limit: int | None, remaining: int | None) -> None:
         """Zoho's X-Rate-Limit-* headers count every integration's calls, not only ours: trust them."""
         self._roll()
-        if limit is not None:
-            self.budget = limit
+        if limit is not None:  # the plan's budget, unless the config sets a lower one of its own
+            self.budget = limit if self._configured is None else min(limit, self._configured)
         if limit is not None and remaining is not None:
             self.used = max(self.used, limit - remaining)
             self._save()
@@ -147,14 +165,14 @@ class Pacer:
 
     def organization_gate(
         self, connection: str, organization_id: str, *, per_minute: int, concurrency: int,
-        daily_budget: int | None, max_wait: float,
+        daily_budget: int | None, max_wait: float, window_seconds: float = WINDOW_SECONDS,
     ) -> Gate:
         key = f"org:{connection}:{organization_id}"
         if key not in self._gates:
             path = self._state_dir / f"usage-{connection}-{organization_id}.json" if self._state_dir else None
             self._gates[key] = Gate(
                 name=f"organization {organization_id}",
-                window=SlidingWindow(per_minute, WINDOW_SECONDS, self._clock),
+                window=SlidingWindow(per_minute, window_seconds, self._clock),
                 concurrency=anyio.Semaphore(concurrency),
                 daily=DailyCounter(daily_budget, path, self._wall),
                 max_wait=max_wait,
@@ -188,14 +206,24 @@ class Pacer:
                     await self._acquire(gate, gate.concurrency, deadline)
                     stack.callback(gate.concurrency.release)
             await self._wait_for_windows(active, deadline)
+            windows = [gate.window for gate in active if gate.window is not None]
+            for window in windows:
+                window.begin()
             for gate in active:
-                if gate.window is not None:
-                    gate.window.record()
                 if gate.daily is not None:
                     gate.daily.record()
-            yield
+            try:
+                yield
+            finally:
+                for window in windows:
+                    window.end()
 
     async def _acquire(self, gate: Gate, semaphore: anyio.Semaphore, deadline: float) -> None:
+        try:
+            semaphore.acquire_nowait()
+            return
+        except anyio.WouldBlock:
+            pass
         with anyio.move_on_after(max(0.0, deadline - self._clock())):
             await semaphore.acquire()
             return
@@ -212,10 +240,11 @@ class Pacer:
             wait, gate = max(waits, default=(0.0, None), key=lambda pair: pair[0])
             if wait <= 0 or gate is None:
                 return
-            if self._clock() + wait > deadline:
+            if self._clock() + wait > deadline and not (wait == IN_FLIGHT_POLL_SECONDS and self._clock() < deadline):
                 assert gate.window is not None
+                per = "a minute" if gate.window.nominal == WINDOW_SECONDS else f"per {gate.window.nominal:g} s"
                 raise RateLimited(
-                    f"The limit of {gate.window.limit} calls a minute for {gate.name} is reached, and the next free "
+                    f"The limit of {gate.window.limit} calls {per} for {gate.name} is reached, and the next free "
                     f"slot is {wait:.0f} s away (more than zbmcp waits). Retry in {math.ceil(wait)} s. "
                     "Nothing was sent to Zoho.",
                     retry_after=math.ceil(wait),
