@@ -59,8 +59,8 @@ async def http(sandbox: Sandbox) -> AsyncIterator[httpx2.AsyncClient]:
 
 @pytest.fixture
 async def books(sandbox: Sandbox) -> AsyncIterator[httpx2.AsyncClient]:
-    """Full access to the Books API of ORG."""
-    token = sandbox.mint_access_token([FULL])
+    """Full access to the Books API of ORG, with a token that outlives any clock.advance() in a test."""
+    token = sandbox.mint_access_token([FULL], lifetime_seconds=30 * 86400)
     async with asgi_client(sandbox, headers=auth(token), params={"organization_id": ORG}) as client:
         client.base_url = httpx2.URL(BASE + "/books/v3/")
         yield client

@@ -209,5 +209,7 @@ def run_sandbox(host: str = "127.0.0.1", port: int = 8765, *, settings: SandboxS
         stream.write(banner(sandbox, base_url))
         stream.flush()
         uvicorn.Server(_config(sandbox, "info")).run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # uvicorn re-raises the Ctrl-C it already handled by shutting down cleanly
     finally:
         sock.close()
