@@ -5,6 +5,7 @@ Validation happens here, before anything is sent: every problem names the field 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -69,6 +70,7 @@ def validate(spec: ToolSpec, arguments: Mapping[str, Any], organization_ids: Seq
     for name in arguments:
         if name not in declared and not _ARGUMENT_NAME.match(name):
             problems.append((name, "is not a valid argument name (lowercase letters, digits and _)"))
+    problems.extend((path, "must be a finite number (JSON has no NaN or Infinity)") for path in _non_finite(arguments))
     if problems:
         raise InvalidArguments(sorted(set(problems)))
 
@@ -91,6 +93,16 @@ def _organization(spec: ToolSpec, arguments: dict[str, Any], organization_ids: S
     if len(organization_ids) == 1:
         return organization_ids[0]
     raise InvalidArguments([("organization_id", f"is required; choose one of: {', '.join(organization_ids)}")])
+
+
+def _non_finite(value: Any, path: str = "") -> list[str]:
+    if isinstance(value, float) and not math.isfinite(value):
+        return [path or "arguments"]
+    if isinstance(value, Mapping):
+        return [p for key, item in value.items() for p in _non_finite(item, _join(path, str(key)))]
+    if isinstance(value, list):
+        return [p for index, item in enumerate(value) for p in _non_finite(item, f"{path}[{index}]")]
+    return []
 
 
 def _query_value(value: Any) -> str:

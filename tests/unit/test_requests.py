@@ -77,3 +77,9 @@ def test_unknown_arguments_are_refused_where_zoho_takes_no_extras():
 def test_extra_list_filters_must_be_plain_values_with_plain_names():
     assert refusal("list_invoices", {"total_greater_than": {"$gt": 1}}).fields == ["total_greater_than"]
     assert refusal("list_invoices", {"Authorization": "x"}).fields == ["Authorization"]
+
+
+def test_numbers_must_be_finite_because_json_cannot_carry_nan():
+    error = refusal("list_invoices", {"total_greater_than": float("nan")})
+    assert error.fields == ["total_greater_than"] and "finite" in str(error)
+    assert refusal("create_contact", {"contact_name": "x", "credit_limit": float("inf")}).fields == ["credit_limit"]
