@@ -8,7 +8,7 @@ import httpx2
 import pytest
 import yaml
 
-from tests.sandbox.conftest import FOREIGN_ORG, FULL, ORG, OTHER_ORG, FakeClock, asgi_client, auth, error, ok
+from tests.sandbox.conftest import FOREIGN_ORG, FULL, ORG, OTHER_ORG, FakeClock, auth, error, ok
 from zbmcp.sandbox import Sandbox
 from zbmcp.sandbox.operations import OPERATIONS
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 import httpx2
 
-from tests.sandbox.conftest import ORG, OTHER_ORG, FakeClock, error, ok
+from tests.sandbox.conftest import OTHER_ORG, FakeClock, error, ok
 from zbmcp.sandbox import Fault, Sandbox
 
 HEADERS = ("X-Rate-Limit-Limit", "X-Rate-Limit-Remaining", "X-Rate-Limit-Reset")

@@ -21,7 +21,12 @@ from starlette.types import Receive, Scope, Send
 
 from zbmcp.sandbox import bodies, operations, scopes
 from zbmcp.sandbox.errors import (
-    INTERNAL, MALFORMED_BODY, NOT_AUTHENTICATED, NOT_AUTHORIZED, ZohoError, invalid_value,
+    INTERNAL,
+    MALFORMED_BODY,
+    NOT_AUTHENTICATED,
+    NOT_AUTHORIZED,
+    ZohoError,
+    invalid_value,
 )
 from zbmcp.sandbox.faults import POST_KINDS, PRE_KINDS, ConnectionDropped, Fault
 from zbmcp.sandbox.limits import per_window_error

@@ -22,14 +22,14 @@ _CENT = Decimal("0.01")
 MAX_NUMBER = 1e12  # larger than any real amount, rate or quantity; keeps sums exact in Decimal
 
 
-def money(value: float | Decimal | int) -> float:
+def money(value: float | Decimal) -> float:
     """Round half up to 2 decimals, as an invoice shows it (binary floats would round 1.005 down)."""
     with localcontext() as context:
         context.prec = 60
         return float(Decimal(str(value)).quantize(_CENT, rounding=ROUND_HALF_UP))
 
 
-def dec(value: float | int) -> Decimal:
+def dec(value: float) -> Decimal:
     return Decimal(str(value))
 
 

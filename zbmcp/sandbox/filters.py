@@ -85,7 +85,7 @@ class Page:
 def run(spec: ListSpec, records: list[Record], query: Mapping[str, str]) -> Page:
     predicates = _predicates(spec, query)
     applied_filter = _filter_name(spec, query.get("filter_by"))
-    predicates.append(spec.filter_by[applied_filter] if applied_filter in spec.filter_by else _always)
+    predicates.append(spec.filter_by.get(applied_filter, _always))
     sort_column = query.get("sort_column") or spec.default_sort
     if sort_column not in spec.sort_columns:
         raise invalid_value("sort_column")

@@ -13,7 +13,16 @@ from typing import Literal
 
 from zbmcp.sandbox.errors import UNKNOWN_URL, method_not_allowed
 from zbmcp.sandbox.rules import (
-    accounts, bills, contacts, estimates, expenses, invoices, items, orders, organizations, payments,
+    accounts,
+    bills,
+    contacts,
+    estimates,
+    expenses,
+    invoices,
+    items,
+    orders,
+    organizations,
+    payments,
 )
 from zbmcp.sandbox.rules.base import Handler
 

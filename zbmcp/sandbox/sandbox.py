@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from starlette.applications import Starlette
 
-from zbmcp.sandbox import scopes, seed
+from zbmcp.sandbox import scopes as scope_rules
+from zbmcp.sandbox import seed
 from zbmcp.sandbox.app import build_app
 from zbmcp.sandbox.faults import Faults
 from zbmcp.sandbox.limits import Limiter
@@ -39,7 +40,7 @@ class Credentials:
     refresh_token: str  # scope ZohoBooks.fullaccess.all, for the default user
     organization_ids: list[str]
     redirect_uri: str
-    scope: str = scopes.FULL_ACCESS
+    scope: str = scope_rules.FULL_ACCESS
 
 
 class Sandbox:
@@ -58,7 +59,7 @@ class Sandbox:
         # Seeding goes through the business rules with default settings, whatever this sandbox's are.
         self._stores = seed.build(IdGenerator(), lambda: Env(SandboxSettings(), [], clock), clock)
         self.tokens.register_client(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, [DEFAULT_REDIRECT_URI])
-        self.tokens.mint_refresh_token(DEFAULT_CLIENT_ID, self.default_user_id, [scopes.FULL_ACCESS],
+        self.tokens.mint_refresh_token(DEFAULT_CLIENT_ID, self.default_user_id, [scope_rules.FULL_ACCESS],
                                        token=DEFAULT_REFRESH_TOKEN)
         self.credentials = Credentials(
             client_id=DEFAULT_CLIENT_ID,
@@ -93,23 +94,23 @@ class Sandbox:
     def register_client(self, client_id: str, client_secret: str, redirect_uris: list[str]) -> None:
         self.tokens.register_client(client_id, client_secret, redirect_uris)
 
-    def mint_refresh_token(self, scopes_: list[str], *, user_id: str | None = None,
+    def mint_refresh_token(self, scopes: list[str], *, user_id: str | None = None,
                            client_id: str | None = None) -> str:
-        """A refresh token as if the user had consented to `scopes_` (for the default client unless named)."""
-        _check(scopes_)
+        """A refresh token as if the user had consented to `scopes` (for the default client unless named)."""
+        _check(scopes)
         return self.tokens.mint_refresh_token(client_id or DEFAULT_CLIENT_ID, user_id or self.default_user_id,
-                                              scopes_)
+                                              scopes)
 
-    def mint_access_token(self, scopes_: list[str], lifetime_seconds: float | None = None, *,
+    def mint_access_token(self, scopes: list[str], lifetime_seconds: float | None = None, *,
                           user_id: str | None = None) -> str:
-        _check(scopes_)
-        return self.tokens.mint_access_token(user_id or self.default_user_id, scopes_, lifetime_seconds)
+        _check(scopes)
+        return self.tokens.mint_access_token(user_id or self.default_user_id, scopes, lifetime_seconds)
 
-    def mint_grant_code(self, scopes_: list[str], *, redirect_uri: str | None = None, offline: bool = True,
+    def mint_grant_code(self, scopes: list[str], *, redirect_uri: str | None = None, offline: bool = True,
                         lifetime_seconds: float | None = None) -> str:
         """A self-client grant code (§8.7): exchangeable by any registered client, redirect_uri optional."""
-        _check(scopes_)
-        return self.tokens.grant(None, self.default_user_id, scopes_, redirect_uri, offline=offline,
+        _check(scopes)
+        return self.tokens.grant(None, self.default_user_id, scopes, redirect_uri, offline=offline,
                                  lifetime=lifetime_seconds)
 
     def expire_access_tokens(self) -> None:
@@ -117,6 +118,6 @@ class Sandbox:
 
 
 def _check(requested: list[str]) -> None:
-    bad = scopes.invalid(requested)
+    bad = scope_rules.invalid(requested)
     if not requested or bad:
         raise ValueError(f"not Zoho Books scopes: {bad or requested}")

@@ -19,7 +19,17 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from zbmcp.sandbox.rules import accounts, bills, contacts, estimates, expenses, invoices, items, orders, payments
+from zbmcp.sandbox.rules import (
+    accounts,
+    bills,
+    contacts,
+    estimates,
+    expenses,
+    invoices,
+    items,
+    orders,
+    payments,
+)
 from zbmcp.sandbox.rules.base import Call, Env, Handler
 from zbmcp.sandbox.store import IdGenerator, Organization, OrgStore, Record
 
@@ -102,7 +112,7 @@ def _books(seeder: _Seeder) -> None:
     """The default user's books: enough to invoice Acme for three hours of consulting straight away."""
     _chart(seeder)
     run = seeder.run
-    account = lambda name: seeder.id_of("accounts", "account_name", name, "account_id")  # noqa: E731
+    account = lambda name: seeder.id_of("accounts", "account_name", name, "account_id")
     acme = run(contacts.create_contact, {
         "contact_name": "Acme Corporation", "company_name": "Acme Corporation", "contact_type": "customer",
         "payment_terms": 30, "contact_persons": [_person("Jane", "Smith", "jane.smith@acme.example", "+1-555-0100")],
@@ -180,12 +190,12 @@ def _books(seeder: _Seeder) -> None:
         bill = run(bills.create_bill, {"vendor_id": vendor, "bill_number": number, "date": seeder.day(days_ago),
                                        "line_items": [line]})
         seeder.backdate("bills", bill["bill_id"], seeder.day(days_ago))
-    for expense_account, amount, through, description, days_ago, vendor_id in (
-        ("Rent Expense", 1200, "Business Checking", "Office rent", 25, ""),
+    for expense_account, spent, through, description, days_ago, vendor_id in (
+        ("Rent Expense", 1200.0, "Business Checking", "Office rent", 25, ""),
         ("Office Supplies", 45.5, "Petty Cash", "Stationery", 6, office),
     ):
         expense = run(expenses.create_expense, {
-            "account_id": account(expense_account), "amount": amount, "date": seeder.day(days_ago),
+            "account_id": account(expense_account), "amount": spent, "date": seeder.day(days_ago),
             "paid_through_account_id": account(through), "description": description, "vendor_id": vendor_id or None,
         })
         seeder.backdate("expenses", expense["expense_id"], seeder.day(days_ago))

@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from types import TracebackType
-from typing import TextIO
+from typing import Self, TextIO
 
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -123,7 +123,7 @@ class SandboxServer(_Urls):
             self._socket.close()
         self._server = self._thread = self._socket = None
 
-    def __enter__(self) -> SandboxServer:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -144,7 +144,7 @@ class AsyncSandboxServer(_Urls):
         self._task: asyncio.Task[None] | None = None
         self._socket: socket.socket | None = None
 
-    async def __aenter__(self) -> AsyncSandboxServer:
+    async def __aenter__(self) -> Self:
         self._socket = _bind(self._host, self._port)
         self._port = self._socket.getsockname()[1]
         self._server = uvicorn.Server(_config(self.sandbox, self._log_level))
@@ -190,8 +190,8 @@ def banner(sandbox: Sandbox, base_url: str) -> str:
         f"  Organizations:  {orgs}",
         "Try:",
         f"  TOKEN=$({token_call} | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')",
-        f"  curl -s -H \"Authorization: Zoho-oauthtoken $TOKEN\" "
-        f"'{base_url}/books/v3/invoices?organization_id={creds.organization_ids[0]}'",
+        (f"  curl -s -H \"Authorization: Zoho-oauthtoken $TOKEN\" "
+         f"'{base_url}/books/v3/invoices?organization_id={creds.organization_ids[0]}'"),
         "Press Ctrl-C to stop.",
         "",
     ])

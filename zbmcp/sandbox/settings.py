@@ -13,20 +13,20 @@ class SandboxSettings(BaseModel):
     model_config = ConfigDict(validate_assignment=True, extra="forbid")
 
     # OAuth (zoho-books-api.md §8)
-    token_lifetime_seconds: float = Field(3600.0, gt=0)
-    grant_code_lifetime_seconds: float = Field(180.0, gt=0)  # §8.1: "three minutes by default" (CRM page)
-    max_refreshes_per_window: int | None = Field(None, ge=1)  # §8.5: Zoho's figure is 10 per 10 minutes
-    refresh_window_seconds: float = Field(600.0, gt=0)
-    max_access_tokens_per_refresh_token: int | None = Field(None, ge=1)  # §8.5: 10; the oldest is invalidated
+    token_lifetime_seconds: float = Field(default=3600.0, gt=0)
+    grant_code_lifetime_seconds: float = Field(default=180.0, gt=0)  # §8.1: "three minutes by default" (CRM page)
+    max_refreshes_per_window: int | None = Field(default=None, ge=1)  # §8.5: Zoho's figure is 10 per 10 minutes
+    refresh_window_seconds: float = Field(default=600.0, gt=0)
+    max_access_tokens_per_refresh_token: int | None = Field(default=None, ge=1)  # §8.5: 10; the oldest is invalidated
     api_domain: str | None = None  # None: the base URL of the request that asked for the token
     accounts_server: str | None = None  # None: the base URL of the authorisation request
     location: str = "us"
 
     # Limits per organization (§7); None = not enforced
-    requests_per_window: int | None = Field(None, ge=1)
-    window_seconds: float = Field(60.0, gt=0)
-    daily_budget: int | None = Field(None, ge=1)
-    max_concurrency: int | None = Field(None, ge=1)
+    requests_per_window: int | None = Field(default=None, ge=1)
+    window_seconds: float = Field(default=60.0, gt=0)
+    daily_budget: int | None = Field(default=None, ge=1)
+    max_concurrency: int | None = Field(default=None, ge=1)
 
     # Business rules
     strict_line_items: bool = False  # True: every line item needs item_id, as the current OAS says (§4.1)

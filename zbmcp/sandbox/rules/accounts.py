@@ -36,8 +36,8 @@ def _of(types: frozenset[str]) -> Predicate:
     return lambda record: record["account_type"] in types
 
 
-_ACTIVE: Predicate = lambda record: bool(record["is_active"])  # noqa: E731
-_INACTIVE: Predicate = lambda record: not record["is_active"]  # noqa: E731
+_ACTIVE: Predicate = lambda record: bool(record["is_active"])
+_INACTIVE: Predicate = lambda record: not record["is_active"]
 
 CHART_LIST = ListSpec(
     key="chartofaccounts",

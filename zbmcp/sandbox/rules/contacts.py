@@ -141,7 +141,7 @@ def build(store: OrgStore, body: dict[str, Any], current: Record | None) -> Reco
         persons = [_person(store, raw, index, old) for index, raw in enumerate(persons_raw)]
         if persons and not any(person["is_primary_contact"] for person in persons):
             persons[0]["is_primary_contact"] = True
-    primary = next((person for person in persons if person["is_primary_contact"]), {})
+    primary: Record = next((person for person in persons if person["is_primary_contact"]), {})
     now = store.timestamp()
     record: Record = {
         "contact_id": base.get("contact_id") or store.new_id(),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 
 from zbmcp.sandbox import filters
-from zbmcp.sandbox.filters import Filterable, ListSpec
+from zbmcp.sandbox.filters import Filterable, ListSpec, Predicate
 from zbmcp.sandbox.rules import documents, mail
 from zbmcp.sandbox.rules.base import Call, Reply, existing
 from zbmcp.sandbox.rules.documents import DocSpec
@@ -14,6 +14,11 @@ from zbmcp.sandbox.store import OrgStore, Record, public
 
 SPEC = DocSpec("estimates", "estimate_id", "estimate_number", "estimate", "Estimate", "customer")
 _STATUSES = ("draft", "sent", "invoiced", "accepted", "declined", "expired")
+
+
+def _is(status: str) -> Predicate:
+    return lambda record: record["status"] == status
+
 
 LIST = ListSpec(
     key="estimates",
@@ -31,11 +36,8 @@ LIST = ListSpec(
         "date": Filterable("date"),
         "expiry_date": Filterable("date"),
     },
-    statuses={status: (lambda wanted: lambda r: r["status"] == wanted)(status) for status in _STATUSES},
-    filter_by={"Status.All": lambda r: True} | {
-        f"Status.{status.capitalize()}": (lambda wanted: lambda r: r["status"] == wanted)(status)
-        for status in _STATUSES
-    },
+    statuses={status: _is(status) for status in _STATUSES},
+    filter_by={"Status.All": lambda r: True} | {f"Status.{status.capitalize()}": _is(status) for status in _STATUSES},
     search=("estimate_number", "reference_number", "customer_name"),
     sort_columns=frozenset({"customer_name", "estimate_number", "date", "total", "created_time"}),
     default_sort="created_time",

@@ -99,9 +99,9 @@ def create_payment(call: Call) -> Reply:
 
     payment_id = store.new_id()
     now = store.timestamp()
-    for invoice_id, share in applied.items():
+    for invoice_id, portion in applied.items():
         invoice = store.invoices[invoice_id]
-        invoice["_payments"][payment_id] = fields.money(share)
+        invoice["_payments"][payment_id] = fields.money(portion)
         invoice["last_payment_date"] = max(invoice["last_payment_date"], payment_date)
         invoice["last_modified_time"] = now
         invoices.settle(invoice)
@@ -125,8 +125,8 @@ def create_payment(call: Call) -> Reply:
         "invoices": [
             {"invoice_id": invoice_id, "invoice_number": store.invoices[invoice_id]["invoice_number"],
              "date": store.invoices[invoice_id]["date"], "invoice_amount": store.invoices[invoice_id]["total"],
-             "amount_applied": fields.money(share), "balance_amount": store.invoices[invoice_id]["balance"]}
-            for invoice_id, share in applied.items()
+             "amount_applied": fields.money(portion), "balance_amount": store.invoices[invoice_id]["balance"]}
+            for invoice_id, portion in applied.items()
         ],
         "currency_code": org.currency_code,
         "currency_symbol": org.currency_symbol,
