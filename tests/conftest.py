@@ -40,7 +40,7 @@ def home(tmp_path: Path) -> Path:
 def config_text(sandbox: Sandbox, agents: dict[str, Any], *, audit: dict[str, Any] | None = None,
                 connection: dict[str, Any] | None = None, base_url: str = SANDBOX_URL) -> str:
     credentials = sandbox.credentials
-    main = {
+    main: dict[str, Any] = {
         "region": "eu",
         "client_id": credentials.client_id,
         "client_secret": "${SANDBOX_CLIENT_SECRET}",
@@ -48,8 +48,12 @@ def config_text(sandbox: Sandbox, agents: dict[str, Any], *, audit: dict[str, An
         "api_base_url": f"{base_url}/books/v3",
         "accounts_url": base_url,
         "token_store": "memory",
-        **(connection or {}),
     }
+    for key, value in (connection or {}).items():
+        if value is None:
+            main.pop(key, None)  # None: leave the setting out, as a user's config would
+        else:
+            main[key] = value
     document: dict[str, Any] = {"connections": {"main": main}, "agents": agents}
     if audit:
         document["audit"] = audit
@@ -99,7 +103,8 @@ async def running(loaded: LoadedConfig, sandbox: Sandbox, **options: Any) -> Asy
     """A Runtime whose Zoho is the sandbox, over httpx2's ASGI transport (real HTTP semantics, no socket)."""
     options.setdefault("retry", FAST_RETRIES)
     options.setdefault("audit", AuditCapture())
-    async with open_runtime(loaded, transport=httpx2.ASGITransport(app=sandbox.app), **options) as runtime:
+    options.setdefault("transport", httpx2.ASGITransport(app=sandbox.app))
+    async with open_runtime(loaded, **options) as runtime:
         yield runtime
 
 

@@ -1,0 +1,90 @@
+"""The `zbmcp` command: serving over stdio (as Claude Desktop runs it), and the commands a person types."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import anyio
+from mcp import Client, StdioServerParameters
+
+from tests.conftest import ORG, agent, config_text, environ
+from zbmcp.sandbox.server import SandboxServer
+
+ZBMCP = [sys.executable, "-m", "zbmcp"]
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*ZBMCP, *args], capture_output=True, text=True, timeout=60, env=env)
+
+
+async def test_serve_sandbox_over_stdio_lists_and_calls_every_kind_of_tool():
+    with anyio.fail_after(60):
+        async with Client(StdioServerParameters(command=sys.executable, args=["-m", "zbmcp", "serve", "--sandbox"])) as c:
+            tools = {tool.name for tool in (await c.list_tools()).tools}
+            listed = await c.call_tool("list_contacts", {"organization_id": ORG, "contact_type": "customer"})
+            acme = next(row for row in listed.structured_content["contacts"] if row["contact_name"].startswith("Acme"))
+            items = (await c.call_tool("list_items", {"organization_id": ORG})).structured_content["items"]
+            consulting = next(item for item in items if item["name"] == "Consulting")
+            created = await c.call_tool("create_invoice", {
+                "organization_id": ORG, "customer_id": acme["contact_id"],
+                "line_items": [{"item_id": consulting["item_id"], "quantity": 3}]})
+    assert len(tools) == 33
+    assert not created.is_error, created.content[0].text
+    assert created.content[0].text.startswith("Created invoice INV-")
+    assert created.structured_content["invoice"]["total"] == 3 * consulting["rate"]
+
+
+async def test_serve_with_a_config_over_stdio_against_a_loopback_sandbox(sandbox, home, tmp_path):
+    with SandboxServer(sandbox) as server:
+        path = tmp_path / "zbmcp.yaml"
+        path.write_text(config_text(sandbox, {"reporting": agent(["*:read"])}, base_url=server.base_url,
+                                    audit={"path": str(tmp_path / "audit.jsonl")}))
+        env = {**environ(sandbox, home), "PATH": "/usr/bin:/bin"}
+        params = StdioServerParameters(command=sys.executable, env=env,
+                                       args=["-m", "zbmcp", "serve", "--config", str(path), "--agent", "reporting"])
+        with anyio.fail_after(60):
+            async with Client(params) as client:
+                tools = {tool.name for tool in (await client.list_tools()).tools}
+                invoices = await client.call_tool("list_invoices", {})
+                refused = await client.call_tool("create_invoice", {"customer_id": "1", "line_items": []})
+    assert tools and all(name.startswith(("list_", "get_")) for name in tools)
+    assert not invoices.is_error and refused.is_error
+    records = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert [r["decision"] for r in records] == ["allowed", "denied"]
+
+
+def test_serve_without_a_config_says_how_to_write_one(tmp_path):
+    result = run("serve", "--config", str(tmp_path / "missing.yaml"), "--agent", "x")
+    assert result.returncode == 1
+    assert "no config file" in result.stderr and "zbmcp serve --sandbox" in result.stderr
+    assert "connections:" in result.stderr and result.stdout == ""
+
+
+def test_a_bad_config_stops_start_up_with_file_line_and_fix(sandbox, home, tmp_path):
+    path = tmp_path / "zbmcp.yaml"
+    path.write_text(config_text(sandbox, {"a": agent(["list_invoice"])}))
+    result = run("serve", "--config", str(path), "--agent", "a", env={**environ(sandbox, home), "PATH": "/usr/bin"})
+    assert result.returncode == 1
+    assert f"{path}:" in result.stderr and "did you mean 'list_invoices'?" in result.stderr
+
+
+def test_tools_scopes_and_claude_config(sandbox, home, tmp_path):
+    path = tmp_path / "zbmcp.yaml"
+    path.write_text(config_text(sandbox, {"bookkeeper": agent(["invoices:*", "list_items"],
+                                                              exclude=["delete_invoice"])}))
+    env = {**environ(sandbox, home), "PATH": "/usr/bin"}
+    table = run("tools", "--json")
+    mine = run("tools", "--config", str(path), "--agent", "bookkeeper", env=env)
+    scopes = run("scopes", "--config", str(path), "--agent", "bookkeeper", env=env)
+    desktop = run("claude-config", "--config", str(path), "--agent", "bookkeeper", env=env)
+    rows = json.loads(table.stdout)
+    assert len(rows) == 33 and {"name", "scope", "access"} <= set(rows[0])
+    assert "Agent 'bookkeeper' sees 7 of 33 tools." in mine.stdout
+    assert "delete_invoice" in mine.stdout.split("Hidden:")[1] and "excluded by `exclude: delete_invoice`" in mine.stdout
+    assert scopes.stdout.strip() == ("ZohoBooks.invoices.CREATE,ZohoBooks.invoices.READ,ZohoBooks.invoices.UPDATE,"
+                                     "ZohoBooks.settings.READ")
+    entry = json.loads(desktop.stdout)["mcpServers"]["zoho-books-bookkeeper"]
+    assert entry["args"][-4:] == ["--config", str(Path(path).resolve()), "--agent", "bookkeeper"]
