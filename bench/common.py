@@ -198,9 +198,10 @@ class StdioServer:
     """A stdio MCP server as a subprocess, driven with raw newline-delimited JSON-RPC (no client library in the
     timed path: one write, one blocking readline)."""
 
-    def __init__(self, argv: list[str], env: dict[str, str] | None = None) -> None:
+    def __init__(self, argv: list[str], env: dict[str, str] | None = None, stderr: Any = subprocess.DEVNULL) -> None:
         self.argv = argv
         self.env = env
+        self.stderr = stderr
         self.proc: subprocess.Popen[bytes] | None = None
         self._next_id = 0
         self.last_response_bytes = 0
@@ -208,7 +209,7 @@ class StdioServer:
     def start(self) -> None:
         environment = {**os.environ, **(self.env or {})}
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, env=environment, cwd=REPO)
+                                     stderr=self.stderr, env=environment, cwd=REPO)
 
     def send(self, message: dict[str, Any]) -> None:
         assert self.proc is not None and self.proc.stdin is not None
@@ -308,6 +309,14 @@ def machine() -> dict[str, Any]:
         "mcp": mcp_version,
         "commit": _git("rev-parse", "--short", "HEAD"),
     }
+
+
+def load_average() -> list[float]:
+    """1, 5 and 15 minute load averages: other work on the machine shows here (2 cores: 2.0 is full)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:  # pragma: no cover
+        return []
 
 
 def _git(*args: str) -> str:

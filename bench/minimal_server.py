@@ -1,8 +1,9 @@
 """The baseline for bench/startup_latency.py: the smallest honest MCP server for the same job.
 
-A low-level `mcp.server.Server` (the class zbmcp builds on) over stdio with one tool, `list_invoices`, that does
-the upstream work zbmcp does per call: one httpx2 GET to the Zoho Books API (the loopback sandbox) with a valid
-`Zoho-oauthtoken`, answered with the payload as text and as structured content. Nothing else: no config file,
+A low-level `mcp.server.Server` (the class zbmcp builds on) over stdio with one tool, `list_invoices`, that
+does the upstream work zbmcp does per call: one httpx2 GET /invoices?organization_id=... (the argument, else
+--organization) to the Zoho Books API (the loopback sandbox) with a valid `Zoho-oauthtoken`, answered with the
+payload as text and as structured content. Nothing else: no config file,
 no manifests, no policy, no validation, no pacing, no audit, no token refresh (the harness hands it a fresh
 access token), so the ratio zbmcp / this server is zbmcp's own overhead.
 
@@ -26,7 +27,7 @@ from mcp.server.stdio import stdio_server
 TOOL = types.Tool(
     name="list_invoices",
     description="List invoices of the organization.",
-    input_schema={"type": "object", "properties": {"page": {"type": "integer"}}},
+    input_schema={"type": "object", "properties": {"organization_id": {"type": "string"}, "page": {"type": "integer"}}},
     annotations=types.ToolAnnotations(title="List invoices", read_only_hint=True),
 )
 
@@ -41,9 +42,11 @@ def build(api_base: str, organization_id: str, token: str, http: httpx2.AsyncCli
         if params.name != TOOL.name:
             return types.CallToolResult(content=[types.TextContent(text=f"Unknown tool: {params.name}")],
                                         is_error=True)
-        query: dict[str, Any] = {"organization_id": organization_id}
-        if isinstance((params.arguments or {}).get("page"), int):
-            query["page"] = params.arguments["page"]  # type: ignore[index]
+        arguments = params.arguments or {}
+        asked = arguments.get("organization_id")
+        query: dict[str, Any] = {"organization_id": asked if isinstance(asked, str) else organization_id}
+        if isinstance(arguments.get("page"), int):
+            query["page"] = arguments["page"]
         response = await http.get(f"{api_base}/invoices", params=query,
                                   headers={"Authorization": f"Zoho-oauthtoken {token}"})
         payload = response.json()

@@ -1,0 +1,344 @@
+"""Issue #3: zbmcp's start-up and per-call cost over stdio, against a minimal server on the same SDK.
+
+    python bench/startup_latency.py [--runs 15] [--calls 200] [--write]
+
+Everything runs against a loopback sandbox (a SandboxServer on 127.0.0.1 in its own process) and is measured
+with raw newline-delimited JSON-RPC over the servers' pipes (one write, one blocking readline; no client
+library in the timed path), the same way for both servers, runs interleaved (ABBA) to cancel drift:
+
+  cold start    spawn `zbmcp serve --config ... --agent ...` -> initialize answered -> tools/list answered
+                (wall time, median over --runs), vs bench/minimal_server.py doing the same
+  tool call     tools/call list_invoices, median over --calls after a warm-up, both servers alive, calls
+                alternating between them; both do one GET /invoices to the sandbox per call. zbmcp's pacing
+                is configured out of the way (limits.requests_per_minute: 1000000; it still runs on every
+                call), so no call waits for a slot. Also zbmcp's get_invoice, on its own.
+  tools/list    bytes of the tools/list result as sent (the JSON-RPC line, and the result object in it) for
+                all 33 tools, for an agent with one organization and one with two; zbmcp.tools.listing_size
+  breakdown     where zbmcp's start-up goes beyond the SDK: imports only zbmcp needs (-X importtime, modules
+                the minimal server does not import) and each start-up step timed in a fresh process
+
+Targets: cold start <= 1.2x the minimal server; tools/list < 20,000 bytes for all 33 tools.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (  # noqa: E402
+    REPO,
+    SandboxInfo,
+    SandboxProcess,
+    StdioServer,
+    load_average,
+    machine,
+    now_iso,
+    summarize,
+    write_config,
+    write_results,
+)
+
+COLD_START_TARGET = 1.2
+LISTING_TARGET_BYTES = 20_000
+# A latency benchmark must not measure waits for Zoho's per-minute limit (bench/throughput_limits.py does).
+PACING_OUT_OF_THE_WAY = 1_000_000
+MINIMAL = Path(__file__).resolve().parent / "minimal_server.py"
+
+
+def zbmcp_command() -> list[str]:
+    """`zbmcp serve` as installed in the venv (the console script), else `python -m zbmcp`."""
+    script = Path(sys.executable).parent / "zbmcp"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("zbmcp")
+    return [found] if found else [sys.executable, "-m", "zbmcp"]
+
+
+class Servers:
+    """The two commands under test, with their environments."""
+
+    def __init__(self, info: SandboxInfo, workdir: Path) -> None:
+        orgs = info.organization_ids
+        self.info = info
+        self.config, self.env = write_config(workdir, info, {
+            "one_org": {"organizations": orgs[:1], "tools": ["*:*"]},
+            "two_orgs": {"organizations": orgs[:2], "tools": ["*:*"]},
+        }, limits={"requests_per_minute": PACING_OUT_OF_THE_WAY})
+        self.minimal_env = {"MINIMAL_ACCESS_TOKEN": info.access_token}
+
+    def zbmcp(self, agent: str = "one_org") -> tuple[list[str], dict[str, str]]:
+        return [*zbmcp_command(), "serve", "--config", str(self.config), "--agent", agent], self.env
+
+    def minimal(self) -> tuple[list[str], dict[str, str]]:
+        argv = [sys.executable, str(MINIMAL), "--api-base", self.info.api_base_url,
+                "--organization", self.info.organization_ids[0]]
+        return argv, self.minimal_env
+
+
+def cold_start(argv: list[str], env: dict[str, str]) -> tuple[float, float, dict[str, Any], int]:
+    """Seconds from spawn to initialize answered and to tools/list answered; the listing and its line's bytes."""
+    server = StdioServer(argv, env)
+    started = time.perf_counter()
+    server.start()
+    try:
+        server.initialize()
+        initialized = time.perf_counter() - started
+        listing = server.request("tools/list")
+        listed = time.perf_counter() - started
+        return initialized, listed, listing, server.last_response_bytes
+    finally:
+        server.stop()
+
+
+def measure_cold_start(servers: Servers, runs: int) -> dict[str, Any]:
+    cold_start(*servers.zbmcp())  # untimed: compile .pyc files, warm the page cache
+    cold_start(*servers.minimal())
+    samples: dict[str, dict[str, list[float]]] = {k: {"initialize": [], "tools_list": []} for k in ("zbmcp", "minimal")}
+    for run in range(runs):
+        order = ["zbmcp", "minimal"] if run % 4 in (0, 3) else ["minimal", "zbmcp"]  # ABBA
+        for name in order:
+            initialized, listed, _, _ = cold_start(*(servers.zbmcp() if name == "zbmcp" else servers.minimal()))
+            samples[name]["initialize"].append(initialized)
+            samples[name]["tools_list"].append(listed)
+    result: dict[str, Any] = {name: {phase: summarize(values) for phase, values in phases.items()}
+                              for name, phases in samples.items()}
+    ratio = result["zbmcp"]["tools_list"]["median_ms"] / result["minimal"]["tools_list"]["median_ms"]
+    result["ratio"] = round(ratio, 3)
+    # The ratio of paired runs (each zbmcp run over the minimal run next to it) is less sensitive to drift.
+    paired = sorted(z / m for z, m in zip(samples["zbmcp"]["tools_list"], samples["minimal"]["tools_list"]))
+    result["paired_ratio_median"] = round(paired[len(paired) // 2] if len(paired) % 2 else
+                                          (paired[len(paired) // 2 - 1] + paired[len(paired) // 2]) / 2, 3)
+    result["target"] = COLD_START_TARGET
+    result["met"] = ratio <= COLD_START_TARGET
+    return result
+
+
+def measure_calls(servers: Servers, calls: int, warmup: int) -> dict[str, Any]:
+    zb_argv, zb_env = servers.zbmcp()
+    mn_argv, mn_env = servers.minimal()
+    list_call = {"name": "list_invoices", "arguments": {}}
+    samples: dict[str, list[float]] = {"zbmcp": [], "minimal": [], "zbmcp_get_invoice": []}
+    sizes: dict[str, int] = {}
+    errors = {"zbmcp": 0, "minimal": 0}
+    with StdioServer(zb_argv, zb_env) as zb, StdioServer(mn_argv, mn_env) as mn:
+        zb.initialize()
+        mn.initialize()
+        first = zb.request("tools/call", list_call)  # zbmcp's first call also refreshes its access token
+        invoice_id = first["structuredContent"]["invoices"][0]["invoice_id"]
+        get_call = {"name": "get_invoice", "arguments": {"invoice_id": invoice_id}}
+        for _ in range(warmup):
+            zb.request("tools/call", list_call)
+            mn.request("tools/call", list_call)
+        for i in range(calls):  # both alive, alternating which goes first
+            pair = [("zbmcp", zb), ("minimal", mn)] if i % 2 == 0 else [("minimal", mn), ("zbmcp", zb)]
+            for name, server in pair:
+                started = time.perf_counter()
+                answer = server.request("tools/call", list_call)
+                samples[name].append(time.perf_counter() - started)
+                sizes[name] = server.last_response_bytes
+                errors[name] += bool(answer.get("isError"))
+        for _ in range(warmup):
+            zb.request("tools/call", get_call)
+        for _ in range(calls):
+            started = time.perf_counter()
+            answer = zb.request("tools/call", get_call)
+            samples["zbmcp_get_invoice"].append(time.perf_counter() - started)
+            errors["zbmcp"] += bool(answer.get("isError"))
+        rss = {"zbmcp": _peak_rss_mib(zb), "minimal": _peak_rss_mib(mn)}
+    result: dict[str, Any] = {"tool": "list_invoices", "calls": calls, "warmup": warmup,
+                              "zbmcp": summarize(samples["zbmcp"]), "minimal": summarize(samples["minimal"])}
+    result["ratio"] = round(result["zbmcp"]["median_ms"] / result["minimal"]["median_ms"], 3)
+    result["overhead_ms"] = round(result["zbmcp"]["median_ms"] - result["minimal"]["median_ms"], 3)
+    result["response_bytes"] = sizes
+    result["zbmcp_get_invoice"] = summarize(samples["zbmcp_get_invoice"])
+    result["errors"] = errors
+    result["peak_rss_mib"] = rss
+    return result
+
+
+def _peak_rss_mib(server: StdioServer) -> float | None:
+    assert server.proc is not None
+    try:
+        for line in Path(f"/proc/{server.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
+def measure_listing(servers: Servers) -> dict[str, Any]:
+    from zbmcp.manifest import load_manifests
+    from zbmcp.tools import listing_size
+
+    specs = list(load_manifests().values())
+    result: dict[str, Any] = {"tools": len(specs), "target_bytes": LISTING_TARGET_BYTES}
+    for agent, orgs in (("one_org", servers.info.organization_ids[:1]), ("two_orgs", servers.info.organization_ids[:2])):
+        _, _, listing, line_bytes = cold_start(*servers.zbmcp(agent))
+        tools = listing["tools"]
+        result_bytes = len(json.dumps(listing, separators=(",", ":"), ensure_ascii=False).encode())
+        result[agent] = {
+            "organizations": len(orgs),
+            "tools_listed": len(tools),
+            "wire_line_bytes": line_bytes,  # the whole JSON-RPC response line, as read from the pipe
+            "result_bytes": result_bytes,  # the result object in it
+            "listing_size_bytes": listing_size(specs, orgs),  # zbmcp.tools.listing_size (the in-process figure)
+            "bytes_per_tool": round(result_bytes / max(1, len(tools))),
+            "largest_tools": sorted(
+                ((t["name"], len(json.dumps(t, separators=(",", ":"), ensure_ascii=False).encode())) for t in tools),
+                key=lambda pair: -pair[1])[:3],
+            "met": line_bytes < LISTING_TARGET_BYTES,
+        }
+    result["met"] = all(result[a]["met"] for a in ("one_org", "two_orgs"))
+    return result
+
+
+# -- where the start-up time goes ------------------------------------------------------------------------
+
+_IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)")
+
+
+def _importtime(argv: list[str], env: dict[str, str]) -> dict[str, tuple[int, int]]:
+    """module -> (self us, cumulative us) for one cold start under -X importtime."""
+    command = [sys.executable, "-X", "importtime", *(argv[1:] if argv[0] == sys.executable else argv)]
+    with tempfile.TemporaryFile() as err, StdioServer(command, env, stderr=err) as server:
+        server.initialize()
+        server.request("tools/list")
+        server.stop()
+        err.seek(0)
+        text = err.read().decode()
+    modules = {}
+    for line in text.splitlines():
+        match = _IMPORT_LINE.match(line)
+        if match:
+            modules[match.group(4)] = (int(match.group(1)), int(match.group(2)))
+    return modules
+
+
+# Each start-up step of `zbmcp serve`, timed in a fresh process. open_runtime (zbmcp/runtime.py) is taken apart
+# so that httpx2.AsyncClient() (SSL context and CA bundle: the minimal server pays it too) shows on its own line.
+_STEPS = r"""
+import json, os, sys, time
+t = [time.perf_counter()]
+import anyio, httpx2, mcp                                        # the SDK: the minimal server needs it too
+from mcp.server.stdio import stdio_server
+t.append(time.perf_counter())
+from zbmcp.cli import main                                       # what `zbmcp serve` imports before work
+from zbmcp.serving import serve_config
+from zbmcp.runtime import Runtime, open_runtime, token_managers
+from zbmcp.server import ZbmcpServer
+t.append(time.perf_counter())
+from pathlib import Path
+from zbmcp.config import load_config
+loaded = load_config(Path(sys.argv[1]), dict(os.environ))
+t.append(time.perf_counter())
+from zbmcp.manifest import load_manifests
+specs = load_manifests()
+t.append(time.perf_counter())
+from zbmcp.audit import AuditLog
+from zbmcp.policy import policies
+from zbmcp.zoho.client import RetryPolicy, ZohoClient, ZohoConnection
+from zbmcp.zoho.limits import Pacer
+managers = token_managers(loaded)
+agent_policies = policies(loaded, specs, {n: m.granted_scopes for n, m in managers.items()})
+connections = {n: ZohoConnection(n, loaded.config.connections[n], m) for n, m in managers.items()}
+t.append(time.perf_counter())
+http = httpx2.AsyncClient(follow_redirects=False)
+t.append(time.perf_counter())
+pacer = Pacer(state_dir=loaded.home / "usage")
+runtime = Runtime(config=loaded, specs=specs, policies=agent_policies, connections=connections,
+                  client=ZohoClient(http, connections, pacer, retry=RetryPolicy()), pacer=pacer,
+                  audit=AuditLog(loaded.audit_path))
+server = ZbmcpServer(runtime, agent=sys.argv[2])
+t.append(time.perf_counter())
+async def first_listing():
+    listing = await server._list_tools(None, None)
+    listing.model_dump_json(by_alias=True, exclude_none=True)
+anyio.run(first_listing)
+t.append(time.perf_counter())
+names = ["import SDK: mcp, httpx2, anyio (shared)", "import zbmcp modules", "load_config",
+         "load_manifests (12 YAML files, 33 tools)", "token managers + policies",
+         "httpx2.AsyncClient() (shared)", "pacer, ZohoClient, audit log, ZbmcpServer()",
+         "first tools/list (build + serialize)"]
+print(json.dumps({n: (b - a) * 1000 for n, a, b in zip(names, t, t[1:])}))
+"""
+
+
+def measure_breakdown(servers: Servers, repeats: int = 5) -> dict[str, Any]:
+    zb_argv, zb_env = servers.zbmcp()
+    mn_argv, mn_env = servers.minimal()
+    zb_modules = _importtime(zb_argv, zb_env)
+    mn_modules = _importtime(mn_argv, mn_env)
+    extra = {name: times for name, times in zb_modules.items() if name not in mn_modules}
+    top = sorted(extra.items(), key=lambda kv: -kv[1][0])[:12]
+    steps: dict[str, list[float]] = {}
+    for _ in range(repeats):
+        out = subprocess.run([sys.executable, "-c", _STEPS, str(servers.config), "one_org"], capture_output=True,
+                             text=True, env={**os.environ, **zb_env}, cwd=REPO, check=True).stdout
+        for name, ms in json.loads(out.strip().splitlines()[-1]).items():
+            steps.setdefault(name, []).append(ms)
+    step_medians = {name: round(sorted(v)[len(v) // 2], 1) for name, v in steps.items()}
+    return {
+        "imports_only_zbmcp_needs": {
+            "modules": len(extra),
+            "self_ms_total": round(sum(s for s, _ in extra.values()) / 1000, 1),
+            "top_self_ms": [[name, round(s / 1000, 1)] for name, (s, _) in top],
+            "note": "-X importtime inflates import times; compare the totals, not with the wall clock",
+        },
+        "steps_median_ms": step_medians,
+        "zbmcp_own_work_ms": round(sum(v for k, v in step_medians.items() if "(shared)" not in k), 1),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="zbmcp cold start, tool-call latency and tools/list size vs a "
+                                                 "minimal server on the same SDK (issue #3).")
+    parser.add_argument("--runs", type=int, default=15, help="cold starts per server (default 15, at least 10)")
+    parser.add_argument("--calls", type=int, default=200, help="measured tool calls per server (default 200)")
+    parser.add_argument("--warmup", type=int, default=20, help="unmeasured calls first (default 20)")
+    parser.add_argument("--no-breakdown", action="store_true", help="skip the start-up breakdown")
+    parser.add_argument("--write", action="store_true", help="store the results in bench/results.json")
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    with SandboxProcess() as sandbox, tempfile.TemporaryDirectory(prefix="zbmcp-bench-") as tmp:
+        assert sandbox.info is not None
+        servers = Servers(sandbox.info, Path(tmp))
+        results: dict[str, Any] = {
+            "benchmark": "startup_latency",
+            "when": now_iso(),
+            "machine": machine(),
+            "load_average_at_start": load_average(),
+            "settings": {"runs": args.runs, "calls": args.calls, "warmup": args.warmup,
+                         "zbmcp_command": " ".join(Path(a).name if i == 0 else a
+                                                   for i, a in enumerate(zbmcp_command())) + " serve",
+                         "sandbox": "SandboxServer on 127.0.0.1 in its own process, TCP_NODELAY (see common.py)"},
+            "cold_start": measure_cold_start(servers, args.runs),
+            "tool_call": measure_calls(servers, args.calls, args.warmup),
+            "tools_list": measure_listing(servers),
+        }
+        if not args.no_breakdown:
+            results["startup_breakdown"] = measure_breakdown(servers)
+        results["sandbox_requests"] = sandbox.stats()["statuses"]
+    results["load_average_at_end"] = load_average()
+    results["duration_s"] = round(time.perf_counter() - started, 1)
+    results["targets_met"] = results["cold_start"]["met"] and results["tools_list"]["met"]
+    print(json.dumps(results, indent=2))
+    if args.write:
+        write_results("startup_latency", results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
