@@ -128,4 +128,4 @@ def _answer_for(params: types.CallToolRequestParams, binding: str) -> types.Elic
 
 
 def _approved(answer: types.ElicitResult) -> bool:
-    return answer.action == "accept" and bool(answer.content) and answer.content.get("approve") is True
+    return answer.action == "accept" and answer.content is not None and answer.content.get("approve") is True

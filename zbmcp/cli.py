@@ -12,7 +12,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from zbmcp.errors import ZbmcpError
+
+if TYPE_CHECKING:
+    from zbmcp.config import LoadedConfig
+    from zbmcp.zoho.oauth import TokenManager
 
 log = logging.getLogger("zbmcp")
 
@@ -126,7 +132,7 @@ def _environ() -> dict[str, str]:
     return dict(os.environ)
 
 
-def _load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _load(args: argparse.Namespace) -> LoadedConfig:
     from zbmcp.config import load_config
 
     return load_config(args.config, _environ())
@@ -170,7 +176,7 @@ def _scopes(args: argparse.Namespace) -> int:
     return 0
 
 
-def _connection_manager(loaded, name: str):  # type: ignore[no-untyped-def]
+def _connection_manager(loaded: LoadedConfig, name: str) -> TokenManager:
     from zbmcp.runtime import token_managers
 
     managers = token_managers(loaded)

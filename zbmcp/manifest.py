@@ -114,13 +114,12 @@ class _ToolModel(BaseModel):
         for group_name, group in (("path_params", self.path_params), ("query", self.query), ("body", self.body or {})):
             for name, schema in group.items():
                 _check_property_schema(f"{group_name}.{name}", schema)
-        groups = [set(self.path_params), set(self.query), set(self.body or {})]
         seen: set[str] = set()
-        for group in groups:
-            clash = seen & group
+        for names in (set(self.path_params), set(self.query), set(self.body or {})):
+            clash = seen & names
             if clash:
                 raise ValueError(f"argument {sorted(clash)} is declared twice (path, query and body share one namespace)")
-            seen |= group
+            seen |= names
         if "organization_id" in seen:
             raise ValueError("organization_id is added by zbmcp itself; remove it from the manifest")
         unknown = [name for name in self.required if name not in seen]
@@ -207,8 +206,8 @@ class ToolSpec:
         every `*_id` must be digits, and undeclared arguments must be plain values with plain names."""
         properties: dict[str, Any] = {}
         for group in (self.path_params, self.query, self.body or {}):
-            for name, schema in group.items():
-                properties[name] = _with_id_patterns(name, dict(schema))
+            for name, declared in group.items():
+                properties[name] = _with_id_patterns(name, dict(declared))
         schema: dict[str, Any] = {"type": "object", "properties": properties}
         required = self._required_arguments()
         if required:
