@@ -127,6 +127,12 @@ async def test_parameters_may_come_in_the_query_string(http: httpx2.AsyncClient,
     assert response.status_code == 200 and "access_token" in response.json()
 
 
+async def test_an_unreadable_body_is_a_json_error_too(http: httpx2.AsyncClient) -> None:
+    response = await http.post("/oauth/v2/token", content=b"garbage",
+                               headers={"content-type": "multipart/form-data"})
+    assert response.status_code == 200 and response.json() == {"error": "unsupported_grant_type"}
+
+
 async def test_refresh_gives_an_access_token_and_no_new_refresh_token(http: httpx2.AsyncClient,
                                                                       sandbox: Sandbox) -> None:
     body = await _token(http, sandbox, grant_type="refresh_token", refresh_token=sandbox.credentials.refresh_token)

@@ -59,6 +59,8 @@ async def test_json_form_and_multipart_bodies_are_all_accepted(books: httpx2.Asy
     {"data": {"JSONString": "{broken"}},
     {"data": {"JSONString": "[]"}},
     {"files": {"JSONString": ("body.json", b"{}", "application/json")}},
+    {"content": b"garbage", "headers": {"content-type": "multipart/form-data"}},
+    {"content": b"garbage", "headers": {"content-type": "multipart/form-data; boundary=xyz"}},
 ])
 async def test_malformed_bodies_are_400_jsonstring(books: httpx2.AsyncClient, kwargs: dict[str, Any]) -> None:
     assert error(await books.post("contacts", **kwargs), 400, 4) == JSONSTRING

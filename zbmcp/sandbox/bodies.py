@@ -13,6 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from zbmcp.sandbox.errors import MALFORMED_BODY
@@ -25,7 +26,10 @@ async def read(request: Request, query: Mapping[str, str]) -> dict[str, Any] | N
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     raw = await request.body()
     if content_type in _FORMS:
-        form = await request.form()
+        try:
+            form = await request.form()
+        except HTTPException:
+            raise MALFORMED_BODY from None  # a broken multipart body, or a part over 1 MB
         try:
             text = form.get("JSONString")
             if text is None:

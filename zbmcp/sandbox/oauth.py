@@ -16,6 +16,7 @@ import logging
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -76,9 +77,7 @@ class OAuthEndpoints:
 
     async def token(self, request: Request) -> Response:
         sandbox = self._sandbox
-        params = dict(request.query_params)
-        async with request.form() as form:
-            params.update({key: value for key, value in form.items() if isinstance(value, str)})
+        params = await _params(request)
         grant_type = params.get("grant_type", "")
         client_id = params.get("client_id", "")
         try:
@@ -101,9 +100,7 @@ class OAuthEndpoints:
         return JSONResponse(body)
 
     async def revoke(self, request: Request) -> Response:
-        params = dict(request.query_params)
-        async with request.form() as form:
-            params.update({key: value for key, value in form.items() if isinstance(value, str)})
+        params = await _params(request)
         revoked = self._sandbox.tokens.revoke(params.get("token", ""))
         self._record("revoke", "ok" if revoked else "invalid_token", None)
         if not revoked:
@@ -131,6 +128,17 @@ class OAuthEndpoints:
             TokenRequest(grant_type=grant_type, outcome=outcome, client_id=client_id or None,
                          at=self._sandbox.clock()))
         log.info("accounts %s -> %s", grant_type or "(no grant_type)", outcome)
+
+
+async def _params(request: Request) -> dict[str, str]:
+    """Query-string parameters overlaid with form-body ones: Zoho's docs show both (§8.2)."""
+    params = dict(request.query_params)
+    try:
+        async with request.form() as form:
+            params.update({key: value for key, value in form.items() if isinstance(value, str)})
+    except HTTPException:
+        pass  # an unreadable body carries no parameters
+    return params
 
 
 def _error_page(title: str, detail: str) -> HTMLResponse:
