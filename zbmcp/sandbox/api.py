@@ -81,14 +81,15 @@ class BooksApi:
         sandbox = self._sandbox
         org_id: str | None = None
         try:
-            access = self._authenticate(request, operation)
-            store = self._organization(access, query) if operation.needs_org else None
+            with sandbox.lock:
+                access = self._authenticate(request, operation)
+                store = self._organization(access, query) if operation.needs_org else None
+                refusal = sandbox.limiter.admit(store.organization_id) if store is not None else None
             if store is None:
                 await _delay(fired)
                 status, payload = await self._dispatch(request, operation, params, query, record, access, None)
                 return None, status, payload
             org_id = store.organization_id
-            refusal = sandbox.limiter.admit(org_id)
             if refusal is not None:
                 raise refusal
             try:
@@ -96,7 +97,8 @@ class BooksApi:
                 status, payload = await self._dispatch(request, operation, params, query, record, access, store)
                 return org_id, status, payload
             finally:
-                sandbox.limiter.release(org_id)
+                with sandbox.lock:
+                    sandbox.limiter.release(org_id)
         except ZohoError as error:
             return org_id, error.status, error.envelope()
 
@@ -136,7 +138,8 @@ class BooksApi:
                                  for org_id in sandbox.organization_ids_of(access.user_id)])
         call = Call(env=env, store=store, params=params, query=query, body=body)
         try:
-            reply = operation.handler(call)
+            with sandbox.lock:
+                reply = operation.handler(call)
         except ZohoError:
             raise
         except Exception:
@@ -161,7 +164,9 @@ class BooksApi:
                       org_id: str | None, spoil: Fault | None = None) -> None:
         record.status = status
         record.code = payload.get("code") if isinstance(payload.get("code"), int) else None
-        headers = {"content-type": "application/json;charset=UTF-8", **self._sandbox.limiter.headers(org_id)}
+        with self._sandbox.lock:
+            limits = self._sandbox.limiter.headers(org_id)
+        headers = {"content-type": "application/json;charset=UTF-8", **limits}
         body = json.dumps(payload).encode()
         log.info("%s /books/v3%s organization_id=%s -> %s code=%s%s", record.method, record.path,
                  record.organization_id, status, record.code, f" fault={spoil.kind}" if spoil else "")

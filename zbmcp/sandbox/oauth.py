@@ -64,11 +64,12 @@ class OAuthEndpoints:
         elif not requested or scopes.invalid(requested):
             reply["error"] = "invalid_scope"
         else:
-            reply["code"] = sandbox.tokens.grant(
-                client.client_id, sandbox.default_user_id, requested, redirect_uri,
-                offline=params.get("access_type", "online").lower() == "offline",
-                force_consent=params.get("prompt", "").lower() == "consent",
-            )
+            with sandbox.lock:
+                reply["code"] = sandbox.tokens.grant(
+                    client.client_id, sandbox.default_user_id, requested, redirect_uri,
+                    offline=params.get("access_type", "online").lower() == "offline",
+                    force_consent=params.get("prompt", "").lower() == "consent",
+                )
         reply.update({"location": sandbox.settings.location, "accounts-server": accounts_server})
         if "state" in params:
             reply["state"] = params["state"]
@@ -81,16 +82,8 @@ class OAuthEndpoints:
         grant_type = params.get("grant_type", "")
         client_id = params.get("client_id", "")
         try:
-            if grant_type == "authorization_code":
-                access, refresh = sandbox.tokens.exchange_code(
-                    client_id, params.get("client_secret", ""), params.get("code", ""), params.get("redirect_uri"))
-                body = self._token_body(request, access, refresh.token if refresh else None)
-            elif grant_type == "refresh_token":
-                access = sandbox.tokens.refresh(client_id, params.get("client_secret", ""),
-                                                params.get("refresh_token", ""))
-                body = self._token_body(request, access, None)  # §8.3: no new refresh token
-            else:
-                raise TokenError("unsupported_grant_type")
+            with sandbox.lock:
+                body = self._grant(request, grant_type, client_id, params)
         except TokenError as error:
             self._record(grant_type, error.error, client_id)
             if error.error == "Access Denied":
@@ -101,7 +94,8 @@ class OAuthEndpoints:
 
     async def revoke(self, request: Request) -> Response:
         params = await _params(request)
-        revoked = self._sandbox.tokens.revoke(params.get("token", ""))
+        with self._sandbox.lock:
+            revoked = self._sandbox.tokens.revoke(params.get("token", ""))
         self._record("revoke", "ok" if revoked else "invalid_token", None)
         if not revoked:
             return JSONResponse({"error": "invalid_token"}, status_code=400)  # §8.6
@@ -110,6 +104,18 @@ class OAuthEndpoints:
     async def serverinfo(self, request: Request) -> Response:
         here = self._sandbox.settings.accounts_server or base_url(request)
         return JSONResponse({"result": "success", "locations": {self._sandbox.settings.location: here}})
+
+    def _grant(self, request: Request, grant_type: str, client_id: str, params: dict[str, str]) -> dict[str, object]:
+        tokens = self._sandbox.tokens
+        secret = params.get("client_secret", "")
+        if grant_type == "authorization_code":
+            access, refresh = tokens.exchange_code(client_id, secret, params.get("code", ""),
+                                                   params.get("redirect_uri"))
+            return self._token_body(request, access, refresh.token if refresh else None)
+        if grant_type == "refresh_token":
+            access = tokens.refresh(client_id, secret, params.get("refresh_token", ""))
+            return self._token_body(request, access, None)  # §8.3: no new refresh token
+        raise TokenError("unsupported_grant_type")
 
     def _token_body(self, request: Request, access: AccessToken, refresh_token: str | None) -> dict[str, object]:
         body: dict[str, object] = {"access_token": access.token}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,6 +50,8 @@ class Sandbox:
     def __init__(self, settings: SandboxSettings | None = None, *, clock: Callable[[], float] = time.time) -> None:
         self._settings = settings if settings is not None else SandboxSettings()
         self.clock = clock
+        # A test thread may mint tokens or read the store while a SandboxServer thread serves requests.
+        self.lock = threading.RLock()
         self.api_requests: list[ApiRequest] = []
         self.token_requests: list[TokenRequest] = []
         self.outbox: list[OutboxEmail] = []
@@ -89,32 +92,37 @@ class Sandbox:
 
     def store(self, organization_id: str) -> StoreView:
         """Read access to one organization's records, shaped as the API shows them."""
-        return StoreView(self._stores[organization_id])
+        return StoreView(self._stores[organization_id], self.lock)
 
     def register_client(self, client_id: str, client_secret: str, redirect_uris: list[str]) -> None:
-        self.tokens.register_client(client_id, client_secret, redirect_uris)
+        with self.lock:
+            self.tokens.register_client(client_id, client_secret, redirect_uris)
 
     def mint_refresh_token(self, scopes: list[str], *, user_id: str | None = None,
                            client_id: str | None = None) -> str:
         """A refresh token as if the user had consented to `scopes` (for the default client unless named)."""
         _check(scopes)
-        return self.tokens.mint_refresh_token(client_id or DEFAULT_CLIENT_ID, user_id or self.default_user_id,
-                                              scopes)
+        with self.lock:
+            return self.tokens.mint_refresh_token(client_id or DEFAULT_CLIENT_ID, user_id or self.default_user_id,
+                                                  scopes)
 
     def mint_access_token(self, scopes: list[str], lifetime_seconds: float | None = None, *,
                           user_id: str | None = None) -> str:
         _check(scopes)
-        return self.tokens.mint_access_token(user_id or self.default_user_id, scopes, lifetime_seconds)
+        with self.lock:
+            return self.tokens.mint_access_token(user_id or self.default_user_id, scopes, lifetime_seconds)
 
     def mint_grant_code(self, scopes: list[str], *, redirect_uri: str | None = None, offline: bool = True,
                         lifetime_seconds: float | None = None) -> str:
         """A self-client grant code (§8.7): exchangeable by any registered client, redirect_uri optional."""
         _check(scopes)
-        return self.tokens.grant(None, self.default_user_id, scopes, redirect_uri, offline=offline,
-                                 lifetime=lifetime_seconds)
+        with self.lock:
+            return self.tokens.grant(None, self.default_user_id, scopes, redirect_uri, offline=offline,
+                                     lifetime=lifetime_seconds)
 
     def expire_access_tokens(self) -> None:
-        self.tokens.expire_all()
+        with self.lock:
+            self.tokens.expire_all()
 
 
 def _check(requested: list[str]) -> None:

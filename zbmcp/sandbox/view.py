@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from zbmcp.sandbox.rules import accounts, bills, contacts, estimates, invoices
@@ -20,8 +21,9 @@ _PRESENTERS: dict[str, Callable[[OrgStore, Record], Record]] = {
 class StoreView:
     """Copies, never the live records: changing what a view returns changes nothing in the sandbox."""
 
-    def __init__(self, store: OrgStore) -> None:
+    def __init__(self, store: OrgStore, lock: AbstractContextManager[Any]) -> None:
         self._store = store
+        self._lock = lock
 
     @property
     def organization_id(self) -> str:
@@ -33,8 +35,9 @@ class StoreView:
 
     def records(self, collection: str) -> dict[str, Record]:
         present = _PRESENTERS.get(collection, lambda store, record: record)
-        return {record_id: public(present(self._store, record))
-                for record_id, record in self._store.collection(collection).items()}
+        with self._lock:
+            return {record_id: public(present(self._store, record))
+                    for record_id, record in self._store.collection(collection).items()}
 
     @property
     def contacts(self) -> dict[str, Record]:
