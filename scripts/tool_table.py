@@ -1,7 +1,7 @@
 """Print the markdown table of every tool, straight from the manifests.
 
 python scripts/tool_table.py                  # print the table
-python scripts/tool_table.py docs/tools.md    # rewrite the table between the markers in that file
+python scripts/tool_table.py README.md docs/tools.md   # rewrite the table between the markers in each file
 """
 
 from __future__ import annotations
@@ -79,14 +79,15 @@ def main(argv: list[str]) -> int:
     if len(argv) < 2:
         sys.stdout.write(text)
         return 0
-    target = Path(argv[1])
-    document = target.read_text(encoding="utf-8")
-    if START not in document or END not in document:
-        sys.exit(f"{target}: add the markers first:\n{START}\n{END}")
-    head, rest = document.split(START, 1)
-    _, tail = rest.split(END, 1)
-    target.write_text(f"{head}{START}\n{text}{END}{tail}", encoding="utf-8")
-    print(f"updated the tool table in {target}")
+    for name in argv[1:]:
+        target = Path(name)
+        document = target.read_text(encoding="utf-8")
+        if START not in document or END not in document:
+            sys.exit(f"{target}: add the markers first:\n{START}\n{END}")
+        head, rest = document.split(START, 1)
+        _, tail = rest.split(END, 1)
+        target.write_text(f"{head}{START}\n{text}{END}{tail}", encoding="utf-8")
+        print(f"updated the tool table in {target}")
     return 0
 
 

@@ -191,11 +191,12 @@ def test_the_oas_extract_is_current() -> None:
     assert fresh == EXTRACT_PATH.read_text(encoding="utf-8"), "run: python scripts/extract_oas.py"
 
 
-def test_the_tool_table_in_the_docs_is_current() -> None:
+@pytest.mark.parametrize("document_path", ["README.md", "docs/tools.md"])
+def test_the_tool_table_in_the_docs_is_current(document_path: str) -> None:
     tool_table = _script("tool_table")
-    document = (REPO / "docs" / "tools.md").read_text(encoding="utf-8")
+    document = (REPO / document_path).read_text(encoding="utf-8")
     assert f"{tool_table.START}\n{tool_table.table()}{tool_table.END}" in document, (
-        "run: python scripts/tool_table.py docs/tools.md"
+        "run: python scripts/tool_table.py README.md docs/tools.md"
     )
 
 
