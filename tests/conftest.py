@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import socket
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,12 @@ OTHER_ORG = "10234696"
 FOREIGN_ORG = "20987654"  # exists in the sandbox, but belongs to another Zoho user
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @pytest.fixture
 def sandbox() -> Sandbox:
     return Sandbox(SandboxSettings())
@@ -38,7 +45,8 @@ def home(tmp_path: Path) -> Path:
 
 
 def config_text(sandbox: Sandbox, agents: dict[str, Any], *, audit: dict[str, Any] | None = None,
-                connection: dict[str, Any] | None = None, base_url: str = SANDBOX_URL) -> str:
+                connection: dict[str, Any] | None = None, base_url: str = SANDBOX_URL,
+                extra_connections: dict[str, dict[str, Any]] | None = None) -> str:
     credentials = sandbox.credentials
     main: dict[str, Any] = {
         "region": "eu",
@@ -54,7 +62,10 @@ def config_text(sandbox: Sandbox, agents: dict[str, Any], *, audit: dict[str, An
             main.pop(key, None)  # None: leave the setting out, as a user's config would
         else:
             main[key] = value
-    document: dict[str, Any] = {"connections": {"main": main}, "agents": agents}
+    connections = {"main": main}
+    for name, overrides in (extra_connections or {}).items():
+        connections[name] = {**main, **overrides}  # another Zoho user on the same sandbox
+    document: dict[str, Any] = {"connections": connections, "agents": agents}
     if audit:
         document["audit"] = audit
     return yaml.safe_dump(document, sort_keys=False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import stat
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -12,7 +11,7 @@ import anyio
 import httpx2
 import pytest
 
-from tests.conftest import ORG, agent, environ, mcp_client, running
+from tests.conftest import ORG, agent, environ, free_port, mcp_client, running
 from zbmcp import cli
 from zbmcp.config import parse_config
 from zbmcp.errors import AuthError
@@ -23,12 +22,6 @@ from zbmcp.zoho.tokens import FileTokenStore, write_private_file
 
 LOGIN_CLIENT_ID = "1000.LOGINTEST"
 LOGIN_SECRET = "login-test-secret-3f9a"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def login_config(sandbox, home: Path, base_url: str, *, tokens: str = "file", refresh_token: str | None = None):

@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 
 import anyio
+import httpx2
 from mcp import Client, StdioServerParameters
 
-from tests.conftest import ORG, agent, config_text, environ
+from tests.conftest import ORG, agent, config_text, environ, free_port
 from zbmcp.sandbox.server import SandboxServer
 
 ZBMCP = [sys.executable, "-m", "zbmcp"]
@@ -88,3 +89,46 @@ def test_tools_scopes_and_claude_config(sandbox, home, tmp_path):
                                      "ZohoBooks.settings.READ")
     entry = json.loads(desktop.stdout)["mcpServers"]["zoho-books-bookkeeper"]
     assert entry["args"][-4:] == ["--config", str(Path(path).resolve()), "--agent", "bookkeeper"]
+
+
+def test_zbmcp_sandbox_serves_on_the_port_it_prints_with_the_credentials_it_prints():
+    port = str(free_port())
+    process = subprocess.Popen([*ZBMCP, "sandbox", "--port", port], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                               text=True)
+    try:
+        banner = {}
+        assert process.stdout is not None
+        for line in process.stdout:
+            if ":" in line and line.startswith("  "):
+                key, _, value = line.strip().partition(":")
+                banner[key] = value.strip()
+            if line.startswith("Press Ctrl-C"):
+                break
+        token = httpx2.post(f"{banner['Accounts URL']}/oauth/v2/token", data={
+            "grant_type": "refresh_token", "client_id": banner["Client ID"],
+            "client_secret": banner["Client secret"], "refresh_token": banner["Refresh token"]}).json()
+        answer = httpx2.get(f"{banner['API base URL']}/organizations",
+                            headers={"Authorization": f"Zoho-oauthtoken {token['access_token']}"})
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
+    assert banner["API base URL"] == f"http://127.0.0.1:{port}/books/v3"
+    assert answer.status_code == 200 and answer.json()["code"] == 0
+    assert [o["organization_id"] for o in answer.json()["organizations"]] == ["10234695", "10234696"]
+
+
+def test_the_audit_command_shows_the_log_as_a_table(sandbox, home, tmp_path):
+    path = tmp_path / "zbmcp.yaml"
+    log = tmp_path / "audit.jsonl"
+    path.write_text(config_text(sandbox, {"a": agent(["list_items"])}, audit={"path": str(log)}))
+    log.write_text(
+        '{"time": "2026-11-25T09:00:00.000Z", "agent": "a", "tool": "list_items", "organization": "10234695", '
+        '"decision": "allowed", "http_status": 200, "duration_ms": 5, "sentence": "agent \\"a\\" listed 4 items"}\n'
+        '{"time": "2026-11-25T10:00:00.000Z", "agent": "b", "tool": "create_invoice", "organization": "10234695", '
+        '"decision": "denied", "http_status": null, "duration_ms": 0, "sentence": "agent \\"b\\" tried to create"}\n')
+    env = {**environ(sandbox, home), "PATH": "/usr/bin"}
+    shown = run("audit", "--config", str(path), "--agent", "a", env=env)
+    assert shown.returncode == 0
+    assert 'agent "a" listed 4 items' in shown.stdout and "tried to create" not in shown.stdout

@@ -208,3 +208,18 @@ async def test_list_organizations_shows_only_the_agents_organizations(make_confi
     async with running(loaded, sandbox) as runtime, mcp_client(runtime, "one") as client:
         organizations = body(await client.call_tool("list_organizations", {}))["organizations"]
     assert [o["organization_id"] for o in organizations] == [OTHER_ORG]
+
+
+async def test_agents_on_different_connections_stay_with_their_own_zoho_user(make_config, sandbox):
+    other_user = sandbox.mint_refresh_token(["ZohoBooks.fullaccess.all"], user_id="700000000000002")
+    loaded = make_config({"ours": agent(["list_invoices"]),
+                          "theirs": {**agent(["list_invoices"], ["20987654"]), "connection": "nordwind"}},
+                         extra_connections={"nordwind": {"refresh_token": other_user}})
+    async with running(loaded, sandbox) as runtime:
+        async with mcp_client(runtime, "ours") as ours, mcp_client(runtime, "theirs") as theirs:
+            mine = await ours.call_tool("list_invoices", {})
+            nordwind = await theirs.call_tool("list_invoices", {})
+            crossing = await ours.call_tool("list_invoices", {"organization_id": "20987654"})
+    assert not mine.is_error and not nordwind.is_error
+    assert crossing.is_error and "may not touch organization 20987654" in crossing.content[0].text
+    assert {r.organization_id for r in sandbox.api_requests} == {ORG, "20987654"}
