@@ -204,6 +204,8 @@ async def test_a_contact_with_transactions_cannot_be_deleted(books: httpx2.Async
     acme = sandbox.store(ORG).contact_id("Acme Corporation")
     assert "associated with transactions" in error(await books.delete(f"contacts/{acme}"), 400, 9999)
     assert acme in sandbox.store(ORG).contacts
+    error(await books.put(f"contacts/{acme}", json={"contact_type": "vendor"}), 400, 9999)
+    assert sandbox.store(ORG).contacts[acme]["contact_type"] == "customer"
 
 
 async def test_contact_persons_are_replaced_and_set_the_email(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:

@@ -172,10 +172,12 @@ class BooksApi:
                  record.organization_id, status, record.code, f" fault={spoil.kind}" if spoil else "")
         if spoil is not None:
             record.fault = spoil.kind
-            if spoil.kind == "drop_after":
-                await _drop(send, status, headers, body)
-            body = body[: max(1, len(body) // 2)]
-        await _send(send, status, headers, body)
+        if spoil is not None and spoil.kind == "drop_after":
+            await _drop(send, status, headers, body)  # raises: the client never gets the answer
+        elif spoil is not None and spoil.kind == "malformed":
+            await _send(send, status, headers, body[: max(1, len(body) // 2)])
+        else:
+            await _send(send, status, headers, body)
 
 
 async def _delay(fired: list[Fault]) -> None:

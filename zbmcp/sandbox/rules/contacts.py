@@ -102,15 +102,16 @@ def update_contact(call: Call) -> Reply:
 
 def delete_contact(call: Call) -> Reply:
     contact = existing(call.org.contacts, call.params["contact_id"], "Contact")
-    contact_id = contact["contact_id"]
-    store = call.org
-    used = any(doc.get("customer_id") == contact_id or doc.get("vendor_id") == contact_id
+    if _in_use(call.org, contact["contact_id"]):
+        raise rule("The contact cannot be deleted as it is associated with transactions.")
+    del call.org.contacts[contact["contact_id"]]
+    return Reply(200, "The contact has been deleted.")
+
+
+def _in_use(store: OrgStore, contact_id: str) -> bool:
+    return any(doc.get("customer_id") == contact_id or doc.get("vendor_id") == contact_id
                for name in ("invoices", "estimates", "salesorders", "bills", "purchaseorders", "expenses", "payments")
                for doc in store.collection(name).values())
-    if used:
-        raise rule("The contact cannot be deleted as it is associated with transactions.")
-    del store.contacts[contact_id]
-    return Reply(200, "The contact has been deleted.")
 
 
 def build(store: OrgStore, body: dict[str, Any], current: Record | None) -> Record:
@@ -126,6 +127,8 @@ def build(store: OrgStore, body: dict[str, Any], current: Record | None) -> Reco
         raise already_exists("Contact name")
     contact_type = fields.choice(body, "contact_type", ("customer", "vendor"),
                                  default=base.get("contact_type", "customer"))
+    if current is not None and contact_type != current["contact_type"] and _in_use(store, current["contact_id"]):
+        raise rule("The contact type cannot be changed while the contact has transactions.")
     currency_id = fields.ident(body, "currency_id")
     if currency_id is not None and currency_id != store.organization.currency_id:
         raise invalid_value("currency_id")
