@@ -178,7 +178,7 @@ class ZohoClient:
                 raise ValueError("not an object")
         except (json.JSONDecodeError, ValueError, UnicodeDecodeError):
             failure = _unreadable(request, where, status)
-            if is_read or status == 429:
+            if is_read:
                 raise _Retry(failure) from None
             raise failure from None
         code = payload.get("code")
@@ -215,6 +215,13 @@ class ZohoClient:
                 retry_after=retry_after, code=code, zoho_message=message,
             )
         retry_after = 2 if code == 1070 else 60  # Zoho sends no Retry-After; code 44 blocks "a short period"
+        if code not in LIMIT_CODES and request.method != "GET":
+            # Without one of Zoho's limit codes nothing proves the write was turned away: do not repeat it.
+            return RateLimited(
+                f"Zoho answered HTTP 429 (code {code}: {message or 'no message'}) to this {request.method}; it was "
+                f"not retried, to avoid a duplicate. Retry after {retry_after} s if it is not recorded.",
+                retry_after=retry_after, code=code, zoho_message=message,
+            )
         what = LIMIT_CODES.get(code, "requests")
         failure = RateLimited(
             f"Zoho's limit on {what} was hit for organization {request.organization_id} (HTTP 429, code {code}: "
