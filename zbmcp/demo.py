@@ -1,5 +1,5 @@
-"""The built-in configuration for `zbmcp serve --sandbox`: one connection to the embedded sandbox and one agent,
-`demo`, that sees every tool in both sandbox organizations."""
+"""The built-in configuration for `zbmcp serve --sandbox`: one connection to the embedded sandbox and one
+agent, `demo`, that sees every tool in both sandbox organizations."""
 
 from __future__ import annotations
 
@@ -18,7 +18,10 @@ SANDBOX_CONNECTION = "sandbox"
 SANDBOX_BASE_URL = "http://sandbox.zbmcp.invalid"
 
 
-def demo_config(sandbox: Sandbox, base_url: str = SANDBOX_BASE_URL) -> LoadedConfig:
+def demo_config(
+    sandbox: Sandbox, base_url: str = SANDBOX_BASE_URL, api_keys: list[str] | None = None
+) -> LoadedConfig:
+    """`api_keys`: hashes of the keys that reach agent `demo` over HTTP."""
     credentials = sandbox.credentials
     config = Config(
         connections={
@@ -37,6 +40,7 @@ def demo_config(sandbox: Sandbox, base_url: str = SANDBOX_BASE_URL) -> LoadedCon
                 connection=SANDBOX_CONNECTION,
                 organizations=list(credentials.organization_ids),
                 tools=["*:*"],
+                api_keys=list(api_keys or []),
             )
         },
     )

@@ -6,15 +6,28 @@ again before it replaces the file, and a failure leaves the file as it was.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
 from zbmcp.config import default_config_path, parse_config
 from zbmcp.errors import ConfigError
 from zbmcp.policy import unknown_agent
-from zbmcp.transports import new_api_key
 from zbmcp.yamlsource import load_yaml
+
+KEY_PREFIX = "zbmcp_"
+
+
+def new_api_key() -> tuple[str, str]:
+    """A fresh key for an agent, and the hash to store in the config."""
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    return key, key_hash(key)
+
+
+def key_hash(key: str) -> str:
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def add_api_key(config_path: Path | None, agent: str, environ: Mapping[str, str]) -> tuple[Path, str]:
@@ -40,7 +53,8 @@ def with_key_hash(text: str, file: str, agent: str, digest: str, environ: Mappin
     lines = text.splitlines(keepends=True)
     entry = agents[agent]
     if not isinstance(entry, dict) or not entry:
-        raise ConfigError(f"agents.{agent} must be a mapping (connection, organizations, tools...)", file=file)
+        raise ConfigError(f"agents.{agent} must be a mapping (connection, organizations, tools...)",
+                          file=file)
     first_child = next(iter(entry))
     child_line = source.lines[("agents", agent, first_child)] - 1
     indent = lines[child_line][: len(lines[child_line]) - len(lines[child_line].lstrip())]
@@ -56,7 +70,9 @@ def with_key_hash(text: str, file: str, agent: str, digest: str, environ: Mappin
         items = ", ".join([f'"{h}"' for h in existing] + [quoted])
         lines[key_line] = f"{head}[{items}]\n"
         return "".join(lines)
-    last_item_line = source.lines[("agents", agent, "api_keys", len(existing) - 1)] - 1 if existing else key_line
+    last_item_line = key_line
+    if existing:
+        last_item_line = source.lines[("agents", agent, "api_keys", len(existing) - 1)] - 1
     item_indent = indent + "  "
     if existing:
         item_text = lines[last_item_line]

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 from zbmcp.config import LoadedConfig
 from zbmcp.policy import unknown_agent
+
+if TYPE_CHECKING:
+    from zbmcp.runtime import Runtime
+    from zbmcp.zoho.tokens import TokenStore
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +33,15 @@ async def serve_sandbox(transport: str, host: str, port: int) -> None:
     from zbmcp.sandbox import Sandbox, SandboxSettings
 
     sandbox = Sandbox(SandboxSettings())
-    loaded = demo_config(sandbox)
+    key_hashes: list[str] = []
+    if transport != "stdio":
+        from zbmcp.keys import new_api_key
+
+        key, digest = new_api_key()  # a fresh one each start: nothing to store, nothing to leak later
+        key_hashes.append(digest)
+        print(f"zbmcp: API key for agent {DEMO_AGENT!r} (this run only; send it as "
+              f"`Authorization: Bearer <key>`):\n  {key}", file=sys.stderr, flush=True)
+    loaded = demo_config(sandbox, api_keys=key_hashes)
     print(
         f"zbmcp: serving on the embedded Zoho Books sandbox as agent {DEMO_AGENT!r} "
         f"(organizations {', '.join(sandbox.credentials.organization_ids)}); nothing reaches Zoho.",
@@ -40,13 +53,13 @@ async def serve_sandbox(transport: str, host: str, port: int) -> None:
         await _run(runtime, DEMO_AGENT if transport == "stdio" else None, transport, host, port)
 
 
-def _memory_store(connection: str, kind: str):  # type: ignore[no-untyped-def]
+def _memory_store(connection: str, kind: str) -> TokenStore:
     from zbmcp.zoho.tokens import MemoryTokenStore
 
     return MemoryTokenStore()
 
 
-async def _run(runtime, agent: str | None, transport: str, host: str, port: int) -> None:  # type: ignore[no-untyped-def]
+async def _run(runtime: Runtime, agent: str | None, transport: str, host: str, port: int) -> None:
     from zbmcp.server import ZbmcpServer
 
     if transport == "stdio":
@@ -58,4 +71,8 @@ async def _run(runtime, agent: str | None, transport: str, host: str, port: int)
         return
     from zbmcp.transports import serve_http
 
-    await serve_http(runtime, transport=transport, host=host, port=port)
+    logging.getLogger("mcp.server.streamable_http_manager").setLevel(logging.WARNING)  # a line per start/stop
+
+    if transport not in ("http", "sse", "both"):
+        raise ValueError(f"unknown transport {transport!r}")
+    await serve_http(runtime, transport=transport, host=host, port=port)  # type: ignore[arg-type]

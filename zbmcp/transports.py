@@ -1,9 +1,25 @@
-"""The hosted transports: Streamable HTTP at /mcp and legacy SSE at /sse, each agent authenticated by its own key.
+"""The hosted transports: Streamable HTTP at /mcp and legacy SSE at /sse, each agent known by its own key.
 
 A request carries `Authorization: Bearer <key>`. The config holds only `sha256:<hex>` of each key; a key is
 matched by hashing it and comparing every stored hash in constant time. The matched agent's name becomes the
 caller identity the MCP server reads, so an agent sees and calls only its own tools. Zoho tokens never leave
-the server.
+the server, and the key itself is not kept past the check.
+
+State, and what it means for replicas behind a load balancer:
+  * 2026-07-28 clients are served sessionless by the SDK: any replica can answer any request, and approvals
+    travel in the call itself (approvals.py: InputRequiredResult, then a retry carrying the answer).
+  * Older (2024-11-05..2025-11-25) clients of an agent *without* `require_approval` are served stateless as
+    well (a fresh transport per POST, no Mcp-Session-Id).
+  * Older clients of an agent *with* `require_approval` get a stateful session. Their approval question is a
+    server-to-client `elicitation/create` request whose answer comes back in a later POST; a stateless
+    transport has nowhere to receive that answer (the SDK gives the call no back-channel and does not even
+    keep the client's declared capabilities), so every approval would be refused. Those sessions live in
+    one replica's memory: route them with sticky sessions (on Mcp-Session-Id, or the Authorization header).
+  * The legacy SSE transport (/sse) is a long-lived stream per client, so it is sticky by nature.
+
+Graceful shutdown: stop accepting, let every call in flight finish (its result reaches the client), then end
+the long-lived event streams cleanly and exit. sse-starlette would otherwise end every event stream, including
+a POST whose response is the result of a call still running, as soon as shutdown starts.
 """
 
 from __future__ import annotations
@@ -12,44 +28,43 @@ import contextlib
 import hashlib
 import hmac
 import logging
-import secrets
-from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any, Literal, Self
 
+import anyio
+import uvicorn
+from anyio.abc import TaskStatus
 from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
-from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend, RequireAuthMiddleware
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser, BearerAuthBackend, RequireAuthMiddleware
 from mcp.server.auth.provider import AccessToken
 from mcp.server.sse import SseServerTransport
-from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
-from mcp.server.transport_security import TransportSecuritySettings
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
+from mcp_types import JSONRPCError, JSONRPCRequest, JSONRPCResponse
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
+from starlette.types import Receive, Scope, Send
 
 from zbmcp import __version__
 from zbmcp.config import Http
+from zbmcp.keys import key_hash, new_api_key
 from zbmcp.runtime import Runtime
 from zbmcp.server import ZbmcpServer
 
 log = logging.getLogger(__name__)
 
+__all__ = ["ApiKeyVerifier", "HttpApp", "HttpServer", "key_hash", "new_api_key", "serve_http"]
+
+Transport = Literal["http", "sse", "both"]
 MCP_SCOPE = "mcp"
-KEY_PREFIX = "zbmcp_"
 LOOPBACK_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
 LOOPBACK_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
-
-
-def new_api_key() -> tuple[str, str]:
-    """A fresh key for an agent, and the hash to store in the config."""
-    key = KEY_PREFIX + secrets.token_urlsafe(32)
-    return key, key_hash(key)
-
-
-def key_hash(key: str) -> str:
-    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+GRACE_SECONDS = 30.0
+_STREAM_PATHS = ("/mcp", "/sse")  # a GET here opens a long-lived event stream, not a call
 
 
 class ApiKeyVerifier:
@@ -82,68 +97,378 @@ def transport_security(http: Http) -> TransportSecuritySettings:
     )
 
 
-def build_http_app(runtime: Runtime, *, transport: str = "both") -> Starlette:
-    """The ASGI app: /healthz, and /mcp and/or /sse with /messages/, behind per-agent API keys."""
-    http = runtime.config.config.http
-    mcp_server = ZbmcpServer(runtime).server
-    security = transport_security(http)
-    session_manager = StreamableHTTPSessionManager(
-        app=mcp_server,
-        stateless=True,  # no per-replica session state for legacy clients: replicas can sit behind a balancer
-        security_settings=security,
-        max_request_body_size=http.max_body_bytes,
-    )
-    sse = SseServerTransport("/messages/", security_settings=security, max_request_body_size=http.max_body_bytes)
+class _Activity:
+    """Counts what graceful shutdown waits for, and wakes the waiter whenever a count changes."""
 
-    async def handle_sse(scope: Any, receive: Any, send: Any) -> None:
-        async with sse.connect_sse(scope, receive, send) as (read, write):
-            await mcp_server.run(read, write, mcp_server.create_initialization_options())
+    def __init__(self) -> None:
+        self.exchanges = 0  # HTTP requests in progress, other than long-lived event streams
+        self.sse_sessions: set[_SseSession] = set()
+        self._changed = anyio.Event()
 
-    async def healthz(request: Request) -> Response:
+    def changed(self) -> None:
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    @property
+    def idle(self) -> bool:
+        return self.exchanges == 0 and not any(session.pending for session in self.sse_sessions)
+
+    async def wait_idle(self) -> None:
+        while not self.idle:
+            await self._changed.wait()
+
+
+class _SseSession:
+    """One legacy SSE client: which of its requests are still unanswered, and a way to end it cleanly.
+
+    Over SSE a call's result travels on the long-lived GET stream, not on the POST that asked, so "in flight"
+    is counted here: a request id is pending from the moment the server reads it until its response has been
+    handed to the stream writer.
+    """
+
+    def __init__(self, read: Any, write: Any, activity: _Activity) -> None:
+        self.pending: set[Any] = set()
+        self._read = read
+        self._write = write
+        self._activity = activity
+        self.read = _CountingReader(self)
+        self.write = _CountingWriter(self)
+
+    def received(self, item: Any) -> None:
+        message = getattr(item, "message", None)
+        if isinstance(message, JSONRPCRequest):
+            self.pending.add(message.id)
+            self._activity.changed()
+
+    def sent(self, item: Any) -> None:
+        message = getattr(item, "message", None)
+        if isinstance(message, (JSONRPCResponse, JSONRPCError)) and message.id in self.pending:
+            self.pending.discard(message.id)
+            self._activity.changed()
+
+    async def end(self) -> None:
+        """Close the server's side: the stream writer sends what it holds, the event stream ends, the client
+        sees a finished response, and the server loop then stops on its own."""
+        await self._write.aclose()
+
+
+class _CountingReader:
+    def __init__(self, session: _SseSession) -> None:
+        self._session = session
+
+    @property
+    def last_context(self) -> Any:  # the dispatcher runs each handler in the sender's context (the caller)
+        return getattr(self._session._read, "last_context", None)
+
+    async def receive(self) -> Any:
+        item = await self._session._read.receive()
+        self._session.received(item)
+        return item
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+    def close(self) -> None:
+        self._session._read.close()
+
+    async def aclose(self) -> None:
+        await self._session._read.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+class _CountingWriter:
+    def __init__(self, session: _SseSession) -> None:
+        self._session = session
+
+    async def send(self, item: Any) -> None:
+        await self._session._write.send(item)
+        self._session.sent(item)
+
+    def close(self) -> None:
+        self._session._write.close()
+
+    async def aclose(self) -> None:
+        await self._session._write.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+class HttpApp:
+    """The ASGI app: /healthz, and /mcp and/or /sse with /messages/, behind per-agent API keys.
+
+    Single use, like the SDK's session managers it holds: build a new one for each server run.
+    """
+
+    def __init__(self, runtime: Runtime, *, transport: Transport = "both") -> None:
+        if transport not in ("http", "sse", "both"):
+            raise ValueError(f"unknown HTTP transport {transport!r}")
+        http = runtime.config.config.http
+        self.runtime = runtime
+        self.transport = transport
+        self.mcp_server = ZbmcpServer(runtime).server
+        security = transport_security(http)
+        self._security = TransportSecurityMiddleware(security)
+        self._stateless = StreamableHTTPSessionManager(
+            app=self.mcp_server,
+            stateless=True,  # no per-replica state: replicas can sit behind a plain load balancer
+            security_settings=security,
+            max_request_body_size=http.max_body_bytes,
+        )
+        self._stateful = StreamableHTTPSessionManager(
+            app=self.mcp_server,
+            stateless=False,  # see the module docstring: older clients need a session to answer an approval
+            security_settings=security,
+            max_request_body_size=http.max_body_bytes,
+        )
+        self._approving = frozenset(name for name, policy in runtime.policies.items()
+                                    if policy.needs_approval)
+        self._sse = SseServerTransport("/messages/", security_settings=security,
+                                       max_request_body_size=http.max_body_bytes)
+        self._activity: _Activity | None = None
+        self._draining = False
+        self.draining: anyio.Event | None = None  # set when graceful shutdown begins (made by the lifespan)
+        self._stop_managers: anyio.Event | None = None
+        self._managers_stopped: anyio.Event | None = None
+        agents = runtime.config.config.agents
+        verifier = ApiKeyVerifier({name: agent.api_keys for name, agent in agents.items()})
+
+        def protected(app: Any) -> Any:
+            return RequireAuthMiddleware(app, [MCP_SCOPE])
+
+        routes: list[Any] = [Route("/healthz", self._healthz, methods=["GET"])]
+        if transport in ("http", "both"):
+            routes.append(Route("/mcp", endpoint=protected(self._handle_mcp)))
+        if transport in ("sse", "both"):
+            routes.append(Route("/sse", endpoint=protected(self._handle_sse), methods=["GET"]))
+            routes.append(Mount("/messages/", app=protected(self._sse.handle_post_message)))
+        self._app = Starlette(
+            routes=routes,
+            middleware=[
+                Middleware(AuthenticationMiddleware, backend=BearerAuthBackend(verifier)),
+                Middleware(AuthContextMiddleware),
+            ],
+            lifespan=self._lifespan,
+        )
+
+    @property
+    def agents_with_keys(self) -> list[str]:
+        return [name for name, agent in self.runtime.config.config.agents.items() if agent.api_keys]
+
+    # -- ASGI ----------------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        if self._draining and scope["path"] != "/healthz":
+            # Only new work arrives here during shutdown (calls in flight are already past this point).
+            await _json_error(503, "shutting_down", "This zbmcp replica is shutting down; retry on another.")(
+                scope, receive, send)
+            return
+        if scope["method"] == "GET" and scope["path"] in _STREAM_PATHS:
+            await self._app(scope, receive, send)
+            return
+        activity = self._activity
+        if activity is None:  # no lifespan ran (e.g. a test client without one): nothing to count for
+            await self._app(scope, receive, send)
+            return
+        activity.exchanges += 1
+        try:
+            await self._app(scope, receive, send)
+        finally:
+            activity.exchanges -= 1
+            activity.changed()
+
+    async def _healthz(self, request: Request) -> Response:
+        if self._draining:
+            return JSONResponse({"status": "shutting down", "version": __version__}, status_code=503)
         return JSONResponse({"status": "ok", "version": __version__})
 
-    def protected(app: Any) -> Any:
-        return RequireAuthMiddleware(app, [MCP_SCOPE])
+    async def _handle_mcp(self, scope: Scope, receive: Receive, send: Send) -> None:
+        user = scope.get("user")
+        agent = user.access_token.client_id if isinstance(user, AuthenticatedUser) else None
+        manager = self._stateful if agent in self._approving else self._stateless
+        await manager.handle_request(scope, receive, send)
 
-    routes: list[Any] = [Route("/healthz", healthz, methods=["GET"])]
-    if transport in ("http", "both"):
-        routes.append(Route("/mcp", endpoint=protected(StreamableHTTPASGIApp(session_manager))))
-    if transport in ("sse", "both"):
-        routes.append(Route("/sse", endpoint=protected(handle_sse), methods=["GET"]))
-        routes.append(Mount("/messages/", app=protected(sse.handle_post_message)))
+    async def _handle_sse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        refused = await self._security.validate_request(Request(scope, receive), is_post=False)
+        if refused is not None:  # checked here so connect_sse never fails after answering
+            await refused(scope, receive, send)
+            return
+        assert self._activity is not None, "the app's lifespan must run"
+        activity = self._activity
+        async with self._sse.connect_sse(scope, receive, send) as (read, write):
+            session = _SseSession(read, write, activity)
+            activity.sse_sessions.add(session)
+            try:
+                await self.mcp_server.run(session.read, session.write,
+                                          self.mcp_server.create_initialization_options())
+            finally:
+                activity.sse_sessions.discard(session)
+                activity.changed()
 
-    verifier = ApiKeyVerifier({name: agent.api_keys for name, agent in runtime.config.config.agents.items()})
+    # -- lifecycle -----------------------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with session_manager.run():
-            yield
+    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        self._activity = _Activity()
+        self.draining = anyio.Event()
+        self._stop_managers = anyio.Event()
+        self._managers_stopped = anyio.Event()
+        async with anyio.create_task_group() as tg:
+            await tg.start(self._run_managers)
+            try:
+                yield
+            finally:
+                self._stop_managers.set()
 
-    return Starlette(
-        routes=routes,
-        middleware=[
-            Middleware(AuthenticationMiddleware, backend=BearerAuthBackend(verifier)),
-            Middleware(AuthContextMiddleware),
-        ],
-        lifespan=lifespan,
-    )
+    async def _run_managers(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        assert self._stop_managers is not None and self._managers_stopped is not None
+        try:
+            async with self._stateless.run(), self._stateful.run():
+                task_status.started()
+                await self._stop_managers.wait()
+        finally:
+            self._managers_stopped.set()
+
+    async def drain(self, timeout: float) -> None:
+        """Refuse new work, wait up to `timeout` for the calls in flight, then end the event streams."""
+        self._draining = True
+        activity = self._activity
+        if activity is None or self.draining is None:
+            return
+        self.draining.set()
+        running = activity.exchanges + sum(len(session.pending) for session in activity.sse_sessions)
+        log.info("shutting down: no new requests; %d in flight may take up to %.0f s to finish",
+                 running, timeout)
+        with anyio.move_on_after(timeout) as waited:
+            await activity.wait_idle()
+        if waited.cancelled_caught:
+            log.warning("shutdown: calls still running after %.0f s are cancelled", timeout)
+        else:
+            log.info("shutdown: every call in flight has been answered")
+        for session in list(activity.sse_sessions):
+            await session.end()
+        # Ending the session managers ends their sessions' GET streams; nothing in flight is left to lose.
+        if self._stop_managers is not None and self._managers_stopped is not None:
+            self._stop_managers.set()
+            await self._managers_stopped.wait()
 
 
-async def serve_http(runtime: Runtime, *, transport: str, host: str, port: int) -> None:
-    import uvicorn
+class _Uvicorn(uvicorn.Server):
+    """uvicorn with a shutdown that lets calls finish before event streams close."""
 
-    if not any(agent.api_keys for agent in runtime.config.config.agents.values()):
+    def __init__(self, config: uvicorn.Config, app: HttpApp, on_started: Callable[[int], None]) -> None:
+        super().__init__(config)
+        self.zbmcp_app = app
+        self._on_started = on_started
+
+    async def serve(self, sockets: list[Any] | None = None) -> None:
+        from sse_starlette.sse import AppStatus
+
+        # sse-starlette ends every event stream the moment uvicorn starts shutting down, results of running
+        # calls included; HttpApp.drain ends them itself, after those calls have answered.
+        was = AppStatus.enable_automatic_graceful_drain
+        AppStatus.disable_automatic_graceful_drain()
+        try:
+            await super().serve(sockets)
+        finally:
+            if was:
+                AppStatus.enable_automatic_graceful_drain_mode()
+
+    async def startup(self, sockets: list[Any] | None = None) -> None:
+        await super().startup(sockets)
+        if not self.should_exit and self.servers:
+            self._on_started(self.servers[0].sockets[0].getsockname()[1])
+
+    async def shutdown(self, sockets: list[Any] | None = None) -> None:
+        grace = float(self.config.timeout_graceful_shutdown or 0)
+        started = anyio.current_time()
+        for server in self.servers:  # stop accepting, and close idle keep-alive connections
+            server.close()
+        for connection in list(self.server_state.connections):
+            connection.shutdown()
+        await self.zbmcp_app.drain(grace)
+        # uvicorn then waits for the connections that are left (only finishing now) for the rest of the grace.
+        self.config.timeout_graceful_shutdown = max(1, int(grace - (anyio.current_time() - started)) + 1)
+        await super().shutdown(sockets)
+
+
+class HttpServer:
+    """zbmcp over HTTP: uvicorn serving an HttpApp, with graceful shutdown.
+
+        server = HttpServer(runtime, transport="both", host="127.0.0.1", port=0)
+        port = await task_group.start(server.serve)   # once listening; port 0 picks a free one
+        ...
+        server.stop()                                 # graceful: calls in flight finish first
+    """
+
+    def __init__(self, runtime: Runtime, *, transport: Transport = "both", host: str = "127.0.0.1",
+                 port: int = 8000, grace_seconds: float = GRACE_SECONDS) -> None:
+        self.app = HttpApp(runtime, transport=transport)
+        self.host = host
+        self.port = port
+        config = uvicorn.Config(
+            self.app,
+            host=host,
+            port=port,
+            log_level="warning",
+            log_config=None,  # zbmcp's own logging setup (stderr) applies
+            access_log=False,  # request lines say nothing an audit record does not say better
+            lifespan="on",
+            timeout_graceful_shutdown=max(1, int(grace_seconds)),
+            server_header=False,
+        )
+        self._server: _Uvicorn | None = None
+        self._config = config
+
+    async def serve(self, *, task_status: TaskStatus[int] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Serve until stop() (or SIGINT/SIGTERM in the main thread); reports the port once listening."""
+
+        def started(port: int) -> None:
+            self.port = port
+            task_status.started(port)
+
+        self._server = _Uvicorn(self._config, self.app, started)
+        await self._server.serve()
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def stop(self) -> None:
+        """Begin a graceful shutdown, as SIGTERM does."""
+        if self._server is not None:
+            self._server.should_exit = True
+
+
+async def serve_http(runtime: Runtime, *, transport: Transport, host: str, port: int) -> None:
+    server = HttpServer(runtime, transport=transport, host=host, port=port)
+    if not server.app.agents_with_keys:
         log.warning("no agent has an API key, so every request will be refused; create one with "
                     "`zbmcp agent key NAME`")
-    app = build_http_app(runtime, transport="both" if transport == "both" else transport)
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        log_level="warning",
-        timeout_graceful_shutdown=30,  # in-flight tool calls finish before the process exits
-        lifespan="on",
-    )
-    paths = {"http": "/mcp", "sse": "/sse", "both": "/mcp and /sse"}[transport]
-    log.info("serving MCP on http://%s:%d (%s); health at /healthz", host, port, paths)
-    await uvicorn.Server(config).serve()
+    async with anyio.create_task_group() as tg:
+        await tg.start(server.serve)
+        paths = {"http": "/mcp", "sse": "/sse", "both": "/mcp and /sse"}[transport]
+        log.info("serving MCP on %s (%s), health at /healthz; Ctrl-C or SIGTERM stops it gracefully",
+                 server.url, paths)
+
+
+def _json_error(status: int, code: str, message: str) -> Response:
+    return JSONResponse({"error": code, "error_description": message}, status_code=status)
