@@ -120,6 +120,14 @@ async def test_bill_and_expense_operations(books: httpx2.AsyncClient, sandbox: S
     }), 201)
     assert bill["message"] == "success" and bill["bill"]["status"] == "open" and bill["bill"]["balance"] == 180.0
     assert ok(await books.get(f"bills/{bill['bill']['bill_id']}"))["bill"]["bill_number"] == "CH-1002"
+    # An expense line is just an account, a rate and a quantity: Zoho names it after the account.
+    account_line = ok(await books.post("bills", json={
+        "vendor_id": view.contact_id("Cloud Hosting Ltd"), "bill_number": "CH-1003",
+        "line_items": [{"account_id": view.account_id("IT and Internet Expenses"), "rate": 20}]}), 201)
+    assert account_line["bill"]["line_items"][0]["name"] == "IT and Internet Expenses"
+    nothing = await books.post("bills", json={"vendor_id": view.contact_id("Cloud Hosting Ltd"),
+                                              "bill_number": "CH-1004", "line_items": [{"rate": 20}]})
+    assert nothing.status_code == 400 and "line_items[0].account_id" in nothing.json()["message"]
 
     expense = ok(await books.post("expenses", json={
         "account_id": view.account_id("Travel Expense"), "date": "2025-03-01", "amount": 42.5,

@@ -170,8 +170,16 @@ def _line(store: OrgStore, raw: dict[str, Any], index: int, spec: DocSpec, call:
     elif call.env.settings.strict_line_items:
         raise required(f"{path}.item_id")
     name = fields.text(raw, "name", path=f"{path}.name", max_len=200) or (item["name"] if item else None)
+    account = None
+    if spec.purchase:
+        account_id = fields.ident(raw, "account_id", path=f"{path}.account_id")
+        if account_id is None and item is not None and item.get("purchase_account_id"):
+            account_id = str(item["purchase_account_id"])
+        if account_id is not None:
+            account = account_ref(store, account_id, f"{path}.account_id", EXPENSE_ACCOUNT_TYPES)
+            name = name or str(account["account_name"])  # an expense line: just an account, as Zoho allows
     if not name:
-        raise required(f"{path}.item_id or {path}.name")
+        raise required(f"{path}.item_id or {path}.name" + (f" or {path}.account_id" if spec.purchase else ""))
     rate = fields.number(raw, "rate", path=f"{path}.rate", minimum=0)
     if rate is None:
         if item is None:
@@ -202,14 +210,9 @@ def _line(store: OrgStore, raw: dict[str, Any], index: int, spec: DocSpec, call:
         "tax_percentage": 0,
         "item_total": fields.money(fields.dec(gross) - fields.dec(discount_amount)),
     }
-    if spec.purchase:
-        account_id = fields.ident(raw, "account_id", path=f"{path}.account_id")
-        if account_id is None and item is not None and item.get("purchase_account_id"):
-            account_id = str(item["purchase_account_id"])
-        if account_id is not None:
-            account = account_ref(store, account_id, f"{path}.account_id", EXPENSE_ACCOUNT_TYPES)
-            line["account_id"] = account_id
-            line["account_name"] = account["account_name"]
+    if account is not None:
+        line["account_id"] = account["account_id"]
+        line["account_name"] = account["account_name"]
     return line
 
 
