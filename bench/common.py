@@ -6,7 +6,8 @@ for the GIL with the process that measures. The child is driven over its stdin, 
 
     python bench/common.py sandbox '{"requests_per_window": 20, "window_seconds": 1}'  [--nagle]
         -> prints one JSON line: urls, credentials, a fresh full-access access token
-    stats -> one JSON line: status counts of the /books/v3 requests seen since the last reset, their times
+    stats -> one JSON line: status counts of the /books/v3 requests seen since the last reset, the times of
+             the admitted ones, access tokens minted since the last reset
     reset -> forget the recorded requests
     EOF   -> stop
 """
@@ -136,6 +137,7 @@ def _sandbox_main(settings_json: str, nodelay: bool = True) -> None:
             "access_token": sandbox.mint_access_token([creds.scope]),
         }
         print(json.dumps(info), flush=True)
+        tokens_before = 0
         for line in sys.stdin:
             command = line.strip()
             if command == "stats":
@@ -144,10 +146,11 @@ def _sandbox_main(settings_json: str, nodelay: bool = True) -> None:
                 codes = Counter(str(r.code) for r in seen if r.status == 429)
                 answer = {"requests": len(seen), "statuses": dict(statuses), "limit_codes": dict(codes),
                           "admitted_at": [r.at for r in seen if r.status is not None and r.status < 400],
-                          "tokens_minted": sum(1 for t in sandbox.token_requests
-                                               if getattr(t, "outcome", None) == "ok")}
+                          "tokens_minted": sum(1 for t in sandbox.token_requests[tokens_before:]
+                                               if t.outcome == "ok")}
             elif command == "reset":
                 sandbox.api_requests.clear()
+                tokens_before = len(sandbox.token_requests)
                 answer = {"ok": True}
             else:
                 answer = {"error": f"unknown command {command!r}"}
@@ -246,11 +249,15 @@ class StdioServer:
         self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
         return result
 
+    def close_stdin(self) -> None:
+        """EOF: the SDK's stdio server returns. (stop() waits for it; close many first to stop them together.)"""
+        if self.proc is not None and self.proc.stdin is not None and not self.proc.stdin.closed:
+            self.proc.stdin.close()
+
     def stop(self) -> None:
         if self.proc is None:
             return
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()  # EOF: the SDK's stdio server returns
+        self.close_stdin()
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
