@@ -10,6 +10,8 @@ for the GIL with the process that measures. The child is driven over its stdin, 
              the admitted ones, access tokens minted since the last reset
     reset -> forget the recorded requests
     EOF   -> stop
+
+    python bench/common.py table   -> the "Latest results" table of bench/README.md, from bench/results.json
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -57,7 +59,7 @@ class SandboxProcess:
         self.proc: subprocess.Popen[str] | None = None
         self.info: SandboxInfo | None = None
 
-    def __enter__(self) -> SandboxProcess:
+    def __enter__(self) -> Self:
         self.proc = subprocess.Popen(
             [sys.executable, str(Path(__file__).resolve()), "sandbox", json.dumps(self.settings),
              *([] if self.nodelay else ["--nagle"])],
@@ -121,7 +123,7 @@ def _sandbox_main(settings_json: str, nodelay: bool = True) -> None:
     from zbmcp.sandbox.server import SandboxServer
 
     if nodelay:
-        sandbox_server._bind = _bind_tcp  # type: ignore[attr-defined]
+        sandbox_server._bind = _bind_tcp
 
     sandbox = Sandbox(SandboxSettings(**json.loads(settings_json)))
     creds = sandbox.credentials
@@ -267,7 +269,7 @@ class StdioServer:
             self.proc.stdout.close()
         self.proc = None
 
-    def __enter__(self) -> StdioServer:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -303,10 +305,11 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
-        from importlib.metadata import version
         mcp_version = version("mcp")
-    except Exception:  # pragma: no cover - facts only
+    except PackageNotFoundError:  # pragma: no cover - facts only
         mcp_version = "?"
     return {
         "cpu": cpu,
@@ -328,7 +331,8 @@ def load_average() -> list[float]:
 
 def _git(*args: str) -> str:
     try:
-        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=5).stdout.strip()
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=5,
+                              check=False).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "?"
 
@@ -349,8 +353,52 @@ def write_results(name: str, results: dict[str, Any]) -> None:
     RESULTS_FILE.write_text(json.dumps(existing, indent=2, sort_keys=False) + "\n")
 
 
+def results_table(results: dict[str, Any]) -> str:
+    """The "Latest results" table of bench/README.md, from bench/results.json."""
+    rows = ["| benchmark | measure | result | target | met |", "|---|---|---|---|---|"]
+
+    def met(flag: bool | None) -> str:
+        return "—" if flag is None else ("yes" if flag else "**no**")
+
+    startup = results.get("startup_latency")
+    if startup:
+        cold, call, listing = startup["cold_start"], startup["tool_call"], startup["tools_list"]
+        rows += [
+            f"| startup_latency | cold start, spawn → tools/list (median of {cold['zbmcp']['tools_list']['n']}) | "
+            f"zbmcp {cold['zbmcp']['tools_list']['median_ms']:.0f} ms vs minimal "
+            f"{cold['minimal']['tools_list']['median_ms']:.0f} ms = **{cold['ratio']:.2f}x** (paired runs: "
+            f"{cold['paired_ratio_median']:.2f}x) | ≤ {cold['target']}x | {met(cold['met'])} |",
+            f"| startup_latency | tool call list_invoices over stdio (median of {call['zbmcp']['n']}) | "
+            f"zbmcp {call['zbmcp']['median_ms']:.2f} ms vs minimal {call['minimal']['median_ms']:.2f} ms = "
+            f"**{call['ratio']:.2f}x** (+{call['overhead_ms']:.2f} ms); get_invoice "
+            f"{call['zbmcp_get_invoice']['median_ms']:.2f} ms | — | — |",
+        ]
+        for agent in ("one_org", "two_orgs"):
+            entry = listing[agent]
+            rows.append(
+                f"| startup_latency | tools/list, {entry['tools_listed']} tools, {entry['organizations']} "
+                f"organization{'s' if entry['organizations'] > 1 else ''} | **{entry['wire_line_bytes']:,} bytes** "
+                f"on the wire ({entry['bytes_per_tool']} per tool; listing_size {entry['listing_size_bytes']:,}) | "
+                f"< {listing['target_bytes']:,} bytes | {met(entry['met'])} |")
+    throughput = results.get("throughput_limits")
+    if throughput:
+        settings = throughput["settings"]
+        labels = {"shared": "one runtime, 10 agents (in-memory)", "headroom": "same, zbmcp at 95 % of the limit",
+                  "stdio": "10 stdio processes, full limit each", "stdio_split": "10 stdio processes, 1/10 each"}
+        for name, entry in throughput["scenarios"].items():
+            rows.append(
+                f"| throughput_limits | {labels.get(name, name)}: {settings['limit']} per "
+                f"{settings['window_seconds']:g} s | **{entry['fraction_of_limit']:.3f}** of the limit; "
+                f"**{entry['surfaced_429s']}** 429s surfaced ({entry['sandbox_429s']} sent by the sandbox), "
+                f"{entry['zbmcp_rate_limit_refusals']} refusals | ≥ 0.95, 0 | "
+                f"{met(entry['met'])} |")
+    return "\n".join(rows)
+
+
 if __name__ == "__main__":
     if len(sys.argv) in (3, 4) and sys.argv[1] == "sandbox":
         _sandbox_main(sys.argv[2], nodelay="--nagle" not in sys.argv[3:])
+    elif sys.argv[1:] == ["table"]:
+        print(results_table(json.loads(RESULTS_FILE.read_text())))
     else:
-        sys.exit("usage: python bench/common.py sandbox '<SandboxSettings as JSON>' [--nagle]")
+        sys.exit("usage: python bench/common.py sandbox '<SandboxSettings as JSON>' [--nagle] | table")

@@ -38,7 +38,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (  # noqa: E402
+from common import (
     SandboxInfo,
     SandboxProcess,
     StdioServer,
@@ -52,7 +52,7 @@ from common import (  # noqa: E402
 
 AGENTS = 10
 THROUGHPUT_TARGET = 0.95
-CALL = ("list_invoices", {})
+CALL: tuple[str, dict[str, Any]] = ("list_invoices", {})
 
 
 def outcome(is_error: bool, structured: dict[str, Any] | None) -> str:
