@@ -17,12 +17,16 @@ library in the timed path), the same way for both servers, runs interleaved (ABB
   breakdown     where zbmcp's start-up goes beyond the SDK: imports only zbmcp needs (-X importtime, modules
                 the minimal server does not import) and each start-up step timed in a fresh process
 
+With --probe-usage-writes, a third server joins the tool-call rotation: zbmcp with the per-call rewrite of its
+daily usage counter (zbmcp.zoho.limits.DailyCounter._save) stubbed out, to show what that costs.
+
 Targets: cold start <= 1.2x the minimal server; tools/list < 20,000 bytes for all 33 tools.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -124,30 +128,48 @@ def measure_cold_start(servers: Servers, runs: int) -> dict[str, Any]:
     return result
 
 
-def measure_calls(servers: Servers, calls: int, warmup: int) -> dict[str, Any]:
+# zbmcp as is, but with the per-call rewrite of the daily usage counter stubbed out (--probe-usage-writes):
+# a diagnosis of where the per-call overhead goes, not a configuration anyone runs.
+_NO_USAGE_WRITES = ("import sys; import zbmcp.zoho.limits as limits; limits.DailyCounter._save = lambda self: None; "
+                    "from zbmcp.cli import main; sys.exit(main(sys.argv[1:]))")
+
+
+def measure_calls(servers: Servers, calls: int, warmup: int, probe: bool = False) -> dict[str, Any]:
     zb_argv, zb_env = servers.zbmcp()
     mn_argv, mn_env = servers.minimal()
     list_call = {"name": "list_invoices", "arguments": {}}
-    samples: dict[str, list[float]] = {"zbmcp": [], "minimal": [], "zbmcp_get_invoice": []}
+    samples: dict[str, list[float]] = {"zbmcp": [], "minimal": [], "zbmcp_get_invoice": [],
+                                       "zbmcp_without_usage_writes": []}
     sizes: dict[str, int] = {}
     errors = {"zbmcp": 0, "minimal": 0}
-    with StdioServer(zb_argv, zb_env) as zb, StdioServer(mn_argv, mn_env) as mn:
-        zb.initialize()
-        mn.initialize()
+    with contextlib.ExitStack() as stack:
+        zb = stack.enter_context(StdioServer(zb_argv, zb_env))
+        mn = stack.enter_context(StdioServer(mn_argv, mn_env))
+        others: list[tuple[str, StdioServer]] = []
+        if probe:
+            probe_argv = [sys.executable, "-c", _NO_USAGE_WRITES, *zb_argv[len(zbmcp_command()):]]
+            others.append(("zbmcp_without_usage_writes", stack.enter_context(StdioServer(probe_argv, zb_env))))
+        for server in (zb, mn, *(s for _, s in others)):
+            server.initialize()
+        for _, server in others:
+            server.request("tools/call", list_call)
         first = zb.request("tools/call", list_call)  # zbmcp's first call also refreshes its access token
         invoice_id = first["structuredContent"]["invoices"][0]["invoice_id"]
         get_call = {"name": "get_invoice", "arguments": {"invoice_id": invoice_id}}
         for _ in range(warmup):
             zb.request("tools/call", list_call)
             mn.request("tools/call", list_call)
-        for i in range(calls):  # both alive, alternating which goes first
-            pair = [("zbmcp", zb), ("minimal", mn)] if i % 2 == 0 else [("minimal", mn), ("zbmcp", zb)]
+            for _, server in others:
+                server.request("tools/call", list_call)
+        for i in range(calls):  # all alive, rotating which goes first
+            pair = [("zbmcp", zb), ("minimal", mn), *others]
+            pair = pair[i % len(pair):] + pair[:i % len(pair)]
             for name, server in pair:
                 started = time.perf_counter()
                 answer = server.request("tools/call", list_call)
                 samples[name].append(time.perf_counter() - started)
                 sizes[name] = server.last_response_bytes
-                errors[name] += bool(answer.get("isError"))
+                errors[name] = errors.get(name, 0) + bool(answer.get("isError"))
         for _ in range(warmup):
             zb.request("tools/call", get_call)
         for _ in range(calls):
@@ -162,6 +184,10 @@ def measure_calls(servers: Servers, calls: int, warmup: int) -> dict[str, Any]:
     result["overhead_ms"] = round(result["zbmcp"]["median_ms"] - result["minimal"]["median_ms"], 3)
     result["response_bytes"] = sizes
     result["zbmcp_get_invoice"] = summarize(samples["zbmcp_get_invoice"])
+    if probe:
+        stubbed = summarize(samples["zbmcp_without_usage_writes"])
+        result["zbmcp_without_usage_writes"] = stubbed
+        result["usage_writes_ms"] = round(result["zbmcp"]["median_ms"] - stubbed["median_ms"], 3)
     result["errors"] = errors
     result["peak_rss_mib"] = rss
     return result
@@ -308,6 +334,8 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=200, help="measured tool calls per server (default 200)")
     parser.add_argument("--warmup", type=int, default=20, help="unmeasured calls first (default 20)")
     parser.add_argument("--no-breakdown", action="store_true", help="skip the start-up breakdown")
+    parser.add_argument("--probe-usage-writes", action="store_true",
+                        help="also time zbmcp with its per-call usage-counter file writes stubbed out")
     parser.add_argument("--sandbox-as-is", action="store_true",
                         help="let the sandbox bind its own socket (no TCP_NODELAY: ~44 ms per loopback answer)")
     parser.add_argument("--write", action="store_true", help="store the results in bench/results.json")
@@ -330,7 +358,7 @@ def main() -> int:
                                     + ("its own socket (Nagle)" if args.sandbox_as_is else
                                        "TCP_NODELAY (see common.py)")},
             "cold_start": measure_cold_start(servers, args.runs),
-            "tool_call": measure_calls(servers, args.calls, args.warmup),
+            "tool_call": measure_calls(servers, args.calls, args.warmup, args.probe_usage_writes),
             "tools_list": measure_listing(servers),
         }
         if not args.no_breakdown:
