@@ -165,10 +165,10 @@ class ZohoClient:
                     raise _Retry(failure) from None
                 raise failure from None
             self._pacer.observe(gate, response.headers)
-        return self._interpret(request, where, response)
+        return self._interpret(request, where, response, connection, gate)
 
     def _interpret(
-        self, request: ZohoRequest, where: str, response: httpx2.Response
+        self, request: ZohoRequest, where: str, response: httpx2.Response, connection: ZohoConnection, gate: Gate
     ) -> tuple[int, dict[str, Any], Mapping[str, str]]:
         is_read = request.method == "GET"
         status = response.status_code
@@ -183,9 +183,16 @@ class ZohoClient:
             raise failure from None
         code = payload.get("code")
         if status < 400 and code in (0, None):
+            gate.strikes = 0
             return status, payload, dict(response.headers)
         message = str(payload.get("message") or "")
         if status == 429 or code in LIMIT_CODES:
+            if code == 44:
+                # Zoho's window for this organization is full, whoever filled it (another integration,
+                # another machine): every call to it here waits, longer each time Zoho says so again.
+                gate.strikes += 1
+                pause = min(connection.settings.limits.window_seconds, self._retry.base_delay * 2 ** gate.strikes)
+                self._pacer.hold(gate, pause)
             raise self._limit_failure(request, response, code, message)
         if status >= 500:
             failure = ZohoApiError(
@@ -223,12 +230,13 @@ class ZohoClient:
                 retry_after=retry_after, code=code, zoho_message=message,
             )
         what = LIMIT_CODES.get(code, "requests")
+        delay = 0.0 if code == 44 else None  # after a 44 the organization's gate itself holds the next attempt
         failure = RateLimited(
             f"Zoho's limit on {what} was hit for organization {request.organization_id} (HTTP 429, code {code}: "
             f"{message}). zbmcp retried and gave up; retry after {retry_after} s. Nothing was recorded.",
             retry_after=retry_after, code=code, zoho_message=message,
         )
-        return _Retry(failure)
+        return _Retry(failure, delay)
 
 
 def _advice(status: int, code: Any, message: str, request: ZohoRequest) -> str:

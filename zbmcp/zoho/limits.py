@@ -1,10 +1,11 @@
 """Pacing in front of Zoho, so agents almost never meet Zoho's own limits (../shared/zoho-books-api.md §7).
 
 Zoho blocks an organization after 100 requests a minute (429, code 44, and no Retry-After), caps calls per day
-by plan (code 45) and caps calls in flight (code 1070). zbmcp keeps, per organization, a sliding window of
-recent sends, a concurrency cap and the day's count (kept across restarts). A call waits its turn up to a
-bound; past it, or when the day's budget is spent, the agent gets RateLimited with retry_after.
-Per-agent quotas use the same pieces, so one busy agent cannot starve the others.
+by plan (code 45) and caps calls in flight (code 1070). zbmcp keeps, per organization, a window of recent
+requests shared by every zbmcp process of the user (zbmcp.zoho.windows), a concurrency cap and the day's
+count (kept across restarts). A call waits its turn up to a bound; past it, or when the day's budget is spent,
+the agent gets RateLimited with retry_after. Per-agent quotas use the same pieces, so one busy agent cannot
+starve the others.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import contextlib
 import datetime as dt
 import json
 import math
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,49 +22,17 @@ import anyio
 
 from zbmcp.errors import RateLimited
 from zbmcp.zoho.tokens import write_private_file
+from zbmcp.zoho.windows import IN_FLIGHT_POLL_SECONDS, SlidingWindow, Window
+
+try:
+    from zbmcp.zoho.windows import SharedWindow
+except ImportError:  # no fcntl (Windows): each process paces on its own
+    SharedWindow = None  # type: ignore[assignment,misc]
 
 WINDOW_SECONDS = 60.0
-# Sends and Zoho's arrivals are not simultaneous: a little slack keeps a full window from landing in 59.9 s.
-WINDOW_SLACK = 0.02
-IN_FLIGHT_POLL_SECONDS = 0.02
-
-
-class SlidingWindow:
-    """At most `limit` requests reach Zoho in any `window` seconds, counted the safe way.
-
-    Zoho counts a request when it arrives, which is somewhere between our send and its answer. So a request
-    occupies the window from the moment it is sent until `window` seconds after its answer: in flight it
-    counts as "now", and once answered it is stamped with the answer's time. Then, for any window of Zoho's,
-    every request arriving in it was either still in flight or answered less than `window` ago when the last
-    of them was sent, so at most `limit` arrive in it, whatever the network delays.
-    """
-
-    def __init__(self, limit: int, window: float, clock: Callable[[], float]) -> None:
-        self.limit = limit
-        self.nominal = window
-        self.window = window * (1 + WINDOW_SLACK)
-        self._clock = clock
-        self._answered: deque[float] = deque()
-        self.in_flight = 0
-
-    def wait_time(self) -> float:
-        """Seconds until one more request fits (0 when it fits now; a short poll when only answers can free it)."""
-        now = self._clock()
-        while self._answered and self._answered[0] <= now - self.window:
-            self._answered.popleft()
-        over = self.in_flight + len(self._answered) - self.limit + 1
-        if over <= 0:
-            return 0.0
-        if over <= len(self._answered):
-            return self._answered[over - 1] + self.window - now
-        return IN_FLIGHT_POLL_SECONDS
-
-    def begin(self) -> None:
-        self.in_flight += 1
-
-    def end(self) -> None:
-        self.in_flight -= 1
-        self._answered.append(self._clock())
+# Saving the day's count on every call costs more than a call's own work; losing a second of it costs nothing,
+# as Zoho's X-Rate-Limit headers correct it.
+SAVE_EVERY_SECONDS = 1.0
 
 
 class DailyCounter:
@@ -75,6 +43,7 @@ class DailyCounter:
         self._configured = budget
         self._path = path
         self._wall = wall_clock
+        self._saved_at = 0.0
         self._day, self.used = self._load()
 
     def _today(self) -> str:
@@ -107,18 +76,20 @@ class DailyCounter:
     def record(self) -> None:
         self._roll()
         self.used += 1
-        self._save()
+        if self.remaining() == 0 or self._wall() - self._saved_at >= SAVE_EVERY_SECONDS:
+            self._save()
 
     def correct(self, limit: int | None, remaining: int | None) -> None:
         """Zoho's X-Rate-Limit-* headers count every integration's calls, not only ours: trust them."""
         self._roll()
         if limit is not None:  # the plan's budget, unless the config sets a lower one of its own
             self.budget = limit if self._configured is None else min(limit, self._configured)
-        if limit is not None and remaining is not None:
-            self.used = max(self.used, limit - remaining)
+        if limit is not None and remaining is not None and limit - remaining > self.used:
+            self.used = limit - remaining
             self._save()
 
     def _save(self) -> None:
+        self._saved_at = self._wall()
         if self._path is not None and self.budget is not None:  # without a budget there is nothing to enforce
             write_private_file(self._path, json.dumps({"day": self._day, "used": self.used}).encode(), durable=False)
 
@@ -128,10 +99,11 @@ class Gate:
     """One set of limits: a sliding window, an optional concurrency cap, an optional daily budget."""
 
     name: str  # for messages: "organization 10234695" or "agent 'bookkeeper'"
-    window: SlidingWindow | None
+    window: Window | None
     concurrency: anyio.Semaphore | None
     daily: DailyCounter | None
     max_wait: float
+    strikes: int = 0  # Zoho's "window full" answers in a row
 
     def check_daily(self) -> None:
         if self.daily is None:
@@ -170,9 +142,14 @@ class Pacer:
         key = f"org:{connection}:{organization_id}"
         if key not in self._gates:
             path = self._state_dir / f"usage-{connection}-{organization_id}.json" if self._state_dir else None
+            window: Window = SlidingWindow(per_minute, window_seconds, self._clock)
+            if self._state_dir is not None and SharedWindow is not None:
+                window = SharedWindow(per_minute, window_seconds,
+                                      self._state_dir / f"window-{connection}-{organization_id}.json",
+                                      stale_after=max_wait + window_seconds + 300)
             self._gates[key] = Gate(
                 name=f"organization {organization_id}",
-                window=SlidingWindow(per_minute, window_seconds, self._clock),
+                window=window,
                 concurrency=anyio.Semaphore(concurrency),
                 daily=DailyCounter(daily_budget, path, self._wall),
                 max_wait=max_wait,
@@ -205,18 +182,20 @@ class Pacer:
                 if gate.concurrency is not None:
                     await self._acquire(gate, gate.concurrency, deadline)
                     stack.callback(gate.concurrency.release)
-            await self._wait_for_windows(active, deadline)
-            windows = [gate.window for gate in active if gate.window is not None]
-            for window in windows:
-                window.begin()
+            tickets = await self._enter_windows(active, deadline)
             for gate in active:
                 if gate.daily is not None:
                     gate.daily.record()
             try:
                 yield
             finally:
-                for window in windows:
-                    window.end()
+                for window, ticket in tickets:
+                    window.end(ticket)
+
+    def hold(self, gate: Gate, seconds: float) -> None:
+        """Zoho said its window is full (code 44): admit nothing to this organization for a while."""
+        if gate.window is not None:
+            gate.window.hold(seconds)
 
     async def _acquire(self, gate: Gate, semaphore: anyio.Semaphore, deadline: float) -> None:
         try:
@@ -234,20 +213,32 @@ class Pacer:
             status=None,
         )
 
-    async def _wait_for_windows(self, gates: list[Gate], deadline: float) -> None:
+    async def _enter_windows(self, gates: list[Gate], deadline: float) -> list[tuple[Window, str]]:
+        """A place in every gate's window at once, or none: waits up to the deadline."""
         while True:
-            waits = [(g.window.wait_time(), g) for g in gates if g.window is not None]
-            wait, gate = max(waits, default=(0.0, None), key=lambda pair: pair[0])
-            if wait <= 0 or gate is None:
-                return
+            tickets: list[tuple[Window, str]] = []
+            wait, blocking = 0.0, None
+            for gate in gates:
+                if gate.window is None:
+                    continue
+                ticket, gate_wait = gate.window.try_begin()
+                if ticket is None:
+                    wait, blocking = gate_wait, gate
+                    break
+                tickets.append((gate.window, ticket))
+            if blocking is None:
+                return tickets
+            for window, ticket in tickets:
+                window.cancel(ticket)
             if self._clock() + wait > deadline and not (wait == IN_FLIGHT_POLL_SECONDS and self._clock() < deadline):
-                assert gate.window is not None
-                per = "a minute" if gate.window.nominal == WINDOW_SECONDS else f"per {gate.window.nominal:g} s"
+                assert blocking.window is not None
+                limit = blocking.window
+                per = "a minute" if limit.nominal == WINDOW_SECONDS else f"per {limit.nominal:g} s"
                 raise RateLimited(
-                    f"The limit of {gate.window.limit} calls {per} for {gate.name} is reached, and the next free "
+                    f"The limit of {limit.limit} calls {per} for {blocking.name} is reached, and the next free "
                     f"slot is {wait:.0f} s away (more than zbmcp waits). Retry in {math.ceil(wait)} s. "
                     "Nothing was sent to Zoho.",
-                    retry_after=math.ceil(wait),
+                    retry_after=max(1, math.ceil(wait)),
                     status=None,
                 )
             await anyio.sleep(wait)

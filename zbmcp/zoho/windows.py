@@ -1,0 +1,188 @@
+"""Request windows: at most `limit` requests reach Zoho in any `window` seconds, counted the safe way.
+
+Zoho counts a request when it arrives, somewhere between our send and its answer. So a request occupies the
+window from the moment it is sent until `window` seconds after its answer: in flight it counts as "now", and
+once answered it is stamped with the answer's time. Then, for any window of Zoho's, every request arriving in
+it was either still in flight or answered less than `window` ago when the last of them was sent, so at most
+`limit` arrive in it, whatever the network delays.
+
+Two kinds, one interface (`try_begin` admits and returns a ticket or says how long to wait; `end` stamps the
+answer; `cancel` gives a place back; `hold` shuts the window after Zoho said 429):
+
+    SlidingWindow   in memory, for one process (per-agent quotas)
+    SharedWindow    a small file under $ZBMCP_HOME, locked with flock, so every zbmcp process of the user
+                    (several stdio servers started by desktop clients, say) paces one organization together
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import itertools
+import json
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+# Zoho's window boundaries are not documented (a fixed minute, a sliding one, whole seconds): a little slack
+# keeps a full window from landing in 59.9 s of Zoho's count.
+WINDOW_SLACK = 0.02
+# How soon to look again when only answers still in flight can free a place.
+IN_FLIGHT_POLL_SECONDS = 0.02
+# One counter per process: two windows on one file in one process must never hand out the same ticket.
+_TICKETS = itertools.count()
+
+
+class Window(Protocol):
+    limit: int
+    nominal: float
+
+    def try_begin(self) -> tuple[str | None, float]:
+        """(ticket, 0) when admitted now; (None, seconds to wait) otherwise."""
+        ...
+
+    def end(self, ticket: str) -> None: ...
+
+    def cancel(self, ticket: str) -> None: ...
+
+    def hold(self, seconds: float) -> None:
+        """Admit nothing for `seconds`: Zoho has just said its window is full."""
+        ...
+
+
+def _wait(answered: list[float] | deque[float], in_flight: int, limit: int, window: float, now: float,
+          held_until: float) -> float:
+    if now < held_until:
+        return held_until - now
+    over = in_flight + len(answered) - limit + 1
+    if over <= 0:
+        return 0.0
+    if over <= len(answered):
+        return answered[over - 1] + window - now
+    return IN_FLIGHT_POLL_SECONDS
+
+
+class SlidingWindow:
+    def __init__(self, limit: int, window: float, clock: Callable[[], float]) -> None:
+        self.limit = limit
+        self.nominal = window
+        self.window = window * (1 + WINDOW_SLACK)
+        self._clock = clock
+        self._answered: deque[float] = deque()
+        self._in_flight: set[str] = set()
+        self._held_until = 0.0
+        self._tickets = itertools.count()
+
+    def try_begin(self) -> tuple[str | None, float]:
+        now = self._clock()
+        while self._answered and self._answered[0] <= now - self.window:
+            self._answered.popleft()
+        wait = _wait(self._answered, len(self._in_flight), self.limit, self.window, now, self._held_until)
+        if wait > 0:
+            return None, wait
+        ticket = str(next(self._tickets))
+        self._in_flight.add(ticket)
+        return ticket, 0.0
+
+    def end(self, ticket: str) -> None:
+        if ticket in self._in_flight:
+            self._in_flight.discard(ticket)
+            self._answered.append(self._clock())
+
+    def cancel(self, ticket: str) -> None:
+        self._in_flight.discard(ticket)
+
+    def hold(self, seconds: float) -> None:
+        self._held_until = max(self._held_until, self._clock() + seconds)
+
+
+class SharedWindow:
+    """The same window, kept in a file that every zbmcp process of this user reads and writes under flock.
+
+    In-flight entries name their process, so a crashed process's places are freed instead of kept forever.
+    """
+
+    def __init__(self, limit: int, window: float, path: Path, *, stale_after: float,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.limit = limit
+        self.nominal = window
+        self.window = window * (1 + WINDOW_SLACK)
+        self._path = path
+        self._lock_path = path.with_suffix(".lock")
+        self._stale_after = stale_after  # a request in flight longer than this is not coming back
+        self._clock = clock
+        self._pid = os.getpid()
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    def try_begin(self) -> tuple[str | None, float]:
+        with self._state() as state:
+            now = self._clock()
+            wait = _wait(state["answered"], len(state["in_flight"]), self.limit, self.window, now,
+                         state["held_until"])
+            if wait > 0:
+                return None, wait
+            ticket = f"{self._pid}-{next(_TICKETS)}"
+            state["in_flight"][ticket] = now
+            return ticket, 0.0
+
+    def end(self, ticket: str) -> None:
+        with self._state() as state:
+            if state["in_flight"].pop(ticket, None) is not None:
+                state["answered"].append(self._clock())
+
+    def cancel(self, ticket: str) -> None:
+        with self._state() as state:
+            state["in_flight"].pop(ticket, None)
+
+    def hold(self, seconds: float) -> None:
+        with self._state() as state:
+            state["held_until"] = max(state["held_until"], self._clock() + seconds)
+
+    @contextlib.contextmanager
+    def _state(self) -> Iterator[dict[str, Any]]:
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # held for well under a millisecond by any process
+            state = self._read()
+            before = json.dumps(state, sort_keys=True)
+            yield state
+            if json.dumps(state, sort_keys=True) != before:
+                self._write(state)
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            raw = json.loads(self._path.read_text())
+        except (FileNotFoundError, ValueError):
+            raw = {}
+        now = self._clock()
+        answered = sorted(t for t in raw.get("answered", []) if isinstance(t, (int, float)) and t > now - self.window)
+        in_flight = {
+            ticket: started for ticket, started in (raw.get("in_flight") or {}).items()
+            if isinstance(started, (int, float)) and now - started < self._stale_after and _alive(ticket)
+        }
+        held_until = raw.get("held_until", 0.0)
+        return {"answered": answered, "in_flight": in_flight,
+                "held_until": held_until if isinstance(held_until, (int, float)) else 0.0}
+
+    def _write(self, state: dict[str, Any]) -> None:
+        tmp = self._path.with_name(f".{self._path.name}.{self._pid}.tmp")
+        tmp.write_text(json.dumps(state))
+        os.replace(tmp, self._path)
+
+
+def _alive(ticket: str) -> bool:
+    pid = int(ticket.split("-", 1)[0]) if ticket.split("-", 1)[0].isdigit() else 0
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process that exists
+    return True
