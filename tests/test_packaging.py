@@ -42,17 +42,26 @@ def secrets_in_env(sandbox, home, monkeypatch):
 
 
 async def test_claude_config_prints_an_entry_that_starts_the_agents_stdio_server(
-        write_config, secrets_in_env, capsys):  # noqa: F811
+        write_config, secrets_in_env, sandbox, home, capsys):  # noqa: F811
     loaded = write_config({"reader": agent(["invoices:read"]), "writer": agent(["invoices:*"])})
     assert main(["claude-config", "--agent", "reader", "--config", loaded.source.file]) == 0
-    entry = json.loads(capsys.readouterr().out)
+    out, err = capsys.readouterr()
+    entry = json.loads(out)
     (name, server), = entry["mcpServers"].items()
     assert name == "zoho-books-reader"
     assert Path(server["command"]).is_absolute() and "--agent" in server["args"]
+    # The config's ${VARIABLES} are listed for the user to fill in, their values never printed.
+    secrets = environ(sandbox, home)
+    assert set(server["env"]) == {"SANDBOX_CLIENT_SECRET", "SANDBOX_REFRESH_TOKEN", "ZBMCP_HOME"}
+    assert server["env"]["ZBMCP_HOME"] == str(home.resolve())
+    assert "SANDBOX_CLIENT_SECRET" in err
+    for secret in (secrets["SANDBOX_CLIENT_SECRET"], secrets["SANDBOX_REFRESH_TOKEN"]):
+        assert secret not in out + err
 
-    # What Claude Desktop does with it: start the command over stdio and list the tools.
+    # What Claude Desktop does with it, once filled in: start it without the user's shell environment.
+    filled = {name: secrets.get(name, value) for name, value in server["env"].items()}
     params = StdioServerParameters(command=server["command"], args=server["args"],
-                                   env={**os.environ, **server.get("env", {})})
+                                   env={"PATH": os.environ.get("PATH", ""), **filled})
     with anyio.fail_after(30):
         async with Client(params) as claude:
             tools = {tool.name for tool in (await claude.list_tools()).tools}

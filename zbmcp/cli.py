@@ -316,16 +316,27 @@ def _claude_config(args: argparse.Namespace) -> int:
     loaded = _load(args)
     if args.agent not in loaded.config.agents:
         raise unknown_agent(args.agent, loaded.config.agents)
-    entry = {
-        "mcpServers": {
-            f"zoho-books-{args.agent}": {
-                "command": sys.executable,
-                "args": ["-m", "zbmcp", "serve", "--config", str(Path(loaded.source.file).resolve()),
-                         "--agent", args.agent],
-            }
-        }
+    from zbmcp.config import HOME_ENV
+    from zbmcp.yamlsource import ENV_REFERENCE
+
+    config_path = Path(loaded.source.file).resolve()
+    server: dict[str, object] = {
+        "command": sys.executable,
+        "args": ["-m", "zbmcp", "serve", "--config", str(config_path), "--agent", args.agent],
     }
-    print(json.dumps(entry, indent=2))
+    # Claude Desktop starts servers without the user's shell environment: what the config reads from it
+    # (${VARIABLES}, usually secrets) must be in the entry. Values are never printed: the user fills them in.
+    referenced = sorted(set(ENV_REFERENCE.findall(config_path.read_text(encoding="utf-8"))))
+    env = {name: f"<the value of {name}>" for name in referenced}
+    if os.environ.get(HOME_ENV):  # where the tokens are: a path, not a secret
+        env[HOME_ENV] = str(Path(os.environ[HOME_ENV]).expanduser().resolve())
+    if env:
+        server["env"] = env
+    print(json.dumps({"mcpServers": {f"zoho-books-{args.agent}": server}}, indent=2))
+    if referenced:
+        print(f"zbmcp: the config reads {', '.join(referenced)} from the environment, which Claude Desktop "
+              "does not pass on: put their values in \"env\" above (the file is then as secret as they are).",
+              file=sys.stderr)
     return 0
 
 
