@@ -4,7 +4,7 @@ JSON-RPC driver for stdio servers, statistics, machine facts and bench/results.j
 The sandbox runs in a child process (a SandboxServer on 127.0.0.1) so that its request handling never competes
 for the GIL with the process that measures. The child is driven over its stdin, one command a line:
 
-    python bench/common.py sandbox '{"requests_per_window": 20, "window_seconds": 1}'  [--nagle]
+    python bench/common.py sandbox '{"requests_per_window": 100, "window_seconds": 2}'
         -> prints one JSON line: urls, credentials, a fresh full-access access token
     stats -> one JSON line: status counts of the /books/v3 requests seen since the last reset, the times of
              the admitted ones, access tokens minted since the last reset
@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -53,16 +52,14 @@ class SandboxInfo:
 class SandboxProcess:
     """A loopback sandbox (zbmcp.sandbox.server.SandboxServer) in its own Python process."""
 
-    def __init__(self, *, nodelay: bool = True, **settings: Any) -> None:
+    def __init__(self, **settings: Any) -> None:
         self.settings = settings
-        self.nodelay = nodelay
         self.proc: subprocess.Popen[str] | None = None
         self.info: SandboxInfo | None = None
 
     def __enter__(self) -> Self:
         self.proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "sandbox", json.dumps(self.settings),
-             *([] if self.nodelay else ["--nagle"])],
+            [sys.executable, str(Path(__file__).resolve()), "sandbox", json.dumps(self.settings)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1, cwd=REPO,
         )
         assert self.proc.stdout is not None
@@ -96,34 +93,9 @@ class SandboxProcess:
             self.proc = None
 
 
-def _bind_tcp(host: str, port: int) -> socket.socket:
-    """zbmcp.sandbox.server._bind, but with proto=IPPROTO_TCP.
-
-    The sandbox binds `socket.socket(family, SOCK_STREAM)`, whose proto is 0; accepted sockets inherit it, and
-    asyncio only sets TCP_NODELAY on sockets whose proto is IPPROTO_TCP (asyncio.base_events._set_nodelay). So
-    uvicorn's separate header and body writes meet Nagle + delayed ACK: every loopback response takes ~44 ms
-    whatever its size (measured: 44.0 ms median for GET /invoices, 0.6 ms in-process over ASGITransport).
-    That constant would drown the overhead these benchmarks compare, so the harness binds the socket itself."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-        sock.listen(128)
-    except OSError:
-        sock.close()
-        raise
-    sock.set_inheritable(True)
-    return sock
-
-
-def _sandbox_main(settings_json: str, nodelay: bool = True) -> None:
-    import zbmcp.sandbox.server as sandbox_server
+def _sandbox_main(settings_json: str) -> None:
     from zbmcp.sandbox import Sandbox, SandboxSettings
     from zbmcp.sandbox.server import SandboxServer
-
-    if nodelay:
-        sandbox_server._bind = _bind_tcp
 
     sandbox = Sandbox(SandboxSettings(**json.loads(settings_json)))
     creds = sandbox.credentials
@@ -368,13 +340,11 @@ def results_table(results: dict[str, Any]) -> str:
             f"zbmcp {cold['zbmcp']['tools_list']['median_ms']:.0f} ms vs minimal "
             f"{cold['minimal']['tools_list']['median_ms']:.0f} ms = **{cold['ratio']:.2f}x** (paired runs: "
             f"{cold['paired_ratio_median']:.2f}x) | ≤ {cold['target']}x | {met(cold['met'])} |")
-        probe = call.get("zbmcp_without_usage_writes")
         rows.append(
             f"| startup_latency | tool call list_invoices over stdio (median of {call['zbmcp']['n']}) | "
             f"zbmcp {call['zbmcp']['median_ms']:.2f} ms vs minimal {call['minimal']['median_ms']:.2f} ms = "
-            f"**{call['ratio']:.2f}x** (+{call['overhead_ms']:.2f} ms"
-            + (f"; {probe['median_ms']:.2f} ms without the usage-counter writes" if probe else "")
-            + f"); get_invoice {call['zbmcp_get_invoice']['median_ms']:.2f} ms | — | — |")
+            f"**{call['ratio']:.2f}x** (+{call['overhead_ms']:.2f} ms); get_invoice "
+            f"{call['zbmcp_get_invoice']['median_ms']:.2f} ms | — | — |")
         for agent in ("one_org", "two_orgs"):
             entry = listing[agent]
             rows.append(
@@ -385,12 +355,13 @@ def results_table(results: dict[str, Any]) -> str:
     throughput = results.get("throughput_limits")
     if throughput:
         settings = throughput["settings"]
-        labels = {"shared": "one runtime, 10 agents (in-memory)", "headroom": "same, zbmcp at 95 % of the limit",
-                  "stdio": "10 stdio processes, full limit each", "stdio_split": "10 stdio processes, 1/10 each"}
+        labels = {"shared": "one zbmcp, 10 agents (in memory)", "full": "the same, zbmcp at 100 % of the limit",
+                  "stdio": "10 zbmcp stdio processes, one agent each"}
         for name, entry in throughput["scenarios"].items():
             rows.append(
-                f"| throughput_limits | {labels.get(name, name)}: {settings['limit']} per "
-                f"{settings['window_seconds']:g} s | **{entry['fraction_of_limit']:.3f}** of the limit; "
+                f"| throughput_limits | {labels.get(name, name)}: limit {settings['limit']} per "
+                f"{settings['window_seconds']:g} s, zbmcp {entry['zbmcp_requests_per_window']} | "
+                f"**{entry['fraction_of_limit']:.3f}** of the limit; "
                 f"**{entry['surfaced_429s']}** 429s surfaced ({entry['sandbox_429s']} sent by the sandbox), "
                 f"{entry['zbmcp_rate_limit_refusals']} refusals | ≥ 0.95, 0 | "
                 f"{met(entry['met'])} |")
@@ -398,9 +369,9 @@ def results_table(results: dict[str, Any]) -> str:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) in (3, 4) and sys.argv[1] == "sandbox":
-        _sandbox_main(sys.argv[2], nodelay="--nagle" not in sys.argv[3:])
+    if len(sys.argv) == 3 and sys.argv[1] == "sandbox":
+        _sandbox_main(sys.argv[2])
     elif sys.argv[1:] == ["table"]:
         print(results_table(json.loads(RESULTS_FILE.read_text())))
     else:
-        sys.exit("usage: python bench/common.py sandbox '<SandboxSettings as JSON>' [--nagle] | table")
+        sys.exit("usage: python bench/common.py sandbox '<SandboxSettings as JSON>' | table")

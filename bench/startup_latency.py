@@ -9,16 +9,17 @@ library in the timed path), the same way for both servers, runs interleaved (ABB
   cold start    spawn `zbmcp serve --config ... --agent ...` -> initialize answered -> tools/list answered
                 (wall time, median over --runs), vs bench/minimal_server.py doing the same
   tool call     tools/call list_invoices, median over --calls after a warm-up, both servers alive, calls
-                alternating between them; both do one GET /invoices to the sandbox per call. zbmcp's pacing
-                is configured out of the way (limits.requests_per_minute: 1000000; it still runs on every
-                call), so no call waits for a slot. Also zbmcp's get_invoice, on its own.
+                alternating between them; both do one GET /invoices to the sandbox per call (zbmcp for one
+                organization, the minimal server for the other, which holds the same 4 invoices: so neither
+                server's calls show up in the other's rate-limit headers). zbmcp keeps its default
+                requests_per_minute (98) but over a window of 0.3 s instead of 60: no call waits for a slot,
+                and its shared window file holds about as many entries as a busy minute leaves. Also zbmcp's
+                get_invoice, on its own.
   tools/list    bytes of the tools/list result as sent (the JSON-RPC line, and the result object in it) for
                 all 33 tools, for an agent with one organization and one with two; zbmcp.tools.listing_size
   breakdown     where zbmcp's start-up goes beyond the SDK: imports only zbmcp needs (-X importtime, modules
-                the minimal server does not import) and each start-up step timed in a fresh process
-
-With --probe-usage-writes, a third server joins the tool-call rotation: zbmcp with the per-call rewrite of its
-daily usage counter (zbmcp.zoho.limits.DailyCounter._save) stubbed out, to show what that costs.
+                the minimal server does not import) and each start-up step timed in a fresh process; and the
+                per-call cost of the request window shared between processes (zbmcp.zoho.windows)
 
 Targets: cold start <= 1.2x the minimal server; tools/list < 20,000 bytes for all 33 tools.
 """
@@ -55,8 +56,9 @@ from common import (
 
 COLD_START_TARGET = 1.2
 LISTING_TARGET_BYTES = 20_000
-# A latency benchmark must not measure waits for Zoho's per-minute limit (bench/throughput_limits.py does).
-PACING_OUT_OF_THE_WAY = 1_000_000
+# A latency benchmark must not measure waits for Zoho's per-minute limit (bench/throughput_limits.py does):
+# the default number of requests, over a window short enough never to make a call wait.
+LATENCY_WINDOW_SECONDS = 0.3
 MINIMAL = Path(__file__).resolve().parent / "minimal_server.py"
 
 
@@ -78,7 +80,7 @@ class Servers:
         self.config, self.env = write_config(workdir, info, {
             "one_org": {"organizations": orgs[:1], "tools": ["*:*"]},
             "two_orgs": {"organizations": orgs[:2], "tools": ["*:*"]},
-        }, limits={"requests_per_minute": PACING_OUT_OF_THE_WAY})
+        }, limits={"window_seconds": LATENCY_WINDOW_SECONDS})
         self.minimal_env = {"MINIMAL_ACCESS_TOKEN": info.access_token}
 
     def zbmcp(self, agent: str = "one_org") -> tuple[list[str], dict[str, str]]:
@@ -86,7 +88,7 @@ class Servers:
 
     def minimal(self) -> tuple[list[str], dict[str, str]]:
         argv = [sys.executable, str(MINIMAL), "--api-base", self.info.api_base_url,
-                "--organization", self.info.organization_ids[0]]
+                "--organization", self.info.organization_ids[1]]
         return argv, self.minimal_env
 
 
@@ -128,42 +130,26 @@ def measure_cold_start(servers: Servers, runs: int) -> dict[str, Any]:
     return result
 
 
-# zbmcp as is, but with the per-call rewrite of the daily usage counter stubbed out (--probe-usage-writes):
-# a diagnosis of where the per-call overhead goes, not a configuration anyone runs.
-_NO_USAGE_WRITES = ("import sys; import zbmcp.zoho.limits as limits; limits.DailyCounter._save = lambda self: None; "
-                    "from zbmcp.cli import main; sys.exit(main(sys.argv[1:]))")
-
-
-def measure_calls(servers: Servers, calls: int, warmup: int, probe: bool = False) -> dict[str, Any]:
+def measure_calls(servers: Servers, calls: int, warmup: int) -> dict[str, Any]:
     zb_argv, zb_env = servers.zbmcp()
     mn_argv, mn_env = servers.minimal()
     list_call = {"name": "list_invoices", "arguments": {}}
-    samples: dict[str, list[float]] = {"zbmcp": [], "minimal": [], "zbmcp_get_invoice": [],
-                                       "zbmcp_without_usage_writes": []}
+    samples: dict[str, list[float]] = {"zbmcp": [], "minimal": [], "zbmcp_get_invoice": []}
     sizes: dict[str, int] = {}
     errors = {"zbmcp": 0, "minimal": 0}
     with contextlib.ExitStack() as stack:
         zb = stack.enter_context(StdioServer(zb_argv, zb_env))
         mn = stack.enter_context(StdioServer(mn_argv, mn_env))
-        others: list[tuple[str, StdioServer]] = []
-        if probe:
-            probe_argv = [sys.executable, "-c", _NO_USAGE_WRITES, *zb_argv[len(zbmcp_command()):]]
-            others.append(("zbmcp_without_usage_writes", stack.enter_context(StdioServer(probe_argv, zb_env))))
-        for server in (zb, mn, *(s for _, s in others)):
-            server.initialize()
-        for _, server in others:
-            server.request("tools/call", list_call)
+        zb.initialize()
+        mn.initialize()
         first = zb.request("tools/call", list_call)  # zbmcp's first call also refreshes its access token
         invoice_id = first["structuredContent"]["invoices"][0]["invoice_id"]
         get_call = {"name": "get_invoice", "arguments": {"invoice_id": invoice_id}}
         for _ in range(warmup):
             zb.request("tools/call", list_call)
             mn.request("tools/call", list_call)
-            for _, server in others:
-                server.request("tools/call", list_call)
-        for i in range(calls):  # all alive, rotating which goes first
-            pair = [("zbmcp", zb), ("minimal", mn), *others]
-            pair = pair[i % len(pair):] + pair[:i % len(pair)]
+        for i in range(calls):  # both alive, alternating which goes first
+            pair = [("zbmcp", zb), ("minimal", mn)] if i % 2 == 0 else [("minimal", mn), ("zbmcp", zb)]
             for name, server in pair:
                 started = time.perf_counter()
                 answer = server.request("tools/call", list_call)
@@ -184,10 +170,6 @@ def measure_calls(servers: Servers, calls: int, warmup: int, probe: bool = False
     result["overhead_ms"] = round(result["zbmcp"]["median_ms"] - result["minimal"]["median_ms"], 3)
     result["response_bytes"] = sizes
     result["zbmcp_get_invoice"] = summarize(samples["zbmcp_get_invoice"])
-    if probe:
-        stubbed = summarize(samples["zbmcp_without_usage_writes"])
-        result["zbmcp_without_usage_writes"] = stubbed
-        result["usage_writes_ms"] = round(result["zbmcp"]["median_ms"] - stubbed["median_ms"], 3)
     result["errors"] = errors
     result["peak_rss_mib"] = rss
     return result
@@ -301,6 +283,34 @@ print(json.dumps({n: (b - a) * 1000 for n, a, b in zip(names, t, t[1:])}))
 """
 
 
+def shared_window_cost(entries: int, cycles: int = 300) -> float | None:
+    """Milliseconds one call spends in the request window shared between processes (zbmcp.zoho.windows:
+    try_begin when sent, end when answered, each a flock'd read-modify-write of a small JSON file), with
+    `entries` requests already in the window. None where there is no shared window (no fcntl)."""
+    try:
+        from zbmcp.zoho.windows import SharedWindow
+    except ImportError:
+        return None
+    window = 60.0
+    now = [1_000_000.0]
+    with tempfile.TemporaryDirectory() as tmp:
+        shared = SharedWindow(entries + 1, window, Path(tmp) / "window.json", stale_after=window,
+                              clock=lambda: now[0])
+        step = window * 1.02 / entries  # the window stays at `entries` answered requests
+        for _ in range(entries):
+            ticket, _ = shared.try_begin()
+            assert ticket is not None
+            shared.end(ticket)
+            now[0] += step
+        started = time.perf_counter()
+        for _ in range(cycles):
+            ticket, _ = shared.try_begin()
+            assert ticket is not None
+            shared.end(ticket)
+            now[0] += step
+        return round((time.perf_counter() - started) / cycles * 1000, 3)
+
+
 def measure_breakdown(servers: Servers, repeats: int = 5) -> dict[str, Any]:
     zb_argv, zb_env = servers.zbmcp()
     mn_argv, mn_env = servers.minimal()
@@ -324,6 +334,8 @@ def measure_breakdown(servers: Servers, repeats: int = 5) -> dict[str, Any]:
         },
         "steps_median_ms": step_medians,
         "zbmcp_own_work_ms": round(sum(v for k, v in step_medians.items() if "(shared)" not in k), 1),
+        "per_call_shared_window_ms": {"10 requests in the window": shared_window_cost(10),
+                                      "98 requests in the window (a busy minute)": shared_window_cost(98)},
     }
 
 
@@ -334,16 +346,11 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=200, help="measured tool calls per server (default 200)")
     parser.add_argument("--warmup", type=int, default=20, help="unmeasured calls first (default 20)")
     parser.add_argument("--no-breakdown", action="store_true", help="skip the start-up breakdown")
-    parser.add_argument("--probe-usage-writes", action="store_true",
-                        help="also time zbmcp with its per-call usage-counter file writes stubbed out")
-    parser.add_argument("--sandbox-as-is", action="store_true",
-                        help="let the sandbox bind its own socket (no TCP_NODELAY: ~44 ms per loopback answer)")
     parser.add_argument("--write", action="store_true", help="store the results in bench/results.json")
     args = parser.parse_args()
 
     started = time.perf_counter()
-    with SandboxProcess(nodelay=not args.sandbox_as_is) as sandbox, \
-            tempfile.TemporaryDirectory(prefix="zbmcp-bench-") as tmp:
+    with SandboxProcess() as sandbox, tempfile.TemporaryDirectory(prefix="zbmcp-bench-") as tmp:
         assert sandbox.info is not None
         servers = Servers(sandbox.info, Path(tmp))
         results: dict[str, Any] = {
@@ -354,11 +361,10 @@ def main() -> int:
             "settings": {"runs": args.runs, "calls": args.calls, "warmup": args.warmup,
                          "zbmcp_command": " ".join(Path(a).name if i == 0 else a
                                                    for i, a in enumerate(zbmcp_command())) + " serve",
-                         "sandbox": "SandboxServer on 127.0.0.1 in its own process, "
-                                    + ("its own socket (Nagle)" if args.sandbox_as_is else
-                                       "TCP_NODELAY (see common.py)")},
+                         "sandbox": "SandboxServer on 127.0.0.1 in its own process",
+                         "zbmcp_limits": {"window_seconds": LATENCY_WINDOW_SECONDS}},
             "cold_start": measure_cold_start(servers, args.runs),
-            "tool_call": measure_calls(servers, args.calls, args.warmup, args.probe_usage_writes),
+            "tool_call": measure_calls(servers, args.calls, args.warmup),
             "tools_list": measure_listing(servers),
         }
         if not args.no_breakdown:
