@@ -78,6 +78,14 @@ def steady_fraction(times: list[float], limit: int, window: float) -> float | No
     return round(window / (sum(spans) / len(spans)), 3)
 
 
+def window_slack() -> float:
+    try:
+        from zbmcp.zoho.windows import WINDOW_SLACK
+    except ImportError:
+        from zbmcp.zoho.limits import WINDOW_SLACK  # type: ignore[attr-defined,no-redef]
+    return float(WINDOW_SLACK)
+
+
 def analyse(records: list[tuple[float, str, str]], t0: float, duration: float, limit: int, window: float,
             sandbox: dict[str, Any], latencies: list[float], zbmcp_limit: int) -> dict[str, Any]:
     """records: (wall-clock time the answer arrived, agent, outcome)."""
@@ -87,6 +95,11 @@ def analyse(records: list[tuple[float, str, str]], t0: float, duration: float, l
     outcomes = Counter(o for _, _, o in records)
     per_agent = Counter(a for t, a, o in records if o == "ok" and t0 <= t <= end)
     fraction = steady_fraction(ok, limit, window)
+    slack = window_slack()
+    # The pacer admits zbmcp_limit requests per (window x (1 + slack) + the time from a request's admission to
+    # its answer, which is when its place starts to expire): its ceiling, and what each cycle lost beyond it.
+    ceiling = zbmcp_limit / limit / (1 + slack)
+    cycle_s = window / fraction * zbmcp_limit / limit if fraction else None
     surfaced = outcomes.get("zoho_429", 0)
     refused = outcomes.get("zbmcp_rate_limited", 0)
     return {
@@ -94,6 +107,8 @@ def analyse(records: list[tuple[float, str, str]], t0: float, duration: float, l
         "calls": len(records),
         "outcomes": dict(outcomes),
         "fraction_of_limit": fraction,  # the headline: agents' successful calls, sustained
+        "pacer_ceiling": round(ceiling, 3),
+        "cycle_overhead_ms": round((cycle_s - window * (1 + slack)) * 1000, 1) if cycle_s else None,
         "sandbox_admitted_fraction": steady_fraction(admitted, limit, window),  # the same, as Zoho counts
         "fraction_of_limit_whole_run": round(len(ok) / (limit * duration / window), 3),  # edges included
         "ok_per_s": round(len(ok) / duration, 2),
