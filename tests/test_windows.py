@@ -42,9 +42,8 @@ def test_a_crashed_process_does_not_keep_its_places(tmp_path):
     path = tmp_path / "window.json"
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead_pid = int(dead.stdout)
-    path.write_text(json.dumps({"answered": [], "in_flight": {f"{dead_pid}-0": 1e18, f"{dead_pid}-1": 1e18},
-                                "held_until": 0}))
-    window = SharedWindow(2, 60, path, stale_after=600, clock=lambda: 1e18)
+    path.write_text(json.dumps({"a": [], "f": {f"{dead_pid}-0": 1e9, f"{dead_pid}-1": 1e9}, "h": 0}))
+    window = SharedWindow(2, 60, path, stale_after=600, clock=lambda: 1e9)
     first, wait = window.try_begin()
     second, _ = window.try_begin()
     third, third_wait = window.try_begin()

@@ -16,16 +16,18 @@ answer; `cancel` gives a place back; `hold` shuts the window after Zoho said 429
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import fcntl
 import itertools
 import json
 import os
 import time
+from array import array
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 # Zoho's window boundaries are not documented (a fixed minute, a sliding one, whole seconds): a little slack
 # keeps a full window from landing in 59.9 s of Zoho's count.
@@ -53,7 +55,7 @@ class Window(Protocol):
         ...
 
 
-def _wait(answered: list[float] | deque[float], in_flight: int, limit: int, window: float, now: float,
+def _wait(answered: Sequence[float], in_flight: int, limit: int, window: float, now: float,
           held_until: float) -> float:
     if now < held_until:
         return held_until - now
@@ -102,7 +104,10 @@ class SlidingWindow:
 class SharedWindow:
     """The same window, kept in a file that every zbmcp process of this user reads and writes under flock.
 
-    In-flight entries name their process, so a crashed process's places are freed instead of kept forever.
+    One small file, opened, locked, read and rewritten in place for each change: a few system calls, no
+    rename, because the lock already keeps readers from seeing half a write (and a torn file after a crash
+    reads as empty, which only forgets a minute of history). In-flight entries name their process, so a
+    crashed process's places are freed instead of kept forever.
     """
 
     def __init__(self, limit: int, window: float, path: Path, *, stale_after: float,
@@ -111,7 +116,6 @@ class SharedWindow:
         self.nominal = window
         self.window = window * (1 + WINDOW_SLACK)
         self._path = path
-        self._lock_path = path.with_suffix(".lock")
         self._stale_after = stale_after  # a request in flight longer than this is not coming back
         self._clock = clock
         self._pid = os.getpid()
@@ -120,59 +124,79 @@ class SharedWindow:
     def try_begin(self) -> tuple[str | None, float]:
         with self._state() as state:
             now = self._clock()
-            wait = _wait(state["answered"], len(state["in_flight"]), self.limit, self.window, now,
-                         state["held_until"])
+            wait = _wait(state.answered, len(state.in_flight), self.limit, self.window, now, state.held_until)
             if wait > 0:
                 return None, wait
             ticket = f"{self._pid}-{next(_TICKETS)}"
-            state["in_flight"][ticket] = now
+            state.in_flight[ticket] = now
+            state.dirty = True
             return ticket, 0.0
 
     def end(self, ticket: str) -> None:
         with self._state() as state:
-            if state["in_flight"].pop(ticket, None) is not None:
-                state["answered"].append(self._clock())
+            if state.in_flight.pop(ticket, None) is not None:
+                state.answered.append(self._clock())
+                state.dirty = True
 
     def cancel(self, ticket: str) -> None:
         with self._state() as state:
-            state["in_flight"].pop(ticket, None)
+            state.dirty = state.in_flight.pop(ticket, None) is not None
 
     def hold(self, seconds: float) -> None:
         with self._state() as state:
-            state["held_until"] = max(state["held_until"], self._clock() + seconds)
+            state.held_until = max(state.held_until, self._clock() + seconds)
+            state.dirty = True
 
     @contextlib.contextmanager
-    def _state(self) -> Iterator[dict[str, Any]]:
-        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    def _state(self) -> Iterator[_State]:
+        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)  # held for well under a millisecond by any process
-            state = self._read()
-            before = json.dumps(state, sort_keys=True)
+            state = self._parse(os.read(fd, 1 << 20))
             yield state
-            if json.dumps(state, sort_keys=True) != before:
-                self._write(state)
+            if state.dirty:
+                data = state.dump(self.limit)
+                os.pwrite(fd, data, 0)
+                os.ftruncate(fd, len(data))
         finally:
             os.close(fd)  # closing releases the lock
 
-    def _read(self) -> dict[str, Any]:
+    def _parse(self, data: bytes) -> _State:
+        """The file: one JSON line (requests in flight, hold), then the answer times as packed doubles, oldest
+        first, which read and write in microseconds however many there are."""
+        state = _State()
+        head, _, packed = data.partition(b"\n")
         try:
-            raw = json.loads(self._path.read_text())
-        except (FileNotFoundError, ValueError):
-            raw = {}
+            raw = json.loads(head) if head else {}
+            answered = array("d")
+            answered.frombytes(packed[: len(packed) - len(packed) % 8])
+        except ValueError:
+            return state  # torn by a crash: forget, and start counting again
         now = self._clock()
-        answered = sorted(t for t in raw.get("answered", []) if isinstance(t, (int, float)) and t > now - self.window)
-        in_flight = {
-            ticket: started for ticket, started in (raw.get("in_flight") or {}).items()
+        # Written in order under the lock, so a binary search finds what has left the window.
+        state.answered = answered[bisect.bisect_right(answered, now - self.window):]
+        in_flight = raw.get("f") if isinstance(raw, dict) else None
+        state.in_flight = {
+            ticket: started for ticket, started in (in_flight if isinstance(in_flight, dict) else {}).items()
             if isinstance(started, (int, float)) and now - started < self._stale_after and _alive(ticket)
         }
-        held_until = raw.get("held_until", 0.0)
-        return {"answered": answered, "in_flight": in_flight,
-                "held_until": held_until if isinstance(held_until, (int, float)) else 0.0}
+        held = raw.get("h", 0.0) if isinstance(raw, dict) else 0.0
+        state.held_until = held if isinstance(held, (int, float)) else 0.0
+        state.dirty = len(state.answered) != len(answered) or len(state.in_flight) != len(in_flight or {})
+        return state
 
-    def _write(self, state: dict[str, Any]) -> None:
-        tmp = self._path.with_name(f".{self._path.name}.{self._pid}.tmp")
-        tmp.write_text(json.dumps(state))
-        os.replace(tmp, self._path)
+
+class _State:
+    def __init__(self) -> None:
+        self.answered: array[float] = array("d")
+        self.in_flight: dict[str, float] = {}
+        self.held_until = 0.0
+        self.dirty = False
+
+    def dump(self, limit: int) -> bytes:
+        head = json.dumps({"f": self.in_flight, "h": self.held_until}, separators=(",", ":")).encode()
+        # Only the newest `limit` answers can ever decide a wait, so the file never grows past that.
+        return head + b"\n" + self.answered[-limit:].tobytes()
 
 
 def _alive(ticket: str) -> bool:
