@@ -289,7 +289,7 @@ def load_manifest_texts(texts: Iterable[tuple[str, str]]) -> dict[str, ToolSpec]
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: start-up time matters
     for source, text in texts:
         try:
-            raw = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+            raw = yaml.load(text, Loader=loader)
         except yaml.YAMLError as exc:
             raise ConfigError(f"not valid YAML: {exc}", file=source) from None
         try:
