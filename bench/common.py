@@ -290,6 +290,8 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "mcp": mcp_version,
         "commit": _git("rev-parse", "--short", "HEAD"),
+        # Other people work in this checkout: what differed from that commit when the benchmark ran.
+        "uncommitted": _uncommitted("zbmcp", "tool_manifests", "bench"),
     }
 
 
@@ -299,6 +301,15 @@ def load_average() -> list[float]:
         return [round(x, 2) for x in os.getloadavg()]
     except OSError:  # pragma: no cover
         return []
+
+
+def _uncommitted(*paths: str) -> list[str]:
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--", *paths], cwd=REPO, capture_output=True,
+                             text=True, timeout=5, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ["?"]
+    return [line[3:] for line in out.splitlines() if len(line) > 3]
 
 
 def _git(*args: str) -> str:
