@@ -5,9 +5,9 @@ can approve a call. Two protocol eras, one rule:
 
     up to 2025-11-25   zbmcp sends elicitation/create mid-call and waits for the answer
     2026-07-28         zbmcp answers InputRequiredResult with the question; the client asks the person and
-                       retries the call with the answer and zbmcp's request_state, which is an HMAC binding
-                       the question to this agent, tool and exact arguments: an answer given for one request
-                       never approves another.
+                       retries the call with the answer and zbmcp's request_state, a signed, single-use,
+                       expiring ticket bound to this agent, tool and exact arguments: an answer given for one
+                       request never approves another, nor the same one twice.
 
 When the client cannot ask, or anything goes wrong while asking, the call is refused (fail closed) with a
 message that says why.
@@ -21,7 +21,8 @@ import hmac
 import json
 import logging
 import secrets
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from mcp import types
@@ -42,8 +43,48 @@ APPROVE_SCHEMA: dict[str, Any] = {
     },
     "required": ["approve"],
 }
-# Per process: an approval is valid only on the server that asked (a replica that did not ask asks again).
-_STATE_KEY = secrets.token_bytes(32)
+TICKET_TTL_SECONDS = 600.0
+
+
+class ApprovalTickets:
+    """Signs the request_state of an approval question and accepts each answered ticket once.
+
+    The key is per process unless the config gives one (http.approval_secret), so that replicas behind a load
+    balancer accept each other's tickets; used tickets are remembered per process until they expire.
+    """
+
+    def __init__(self, key: bytes | None = None, *, ttl: float = TICKET_TTL_SECONDS,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._key = key or secrets.token_bytes(32)
+        self._ttl = ttl
+        self._clock = clock
+        self._used: dict[str, float] = {}
+
+    def issue(self, agent: str, spec: ToolSpec, arguments: Mapping[str, Any]) -> str:
+        nonce = secrets.token_urlsafe(12)
+        expires = int(self._clock() + self._ttl)
+        return f"{nonce}.{expires}.{self._mac(agent, spec, arguments, nonce, expires)}"
+
+    def redeem(self, ticket: str, agent: str, spec: ToolSpec, arguments: Mapping[str, Any]) -> bool:
+        """True once for a genuine, unexpired ticket issued for exactly this call."""
+        parts = ticket.split(".")
+        if len(parts) != 3 or not parts[1].isdigit():
+            return False
+        nonce, expires_text, mac = parts
+        expires = int(expires_text)
+        now = self._clock()
+        if expires < now or nonce in self._used:
+            return False
+        if not hmac.compare_digest(mac, self._mac(agent, spec, arguments, nonce, expires)):
+            return False
+        self._used = {n: e for n, e in self._used.items() if e >= now}
+        self._used[nonce] = expires
+        return True
+
+    def _mac(self, agent: str, spec: ToolSpec, arguments: Mapping[str, Any], nonce: str, expires: int) -> str:
+        canonical = json.dumps([agent, spec.name, arguments, nonce, expires], sort_keys=True,
+                               separators=(",", ":"), default=str)
+        return base64.urlsafe_b64encode(hmac.new(self._key, canonical.encode(), hashlib.sha256).digest()).decode()
 
 
 def question(agent: str, spec: ToolSpec, request: ZohoRequest, url: str) -> str:
@@ -63,11 +104,6 @@ def _modern(ctx: ServerRequestContext[Any]) -> bool:
     return str(ctx.protocol_version) >= MODERN_ERA
 
 
-def _binding(agent: str, spec: ToolSpec, arguments: Mapping[str, Any]) -> str:
-    canonical = json.dumps([agent, spec.name, arguments], sort_keys=True, separators=(",", ":"), default=str)
-    return base64.urlsafe_b64encode(hmac.new(_STATE_KEY, canonical.encode(), hashlib.sha256).digest()).decode()
-
-
 async def request_approval(
     ctx: ServerRequestContext[Any],
     params: types.CallToolRequestParams,
@@ -75,6 +111,7 @@ async def request_approval(
     spec: ToolSpec,
     request: ZohoRequest,
     url: str,
+    tickets: ApprovalTickets,
 ) -> types.InputRequiredResult | None:
     """None when a person approved; an InputRequiredResult when the client must ask first (2026-07-28);
     ApprovalRefused otherwise."""
@@ -88,11 +125,14 @@ async def request_approval(
         )
     text = question(agent, spec, request, url)
     if _modern(ctx):
-        binding = _binding(agent, spec, params.arguments or {})
-        answer = _answer_for(params, binding)
+        arguments = params.arguments or {}
+        answer = None
+        if params.request_state and tickets.redeem(params.request_state, agent, spec, arguments):
+            answer = _answer_in(params)
         if answer is None:
             ask = types.ElicitRequest(params=types.ElicitRequestFormParams(message=text, requested_schema=APPROVE_SCHEMA))
-            return types.InputRequiredResult(input_requests={QUESTION_KEY: ask}, request_state=binding)
+            return types.InputRequiredResult(input_requests={QUESTION_KEY: ask},
+                                             request_state=tickets.issue(agent, spec, arguments))
     else:
         try:
             answer = await ctx.session.elicit_form(text, APPROVE_SCHEMA)
@@ -112,10 +152,8 @@ async def request_approval(
     )
 
 
-def _answer_for(params: types.CallToolRequestParams, binding: str) -> types.ElicitResult | None:
-    """The person's answer, if this retry carries one for exactly the question zbmcp asked about this call."""
-    if not params.request_state or not hmac.compare_digest(params.request_state, binding):
-        return None
+def _answer_in(params: types.CallToolRequestParams) -> types.ElicitResult | None:
+    """The person's answer to zbmcp's question, if the retry carries one."""
     response = (params.input_responses or {}).get(QUESTION_KEY)
     if isinstance(response, types.ElicitResult):
         return response

@@ -135,6 +135,8 @@ class Http(_Strict):
     allowed_hosts: list[str] = []
     allowed_origins: list[str] = []
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # Shared by replicas behind a load balancer, so an approval asked by one is accepted by another.
+    approval_secret: SecretStr | None = None
 
 
 class Config(_Strict):

@@ -4,12 +4,14 @@ Zoho connections with their tokens, the pacer and the audit log. The one place t
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx2
 
+from zbmcp.approvals import ApprovalTickets
 from zbmcp.audit import AuditLog
 from zbmcp.config import Agent, LoadedConfig
 from zbmcp.manifest import ToolSpec, load_manifests
@@ -32,9 +34,15 @@ class Runtime:
     client: ZohoClient
     pacer: Pacer
     audit: AuditLog
+    approvals: ApprovalTickets
 
     def agent(self, name: str) -> Agent:
         return self.config.config.agents[name]
+
+
+def approval_key(loaded: LoadedConfig) -> bytes | None:
+    secret = loaded.config.http.approval_secret
+    return hashlib.sha256(secret.get_secret_value().encode()).digest() if secret else None
 
 
 def token_managers(
@@ -86,4 +94,5 @@ async def open_runtime(
             client=client,
             pacer=pacer,
             audit=audit or AuditLog(loaded.audit_path),
+            approvals=ApprovalTickets(approval_key(loaded)),
         )

@@ -107,7 +107,8 @@ class ZbmcpServer:
             if request.organization_id is not None:
                 policy.check_organization(request.organization_id)
             if spec.name in policy.needs_approval:
-                pending = await request_approval(ctx, params, policy.agent, spec, request, self._url(policy, request))
+                pending = await request_approval(ctx, params, policy.agent, spec, request, self._url(policy, request),
+                                                 self.runtime.approvals)
                 if pending is not None:
                     return pending  # the client asks the person and calls again; that call gets the audit record
             if policy.dry_run and not spec.read_only:
