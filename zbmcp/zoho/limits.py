@@ -14,6 +14,7 @@ import contextlib
 import datetime as dt
 import json
 import math
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +37,11 @@ SAVE_EVERY_SECONDS = 1.0
 
 
 class DailyCounter:
-    """Calls made today (UTC, as Zoho counts by day), optionally kept in a file across restarts."""
+    """Calls made today (UTC, as Zoho counts by day), optionally kept in a file across restarts.
+
+    Each process counts its own calls; Zoho's X-Rate-Limit headers, which count everyone's, correct the figure
+    upwards on every answer, so several processes sharing one organization still see the day's real use.
+    """
 
     def __init__(self, budget: int | None, path: Path | None, wall_clock: Callable[[], float]) -> None:
         self.budget = budget
@@ -128,8 +133,6 @@ class Pacer:
         wall_clock: Callable[[], float] | None = None,
         state_dir: Path | None = None,
     ) -> None:
-        import time
-
         self._clock = clock
         self._wall = wall_clock or time.time
         self._state_dir = state_dir
@@ -145,7 +148,7 @@ class Pacer:
             window: Window = SlidingWindow(per_minute, window_seconds, self._clock)
             if self._state_dir is not None and SharedWindow is not None:
                 window = SharedWindow(per_minute, window_seconds,
-                                      self._state_dir / f"window-{connection}-{organization_id}.json",
+                                      self._state_dir / f"window-{connection}-{organization_id}",
                                       stale_after=max_wait + window_seconds + 300)
             self._gates[key] = Gate(
                 name=f"organization {organization_id}",
