@@ -30,8 +30,13 @@ from pathlib import Path
 from typing import Protocol
 
 # Zoho's window boundaries are not documented (a fixed minute, a sliding one, whole seconds): a little slack
-# keeps a full window from landing in 59.9 s of Zoho's count.
+# keeps a full window from landing in 59.9 s of Zoho's count. A second at most: Zoho's clock ticks no coarser.
 WINDOW_SLACK = 0.02
+MAX_SLACK_SECONDS = 1.0
+
+
+def with_slack(window: float) -> float:
+    return window + min(window * WINDOW_SLACK, MAX_SLACK_SECONDS)
 # How soon to look again when only answers still in flight can free a place.
 IN_FLIGHT_POLL_SECONDS = 0.02
 # One counter per process: two windows on one file in one process must never hand out the same ticket.
@@ -71,7 +76,7 @@ class SlidingWindow:
     def __init__(self, limit: int, window: float, clock: Callable[[], float]) -> None:
         self.limit = limit
         self.nominal = window
-        self.window = window * (1 + WINDOW_SLACK)
+        self.window = with_slack(window)
         self._clock = clock
         self._answered: deque[float] = deque()
         self._in_flight: set[str] = set()
@@ -114,7 +119,7 @@ class SharedWindow:
                  clock: Callable[[], float] = time.time) -> None:
         self.limit = limit
         self.nominal = window
-        self.window = window * (1 + WINDOW_SLACK)
+        self.window = with_slack(window)
         self._path = path
         self._stale_after = stale_after  # a request in flight longer than this is not coming back
         self._clock = clock
