@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
@@ -34,7 +35,7 @@ class AuditRecord:
     sentence: str = ""
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, sort_keys=False)
+        return json.dumps(vars(self), ensure_ascii=False)
 
 
 def now_iso() -> str:
@@ -73,8 +74,13 @@ class AuditLog:
         line = record.to_json() + "\n"
         with self._lock:
             if self.path is not None:
-                with self.path.open("a", encoding="utf-8") as handle:
-                    handle.write(line)
+                # Opened for each record, so a rotated log is picked up at once; one O_APPEND write per line
+                # keeps lines whole when several processes share the file.
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+                try:
+                    os.write(fd, line.encode())
+                finally:
+                    os.close(fd)
             else:
                 stream = self._stream or sys.stderr
                 stream.write(line)

@@ -124,6 +124,7 @@ class SharedWindow:
         self._stale_after = stale_after  # a request in flight longer than this is not coming back
         self._clock = clock
         self._pid = os.getpid()
+        self._fd: int | None = None
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def try_begin(self) -> tuple[str | None, float]:
@@ -154,17 +155,28 @@ class SharedWindow:
 
     @contextlib.contextmanager
     def _state(self) -> Iterator[_State]:
-        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        if self._fd is None or os.getpid() != self._pid:  # (a forked child needs a description of its own)
+            self._pid = os.getpid()
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = self._fd
+        fcntl.flock(fd, fcntl.LOCK_EX)  # held for well under a millisecond by any process
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)  # held for well under a millisecond by any process
-            state = self._parse(os.read(fd, 1 << 20))
+            state = self._parse(os.pread(fd, 1 << 20, 0))
             yield state
             if state.dirty:
                 data = state.dump(self.limit)
                 os.pwrite(fd, data, 0)
                 os.ftruncate(fd, len(data))
         finally:
-            os.close(fd)  # closing releases the lock
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __del__(self) -> None:
+        self.close()
 
     def _parse(self, data: bytes) -> _State:
         """The file: one JSON line (requests in flight, hold), then the answer times as packed doubles, oldest
