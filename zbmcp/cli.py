@@ -25,13 +25,18 @@ log = logging.getLogger("zbmcp")
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    verbose = getattr(args, "verbose", False)
+    # Libraries (the MCP SDK, httpx2) log a line per request at INFO: that drowns what matters, and an
+    # unread stderr pipe that fills up would stall the server. zbmcp's own messages stay at INFO.
     logging.basicConfig(
-        level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
+        level=logging.DEBUG if verbose else logging.WARNING,
         stream=sys.stderr,  # stdout is the stdio protocol channel
         format="zbmcp: %(message)s",
     )
-    for noisy in ("httpx2", "httpcore2", "zbmcp.sandbox"):  # one line per request drowns what matters
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("zbmcp").setLevel(logging.DEBUG if verbose else logging.INFO)
+    logging.getLogger("zbmcp.sandbox").setLevel(logging.WARNING)
+    for chatty in ("httpx2", "httpcore2"):  # their request lines carry URLs, and a revoke URL carries a token
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     if not hasattr(args, "run"):
         parser.print_help(sys.stderr)
         return 2
