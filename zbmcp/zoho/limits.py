@@ -91,7 +91,8 @@ class DailyCounter:
             self.budget = limit if self._configured is None else min(limit, self._configured)
         if limit is not None and remaining is not None and limit - remaining > self.used:
             self.used = limit - remaining
-            self._save()
+            if remaining == 0 or self._wall() - self._saved_at >= SAVE_EVERY_SECONDS:
+                self._save()
 
     def _save(self) -> None:
         self._saved_at = self._wall()
