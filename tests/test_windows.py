@@ -42,7 +42,7 @@ def test_a_crashed_process_does_not_keep_its_places(tmp_path):
     path = tmp_path / "window.json"
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead_pid = int(dead.stdout)
-    path.write_text(json.dumps({"a": [], "f": {f"{dead_pid}-0": 1e9, f"{dead_pid}-1": 1e9}, "h": 0}))
+    path.write_text(json.dumps({"a": [], "f": {f"{dead_pid}-0": 1e9 - 10, f"{dead_pid}-1": 1e9 - 10}, "h": 0}))
     window = SharedWindow(2, 60, path, stale_after=600, clock=lambda: 1e9)
     first, wait = window.try_begin()
     second, _ = window.try_begin()

@@ -16,7 +16,7 @@ from zbmcp.audit import AuditLog
 from zbmcp.config import Agent, LoadedConfig
 from zbmcp.manifest import ToolSpec, load_manifests
 from zbmcp.policy import AgentPolicy, policies
-from zbmcp.zoho.client import RetryPolicy, ZohoClient, ZohoConnection
+from zbmcp.zoho.client import USER_AGENT, RetryPolicy, ZohoClient, ZohoConnection
 from zbmcp.zoho.limits import Pacer
 from zbmcp.zoho.oauth import OAuthClient, TokenManager
 from zbmcp.zoho.regions import data_center
@@ -84,7 +84,8 @@ async def open_runtime(
         name: ZohoConnection(name, loaded.config.connections[name], manager) for name, manager in managers.items()
     }
     pacer = Pacer(state_dir=loaded.home / "usage")
-    async with httpx2.AsyncClient(transport=transport, follow_redirects=False) as http:
+    async with httpx2.AsyncClient(transport=transport, follow_redirects=False,
+                                  headers={"User-Agent": USER_AGENT}) as http:
         client = ZohoClient(http, connections, pacer, retry=retry or RetryPolicy(), **client_options)
         yield Runtime(
             config=loaded,

@@ -15,6 +15,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import anyio
@@ -39,6 +40,10 @@ class ZohoConnection:
     name: str
     settings: Connection
     tokens: TokenManager
+
+    @cached_property
+    def auth(self) -> ZohoAuth:
+        return ZohoAuth(self.tokens)
 
     @property
     def region(self) -> str:
@@ -143,8 +148,7 @@ class ZohoClient:
                         where,
                         params=list(request.params),
                         json=request.body if request.body is not None else None,
-                        auth=ZohoAuth(connection.tokens),
-                        headers={"User-Agent": USER_AGENT},
+                        auth=connection.auth,
                         timeout=timeout,
                     )
             except TimeoutError:

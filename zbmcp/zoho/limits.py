@@ -49,10 +49,18 @@ class DailyCounter:
         self._path = path
         self._wall = wall_clock
         self._saved_at = 0.0
+        self._day_starts = self._day_ends = 0.0
+        self._day_name = ""
         self._day, self.used = self._load()
 
     def _today(self) -> str:
-        return dt.datetime.fromtimestamp(self._wall(), dt.UTC).date().isoformat()
+        now = self._wall()
+        if not self._day_starts <= now < self._day_ends:  # a date computed per call costs more than a call's work
+            day = dt.datetime.fromtimestamp(now, dt.UTC).date()
+            self._day_starts = dt.datetime.combine(day, dt.time(), dt.UTC).timestamp()
+            self._day_ends = self._day_starts + 86400
+            self._day_name = day.isoformat()
+        return self._day_name
 
     def _load(self) -> tuple[str, int]:
         today = self._today()

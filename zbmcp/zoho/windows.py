@@ -39,6 +39,8 @@ def with_slack(window: float) -> float:
     return window + min(window * WINDOW_SLACK, MAX_SLACK_SECONDS)
 # How soon to look again when only answers still in flight can free a place.
 IN_FLIGHT_POLL_SECONDS = 0.02
+# A request still in flight after this long has its process checked: a crashed one frees its places.
+LIVENESS_AFTER_SECONDS = 5.0
 # One counter per process: two windows on one file in one process must never hand out the same ticket.
 _TICKETS = itertools.count()
 
@@ -195,7 +197,9 @@ class SharedWindow:
         in_flight = raw.get("f") if isinstance(raw, dict) else None
         state.in_flight = {
             ticket: started for ticket, started in (in_flight if isinstance(in_flight, dict) else {}).items()
-            if isinstance(started, (int, float)) and now - started < self._stale_after and _alive(ticket)
+            if isinstance(started, (int, float)) and now - started < self._stale_after
+            # asking whether a process still lives costs a system call: only for places held a while
+            and (now - started < LIVENESS_AFTER_SECONDS or _alive(ticket))
         }
         held = raw.get("h", 0.0) if isinstance(raw, dict) else 0.0
         state.held_until = held if isinstance(held, (int, float)) else 0.0
