@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx2
 import pytest
 import yaml
@@ -20,6 +21,7 @@ from zbmcp.config import LoadedConfig, parse_config
 from zbmcp.runtime import Runtime, open_runtime
 from zbmcp.sandbox import Sandbox, SandboxSettings
 from zbmcp.server import ZbmcpServer
+from zbmcp.transports import HttpServer
 from zbmcp.zoho.client import RetryPolicy
 
 SANDBOX_URL = "http://sandbox.test"
@@ -46,7 +48,8 @@ def home(tmp_path: Path) -> Path:
 
 def config_text(sandbox: Sandbox, agents: dict[str, Any], *, audit: dict[str, Any] | None = None,
                 connection: dict[str, Any] | None = None, base_url: str = SANDBOX_URL,
-                extra_connections: dict[str, dict[str, Any]] | None = None) -> str:
+                extra_connections: dict[str, dict[str, Any]] | None = None,
+                http: dict[str, Any] | None = None) -> str:
     credentials = sandbox.credentials
     main: dict[str, Any] = {
         "region": "eu",
@@ -68,6 +71,8 @@ def config_text(sandbox: Sandbox, agents: dict[str, Any], *, audit: dict[str, An
     document: dict[str, Any] = {"connections": connections, "agents": agents}
     if audit:
         document["audit"] = audit
+    if http:
+        document["http"] = http
     return yaml.safe_dump(document, sort_keys=False)
 
 
@@ -117,6 +122,21 @@ async def running(loaded: LoadedConfig, sandbox: Sandbox, **options: Any) -> Asy
     options.setdefault("transport", httpx2.ASGITransport(app=sandbox.app))
     async with open_runtime(loaded, **options) as runtime:
         yield runtime
+
+
+@contextlib.asynccontextmanager
+async def serving(runtime: Runtime, **options: Any) -> AsyncIterator[HttpServer]:
+    """zbmcp's HTTP server on 127.0.0.1 and a free port, in this event loop; stopped gracefully, promptly."""
+    server = HttpServer(runtime, host="127.0.0.1", port=0, **options)
+    with anyio.fail_after(None) as deadline:
+        async with anyio.create_task_group() as tg:
+            with anyio.fail_after(10):
+                await tg.start(server.serve)
+            try:
+                yield server
+            finally:
+                server.stop()
+                deadline.deadline = anyio.current_time() + 10
 
 
 @contextlib.asynccontextmanager

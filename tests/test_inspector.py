@@ -16,8 +16,7 @@ from typing import Any
 import anyio
 import pytest
 
-from tests.conftest import ORG, agent, running
-from tests.test_transports import serving, write_config  # noqa: F401  (write_config is a fixture)
+from tests.conftest import ORG, agent, running, serving
 from zbmcp.keys import key_hash, new_api_key
 
 NODE_TOOLS = Path(__file__).parent / "node"
@@ -68,9 +67,9 @@ async def test_the_inspector_calls_a_tool_over_stdio_in_the_2026_era(tmp_path):
 
 
 @pytest.fixture
-def keyed(write_config):  # noqa: F811
+def keyed(make_config):
     alice, bob = new_api_key()[0], new_api_key()[0]
-    loaded = write_config({"alice": agent(["invoices:read"], api_keys=[key_hash(alice)]),
+    loaded = make_config({"alice": agent(["invoices:read"], api_keys=[key_hash(alice)]),
                            "bob": agent(["contacts:read"], api_keys=[key_hash(bob)])})
     return loaded, alice, bob
 

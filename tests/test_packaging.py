@@ -18,8 +18,7 @@ import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
-from tests.conftest import agent, environ, running
-from tests.test_transports import serving, write_config  # noqa: F401  (write_config is a fixture)
+from tests.conftest import agent, environ, running, serving
 from zbmcp import __version__
 from zbmcp.cli import _parser, main
 
@@ -42,8 +41,8 @@ def secrets_in_env(sandbox, home, monkeypatch):
 
 
 async def test_claude_config_prints_an_entry_that_starts_the_agents_stdio_server(
-        write_config, secrets_in_env, sandbox, home, capsys):  # noqa: F811
-    loaded = write_config({"reader": agent(["invoices:read"]), "writer": agent(["invoices:*"])})
+        make_config, secrets_in_env, sandbox, home, capsys):
+    loaded = make_config({"reader": agent(["invoices:read"]), "writer": agent(["invoices:*"])})
     assert main(["claude-config", "--agent", "reader", "--config", loaded.source.file]) == 0
     out, err = capsys.readouterr()
     entry = json.loads(out)
@@ -68,8 +67,8 @@ async def test_claude_config_prints_an_entry_that_starts_the_agents_stdio_server
     assert tools == {"list_invoices", "get_invoice"}
 
 
-def test_claude_config_refuses_an_unknown_agent(write_config, secrets_in_env, capsys):  # noqa: F811
-    loaded = write_config({"reader": agent(["invoices:read"])})
+def test_claude_config_refuses_an_unknown_agent(make_config, secrets_in_env, capsys):
+    loaded = make_config({"reader": agent(["invoices:read"])})
     assert main(["claude-config", "--agent", "nobody", "--config", loaded.source.file]) == 1
     out, err = capsys.readouterr()
     assert out == "" and "nobody" in err and "reader" in err
@@ -105,8 +104,8 @@ def test_the_bundle_asks_for_the_config_file_and_agent_and_passes_them_to_zbmcp(
 
 
 async def test_the_bundle_entry_point_serves_the_chosen_agent_over_stdio(
-        write_config, secrets_in_env):  # noqa: F811
-    loaded = write_config({"reader": agent(["invoices:read"]), "writer": agent(["invoices:*"])})
+        make_config, secrets_in_env):
+    loaded = make_config({"reader": agent(["invoices:read"]), "writer": agent(["invoices:*"])})
     launch = manifest()["server"]["mcp_config"]
     env = {**os.environ, **{name: value.replace("${user_config.config_file}", loaded.source.file)
                                         .replace("${user_config.agent}", "reader")
@@ -171,11 +170,11 @@ def test_the_build_context_holds_what_the_image_copies():
 
 
 async def test_the_image_health_check_passes_on_a_serving_zbmcp_and_fails_when_it_is_gone(
-        write_config, sandbox):  # noqa: F811
+        make_config, sandbox):
     health = json.loads(dict(dockerfile())["HEALTHCHECK"].split("CMD", 1)[1])
     assert health[:2] == ["python", "-c"]
     probe = health[2]
-    loaded = write_config({"reader": agent(["invoices:read"])})
+    loaded = make_config({"reader": agent(["invoices:read"])})
     async with running(loaded, sandbox) as runtime, serving(runtime) as server:
         check = probe.replace("127.0.0.1:8000", f"127.0.0.1:{server.port}")
         healthy = await anyio.run_process([sys.executable, "-c", check], check=False)

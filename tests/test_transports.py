@@ -14,25 +14,23 @@ import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx2
 import pytest
-import yaml
 from anyio.streams.buffered import BufferedByteReceiveStream
 from mcp import Client, types
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-from tests.conftest import FAST_RETRIES, ORG, AuditCapture, agent, config_text, environ, running
+from tests.conftest import FAST_RETRIES, ORG, AuditCapture, agent, environ, running, serving
 from zbmcp.cli import main
-from zbmcp.config import LoadedConfig, parse_config
+from zbmcp.config import parse_config
 from zbmcp.keys import key_hash, new_api_key
-from zbmcp.runtime import Runtime, open_runtime
-from zbmcp.sandbox import Fault, Sandbox
+from zbmcp.runtime import open_runtime
+from zbmcp.sandbox import Fault
 from zbmcp.sandbox.server import SandboxServer
 from zbmcp.transports import HttpServer
 
@@ -53,46 +51,13 @@ def keys() -> dict[str, str]:
 
 
 @pytest.fixture
-def write_config(sandbox: Sandbox, home: Path, tmp_path: Path):
-    """The config file of a hosted deployment: agents with key hashes, and an optional http section."""
-
-    def write(agents: dict[str, Any], *, http: dict[str, Any] | None = None, base_url: str | None = None,
-              ) -> LoadedConfig:
-        text = config_text(sandbox, agents, **({"base_url": base_url} if base_url else {}))
-        if http:
-            document = yaml.safe_load(text)
-            document["http"] = http
-            text = yaml.safe_dump(document, sort_keys=False)
-        path = tmp_path / "zbmcp.yaml"
-        path.write_text(text)
-        return parse_config(text, str(path), environ(sandbox, home))
-
-    return write
-
-
-@pytest.fixture
-def hosted(write_config, keys):
+def hosted(make_config, keys):
     """alice: every invoice tool, and a person approves each invoice email; bob: reads contacts."""
-    return write_config({
+    return make_config({
         "alice": agent(["invoices:*"], require_approval=["email_invoice"],
                        api_keys=[key_hash(keys["alice"])]),
         "bob": agent(["contacts:read"], api_keys=[key_hash(keys["bob"])]),
     })
-
-
-@contextlib.asynccontextmanager
-async def serving(runtime: Runtime, **options: Any) -> AsyncIterator[HttpServer]:
-    """zbmcp's HTTP server on 127.0.0.1 and a free port, in this event loop; stopped gracefully, promptly."""
-    server = HttpServer(runtime, host="127.0.0.1", port=0, **options)
-    with anyio.fail_after(None) as deadline:
-        async with anyio.create_task_group() as tg:
-            with anyio.fail_after(10):
-                await tg.start(server.serve)
-            try:
-                yield server
-            finally:
-                server.stop()
-                deadline.deadline = anyio.current_time() + 10
 
 
 class Listening:
@@ -184,8 +149,8 @@ async def test_a_missing_or_wrong_key_is_refused_with_401_and_www_authenticate(h
 
 
 async def test_a_hostile_host_or_origin_is_refused_and_configured_hosts_are_allowed(
-        write_config, sandbox, keys):
-    loaded = write_config({"alice": agent(["invoices:read"], api_keys=[key_hash(keys["alice"])])},
+        make_config, sandbox, keys):
+    loaded = make_config({"alice": agent(["invoices:read"], api_keys=[key_hash(keys["alice"])])},
                           http={"allowed_hosts": ["mcp.example.com"],
                                 "allowed_origins": ["https://app.example.com"]})
     auth = {"Authorization": f"Bearer {keys['alice']}"}
@@ -213,8 +178,8 @@ async def test_a_hostile_host_or_origin_is_refused_and_configured_hosts_are_allo
     assert configured == [200, 200, 200, 200]
 
 
-async def test_an_oversized_body_is_refused_with_413_before_anything_runs(write_config, sandbox, keys):
-    loaded = write_config({"bob": agent(["contacts:*"], api_keys=[key_hash(keys["bob"])])},
+async def test_an_oversized_body_is_refused_with_413_before_anything_runs(make_config, sandbox, keys):
+    loaded = make_config({"bob": agent(["contacts:*"], api_keys=[key_hash(keys["bob"])])},
                           http={"max_body_bytes": 4096})
     huge_call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
                  "params": {"name": "create_contact", "arguments": {"organization_id": ORG,
@@ -238,9 +203,9 @@ async def test_an_oversized_body_is_refused_with_413_before_anything_runs(write_
 # -- a whole flow, every hop a real socket -------------------------------------------------------------
 
 
-async def test_a_full_invoice_flow_over_loopback_sockets_end_to_end(write_config, sandbox, keys):
+async def test_a_full_invoice_flow_over_loopback_sockets_end_to_end(make_config, sandbox, keys):
     with SandboxServer(sandbox) as zoho:
-        loaded = write_config({"clerk": agent(["invoices:*", "contacts:read", "items:read"],
+        loaded = make_config({"clerk": agent(["invoices:*", "contacts:read", "items:read"],
                                               api_keys=[key_hash(keys["alice"])])}, base_url=zoho.base_url)
         async with open_runtime(loaded, retry=FAST_RETRIES, audit=AuditCapture()) as runtime, \
                 serving(runtime, transport="http") as server, connect(server, keys["alice"]) as clerk:

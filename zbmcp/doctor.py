@@ -33,14 +33,13 @@ async def organizations_reached(runtime: Runtime, connection: str) -> list[dict[
 async def status(runtime: Runtime) -> list[ConnectionStatus]:
     result = []
     for name, connection in runtime.connections.items():
-        entry = ConnectionStatus(name, connection.region, connection.api_base_url, {})
-        try:
-            entry.organizations = await organizations_reached(runtime, name)
+        organizations, problem = [], None
+        try:  # first: it may refresh the token, whose answer names the API domain
+            organizations = await organizations_reached(runtime, name)
         except ZbmcpError as exc:
-            entry.problem = str(exc)
-        entry.token = describe_token(connection.tokens)
-        entry.api_base_url = connection.api_base_url
-        result.append(entry)
+            problem = str(exc)
+        result.append(ConnectionStatus(name, connection.region, connection.api_base_url,
+                                       describe_token(connection.tokens), organizations, problem))
     return result
 
 

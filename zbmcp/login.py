@@ -9,7 +9,6 @@ import contextlib
 import html
 import logging
 import secrets
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -196,7 +195,7 @@ async def revoke(manager: TokenManager, *, transport: httpx2.AsyncBaseTransport 
     return revoked
 
 
-def describe_token(manager: TokenManager, now: float | None = None) -> dict[str, Any]:
+def describe_token(manager: TokenManager) -> dict[str, Any]:
     left = manager.seconds_left()
     return {
         "has_refresh_token": bool(manager.stored_refresh_token()),
@@ -204,5 +203,4 @@ def describe_token(manager: TokenManager, now: float | None = None) -> dict[str,
         "access_token_seconds_left": int(left) if left is not None and left > 0 else 0,
         "api_domain": manager.api_domain,
         "scopes": manager.granted_scopes,
-        "checked_at": now or time.time(),
     }

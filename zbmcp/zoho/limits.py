@@ -23,7 +23,7 @@ import anyio
 
 from zbmcp.errors import RateLimited
 from zbmcp.zoho.tokens import write_private_file
-from zbmcp.zoho.windows import IN_FLIGHT_POLL_SECONDS, SlidingWindow, Window
+from zbmcp.zoho.windows import SlidingWindow, Window
 
 try:
     from zbmcp.zoho.windows import SharedWindow
@@ -242,7 +242,7 @@ class Pacer:
                 return tickets
             for window, ticket in tickets:
                 window.cancel(ticket)
-            if self._clock() + wait > deadline and not (wait == IN_FLIGHT_POLL_SECONDS and self._clock() < deadline):
+            if self._clock() + wait > deadline:
                 assert blocking.window is not None
                 limit = blocking.window
                 per = "a minute" if limit.nominal == WINDOW_SECONDS else f"per {limit.nominal:g} s"

@@ -33,13 +33,11 @@ class MemoryTokenStore:
 
     def __init__(self, token: dict[str, Any] | None = None) -> None:
         self.token = dict(token) if token else None
-        self.saves = 0
 
     def load(self) -> dict[str, Any] | None:
         return dict(self.token) if self.token else None
 
     def save(self, token: dict[str, Any]) -> None:
-        self.saves += 1
         self.token = dict(token)
 
     def delete(self) -> None:
