@@ -83,6 +83,7 @@ class BooksApi:
         try:
             with sandbox.lock:
                 access = self._authenticate(request, operation)
+                record.user_id = access.user_id
                 store = self._organization(access, query) if operation.needs_org else None
                 refusal = sandbox.limiter.admit(store.organization_id) if store is not None else None
             if store is None:

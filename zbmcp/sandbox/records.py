@@ -24,6 +24,7 @@ class ApiRequest:
     code: int | None = None
     fault: str | None = None  # the injected fault that shaped the answer, if any
     at: float = 0.0
+    user_id: str | None = None  # the Zoho user (ZUID) whose token made the call, once it was accepted
 
 
 @dataclass

@@ -20,6 +20,7 @@ from zbmcp.sandbox.rules.base import Env
 from zbmcp.sandbox.settings import SandboxSettings
 from zbmcp.sandbox.store import IdGenerator, OrgStore
 from zbmcp.sandbox.tokens import TokenRegistry
+from zbmcp.sandbox.users import Directory
 from zbmcp.sandbox.view import StoreView
 
 
@@ -59,6 +60,7 @@ class Sandbox:
         self.tokens = TokenRegistry(self._settings, clock)
         self.limiter = Limiter(self._settings, clock)
         self.default_user_id = seed.DEFAULT_USER_ID
+        self.users = Directory()
         # Seeding goes through the business rules with default settings, whatever this sandbox's are.
         self._stores = seed.build(IdGenerator(), lambda: Env(SandboxSettings(), [], clock), clock)
         self.tokens.register_client(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, [DEFAULT_REDIRECT_URI])
@@ -84,7 +86,9 @@ class Sandbox:
             setattr(self._settings, name, getattr(new, name))
 
     def organization_ids_of(self, user_id: str) -> list[str]:
-        return [org_id for org_id, store in self._stores.items() if store.organization.owner_user_id == user_id]
+        member_of = self.users.memberships(user_id)
+        return [org_id for org_id, store in self._stores.items()
+                if store.organization.owner_user_id == user_id or org_id in member_of]
 
     def org_store(self, organization_id: str) -> OrgStore:
         """The live store (for the sandbox's own code); tests should use store()."""

@@ -6,6 +6,8 @@ rather than inside a request.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -21,6 +23,9 @@ class SandboxSettings(BaseModel):
     api_domain: str | None = None  # None: the base URL of the request that asked for the token
     accounts_server: str | None = None  # None: the base URL of the authorisation request
     location: str = "us"
+    # "automatic": /oauth/v2/auth consents at once as the default user; "form": Zoho's sign-in page, where any
+    # sandbox user signs in with a password (zbmcp/sandbox/users.py)
+    sign_in: Literal["automatic", "form"] = "automatic"
 
     # Limits per organization (§7); None = not enforced
     requests_per_window: int | None = Field(default=None, ge=1)
