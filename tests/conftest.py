@@ -49,7 +49,7 @@ def home(tmp_path: Path) -> Path:
 def config_text(sandbox: Sandbox, agents: dict[str, Any], *, audit: dict[str, Any] | None = None,
                 connection: dict[str, Any] | None = None, base_url: str = SANDBOX_URL,
                 extra_connections: dict[str, dict[str, Any]] | None = None,
-                http: dict[str, Any] | None = None) -> str:
+                http: dict[str, Any] | None = None, oauth: dict[str, Any] | None = None) -> str:
     credentials = sandbox.credentials
     main: dict[str, Any] = {
         "region": "eu",
@@ -73,6 +73,8 @@ def config_text(sandbox: Sandbox, agents: dict[str, Any], *, audit: dict[str, An
         document["audit"] = audit
     if http:
         document["http"] = http
+    if oauth:
+        document["oauth"] = oauth
     return yaml.safe_dump(document, sort_keys=False)
 
 
@@ -127,7 +129,7 @@ async def running(loaded: LoadedConfig, sandbox: Sandbox, **options: Any) -> Asy
 @contextlib.asynccontextmanager
 async def serving(runtime: Runtime, **options: Any) -> AsyncIterator[HttpServer]:
     """zbmcp's HTTP server on 127.0.0.1 and a free port, in this event loop; stopped gracefully, promptly."""
-    server = HttpServer(runtime, host="127.0.0.1", port=0, **options)
+    server = HttpServer(runtime, host="127.0.0.1", **{"port": 0, **options})
     with anyio.fail_after(None) as deadline:
         async with anyio.create_task_group() as tg:
             with anyio.fail_after(10):

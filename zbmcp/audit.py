@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Any, Literal, Protocol, TextIO
 
 Decision = Literal["allowed", "denied", "failed", "dry_run"]
 
@@ -33,9 +33,16 @@ class AuditRecord:
     arguments: list[str]
     argument_values: dict[str, Any] = field(default_factory=dict)
     sentence: str = ""
+    person: str | None = None  # who signed in (a remote connector's OAuth token): their Zoho email
 
     def to_json(self) -> str:
         return json.dumps(vars(self), ensure_ascii=False)
+
+
+class Recordable(Protocol):
+    """Anything the audit log keeps: a tool call (AuditRecord) or a sign-in event (zbmcp.oauth_server.audit)."""
+
+    def to_json(self) -> str: ...
 
 
 def now_iso() -> str:
@@ -43,8 +50,9 @@ def now_iso() -> str:
 
 
 def sentence(agent: str, phrase: str, organization: str | None, region: str | None, decision: Decision,
-             rule: str, http_status: int | None, duration_ms: int) -> str:
-    """agent "bookkeeper" created invoice INV-000042 for organization 10234695 (eu): allowed, 201 in 212 ms"""
+             rule: str, http_status: int | None, duration_ms: int, *, person: str | None = None) -> str:
+    """agent "bookkeeper" created invoice INV-000042 for organization 10234695 (eu): allowed, 201 in 212 ms
+    (with a signed-in person: agent "bookkeeper" (alice@example.com) created ...)"""
     where = f" for organization {organization}" + (f" ({region})" if region else "") if organization else ""
     outcome = {"allowed": "allowed", "denied": "denied", "failed": "failed", "dry_run": "dry run, nothing sent"}[decision]
     if decision == "allowed":
@@ -53,7 +61,8 @@ def sentence(agent: str, phrase: str, organization: str | None, region: str | No
         detail = f" ({rule})" + (f", {http_status} in {duration_ms} ms" if http_status else f" after {duration_ms} ms")
     else:
         detail = f" ({rule})" if rule else ""
-    return f'agent "{agent}" {phrase}{where}: {outcome}{detail}'
+    who = f'agent "{agent}"' + (f" ({person})" if person else "")
+    return f"{who} {phrase}{where}: {outcome}{detail}"
 
 
 def recorded_values(arguments: Mapping[str, Any], wanted: Iterable[str]) -> dict[str, Any]:
@@ -70,7 +79,7 @@ class AuditLog:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
 
-    def write(self, record: AuditRecord) -> None:
+    def write(self, record: Recordable) -> None:
         line = record.to_json() + "\n"
         with self._lock:
             if self.path is not None:

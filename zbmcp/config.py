@@ -4,6 +4,7 @@
     agents:                 # who may do what: connection, organizations, tools, exclude, read_only, ...
     audit:                  # where the audit log goes
     http:                   # the hosted transport: allowed hosts and origins
+    oauth:                  # zbmcp as an OAuth authorization server for remote MCP clients (docs/connectors.md)
 
 A mistake anywhere fails at start-up with the file, the line and the fix; the server never starts
 half-configured. Tool selectors are checked against the manifests by zbmcp.policy.
@@ -11,7 +12,9 @@ half-configured. Tool selectors are checked against the manifests by zbmcp.polic
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,7 @@ from zbmcp.yamlsource import SourceMap, load_yaml
 from zbmcp.zoho.regions import REGIONS, Region
 
 APP_NAME = "zbmcp"
+PER_USER = "per_user"  # agents.NAME.connection: each signed-in person's own Zoho token
 CONFIG_ENV = "ZBMCP_CONFIG"
 HOME_ENV = "ZBMCP_HOME"
 
@@ -103,6 +107,7 @@ class Agent(_Strict):
     dry_run: bool = False
     api_keys: list[str] = []
     quota: Quota | None = None
+    users: list[str] = []  # Zoho users who may sign in as this agent (remote connectors): email or Zoho user id
 
     @field_validator("organizations", mode="before")
     @classmethod
@@ -125,6 +130,20 @@ class Agent(_Strict):
                 )
         return value
 
+    @field_validator("users")
+    @classmethod
+    def _zoho_users(cls, value: list[str]) -> list[str]:
+        users = []
+        for user in value:
+            user = str(user).strip()
+            if not (user.isdigit() or _EMAIL.fullmatch(user)):
+                raise ValueError(f"{user!r} is neither an email address nor a Zoho user id (digits, the ZUID)")
+            users.append(user.lower())
+        return users
+
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
 
 class Audit(_Strict):
     path: str | None = None  # None: JSON lines on stderr
@@ -139,11 +158,59 @@ class Http(_Strict):
     approval_secret: SecretStr | None = None
 
 
+class ClientMetadataDocuments(_Strict):
+    """OAuth clients identified by the URL of their metadata (CIMD): which of those URLs zbmcp will fetch."""
+
+    enabled: bool = True
+    allowed_hosts: list[str] = []  # trust policy: only clients hosted here (empty: any public https host)
+    # Fetch documents from loopback and private addresses too. Off: a client_id URL could otherwise make zbmcp
+    # reach into its own network (SSRF). Only for tests and closed labs.
+    allow_private_networks: bool = False
+    ca_file: str | None = None  # extra CA certificates to trust when fetching them (relative to this file)
+
+
+class OAuth(_Strict):
+    """zbmcp as the authorization server of remote MCP clients; people sign in with Zoho."""
+
+    issuer: str  # the public origin zbmcp is served at, e.g. https://zbmcp.example.com
+    connection: str | None = None  # the Zoho OAuth client people sign in through (default: the only connection)
+    access_token_seconds: int = Field(default=600, ge=60, le=3600)
+    refresh_token_days: int = Field(default=30, ge=1, le=365)
+    dynamic_registration: bool = True  # RFC 7591, for clients older than Client ID Metadata Documents
+    client_metadata_documents: ClientMetadataDocuments = ClientMetadataDocuments()
+    # Signs enrollment links; replicas must share it. Unset: a key file under $ZBMCP_HOME/oauth.
+    enrollment_secret: SecretStr | None = None
+
+    @field_validator("issuer")
+    @classmethod
+    def _origin(cls, value: str) -> str:
+        match = re.fullmatch(r"(https?)://([^/?#@\s]+)/?", value.strip())
+        if match is None:
+            raise ValueError(f"{value!r} is not an origin; write the URL zbmcp is served at, with no path, "
+                             "e.g. https://zbmcp.example.com")
+        scheme, host = match.groups()
+        if scheme == "http" and not _loopback(host):
+            raise ValueError(f"{value!r}: OAuth needs https (plain http only on 127.0.0.1 or localhost, for tests)")
+        return f"{scheme}://{host.lower()}"
+
+
+def _loopback(host: str) -> bool:
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    name = name.strip("[]")
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
 class Config(_Strict):
     connections: dict[str, Connection] = {}
     agents: dict[str, Agent] = {}
     audit: Audit = Audit()
     http: Http = Http()
+    oauth: OAuth | None = None
 
 
 class LoadedConfig:
@@ -199,14 +266,42 @@ def parse_config(text: str, file: str, environ: Mapping[str, str]) -> LoadedConf
         config = Config.model_validate(raw)
     except ValidationError as exc:
         raise _explain(exc, source) from None
+    if PER_USER in config.connections:
+        raise source.error(f"connections.{PER_USER}: the name is reserved for agents that use each person's own "
+                           "Zoho token; call the connection something else", ("connections", PER_USER))
     for name, agent in config.agents.items():
-        if agent.connection not in config.connections:
+        if (agent.connection == PER_USER or agent.users) and config.oauth is None:
+            key = "connection" if agent.connection == PER_USER else "users"
+            raise source.error(f"agents.{name}.{key}: people sign in only through zbmcp's OAuth server; add an "
+                               "`oauth:` section (see docs/connectors.md)", ("agents", name, key))
+        if agent.connection != PER_USER and agent.connection not in config.connections:
             known = ", ".join(sorted(config.connections)) or "none is defined"
             raise source.error(
                 f"agents.{name}.connection: no connection named {agent.connection!r} (connections: {known})",
                 ("agents", name, "connection"),
             )
+    if config.oauth is not None:
+        _check_oauth(config, source)
     return LoadedConfig(config, source, default_home(environ))
+
+
+def sign_in_connection(config: Config) -> str | None:
+    """The connection whose Zoho OAuth client signs people in (None without an oauth section)."""
+    if config.oauth is None:
+        return None
+    return config.oauth.connection or next(iter(config.connections), None)
+
+
+def _check_oauth(config: Config, source: SourceMap) -> None:
+    assert config.oauth is not None
+    known = ", ".join(sorted(config.connections)) or "none is defined"
+    chosen = config.oauth.connection
+    if chosen is None and len(config.connections) != 1:
+        raise source.error(f"oauth.connection: name the connection whose Zoho OAuth client people sign in with "
+                           f"(connections: {known})", ("oauth",))
+    if chosen is not None and chosen not in config.connections:
+        raise source.error(f"oauth.connection: no connection named {chosen!r} (connections: {known})",
+                           ("oauth", "connection"))
 
 
 def _explain(exc: ValidationError, source: SourceMap) -> ConfigError:

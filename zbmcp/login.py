@@ -18,8 +18,8 @@ import anyio
 import httpx2
 
 from zbmcp.errors import AuthError
-from zbmcp.zoho.oauth import TokenManager, accounts_client, token_endpoint
-from zbmcp.zoho.regions import KNOWN_ACCOUNTS_SERVERS, Region, data_center, region_of_accounts_server
+from zbmcp.zoho.oauth import TokenManager, authorization_url, exchange_code, trusted_accounts_server
+from zbmcp.zoho.regions import Region, data_center, region_of_accounts_server
 
 log = logging.getLogger(__name__)
 
@@ -37,26 +37,7 @@ class LoginResult:
 
 
 def consent_url(manager: TokenManager, accounts_url: str, redirect_uri: str, scopes: list[str], state: str) -> str:
-    oauth = accounts_client(manager.client)
-    url, _ = oauth.create_authorization_url(
-        f"{accounts_url.rstrip('/')}/oauth/v2/auth",
-        redirect_uri=redirect_uri,
-        scope=",".join(scopes),  # Zoho separates scopes with commas
-        state=state,
-        access_type="offline",  # a refresh token, so the server can run for months
-        prompt="consent",  # a fresh refresh token even if this client was authorised before
-    )
-    return str(url)
-
-
-def trusted_accounts_server(server: str, manager: TokenManager) -> str:
-    server = server.rstrip("/")
-    if server in KNOWN_ACCOUNTS_SERVERS or server == manager.client.accounts_url.rstrip("/"):
-        return server
-    raise AuthError(
-        f"The login redirect named accounts server {server!r}, which is not a Zoho accounts server; "
-        "the client secret was not sent. Start the login again."
-    )
+    return authorization_url(manager.client, accounts_url, redirect_uri, scopes, state, offline=True)
 
 
 async def exchange(
@@ -68,26 +49,11 @@ async def exchange(
     transport: httpx2.AsyncBaseTransport | None = None,
 ) -> LoginResult:
     """Trade a grant code for tokens at `accounts_server` and keep them (browser and Self Client flows)."""
-    from authlib.integrations.base_client import OAuthError
-
-    server = trusted_accounts_server(accounts_server, manager)
-    oauth = accounts_client(manager.client, transport or manager.transport)
-    try:
-        extra = {"redirect_uri": redirect_uri} if redirect_uri else {}
-        token = await oauth.fetch_token(token_endpoint(server), grant_type="authorization_code", code=code, **extra)
-    except OAuthError as exc:
-        hint = {
-            "invalid_code": "the code is wrong, already used or expired (codes last minutes); generate a new one",
-            "invalid_client": "the client id/secret in the config do not match the Zoho API console",
-            "invalid_redirect_uri": "the redirect URI is not the one registered for this client",
-        }.get(exc.error or "", exc.description or "")
-        raise AuthError(f"Zoho refused the code exchange ({exc.error}): {hint}.") from None
-    except httpx2.HTTPError as exc:
-        raise AuthError(f"Could not reach {server} ({type(exc).__name__}).") from None
-    finally:
-        await oauth.aclose()
+    server = trusted_accounts_server(accounts_server, manager.client.accounts_url)
+    token = await exchange_code(manager.client, code, server, redirect_uri=redirect_uri,
+                                transport=transport or manager.transport)
     region = region_of_accounts_server(server)
-    manager.adopt(dict(token), accounts_server=server, extra={"region": region} if region else None)
+    manager.adopt(token, accounts_server=server, extra={"region": region} if region else None)
     return LoginResult(region, manager.api_domain, manager.granted_scopes or [], server)
 
 

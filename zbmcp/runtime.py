@@ -13,8 +13,10 @@ import httpx2
 
 from zbmcp.approvals import ApprovalTickets
 from zbmcp.audit import AuditLog
-from zbmcp.config import Agent, LoadedConfig
+from zbmcp.config import PER_USER, Agent, LoadedConfig, sign_in_connection
+from zbmcp.errors import PolicyDenied
 from zbmcp.manifest import ToolSpec, load_manifests
+from zbmcp.oauth_server.personal import PersonalConnections
 from zbmcp.policy import AgentPolicy, policies
 from zbmcp.zoho.client import USER_AGENT, RetryPolicy, ZohoClient, ZohoConnection
 from zbmcp.zoho.limits import Pacer
@@ -35,9 +37,30 @@ class Runtime:
     pacer: Pacer
     audit: AuditLog
     approvals: ApprovalTickets
+    personal: PersonalConnections | None = None  # people's own Zoho tokens, for `connection: per_user` agents
 
     def agent(self, name: str) -> Agent:
         return self.config.config.agents[name]
+
+    def connection_of(self, agent: str) -> ZohoConnection:
+        """Whose settings (region, API host, limits) the agent's calls use; for a per_user agent, the sign-in
+        connection's."""
+        name = self.agent(agent).connection
+        if name == PER_USER:
+            name = sign_in_connection(self.config.config) or name
+        return self.connections[name]
+
+    def calling_connection(self, agent: str, person: tuple[str, str] | None) -> ZohoConnection:
+        """The connection a call goes out on: the agent's, or the signed-in person's own (user id, email)."""
+        if self.agent(agent).connection != PER_USER:
+            return self.connection_of(agent)
+        if person is None or self.personal is None:
+            raise PolicyDenied(
+                f"Agent {agent!r} calls Zoho with each person's own token, so it is reachable only by people who "
+                "signed in through zbmcp's OAuth server (a remote connector), not over stdio or with an API key. "
+                "Nothing was sent to Zoho.", rule="per_user needs a signed-in person")
+        user_id, email = person
+        return self.personal.connection(user_id, email)
 
 
 def approval_key(loaded: LoadedConfig) -> bytes | None:
@@ -84,6 +107,8 @@ async def open_runtime(
         name: ZohoConnection(name, loaded.config.connections[name], manager) for name, manager in managers.items()
     }
     pacer = Pacer(state_dir=loaded.home / "usage")
+    signing_in = sign_in_connection(loaded.config)
+    personal = PersonalConnections(connections[signing_in], loaded.home) if signing_in else None
     async with httpx2.AsyncClient(transport=transport, follow_redirects=False,
                                   headers={"User-Agent": USER_AGENT}) as http:
         client = ZohoClient(http, connections, pacer, retry=retry or RetryPolicy(), **client_options)
@@ -96,4 +121,5 @@ async def open_runtime(
             pacer=pacer,
             audit=audit or AuditLog(loaded.audit_path),
             approvals=ApprovalTickets(approval_key(loaded)),
+            personal=personal,
         )

@@ -69,6 +69,15 @@ class ZbmcpServer:
         token = get_access_token()  # set by the HTTP transport from the agent's API key
         return token.client_id if token is not None else None
 
+    def person(self) -> tuple[str, str] | None:
+        """The signed-in person behind an OAuth token (Zoho user id, email); None for stdio and API keys."""
+        token = get_access_token()
+        claims = (token.claims or {}) if token is not None else {}
+        person = claims.get("person")
+        if token is None or not isinstance(person, str) or not token.subject:
+            return None
+        return token.subject, person
+
     def _policy(self) -> AgentPolicy | None:
         agent = self.caller()
         return self.runtime.policies.get(agent) if agent else None
@@ -95,7 +104,7 @@ class ZbmcpServer:
         started = time.perf_counter()
         arguments: Mapping[str, Any] = params.arguments or {}
         policy = self._policy()
-        call = _Call(self.runtime, policy, params.name, arguments, started)
+        call = _Call(self.runtime, policy, params.name, arguments, started, self.person())
         try:
             if policy is None:
                 raise PolicyDenied("This caller is not a configured agent; nothing is allowed.", rule="unknown agent")
@@ -118,9 +127,10 @@ class ZbmcpServer:
             if agent.quota is not None:
                 gate = self.runtime.pacer.agent_gate(
                     policy.agent, per_minute=agent.quota.per_minute, per_day=agent.quota.per_day,
-                    max_wait=self.runtime.connections[agent.connection].settings.limits.max_wait_seconds,
+                    max_wait=self.runtime.connection_of(policy.agent).settings.limits.max_wait_seconds,
                 )
-            response = await self.runtime.client.send(agent.connection, request, agent_gate=gate)
+            connection = self.runtime.calling_connection(policy.agent, call.person)
+            response = await self.runtime.client.send(connection, request, agent_gate=gate)
             payload = response.payload
             if spec.name == "list_organizations":
                 payload = _only_organizations(payload, policy.organizations)
@@ -143,16 +153,16 @@ class ZbmcpServer:
             return call.finish_error(failure, "failed", "internal error")
 
     def _url(self, policy: AgentPolicy, request: ZohoRequest) -> str:
-        connection = self.runtime.connections[self.runtime.agent(policy.agent).connection]
-        return connection.url(request)
+        return self.runtime.connection_of(policy.agent).url(request)
 
 
 class _Call:
     """One tool call in progress: knows enough to answer the agent and write the audit record."""
 
     def __init__(self, runtime: Runtime, policy: AgentPolicy | None, name: str, arguments: Mapping[str, Any],
-                 started: float) -> None:
+                 started: float, person: tuple[str, str] | None = None) -> None:
         self.runtime = runtime
+        self.person = person
         self.policy = policy
         self.name = name
         self.arguments = arguments
@@ -213,8 +223,7 @@ class _Call:
         organization = self.request.organization_id if self.request else _given_organization(self.arguments)
         region = None
         if self.policy is not None:
-            connection = self.runtime.agent(self.policy.agent).connection
-            region = self.runtime.connections[connection].region
+            region = self.runtime.connection_of(self.policy.agent).region
         record = AuditRecord(
             time=now_iso(),
             agent=agent,
@@ -230,8 +239,10 @@ class _Call:
             duration_ms=duration,
             arguments=sorted(self.arguments),
             argument_values=recorded_values(self.arguments, self.runtime.config.config.audit.argument_values),
+            person=self.person[1] if self.person else None,
         )
-        record.sentence = sentence(agent, phrase, organization, region, decision, rule, status, duration)
+        record.sentence = sentence(agent, phrase, organization, region, decision, rule, status, duration,
+                                   person=record.person)
         try:
             self.runtime.audit.write(record)
         except OSError:

@@ -29,14 +29,14 @@ import hashlib
 import hmac
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 import anyio
 import uvicorn
 from anyio.abc import TaskStatus
 from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser, BearerAuthBackend, RequireAuthMiddleware
-from mcp.server.auth.provider import AccessToken
+from mcp.server.auth.provider import AccessToken, TokenVerifier
 from mcp.server.sse import SseServerTransport
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
@@ -54,6 +54,10 @@ from zbmcp.config import Http
 from zbmcp.keys import key_hash, new_api_key
 from zbmcp.runtime import Runtime
 from zbmcp.server import ZbmcpServer
+
+if TYPE_CHECKING:
+    from zbmcp.oauth_server.edge import OAuthEdge
+    from zbmcp.oauth_server.store import RecordStore
 
 log = logging.getLogger(__name__)
 
@@ -89,11 +93,13 @@ class ApiKeyVerifier:
         return AccessToken(token="", client_id=found, scopes=[MCP_SCOPE])
 
 
-def transport_security(http: Http) -> TransportSecuritySettings:
+def transport_security(http: Http, issuer: str | None = None) -> TransportSecuritySettings:
+    # The OAuth issuer is the public origin clients use: its host is this server's.
+    public = [issuer.split("://", 1)[1], issuer.split("://", 1)[1] + ":*"] if issuer else []
     return TransportSecuritySettings(
         enable_dns_rebinding_protection=True,
-        allowed_hosts=LOOPBACK_HOSTS + list(http.allowed_hosts),
-        allowed_origins=LOOPBACK_ORIGINS + list(http.allowed_origins),
+        allowed_hosts=LOOPBACK_HOSTS + list(http.allowed_hosts) + public,
+        allowed_origins=LOOPBACK_ORIGINS + list(http.allowed_origins) + ([issuer] if issuer else []),
     )
 
 
@@ -214,14 +220,20 @@ class HttpApp:
     Single use, like the SDK's session managers it holds: build a new one for each server run.
     """
 
-    def __init__(self, runtime: Runtime, *, transport: Transport = "both") -> None:
+    def __init__(self, runtime: Runtime, *, transport: Transport = "both", oauth_store: RecordStore | None = None
+                 ) -> None:
         if transport not in ("http", "sse", "both"):
             raise ValueError(f"unknown HTTP transport {transport!r}")
         http = runtime.config.config.http
         self.runtime = runtime
         self.transport = transport
         self.mcp_server = ZbmcpServer(runtime).server
-        security = transport_security(http)
+        self.oauth: OAuthEdge | None = None
+        if runtime.config.config.oauth is not None:
+            from zbmcp.oauth_server.edge import OAuthEdge  # only servers that sign people in pay for it
+
+            self.oauth = OAuthEdge(runtime, oauth_store)
+        security = transport_security(http, self.oauth.settings.issuer if self.oauth else None)
         self._security = TransportSecurityMiddleware(security)
         self._stateless = StreamableHTTPSessionManager(
             app=self.mcp_server,
@@ -245,12 +257,17 @@ class HttpApp:
         self._stop_managers: anyio.Event | None = None
         self._managers_stopped: anyio.Event | None = None
         agents = runtime.config.config.agents
-        verifier = ApiKeyVerifier({name: agent.api_keys for name, agent in agents.items()})
+        verifier: TokenVerifier = ApiKeyVerifier({name: agent.api_keys for name, agent in agents.items()})
+        oauth = self.oauth
+        if oauth is not None:
+            verifier = oauth.verifier(verifier)
 
         def protected(app: Any) -> Any:
-            return RequireAuthMiddleware(app, [MCP_SCOPE])
+            return oauth.protect(app) if oauth is not None else RequireAuthMiddleware(app, [MCP_SCOPE])
 
         routes: list[Any] = [Route("/healthz", self._healthz, methods=["GET"])]
+        if oauth is not None:
+            routes += oauth.routes()
         if transport in ("http", "both"):
             routes.append(Route("/mcp", endpoint=protected(self._handle_mcp)))
         if transport in ("sse", "both"):
@@ -259,7 +276,8 @@ class HttpApp:
         self._app = Starlette(
             routes=routes,
             middleware=[
-                Middleware(AuthenticationMiddleware, backend=BearerAuthBackend(verifier)),
+                Middleware(AuthenticationMiddleware, backend=BearerAuthBackend(
+                    verifier, resource_server_url=oauth.resource_url if oauth is not None else None)),
                 Middleware(AuthContextMiddleware),
             ],
             lifespan=self._lifespan,
@@ -268,6 +286,11 @@ class HttpApp:
     @property
     def agents_with_keys(self) -> list[str]:
         return [name for name, agent in self.runtime.config.config.agents.items() if agent.api_keys]
+
+    @property
+    def reachable(self) -> bool:
+        """Whether any request could get in: an agent with a key, or people who can sign in."""
+        return bool(self.agents_with_keys) or self.oauth is not None
 
     # -- ASGI ----------------------------------------------------------------------------------------
 
@@ -419,8 +442,9 @@ class HttpServer:
     """
 
     def __init__(self, runtime: Runtime, *, transport: Transport = "both", host: str = "127.0.0.1",
-                 port: int = 8000, grace_seconds: float = GRACE_SECONDS) -> None:
-        self.app = HttpApp(runtime, transport=transport)
+                 port: int = 8000, grace_seconds: float = GRACE_SECONDS, oauth_store: RecordStore | None = None
+                 ) -> None:
+        self.app = HttpApp(runtime, transport=transport, oauth_store=oauth_store)
         self.host = host
         self.port = port
         config = uvicorn.Config(
@@ -460,9 +484,9 @@ class HttpServer:
 
 async def serve_http(runtime: Runtime, *, transport: Transport, host: str, port: int) -> None:
     server = HttpServer(runtime, transport=transport, host=host, port=port)
-    if not server.app.agents_with_keys:
+    if not server.app.reachable:
         log.warning("no agent has an API key, so every request will be refused; create one with "
-                    "`zbmcp agent key NAME`")
+                    "`zbmcp agent key NAME` (or let people sign in: docs/connectors.md)")
     async with anyio.create_task_group() as tg:
         await tg.start(server.serve)
         paths = {"http": "/mcp", "sse": "/sse", "both": "/mcp and /sse"}[transport]

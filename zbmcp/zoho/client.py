@@ -117,8 +117,10 @@ class ZohoClient:
             window_seconds=limits.window_seconds,
         )
 
-    async def send(self, connection_name: str, request: ZohoRequest, *, agent_gate: Gate | None = None) -> ZohoResponse:
-        connection = self.connections[connection_name]
+    async def send(self, connection: str | ZohoConnection, request: ZohoRequest, *,
+                   agent_gate: Gate | None = None) -> ZohoResponse:
+        if isinstance(connection, str):
+            connection = self.connections[connection]
         gate = self.organization_gate(connection, request.organization_id)
         started = time.perf_counter()
         attempt = 0

@@ -1,0 +1,143 @@
+"""zbmcp as an OAuth resource server: which bearer tokens open /mcp and /sse, and the challenges that tell a
+client how to get a better one.
+
+    no token, or a refused one   401  WWW-Authenticate: Bearer resource_metadata="…", scope="books:read"
+                                      (+ error="invalid_token" when a token was presented: audited with why)
+    a tools/call the token's     403  WWW-Authenticate: Bearer error="insufficient_scope", scope="…", …
+    scopes do not cover                (the client asks the person again, then retries)
+
+A token opens the server only if it was issued for this server (RFC 8707 audience, checked by the SDK's bearer
+backend), has not expired or been revoked, and its person may still act as its agent. Agents' API keys keep
+working side by side: a key is tried first, and stands for everything its agent may do.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken, TokenVerifier
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from zbmcp.oauth_server.asgi import buffer_body
+from zbmcp.oauth_server.audit import AuthAudit, collecting_notes
+from zbmcp.oauth_server.people import People
+from zbmcp.oauth_server.scopes import DEFAULT, READ, SUPPORTED, allows, challenge_for, effective
+from zbmcp.oauth_server.tokens import TokenService
+from zbmcp.policy import AgentPolicy
+
+# Why the token of the request being handled was refused, for the 401's audit record.
+_refusal: contextvars.ContextVar[str | None] = contextvars.ContextVar("zbmcp_bearer_refusal", default=None)
+
+
+class BearerVerifier:
+    """API keys first, then zbmcp's own OAuth access tokens."""
+
+    def __init__(self, keys: TokenVerifier, tokens: TokenService, people: People, resource: str) -> None:
+        self._keys = keys
+        self._tokens = tokens
+        self._people = people
+        self._resource = resource
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        _refusal.set(None)
+        key = await self._keys.verify_token(token)
+        if key is not None:  # an agent's API key: issued by this server for this server, every scope
+            return key.model_copy(update={"resource": self._resource, "scopes": [*key.scopes, *SUPPORTED]})
+        with collecting_notes() as notes:
+            access = await self._tokens.load_access(token)
+        if access is None:
+            _refusal.set(notes[0] if notes else "unknown token")
+            return None
+        if access.resource != self._resource:
+            _refusal.set(f"token issued for {access.resource}, not this server")
+            return None
+        if not await self._people.may_act_as(access.subject or "", access.person, access.agent):
+            _refusal.set(f"{access.person} may no longer act as agent {access.agent}")
+            return None
+        # client_id is the agent: what every other part of zbmcp calls the caller. The person is in the claims.
+        return AccessToken(token="", client_id=access.agent, scopes=access.scopes, expires_at=access.expires_at,
+                           resource=access.resource, subject=access.subject,
+                           claims={"person": access.person, "oauth_client": access.client_id})
+
+
+class ResourceGuard:
+    """In front of /mcp, /sse and /messages/: the 401 and 403 challenges, and the scope check on tool calls."""
+
+    def __init__(self, app: ASGIApp, *, resource_metadata_url: str, specs_by_agent: Mapping[str, AgentPolicy],
+                 audit: AuthAudit, max_body: int) -> None:
+        self._app = app
+        self._metadata = resource_metadata_url
+        self._policies = specs_by_agent
+        self._audit = audit
+        self._max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        user = scope.get("user")
+        if not isinstance(user, AuthenticatedUser):
+            presented = any(key.lower() == b"authorization" for key, _ in scope.get("headers", []))
+            if presented:
+                why = _refusal.get() or "unknown or malformed token"
+                self._audit.record("bearer", "denied", why, error="invalid_token")
+                await self._challenge(send, 401, list(DEFAULT), error="invalid_token",
+                                      description="The access token is not valid here: sign in again.")
+            else:
+                await self._challenge(send, 401, list(DEFAULT))
+            return
+        token = user.access_token
+        if READ not in effective(token.scopes):
+            await self._challenge(send, 403, list(DEFAULT), error="insufficient_scope",
+                                  description="This token does not allow reading Zoho Books.")
+            return
+        person = (token.claims or {}).get("person")
+        if scope["method"] != "POST" or person is None:  # API keys: whatever the agent may do
+            await self._app(scope, receive, send)
+            return
+        body, replay, complete = await buffer_body(receive, self._max_body)
+        policy = self._policies.get(token.client_id)
+        if complete and policy is not None:
+            for name in _tool_calls(body):
+                spec = policy.visible.get(name)
+                if spec is not None and not allows(token.scopes, spec):
+                    needed = challenge_for(spec)
+                    self._audit.record("scope", "denied", f"{name} needs {' '.join(needed)}; the token has "
+                                       f"{' '.join(token.scopes) or 'none'}", client=str((token.claims or {}).get(
+                                           "oauth_client")), person=str(person), agent=token.client_id,
+                                       error="insufficient_scope")
+                    await self._challenge(send, 403, needed, error="insufficient_scope",
+                                          description=f"Calling {name} needs {' '.join(needed)}.")
+                    return
+        await self._app(scope, replay, send)
+
+    async def _challenge(self, send: Send, status: int, scopes: list[str], *, error: str | None = None,
+                         description: str | None = None) -> None:
+        parts = []
+        if error:
+            parts.append(f'error="{error}"')
+        if description:
+            parts.append(f'error_description="{description}"')
+        parts += [f'scope="{" ".join(scopes)}"', f'resource_metadata="{self._metadata}"']
+        body = json.dumps({"error": error or "invalid_token",
+                           "error_description": description or "Sign in to use this server."}).encode()
+        await send({"type": "http.response.start", "status": status, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+            (b"www-authenticate", ("Bearer " + ", ".join(parts)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _tool_calls(body: bytes) -> list[str]:
+    """The tool names a JSON-RPC message (or batch) calls; anything unreadable is left to the server."""
+    try:
+        message: Any = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return []
+    names = []
+    for item in message if isinstance(message, list) else [message]:
+        if isinstance(item, dict) and item.get("method") == "tools/call":
+            params = item.get("params")
+            if isinstance(params, dict) and isinstance(params.get("name"), str):
+                names.append(params["name"])
+    return names
