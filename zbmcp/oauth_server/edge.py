@@ -79,7 +79,7 @@ class OAuthEdge:
         self.audit = AuthAudit(runtime.audit)
         self.people = People(loaded.config, self.store)
         self.tokens = TokenService(self.store, access_seconds=settings.access_seconds,
-                                   refresh_seconds=settings.refresh_seconds)
+                                   refresh_seconds=settings.refresh_seconds, clock=self.store.clock)
         documents = oauth.client_metadata_documents
         ca_file = str(loaded.resolve(documents.ca_file)) if documents.ca_file else None
         self.clients = ClientRegistry(self.store, ClientDocuments(documents, self.store, ca_file=ca_file))

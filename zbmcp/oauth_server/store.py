@@ -37,6 +37,8 @@ Record = dict[str, Any]
 
 
 class RecordStore(Protocol):
+    clock: Callable[[], float]  # the time expiries are measured in (seconds since the epoch)
+
     async def put(self, namespace: str, key: str, value: Record, *, ttl: float | None = None) -> None: ...
 
     async def put_if_absent(self, namespace: str, key: str, value: Record, *, ttl: float | None = None) -> bool: ...
@@ -62,14 +64,14 @@ class _Namespaces:
     """The operations on loaded namespaces; subclasses say how a namespace is loaded and saved, and locked."""
 
     def __init__(self, clock: Callable[[], float]) -> None:
-        self._clock = clock
+        self.clock = clock
 
     @contextlib.contextmanager
     def _open(self, namespace: str, *, write: bool) -> Iterator[_Entries]:
         raise NotImplementedError  # pragma: no cover
 
     def _expiry(self, ttl: float | None) -> float | None:
-        return None if ttl is None else self._clock() + ttl
+        return None if ttl is None else self.clock() + ttl
 
     def put_now(self, namespace: str, key: str, value: Record, ttl: float | None) -> None:
         with self._open(namespace, write=True) as entries:
@@ -78,7 +80,7 @@ class _Namespaces:
     def put_if_absent_now(self, namespace: str, key: str, value: Record, ttl: float | None) -> bool:
         with self._open(namespace, write=True) as entries:
             entry = entries.get(key)
-            if entry is not None and _alive(entry, self._clock()):
+            if entry is not None and _alive(entry, self.clock()):
                 return False
             entries[key] = {"value": value, "expires": self._expiry(ttl)}
             return True
@@ -86,19 +88,19 @@ class _Namespaces:
     def get_now(self, namespace: str, key: str) -> Record | None:
         with self._open(namespace, write=False) as entries:
             entry = entries.get(key)
-            return dict(entry["value"]) if entry is not None and _alive(entry, self._clock()) else None
+            return dict(entry["value"]) if entry is not None and _alive(entry, self.clock()) else None
 
     def take_now(self, namespace: str, key: str) -> Record | None:
         with self._open(namespace, write=True) as entries:
             entry = entries.pop(key, None)
-            return dict(entry["value"]) if entry is not None and _alive(entry, self._clock()) else None
+            return dict(entry["value"]) if entry is not None and _alive(entry, self.clock()) else None
 
     def delete_now(self, namespace: str, key: str) -> bool:
         with self._open(namespace, write=True) as entries:
             return entries.pop(key, None) is not None
 
     def list_now(self, namespace: str) -> dict[str, Record]:
-        now = self._clock()
+        now = self.clock()
         with self._open(namespace, write=False) as entries:
             return {key: dict(entry["value"]) for key, entry in entries.items() if _alive(entry, now)}
 
@@ -153,7 +155,7 @@ class FileRecordStore(_Namespaces):
                 before = json.dumps(entries, sort_keys=True)
                 yield entries
                 if write:
-                    now = self._clock()
+                    now = self.clock()
                     kept = {key: entry for key, entry in entries.items() if _alive(entry, now)}
                     if json.dumps(kept, sort_keys=True) != before:
                         write_private_file(path, json.dumps(kept, sort_keys=True).encode())
