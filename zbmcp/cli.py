@@ -121,9 +121,30 @@ def _parser() -> argparse.ArgumentParser:
     key.add_argument("--config", type=Path)
     key.add_argument("-v", "--verbose", action="store_true")
 
-    claude = command("claude-config", "Print the claude_desktop_config.json entry for an agent (stdio).",
+    oauth = commands.add_parser("oauth", help="People who sign in from remote MCP clients (docs/connectors.md).")
+    oauth_commands = oauth.add_subparsers(metavar="ACTION")
+
+    def oauth_command(name: str, help_text: str, run: object) -> argparse.ArgumentParser:
+        sub = oauth_commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(run=run)
+        sub.add_argument("--config", type=Path)
+        sub.add_argument("-v", "--verbose", action="store_true")
+        return sub
+
+    enroll = oauth_command("enroll", "Print a one-time link that lets a person sign in as an agent.", _oauth_enroll)
+    enroll.add_argument("--agent", required=True)
+    enroll.add_argument("--email", help="only this Zoho user may use the link")
+    enroll.add_argument("--hours", type=float, default=72, help="how long the link works (default 72)")
+    oauth_command("people", "List who may sign in, and as which agent.", _oauth_people)
+    remove = oauth_command("remove", "Un-enroll a person (email or Zoho user id) and revoke their tokens.",
+                           _oauth_remove)
+    remove.add_argument("person")
+
+    claude = command("claude-config", "Print the Claude config for an agent (stdio), or for a remote zbmcp (--remote).",
                      _claude_config)
-    claude.add_argument("--agent", required=True)
+    who = claude.add_mutually_exclusive_group(required=True)
+    who.add_argument("--agent", help="run zbmcp locally over stdio as this agent")
+    who.add_argument("--remote", metavar="URL", help="a hosted zbmcp that people sign in to (OAuth)")
 
     audit = command("audit", "Show the audit log as a table.", _audit)
     audit.add_argument("--agent")
@@ -312,11 +333,49 @@ def _agent_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def _oauth_enroll(args: argparse.Namespace) -> int:
+    from zbmcp.oauth_server.admin import enrollment_link
+
+    link = enrollment_link(_load(args), args.agent, email=args.email, hours=args.hours)
+    print(link)
+    only = f" by {args.email}" if args.email else ""
+    print(f"zbmcp: send this link to the person; it can be used once{only}, within {args.hours:g} hours.",
+          file=sys.stderr)
+    return 0
+
+
+def _oauth_people(args: argparse.Namespace) -> int:
+    import anyio
+
+    from zbmcp.oauth_server.admin import people_lines
+
+    loaded = _load(args)
+    print("\n".join(anyio.run(people_lines, loaded)))
+    return 0
+
+
+def _oauth_remove(args: argparse.Namespace) -> int:
+    import anyio
+
+    from zbmcp.oauth_server.admin import remove_person
+
+    loaded = _load(args)
+    print(anyio.run(remove_person, loaded, args.person), file=sys.stderr)
+    return 0
+
+
 def _claude_config(args: argparse.Namespace) -> int:
     import json
 
     from zbmcp.policy import unknown_agent
 
+    if args.remote:
+        from zbmcp.connectors import remote_config
+
+        entry, advice = remote_config(args.remote)
+        print(json.dumps(entry, indent=2))
+        print(advice, file=sys.stderr)
+        return 0
     loaded = _load(args)
     if args.agent not in loaded.config.agents:
         raise unknown_agent(args.agent, loaded.config.agents)

@@ -35,9 +35,9 @@ from zbmcp.oauth_server.people import People
 from zbmcp.oauth_server.provider import ZbmcpAuthProvider
 from zbmcp.oauth_server.resource import BearerVerifier, ResourceGuard
 from zbmcp.oauth_server.scopes import DEFAULT, SUPPORTED
-from zbmcp.oauth_server.settings import RESOURCE_METADATA_PATH, ServerSettings, server_settings
+from zbmcp.oauth_server.settings import RESOURCE_METADATA_PATH, server_settings
 from zbmcp.oauth_server.signin import SignInFlow, ZohoSignIn
-from zbmcp.oauth_server.store import FileRecordStore, MemoryRecordStore, RecordStore
+from zbmcp.oauth_server.store import FileRecordStore, RecordStore
 from zbmcp.oauth_server.tokens import TokenService
 from zbmcp.runtime import Runtime
 
@@ -58,12 +58,8 @@ def exact_url(text: str) -> AnyHttpUrl:
 
 
 def record_store(loaded: LoadedConfig) -> RecordStore:
-    """Where the authorization server keeps its records: memory when the sign-in connection keeps its own
-    tokens in memory (the sandbox, tests), else files under $ZBMCP_HOME/oauth."""
-    settings = server_settings(loaded)
-    connection = loaded.config.connections.get(settings.sign_in_connection) if settings else None
-    if connection is not None and connection.token_store == "memory":
-        return MemoryRecordStore()
+    """Where the authorization server keeps its records: files under $ZBMCP_HOME/oauth, shared with the
+    `zbmcp oauth` commands."""
     return FileRecordStore(loaded.home / "oauth")
 
 

@@ -1,0 +1,61 @@
+"""The operator's `zbmcp oauth ...` commands: enrollment links, who is enrolled, and taking someone out."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from zbmcp.config import LoadedConfig
+from zbmcp.errors import ConfigError
+from zbmcp.oauth_server.edge import record_store
+from zbmcp.oauth_server.enrollment import EnrollmentLinks, enrollment_key
+from zbmcp.oauth_server.people import People
+from zbmcp.oauth_server.settings import ServerSettings, server_settings
+from zbmcp.oauth_server.tokens import TokenService
+from zbmcp.policy import unknown_agent
+
+
+def _settings(loaded: LoadedConfig) -> ServerSettings:
+    settings = server_settings(loaded)
+    if settings is None:
+        raise ConfigError(f"{loaded.source.file} has no `oauth:` section, so nobody signs in (see docs/connectors.md)")
+    return settings
+
+
+def enrollment_link(loaded: LoadedConfig, agent: str, *, email: str | None, hours: float) -> str:
+    settings = _settings(loaded)
+    if agent not in loaded.config.agents:
+        raise unknown_agent(agent, loaded.config.agents)
+    try:
+        return EnrollmentLinks(enrollment_key(loaded), settings.issuer).create(agent, email=email, hours=hours)
+    except ValueError as exc:
+        raise ConfigError(f"--hours: {exc}") from None
+
+
+async def people_lines(loaded: LoadedConfig) -> list[str]:
+    _settings(loaded)
+    lines = []
+    for name, agent in sorted(loaded.config.agents.items()):
+        for user in agent.users:
+            lines.append(f"{user:<40} {name:<16} listed in the config")
+    enrolled = await People(loaded.config, record_store(loaded)).enrolled()
+    for user_id, record in sorted(enrolled.items()):
+        when = dt.datetime.fromtimestamp(record.get("enrolled_at", 0), dt.UTC).strftime("%Y-%m-%d %H:%M")
+        for name in record.get("agents", []):
+            lines.append(f"{record.get('email', user_id):<40} {name:<16} enrolled {when} (Zoho user {user_id})")
+    return lines or ["Nobody may sign in yet: list people under agents.NAME.users, or `zbmcp oauth enroll`."]
+
+
+async def remove_person(loaded: LoadedConfig, who: str) -> str:
+    settings = _settings(loaded)
+    store = record_store(loaded)
+    people = People(loaded.config, store)
+    wanted = who.strip().lower()
+    enrolled = await people.enrolled()
+    user_id = next((uid for uid, record in enrolled.items() if wanted in (uid, str(record.get("email", "")))), None)
+    if user_id is None:
+        raise ConfigError(f"{who!r} is not enrolled (`zbmcp oauth people` lists who is); people listed in the "
+                          "config are removed by editing agents.NAME.users")
+    await people.unenroll(user_id)
+    tokens = TokenService(store, access_seconds=settings.access_seconds, refresh_seconds=settings.refresh_seconds)
+    revoked = await tokens.revoke_person(user_id)
+    return f"{who} is no longer enrolled; {revoked} sign-in(s) revoked, their tokens stop working now."
