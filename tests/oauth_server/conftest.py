@@ -202,11 +202,12 @@ class SdkClient:
     authorizations: int = 0
     _result: AuthorizationCodeResult | None = None
 
-    def provider(self) -> OAuthClientProvider:
+    def provider(self, client_metadata_url: str | None = None) -> OAuthClientProvider:
         metadata = OAuthClientMetadata(redirect_uris=[APP_REDIRECT], client_name="Test Desk",  # type: ignore[list-item]
                                        grant_types=["authorization_code", "refresh_token"],
                                        token_endpoint_auth_method="none")
-        return OAuthClientProvider(self.url, metadata, self.storage, self._redirect, self._callback)
+        return OAuthClientProvider(self.url, metadata, self.storage, self._redirect, self._callback,
+                                   client_metadata_url=client_metadata_url)
 
     async def _redirect(self, url: str) -> None:
         self.authorizations += 1
