@@ -18,6 +18,7 @@ from zbmcp.errors import PolicyDenied
 from zbmcp.manifest import ToolSpec, load_manifests
 from zbmcp.oauth_server.personal import PersonalConnections
 from zbmcp.policy import AgentPolicy, policies
+from zbmcp.state import State, open_state
 from zbmcp.zoho.client import USER_AGENT, RetryPolicy, ZohoClient, ZohoConnection
 from zbmcp.zoho.limits import Pacer
 from zbmcp.zoho.oauth import OAuthClient, TokenManager
@@ -37,6 +38,7 @@ class Runtime:
     pacer: Pacer
     audit: AuditLog
     approvals: ApprovalTickets
+    state: State  # what processes and replicas share (zbmcp.state)
     personal: PersonalConnections | None = None  # people's own Zoho tokens, for `connection: per_user` agents
 
     def agent(self, name: str) -> Agent:
@@ -97,6 +99,7 @@ async def open_runtime(
     store_factory: StoreFactory | None = None,
     retry: RetryPolicy | None = None,
     audit: AuditLog | None = None,
+    state: State | None = None,
     **client_options: Any,
 ) -> AsyncIterator[Runtime]:
     specs = specs if specs is not None else load_manifests()
@@ -109,8 +112,12 @@ async def open_runtime(
     pacer = Pacer(state_dir=loaded.home / "usage")
     signing_in = sign_in_connection(loaded.config)
     personal = PersonalConnections(connections[signing_in], loaded.home) if signing_in else None
-    async with httpx2.AsyncClient(transport=transport, follow_redirects=False,
-                                  headers={"User-Agent": USER_AGENT}) as http:
+    shared = state if state is not None else open_state(loaded.config.state, loaded.home)
+    async with contextlib.AsyncExitStack() as stack:
+        if state is None:
+            stack.push_async_callback(shared.aclose)
+        http = await stack.enter_async_context(
+            httpx2.AsyncClient(transport=transport, follow_redirects=False, headers={"User-Agent": USER_AGENT}))
         client = ZohoClient(http, connections, pacer, retry=retry or RetryPolicy(), **client_options)
         yield Runtime(
             config=loaded,
@@ -122,4 +129,5 @@ async def open_runtime(
             audit=audit or AuditLog(loaded.audit_path),
             approvals=ApprovalTickets(approval_key(loaded)),
             personal=personal,
+            state=shared,
         )

@@ -57,7 +57,6 @@ from zbmcp.server import ZbmcpServer
 
 if TYPE_CHECKING:
     from zbmcp.oauth_server.edge import OAuthEdge
-    from zbmcp.oauth_server.store import RecordStore
 
 log = logging.getLogger(__name__)
 
@@ -220,8 +219,8 @@ class HttpApp:
     Single use, like the SDK's session managers it holds: build a new one for each server run.
     """
 
-    def __init__(self, runtime: Runtime, *, transport: Transport = "both", oauth_store: RecordStore | None = None
-                 ) -> None:
+    def __init__(self, runtime: Runtime, *, transport: Transport = "both",
+                 oauth_clock: Callable[[], float] | None = None) -> None:
         if transport not in ("http", "sse", "both"):
             raise ValueError(f"unknown HTTP transport {transport!r}")
         http = runtime.config.config.http
@@ -232,7 +231,7 @@ class HttpApp:
         if runtime.config.config.oauth is not None:
             from zbmcp.oauth_server.edge import OAuthEdge  # only servers that sign people in pay for it
 
-            self.oauth = OAuthEdge(runtime, oauth_store)
+            self.oauth = OAuthEdge(runtime, **({"clock": oauth_clock} if oauth_clock else {}))
         security = transport_security(http, self.oauth.settings.issuer if self.oauth else None)
         self._security = TransportSecurityMiddleware(security)
         self._stateless = StreamableHTTPSessionManager(
@@ -442,9 +441,9 @@ class HttpServer:
     """
 
     def __init__(self, runtime: Runtime, *, transport: Transport = "both", host: str = "127.0.0.1",
-                 port: int = 8000, grace_seconds: float = GRACE_SECONDS, oauth_store: RecordStore | None = None
-                 ) -> None:
-        self.app = HttpApp(runtime, transport=transport, oauth_store=oauth_store)
+                 port: int = 8000, grace_seconds: float = GRACE_SECONDS,
+                 oauth_clock: Callable[[], float] | None = None) -> None:
+        self.app = HttpApp(runtime, transport=transport, oauth_clock=oauth_clock)
         self.host = host
         self.port = port
         config = uvicorn.Config(

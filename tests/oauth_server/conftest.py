@@ -30,7 +30,7 @@ from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull,
 
 from tests.conftest import ORG, AuditCapture, free_port, running, serving
 from zbmcp.config import LoadedConfig
-from zbmcp.oauth_server.store import MemoryRecordStore, RecordStore
+from zbmcp.state import State
 from zbmcp.runtime import Runtime
 from zbmcp.sandbox import Sandbox
 from zbmcp.sandbox.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REDIRECT_URI
@@ -55,7 +55,6 @@ class Connector:
     runtime: Runtime
     server: HttpServer
     audit: AuditCapture
-    store: RecordStore
 
     def events(self, event: str | None = None) -> list[dict[str, Any]]:
         return [r for r in self.audit.records if r.get("kind") == "oauth" and (event is None or r["event"] == event)]
@@ -66,20 +65,22 @@ class Connector:
 
 @contextlib.asynccontextmanager
 async def connector(make_config: Callable[..., LoadedConfig], sandbox: Sandbox, agents: dict[str, Any], *,
-                    oauth: dict[str, Any] | None = None, port: int | None = None,
-                    store: RecordStore | None = None) -> AsyncIterator[Connector]:
+                    oauth: dict[str, Any] | None = None, port: int | None = None, state: State | None = None,
+                    clock: Callable[[], float] | None = None) -> AsyncIterator[Connector]:
+    """`state`: the shared State (default: the config's, files under the test's ZBMCP_HOME, which a second
+    connector in the same test shares); `clock`: when tokens expire."""
     sandbox.settings.sign_in = "form"
     port = port or free_port()
     issuer = f"http://127.0.0.1:{port}"
     sandbox.register_client(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
                             [DEFAULT_REDIRECT_URI, f"{issuer}/oauth/zoho/callback"])
-    store = store if store is not None else MemoryRecordStore()
     async with AsyncSandboxServer(sandbox) as zoho:
         loaded = make_config(agents, base_url=zoho.base_url, oauth={"issuer": issuer, **(oauth or {})})
         audit = AuditCapture()
-        async with running(loaded, sandbox, transport=None, audit=audit) as runtime:
-            async with serving(runtime, port=port, oauth_store=store) as server:
-                yield Connector(server.url, sandbox, runtime, server, audit, store)
+        options: dict[str, Any] = {"state": state} if state is not None else {}
+        async with running(loaded, sandbox, transport=None, audit=audit, **options) as runtime:
+            async with serving(runtime, port=port, oauth_clock=clock) as server:
+                yield Connector(server.url, sandbox, runtime, server, audit)
 
 
 # -- a person's browser ---------------------------------------------------------------------------------------

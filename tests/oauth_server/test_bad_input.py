@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
+import anyio
 import httpx2
 import pytest
 
@@ -25,7 +26,6 @@ from tests.oauth_server.conftest import (
     sign_in_and_consent,
     tokens,
 )
-from zbmcp.oauth_server.store import MemoryRecordStore
 
 AGENTS = {"bookkeeper": person(["invoices:*"], [ALICE]), "reporting": person(["bills:read"], ["nobody@example.com"])}
 
@@ -82,12 +82,12 @@ async def test_a_token_request_for_another_resource_is_refused_with_invalid_targ
 
 
 async def test_a_token_issued_for_another_zbmcp_is_refused_here(make_config, sandbox, http):
-    store = MemoryRecordStore()  # the two servers even share their records: the audience alone tells them apart
-    async with connector(make_config, sandbox, AGENTS, store=store) as first:
+    # The two servers even share their records (one ZBMCP_HOME): the audience alone tells them apart.
+    async with connector(make_config, sandbox, AGENTS) as first:
         client = await register(first, http)
         access = (await tokens(client, http))["access_token"]
         assert (await mcp_call(first, http, access)).status_code == 200
-    async with connector(make_config, sandbox, AGENTS, store=store) as second:
+    async with connector(make_config, sandbox, AGENTS) as second:
         answer = await mcp_call(second, http, access)
     assert answer.status_code == 401 and 'error="invalid_token"' in answer.headers["www-authenticate"]
     assert denied(second, "bearer")[-1]["rule"] == f"token issued for {first.url}, not this server"
@@ -113,13 +113,13 @@ async def test_a_reused_code_is_refused_and_revokes_what_it_gave(make_config, sa
 
 async def test_an_expired_code_is_refused(make_config, sandbox, http):
     clock = FakeClock()
-    async with connector(make_config, sandbox, AGENTS, store=MemoryRecordStore(clock)) as zb:
+    async with connector(make_config, sandbox, AGENTS, clock=clock) as zb:
         client = await register(zb, http)
         code = (await grant(client))["code"]
         clock.now += 121  # codes live two minutes
         answer = await client.exchange(http, code)
     assert answer.status_code == 400 and answer.json()["error"] == "invalid_grant"
-    assert "unknown or expired authorization code" in denied(zb, "token")[-1]["rule"]
+    assert "authorization code expired" in denied(zb, "token")[-1]["rule"]
 
 
 async def test_a_code_belongs_to_the_client_it_was_given_to(make_config, sandbox, http):
@@ -255,7 +255,7 @@ async def test_a_consent_form_cannot_pick_an_agent_it_did_not_offer(make_config,
 
 async def test_an_expired_access_token_is_refused_and_audited(make_config, sandbox, http):
     clock = FakeClock()
-    async with connector(make_config, sandbox, AGENTS, store=MemoryRecordStore(clock)) as zb:
+    async with connector(make_config, sandbox, AGENTS, clock=clock) as zb:
         client = await register(zb, http)
         issued = await tokens(client, http)
         assert (await mcp_call(zb, http, issued["access_token"])).status_code == 200
@@ -280,8 +280,8 @@ async def test_a_revoked_token_is_refused_everywhere(make_config, sandbox, http)
         assert denied(zb, "bearer")[-1]["rule"] == "access token revoked"
 
 
-async def test_a_refresh_token_works_once_and_its_replay_revokes_the_sign_in(make_config, sandbox, http):
-    async with connector(make_config, sandbox, AGENTS) as zb:
+async def test_a_refresh_token_works_once_and_its_replay_revokes_the_sign_in(make_config, sandbox, http, state):
+    async with connector(make_config, sandbox, AGENTS, state=state) as zb:  # files and Redis alike
         client = await register(zb, http)
         issued = await tokens(client, http)
         rotated = await client.refresh(http, issued["refresh_token"])
@@ -330,15 +330,31 @@ async def test_a_token_for_one_agent_cannot_call_another_agents_tools(make_confi
 
 
 async def test_a_person_removed_from_the_config_loses_their_tokens(make_config, sandbox, http):
-    store = MemoryRecordStore()
-    async with connector(make_config, sandbox, AGENTS, store=store) as before:
+    async with connector(make_config, sandbox, AGENTS) as before:
         client = await register(before, http)
         issued = await tokens(client, http)
     without_alice = {"bookkeeper": person(["invoices:*"], ["bob@example.com"])}
-    async with connector(make_config, sandbox, without_alice, store=store, port=int(before.url.rsplit(":", 1)[1])
-                         ) as after:
+    async with connector(make_config, sandbox, without_alice, port=int(before.url.rsplit(":", 1)[1])) as after:
         answer = await mcp_call(after, http, issued["access_token"])
         refreshed = await client.refresh(http, issued["refresh_token"])
     assert answer.status_code == 401
     assert denied(after, "bearer")[-1]["rule"] == f"{ALICE} may no longer act as agent bookkeeper"
     assert refreshed.json()["error"] == "invalid_grant"
+
+
+async def test_two_refreshes_racing_with_one_token_get_one_answer_and_revoke_the_sign_in(make_config, sandbox, http,
+                                                                                         state):
+    async with connector(make_config, sandbox, AGENTS, state=state) as zb:
+        client = await register(zb, http)
+        issued = await tokens(client, http)
+        answers: list[httpx2.Response] = []
+
+        async def refresh() -> None:
+            answers.append(await client.refresh(http, issued["refresh_token"]))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(refresh)
+            tg.start_soon(refresh)
+        winner = next(answer for answer in answers if answer.status_code == 200)
+        assert sorted(answer.status_code for answer in answers) == [200, 400]
+        assert (await mcp_call(zb, http, winner.json()["access_token"])).status_code == 401

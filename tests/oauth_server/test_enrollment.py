@@ -24,7 +24,6 @@ from tests.oauth_server.conftest import (
 )
 from zbmcp.cli import main
 from zbmcp.oauth_server.enrollment import EnrollmentLinks, InvalidLink
-from zbmcp.oauth_server.store import FileRecordStore
 
 AGENTS = {"bookkeeper": person(["invoices:read"], [])}  # nobody is listed: people come in by link
 
@@ -55,7 +54,7 @@ async def enroll(link: str, email: str) -> httpx2.Response:
 
 
 async def test_an_enrollment_link_lets_one_person_in_once(make_config, sandbox, home, operator):
-    async with connector(make_config, sandbox, AGENTS, store=FileRecordStore(home / "oauth")) as zb:
+    async with connector(make_config, sandbox, AGENTS) as zb:
         config = zb.runtime.config.source.file
         code, link, err = await operator("oauth", "enroll", "--agent", "bookkeeper", "--config", config)
         assert code == 0 and link.startswith(f"{zb.url}/oauth/enroll?t=") and "once" in err
@@ -79,7 +78,7 @@ async def test_an_enrollment_link_lets_one_person_in_once(make_config, sandbox, 
 
 
 async def test_a_link_for_one_email_refuses_everyone_else(make_config, sandbox, home, operator):
-    async with connector(make_config, sandbox, AGENTS, store=FileRecordStore(home / "oauth")) as zb:
+    async with connector(make_config, sandbox, AGENTS) as zb:
         config = zb.runtime.config.source.file
         _, link, _ = await operator("oauth", "enroll", "--agent", "bookkeeper", "--email", SAM, "--config", config)
         refused = await enroll(link, ALICE)
@@ -89,7 +88,7 @@ async def test_a_link_for_one_email_refuses_everyone_else(make_config, sandbox, 
 
 
 async def test_a_tampered_or_expired_link_is_refused(make_config, sandbox, home, operator):
-    async with connector(make_config, sandbox, AGENTS, store=FileRecordStore(home / "oauth")) as zb:
+    async with connector(make_config, sandbox, AGENTS) as zb:
         config = zb.runtime.config.source.file
         _, link, _ = await operator("oauth", "enroll", "--agent", "bookkeeper", "--config", config)
         payload, signature = link.split("t=")[1].split(".")
@@ -105,7 +104,7 @@ async def test_a_tampered_or_expired_link_is_refused(make_config, sandbox, home,
 
 
 async def test_removing_an_enrolled_person_revokes_their_tokens(make_config, sandbox, home, operator):
-    async with connector(make_config, sandbox, AGENTS, store=FileRecordStore(home / "oauth")) as zb:
+    async with connector(make_config, sandbox, AGENTS) as zb:
         config = zb.runtime.config.source.file
         _, link, _ = await operator("oauth", "enroll", "--agent", "bookkeeper", "--config", config)
         await enroll(link, ALICE)

@@ -9,9 +9,10 @@ from tests.conftest import ORG
 from tests.oauth_server.conftest import ALICE, Browser, connector, person, register, sign_in_and_consent, signed_in
 
 
-async def test_a_person_signs_in_with_zoho_and_the_client_lists_and_calls_the_agents_tools(make_config, sandbox):
+async def test_a_person_signs_in_with_zoho_and_the_client_lists_and_calls_the_agents_tools(make_config, sandbox,
+                                                                                          state):
     agents = {"bookkeeper": person(["invoices:read", "contacts:read"], [ALICE])}
-    async with connector(make_config, sandbox, agents) as zb:
+    async with connector(make_config, sandbox, agents, state=state) as zb:  # both State backends: files, Redis
         async with signed_in(zb, ALICE) as client:
             tools = {tool.name for tool in (await client.list_tools()).tools}
             result = await client.call_tool("list_invoices", {"organization_id": ORG})

@@ -6,12 +6,13 @@ import datetime as dt
 
 from zbmcp.config import LoadedConfig
 from zbmcp.errors import ConfigError
-from zbmcp.oauth_server.edge import record_store
+from zbmcp.oauth_server.records import Records
 from zbmcp.oauth_server.enrollment import EnrollmentLinks, enrollment_key
 from zbmcp.oauth_server.people import People
 from zbmcp.oauth_server.settings import ServerSettings, server_settings
 from zbmcp.oauth_server.tokens import TokenService
 from zbmcp.policy import unknown_agent
+from zbmcp.state import open_state
 
 
 def _settings(loaded: LoadedConfig) -> ServerSettings:
@@ -37,7 +38,11 @@ async def people_lines(loaded: LoadedConfig) -> list[str]:
     for name, agent in sorted(loaded.config.agents.items()):
         for user in agent.users:
             lines.append(f"{user:<40} {name:<16} listed in the config")
-    enrolled = await People(loaded.config, record_store(loaded)).enrolled()
+    state = open_state(loaded.config.state, loaded.home)
+    try:
+        enrolled = await People(loaded.config, Records(state)).enrolled()
+    finally:
+        await state.aclose()
     for user_id, record in sorted(enrolled.items()):
         when = dt.datetime.fromtimestamp(record.get("enrolled_at", 0), dt.UTC).strftime("%Y-%m-%d %H:%M")
         for name in record.get("agents", []):
@@ -47,15 +52,21 @@ async def people_lines(loaded: LoadedConfig) -> list[str]:
 
 async def remove_person(loaded: LoadedConfig, who: str) -> str:
     settings = _settings(loaded)
-    store = record_store(loaded)
-    people = People(loaded.config, store)
-    wanted = who.strip().lower()
-    enrolled = await people.enrolled()
-    user_id = next((uid for uid, record in enrolled.items() if wanted in (uid, str(record.get("email", "")))), None)
-    if user_id is None:
-        raise ConfigError(f"{who!r} is not enrolled (`zbmcp oauth people` lists who is); people listed in the "
-                          "config are removed by editing agents.NAME.users")
-    await people.unenroll(user_id)
-    tokens = TokenService(store, access_seconds=settings.access_seconds, refresh_seconds=settings.refresh_seconds)
-    revoked = await tokens.revoke_person(user_id)
+    state = open_state(loaded.config.state, loaded.home)
+    try:
+        store = Records(state)
+        people = People(loaded.config, store)
+        wanted = who.strip().lower()
+        enrolled = await people.enrolled()
+        user_id = next((uid for uid, record in enrolled.items() if wanted in (uid, str(record.get("email", "")))),
+                       None)
+        if user_id is None:
+            raise ConfigError(f"{who!r} is not enrolled (`zbmcp oauth people` lists who is); people listed in the "
+                              "config are removed by editing agents.NAME.users")
+        await people.unenroll(user_id)
+        tokens = TokenService(store, access_seconds=settings.access_seconds,
+                              refresh_seconds=settings.refresh_seconds)
+        revoked = await tokens.revoke_person(user_id)
+    finally:
+        await state.aclose()
     return f"{who} is no longer enrolled; {revoked} sign-in(s) revoked, their tokens stop working now."

@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from zbmcp.config import ClientMetadataDocuments
 from zbmcp.oauth_server.redirects import redirect_uri_problem
 from zbmcp.oauth_server.scopes import SUPPORTED
-from zbmcp.oauth_server.store import RecordStore
+from zbmcp.oauth_server.records import Records
 
 MAX_BYTES = 5 * 1024
 TIMEOUT_SECONDS = 5.0
@@ -199,7 +199,7 @@ def client_from_document(client_id: str, document: dict[str, Any]) -> OAuthClien
 class ClientDocuments:
     """Fetches, checks and caches client metadata documents."""
 
-    def __init__(self, policy: ClientMetadataDocuments, store: RecordStore, *, ca_file: str | None = None) -> None:
+    def __init__(self, policy: ClientMetadataDocuments, store: Records, *, ca_file: str | None = None) -> None:
         self.policy = policy
         self._store = store
         self._ca_file = ca_file

@@ -14,14 +14,14 @@ from zbmcp.oauth_server.audit import note
 from zbmcp.oauth_server.cimd import ClientDocuments, DocumentRefused, is_document_client_id
 from zbmcp.oauth_server.redirects import redirect_uri_problem
 from zbmcp.oauth_server.scopes import SUPPORTED
-from zbmcp.oauth_server.store import RecordStore
+from zbmcp.oauth_server.records import Records
 
 NAMESPACE = "oauth_clients"
 REGISTRATION_DAYS = 365  # a registration nobody uses for a year is forgotten
 
 
 class ClientRegistry:
-    def __init__(self, store: RecordStore, documents: ClientDocuments) -> None:
+    def __init__(self, store: Records, documents: ClientDocuments) -> None:
         self._store = store
         self.documents = documents
 

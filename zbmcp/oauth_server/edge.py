@@ -13,7 +13,8 @@ the reason found underneath; error redirects carry `iss` as well as successful o
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from mcp.server.auth.handlers.metadata import MetadataHandler, ProtectedResourceMetadataHandler
@@ -25,7 +26,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from zbmcp.config import PER_USER, LoadedConfig
+from zbmcp.config import PER_USER
 from zbmcp.oauth_server.asgi import Captured, buffer_body, capturing
 from zbmcp.oauth_server.audit import AuthAudit, Event, collecting_notes
 from zbmcp.oauth_server.cimd import ClientDocuments
@@ -37,7 +38,7 @@ from zbmcp.oauth_server.resource import BearerVerifier, ResourceGuard
 from zbmcp.oauth_server.scopes import DEFAULT, SUPPORTED
 from zbmcp.oauth_server.settings import RESOURCE_METADATA_PATH, server_settings
 from zbmcp.oauth_server.signin import SignInFlow, ZohoSignIn
-from zbmcp.oauth_server.store import FileRecordStore, RecordStore
+from zbmcp.oauth_server.records import Records
 from zbmcp.oauth_server.tokens import TokenService
 from zbmcp.runtime import Runtime
 
@@ -57,25 +58,21 @@ def exact_url(text: str) -> AnyHttpUrl:
     return _ExactUrl(url=text).url  # type: ignore[arg-type]
 
 
-def record_store(loaded: LoadedConfig) -> RecordStore:
-    """Where the authorization server keeps its records: files under $ZBMCP_HOME/oauth, shared with the
-    `zbmcp oauth` commands."""
-    return FileRecordStore(loaded.home / "oauth")
-
-
 class OAuthEdge:
-    def __init__(self, runtime: Runtime, store: RecordStore | None = None) -> None:
+    """`clock` is when tokens and codes expire (seconds since the epoch); tests move it."""
+
+    def __init__(self, runtime: Runtime, clock: Callable[[], float] = time.time) -> None:
         loaded = runtime.config
         settings = server_settings(loaded)
         oauth = loaded.config.oauth
         if settings is None or oauth is None:
             raise ValueError("the config has no oauth section")
         self.settings = settings
-        self.store = store if store is not None else record_store(loaded)
+        self.store = Records(runtime.state)
         self.audit = AuthAudit(runtime.audit)
         self.people = People(loaded.config, self.store)
         self.tokens = TokenService(self.store, access_seconds=settings.access_seconds,
-                                   refresh_seconds=settings.refresh_seconds, clock=self.store.clock)
+                                   refresh_seconds=settings.refresh_seconds, clock=clock)
         documents = oauth.client_metadata_documents
         ca_file = str(loaded.resolve(documents.ca_file)) if documents.ca_file else None
         self.clients = ClientRegistry(self.store, ClientDocuments(documents, self.store, ca_file=ca_file))

@@ -9,14 +9,14 @@ import time
 from typing import Any
 
 from zbmcp.config import Config
-from zbmcp.oauth_server.store import RecordStore
+from zbmcp.oauth_server.records import Records
 from zbmcp.zoho.oauth import ZohoIdentity
 
 NAMESPACE = "oauth_people"
 
 
 class People:
-    def __init__(self, config: Config, store: RecordStore) -> None:
+    def __init__(self, config: Config, store: Records) -> None:
         self._config = config
         self._store = store
 
@@ -44,10 +44,10 @@ class People:
         record: dict[str, Any] = await self._store.get(NAMESPACE, identity.user_id) or {"agents": []}
         record["agents"] = sorted(set(record.get("agents", [])) | {agent})
         record.update(email=identity.email, name=identity.name, enrolled_at=int(time.time()))
-        await self._store.put(NAMESPACE, identity.user_id, record)
+        await self._store.put(NAMESPACE, identity.user_id, record, ttl=None)
 
     async def enrolled(self) -> dict[str, dict[str, Any]]:
-        return await self._store.list(NAMESPACE)
+        return await self._store.items(NAMESPACE)
 
     async def unenroll(self, user_id: str) -> bool:
         return await self._store.delete(NAMESPACE, user_id)

@@ -36,7 +36,7 @@ from zbmcp.oauth_server.personal import PersonalConnections
 from zbmcp.oauth_server.redirects import is_loopback_host, redirect_host
 from zbmcp.oauth_server.scopes import READ, WRITE
 from zbmcp.oauth_server.settings import CALLBACK_PATH, ServerSettings
-from zbmcp.oauth_server.store import Record, RecordStore
+from zbmcp.oauth_server.records import Record, Records
 from zbmcp.oauth_server.tokens import TokenService
 from zbmcp.policy import AgentPolicy
 from zbmcp.zoho.client import ZohoConnection
@@ -85,7 +85,7 @@ class ZohoSignIn:
 
 
 class SignInFlow:
-    def __init__(self, settings: ServerSettings, store: RecordStore, zoho: ZohoSignIn, people: People,
+    def __init__(self, settings: ServerSettings, store: Records, zoho: ZohoSignIn, people: People,
                  tokens: TokenService, policies: dict[str, AgentPolicy], agent_connections: dict[str, str],
                  personal: PersonalConnections | None, links: EnrollmentLinks, audit: AuthAudit) -> None:
         self._settings = settings

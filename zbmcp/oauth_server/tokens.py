@@ -22,7 +22,7 @@ from mcp.server.auth.provider import AccessToken, AuthorizationCode, RefreshToke
 from mcp.shared.auth import OAuthToken
 
 from zbmcp.oauth_server.audit import note
-from zbmcp.oauth_server.store import RecordStore
+from zbmcp.oauth_server.records import Records
 
 CODE_SECONDS = 120
 USED_MARK_SECONDS = 86400  # how long a used code or refresh token is remembered, to catch a replay
@@ -54,7 +54,7 @@ class Access(AccessToken):
 
 
 class TokenService:
-    def __init__(self, store: RecordStore, *, access_seconds: int, refresh_seconds: int,
+    def __init__(self, store: Records, *, access_seconds: int, refresh_seconds: int,
                  clock: Callable[[], float] = time.time) -> None:
         self._store = store
         self.access_seconds = access_seconds
@@ -183,7 +183,7 @@ class TokenService:
     async def revoke_person(self, subject: str) -> int:
         """Every live sign-in of one person (when an operator removes them); how many were revoked."""
         revoked = 0
-        for family, record in (await self._store.list(FAMILIES)).items():
+        for family, record in (await self._store.items(FAMILIES)).items():
             if record.get("subject") == subject and not record.get("revoked"):
                 await self.revoke_family(family)
                 revoked += 1
