@@ -70,6 +70,11 @@ async def test_a_person_listed_under_two_agents_chooses_one_on_the_consent_page(
             zoho = await browser.go(client.authorize_url())
             consent = await browser.submit(zoho, email=ALICE, password="sandbox", action="sign_in")
             assert 'value="bookkeeper"' in consent.text and 'value="purchasing"' in consent.text
+            # no framing (clickjacking), no caching, no Referer carrying the page onwards
+            assert consent.headers["x-frame-options"] == "DENY"
+            assert "frame-ancestors 'none'" in consent.headers["content-security-policy"]
+            assert consent.headers["cache-control"] == "no-store"
+            assert consent.headers["referrer-policy"] == "no-referrer"
             assert "list_bills" in consent.text and "list_invoices" in consent.text
             answer = await browser.submit(consent, decision="allow", agent="purchasing")
             await browser.aclose()
