@@ -86,8 +86,8 @@ async def open_runtime(
     connections = {
         name: ZohoConnection(name, loaded.config.connections[name], manager) for name, manager in managers.items()
     }
-    pacer = Pacer(state_dir=loaded.home / "usage")
     shared = state if state is not None else open_state(loaded.config.state, loaded.home)
+    pacer = Pacer(shared)
     async with contextlib.AsyncExitStack() as stack:
         if state is None:
             stack.push_async_callback(shared.aclose)
