@@ -101,7 +101,7 @@ async def open_runtime(
             connections=connections,
             client=client,
             pacer=pacer,
-            audit=audit or AuditLog(loaded.audit_path),
+            audit=audit or AuditLog(loaded.audit_path, sync=loaded.config.audit.sync),
             approvals=ApprovalTickets(approval_key(loaded)),
             state=shared,
         )
