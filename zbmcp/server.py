@@ -44,6 +44,7 @@ from zbmcp.errors import (
     ZohoApiError,
 )
 from zbmcp.manifest import ToolSpec
+from zbmcp.numeric_ids import ids_as_strings
 from zbmcp.policy import AgentPolicy
 from zbmcp.requests import ZohoRequest, build_request
 from zbmcp.runtime import Runtime
@@ -115,6 +116,7 @@ class ZbmcpServer:
             if policy is None:
                 raise PolicyDenied("This caller is not a configured agent; nothing is allowed.", rule="unknown agent")
             spec = call.spec = policy.tool_for_call(params.name)
+            arguments = call.arguments = ids_as_strings(arguments)
             asked = arguments.get("organization_id")
             if isinstance(asked, str) and asked.isdigit():
                 policy.check_organization(asked)  # the agent's own boundary first, so the refusal names the rule
