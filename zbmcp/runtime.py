@@ -109,10 +109,10 @@ async def open_runtime(
     connections = {
         name: ZohoConnection(name, loaded.config.connections[name], manager) for name, manager in managers.items()
     }
-    pacer = Pacer(state_dir=loaded.home / "usage")
     signing_in = sign_in_connection(loaded.config)
     personal = PersonalConnections(connections[signing_in], loaded.home) if signing_in else None
     shared = state if state is not None else open_state(loaded.config.state, loaded.home)
+    pacer = Pacer(shared)
     async with contextlib.AsyncExitStack() as stack:
         if state is None:
             stack.push_async_callback(shared.aclose)
@@ -126,7 +126,7 @@ async def open_runtime(
             connections=connections,
             client=client,
             pacer=pacer,
-            audit=audit or AuditLog(loaded.audit_path),
+            audit=audit or AuditLog(loaded.audit_path, sync=loaded.config.audit.sync),
             approvals=ApprovalTickets(approval_key(loaded)),
             personal=personal,
             state=shared,

@@ -15,9 +15,10 @@ import json
 import logging
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from zbmcp.audit import AuditLog, now_iso
+from zbmcp.errors import AuditUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,16 @@ class AuthEvent:
     kind: str = "oauth"
     sentence: str = ""
 
+    @property
+    def access(self) -> str | None:
+        return None  # not a write to anyone's books: flushed to disk only when audit.sync is "all"
+
+    def fields(self) -> dict[str, Any]:
+        data = asdict(self)
+        return {"time": data.pop("time"), "kind": data.pop("kind"), **data}
+
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False)
+        return json.dumps(self.fields(), ensure_ascii=False)
 
 
 class AuthAudit:
@@ -56,8 +65,9 @@ class AuthAudit:
         entry.sentence = f"{who}: {event}{as_agent}{via}: {outcome if decision == 'denied' else rule}"
         try:
             self._log.write(entry)
-        except OSError:
-            log.exception("could not write the audit record")
+        except AuditUnavailable:
+            # A sign-in step is not a call to Zoho: it goes on, and the record is kept on stderr instead.
+            log.error("could not write this audit record, so it is here instead: %s", entry.to_json())
 
 
 # What deeper code found out about the request being handled (a refused client document, say), for the one audit
