@@ -29,6 +29,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
 
 from tests.conftest import ORG, AuditCapture, free_port, running, serving
+from zbmcp.audit import fold_calls, read_records
 from zbmcp.config import LoadedConfig
 from zbmcp.state import State
 from zbmcp.runtime import Runtime
@@ -54,29 +55,40 @@ class Connector:
     sandbox: Sandbox
     runtime: Runtime
     server: HttpServer
-    audit: AuditCapture
+    audit: AuditCapture | None  # None: the records go to the config's audit file
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        if self.audit is not None:
+            return self.audit.records
+        path = self.runtime.config.audit_path
+        assert path is not None
+        return fold_calls(read_records(path))
 
     def events(self, event: str | None = None) -> list[dict[str, Any]]:
-        return [r for r in self.audit.records if r.get("kind") == "oauth" and (event is None or r["event"] == event)]
+        return [r for r in self.records if r.get("kind") == "oauth" and (event is None or r["event"] == event)]
 
     def calls(self) -> list[dict[str, Any]]:
-        return [r for r in self.audit.records if r.get("kind") != "oauth"]
+        return [r for r in self.records if r.get("kind") != "oauth"]
 
 
 @contextlib.asynccontextmanager
 async def connector(make_config: Callable[..., LoadedConfig], sandbox: Sandbox, agents: dict[str, Any], *,
                     oauth: dict[str, Any] | None = None, port: int | None = None, state: State | None = None,
-                    clock: Callable[[], float] | None = None) -> AsyncIterator[Connector]:
+                    clock: Callable[[], float] | None = None, audit_file: str | None = None
+                    ) -> AsyncIterator[Connector]:
     """`state`: the shared State (default: the config's, files under the test's ZBMCP_HOME, which a second
-    connector in the same test shares); `clock`: when tokens expire."""
+    connector in the same test shares); `clock`: when tokens expire; `audit_file`: the real, chained audit log
+    (default: records kept in memory)."""
     sandbox.settings.sign_in = "form"
     port = port or free_port()
     issuer = f"http://127.0.0.1:{port}"
     sandbox.register_client(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
                             [DEFAULT_REDIRECT_URI, f"{issuer}/oauth/zoho/callback"])
     async with AsyncSandboxServer(sandbox) as zoho:
-        loaded = make_config(agents, base_url=zoho.base_url, oauth={"issuer": issuer, **(oauth or {})})
-        audit = AuditCapture()
+        loaded = make_config(agents, base_url=zoho.base_url, oauth={"issuer": issuer, **(oauth or {})},
+                             audit={"path": audit_file} if audit_file else None)
+        audit = None if audit_file else AuditCapture()
         options: dict[str, Any] = {"state": state} if state is not None else {}
         async with running(loaded, sandbox, transport=None, audit=audit, **options) as runtime:
             async with serving(runtime, port=port, oauth_clock=clock) as server:

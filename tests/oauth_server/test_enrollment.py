@@ -20,6 +20,7 @@ from tests.oauth_server.conftest import (
     person,
     register,
     sign_in_and_consent,
+    signed_in,
     tokens,
 )
 from zbmcp.cli import main
@@ -144,3 +145,19 @@ async def test_claude_config_remote_prints_what_reaches_a_signing_in_zbmcp(make_
 async def test_claude_config_remote_refuses_urls_that_cannot_work(operator, url):
     code, out, err = await operator("claude-config", "--remote", url)
     assert code == 1 and out == "" and "--remote" in err
+
+
+async def test_sign_in_events_join_the_chained_audit_log_and_zbmcp_audit_shows_them(make_config, sandbox, operator):
+    async with connector(make_config, sandbox, {"bookkeeper": person(["invoices:read"], [ALICE])},
+                         audit_file="audit.jsonl") as zb:
+        async with signed_in(zb, ALICE) as client:
+            await client.list_tools()
+            await client.call_tool("list_invoices", {})
+        config = zb.runtime.config.source.file
+        code, table, _ = await operator("audit", "--config", config)
+        verified, _, report = await operator("audit", "verify", "--config", config)
+    assert code == 0 and "oauth sign-in" in table and "oauth token" in table and "list_invoices" in table
+    assert f'agent "bookkeeper" ({ALICE}) listed 4 invoices' in table
+    assert verified == 0, report
+    text = zb.runtime.config.audit_path.read_text()  # type: ignore[union-attr]
+    assert "zbat_" not in text and "zbrt_" not in text and "code=" not in text  # no token or code, ever
