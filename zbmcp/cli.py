@@ -65,6 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--agent", help="the agent this stdio server acts for")
     serve.add_argument("--sandbox", action="store_true", help="run on the embedded Zoho Books sandbox, as agent "
                                                               "'demo' that sees every tool")
+    serve.add_argument("--oauth", action="store_true", help="with --sandbox over HTTP: people sign in with the "
+                                                            "sandbox's Zoho, as a remote connector does")
     serve.add_argument("--transport", choices=["stdio", "http", "sse", "both"], default="stdio",
                        help="stdio, Streamable HTTP at /mcp, legacy SSE at /sse, or both HTTP kinds")
     serve.add_argument("--host", default="127.0.0.1")
@@ -179,8 +181,13 @@ def _serve(args: argparse.Namespace) -> int:
 
     from zbmcp.serving import serve_config, serve_sandbox
 
+    if args.oauth and not args.sandbox:
+        from zbmcp.errors import ConfigError
+
+        raise ConfigError("--oauth goes with --sandbox; a real server lets people sign in through the config's "
+                          "`oauth:` section (docs/connectors.md)")
     if args.sandbox:
-        anyio.run(serve_sandbox, args.transport, args.host, args.port)
+        anyio.run(serve_sandbox, args.transport, args.host, args.port, args.oauth)
         return 0
     loaded = _load(args)
     if args.transport == "stdio" and not args.agent:

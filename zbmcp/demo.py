@@ -8,7 +8,7 @@ from tempfile import gettempdir
 
 from pydantic import SecretStr
 
-from zbmcp.config import Agent, Config, Connection, LoadedConfig
+from zbmcp.config import Agent, Config, Connection, LoadedConfig, OAuth
 from zbmcp.sandbox import Sandbox
 from zbmcp.yamlsource import SourceMap
 
@@ -19,9 +19,11 @@ SANDBOX_BASE_URL = "http://sandbox.zbmcp.invalid"
 
 
 def demo_config(
-    sandbox: Sandbox, base_url: str = SANDBOX_BASE_URL, api_keys: list[str] | None = None
+    sandbox: Sandbox, base_url: str = SANDBOX_BASE_URL, api_keys: list[str] | None = None,
+    oauth_issuer: str | None = None, users: list[str] | None = None,
 ) -> LoadedConfig:
-    """`api_keys`: hashes of the keys that reach agent `demo` over HTTP."""
+    """`api_keys`: hashes of the keys that reach agent `demo` over HTTP; `oauth_issuer` and `users`: people who
+    sign in with the sandbox's Zoho as agent `demo` (a remote connector)."""
     credentials = sandbox.credentials
     config = Config(
         connections={
@@ -41,7 +43,9 @@ def demo_config(
                 organizations=list(credentials.organization_ids),
                 tools=["*:*"],
                 api_keys=list(api_keys or []),
+                users=list(users or []),
             )
         },
+        oauth=OAuth(issuer=oauth_issuer) if oauth_issuer else None,
     )
     return LoadedConfig(config, SourceMap("<sandbox>"), Path(gettempdir()) / "zbmcp-sandbox")

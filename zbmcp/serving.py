@@ -38,13 +38,16 @@ def check_audit_log(runtime: Runtime) -> None:
                           file=runtime.config.source.file)
 
 
-async def serve_sandbox(transport: str, host: str, port: int) -> None:
+async def serve_sandbox(transport: str, host: str, port: int, oauth: bool = False) -> None:
     import httpx2
 
     from zbmcp.demo import DEMO_AGENT, demo_config
     from zbmcp.runtime import open_runtime
     from zbmcp.sandbox import Sandbox, SandboxSettings
 
+    if oauth:
+        await _serve_sandbox_with_sign_in(transport, host, port)
+        return
     sandbox = Sandbox(SandboxSettings())
     key_hashes: list[str] = []
     if transport != "stdio":
@@ -64,6 +67,35 @@ async def serve_sandbox(transport: str, host: str, port: int) -> None:
         loaded, transport=httpx2.ASGITransport(app=sandbox.app), store_factory=_memory_store
     ) as runtime:
         await _run(runtime, DEMO_AGENT if transport == "stdio" else None, transport, host, port)
+
+
+async def _serve_sandbox_with_sign_in(transport: str, host: str, port: int) -> None:
+    """The remote-connector experience offline: the sandbox's Zoho (its sign-in page on a port of its own) and
+    zbmcp's OAuth server in front of agent `demo`, which Sam and Alice may sign in as."""
+    from zbmcp.demo import DEMO_AGENT, demo_config
+    from zbmcp.errors import ConfigError
+    from zbmcp.oauth_server.settings import CALLBACK_PATH
+    from zbmcp.runtime import open_runtime
+    from zbmcp.sandbox import Sandbox, SandboxSettings
+    from zbmcp.sandbox.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REDIRECT_URI
+    from zbmcp.sandbox.server import AsyncSandboxServer
+    from zbmcp.sandbox.users import ALICE_USER_ID
+
+    if transport == "stdio" or port == 0 or host not in ("127.0.0.1", "localhost"):
+        raise ConfigError("--oauth needs --transport http (or sse, both) on 127.0.0.1 or localhost and a fixed "
+                          "--port: the sign-in redirects name this address")
+    sandbox = Sandbox(SandboxSettings(sign_in="form"))
+    issuer = f"http://{host}:{port}"
+    sandbox.register_client(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, [DEFAULT_REDIRECT_URI, issuer + CALLBACK_PATH])
+    async with AsyncSandboxServer(sandbox, host="127.0.0.1") as zoho:
+        people = [sandbox.users.users[user_id].email for user_id in (sandbox.default_user_id, ALICE_USER_ID)]
+        loaded = demo_config(sandbox, base_url=zoho.base_url, oauth_issuer=issuer, users=people)
+        print(f"zbmcp: a remote MCP server on the embedded sandbox: connect a client to {issuer}/mcp. It sends you "
+              f"to the sandbox's Zoho sign-in page ({zoho.base_url}): sign in as {' or '.join(people)} (password "
+              f"`sandbox`) to act as agent {DEMO_AGENT!r}; mallory@outsider.example is refused. Nothing reaches "
+              "Zoho.", file=sys.stderr, flush=True)
+        async with open_runtime(loaded, store_factory=_memory_store) as runtime:
+            await _run(runtime, None, transport, host, port)
 
 
 def _memory_store(connection: str, kind: str) -> TokenStore:
