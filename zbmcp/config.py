@@ -131,12 +131,18 @@ class Agent(_Strict):
                 )
         return value
 
-    @field_validator("users")
+    @field_validator("users", mode="before")
     @classmethod
-    def _zoho_users(cls, value: list[str]) -> list[str]:
+    def _zoho_users(cls, value: Any) -> Any:
+        if not isinstance(value, list):
+            return value
         users = []
         for user in value:
-            user = str(user).strip()
+            if isinstance(user, int) and not isinstance(user, bool):
+                user = str(user)  # a Zoho user id written as a YAML number
+            if not isinstance(user, str):
+                raise ValueError(f"{user!r} is neither an email address nor a Zoho user id (digits, the ZUID)")
+            user = user.strip()
             if not (user.isdigit() or _EMAIL.fullmatch(user)):
                 raise ValueError(f"{user!r} is neither an email address nor a Zoho user id (digits, the ZUID)")
             users.append(user.lower())
@@ -328,6 +334,10 @@ def parse_config(text: str, file: str, environ: Mapping[str, str]) -> LoadedConf
             key = "connection" if agent.connection == PER_USER else "users"
             raise source.error(f"agents.{name}.{key}: people sign in only through zbmcp's OAuth server; add an "
                                "`oauth:` section (see docs/connectors.md)", ("agents", name, key))
+        if agent.connection == PER_USER and agent.api_keys:
+            raise source.error(f"agents.{name}.api_keys: a per_user agent calls Zoho as the person who signed in, "
+                               "and a key names no person; give keys to an agent with a connection",
+                               ("agents", name, "api_keys"))
         if agent.connection != PER_USER and agent.connection not in config.connections:
             known = ", ".join(sorted(config.connections)) or "none is defined"
             raise source.error(

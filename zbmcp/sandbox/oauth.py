@@ -67,7 +67,7 @@ class OAuthEndpoints:
             return refused
         user = sandbox.users.session_user(request.cookies.get(SESSION_COOKIE))
         if user is None and sandbox.settings.sign_in == "form":
-            return _sign_in_page(params, params["client_id"])
+            return _sign_in_page(params, params["client_id"], list(sandbox.users.users.values()))
         return self._consent(request, params, user or sandbox.users.users[sandbox.default_user_id])
 
     async def sign_in(self, request: Request) -> Response:
@@ -86,7 +86,8 @@ class OAuthEndpoints:
             session = sandbox.users.open_session(user) if user is not None else None
         if user is None or session is None:
             log.info("accounts sign-in refused: wrong email or password")
-            return _sign_in_page(params, params["client_id"], error="Incorrect email or password.")
+            return _sign_in_page(params, params["client_id"], list(sandbox.users.users.values()),
+                                 error="Incorrect email or password.")
         response = self._consent(request, params, user)
         response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="lax", path="/")
         return response
@@ -218,7 +219,8 @@ def _error_page(title: str, detail: str) -> HTMLResponse:
     )
 
 
-def _sign_in_page(params: dict[str, str], client_id: str, *, error: str | None = None) -> HTMLResponse:
+def _sign_in_page(params: dict[str, str], client_id: str, users: list[User], *,
+                  error: str | None = None) -> HTMLResponse:
     hidden = "".join(f'<input type="hidden" name="{html.escape(key)}" value="{html.escape(value)}">'
                      for key, value in params.items())
     scopes_asked = ", ".join(scopes.split(params.get("scope", ""))) or "(none)"
@@ -228,7 +230,7 @@ def _sign_in_page(params: dict[str, str], client_id: str, *, error: str | None =
 <body>
 <h1>Sign in to Zoho</h1>
 <p>This is the zbmcp sandbox's Zoho Accounts: nothing here is real. Every sandbox user's password is
-<code>{html.escape(PASSWORD)}</code>.</p>
+<code>{html.escape(PASSWORD)}</code>: {html.escape(", ".join(user.email for user in users))}.</p>
 <p>Client <code>{html.escape(client_id)}</code> asks for: {html.escape(scopes_asked)}</p>
 {problem}
 <form method="post" action="/oauth/v2/auth">
