@@ -6,12 +6,13 @@ Heavy modules are imported inside each command, so `zbmcp serve` starts as fast 
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from zbmcp.errors import ZbmcpError
 
@@ -83,15 +84,16 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8765)
 
-    auth = commands.add_parser("auth", help="Connect a Zoho account: login, exchange, status, logout.")
-    auth_commands = auth.add_subparsers(metavar="ACTION")
-
-    def auth_command(name: str, help_text: str, run: object) -> argparse.ArgumentParser:
-        sub = auth_commands.add_parser(name, help=help_text, description=help_text)
+    def action(group: Any, name: str, help_text: str, run: object) -> argparse.ArgumentParser:
+        """One ACTION of a command group (zbmcp auth ACTION, zbmcp oauth ACTION)."""
+        sub: argparse.ArgumentParser = group.add_parser(name, help=help_text, description=help_text)
         sub.set_defaults(run=run)
         sub.add_argument("--config", type=Path)
         sub.add_argument("-v", "--verbose", action="store_true")
         return sub
+
+    auth = commands.add_parser("auth", help="Connect a Zoho account: login, exchange, status, logout.")
+    auth_command = functools.partial(action, auth.add_subparsers(metavar="ACTION"))
 
     login = auth_command("login", "Log in through the browser and store the tokens.", _auth_login)
     login.add_argument("--connection", required=True)
@@ -124,14 +126,7 @@ def _parser() -> argparse.ArgumentParser:
     key.add_argument("-v", "--verbose", action="store_true")
 
     oauth = commands.add_parser("oauth", help="People who sign in from remote MCP clients (docs/connectors.md).")
-    oauth_commands = oauth.add_subparsers(metavar="ACTION")
-
-    def oauth_command(name: str, help_text: str, run: object) -> argparse.ArgumentParser:
-        sub = oauth_commands.add_parser(name, help=help_text, description=help_text)
-        sub.set_defaults(run=run)
-        sub.add_argument("--config", type=Path)
-        sub.add_argument("-v", "--verbose", action="store_true")
-        return sub
+    oauth_command = functools.partial(action, oauth.add_subparsers(metavar="ACTION"))
 
     enroll = oauth_command("enroll", "Print a one-time link that lets a person sign in as an agent.", _oauth_enroll)
     enroll.add_argument("--agent", required=True)

@@ -76,6 +76,7 @@ async def test_documents_on_private_addresses_are_not_fetched_unless_allowed(mak
     ("https://localhost:1/a/../x.json", "must not contain . or .. path segments"),
     ("https://localhost:1", "must have a path"),
     ("https://user@localhost:1/x.json", "must not carry user information"),
+    ("https://localhost:1/" + "x" * 1000, "at most 1000 characters"),
 ])
 async def test_client_id_urls_of_the_wrong_shape_are_refused_before_any_fetch(make_config, sandbox, tmp_path,
                                                                             client_id, reason):

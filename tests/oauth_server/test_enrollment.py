@@ -161,3 +161,15 @@ async def test_sign_in_events_join_the_chained_audit_log_and_zbmcp_audit_shows_t
     assert verified == 0, report
     text = zb.runtime.config.audit_path.read_text()  # type: ignore[union-attr]
     assert "zbat_" not in text and "zbrt_" not in text and "code=" not in text  # no token or code, ever
+
+
+async def test_another_site_cannot_post_an_enrollment_for_someone(make_config, sandbox, operator):
+    async with connector(make_config, sandbox, AGENTS) as zb:
+        _, link, _ = await operator("oauth", "enroll", "--agent", "bookkeeper", "--config",
+                                    zb.runtime.config.source.file)
+        token = link.split("t=")[1]
+        async with httpx2.AsyncClient(timeout=10) as victim:  # a form on another site, posted in the victim's browser
+            answer = await victim.post(f"{zb.url}/oauth/enroll", data={"t": token, "b": "guess"})
+    assert answer.status_code == 400 and "Open the enrollment link again" in answer.text
+    assert "location" not in answer.headers
+    assert [e["rule"] for e in zb.events("enroll")] == ["the enrollment form was not sent from the page that shows it"]

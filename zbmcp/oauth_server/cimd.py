@@ -31,6 +31,7 @@ from zbmcp.oauth_server.scopes import SUPPORTED
 from zbmcp.oauth_server.records import Records
 
 MAX_BYTES = 5 * 1024
+MAX_URL_CHARS = 1000
 TIMEOUT_SECONDS = 5.0
 CACHE_SECONDS = (60, 3600)  # bounds on how long a fetched document is trusted
 NAMESPACE = "oauth_client_documents"
@@ -53,6 +54,8 @@ class _Target:
 
 
 def check_url(client_id: str, policy: ClientMetadataDocuments) -> _Target:
+    if len(client_id) > MAX_URL_CHARS:
+        raise DocumentRefused(f"a client_id URL is at most {MAX_URL_CHARS} characters")
     parts = urlsplit(client_id)
     if parts.scheme != "https":
         raise DocumentRefused("a client_id URL must use https")

@@ -115,7 +115,7 @@ receive access at <code>{esc(view.redirect_host)}</code>.</p>
     return page(f"Connect {view.client_name} to Zoho Books", body)
 
 
-def enroll_start(token: str, agent: str, email: str | None) -> HTMLResponse:
+def enroll_start(token: str, browser: str, agent: str, email: str | None) -> HTMLResponse:
     only = f" This link is for {esc(email)} only." if email else ""
     body = f"""
 <h1>Use zbmcp as agent {esc(agent)}</h1>
@@ -123,6 +123,7 @@ def enroll_start(token: str, agent: str, email: str | None) -> HTMLResponse:
 Sign in with your Zoho account to accept.{only} The link works once.</p>
 <form method="post" action="/oauth/enroll">
 <input type="hidden" name="t" value="{esc(token)}">
+<input type="hidden" name="b" value="{esc(browser)}">
 <button type="submit">Sign in with Zoho</button>
 </form>"""
     return page(f"Use zbmcp as agent {agent}", body)

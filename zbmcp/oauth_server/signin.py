@@ -240,7 +240,7 @@ class SignInFlow:
         if self._agent_connections.get(agent) == PER_USER and self._personal is not None:
             books_scopes = self._policies[agent].scopes
             if not self._personal.ready(person["user_id"], person["email"], books_scopes):
-                return await self._to_connect(request, record, agent, scopes, books_scopes)
+                return await self._to_connect(record, agent, scopes, books_scopes)
         return await self._grant(record, agent, scopes)
 
     async def _grant(self, record: Record, agent: str, scopes: list[str]) -> Response:
@@ -258,8 +258,8 @@ class SignInFlow:
 
     # -- per_user: the person's own Zoho grant for Books ---------------------------------------------------
 
-    async def _to_connect(self, request: Request, record: Record, agent: str, scopes: list[str],
-                          books_scopes: list[str]) -> Response:
+    async def _to_connect(self, record: Record, agent: str, scopes: list[str], books_scopes: list[str]
+                          ) -> Response:
         request_id = secrets.token_urlsafe(24)
         await self._store.put(PENDING, request_id, {**record, "kind": "connect", "agent": agent, "granted": scopes},
                               ttl=PENDING_SECONDS)
@@ -292,17 +292,23 @@ class SignInFlow:
             return pages.message("Enrollment link refused", str(invalid))
         if invitation.agent not in self._policies:
             return pages.message("Enrollment link refused", "The agent this link was made for no longer exists.")
-        return pages.enroll_start(token, invitation.agent, invitation.email)
+        # The form must come back from this browser: another site cannot post it for someone (and enroll them).
+        nonce = request.cookies.get(BROWSER_COOKIE) or secrets.token_urlsafe(24)
+        return self._bound(pages.enroll_start(token, _digest(nonce), invitation.agent, invitation.email), nonce)
 
     async def start_enrollment(self, request: Request) -> Response:
         async with request.form() as form:
-            token = form.get("t")
+            token, browser = form.get("t"), form.get("b")
         try:
             invitation = self._links.read(token if isinstance(token, str) else "")
         except InvalidLink as invalid:
             self._audit.record("enroll", "denied", str(invalid))
             return pages.message("Enrollment link refused", str(invalid))
-        nonce = request.cookies.get(BROWSER_COOKIE) or secrets.token_urlsafe(24)
+        nonce = request.cookies.get(BROWSER_COOKIE)
+        if nonce is None or not isinstance(browser, str) or not secrets.compare_digest(_digest(nonce), browser):
+            self._audit.record("enroll", "denied", "the enrollment form was not sent from the page that shows it",
+                               agent=invitation.agent)
+            return pages.message("Enrollment refused", "Open the enrollment link again, in this browser.")
         request_id = secrets.token_urlsafe(24)
         await self._store.put(PENDING, request_id, {
             "kind": "enroll", "browser": _digest(nonce), "client_id": None,
