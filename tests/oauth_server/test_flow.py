@@ -4,9 +4,20 @@ challenge when it needs more, and a person who may act as several agents choosin
 from __future__ import annotations
 
 import httpx2
+from mcp import Client
+from mcp.client.sse import sse_client
 
 from tests.conftest import ORG
-from tests.oauth_server.conftest import ALICE, Browser, connector, person, register, sign_in_and_consent, signed_in
+from tests.oauth_server.conftest import (
+    ALICE,
+    Browser,
+    SdkClient,
+    connector,
+    person,
+    register,
+    sign_in_and_consent,
+    signed_in,
+)
 
 
 async def test_a_person_signs_in_with_zoho_and_the_client_lists_and_calls_the_agents_tools(make_config, sandbox,
@@ -86,3 +97,16 @@ async def test_a_person_listed_under_two_agents_chooses_one_on_the_consent_page(
                                               "MCP-Protocol-Version": "2025-11-25"})
     assert "list_bills" in listed.text and "list_invoices" not in listed.text
     assert zb.events("consent")[-1]["agent"] == "purchasing"
+
+
+async def test_the_legacy_sse_transport_takes_the_same_sign_in(make_config, sandbox):
+    agents = {"bookkeeper": person(["invoices:read"], [ALICE])}
+    async with connector(make_config, sandbox, agents) as zb:
+        browser = Browser()
+        sdk = SdkClient(zb.url, ALICE, browser)
+        async with Client(sse_client(f"{zb.url}/sse", auth=sdk.provider()), mode="legacy") as client:
+            tools = {tool.name for tool in (await client.list_tools()).tools}
+            result = await client.call_tool("list_invoices", {"organization_id": ORG})
+        await browser.aclose()
+    assert tools == {"list_invoices", "get_invoice"} and not result.is_error
+    assert zb.calls()[-1]["person"] == ALICE
