@@ -4,6 +4,7 @@ other `zbmcp oauth` commands; `zbmcp claude-config --remote`."""
 from __future__ import annotations
 
 import json
+import sys
 
 import anyio
 import httpx2
@@ -154,8 +155,10 @@ async def test_sign_in_events_join_the_chained_audit_log_and_zbmcp_audit_shows_t
             await client.list_tools()
             await client.call_tool("list_invoices", {})
         config = zb.runtime.config.source.file
-        code, table, _ = await operator("audit", "--config", config)
+        # as a separate process: `zbmcp audit` writes to the stdout it found when it was imported
+        shown = await anyio.run_process([sys.executable, "-m", "zbmcp", "audit", "--config", config], check=False)
         verified, _, report = await operator("audit", "verify", "--config", config)
+    code, table = shown.returncode, shown.stdout.decode()
     assert code == 0 and "oauth sign-in" in table and "oauth token" in table and "list_invoices" in table
     assert f'agent "bookkeeper" ({ALICE}) listed 4 invoices' in table
     assert verified == 0, report
