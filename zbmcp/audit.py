@@ -33,6 +33,8 @@ class AuditRecord:
     arguments: list[str]
     argument_values: dict[str, Any] = field(default_factory=dict)
     sentence: str = ""
+    config_revision: str = ""  # the config file's revision (zbmcp.config.revision_of): which policy decided
+    effects: list[str] = field(default_factory=list)  # what the call does beyond its record, e.g. ["emails"]
 
     def to_json(self) -> str:
         return json.dumps(vars(self), ensure_ascii=False)

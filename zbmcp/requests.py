@@ -5,6 +5,7 @@ Validation happens here, before anything is sent: every problem names the field 
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -13,14 +14,13 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from zbmcp.errors import InvalidArguments
-from zbmcp.manifest import ARGUMENT_NAME_PATTERN, ZOHO_ID_PATTERN, ToolSpec
+from zbmcp.manifest import EFFECT_WORDS, ZOHO_ID_PATTERN, ToolSpec
 from zbmcp.tools import takes_organization, validation_schema
 
 if TYPE_CHECKING:
     import jsonschema
     from jsonschema import Draft202012Validator
 
-_ARGUMENT_NAME = re.compile(ARGUMENT_NAME_PATTERN)
 _JSON_TYPE_NAMES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number",
                     float: "a number", type(None): "null"}
 
@@ -56,20 +56,19 @@ def build_request(spec: ToolSpec, arguments: Mapping[str, Any], organization_ids
         params.append(("organization_id", organization_id))
     body: dict[str, Any] | None = {} if spec.body is not None else None
     for name, value in arguments.items():
-        if name in spec.query or (spec.extra_arguments == "query" and name not in (spec.body or {})):
+        group = spec.argument_group(name)
+        if group == "query":
             params.append((name, _query_value(value)))
-        elif body is not None:
+        elif group == "body" and body is not None:
             body[name] = value
+        else:  # validate() refuses undeclared arguments; this keeps it so if that ever changes
+            raise InvalidArguments([(name, f"is not an argument of {spec.name}")])
     return ZohoRequest(spec.method, path, tuple(params), body, organization_id, tool=spec.name, scope=spec.scope)
 
 
 def validate(spec: ToolSpec, arguments: Mapping[str, Any], organization_ids: Sequence[str]) -> None:
     validator = _validator(spec, tuple(organization_ids))
     problems = [problem for error in validator.iter_errors(dict(arguments)) for problem in _explain(error, spec)]
-    declared = set(validator.schema["properties"])
-    for name in arguments:
-        if name not in declared and not _ARGUMENT_NAME.match(name):
-            problems.append((name, "is not a valid argument name (lowercase letters, digits and _)"))
     problems.extend((path, "must be a finite number (JSON has no NaN or Infinity)") for path in _non_finite(arguments))
     if problems:
         raise InvalidArguments(sorted(set(problems)))
@@ -116,21 +115,43 @@ def _explain(error: jsonschema.ValidationError, spec: ToolSpec) -> list[tuple[st
         field_path = _field_path(error.absolute_path)
         missing = [n for n in error.validator_value if n not in (error.instance or {})]
         return [(_join(field_path, name), "is required") for name in missing]
+    if error.validator == "additionalProperties":
+        return _undeclared(error, spec)
     return [_explain_one(error, spec)]
+
+
+def _undeclared(error: jsonschema.ValidationError, spec: ToolSpec) -> list[tuple[str, str]]:
+    """One refusal per undeclared property, naming what that object takes, closest first."""
+    field_path = _field_path(error.absolute_path)
+    accepted = list(error.schema.get("properties", {}))
+    where = f"an argument of {spec.name}" if not field_path else f"a field of {_field_path_pattern(field_path)}"
+    problems = []
+    for name in sorted(set(error.instance) - set(accepted), key=str):
+        name = str(name)
+        dotted = _join(_field_path_pattern(field_path).replace("[]", ""), name)
+        why = ""
+        if dotted in spec.withheld:
+            why = f" (Zoho's {dotted} {EFFECT_WORDS[spec.withheld[dotted]]}; zbmcp does not offer it)"
+        takes = ", ".join(closest_first(name, accepted)) or "nothing"
+        problems.append((_join(field_path, name), f"is not {where}{why}; it takes: {takes}"))
+    return problems
+
+
+def closest_first(name: str, candidates: Sequence[str]) -> list[str]:
+    """Candidates ordered by how alike they are to `name` (difflib), the most alike first."""
+    lowered = name.lower()
+    return sorted(candidates, key=lambda c: -difflib.SequenceMatcher(None, lowered, c.lower()).ratio())
+
+
+def _field_path_pattern(field_path: str) -> str:
+    """line_items[2] -> line_items[]: the refusal speaks of the field, not of one position."""
+    return re.sub(r"\[\d+\]", "[]", field_path)
 
 
 def _explain_one(error: jsonschema.ValidationError, spec: ToolSpec) -> tuple[str, str]:
     field_path = _field_path(error.absolute_path)
     kind = error.validator
     value = error.instance
-    if kind == "additionalProperties":
-        extra = sorted(set(value) - set(error.schema.get("properties", {})))
-        takes = ", ".join(error.schema.get("properties", {})) or "no arguments"
-        if error.schema.get("additionalProperties") is False:
-            name = extra[0] if extra else field_path
-            return (_join(field_path, name), f"is not an argument of {spec.name}; it takes: {takes}")
-        name = extra[0] if extra else field_path
-        return (_join(field_path, name) if extra else field_path, "extra filters must be a string, number or boolean")
     if kind == "type":
         expected = error.validator_value
         expected_text = " or ".join(expected) if isinstance(expected, list) else expected

@@ -17,8 +17,9 @@ from mcp.server import Server, ServerRequestContext
 from mcp.server.auth.middleware.auth_context import get_access_token
 
 from zbmcp import __version__
-from zbmcp.approvals import request_approval
-from zbmcp.audit import AuditRecord, Decision, now_iso, recorded_values, sentence
+from zbmcp.approvals import build_question, request_approval
+from zbmcp.audit import AuditRecord, now_iso, recorded_values, sentence
+from zbmcp.audit import Decision as Outcome
 from zbmcp.errors import (
     ApprovalRefused,
     InvalidArguments,
@@ -29,7 +30,7 @@ from zbmcp.errors import (
     ZohoApiError,
 )
 from zbmcp.manifest import ToolSpec
-from zbmcp.policy import AgentPolicy
+from zbmcp.policy import AgentPolicy, Decision
 from zbmcp.requests import ZohoRequest, build_request
 from zbmcp.runtime import Runtime
 from zbmcp.tools import to_mcp_tool
@@ -39,8 +40,10 @@ log = logging.getLogger(__name__)
 
 INSTRUCTIONS = (
     "Zoho Books for one or more organizations. Ids are digit strings: find them with the list_* tools. "
-    "Lists are paged: call again with page+1 while page_context.has_more_page is true; they also take Zoho's "
-    "other filters (e.g. invoice_number_startswith, total_greater_than). "
+    "Lists are paged: call again with page+1 while page_context.has_more_page is true (per_page up to 200). "
+    "Beyond their schema, lists take Zoho's documented filters, e.g. date_start, date_end, sort_column, "
+    "invoice_number_startswith, total_greater_than (where Zoho has it); an unknown one is refused with the "
+    "names accepted. "
     "Writes change real books; tools marked destructive delete records or email customers."
 )
 
@@ -104,11 +107,14 @@ class ZbmcpServer:
             if isinstance(asked, str) and asked.isdigit():
                 policy.check_organization(asked)  # the agent's own boundary first, so the refusal names the rule
             request = call.request = build_request(spec, arguments, policy.organizations)
-            if request.organization_id is not None:
-                policy.check_organization(request.organization_id)
-            if spec.name in policy.needs_approval:
-                pending = await request_approval(ctx, params, policy.agent, spec, request, self._url(policy, request),
-                                                 self.runtime.approvals)
+            decision = call.decision = policy.decide(spec, request)
+            if decision.outcome == "deny":
+                raise PolicyDenied(decision.message, rule=decision.rule)
+            if decision.outcome == "approve":
+                assert decision.facts is not None
+                question = build_question(policy.agent, spec, request, self._url(policy, request), decision.facts,
+                                          decision.reasons)
+                pending = await request_approval(ctx, params, spec, question, decision.rule, self.runtime.approvals)
                 if pending is not None:
                     return pending  # the client asks the person and calls again; that call gets the audit record
             if policy.dry_run and not spec.read_only:
@@ -159,10 +165,20 @@ class _Call:
         self.started = started
         self.spec: ToolSpec | None = runtime.specs.get(name)
         self.request: ZohoRequest | None = None
+        self.decision: Decision | None = None
+
+    @property
+    def allowed_by(self) -> str:
+        """The rule that let the call through, for the audit record."""
+        if self.decision is None:
+            return "allowed"
+        if self.decision.outcome == "approve":
+            return f"{self.decision.rule} (approved by a person)"
+        return self.decision.rule
 
     def finish_ok(self, payload: dict[str, Any], status: int) -> types.CallToolResult:
         assert self.spec is not None
-        self._audit("allowed", "allowed", status, payload.get("code"), did(self.spec, self.arguments, payload))
+        self._audit("allowed", self.allowed_by, status, payload.get("code"), did(self.spec, self.arguments, payload))
         text = summary(self.spec, self.arguments, payload)
         return types.CallToolResult(
             content=[types.TextContent(text=text), types.TextContent(text=json.dumps(payload, ensure_ascii=False))],
@@ -177,7 +193,8 @@ class _Call:
             "query": self.request.query(),
             "body": self.request.body,
         }
-        self._audit("dry_run", "dry_run: true", None, None, tried(self.spec).replace("tried to ", "would "))
+        self._audit("dry_run", f"dry_run: true; {self.allowed_by}", None, None,
+                    tried(self.spec).replace("tried to ", "would "))
         text = (f"Dry run: nothing was sent to Zoho. zbmcp would send {planned['method']} {url} "
                 f"with query {json.dumps(planned['query'])}"
                 + (f" and body {json.dumps(planned['body'], ensure_ascii=False)}" if planned["body"] is not None else "")
@@ -187,7 +204,7 @@ class _Call:
             structured_content={"dry_run": True, "request": planned},
         )
 
-    def finish_error(self, error: ZbmcpError, decision: Decision, rule: str) -> types.CallToolResult:
+    def finish_error(self, error: ZbmcpError, decision: Outcome, rule: str) -> types.CallToolResult:
         status = getattr(error, "status", None)
         code = getattr(error, "code", None)
         phrase = tried(self.spec) if self.spec is not None else f"tried to call unknown tool {self.name!r}"
@@ -207,7 +224,7 @@ class _Call:
             is_error=True,
         )
 
-    def _audit(self, decision: Decision, rule: str, status: int | None, code: Any, phrase: str) -> None:
+    def _audit(self, decision: Outcome, rule: str, status: int | None, code: Any, phrase: str) -> None:
         duration = int((time.perf_counter() - self.started) * 1000)
         agent = self.policy.agent if self.policy else "(unknown)"
         organization = self.request.organization_id if self.request else _given_organization(self.arguments)
@@ -230,6 +247,8 @@ class _Call:
             duration_ms=duration,
             arguments=sorted(self.arguments),
             argument_values=recorded_values(self.arguments, self.runtime.config.config.audit.argument_values),
+            config_revision=self.runtime.config.revision,
+            effects=self.decision.facts.effect_names if self.decision and self.decision.facts else [],
         )
         record.sentence = sentence(agent, phrase, organization, region, decision, rule, status, duration)
         try:
