@@ -30,7 +30,7 @@ from mcp import types
 from mcp.server import ServerRequestContext
 
 from zbmcp.errors import ApprovalRefused
-from zbmcp.facts import Facts, FieldEffect, Recipients, call_arguments
+from zbmcp.facts import Facts, FieldEffect, Recipients
 from zbmcp.manifest import EFFECT_WORDS, ToolSpec, dotted_fields, schema_at
 from zbmcp.requests import ZohoRequest
 
@@ -150,7 +150,7 @@ class Question:
 def build_question(agent: str, spec: ToolSpec, request: ZohoRequest, url: str, facts: Facts,
                    reasons: tuple[str, ...]) -> Question:
     arguments: dict[str, Any] = dict(_path_arguments(spec, request))
-    arguments.update(call_arguments(request))
+    arguments.update(facts.arguments)
     free = free_text_fields(spec)
     shown_elsewhere = {e.field for e in facts.effects} | {
         name for name, effect in spec.effects.items() if effect == "recipients"}

@@ -38,6 +38,7 @@ class FieldEffect:
 
 @dataclass(frozen=True)
 class Facts:
+    arguments: Mapping[str, Any]  # the call's arguments as Zoho gets them (call_arguments)
     tool: str
     organization: str | None
     amount: float | None  # None: not knowable from the call alone (amount_unknown says why)
@@ -56,22 +57,21 @@ class Facts:
         return sorted(names)
 
 
-def facts_of(spec: ToolSpec, request: ZohoRequest, today: dt.date) -> Facts:
+def facts_of(spec: ToolSpec, request: ZohoRequest, today: dt.date | None = None) -> Facts:
+    """`today` (default: the local date) dates a create that gives no date, as Zoho does."""
     arguments = call_arguments(request)
-    effects = tuple(
-        FieldEffect(name, effect, value)
-        for name, effect in spec.effects.items()
-        if effect != "none" and "." not in name and _present(value := arguments.get(name))
-    )
+    effects = tuple(FieldEffect(name, effect, value) for name, effect in spec.outside_effects
+                    if _present(value := arguments.get(name)))
     amount, unknown = _amount(spec, arguments)
     return Facts(
+        arguments=arguments,
         tool=spec.name,
         organization=request.organization_id,
         amount=amount,
         amount_unknown=unknown,
         counterparty_id=next((str(arguments[f]) for f in COUNTERPARTY_FIELDS if arguments.get(f)), None),
         date=_date(spec, arguments, today),
-        recipients=_recipients(spec, arguments),
+        recipients=_recipients(effects),
         emails=spec.emails_customer or any(e.effect == "emails" for e in effects),
         effects=effects,
     )
@@ -94,23 +94,23 @@ def _present(value: Any) -> bool:
     return value not in (None, False, "", [], {})
 
 
-def _recipients(spec: ToolSpec, arguments: Mapping[str, Any]) -> Recipients:
+def _recipients(effects: tuple[FieldEffect, ...]) -> Recipients:
     found: dict[str, list[str]] = {"to": [], "cc": [], "bcc": []}
-    for name, effect in spec.effects.items():
-        if effect != "recipients" or not isinstance(arguments.get(name), list):
+    for effect in effects:
+        if effect.effect != "recipients" or not isinstance(effect.value, list):
             continue
-        kind = "bcc" if name.startswith("bcc") else "cc" if name.startswith("cc") else "to"
-        found[kind] += [str(address) for address in arguments[name]]
+        kind = "bcc" if effect.field.startswith("bcc") else "cc" if effect.field.startswith("cc") else "to"
+        found[kind] += [str(address) for address in effect.value]
     return Recipients(tuple(found["to"]), tuple(found["cc"]), tuple(found["bcc"]))
 
 
-def _date(spec: ToolSpec, arguments: Mapping[str, Any], today: dt.date) -> str | None:
+def _date(spec: ToolSpec, arguments: Mapping[str, Any], today: dt.date | None) -> str | None:
     if spec.read_only or "date" not in (spec.body or {}):
         return None
     if isinstance(arguments.get("date"), str):
         return str(arguments["date"])
     # Zoho dates a new document today when the call gives no date; an update keeps the stored one (unknown).
-    return today.isoformat() if spec.method == "POST" else None
+    return (today or dt.date.today()).isoformat() if spec.method == "POST" else None
 
 
 def _amount(spec: ToolSpec, arguments: Mapping[str, Any]) -> tuple[float | None, str | None]:

@@ -229,6 +229,11 @@ class ToolSpec:
     def read_only(self) -> bool:
         return self.access == "read"
 
+    @cached_property
+    def outside_effects(self) -> tuple[tuple[str, Effect], ...]:
+        """The top-level fields whose effect reaches beyond the record (send, to_mail_ids, invoices...)."""
+        return tuple((name, effect) for name, effect in self.effects.items() if effect != "none" and "." not in name)
+
     @property
     def may_email(self) -> bool:
         """True when a call can email someone: openly, or through a field such as create_invoice's send."""

@@ -37,7 +37,7 @@ from typing import Any, Literal
 
 from zbmcp.config import Agent, LoadedConfig
 from zbmcp.errors import ConfigError, PolicyDenied
-from zbmcp.facts import Facts, call_arguments, facts_of
+from zbmcp.facts import Facts, facts_of
 from zbmcp.manifest import ToolSpec
 from zbmcp.requests import ZohoRequest
 from zbmcp.rules import Rule, RuleError, compile_rules
@@ -89,7 +89,7 @@ class AgentPolicy:
         if request.organization_id is not None and request.organization_id not in self.organizations:
             return self._deny("organizations", f"Agent {self.agent!r} may not touch organization "
                               f"{request.organization_id}; its organizations are: {', '.join(self.organizations)}.")
-        facts = facts_of(spec, request, today or dt.date.today())
+        facts = facts_of(spec, request, today)
         reasons: list[str] = []
         like = [spec.name]
         for effect in facts.effects:
@@ -99,8 +99,8 @@ class AgentPolicy:
             if denied is not None:
                 return denied
             like.append(spec.email_tool)
-        context = _context(self.agent, spec, request, facts)
         applying = [rule for rule in self.rules if rule.applies_to(like)]
+        context = _context(self.agent, spec, facts) if applying else {}
         allow_rules = [rule for rule in applying if rule.kind == "allow"]
         allowed_by = None
         for rule in applying:
@@ -177,14 +177,14 @@ class AgentPolicy:
         return sorted({spec.scope for spec in self.visible.values()})
 
 
-def _context(agent: str, spec: ToolSpec, request: ZohoRequest, facts: Facts) -> dict[str, Any]:
+def _context(agent: str, spec: ToolSpec, facts: Facts) -> dict[str, Any]:
     """The CEL variables (zbmcp.rules.VARIABLES) for one call."""
     return {
         "agent": agent, "tool": spec.name, "module": spec.module, "access": spec.access,
         "organization": facts.organization or "", "amount": facts.amount,
         "counterparty_id": facts.counterparty_id or "", "date": facts.date or "",
         "recipients": list(facts.recipients.all()), "emails": facts.emails, "effects": facts.effect_names,
-        "args": call_arguments(request),
+        "args": dict(facts.arguments),
     }
 
 
