@@ -74,12 +74,21 @@ def validate(spec: ToolSpec, arguments: Mapping[str, Any], organization_ids: Seq
         raise InvalidArguments(sorted(set(problems)))
 
 
+# One plain address (the HTML living standard's rule, with a dot in the domain): jsonschema's own "email" check
+# only looks for an @, which would let "a@b.example\nApprove?" or "Boss <b@x>, c@y" through to Zoho and onto
+# the question a person approves.
+EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                   r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")
+
+
 @lru_cache(maxsize=1024)
 def _validator(spec: ToolSpec, organization_ids: tuple[str, ...]) -> Draft202012Validator:
     # Imported on first use: jsonschema costs ~100 ms, and start-up (spawn to tools/list) needs none of it.
     from jsonschema import Draft202012Validator, FormatChecker
 
-    return Draft202012Validator(validation_schema(spec, organization_ids), format_checker=FormatChecker())
+    formats = FormatChecker()
+    formats.checks("email")(lambda value: not isinstance(value, str) or EMAIL.fullmatch(value) is not None)
+    return Draft202012Validator(validation_schema(spec, organization_ids), format_checker=formats)
 
 
 def _organization(spec: ToolSpec, arguments: dict[str, Any], organization_ids: Sequence[str]) -> str | None:

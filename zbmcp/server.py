@@ -17,7 +17,7 @@ from mcp.server import Server, ServerRequestContext
 from mcp.server.auth.middleware.auth_context import get_access_token
 
 from zbmcp import __version__
-from zbmcp.approvals import build_question, request_approval
+from zbmcp.approvals import request_approval
 from zbmcp.audit import AuditRecord, now_iso, recorded_values, sentence
 from zbmcp.audit import Decision as Outcome
 from zbmcp.errors import (
@@ -31,6 +31,7 @@ from zbmcp.errors import (
 )
 from zbmcp.manifest import ToolSpec
 from zbmcp.policy import AgentPolicy, Decision
+from zbmcp.question import build_question
 from zbmcp.requests import ZohoRequest, build_request
 from zbmcp.runtime import Runtime
 from zbmcp.tools import to_mcp_tool

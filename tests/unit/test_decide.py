@@ -207,3 +207,21 @@ def test_rules_may_loop_over_recipients_with_their_own_variable():
     policy = agent('    tools: ["*:*"]\n    rules:\n      - deny: recipients.all(address, address.size() > 60)\n'
                    "        tools: [email_invoice]\n")
     assert decide(policy, "email_invoice", {"invoice_id": "1", "to_mail_ids": ["a@b.example"]}).outcome == "allow"
+
+
+REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
+CONNECTION = "connections:\n  main:\n    region: eu\n    client_id: id\n    client_secret: secret\n"
+
+
+@pytest.mark.parametrize(("document", "name"), [("README.md", "payables"), ("docs/policy.md", "payables")])
+def test_the_documented_rules_load_and_decide_as_the_documents_say(document, name):
+    text = (REPO / document).read_text(encoding="utf-8")
+    example = next(block for block in text.split("```yaml\n")[1:] if "rules:" in block).split("```")[0]
+    policy = policies(parse_config(CONNECTION + example, document, {}), SPECS)[name]
+    bill = {"vendor_id": "7", "bill_number": "B-1", "date": "2026-11-25", "line_items": [{"account_id": "8"}]}
+    assert decide(policy, "create_bill", {**bill, "line_items": [{"account_id": "8", "rate": 6000}]}).outcome == "approve"
+    assert decide(policy, "create_bill", {**bill, "line_items": [{"account_id": "8", "rate": 60}]}).outcome == "allow"
+    assert decide(policy, "create_bill", {**bill, "date": "2025-12-31",
+                                          "line_items": [{"account_id": "8", "rate": 60}]}).outcome == "deny"
+    assert decide(policy, "create_invoice", invoice()).outcome in ("allow", "approve")
+    assert decide(policy, "create_invoice", {**invoice(), "customer_id": "99"}).outcome == "deny"
