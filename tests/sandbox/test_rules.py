@@ -303,3 +303,26 @@ async def test_a_chart_account_that_is_not_a_bank_account_is_not_one(books: http
     rent = sandbox.store(ORG).account_id("Rent Expense")
     error(await books.get(f"bankaccounts/{rent}"), 404, 1002)
     ok(await books.get(f"chartofaccounts/{rent}"))
+
+
+async def test_portal_access_emails_an_invitation_once(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
+    created = ok(await books.post("contacts", json={
+        "contact_name": "Portal Ltd", "contact_persons": [
+            {"first_name": "Pat", "email": "pat@portal.example", "enable_portal": True},
+            {"first_name": "Quinn", "email": "quinn@portal.example"}]}), 201)["contact"]
+    [invitation] = sandbox.outbox
+    assert (invitation.document_type, invitation.document_id, invitation.to) == (
+        "portal_invitation", created["contact_id"], ["pat@portal.example"])
+    persons = created["contact_persons"]
+    ok(await books.put(f"contacts/{created['contact_id']}", json={"contact_persons": [
+        {**persons[0]}, {**persons[1], "enable_portal": True}]}))
+    assert [email.to for email in sandbox.outbox] == [["pat@portal.example"], ["quinn@portal.example"]]
+
+
+async def test_portal_access_for_a_person_without_an_email_stores_nothing(books: httpx2.AsyncClient,
+                                                                          sandbox: Sandbox) -> None:
+    before = sandbox.store(ORG).contacts
+    response = await books.post("contacts", json={"contact_name": "Nomail Ltd", "is_portal_enabled": True,
+                                                  "contact_persons": [{"first_name": "Nora"}]})
+    assert "contact_persons[0].enable_portal" in error(response, 400, 2)
+    assert sandbox.store(ORG).contacts == before and sandbox.outbox == []
