@@ -82,6 +82,15 @@ async def test_keyless_still_refuses_rebinding_cross_site_posts_and_web_forms(sa
     assert runtime.audit.records == [] and sandbox.api_requests == []
 
 
+async def test_a_local_proxy_that_forwards_someone_else_is_refused(sandbox):
+    # A reverse proxy on this machine, exposing the port: its requests come from loopback, on behalf of others.
+    async with keyless(sandbox) as (runtime, server), httpx2.AsyncClient(base_url=server.url) as http:
+        forwarded = await http.post("/mcp", json=INITIALIZE, headers={**MCP_ACCEPT,
+                                                                       "X-Forwarded-For": "203.0.113.9"})
+        direct = await http.post("/mcp", json=INITIALIZE, headers=MCP_ACCEPT)
+    assert (forwarded.status_code, direct.status_code) == (401, 200)
+
+
 @pytest.mark.parametrize("peer", ["192.0.2.7", "10.0.0.1", "::ffff:192.0.2.7", "2001:db8::1"])
 async def test_a_peer_that_is_not_this_machine_is_refused_even_if_it_reaches_the_socket(sandbox, peer):
     # What a misconfigured port forward or a wrongly bound socket would let through, seen from the app.

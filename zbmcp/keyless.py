@@ -8,7 +8,8 @@ machine:
   * the address is a loopback literal (127.0.0.0/8, ::1) or `localhost`; any other name is refused, even one
     that resolves to loopback today (resolution can change between the check and the bind);
   * the socket, once bound, is checked again (the address it really listens on must be loopback);
-  * every request's peer must be a loopback address, or it is refused as unauthenticated;
+  * every request's peer must be a loopback address, or it is refused as unauthenticated (uvicorn takes the
+    peer from X-Forwarded-For when a loopback proxy sends one, so a local proxy forwarding others is refused);
   * the Host and Origin checks of the HTTP transport stay on, so a web page that rebinds its own name to
     127.0.0.1, or posts to 127.0.0.1 from another origin, is still refused.
 

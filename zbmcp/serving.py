@@ -52,7 +52,7 @@ async def serve_sandbox(transport: str, host: str, port: int, key: SandboxKey | 
     import httpx2
 
     from zbmcp.demo import DEMO_AGENT, demo_config
-    from zbmcp.keyless import require_loopback_host
+    from zbmcp.keyless import require_loopback_host, require_loopback_socket
     from zbmcp.keys import key_hash
     from zbmcp.runtime import open_runtime
     from zbmcp.sandbox import Sandbox, SandboxSettings
@@ -61,6 +61,8 @@ async def serve_sandbox(transport: str, host: str, port: int, key: SandboxKey | 
     if keyless:
         require_loopback_host(host, key_option=KEY_HOWTO)
     with _listening(transport, host, port) as listener:
+        if keyless and listener is not None:
+            require_loopback_socket(listener)  # `localhost` may resolve anywhere: what was bound decides
         sandbox = Sandbox(SandboxSettings())
         loaded = demo_config(sandbox, api_keys=[key_hash(key.value)] if key else [])
         print(
