@@ -28,6 +28,7 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import socket
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Literal, Self
 
@@ -51,7 +52,10 @@ from starlette.types import Receive, Scope, Send
 
 from zbmcp import __version__
 from zbmcp.config import Http
+from zbmcp.keyless import LoopbackAgent, require_loopback_socket
 from zbmcp.keys import key_hash, new_api_key
+from zbmcp.listen import listen
+from zbmcp.protocol_header import ProtocolVersionHeader
 from zbmcp.runtime import Runtime
 from zbmcp.server import ZbmcpServer
 
@@ -212,9 +216,10 @@ class HttpApp:
     """The ASGI app: /healthz, and /mcp and/or /sse with /messages/, behind per-agent API keys.
 
     Single use, like the SDK's session managers it holds: build a new one for each server run.
+    `keyless_agent`: the sandbox's agent, which every loopback request then acts as (see keyless.py).
     """
 
-    def __init__(self, runtime: Runtime, *, transport: Transport = "both") -> None:
+    def __init__(self, runtime: Runtime, *, transport: Transport = "both", keyless_agent: str | None = None) -> None:
         if transport not in ("http", "sse", "both"):
             raise ValueError(f"unknown HTTP transport {transport!r}")
         http = runtime.config.config.http
@@ -245,21 +250,27 @@ class HttpApp:
         self._stop_managers: anyio.Event | None = None
         self._managers_stopped: anyio.Event | None = None
         agents = runtime.config.config.agents
+        self.keyless_agent = keyless_agent
+        if keyless_agent is not None and keyless_agent not in agents:
+            raise ValueError(f"keyless agent {keyless_agent!r} is not configured")
         verifier = ApiKeyVerifier({name: agent.api_keys for name, agent in agents.items()})
+        backend = (LoopbackAgent(keyless_agent, [MCP_SCOPE]) if keyless_agent is not None
+                   else BearerAuthBackend(verifier))
 
         def protected(app: Any) -> Any:
             return RequireAuthMiddleware(app, [MCP_SCOPE])
 
         routes: list[Any] = [Route("/healthz", self._healthz, methods=["GET"])]
         if transport in ("http", "both"):
-            routes.append(Route("/mcp", endpoint=protected(self._handle_mcp)))
+            routes.append(Route("/mcp", endpoint=protected(ProtocolVersionHeader(self._handle_mcp,
+                                                                                 http.max_body_bytes))))
         if transport in ("sse", "both"):
             routes.append(Route("/sse", endpoint=protected(self._handle_sse), methods=["GET"]))
             routes.append(Mount("/messages/", app=protected(self._sse.handle_post_message)))
         self._app = Starlette(
             routes=routes,
             middleware=[
-                Middleware(AuthenticationMiddleware, backend=BearerAuthBackend(verifier)),
+                Middleware(AuthenticationMiddleware, backend=backend),
                 Middleware(AuthContextMiddleware),
             ],
             lifespan=self._lifespan,
@@ -418,13 +429,19 @@ class HttpServer:
         port = await task_group.start(server.serve)   # once listening; port 0 picks a free one
         ...
         server.stop()                                 # graceful: calls in flight finish first
+
+    `sock`: a socket already bound (see listen.py), so a busy port is reported before anything else.
     """
 
     def __init__(self, runtime: Runtime, *, transport: Transport = "both", host: str = "127.0.0.1",
-                 port: int = 8000, grace_seconds: float = GRACE_SECONDS) -> None:
-        self.app = HttpApp(runtime, transport=transport)
+                 port: int = 8000, grace_seconds: float = GRACE_SECONDS, sock: socket.socket | None = None,
+                 keyless_agent: str | None = None) -> None:
+        if sock is not None and keyless_agent is not None:
+            require_loopback_socket(sock)
+        self.app = HttpApp(runtime, transport=transport, keyless_agent=keyless_agent)
         self.host = host
         self.port = port
+        self._sock = sock
         config = uvicorn.Config(
             self.app,
             host=host,
@@ -446,8 +463,11 @@ class HttpServer:
             self.port = port
             task_status.started(port)
 
+        sock = self._sock or listen(self.host, self.port)
+        if self.app.keyless_agent is not None:
+            require_loopback_socket(sock)
         self._server = _Uvicorn(self._config, self.app, started)
-        await self._server.serve()
+        await self._server.serve(sockets=[sock])
 
     @property
     def url(self) -> str:
@@ -460,9 +480,10 @@ class HttpServer:
             self._server.should_exit = True
 
 
-async def serve_http(runtime: Runtime, *, transport: Transport, host: str, port: int) -> None:
-    server = HttpServer(runtime, transport=transport, host=host, port=port)
-    if not server.app.agents_with_keys:
+async def serve_http(runtime: Runtime, *, transport: Transport, host: str, port: int,
+                     sock: socket.socket | None = None, keyless_agent: str | None = None) -> None:
+    server = HttpServer(runtime, transport=transport, host=host, port=port, sock=sock, keyless_agent=keyless_agent)
+    if keyless_agent is None and not server.app.agents_with_keys:
         log.warning("no agent has an API key, so every request will be refused; create one with "
                     "`zbmcp agent key NAME`")
     async with anyio.create_task_group() as tg:
