@@ -408,3 +408,14 @@ def test_the_table_survives_a_line_cut_short_by_a_crash(tmp_path):
     from zbmcp.audit_chain import verify
 
     assert "not a whole record" in (verify([log]).problem or "")  # and verify says so
+
+
+async def test_doctor_names_an_audit_log_it_cannot_write(make_config, sandbox, tmp_path):
+    from zbmcp.doctor import doctor
+
+    (tmp_path / "audit.jsonl").mkdir()
+    loaded = make_config({"a": agent(["list_items"])}, audit={"path": str(tmp_path / "audit.jsonl")})
+    async with running(loaded, sandbox, audit=None) as runtime:
+        healthy, lines = await doctor(loaded, runtime)
+    assert not healthy
+    assert any(line.startswith("FAIL audit log") and "Is a directory" in line for line in lines), lines
