@@ -163,6 +163,8 @@ async def refuse_over_session_cap(app: ASGIApp, agent: str, cap: int, scope: Sco
 def too_many_sessions(agent: str, cap: int) -> ASGIApp:
     from starlette.responses import JSONResponse
 
+    log.warning("agent %r tried to open more than %d sessions (http.max_sessions_per_agent): refused with 429",
+                agent, cap)
     message = (f"Agent {agent!r} already has {cap} sessions open on this server (http.max_sessions_per_agent). "
                "Close one (an MCP client ends its session when it disconnects) or wait for idle ones to expire.")
     return JSONResponse({"error": "too_many_sessions", "error_description": message}, status_code=429,
