@@ -23,7 +23,6 @@ from zbmcp import __version__
 from zbmcp.approvals import request_approval
 from zbmcp.audit import (
     AuditRecord,
-    Decision,
     Phase,
     intent_sentence,
     new_call_id,
@@ -33,6 +32,7 @@ from zbmcp.audit import (
     sentence,
     shorten,
 )
+from zbmcp.audit import Decision as Outcome
 from zbmcp.errors import (
     ApprovalRefused,
     AuditUnavailable,
@@ -44,7 +44,9 @@ from zbmcp.errors import (
     ZohoApiError,
 )
 from zbmcp.manifest import ToolSpec
-from zbmcp.policy import AgentPolicy
+from zbmcp.numeric_ids import ids_as_strings
+from zbmcp.policy import AgentPolicy, Decision
+from zbmcp.question import build_question
 from zbmcp.requests import ZohoRequest, build_request
 from zbmcp.runtime import Runtime
 from zbmcp.tools import to_mcp_tool
@@ -54,8 +56,10 @@ log = logging.getLogger(__name__)
 
 INSTRUCTIONS = (
     "Zoho Books for one or more organizations. Ids are digit strings: find them with the list_* tools. "
-    "Lists are paged: call again with page+1 while page_context.has_more_page is true; they also take Zoho's "
-    "other filters (e.g. invoice_number_startswith, total_greater_than). "
+    "Lists are paged: call again with page+1 while page_context.has_more_page is true (per_page up to 200). "
+    "Beyond their schema, lists take Zoho's documented filters, e.g. date_start, date_end, sort_column, "
+    "invoice_number_startswith, total_greater_than (where Zoho has it); an unknown one is refused with the "
+    "names accepted. "
     "Writes change real books; tools marked destructive delete records or email customers."
 )
 
@@ -115,15 +119,19 @@ class ZbmcpServer:
             if policy is None:
                 raise PolicyDenied("This caller is not a configured agent; nothing is allowed.", rule="unknown agent")
             spec = call.spec = policy.tool_for_call(params.name)
+            arguments = call.arguments = ids_as_strings(arguments)
             asked = arguments.get("organization_id")
             if isinstance(asked, str) and asked.isdigit():
                 policy.check_organization(asked)  # the agent's own boundary first, so the refusal names the rule
             request = call.request = build_request(spec, arguments, policy.organizations)
-            if request.organization_id is not None:
-                policy.check_organization(request.organization_id)
-            if spec.name in policy.needs_approval:
-                pending = await request_approval(ctx, params, policy.agent, spec, request, self._url(policy, request),
-                                                 self.runtime.approvals)
+            decision = call.decision = policy.decide(spec, request)
+            if decision.outcome == "deny":
+                raise PolicyDenied(decision.message, rule=decision.rule)
+            if decision.outcome == "approve":
+                assert decision.facts is not None
+                question = build_question(policy.agent, spec, request, self._url(policy, request), decision.facts,
+                                          decision.reasons)
+                pending = await request_approval(ctx, params, spec, question, decision.rule, self.runtime.approvals)
                 if pending is not None:
                     return pending  # the client asks the person and calls again; that call gets the audit record
             if policy.dry_run and not spec.read_only:
@@ -192,6 +200,7 @@ class _Call:
         self.spec: ToolSpec | None = runtime.specs.get(name)
         self.request: ZohoRequest | None = None
         self.sent = False
+        self.decision: Decision | None = None
 
     @property
     def may_have_changed_zoho(self) -> bool:
@@ -201,15 +210,24 @@ class _Call:
         """Record the call and what will be sent; raises AuditUnavailable if it cannot be recorded."""
         assert self.spec is not None
         agent = self.policy.agent if self.policy else "(unknown)"
-        problem = self._audit("allowed", "allowed", None, None, "", phase="intent",
+        problem = self._audit("allowed", self.allowed_by, None, None, "", phase="intent",
                               text=intent_sentence(agent, tried(self.spec), self._organization(), self._region()))
         if problem is not None:
             raise problem
         self.sent = True  # from here on the request may reach Zoho, whatever happens to this call
 
+    @property
+    def allowed_by(self) -> str:
+        """The rule that let the call through, for the audit record."""
+        if self.decision is None:
+            return "allowed"
+        if self.decision.outcome == "approve":
+            return f"{self.decision.rule} (approved by a person)"
+        return self.decision.rule
+
     def finish_ok(self, payload: dict[str, Any], status: int) -> types.CallToolResult:
         assert self.spec is not None
-        self._audit("allowed", "allowed", status, payload.get("code"), did(self.spec, self.arguments, payload))
+        self._audit("allowed", self.allowed_by, status, payload.get("code"), did(self.spec, self.arguments, payload))
         text = summary(self.spec, self.arguments, payload)
         return types.CallToolResult(
             content=[types.TextContent(text=text), types.TextContent(text=json.dumps(payload, ensure_ascii=False))],
@@ -224,7 +242,8 @@ class _Call:
             "query": self.request.query(),
             "body": self.request.body,
         }
-        problem = self._audit("dry_run", "dry_run: true", None, None, tried(self.spec).replace("tried to ", "would "))
+        problem = self._audit("dry_run", f"dry_run: true; {self.allowed_by}", None, None,
+                              tried(self.spec).replace("tried to ", "would "))
         if problem is not None:
             return self._error_result(problem, "audit log unavailable")
         text = (f"Dry run: nothing was sent to Zoho. zbmcp would send {planned['method']} {url} "
@@ -236,7 +255,7 @@ class _Call:
             structured_content={"dry_run": True, "request": planned},
         )
 
-    def finish_error(self, error: ZbmcpError, decision: Decision, rule: str) -> types.CallToolResult:
+    def finish_error(self, error: ZbmcpError, decision: Outcome, rule: str) -> types.CallToolResult:
         status = getattr(error, "status", None)
         code = getattr(error, "code", None)
         if decision == "unknown":
@@ -296,7 +315,7 @@ class _Call:
             is_error=True,
         )
 
-    def _audit(self, decision: Decision, rule: str, status: int | None, code: Any, phrase: str, *,
+    def _audit(self, decision: Outcome, rule: str, status: int | None, code: Any, phrase: str, *,
                phase: Phase = "outcome", text: str | None = None) -> AuditUnavailable | None:
         """Write one record of this call; on failure, log it to stderr and return the failure."""
         duration = int((time.perf_counter() - self.started) * 1000)
@@ -318,6 +337,8 @@ class _Call:
             duration_ms=duration,
             arguments=recorded_names(self.arguments),
             argument_values=recorded_values(self.arguments, self.runtime.config.config.audit.argument_values),
+            config_revision=self.runtime.config.revision,
+            effects=self.decision.facts.effect_names if self.decision and self.decision.facts else [],
             call_id=self.call_id,
             phase=phase,
             check=self.check_hint() if decision == "unknown" or (phase == "intent" and writes) else None,

@@ -118,6 +118,7 @@ class ZohoClient:
             daily_budget=limits.daily_budget,
             max_wait=limits.max_wait_seconds,
             window_seconds=limits.window_seconds,
+            timeout=connection.settings.timeout_seconds,
         )
 
     async def send(self, connection_name: str, request: ZohoRequest, *, agent_gate: Gate | None = None,
@@ -179,7 +180,8 @@ class ZohoClient:
                     raise _Retry(failure) from None
                 raise failure from None
             self._pacer.observe(gate, response.headers)
-        return self._interpret(request, where, response, connection, gate)
+            # Inside the slot: what the answer says about Zoho's window is recorded as the slot ends.
+            return self._interpret(request, where, response, connection, gate)
 
     def _interpret(
         self, request: ZohoRequest, where: str, response: httpx2.Response, connection: ZohoConnection, gate: Gate
