@@ -3,7 +3,7 @@ MCP specs name, each written to the audit log with the reason, and none of it re
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import anyio
 import httpx2
@@ -358,3 +358,19 @@ async def test_two_refreshes_racing_with_one_token_get_one_answer_and_revoke_the
         winner = next(answer for answer in answers if answer.status_code == 200)
         assert sorted(answer.status_code for answer in answers) == [200, 400]
         assert (await mcp_call(zb, http, winner.json()["access_token"])).status_code == 401
+
+
+async def test_a_callback_naming_a_foreign_accounts_server_sends_no_secret_there(make_config, sandbox, http):
+    async with connector(make_config, sandbox, AGENTS) as zb:
+        client = await register(zb, http)
+        browser = Browser()
+        zoho_page = await browser.go(client.authorize_url())  # the person is at Zoho's sign-in page
+        state = parse_qs(urlsplit(str(zoho_page.url)).query)["state"][0]
+        # a forged redirect back, as if Zoho had said "exchange this code at https://evil.example"
+        answer = await browser.go(f"{zb.url}/oauth/zoho/callback?" + urlencode(
+            {"state": state, "code": "1000.forged", "accounts-server": "https://evil.example"}))
+        await browser.aclose()
+    query = app_redirect(answer)
+    assert query["error"] == "server_error" and "code" not in query
+    assert "not a Zoho accounts server; the client secret was not sent" in denied(zb, "sign-in")[-1]["rule"]
+    assert not [r for r in sandbox.token_requests if r.grant_type == "authorization_code"]

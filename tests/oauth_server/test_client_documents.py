@@ -3,6 +3,7 @@ must not become a way to make zbmcp fetch whatever a stranger points it at."""
 
 from __future__ import annotations
 
+import anyio
 import httpx2
 import pytest
 from mcp import Client
@@ -147,3 +148,14 @@ async def test_an_untrusted_certificate_is_refused(make_config, sandbox, tmp_pat
                              oauth={"client_metadata_documents": {"allow_private_networks": True}}) as zb:
             answer = await authorize(zb, client_id)
     assert answer.status_code == 400 and "could not fetch" in refusal(zb)
+
+
+async def test_a_host_that_does_not_answer_is_given_up_on(make_config, sandbox, tmp_path, monkeypatch):
+    monkeypatch.setattr("zbmcp.oauth_server.cimd.TIMEOUT_SECONDS", 0.5)  # the real limit is 5 s
+    async with metadata_host(tmp_path) as host:
+        release = anyio.Event()
+        host.documents["/slow.json"] = release
+        async with connector(make_config, sandbox, AGENTS, oauth=trusting(host)) as zb:
+            answer = await authorize(zb, host.client_id("/slow.json"))
+        release.set()
+    assert answer.status_code == 400 and "did not arrive within 0.5 s" in refusal(zb)

@@ -48,7 +48,8 @@ def self_signed(folder: Path) -> tuple[Path, Path]:
 
 @dataclass
 class MetadataHost:
-    """Serves whatever a test puts in `documents` (path -> JSON value, or a Response); counts the fetches."""
+    """Serves whatever a test puts in `documents` (path -> JSON value, a Response, or an anyio.Event to wait for
+    before answering); counts the fetches."""
 
     base_url: str
     ca_file: Path
@@ -95,6 +96,9 @@ async def metadata_host(folder: Path) -> AsyncIterator[MetadataHost]:
             return Response(status_code=404)
         if isinstance(document, Response):
             return document
+        if isinstance(document, anyio.Event):  # a host that does not answer until the test lets it
+            await document.wait()
+            return Response(status_code=503)
         return Response(json.dumps(document), media_type="application/json")
 
     app = Starlette(routes=[Route("/{path:path}", serve)])
