@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import secrets
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,7 @@ from zbmcp.config import Agent, Connection, LoadedConfig
 from zbmcp.manifest import ToolSpec, load_manifests
 from zbmcp.policy import AgentPolicy, policies
 from zbmcp.state import State, StateUnavailable, open_state
-from zbmcp.state.tokens import EncryptedVault, StoreVault, TokenCipher, TokenVault
+from zbmcp.state.tokens import EncryptedVault, StoreVault, TokenCipher, TokenVault, derive_key
 from zbmcp.zoho.client import USER_AGENT, RetryPolicy, ZohoClient, ZohoConnection
 from zbmcp.zoho.limits import Pacer
 from zbmcp.zoho.oauth import OAuthClient, TokenManager
@@ -46,9 +47,22 @@ class Runtime:
         return self.config.config.agents[name]
 
 
-def approval_key(loaded: LoadedConfig) -> bytes | None:
+async def approval_key(loaded: LoadedConfig, state: State) -> bytes:
+    """The key that signs approval tickets, the same for every process and replica sharing the config and State:
+    http.approval_secret; else one derived from state.encryption_key (so nothing in Redis can forge a ticket);
+    else a random key kept in the local State (0600 files, like the tokens)."""
     secret = loaded.config.http.approval_secret
-    return hashlib.sha256(secret.get_secret_value().encode()).digest() if secret else None
+    if secret is not None:
+        return hashlib.sha256(secret.get_secret_value().encode()).digest()
+    if loaded.config.state.encryption_key is not None:
+        return derive_key(loaded.config.state.encryption_key.get_secret_value(), "approval tickets")
+    try:
+        await state.put_if_absent("keys", "approval-tickets", secrets.token_bytes(32), ttl=None)
+        stored = await state.get("keys", "approval-tickets")
+    except StateUnavailable as exc:
+        log.warning("approval tickets: no shared key (%s); tickets are honoured by this process only", exc)
+        return secrets.token_bytes(32)
+    return stored if isinstance(stored, bytes) and len(stored) == 32 else secrets.token_bytes(32)
 
 
 def token_store_kind(loaded: LoadedConfig, connection: Connection) -> str:
@@ -158,6 +172,6 @@ async def open_runtime(
             client=client,
             pacer=pacer,
             audit=audit or AuditLog(loaded.audit_path),
-            approvals=ApprovalTickets(approval_key(loaded)),
+            approvals=ApprovalTickets(await approval_key(loaded, shared), shared),
             state=shared,
         )

@@ -57,9 +57,7 @@ class TokenCipher:
     (associated data), so a record copied to another connection's key does not decrypt."""
 
     def __init__(self, secret: str) -> None:
-        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"zbmcp state tokens",
-                   info=b"zoho token at rest").derive(secret.encode())
-        self._aead = AESGCM(key)
+        self._aead = AESGCM(derive_key(secret, "zoho token at rest"))
 
     def seal(self, connection: str, token: dict[str, Any]) -> bytes:
         nonce = os.urandom(NONCE_BYTES)
@@ -100,6 +98,12 @@ class EncryptedVault:
 
     async def delete(self) -> None:
         await self._state.delete(NAMESPACE, self._connection)
+
+
+def derive_key(secret: str, purpose: str) -> bytes:
+    """A 256-bit key for one purpose from state.encryption_key: one secret in the config, independent keys."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"zbmcp state", info=purpose.encode()).derive(
+        secret.encode())
 
 
 def _bound(connection: str) -> bytes:
