@@ -30,8 +30,9 @@ class RedisServer:
         if executable is None:
             pytest.skip("redis-server is not installed (.ci/run installs Debian's redis-server)")
         self.directory.mkdir(parents=True, exist_ok=True)
-        for _ in range(5):  # a free port can be taken by someone else before redis binds it: try another
-            self.port = _free_port()
+        restart = self.port != 0  # the same address again, as a Redis restarted by its operator
+        for _ in range(1 if restart else 5):  # a free port may be taken before redis binds it: try another
+            self.port = self.port if restart else _free_port()
             self._process = subprocess.Popen(
                 [executable, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
                  "--save", "", "--appendonly", "no", "--daemonize", "no",
@@ -44,6 +45,7 @@ class RedisServer:
         raise RuntimeError(f"redis-server did not start; see {self.directory / 'redis.log'}")
 
     def stop(self) -> None:
+        """Stopped (its data goes with it: tests run it without persistence); start() brings it back."""
         process, self._process = self._process, None
         if process is None:
             return

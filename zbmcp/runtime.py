@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 import httpx2
 
 from zbmcp.approvals import ApprovalTickets
@@ -29,6 +30,7 @@ from zbmcp.zoho.tokens import TokenStore, token_store
 log = logging.getLogger(__name__)
 
 StoreFactory = Callable[[str, str], TokenStore]  # (connection name, configured kind) -> store
+HEALTH_TIMEOUT_SECONDS = 2.0
 
 
 @dataclass
@@ -45,6 +47,18 @@ class Runtime:
 
     def agent(self, name: str) -> Agent:
         return self.config.config.agents[name]
+
+    async def healthy(self) -> bool:
+        """Whether calls can be served: the State answers (the reason is logged, not told to the prober)."""
+        with anyio.move_on_after(HEALTH_TIMEOUT_SECONDS):
+            try:
+                await self.state.ping()
+                return True
+            except StateUnavailable as exc:
+                log.warning("health: %s", exc)
+                return False
+        log.warning("health: the State did not answer within %g s", HEALTH_TIMEOUT_SECONDS)
+        return False
 
 
 async def approval_key(loaded: LoadedConfig, state: State) -> bytes:
