@@ -16,7 +16,7 @@ import pytest
 import yaml
 from mcp import Client
 
-from tests.redis_server import redis_server
+from tests.redis_server import RedisNotInstalled, RedisServer, redis_server
 from zbmcp.audit import AuditLog
 from zbmcp.config import LoadedConfig, parse_config
 from zbmcp.runtime import Runtime, open_runtime
@@ -156,11 +156,28 @@ async def mcp_client(runtime: Runtime, agent_name: str, **client_options: Any) -
 # -- the shared state (zbmcp.state): both backends, Redis for real -------------------------------------------
 
 
+@contextlib.contextmanager
+def own_redis_server(directory: Path, **options: Any) -> Iterator[RedisServer]:
+    """A redis-server of the caller's own (options: password, tls); the test is skipped without one."""
+    try:
+        with redis_server(directory, **options) as server:
+            yield server
+    except RedisNotInstalled as missing:
+        pytest.skip(str(missing))
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One redis-server for the whole run; tests keep apart by key prefix (see `state`)."""
-    with redis_server(tmp_path_factory.mktemp("redis")) as server:
+    with own_redis_server(tmp_path_factory.mktemp("redis")) as server:
         yield server.url
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own, which it may stop and start again."""
+    with own_redis_server(tmp_path / "redis") as server:
+        yield server
 
 
 @pytest.fixture(params=["local", "redis"])

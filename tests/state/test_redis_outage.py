@@ -4,12 +4,11 @@ when it comes back (empty, as a Redis without persistence does), zbmcp carries o
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import httpx2
 
 from tests.conftest import ORG, agent, mcp_client, running, serving
-from tests.redis_server import RedisServer, redis_server
+from tests.redis_server import RedisServer
 
 STATE_KEY = "outage-test-key-" + "z" * 32
 
@@ -36,17 +35,16 @@ def redis_config(make_config, url: str):
 
 
 async def test_a_call_in_flight_when_redis_stops_is_answered_once_and_later_calls_retry_clearly(
-        make_config, sandbox, tmp_path: Path):
-    with redis_server(tmp_path / "redis") as redis:
-        transport = StopsRedisDuring(sandbox.app, redis)
-        async with running(redis_config(make_config, redis.url), sandbox, transport=transport) as runtime, \
-                mcp_client(runtime, "a") as client:
-            in_flight = await client.call_tool("create_contact", {"contact_name": "Sent While Redis Stopped"})
-            sent = len(sandbox.api_requests)
-            refused = await client.call_tool("create_contact", {"contact_name": "Never Sent"})
-            unsent = len(sandbox.api_requests)
-            redis.start()  # back, and empty
-            again = await client.call_tool("create_contact", {"contact_name": "Sent After Redis Returned"})
+        make_config, sandbox, own_redis: RedisServer):
+    transport = StopsRedisDuring(sandbox.app, own_redis)
+    async with running(redis_config(make_config, own_redis.url), sandbox, transport=transport) as runtime, \
+            mcp_client(runtime, "a") as client:
+        in_flight = await client.call_tool("create_contact", {"contact_name": "Sent While Redis Stopped"})
+        sent = len(sandbox.api_requests)
+        refused = await client.call_tool("create_contact", {"contact_name": "Never Sent"})
+        unsent = len(sandbox.api_requests)
+        own_redis.start()  # back, and empty
+        again = await client.call_tool("create_contact", {"contact_name": "Sent After Redis Returned"})
     assert not in_flight.is_error, in_flight.content[0].text  # its answer stands: retrying it would double it
     assert refused.is_error and unsent == sent
     error = refused.structured_content["error"]
@@ -58,14 +56,13 @@ async def test_a_call_in_flight_when_redis_stops_is_answered_once_and_later_call
     assert names["Never Sent"] == 0
 
 
-async def test_healthz_fails_while_redis_is_unreachable(make_config, sandbox, tmp_path: Path):
-    with redis_server(tmp_path / "redis") as redis:
-        async with running(redis_config(make_config, redis.url), sandbox) as runtime, serving(runtime) as server:
-            async with httpx2.AsyncClient(base_url=server.url, timeout=10) as http:
-                up = await http.get("/healthz")
-                redis.stop()
-                down = await http.get("/healthz")
-                redis.start()
-                back = await http.get("/healthz")
+async def test_healthz_fails_while_redis_is_unreachable(make_config, sandbox, own_redis: RedisServer):
+    async with running(redis_config(make_config, own_redis.url), sandbox) as runtime, serving(runtime) as server:
+        async with httpx2.AsyncClient(base_url=server.url, timeout=10) as http:
+            up = await http.get("/healthz")
+            own_redis.stop()
+            down = await http.get("/healthz")
+            own_redis.start()
+            back = await http.get("/healthz")
     assert (up.status_code, down.status_code, back.status_code) == (200, 503, 200)
     assert down.json()["status"] == "state unavailable" and "127.0.0.1" not in down.text
