@@ -13,7 +13,6 @@ costs at worst a 429 from Zoho, which then holds the gate; believing a lease of 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -27,6 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeGuard
 
+from zbmcp.state import files
 from zbmcp.state.base import StateUnavailable, new_id
 from zbmcp.state.gates import DAY_SECONDS, Admission, GateLimits, GateState, GateUpdate, decide
 
@@ -106,19 +106,19 @@ class LocalGates:
             raise StateUnavailable(f"zbmcp cannot use its state folder {self._folder} ({exc.strerror}).") from None
         finally:
             for gate_file in locked:
-                fcntl.flock(gate_file.fd, fcntl.LOCK_UN)
+                files.unlock(gate_file.fd)
 
     def _lock(self, path: str) -> _GateFile:
         gate_file = self._files.get(path)
         if gate_file is None:
             self._folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             gate_file = self._files[path] = _GateFile(path, os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
-        fcntl.flock(gate_file.fd, fcntl.LOCK_EX)  # held for well under a millisecond by any process
+        files.lock(gate_file.fd)  # held for well under a millisecond by any process
         now = time.monotonic()
         if now >= gate_file.check_at:  # a person deleted the file? Then share the new one, not our orphan.
             gate_file.check_at = now + LINK_CHECK_SECONDS
             if os.fstat(gate_file.fd).st_nlink == 0:
-                fcntl.flock(gate_file.fd, fcntl.LOCK_UN)
+                files.unlock(gate_file.fd)
                 os.close(gate_file.fd)
                 del self._files[path]
                 return self._lock(path)
@@ -132,7 +132,7 @@ class LocalGates:
         return path
 
     def _read(self, gate_file: _GateFile, now: float) -> GateState:
-        data = os.pread(gate_file.fd, 1 << 22, 0)
+        data = files.read_from_start(gate_file.fd)
         gate_file.length = len(data)
         if not data:
             return GateState(day=int(now // DAY_SECONDS))
@@ -162,7 +162,7 @@ class _GateFile:
         self.check_at = 0.0
 
     def write(self, data: bytes) -> None:
-        os.pwrite(self.fd, data, 0)
+        files.write_from_start(self.fd, data)
         # What lies past the new end is ignored when read (the head counts the answers), so the file is cut
         # only when a lot is left over: truncating every time would cost a system call per change.
         if len(data) + TRUNCATE_SLACK_BYTES < self.length:
