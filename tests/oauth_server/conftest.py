@@ -75,11 +75,12 @@ class Connector:
 @contextlib.asynccontextmanager
 async def connector(make_config: Callable[..., LoadedConfig], sandbox: Sandbox, agents: dict[str, Any], *,
                     oauth: dict[str, Any] | None = None, port: int | None = None, state: State | None = None,
-                    clock: Callable[[], float] | None = None, audit_file: str | None = None
-                    ) -> AsyncIterator[Connector]:
+                    clock: Callable[[], float] | None = None, audit_file: str | None = None,
+                    state_config: dict[str, Any] | None = None, **config: Any) -> AsyncIterator[Connector]:
     """`state`: the shared State (default: the config's, files under the test's ZBMCP_HOME, which a second
     connector in the same test shares); `clock`: when tokens expire; `audit_file`: the real, chained audit log
-    (default: records kept in memory)."""
+    (default: records kept in memory); `state_config`: the config's `state:` section; `config`: more of
+    make_config's options (connection=, ...)."""
     sandbox.settings.sign_in = "form"
     port = port or free_port()
     issuer = f"http://127.0.0.1:{port}"
@@ -87,7 +88,7 @@ async def connector(make_config: Callable[..., LoadedConfig], sandbox: Sandbox, 
                             [DEFAULT_REDIRECT_URI, f"{issuer}/oauth/zoho/callback"])
     async with AsyncSandboxServer(sandbox) as zoho:
         loaded = make_config(agents, base_url=zoho.base_url, oauth={"issuer": issuer, **(oauth or {})},
-                             audit={"path": audit_file} if audit_file else None)
+                             audit={"path": audit_file} if audit_file else None, state=state_config, **config)
         audit = None if audit_file else AuditCapture()
         options: dict[str, Any] = {"state": state} if state is not None else {}
         async with running(loaded, sandbox, transport=None, audit=audit, **options) as runtime:

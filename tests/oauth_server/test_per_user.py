@@ -72,3 +72,21 @@ async def test_a_per_user_agent_cannot_be_used_without_a_signed_in_person(make_c
         result = await client.call_tool("list_invoices", {"organization_id": ORG})
     assert result.is_error and result.structured_content["error"]["rule"] == "per_user needs a signed-in person"
     assert not sandbox.api_requests
+
+
+async def test_a_persons_token_goes_through_the_broker_encrypted_in_the_state(make_config, sandbox, state):
+    key = "k" * 40
+    async with connector(make_config, sandbox, OWN, state=state, connection={"token_store": "state"},
+                         state_config={"encryption_key": key}) as zb:
+        async with signed_in(zb, ALICE) as client:
+            assert not (await client.call_tool("list_invoices", {"organization_id": ORG})).is_error
+            sandbox.expire_access_tokens()  # the next call needs a fresh access token: one refresh, Alice's
+            again = await client.call_tool("list_invoices", {"organization_id": ORG})
+        sealed = await state.get("zoho-tokens", f"main.person.{ALICE_USER_ID}")
+    assert not again.is_error
+    assert isinstance(sealed, bytes) and b"refresh_token" not in sealed  # encrypted at rest
+    refreshes = [r for r in sandbox.token_requests if r.grant_type == "refresh_token"]
+    assert len(refreshes) == 1 and refreshes[0].outcome == "ok"
+    # Zoho refused the expired token once (401), the broker refreshed Alice's, the call went through as hers
+    assert [(r.status, r.user_id) for r in sandbox.api_requests] == [
+        (200, ALICE_USER_ID), (401, None), (200, ALICE_USER_ID)]

@@ -239,7 +239,7 @@ class SignInFlow:
         scopes = [s for s in record["scopes"] if s != WRITE or fields.get("allow_writes") == "yes"] or [READ]
         if self._agent_connections.get(agent) == PER_USER and self._personal is not None:
             books_scopes = self._policies[agent].scopes
-            if not self._personal.ready(person["user_id"], person["email"], books_scopes):
+            if not await self._personal.ready(person["user_id"], person["email"], books_scopes):
                 return await self._to_connect(record, agent, scopes, books_scopes)
         return await self._grant(record, agent, scopes)
 
@@ -275,7 +275,7 @@ class SignInFlow:
             return self._back(record, "access_denied", "A different Zoho account was used to grant access.")
         assert self._personal is not None
         try:
-            self._personal.adopt(identity.user_id, identity.email, token, accounts_server)
+            await self._personal.adopt(identity.user_id, identity.email, token, accounts_server)
         except AuthError as failure:
             self._audit.record("sign-in", "denied", str(failure), client=record["client_id"],
                                person=person["email"], error="server_error")
