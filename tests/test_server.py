@@ -110,7 +110,8 @@ async def test_every_tool_works_against_the_sandbox(demo, sandbox):
         await call("create_bill", vendor_id=vendor["contact_id"], bill_number="B-2026-11",
                    line_items=[{"account_id": expense_account["account_id"], "rate": 80, "quantity": 1}])
         await call("list_bills")
-        await call("create_purchase_order", vendor_id=vendor["contact_id"], line_items=lines)
+        await call("create_purchase_order", vendor_id=vendor["contact_id"],
+                   line_items=[{**lines[0], "account_id": expense_account["account_id"]}])
         await call("list_purchase_orders")
         await call("create_expense", account_id=expense_account["account_id"], date="2026-11-25", amount=42.5,
                    paid_through_account_id=banks[0]["account_id"])

@@ -80,6 +80,8 @@ def _parser() -> argparse.ArgumentParser:
     sandbox = command("sandbox", "Run the embedded Zoho Books sandbox as a real HTTP server.", _sandbox)
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8765)
+    sandbox.add_argument("--invoices", type=int, default=0, metavar="N",
+                         help="seed N more invoices, with their customers, payments and bills (a busy organization)")
 
     auth = commands.add_parser("auth", help="Connect a Zoho account: login, exchange, status, logout.")
     auth_commands = auth.add_subparsers(metavar="ACTION")
@@ -355,7 +357,7 @@ def _audit(args: argparse.Namespace) -> int:
 def _sandbox(args: argparse.Namespace) -> int:
     from zbmcp.sandbox.server import run_sandbox
 
-    run_sandbox(host=args.host, port=args.port)
+    run_sandbox(host=args.host, port=args.port, bulk_invoices=args.invoices)
     return 0
 
 

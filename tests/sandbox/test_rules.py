@@ -12,12 +12,18 @@ from zbmcp.sandbox import Sandbox
 
 
 async def _invoice(books: httpx2.AsyncClient, sandbox: Sandbox, customer: str = "Acme Corporation",
-                   total: float = 300.0, **params: str) -> dict[str, Any]:
+                   total: float = 300.0, *, sent: bool = False, **params: str) -> dict[str, Any]:
     view = sandbox.store(ORG)
     body = ok(await books.post("invoices", params=params, json={
-        "customer_id": view.contact_id(customer), "line_items": [{"name": "Work", "rate": total}]}), 201)
+        "customer_id": view.contact_id(customer), "line_items": [_line(sandbox, total)]}), 201)
     invoice: dict[str, Any] = body["invoice"]
+    if sent:
+        ok(await books.post(f"invoices/{invoice['invoice_id']}/status/sent"))
     return invoice
+
+
+def _line(sandbox: Sandbox, rate: float) -> dict[str, Any]:
+    return {"item_id": sandbox.store(ORG).item_id("Consulting"), "name": "Work", "rate": rate}
 
 
 async def _pay(books: httpx2.AsyncClient, sandbox: Sandbox, invoice: dict[str, Any], amount: float,
@@ -57,7 +63,7 @@ async def test_send_true_for_a_customer_without_email_creates_nothing(books: htt
     view = sandbox.store(ORG)
     before = view.invoices
     response = await books.post("invoices", params={"send": "true"}, json={
-        "customer_id": view.contact_id("Initech"), "line_items": [{"name": "Work", "rate": 1}]})
+        "customer_id": view.contact_id("Initech"), "line_items": [_line(sandbox, 1)]})
     assert "to_mail_ids" in error(response, 400, 4)
     assert sandbox.store(ORG).invoices == before and sandbox.outbox == []
 
@@ -102,7 +108,7 @@ async def test_email_an_estimate(books: httpx2.AsyncClient, sandbox: Sandbox) ->
 
 async def test_payments_move_an_invoice_to_partially_paid_then_paid(books: httpx2.AsyncClient,
                                                                    sandbox: Sandbox) -> None:
-    invoice = await _invoice(books, sandbox, total=300.0)
+    invoice = await _invoice(books, sandbox, total=300.0, sent=True)
     first = ok(await _pay(books, sandbox, invoice, 100), 201)["payment"]
     assert _status(sandbox, invoice) == ("partially_paid", 200.0)
     assert first["invoices"][0]["balance_amount"] == 200.0
@@ -113,7 +119,7 @@ async def test_payments_move_an_invoice_to_partially_paid_then_paid(books: httpx
 
 
 async def test_over_applying_is_refused_and_changes_nothing(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
-    invoice = await _invoice(books, sandbox, total=300.0)
+    invoice = await _invoice(books, sandbox, total=300.0, sent=True)
     ok(await _pay(books, sandbox, invoice, 100), 201)
     payments_before = sandbox.store(ORG).payments
     message = error(await _pay(books, sandbox, invoice, 250), 400, 24016)
@@ -123,14 +129,14 @@ async def test_over_applying_is_refused_and_changes_nothing(books: httpx2.AsyncC
 
 
 async def test_applying_more_than_the_payment_is_refused(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
-    invoice = await _invoice(books, sandbox, total=300.0)
+    invoice = await _invoice(books, sandbox, total=300.0, sent=True)
     message = error(await _pay(books, sandbox, invoice, 50, applied=80), 400, 9999)
     assert "more than the amount of the payment" in message
-    assert _status(sandbox, invoice) == ("draft", 300.0)
+    assert _status(sandbox, invoice) == ("sent", 300.0)
 
 
 async def test_a_payment_leaves_its_unapplied_rest_as_credit(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
-    invoice = await _invoice(books, sandbox, total=300.0)
+    invoice = await _invoice(books, sandbox, total=300.0, sent=True)
     payment = ok(await _pay(books, sandbox, invoice, 500, applied=300), 201)["payment"]
     assert payment["unused_amount"] == 200.0 and _status(sandbox, invoice) == ("paid", 0.0)
     acme = sandbox.store(ORG).contact_id("Acme Corporation")
@@ -138,9 +144,16 @@ async def test_a_payment_leaves_its_unapplied_rest_as_credit(books: httpx2.Async
 
 
 async def test_a_payment_must_be_for_the_invoices_customer(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
-    invoice = await _invoice(books, sandbox, customer="Globex Ltd")
+    invoice = await _invoice(books, sandbox, customer="Globex Ltd", sent=True)
     assert "does not belong" in error(await _pay(books, sandbox, invoice, 10), 400, 3004)
+    assert _status(sandbox, invoice) == ("sent", 300.0)
+
+
+async def test_a_draft_invoice_cannot_be_paid(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
+    invoice = await _invoice(books, sandbox)
+    assert "Mark it as sent first" in error(await _pay(books, sandbox, invoice, 10), 400, 9999)
     assert _status(sandbox, invoice) == ("draft", 300.0)
+    assert all(entry.source_id != invoice["invoice_id"] for entry in sandbox.store(ORG).journal())  # not in books
 
 
 async def test_deleting_a_payment_restores_balances_and_status(books: httpx2.AsyncClient,
@@ -158,7 +171,7 @@ async def test_deleting_a_payment_restores_balances_and_status(books: httpx2.Asy
 
 
 async def test_an_invoice_with_payments_cannot_be_deleted(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
-    invoice = await _invoice(books, sandbox)
+    invoice = await _invoice(books, sandbox, sent=True)
     payment = ok(await _pay(books, sandbox, invoice, 10), 201)["payment"]
     assert "Payments have been recorded" in error(await books.delete(f"invoices/{invoice['invoice_id']}"), 400, 4001)
     assert invoice["invoice_id"] in sandbox.store(ORG).invoices
@@ -167,12 +180,12 @@ async def test_an_invoice_with_payments_cannot_be_deleted(books: httpx2.AsyncCli
 
 
 async def test_an_invoice_cannot_drop_below_what_was_paid(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
-    invoice = await _invoice(books, sandbox, total=300.0)
+    invoice = await _invoice(books, sandbox, total=300.0, sent=True)
     ok(await _pay(books, sandbox, invoice, 200), 201)
-    response = await books.put(f"invoices/{invoice['invoice_id']}", json={"line_items": [{"name": "x", "rate": 150}]})
+    response = await books.put(f"invoices/{invoice['invoice_id']}", json={"line_items": [_line(sandbox, 150)]})
     error(response, 400, 3010)
     assert _status(sandbox, invoice) == ("partially_paid", 100.0)
-    ok(await books.put(f"invoices/{invoice['invoice_id']}", json={"line_items": [{"name": "x", "rate": 250}]}))
+    ok(await books.put(f"invoices/{invoice['invoice_id']}", json={"line_items": [_line(sandbox, 250)]}))
     assert _status(sandbox, invoice) == ("partially_paid", 50.0)
 
 
@@ -186,6 +199,7 @@ async def test_void_and_back_to_draft(books: httpx2.AsyncClient, sandbox: Sandbo
     error(await _pay(books, sandbox, invoice, 10), 400, 9999)
     ok(await books.post(f"{path}/status/draft"))
     assert _status(sandbox, invoice)[0] == "draft"
+    ok(await books.post(f"{path}/status/sent"))
     ok(await _pay(books, sandbox, invoice, 10), 201)
     error(await books.post(f"{path}/status/void"), 400, 9999)
 

@@ -200,10 +200,10 @@ def banner(sandbox: Sandbox, base_url: str) -> str:
 
 
 def run_sandbox(host: str = "127.0.0.1", port: int = 8765, *, settings: SandboxSettings | None = None,
-                out: TextIO | None = None) -> None:
+                out: TextIO | None = None, bulk_invoices: int = 0) -> None:
     """Serve a fresh sandbox until interrupted. The banner goes to `out` (stdout), logs to stderr."""
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
-    sandbox = Sandbox(settings)
+    sandbox = Sandbox(settings, bulk_invoices=bulk_invoices)
     sock = _bind(host, port)
     try:
         base_url = _url(host, sock.getsockname()[1])
