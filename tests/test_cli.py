@@ -34,7 +34,7 @@ async def test_serve_sandbox_over_stdio_lists_and_calls_every_kind_of_tool():
                 "line_items": [{"item_id": consulting["item_id"], "quantity": 3}]})
     assert len(tools) == 33
     assert not created.is_error, created.content[0].text
-    assert created.content[0].text.startswith("Created invoice INV-")
+    assert created.structured_content["summary"].startswith("Created invoice INV-")
     assert created.structured_content["invoice"]["total"] == 3 * consulting["rate"]
 
 

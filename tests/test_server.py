@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import anyio
@@ -121,12 +122,39 @@ async def test_every_tool_works_against_the_sandbox(demo, sandbox):
     assert [mail.to for mail in sandbox.outbox] == [["ap@acme.example"], ["buyer@acme.example"]]
 
 
-async def test_results_carry_a_summary_and_zohos_payload_with_page_context(demo, sandbox):
+async def test_a_result_is_one_compact_object_as_structured_content_and_as_its_text(demo, sandbox):
     async with running(demo, sandbox) as runtime, mcp_client(runtime, "demo") as client:
         result = await client.call_tool("list_contacts", {"organization_id": ORG, "per_page": 1})
-    summary = result.content[0].text
-    assert summary.startswith("Listed 1 contacts (page 1; more on page 2)")
-    assert result.structured_content["page_context"]["has_more_page"] is True
+    structured = result.structured_content
+    [block] = result.content  # one copy for clients that read text, the same for those that read structure
+    assert block.text == json.dumps(structured, ensure_ascii=False, separators=(",", ":"))
+    assert structured["summary"].startswith("Listed 1 contacts (page 1; more on page 2)")
+    assert structured["page_context"] == {"page": 1, "per_page": 1, "has_more_page": True}
+
+
+async def test_lists_default_to_fifty_rows_and_fields_shape_them_without_reaching_zoho(demo, sandbox):
+    async with running(demo, sandbox) as runtime, mcp_client(runtime, "demo") as client:
+        plain = body(await client.call_tool("list_invoices", {"organization_id": ORG}))
+        plain_query = sandbox.api_requests[-1].query
+        more = body(await client.call_tool("list_invoices", {"organization_id": ORG, "per_page": 2,
+                                                             "fields": ["created_time", "is_emailed"]}))
+        more_query = sandbox.api_requests[-1].query
+    assert plain_query["per_page"] == "50" and more_query["per_page"] == "2"
+    assert "fields" not in plain_query and "fields" not in more_query
+    assert "created_time" not in plain["invoices"][0]
+    assert all({"created_time", "is_emailed"} <= set(row) for row in more["invoices"])
+    assert plain["sums"]["balance"] == sum(row["balance"] for row in plain["invoices"])
+
+
+async def test_fields_cannot_smuggle_anything_to_zoho(demo, sandbox):
+    async with running(demo, sandbox) as runtime, mcp_client(runtime, "demo") as client:
+        seen = len(sandbox.api_requests)
+        smuggled = error(await client.call_tool("list_invoices", {"organization_id": ORG,
+                                                                  "fields": ["x&organization_id=10234696"]}))
+        on_a_record = error(await client.call_tool("get_invoice", {"organization_id": ORG, "invoice_id": "1",
+                                                                   "fields": ["total"]}))
+    assert smuggled["fields"] == on_a_record["fields"] == ["fields"]
+    assert len(sandbox.api_requests) == seen
 
 
 async def test_bad_arguments_are_refused_naming_the_field_and_nothing_is_sent(demo, sandbox):

@@ -225,7 +225,7 @@ async def test_a_full_invoice_flow_over_loopback_sockets_end_to_end(make_config,
             fetched = (ok(await clerk.call_tool("get_invoice", {"organization_id": ORG,
                                                                 "invoice_id": invoice["invoice_id"]})))
             fetched = fetched["invoice"]
-    assert not emailed.is_error and emailed.content[0].text.startswith("Emailed invoice")
+    assert not emailed.is_error and emailed.structured_content["summary"].startswith("Emailed invoice")
     assert fetched["status"] == "sent" and fetched["total"] == invoice["total"] > 0
     assert [mail.to for mail in sandbox.outbox] == [["ap@acme.example"]]
     assert {(r["agent"], r["decision"]) for r in runtime.audit.records} == {("clerk", "allowed")}

@@ -33,13 +33,15 @@ from zbmcp.policy import AgentPolicy
 from zbmcp.requests import ZohoRequest, build_request
 from zbmcp.runtime import Runtime
 from zbmcp.tools import to_mcp_tool
-from zbmcp.wording import did, summary, tried
+from zbmcp.shaping import View, shape, split_view
+from zbmcp.wording import did, tried
 
 log = logging.getLogger(__name__)
 
 INSTRUCTIONS = (
     "Zoho Books for one or more organizations. Ids are digit strings: find them with the list_* tools. "
-    "Lists are paged: call again with page+1 while page_context.has_more_page is true; they also take Zoho's "
+    "Lists return 50 rows a page with their main fields and the page's sums; fields=[...] adds fields, [\"*\"] "
+    "gives all. Call again with page+1 while page_context.has_more_page is true. Lists also take Zoho's "
     "other filters (e.g. invoice_number_startswith, total_greater_than). "
     "Writes change real books; tools marked destructive delete records or email customers."
 )
@@ -103,7 +105,8 @@ class ZbmcpServer:
             asked = arguments.get("organization_id")
             if isinstance(asked, str) and asked.isdigit():
                 policy.check_organization(asked)  # the agent's own boundary first, so the refusal names the rule
-            request = call.request = build_request(spec, arguments, policy.organizations)
+            to_send, view = split_view(spec, arguments)  # `fields` shapes the answer; Zoho never sees it
+            request = call.request = build_request(spec, to_send, policy.organizations)
             if request.organization_id is not None:
                 policy.check_organization(request.organization_id)
             if spec.name in policy.needs_approval:
@@ -124,7 +127,7 @@ class ZbmcpServer:
             payload = response.payload
             if spec.name == "list_organizations":
                 payload = _only_organizations(payload, policy.organizations)
-            return call.finish_ok(payload, response.status)
+            return call.finish_ok(payload, response.status, view)
         except (PolicyDenied, ApprovalRefused) as exc:
             return call.finish_error(exc, "denied", exc.rule)
         except InvalidArguments as exc:
@@ -160,14 +163,12 @@ class _Call:
         self.spec: ToolSpec | None = runtime.specs.get(name)
         self.request: ZohoRequest | None = None
 
-    def finish_ok(self, payload: dict[str, Any], status: int) -> types.CallToolResult:
+    def finish_ok(self, payload: dict[str, Any], status: int, view: View) -> types.CallToolResult:
         assert self.spec is not None
         self._audit("allowed", "allowed", status, payload.get("code"), did(self.spec, self.arguments, payload))
-        text = summary(self.spec, self.arguments, payload)
-        return types.CallToolResult(
-            content=[types.TextContent(text=text), types.TextContent(text=json.dumps(payload, ensure_ascii=False))],
-            structured_content=payload,
-        )
+        shaped = shape(self.spec, self.arguments, payload, view)
+        return types.CallToolResult(content=[types.TextContent(text=shaped.text)],
+                                    structured_content=shaped.structured)
 
     def finish_dry_run(self, url: str) -> types.CallToolResult:
         assert self.spec is not None and self.request is not None
