@@ -12,6 +12,7 @@ import httpx2
 from mcp import Client, StdioServerParameters
 
 from tests.conftest import ORG, agent, config_text, environ, free_port
+from zbmcp.manifest import load_manifests
 from zbmcp.sandbox.server import SandboxServer
 
 ZBMCP = [sys.executable, "-m", "zbmcp"]
@@ -32,7 +33,7 @@ async def test_serve_sandbox_over_stdio_lists_and_calls_every_kind_of_tool():
             created = await c.call_tool("create_invoice", {
                 "organization_id": ORG, "customer_id": acme["contact_id"],
                 "line_items": [{"item_id": consulting["item_id"], "quantity": 3}]})
-    assert len(tools) == 33
+    assert tools == set(load_manifests())
     assert not created.is_error, created.content[0].text
     assert created.structured_content["summary"].startswith("Created invoice INV-")
     assert created.structured_content["invoice"]["total"] == 3 * consulting["rate"]
@@ -82,8 +83,8 @@ def test_tools_scopes_and_claude_config(sandbox, home, tmp_path):
     scopes = run("scopes", "--config", str(path), "--agent", "bookkeeper", env=env)
     desktop = run("claude-config", "--config", str(path), "--agent", "bookkeeper", env=env)
     rows = json.loads(table.stdout)
-    assert len(rows) == 33 and {"name", "scope", "access"} <= set(rows[0])
-    assert "Agent 'bookkeeper' sees 7 of 33 tools." in mine.stdout
+    assert len(rows) == len(load_manifests()) and {"name", "scope", "access"} <= set(rows[0])
+    assert f"Agent 'bookkeeper' sees 9 of {len(load_manifests())} tools." in mine.stdout
     assert "delete_invoice" in mine.stdout.split("Hidden:")[1] and "excluded by `exclude: delete_invoice`" in mine.stdout
     assert scopes.stdout.strip() == ("ZohoBooks.invoices.CREATE,ZohoBooks.invoices.READ,ZohoBooks.invoices.UPDATE,"
                                      "ZohoBooks.settings.READ")

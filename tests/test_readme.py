@@ -27,7 +27,8 @@ def test_the_worked_example_gives_each_agent_what_the_readme_says():
     assert set(reporting.visible) == reads
     assert f"`reporting` sees the {len(reads)} read tools" in README
     assert set(bookkeeper.visible) == {"list_invoices", "get_invoice", "create_invoice", "update_invoice",
-                                       "mark_invoice_sent", "email_invoice", "list_contacts", "get_contact",
+                                       "mark_invoice_sent", "mark_invoice_void", "mark_invoice_draft",
+                                       "email_invoice", "list_contacts", "get_contact",
                                        "list_items"}
     assert f"`bookkeeper` sees {len(bookkeeper.visible)} tools" in README
     assert bookkeeper.needs_approval == {"email_invoice"}

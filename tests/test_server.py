@@ -36,18 +36,19 @@ def demo(make_config):
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
-async def test_all_33_tools_are_listed_with_their_scope_access_and_hints(demo, sandbox, mode):
+async def test_all_51_tools_are_listed_with_their_scope_access_and_hints(demo, sandbox, mode):
     async with running(demo, sandbox) as runtime, mcp_client(runtime, "demo", mode=mode) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
-    assert set(tools) == set(SPECS) and len(tools) == 33
+    assert set(tools) == set(SPECS) and len(tools) == 51
     for name, tool in tools.items():
         spec = SPECS[name]
         assert tool.meta == {"zbmcp/scope": spec.scope, "zbmcp/access": spec.access}
         hints = tool.annotations
         assert hints.title == spec.title
         assert hints.read_only_hint is (spec.access == "read")
-        assert hints.destructive_hint is (name.startswith("delete_") or name.startswith("email_"))
-        assert hints.idempotent_hint is (spec.method in ("GET", "PUT", "DELETE"))
+        if spec.access == "write":  # (MCP: meaningless for read-only tools, so left out there)
+            assert hints.destructive_hint is (name.startswith("delete_") or name.startswith("email_"))
+            assert hints.idempotent_hint is (spec.method in ("PUT", "DELETE"))
         assert hints.open_world_hint is name.startswith("email_")
         if name != "list_organizations":  # two organizations: the agent must say which
             assert tool.input_schema["properties"]["organization_id"] == {"enum": [ORG, OTHER_ORG]}
@@ -79,10 +80,13 @@ async def test_every_tool_works_against_the_sandbox(demo, sandbox):
         items = (await call("list_items"))["items"]
         consulting = next(i for i in items if i["name"] == "Consulting")
         await call("create_item", name="Training day", rate=900)
+        assert (await call("get_item", item_id=consulting["item_id"]))["item"]["rate"] == 150
         accounts = (await call("list_chart_of_accounts"))["chartofaccounts"]
         expense_account = next(a for a in accounts if a["account_type"] == "expense")
+        await call("get_chart_of_account", account_id=expense_account["account_id"])
         await call("create_chart_of_account", account_name="Software", account_type="expense")
         banks = (await call("list_bank_accounts"))["bankaccounts"]
+        await call("get_bank_account", account_id=banks[0]["account_id"])
         await call("create_bank_account", account_name="Savings", account_type="bank")
 
         lines = [{"item_id": consulting["item_id"], "quantity": 3}]
@@ -99,24 +103,47 @@ async def test_every_tool_works_against_the_sandbox(demo, sandbox):
                               amount=100, date="2026-11-25",
                               invoices=[{"invoice_id": invoice_id, "amount_applied": 100}]))["payment"]
         assert (await call("list_customer_payments", customer_id=acme["contact_id"]))["customerpayments"]
+        applied = (await call("get_customer_payment", payment_id=payment["payment_id"]))["payment"]["invoices"]
+        assert [entry["invoice_id"] for entry in applied] == [invoice_id]
         await call("delete_customer_payment", payment_id=payment["payment_id"])
         draft = (await call("create_invoice", customer_id=acme["contact_id"], line_items=lines))["invoice"]
         await call("delete_invoice", invoice_id=draft["invoice_id"])
+        await call("mark_invoice_void", invoice_id=invoice_id)
+        await call("mark_invoice_draft", invoice_id=invoice_id)
+        assert (await call("get_invoice", invoice_id=invoice_id))["invoice"]["status"] == "draft"
 
         estimate = (await call("create_estimate", customer_id=acme["contact_id"], line_items=lines))["estimate"]
         await call("email_estimate", estimate_id=estimate["estimate_id"], to_mail_ids=["buyer@acme.example"])
         await call("list_estimates")
-        await call("create_sales_order", customer_id=acme["contact_id"], line_items=lines)
+        await call("get_estimate", estimate_id=estimate["estimate_id"])
+        order = (await call("create_sales_order", customer_id=acme["contact_id"], line_items=lines))["salesorder"]
         await call("list_sales_orders")
-        await call("create_bill", vendor_id=vendor["contact_id"], bill_number="B-2026-11",
-                   line_items=[{"account_id": expense_account["account_id"], "rate": 80, "quantity": 1}])
+        await call("get_sales_order", salesorder_id=order["salesorder_id"])
+        bill = (await call("create_bill", vendor_id=vendor["contact_id"], bill_number="B-2026-11",
+                           line_items=[{"account_id": expense_account["account_id"], "rate": 80, "quantity": 1}]))["bill"]
         await call("list_bills")
-        await call("create_purchase_order", vendor_id=vendor["contact_id"],
-                   line_items=[{**lines[0], "account_id": expense_account["account_id"]}])
+        await call("get_bill", bill_id=bill["bill_id"])
+        paid = (await call("create_vendor_payment", vendor_id=vendor["contact_id"], amount=80,
+                           paid_through_account_id=banks[0]["account_id"],
+                           bills=[{"bill_id": bill["bill_id"], "amount_applied": 80}]))["vendorpayment"]
+        assert (await call("get_bill", bill_id=bill["bill_id"]))["bill"]["status"] == "paid"
+        assert (await call("list_vendor_payments", vendor_id=vendor["contact_id"]))["vendorpayments"]
+        await call("get_vendor_payment", payment_id=paid["payment_id"])
+        purchase = (await call("create_purchase_order", vendor_id=vendor["contact_id"],
+                               line_items=[{**lines[0], "account_id": expense_account["account_id"]}]))
         await call("list_purchase_orders")
-        await call("create_expense", account_id=expense_account["account_id"], date="2026-11-25", amount=42.5,
-                   paid_through_account_id=banks[0]["account_id"])
+        await call("get_purchase_order", purchase_order_id=purchase["purchaseorder"]["purchaseorder_id"])
+        expense = (await call("create_expense", account_id=expense_account["account_id"], date="2026-11-25",
+                              amount=42.5, paid_through_account_id=banks[0]["account_id"]))["expense"]
         await call("list_expenses")
+        await call("get_expense", expense_id=expense["expense_id"])
+
+        await call("get_profit_and_loss", filter_by="TransactionDate.ThisYear")
+        sheet = (await call("get_balance_sheet"))["balance_sheet"]
+        assert sheet[0]["total"] == sheet[1]["total"]  # assets == liabilities and equities
+        owed = (await call("get_aged_receivables"))["invoice"]["rows"]
+        assert {row["name"] for row in owed} == {"Acme Corporation", "Globex Ltd"}
+        assert (await call("get_aged_payables"))["bills"]["total"] == 180 + 12  # the two seeded bills
 
     assert called == set(SPECS)
     assert [mail.to for mail in sandbox.outbox] == [["ap@acme.example"], ["buyer@acme.example"]]

@@ -54,8 +54,9 @@ def to_mcp_tool(spec: ToolSpec, organization_ids: Sequence[str]) -> types.Tool:
         annotations=types.ToolAnnotations(
             title=spec.title,
             read_only_hint=spec.read_only,
-            destructive_hint=spec.destructive,
-            idempotent_hint=spec.idempotent,
+            # MCP: both hints are "meaningful only when readOnlyHint == false"; a read tool saves their bytes.
+            destructive_hint=None if spec.read_only else spec.destructive,
+            idempotent_hint=None if spec.read_only else spec.idempotent,
             open_world_hint=spec.open_world,
         ),
         _meta={SCOPE_META_KEY: spec.scope, ACCESS_META_KEY: spec.access},

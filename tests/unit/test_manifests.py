@@ -21,12 +21,16 @@ from zbmcp.tools import listing_size, to_mcp_tool, validation_schema
 
 REPO = Path(__file__).resolve().parents[2]
 EXTRACT_PATH = REPO / "tests" / "data" / "zoho_oas_extract.json"
-OAS = json.loads(EXTRACT_PATH.read_text(encoding="utf-8"))["operations"]
+EXTRACTED = json.loads(EXTRACT_PATH.read_text(encoding="utf-8"))["operations"]
+# Vendor payments and reports: not in our OpenAPI files; their facts, and where they come from, written by hand.
+UNVERIFIED = json.loads((REPO / "tests" / "data" / "zoho_unverified_operations.json").read_text(encoding="utf-8"))[
+    "operations"]
+OAS = {**EXTRACTED, **UNVERIFIED}
 SPECS = load_manifests()
 ORG = "10234695"
 OTHER_ORG = "10234696"
 
-EXPECTED_TOOLS = {
+ORIGINAL_TOOLS = {
     "list_invoices", "get_invoice", "create_invoice", "update_invoice", "delete_invoice", "mark_invoice_sent",
     "email_invoice",
     "list_contacts", "get_contact", "create_contact", "update_contact", "delete_contact",
@@ -40,6 +44,13 @@ EXPECTED_TOOLS = {
     "list_bank_accounts", "create_bank_account",
     "list_chart_of_accounts", "create_chart_of_account",
     "list_organizations",
+}  # fmt: skip
+# issue #15: a get_* for every listed module, void and back to draft, vendor payments, reports
+EXPECTED_TOOLS = ORIGINAL_TOOLS | {
+    "get_estimate", "get_sales_order", "get_purchase_order", "get_bill", "get_expense", "get_customer_payment",
+    "get_item", "get_bank_account", "get_chart_of_account", "mark_invoice_void", "mark_invoice_draft",
+    "list_vendor_payments", "get_vendor_payment", "create_vendor_payment",
+    "get_profit_and_loss", "get_balance_sheet", "get_aged_receivables", "get_aged_payables",
 }  # fmt: skip
 
 # Query arguments we declare although Zoho's file does not list them for that operation. Keep this short.
@@ -63,13 +74,16 @@ REQUIRED_SLIPS: dict[str, dict[str, str]] = {
 }
 
 # Zoho's customer-payments file names the list key customer_payments; Zoho's Java wrapper and real clients
-# read customerpayments (zoho-books-api.md §3, note 2).
-RESULT_KEY_SLIPS = {"list_customer_payments": ("customer_payments", "customerpayments")}
+# read customerpayments (zoho-books-api.md §3, note 2). The chart-of-accounts file draws one account's fields at
+# the top level of the answer; Zoho's Java wrapper (ChartOfAccountParser) reads them under chart_of_account.
+RESULT_KEY_SLIPS = {"list_customer_payments": ("customer_payments", "customerpayments"),
+                    "get_chart_of_account": ("account_id", "chart_of_account")}
 
-# The budget (issue #3): every tool costs context on every agent turn. The sandbox's demo agent works in two
-# organizations, which makes organization_id a required enum on 32 tools.
-BUDGET_ONE_ORG = 18_000
-BUDGET_TWO_ORGS = 20_000
+# The budget (issues #3 and #15): every tool costs context on every agent turn. The sandbox's demo agent works
+# in two organizations, which makes organization_id a required enum on every tool but list_organizations.
+BUDGET_ONE_ORG = 18_000  # the original 33 tools
+BUDGET_TWO_ORGS = 20_000  # the original 33 tools
+BUDGET_PER_TOOL_TWO_ORGS = 560  # every tool, on average
 
 # MCP ToolAnnotations defaults, for hints left out of the listing.
 HINT_DEFAULTS = {
@@ -116,6 +130,11 @@ def test_the_manifests_define_exactly_the_expected_tools() -> None:
 
 def test_every_tool_is_a_zoho_operation() -> None:
     assert EXPECTED_TOOLS <= set(OAS), sorted(EXPECTED_TOOLS - set(OAS))
+
+
+def test_only_vendor_payments_and_reports_rest_on_facts_outside_our_openapi_files() -> None:
+    assert set(UNVERIFIED) == {name for name in EXPECTED_TOOLS if SPECS[name].module in ("vendorpayments", "reports")}
+    assert not set(UNVERIFIED) & set(EXTRACTED)  # once Zoho's file is in ../shared/zoho-oas, drop the hand copy
 
 
 # --- each tool against Zoho's OpenAPI file -------------------------------------------------------------------
@@ -168,7 +187,7 @@ def test_result_key_is_where_zoho_puts_the_payload(name: str) -> None:
     expected = OAS[name]["response_keys"]
     if name in RESULT_KEY_SLIPS:
         documented, real = RESULT_KEY_SLIPS[name]
-        assert expected == [documented]  # when Zoho fixes its file, drop the slip
+        assert documented in expected  # when Zoho fixes its file, drop the slip
         expected = [real]
     assert ([SPECS[name].result_key] if SPECS[name].result_key else []) == expected
 
@@ -213,9 +232,12 @@ def test_annotations_are_derived_from_method_and_emails(name: str) -> None:
     spec = SPECS[name]
     tool = to_mcp_tool(spec, [ORG])
     assert tool.annotations is not None
-    assert _hint(tool.annotations, "read_only_hint") is (spec.method == "GET")
-    assert _hint(tool.annotations, "destructive_hint") is (spec.method == "DELETE" or spec.emails_customer)
     assert tool.meta == {"zbmcp/scope": spec.scope, "zbmcp/access": spec.access}
+    assert _hint(tool.annotations, "read_only_hint") is (spec.method == "GET")
+    if spec.method == "GET":  # MCP: the other hints mean nothing for a read-only tool, so they are left out
+        assert tool.annotations.destructive_hint is None and tool.annotations.idempotent_hint is None
+    else:
+        assert _hint(tool.annotations, "destructive_hint") is (spec.method == "DELETE" or spec.emails_customer)
 
 
 def test_reads_deletes_and_emails_are_the_expected_tools() -> None:
@@ -225,7 +247,7 @@ def test_reads_deletes_and_emails_are_the_expected_tools() -> None:
     emailers = {name for name, spec in SPECS.items() if spec.emails_customer}
     assert read_only == {name for name in EXPECTED_TOOLS if name.startswith(("list_", "get_"))}
     assert emailers == {"email_invoice", "email_estimate"}
-    assert destructive == {"delete_invoice", "delete_contact", "delete_customer_payment"} | emailers
+    assert destructive - read_only == {"delete_invoice", "delete_contact", "delete_customer_payment"} | emailers
     assert {
         name for name, tool in tools.items() if (tool.meta or {}).get("zbmcp/access") == "read"
     } == read_only
@@ -297,9 +319,10 @@ def test_ids_cannot_carry_url_syntax(name: str, location: tuple[Any, ...], bad: 
 
 
 def test_listing_fits_the_context_budget() -> None:
-    specs = list(SPECS.values())
-    assert listing_size(specs, [ORG]) <= BUDGET_ONE_ORG
-    assert listing_size(specs, [ORG, OTHER_ORG]) <= BUDGET_TWO_ORGS
+    original = [SPECS[name] for name in sorted(ORIGINAL_TOOLS)]
+    assert listing_size(original, [ORG]) <= BUDGET_ONE_ORG
+    assert listing_size(original, [ORG, OTHER_ORG]) < BUDGET_TWO_ORGS
+    assert listing_size(list(SPECS.values()), [ORG, OTHER_ORG]) <= BUDGET_PER_TOOL_TWO_ORGS * len(SPECS)
 
 
 # --- the loader refuses broken manifests, naming the file, the tool and the fix ------------------------------
