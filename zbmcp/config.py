@@ -4,6 +4,7 @@
     agents:                 # who may do what: connection, organizations, tools, exclude, read_only, ...
     audit:                  # where the audit log goes
     http:                   # the hosted transport: allowed hosts and origins
+    state:                  # where processes and replicas share limits, tokens, approvals (local | redis)
 
 A mistake anywhere fails at start-up with the file, the line and the fix; the server never starts
 half-configured. Tool selectors are checked against the manifests by zbmcp.policy.
@@ -11,13 +12,14 @@ half-configured. Tool selectors are checked against the manifests by zbmcp.polic
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from zbmcp.errors import ConfigError
 from zbmcp.yamlsource import SourceMap, load_yaml
@@ -93,6 +95,33 @@ class Connection(_Strict):
         return value.rstrip("/") if value else value
 
 
+class Rule(_Strict):
+    """One argument rule: exactly one of deny, approve or allow, holding a CEL expression (docs/policy.md)."""
+
+    deny: str | None = Field(default=None, min_length=1)
+    approve: str | None = Field(default=None, min_length=1)
+    allow: str | None = Field(default=None, min_length=1)
+    name: str | None = Field(default=None, min_length=1, max_length=80)
+    tools: list[str] = []  # selectors, as in `tools`; empty: every tool the agent has
+    reason: str | None = None  # told to the agent with a refusal, and to the person asked
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Rule:
+        kinds = [kind for kind in ("deny", "approve", "allow") if getattr(self, kind) is not None]
+        if len(kinds) != 1:
+            raise ValueError("a rule has exactly one of deny, approve or allow, holding a CEL expression, "
+                             'e.g. {approve: "amount > 5000.0", name: big-amounts}')
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "deny" if self.deny is not None else "approve" if self.approve is not None else "allow"
+
+    @property
+    def expression(self) -> str:
+        return self.deny or self.approve or self.allow or ""
+
+
 class Agent(_Strict):
     connection: str
     organizations: list[str] = Field(min_length=1)
@@ -103,6 +132,7 @@ class Agent(_Strict):
     dry_run: bool = False
     api_keys: list[str] = []
     quota: Quota | None = None
+    rules: list[Rule] = []
 
     @field_validator("organizations", mode="before")
     @classmethod
@@ -129,14 +159,58 @@ class Agent(_Strict):
 class Audit(_Strict):
     path: str | None = None  # None: JSON lines on stderr
     argument_values: list[str] = []  # argument names whose values are recorded, e.g. [customer_id, invoice_id]
+    # What is flushed to disk (fsync) before zbmcp goes on: the records of write tools (the default: the
+    # record of a write is on disk before the request leaves), every record, or none (the OS decides).
+    sync: Literal["writes", "all", "none"] = "writes"
 
 
 class Http(_Strict):
     allowed_hosts: list[str] = []
     allowed_origins: list[str] = []
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # Hostile clients (zbmcp.http_guard): slow senders cut off, connections and per-agent sessions capped.
+    header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    body_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    max_connections: int = Field(default=1000, ge=2)
+    max_sessions_per_agent: int = Field(default=20, ge=1)
+    idle_seconds: float = Field(default=600.0, gt=0, le=86400)
     # Shared by replicas behind a load balancer, so an approval asked by one is accepted by another.
     approval_secret: SecretStr | None = None
+
+
+class StateSettings(_Strict):
+    """Where what must be one across processes lives: windows, quotas, day counts, tokens, approvals, sessions."""
+
+    backend: Literal["local", "redis"] = "local"  # local: files under ZBMCP_HOME, one machine
+    url: SecretStr | None = None  # redis://[user:password@]host:6379/0, rediss:// for TLS (may hold a password)
+    key_prefix: str = Field(default="zbmcp:", pattern=r"^[A-Za-z0-9_.:{}-]{0,64}$")
+    # Encrypts Zoho tokens kept in Redis (at least 32 characters, e.g. ${ZBMCP_STATE_KEY}).
+    encryption_key: SecretStr | None = None
+    timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+
+    @field_validator("url")
+    @classmethod
+    def _redis_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("not a Redis URL: use redis://[user:password@]host:6379/0 (rediss:// for TLS)")
+        return value
+
+    @field_validator("encryption_key")
+    @classmethod
+    def _long_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("needs at least 32 characters; generate one with "
+                             "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`")
+        return value
+
+    @model_validator(mode="after")
+    def _redis_needs(self) -> StateSettings:
+        if self.backend == "redis" and self.url is None:
+            raise ValueError("backend redis needs url: redis://[user:password@]host:6379/0")
+        if self.backend == "redis" and self.encryption_key is None:
+            raise ValueError("backend redis needs encryption_key (Zoho tokens are kept in Redis encrypted with "
+                             "it): at least 32 random characters, e.g. ${ZBMCP_STATE_KEY}")
+        return self
 
 
 class Config(_Strict):
@@ -144,15 +218,19 @@ class Config(_Strict):
     agents: dict[str, Agent] = {}
     audit: Audit = Audit()
     http: Http = Http()
+    state: StateSettings = StateSettings()
 
 
 class LoadedConfig:
-    """A validated Config, with the file it came from (for error messages and relative paths)."""
+    """A validated Config, with the file it came from (for error messages and relative paths) and its revision:
+    the first 16 hex digits of the SHA-256 of the file as loaded (what `sha256sum` prints), so every audit
+    record names the exact policy that decided it."""
 
-    def __init__(self, config: Config, source: SourceMap, home: Path) -> None:
+    def __init__(self, config: Config, source: SourceMap, home: Path, revision: str = "") -> None:
         self.config = config
         self.source = source
         self.home = home
+        self.revision = revision
 
     @property
     def directory(self) -> Path:
@@ -188,7 +266,21 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
             f"no config file at {path}. Write one (example below), pass --config PATH or set {CONFIG_ENV}; "
             f"or try zbmcp on the embedded sandbox with `zbmcp serve --sandbox`.\n\n{EXAMPLE_CONFIG}"
         )
-    return parse_config(path.read_text(encoding="utf-8"), str(path), environ)
+    return parse_config(read_config_text(path), str(path), environ)
+
+
+def read_config_text(path: Path) -> str:
+    """The config's text, or a ConfigError that says what is wrong with the file (never a traceback)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the config: {exc.strerror or exc}", file=str(path)) from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"the config is not UTF-8 text (byte {exc.start}); save it as UTF-8",
+                          file=str(path), line=line) from None
 
 
 def parse_config(text: str, file: str, environ: Mapping[str, str]) -> LoadedConfig:
@@ -206,7 +298,28 @@ def parse_config(text: str, file: str, environ: Mapping[str, str]) -> LoadedConf
                 f"agents.{name}.connection: no connection named {agent.connection!r} (connections: {known})",
                 ("agents", name, "connection"),
             )
-    return LoadedConfig(config, source, default_home(environ))
+    _check_keys_name_one_agent(config, source)
+    return LoadedConfig(config, source, default_home(environ), revision_of(text))
+
+
+def revision_of(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _check_keys_name_one_agent(config: Config, source: SourceMap) -> None:
+    """An API key is who the caller is: one hash under two agents would make the wider one win silently."""
+    owner: dict[str, tuple[str, int]] = {}
+    for name, agent in config.agents.items():
+        for index, key in enumerate(agent.api_keys):
+            first = owner.setdefault(key, (name, index))
+            if first != (name, index):
+                first_line = source.line_of(("agents", first[0], "api_keys", first[1]))
+                raise source.error(
+                    f"agents.{name}.api_keys: this key hash is already agent {first[0]!r}'s (line {first_line}); "
+                    "a key must name exactly one agent. Give each agent its own key with `zbmcp agent key NAME` "
+                    "and remove the copy",
+                    ("agents", name, "api_keys", index),
+                )
 
 
 def _explain(exc: ValidationError, source: SourceMap) -> ConfigError:

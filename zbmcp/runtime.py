@@ -16,6 +16,7 @@ from zbmcp.audit import AuditLog
 from zbmcp.config import Agent, LoadedConfig
 from zbmcp.manifest import ToolSpec, load_manifests
 from zbmcp.policy import AgentPolicy, policies
+from zbmcp.state import State, open_state
 from zbmcp.zoho.client import USER_AGENT, RetryPolicy, ZohoClient, ZohoConnection
 from zbmcp.zoho.limits import Pacer
 from zbmcp.zoho.oauth import OAuthClient, TokenManager
@@ -35,6 +36,7 @@ class Runtime:
     pacer: Pacer
     audit: AuditLog
     approvals: ApprovalTickets
+    state: State  # what processes and replicas share (zbmcp.state)
 
     def agent(self, name: str) -> Agent:
         return self.config.config.agents[name]
@@ -74,6 +76,7 @@ async def open_runtime(
     store_factory: StoreFactory | None = None,
     retry: RetryPolicy | None = None,
     audit: AuditLog | None = None,
+    state: State | None = None,
     **client_options: Any,
 ) -> AsyncIterator[Runtime]:
     specs = specs if specs is not None else load_manifests()
@@ -83,9 +86,13 @@ async def open_runtime(
     connections = {
         name: ZohoConnection(name, loaded.config.connections[name], manager) for name, manager in managers.items()
     }
-    pacer = Pacer(state_dir=loaded.home / "usage")
-    async with httpx2.AsyncClient(transport=transport, follow_redirects=False,
-                                  headers={"User-Agent": USER_AGENT}) as http:
+    shared = state if state is not None else open_state(loaded.config.state, loaded.home)
+    pacer = Pacer(shared)
+    async with contextlib.AsyncExitStack() as stack:
+        if state is None:
+            stack.push_async_callback(shared.aclose)
+        http = await stack.enter_async_context(
+            httpx2.AsyncClient(transport=transport, follow_redirects=False, headers={"User-Agent": USER_AGENT}))
         client = ZohoClient(http, connections, pacer, retry=retry or RetryPolicy(), **client_options)
         yield Runtime(
             config=loaded,
@@ -94,6 +101,7 @@ async def open_runtime(
             connections=connections,
             client=client,
             pacer=pacer,
-            audit=audit or AuditLog(loaded.audit_path),
+            audit=audit or AuditLog(loaded.audit_path, sync=loaded.config.audit.sync),
             approvals=ApprovalTickets(approval_key(loaded)),
+            state=shared,
         )

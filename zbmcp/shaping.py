@@ -102,7 +102,7 @@ def split_view(spec: ToolSpec, arguments: Mapping[str, Any]) -> tuple[dict[str, 
         if raw is not None:
             raise InvalidArguments([(FIELDS, f"is taken by list tools only; {spec.name} returns the whole record")])
         return rest, View()
-    if "per_page" in spec.query and rest.get("per_page") is None:
+    if spec.argument_group("per_page") == "query" and rest.get("per_page") is None:
         rest["per_page"] = DEFAULT_PAGE_SIZE
     return rest, _view(raw)
 
