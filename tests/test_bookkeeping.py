@@ -11,8 +11,9 @@ from collections import defaultdict
 from typing import Any
 
 import pytest
+from mcp import types
 
-from tests.conftest import ORG, agent, mcp_client, running
+from tests.conftest import ORG, AuditCapture, agent, mcp_client, running
 
 TODAY = {"filter_by": "TransactionDate.Today"}
 
@@ -121,3 +122,98 @@ async def test_reports_move_exactly_as_the_tools_calls_say(bookkeeper, sandbox):
     assert owed_after["Globex Ltd"] - owed_before["Globex Ltd"] == 3300 - 1000
     assert owed_after.get("Initech", 0.0) == owed_before.get("Initech", 0.0)  # the void invoice is owed by nobody
     assert owing_after["Cloud Hosting Ltd"] - owing_before["Cloud Hosting Ltd"] == 600 - 250
+
+
+def answering(approve: bool, asked: list[str]):
+    async def callback(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        asked.append(params.message)
+        return types.ElicitResult(action="accept", content={"approve": True}) if approve else \
+            types.ElicitResult(action="decline")
+
+    return callback
+
+
+async def test_an_amount_rule_asks_before_a_big_payment_to_a_vendor_and_a_no_pays_nothing(make_config, sandbox):
+    """"A payment over 5,000 needs a person" holds for money paid out as for money received: a vendor payment's
+    facts are its amount, its vendor and its date."""
+    view = sandbox.store(ORG)
+    vendor, other_vendor = view.contact_id("Cloud Hosting Ltd"), view.contact_id("Office Supplies Co")
+    payables = agent(["bills:*", "vendorpayments:*"], rules=[
+        {"approve": "amount > 5000.0", "name": "big-payments", "tools": ["create_vendor_payment"]},
+        {"deny": f'counterparty_id == "{other_vendor}"', "name": "not-this-vendor",
+         "reason": "payments to this vendor go through purchasing"},
+    ])
+    loaded = make_config({"payables": payables})
+    audit = AuditCapture()
+    asked: list[str] = []
+    checking = view.account_id("Business Checking")
+    async with running(loaded, sandbox, audit=audit) as runtime:
+        async with mcp_client(runtime, "payables", elicitation_callback=answering(False, asked)) as client:
+            bill = (await client.call_tool("create_bill", {
+                "vendor_id": vendor, "bill_number": "CH-BIG", "line_items": [
+                    {"account_id": view.account_id("IT and Internet Expenses"), "rate": 10000}]})).structured_content
+            bill_id = bill["bill"]["bill_id"]
+
+            def pay(amount: float, to: str = vendor) -> dict[str, Any]:
+                return {"vendor_id": to, "amount": amount, "paid_through_account_id": checking,
+                        "bills": [{"bill_id": bill_id, "amount_applied": amount}] if to == vendor else []}
+
+            small = await client.call_tool("create_vendor_payment", pay(4000))
+            before = len(sandbox.api_requests)
+            declined = await client.call_tool("create_vendor_payment", pay(6000))
+            elsewhere = await client.call_tool("create_vendor_payment", pay(100, other_vendor))
+            sent_after_refusals = len(sandbox.api_requests) - before
+        async with mcp_client(runtime, "payables", elicitation_callback=answering(True, asked)) as client:
+            approved = await client.call_tool("create_vendor_payment", pay(6000))
+    assert not small.is_error and not approved.is_error, approved.content[0].text
+    assert declined.is_error and "did not approve" in declined.content[0].text
+    assert elsewhere.is_error and "payments to this vendor go through purchasing" in elsewhere.content[0].text
+    assert sent_after_refusals == 0  # neither the declined nor the denied payment reached Zoho
+    first, second = asked  # the 4,000 payment was not asked about; the 6,000 one twice (declined, then approved)
+    assert first == second
+    today = approved.structured_content["vendorpayment"]["date"]
+    for line in ("Amount: 6,000.00.", f"Counterparty: {vendor}.", f"Date: {today}.", "rule big-payments"):
+        assert line in first
+    assert sandbox.store(ORG).bills[bill_id]["balance"] == 0.0  # 4,000 and the approved 6,000; nothing else
+    rules = [(r["tool"], r["decision"], r["rule"]) for r in audit.records if r["tool"] == "create_vendor_payment"]
+    assert rules == [
+        ("create_vendor_payment", "allowed", "tools: vendorpayments:*"),
+        ("create_vendor_payment", "denied", "rule big-payments (approve: amount > 5000.0) (decline)"),
+        ("create_vendor_payment", "denied", f'rule not-this-vendor (deny: counterparty_id == "{other_vendor}")'),
+        ("create_vendor_payment", "allowed", "rule big-payments (approve: amount > 5000.0) (approved by a person)"),
+    ]
+    assert all(r["effects"] == ["moves_money"] for r in audit.records if r["tool"] == "create_vendor_payment"
+               and r["decision"] == "allowed")
+
+
+async def test_the_tools_declare_what_zoho_needs_for_bought_items_and_purchase_order_lines(bookkeeper, sandbox):
+    """Zoho wants purchase_account_id on an item that is bought, inventory_account_id on an inventory item, and an
+    account on a purchase-order line unless its item is inventory: the tools forward each of them."""
+    view = sandbox.store(ORG)
+    vendor = view.contact_id("Office Supplies Co")
+    async with running(bookkeeper, sandbox) as runtime, mcp_client(runtime, "bookkeeper") as client:
+
+        async def call(tool: str, **arguments: Any) -> Any:
+            return await client.call_tool(tool, {"organization_id": ORG, **arguments})
+
+        unaccounted = await call("create_item", name="Toner", rate=40, item_type="purchases")
+        toner = await call("create_item", name="Toner", rate=40, item_type="purchases",
+                           purchase_account_id=view.account_id("Office Supplies"))
+        stock = await call("create_chart_of_account", account_name="Inventory Asset", account_type="stock")
+        no_stock_account = await call("create_item", name="Paper", rate=5, item_type="inventory",
+                                      purchase_account_id=view.account_id("Cost of Goods Sold"))
+        paper = await call("create_item", name="Paper", rate=5, item_type="inventory",
+                           purchase_account_id=view.account_id("Cost of Goods Sold"),
+                           inventory_account_id=stock.structured_content["chart_of_account"]["account_id"])
+        toner_id, paper_id = (item.structured_content["item"]["item_id"] for item in (toner, paper))
+        line_without_account = await call("create_purchase_order", vendor_id=vendor,
+                                          line_items=[{"item_id": toner_id, "quantity": 2}])
+        order = await call("create_purchase_order", vendor_id=vendor, line_items=[
+            {"item_id": toner_id, "quantity": 2, "account_id": view.account_id("Office Supplies")},
+            {"item_id": paper_id, "quantity": 10}])
+    assert unaccounted.is_error and "purchase_account_id is required" in unaccounted.content[0].text
+    assert no_stock_account.is_error and "inventory_account_id is required" in no_stock_account.content[0].text
+    assert line_without_account.is_error and "line_items[0].account_id" in line_without_account.content[0].text
+    for result in (toner, stock, paper, order):
+        assert not result.is_error, result.content[0].text
+    assert order.structured_content["purchaseorder"]["total"] == 2 * 40 + 10 * 5

@@ -192,6 +192,25 @@ async def test_fields_cannot_smuggle_anything_to_zoho(demo, sandbox):
     assert len(sandbox.api_requests) == seen
 
 
+async def test_a_wrong_sort_or_filter_value_is_refused_with_the_values_zoho_takes(demo, sandbox):
+    """The listing names a few sort columns and filters; the refusal of a wrong one names them all."""
+    async with running(demo, sandbox) as runtime, mcp_client(runtime, "demo") as client:
+        seen = len(sandbox.api_requests)
+        wrong_sort = error(await client.call_tool("list_invoices", {"organization_id": ORG, "sort_column": "amount"}))
+        wrong_filter = error(await client.call_tool("list_contacts", {"organization_id": ORG,
+                                                                      "filter_by": "Invoice.Overdue"}))
+        refused = len(sandbox.api_requests) - seen
+        biggest = body(await client.call_tool("list_invoices", {"organization_id": ORG, "sort_column": "balance",
+                                                                "sort_order": "D", "per_page": 3}))
+    assert refused == 0
+    assert wrong_sort["fields"] == ["sort_column"]
+    for column in ("customer_name", "invoice_number", "date", "due_date", "total", "balance", "created_time"):
+        assert column in wrong_sort["message"]
+    assert wrong_filter["fields"] == ["filter_by"] and "Invoice.OverDue" in wrong_filter["message"]
+    balances = [row["balance"] for row in biggest["invoices"]]
+    assert balances == sorted(balances, reverse=True) and len(balances) == 3
+
+
 async def test_bad_arguments_are_refused_naming_the_field_and_nothing_is_sent(demo, sandbox):
     async with running(demo, sandbox) as runtime, mcp_client(runtime, "demo") as client:
         seen = len(sandbox.api_requests)
