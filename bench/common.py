@@ -7,8 +7,11 @@ for the GIL with the process that measures. The child is driven over its stdin, 
     python bench/common.py sandbox '{"requests_per_window": 100, "window_seconds": 2}'
         -> prints one JSON line: urls, credentials, a fresh full-access access token
     stats -> one JSON line: status counts of the /books/v3 requests seen since the last reset, the times of
-             the admitted ones, access tokens minted since the last reset
+             the admitted ones, access tokens minted since the last reset (and when each refresh happened)
     reset -> forget the recorded requests
+    latency SECONDS -> every /books/v3 request takes this long from now on (Zoho's take hundreds of ms);
+                       replaces any fault set before
+    duplicates -> one JSON line: contact names recorded more than once, per organization, and the contact count
     EOF   -> stop
 
     python bench/common.py table   -> the "Latest results" table of bench/README.md, from bench/results.json
@@ -81,6 +84,9 @@ class SandboxProcess:
     def reset(self) -> None:
         self._command("reset")
 
+    def command(self, command: str) -> dict[str, Any]:
+        return self._command(command)
+
     def __exit__(self, *exc: object) -> None:
         if self.proc is not None:
             assert self.proc.stdin is not None
@@ -123,7 +129,21 @@ def _sandbox_main(settings_json: str) -> None:
                 answer = {"requests": len(seen), "statuses": dict(statuses), "limit_codes": dict(codes),
                           "admitted_at": [r.at for r in seen if r.status is not None and r.status < 400],
                           "tokens_minted": sum(1 for t in sandbox.token_requests[tokens_before:]
-                                               if t.outcome == "ok")}
+                                               if t.outcome == "ok"),
+                          "refreshed_at": [t.at for t in sandbox.token_requests[tokens_before:]
+                                           if t.outcome == "ok" and t.grant_type == "refresh_token"]}
+            elif command.startswith("latency "):
+                from zbmcp.sandbox import Fault
+
+                sandbox.faults.clear()
+                sandbox.faults.add(Fault(kind="latency", delay_seconds=float(command.split()[1])))
+                answer = {"ok": True}
+            elif command == "duplicates":
+                answer = {}
+                for org in creds.organization_ids:
+                    names = Counter(c["contact_name"] for c in sandbox.store(org).contacts.values())
+                    answer[org] = {"contacts": sum(names.values()),
+                                   "duplicates": {n: k for n, k in names.items() if k > 1}}
             elif command == "reset":
                 sandbox.api_requests.clear()
                 tokens_before = len(sandbox.token_requests)

@@ -1,6 +1,6 @@
 """Calls per second over Streamable HTTP with 10 concurrent agents: zbmcp against a minimal server, same run.
 
-    python bench/http_throughput.py [--seconds 5] [--rounds 2] [--agents 10] [--mode auto|legacy]
+    python bench/http_throughput.py [--seconds 5] [--rounds 2] [--agents 10] [--mode auto|legacy] [--state redis]
 
 Three processes on loopback sockets, so that no two of them share a GIL:
   * the Zoho Books sandbox (zbmcp.sandbox.server.SandboxServer, limits off);
@@ -148,7 +148,7 @@ class Child:
                 stream.close()
 
 
-def zbmcp_config(sandbox: dict[str, Any], hashes: list[str], audit: Path) -> str:
+def zbmcp_config(sandbox: dict[str, Any], hashes: list[str], audit: Path, state: dict[str, Any] | None = None) -> str:
     import yaml
 
     agents = {f"agent{i:02d}": {"connection": "sandbox", "organizations": [sandbox["organization_id"]],
@@ -166,6 +166,7 @@ def zbmcp_config(sandbox: dict[str, Any], hashes: list[str], audit: Path) -> str
         }},
         "agents": agents,
         "audit": {"path": str(audit)},
+        **({"state": state} if state else {}),
     }, sort_keys=False)
 
 
@@ -225,6 +226,8 @@ def main() -> int:
     parser.add_argument("--agents", type=int, default=10)
     parser.add_argument("--mode", choices=["auto", "legacy"], default="auto",
                         help="client protocol era: auto = 2026-07-28 (sessionless), legacy = 2025-11-25")
+    parser.add_argument("--state", choices=["local", "redis"], default="local",
+                        help="zbmcp's state backend: local files (default) or a redis-server started for the run")
     parser.add_argument("--child", choices=["sandbox", "minimal"], help=argparse.SUPPRESS)
     parser.add_argument("--api-base", help=argparse.SUPPRESS)
     parser.add_argument("--organization", help=argparse.SUPPRESS)
@@ -242,13 +245,21 @@ def main() -> int:
     me = str(Path(__file__).resolve())
     children: list[Child] = []
     with tempfile.TemporaryDirectory(prefix="zbmcp-bench-") as tmp:
+        redis = None
         try:
+            state = None
+            if args.state == "redis":
+                from tests.redis_server import RedisServer
+
+                redis = RedisServer(Path(tmp) / "redis")
+                redis.start()
+                state = {"backend": "redis", "url": redis.url, "encryption_key": "bench-" + "k" * 40}
             sandbox_child = Child([sys.executable, me, "--child", "sandbox"], stdin=True)
             children.append(sandbox_child)
             sandbox = json.loads(sandbox_child.line("stdout", "base_url"))
             keys, hashes = zip(*(new_api_key() for _ in range(args.agents)), strict=True)
             config = Path(tmp) / "zbmcp.yaml"
-            config.write_text(zbmcp_config(sandbox, list(hashes), Path(tmp) / "audit.jsonl"))
+            config.write_text(zbmcp_config(sandbox, list(hashes), Path(tmp) / "audit.jsonl", state))
             serve = ["serve", "--config", str(config), "--transport", "http", "--port", "0"]
             zbmcp = Child([sys.executable, "-m", "zbmcp", *serve], {"ZBMCP_HOME": str(Path(tmp) / "home")})
             children.append(zbmcp)
@@ -279,6 +290,8 @@ def main() -> int:
         finally:
             for child in reversed(children):
                 child.stop()
+            if redis is not None:
+                redis.stop()
 
     rate = {name: t["calls"] / t["seconds"] for name, t in totals.items()}
     cpu_ms = {name: 1000 * t["cpu"] / t["calls"] if t["calls"] and t["cpu"] else None
@@ -291,7 +304,7 @@ def main() -> int:
         "zbmcp_version": __version__,
         "agents": args.agents,
         "client_mode": args.mode,
-        "zbmcp_state": "local (files under ZBMCP_HOME)",
+        "zbmcp_state": {"local": "local (files under ZBMCP_HOME)", "redis": "redis (loopback)"}[args.state],
         "seconds_per_run": args.seconds,
         "rounds": args.rounds,
         "calls_per_second": {name: round(value, 1) for name, value in rate.items()},

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from mcp import Client
 
-from tests.redis_server import redis_server
+from tests.redis_server import RedisNotInstalled, RedisServer, redis_server
 from zbmcp.audit import AuditLog, fold_calls
 from zbmcp.config import LoadedConfig, parse_config
 from zbmcp.runtime import Runtime, open_runtime
@@ -54,7 +54,7 @@ def home(tmp_path: Path) -> Path:
 def config_text(sandbox: Sandbox, agents: dict[str, Any], *, audit: dict[str, Any] | None = None,
                 connection: dict[str, Any] | None = None, base_url: str = SANDBOX_URL,
                 extra_connections: dict[str, dict[str, Any]] | None = None,
-                http: dict[str, Any] | None = None) -> str:
+                http: dict[str, Any] | None = None, state: dict[str, Any] | None = None) -> str:
     credentials = sandbox.credentials
     main: dict[str, Any] = {
         "region": "eu",
@@ -78,6 +78,8 @@ def config_text(sandbox: Sandbox, agents: dict[str, Any], *, audit: dict[str, An
         document["audit"] = audit
     if http:
         document["http"] = http
+    if state:
+        document["state"] = state
     return yaml.safe_dump(document, sort_keys=False)
 
 
@@ -161,11 +163,28 @@ async def mcp_client(runtime: Runtime, agent_name: str, **client_options: Any) -
 # -- the shared state (zbmcp.state): both backends, Redis for real -------------------------------------------
 
 
+@contextlib.contextmanager
+def own_redis_server(directory: Path, **options: Any) -> Iterator[RedisServer]:
+    """A redis-server of the caller's own (options: password, tls); the test is skipped without one."""
+    try:
+        with redis_server(directory, **options) as server:
+            yield server
+    except RedisNotInstalled as missing:
+        pytest.skip(str(missing))
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One redis-server for the whole run; tests keep apart by key prefix (see `state`)."""
-    with redis_server(tmp_path_factory.mktemp("redis")) as server:
+    with own_redis_server(tmp_path_factory.mktemp("redis")) as server:
         yield server.url
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own, which it may stop and start again."""
+    with own_redis_server(tmp_path / "redis") as server:
+        yield server
 
 
 @pytest.fixture(params=["local", "redis"])

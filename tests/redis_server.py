@@ -1,39 +1,69 @@
-"""A real redis-server (Debian's package) for tests: a free loopback port, a temporary folder, stopped after."""
+"""A real redis-server (Debian's package) for tests and benchmarks: a free loopback port, a temporary folder,
+stopped after. (No pytest here: bench/ starts it too; tests/conftest.py turns a missing server into a skip.)"""
 
 from __future__ import annotations
 
 import contextlib
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-
-import pytest
 
 START_TIMEOUT_SECONDS = 10.0
 
 
+class RedisNotInstalled(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Tls:
+    certificate: Path
+    key: Path
+    authority: Path  # the CA file clients verify the certificate with
+
+
 class RedisServer:
-    def __init__(self, directory: Path) -> None:
+    """`password` makes clients authenticate; `tls` makes it speak only TLS."""
+
+    def __init__(self, directory: Path, *, password: str | None = None, tls: Tls | None = None) -> None:
         self.directory = directory
+        self.password = password
+        self.tls = tls
         self.port = 0
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{self.password}@" if self.password else ""
+        if self.tls:
+            return f"rediss://{auth}127.0.0.1:{self.port}/0?ssl_ca_certs={self.tls.authority}"
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
+
+    def _options(self) -> list[str]:
+        options = ["--requirepass", self.password] if self.password else []
+        if self.tls:
+            options += ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", str(self.tls.certificate),
+                        "--tls-key-file", str(self.tls.key), "--tls-ca-cert-file", str(self.tls.authority),
+                        "--tls-auth-clients", "no"]
+        else:
+            options += ["--port", str(self.port)]
+        return options
 
     def start(self) -> None:
         executable = shutil.which("redis-server")
         if executable is None:
-            pytest.skip("redis-server is not installed (.ci/run installs Debian's redis-server)")
+            raise RedisNotInstalled("redis-server is not installed (.ci/run installs Debian's redis-server)")
         self.directory.mkdir(parents=True, exist_ok=True)
-        for _ in range(5):  # a free port can be taken by someone else before redis binds it: try another
-            self.port = _free_port()
+        restart = self.port != 0  # the same address again, as a Redis restarted by its operator
+        for _ in range(1 if restart else 5):  # a free port may be taken before redis binds it: try another
+            self.port = self.port if restart else _free_port()
             self._process = subprocess.Popen(
-                [executable, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
+                [executable, *self._options(), "--bind", "127.0.0.1", "--dir", str(self.directory),
                  "--save", "", "--appendonly", "no", "--daemonize", "no",
                  "--logfile", str(self.directory / "redis.log")],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -44,6 +74,7 @@ class RedisServer:
         raise RuntimeError(f"redis-server did not start; see {self.directory / 'redis.log'}")
 
     def stop(self) -> None:
+        """Stopped (its data goes with it: tests run it without persistence); start() brings it back."""
         process, self._process = self._process, None
         if process is None:
             return
@@ -60,17 +91,24 @@ class RedisServer:
             assert self._process is not None
             if self._process.poll() is not None:
                 return False
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1) as raw, \
+                    self._secured(raw) as s:
                 s.sendall(b"PING\r\n")
-                if s.recv(16).startswith(b"+PONG"):
+                if s.recv(16).startswith((b"+PONG", b"-NOAUTH")):  # it answers: it is up
                     return True
             time.sleep(0.02)
         return False
 
+    def _secured(self, raw: socket.socket) -> socket.socket:
+        if self.tls is None:
+            return raw
+        context = ssl.create_default_context(cafile=str(self.tls.authority))
+        return context.wrap_socket(raw, server_hostname="127.0.0.1")
+
 
 @contextlib.contextmanager
-def redis_server(directory: Path) -> Iterator[RedisServer]:
-    server = RedisServer(directory)
+def redis_server(directory: Path, *, password: str | None = None, tls: Tls | None = None) -> Iterator[RedisServer]:
+    server = RedisServer(directory, password=password, tls=tls)
     server.start()
     try:
         yield server

@@ -9,6 +9,7 @@ from io import StringIO
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from mcp import types
 
@@ -219,7 +220,8 @@ async def test_a_declined_amount_approval_records_nothing(make_config, sandbox):
 async def test_an_agent_with_no_tools_is_said_so_by_the_tools_command_and_doctor(make_config, sandbox):
     loaded = make_config({"later": agent([]), "reporting": agent(["*:read"])})
     out = StringIO()
-    print_tools(loaded, "later", as_json=False, out=out)
+    # the command reads granted scopes from the State with an event loop of its own: run it as the CLI would
+    await anyio.to_thread.run_sync(lambda: print_tools(loaded, "later", as_json=False, out=out))
     assert f"sees 0 of {len(load_manifests())} tools" in out.getvalue() and "empty `tools` list" in out.getvalue()
     async with running(loaded, sandbox) as runtime:
         healthy, lines = await doctor(loaded, runtime)

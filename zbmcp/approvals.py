@@ -31,6 +31,7 @@ from mcp.server import ServerRequestContext
 from zbmcp.errors import ApprovalRefused
 from zbmcp.manifest import ToolSpec
 from zbmcp.question import Question
+from zbmcp.state import State
 
 log = logging.getLogger(__name__)
 
@@ -44,42 +45,44 @@ APPROVE_SCHEMA: dict[str, Any] = {
     "required": ["approve"],
 }
 TICKET_TTL_SECONDS = 600.0
+USED_TICKETS = "approval-tickets-used"  # State namespace: the nonce of each ticket honoured, until it expires
 
 
 class ApprovalTickets:
     """Signs the request_state of an approval question and accepts each answered ticket once.
 
-    The key is per process unless the config gives one (http.approval_secret), so that replicas behind a load
-    balancer accept each other's tickets; used tickets are remembered per process until they expire.
+    Once means once everywhere: a used ticket is recorded in the State (zbmcp.state) until it expires, so no
+    other process, replica or restart honours it again. The key is shared the same way (runtime.approval_key),
+    so any replica accepts a ticket another one issued.
     """
 
-    def __init__(self, key: bytes | None = None, *, ttl: float = TICKET_TTL_SECONDS,
+    def __init__(self, key: bytes, state: State, *, ttl: float = TICKET_TTL_SECONDS,
                  clock: Callable[[], float] = time.time) -> None:
-        self._key = key or secrets.token_bytes(32)
+        self._key = key
+        self._state = state
         self._ttl = ttl
         self._clock = clock
-        self._used: dict[str, float] = {}
 
     def issue(self, agent: str, spec: ToolSpec, arguments: Mapping[str, Any]) -> str:
         nonce = secrets.token_urlsafe(12)
         expires = int(self._clock() + self._ttl)
         return f"{nonce}.{expires}.{self._mac(agent, spec, arguments, nonce, expires)}"
 
-    def redeem(self, ticket: str, agent: str, spec: ToolSpec, arguments: Mapping[str, Any]) -> bool:
-        """True once for a genuine, unexpired ticket issued for exactly this call."""
+    async def redeem(self, ticket: str, agent: str, spec: ToolSpec, arguments: Mapping[str, Any]) -> bool:
+        """True once for a genuine, unexpired ticket issued for exactly this call. (StateUnavailable when the
+        State cannot say whether it was used: the call is then refused, never run on a guess.)"""
         parts = ticket.split(".")
-        if len(parts) != 3 or not parts[1].isdigit():
+        if len(parts) != 3 or not parts[1].isdigit() or len(parts[1]) > 12:
             return False
         nonce, expires_text, mac = parts
         expires = int(expires_text)
         now = self._clock()
-        if expires < now or nonce in self._used:
+        if expires < now:
             return False
+        # Checked before anything is written: a forged ticket costs the State nothing.
         if not hmac.compare_digest(mac, self._mac(agent, spec, arguments, nonce, expires)):
             return False
-        self._used = {n: e for n, e in self._used.items() if e >= now}
-        self._used[nonce] = expires
-        return True
+        return await self._state.put_if_absent(USED_TICKETS, nonce, "used", ttl=expires - now + 1)
 
     def _mac(self, agent: str, spec: ToolSpec, arguments: Mapping[str, Any], nonce: str, expires: int) -> str:
         canonical = json.dumps([agent, spec.name, arguments, nonce, expires], sort_keys=True,
@@ -118,7 +121,7 @@ async def request_approval(
     if _modern(ctx):
         arguments = params.arguments or {}
         answer = None
-        if params.request_state and tickets.redeem(params.request_state, agent, spec, arguments):
+        if params.request_state and await tickets.redeem(params.request_state, agent, spec, arguments):
             answer = _answer_in(params)
         if answer is None:
             ask = types.ElicitRequest(params=types.ElicitRequestFormParams(message=text, requested_schema=APPROVE_SCHEMA))

@@ -9,17 +9,19 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from zbmcp import __version__
 from zbmcp.errors import ConfigError, ZbmcpError
 
 if TYPE_CHECKING:
-    from zbmcp.config import LoadedConfig
+    from zbmcp.config import Connection, LoadedConfig
     from zbmcp.serving import SandboxKey
     from zbmcp.zoho.oauth import TokenManager
+
+T = TypeVar("T")
 
 log = logging.getLogger("zbmcp")
 
@@ -233,30 +235,39 @@ def _scopes(args: argparse.Namespace) -> int:
     return 0
 
 
-def _connection_manager(loaded: LoadedConfig, name: str) -> TokenManager:
-    from zbmcp.runtime import token_managers
-
-    managers = token_managers(loaded)
-    if name not in managers:
+def _connection_settings(loaded: LoadedConfig, name: str) -> Connection:
+    if name not in loaded.config.connections:
         from zbmcp.errors import ConfigError
 
-        known = ", ".join(sorted(managers)) or "none is configured"
+        known = ", ".join(sorted(loaded.config.connections)) or "none is configured"
         raise ConfigError(f"no connection named {name!r} in {loaded.source.file} (connections: {known})")
-    return managers[name]
+    return loaded.config.connections[name]
+
+
+def _with_connection(loaded: LoadedConfig, name: str, action: Callable[[TokenManager], Awaitable[T]]) -> T:
+    """Run `action` on a connection's TokenManager, its stored token loaded from the configured State."""
+    import anyio
+
+    from zbmcp.runtime import token_session
+
+    _connection_settings(loaded, name)
+
+    async def run() -> T:
+        async with token_session(loaded) as managers:
+            return await action(managers[name])
+
+    return anyio.run(run)
 
 
 def _auth_login(args: argparse.Namespace) -> int:
     import webbrowser
-
-    import anyio
 
     from zbmcp.login import browser_login
     from zbmcp.manifest import load_manifests
     from zbmcp.policy import policies, unknown_agent
 
     loaded = _load(args)
-    manager = _connection_manager(loaded, args.connection)
-    settings = loaded.config.connections[args.connection]
+    settings = _connection_settings(loaded, args.connection)
     if args.scopes:
         scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
     else:
@@ -281,7 +292,7 @@ def _auth_login(args: argparse.Namespace) -> int:
         if not args.no_browser:
             webbrowser.open(url)
 
-    result = anyio.run(lambda: browser_login(
+    result = _with_connection(loaded, args.connection, lambda manager: browser_login(
         manager, region=args.region or settings.region, scopes=scopes, open_browser=open_browser, port=args.port,
         accounts_url=settings.accounts_url if not args.region else None,
     ))
@@ -291,17 +302,14 @@ def _auth_login(args: argparse.Namespace) -> int:
 
 
 def _auth_exchange(args: argparse.Namespace) -> int:
-    import anyio
-
     from zbmcp.login import exchange
     from zbmcp.zoho.regions import data_center
 
     loaded = _load(args)
-    manager = _connection_manager(loaded, args.connection)
-    settings = loaded.config.connections[args.connection]
+    settings = _connection_settings(loaded, args.connection)
     server = data_center(args.region).accounts_url if args.region else (
         settings.accounts_url or data_center(settings.region).accounts_url)
-    result = anyio.run(lambda: exchange(manager, args.code, server))
+    result = _with_connection(loaded, args.connection, lambda manager: exchange(manager, args.code, server))
     print(f"Connected {args.connection!r}: api {result.api_domain}, scopes {', '.join(result.scopes) or '?'}.",
           file=sys.stderr)
     return 0
@@ -326,14 +334,15 @@ def _auth_status(args: argparse.Namespace) -> int:
 
 
 def _auth_logout(args: argparse.Namespace) -> int:
-    import anyio
-
     from zbmcp.login import revoke
 
     loaded = _load(args)
-    manager = _connection_manager(loaded, args.connection)
-    had_token = bool(manager.stored_refresh_token())
-    revoked = anyio.run(lambda: revoke(manager))
+    async def logout(manager: TokenManager) -> tuple[bool, bool]:
+        await manager.load()
+        had_token = bool(manager.stored_refresh_token())
+        return had_token, await revoke(manager)
+
+    had_token, revoked = _with_connection(loaded, args.connection, logout)
     if revoked or not had_token:
         print(f"Connection {args.connection!r}: " + ("refresh token revoked at Zoho and deleted locally."
               if revoked else "no refresh token was stored; nothing to revoke."), file=sys.stderr)

@@ -77,7 +77,8 @@ class Connection(_Strict):
     api_base_url: str | None = None
     accounts_url: str | None = None
     limits: Limits = Limits()
-    token_store: str = Field(default="file", pattern="^(file|keyring|memory)$")
+    # file | keyring | memory | state (encrypted in the State); unset with state.backend redis: state
+    token_store: str = Field(default="file", pattern="^(file|keyring|memory|state)$")
     timeout_seconds: float = Field(default=30.0, gt=0, le=300)
 
     @field_validator("region", mode="before")

@@ -36,9 +36,15 @@ def tool_rows(loaded: LoadedConfig | None, agent: str | None) -> list[dict[str, 
 
 
 def _granted_scopes(loaded: LoadedConfig) -> dict[str, list[str] | None]:
-    from zbmcp.runtime import token_managers
+    import anyio
 
-    return {name: manager.granted_scopes for name, manager in token_managers(loaded).items()}
+    from zbmcp.runtime import token_session
+
+    async def read() -> dict[str, list[str] | None]:
+        async with token_session(loaded) as managers:
+            return {name: manager.granted_scopes for name, manager in managers.items()}
+
+    return anyio.run(read)
 
 
 def print_tools(loaded: LoadedConfig | None, agent: str | None, *, as_json: bool, out: TextIO = sys.stdout) -> None:

@@ -87,7 +87,7 @@ async def exchange(
     finally:
         await oauth.aclose()
     region = region_of_accounts_server(server)
-    manager.adopt(dict(token), accounts_server=server, extra={"region": region} if region else None)
+    await manager.adopt(dict(token), accounts_server=server, extra={"region": region} if region else None)
     return LoginResult(region, manager.api_domain, manager.granted_scopes or [], server)
 
 
@@ -180,6 +180,7 @@ def _page(status: int, text: str) -> bytes:
 
 async def revoke(manager: TokenManager, *, transport: httpx2.AsyncBaseTransport | None = None) -> bool:
     """Revoke the refresh token at Zoho (which also kills its access tokens) and forget it locally."""
+    await manager.load()
     refresh_token = manager.stored_refresh_token()
     revoked = False
     if refresh_token:
@@ -191,7 +192,7 @@ async def revoke(manager: TokenManager, *, transport: httpx2.AsyncBaseTransport 
                 revoked = response.status_code == 200
             except httpx2.HTTPError as exc:
                 log.warning("could not reach %s to revoke the token (%s)", server, type(exc).__name__)
-    manager.forget()
+    await manager.forget()
     return revoked
 
 

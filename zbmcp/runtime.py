@@ -5,25 +5,32 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
+import secrets
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 import httpx2
 
 from zbmcp.approvals import ApprovalTickets
 from zbmcp.audit import AuditLog
-from zbmcp.config import Agent, LoadedConfig
+from zbmcp.config import Agent, Connection, LoadedConfig
 from zbmcp.manifest import ToolSpec, load_manifests
 from zbmcp.policy import AgentPolicy, policies
-from zbmcp.state import State, open_state
+from zbmcp.state import State, StateUnavailable, open_state
+from zbmcp.state.tokens import EncryptedVault, StoreVault, TokenCipher, TokenVault, derive_key
 from zbmcp.zoho.client import USER_AGENT, RetryPolicy, ZohoClient, ZohoConnection
 from zbmcp.zoho.limits import Pacer
 from zbmcp.zoho.oauth import OAuthClient, TokenManager
 from zbmcp.zoho.regions import data_center
 from zbmcp.zoho.tokens import TokenStore, token_store
 
+log = logging.getLogger(__name__)
+
 StoreFactory = Callable[[str, str], TokenStore]  # (connection name, configured kind) -> store
+HEALTH_TIMEOUT_SECONDS = 2.0
 
 
 @dataclass
@@ -41,10 +48,43 @@ class Runtime:
     def agent(self, name: str) -> Agent:
         return self.config.config.agents[name]
 
+    async def healthy(self) -> bool:
+        """Whether calls can be served: the State answers (the reason is logged, not told to the prober)."""
+        with anyio.move_on_after(HEALTH_TIMEOUT_SECONDS):
+            try:
+                await self.state.ping()
+                return True
+            except StateUnavailable as exc:
+                log.warning("health: %s", exc)
+                return False
+        log.warning("health: the State did not answer within %g s", HEALTH_TIMEOUT_SECONDS)
+        return False
 
-def approval_key(loaded: LoadedConfig) -> bytes | None:
+
+async def approval_key(loaded: LoadedConfig, state: State) -> bytes:
+    """The key that signs approval tickets, the same for every process and replica sharing the config and State:
+    http.approval_secret; else one derived from state.encryption_key (so nothing in Redis can forge a ticket);
+    else a random key kept in the local State (0600 files, like the tokens)."""
     secret = loaded.config.http.approval_secret
-    return hashlib.sha256(secret.get_secret_value().encode()).digest() if secret else None
+    if secret is not None:
+        return hashlib.sha256(secret.get_secret_value().encode()).digest()
+    if loaded.config.state.encryption_key is not None:
+        return derive_key(loaded.config.state.encryption_key.get_secret_value(), "approval tickets")
+    try:
+        await state.put_if_absent("keys", "approval-tickets", secrets.token_bytes(32), ttl=None)
+        stored = await state.get("keys", "approval-tickets")
+    except StateUnavailable as exc:
+        log.warning("approval tickets: no shared key (%s); tickets are honoured by this process only", exc)
+        return secrets.token_bytes(32)
+    return stored if isinstance(stored, bytes) and len(stored) == 32 else secrets.token_bytes(32)
+
+
+def token_store_kind(loaded: LoadedConfig, connection: Connection) -> str:
+    """The configured token_store; unset, a fleet on Redis keeps tokens in the State, where every replica sees
+    the one refreshed token (a file per replica would make each refresh its own)."""
+    if "token_store" not in connection.model_fields_set and loaded.config.state.backend == "redis":
+        return "state"
+    return connection.token_store
 
 
 def token_managers(
@@ -52,10 +92,28 @@ def token_managers(
     *,
     transport: httpx2.AsyncBaseTransport | None = None,
     store_factory: StoreFactory | None = None,
+    state: State | None = None,
 ) -> dict[str, TokenManager]:
+    """One TokenManager per connection. With `state`, refreshes are one at a time across every process and
+    replica sharing it; without, only within this process (and token_store: state is unavailable)."""
     managers = {}
+    cipher: TokenCipher | None = None
     for name, settings in loaded.config.connections.items():
-        store = (store_factory or (lambda n, kind: token_store(kind, loaded.home, n)))(name, settings.token_store)
+        kind = token_store_kind(loaded, settings)
+        vault: TokenVault
+        if kind == "state":
+            key = loaded.config.state.encryption_key
+            if state is None:
+                raise ValueError("token_store state needs the State: pass state=")
+            if key is None:
+                raise loaded.source.error(
+                    f"connections.{name}.token_store: state keeps tokens encrypted in the State, which needs "
+                    "state.encryption_key (at least 32 random characters, e.g. ${ZBMCP_STATE_KEY})",
+                    ("connections", name, "token_store"))
+            cipher = cipher or TokenCipher(key.get_secret_value())
+            vault = EncryptedVault(state, name, cipher)
+        else:
+            vault = StoreVault((store_factory or (lambda n, k: token_store(k, loaded.home, n)))(name, kind))
         client = OAuthClient(
             connection=name,
             client_id=settings.client_id,
@@ -63,8 +121,32 @@ def token_managers(
             accounts_url=settings.accounts_url or data_center(settings.region).accounts_url,
             refresh_token=settings.refresh_token.get_secret_value() if settings.refresh_token else None,
         )
-        managers[name] = TokenManager(client, store, transport=transport, timeout=settings.timeout_seconds)
+        managers[name] = TokenManager(client, vault, state=state, transport=transport,
+                                      timeout=settings.timeout_seconds)
     return managers
+
+
+async def load_tokens(managers: Mapping[str, TokenManager]) -> None:
+    """Read the stored tokens (their scopes decide which tools are listed). A State that cannot be reached now
+    only leaves the scopes unknown: the server starts, and calls say what is wrong."""
+    for name, manager in managers.items():
+        try:
+            await manager.load()
+        except StateUnavailable as exc:
+            log.warning("connection %s: the stored token could not be read yet: %s", name, exc)
+
+
+@contextlib.asynccontextmanager
+async def token_session(loaded: LoadedConfig, **options: Any) -> AsyncIterator[dict[str, TokenManager]]:
+    """The connections' TokenManagers with their tokens loaded, on a State opened for the occasion (the CLI's
+    auth commands)."""
+    state = open_state(loaded.config.state, loaded.home)
+    try:
+        managers = token_managers(loaded, state=state, **options)
+        await load_tokens(managers)
+        yield managers
+    finally:
+        await state.aclose()
 
 
 @contextlib.asynccontextmanager
@@ -80,17 +162,19 @@ async def open_runtime(
     **client_options: Any,
 ) -> AsyncIterator[Runtime]:
     specs = specs if specs is not None else load_manifests()
-    managers = token_managers(loaded, transport=transport, store_factory=store_factory)
-    granted = {name: manager.granted_scopes for name, manager in managers.items()}
-    agent_policies = policies(loaded, specs, granted)
-    connections = {
-        name: ZohoConnection(name, loaded.config.connections[name], manager) for name, manager in managers.items()
-    }
     shared = state if state is not None else open_state(loaded.config.state, loaded.home)
-    pacer = Pacer(shared)
     async with contextlib.AsyncExitStack() as stack:
         if state is None:
             stack.push_async_callback(shared.aclose)
+        managers = token_managers(loaded, transport=transport, store_factory=store_factory, state=shared)
+        await load_tokens(managers)
+        granted = {name: manager.granted_scopes for name, manager in managers.items()}
+        agent_policies = policies(loaded, specs, granted)
+        connections = {
+            name: ZohoConnection(name, loaded.config.connections[name], manager)
+            for name, manager in managers.items()
+        }
+        pacer = Pacer(shared)
         http = await stack.enter_async_context(
             httpx2.AsyncClient(transport=transport, follow_redirects=False, headers={"User-Agent": USER_AGENT}))
         client = ZohoClient(http, connections, pacer, retry=retry or RetryPolicy(), **client_options)
@@ -102,6 +186,6 @@ async def open_runtime(
             client=client,
             pacer=pacer,
             audit=audit or AuditLog(loaded.audit_path, sync=loaded.config.audit.sync),
-            approvals=ApprovalTickets(approval_key(loaded)),
+            approvals=ApprovalTickets(await approval_key(loaded, shared), shared),
             state=shared,
         )

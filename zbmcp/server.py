@@ -303,8 +303,9 @@ class _Call:
             detail["http_status"] = status
         if code is not None:
             detail["zoho_code"] = code
-        if isinstance(error, RateLimited):
-            detail["retry_after_seconds"] = error.retry_after
+        retry_after = getattr(error, "retry_after", None)  # RateLimited, StateUnavailable: worth a retry later
+        if retry_after is not None:
+            detail["retry_after_seconds"] = retry_after
         if isinstance(error, InvalidArguments):
             detail["fields"] = error.fields
         if isinstance(error, OutcomeUnknown):

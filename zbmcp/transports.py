@@ -318,6 +318,8 @@ class HttpApp:
             return JSONResponse({"status": "shutting down", "version": __version__}, status_code=503)
         if self.runtime.audit.problem() is not None:  # every call would be refused: send them elsewhere
             return JSONResponse({"status": "audit log unavailable", "version": __version__}, status_code=503)
+        if not await self.runtime.healthy():  # e.g. Redis unreachable: calls here would all fail
+            return JSONResponse({"status": "state unavailable", "version": __version__}, status_code=503)
         return JSONResponse({"status": "ok", "version": __version__})
 
     async def _handle_mcp(self, scope: Scope, receive: Receive, send: Send) -> None:

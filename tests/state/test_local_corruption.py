@@ -18,7 +18,7 @@ NOW = 1_800_000_000.0
 
 
 def head(**fields: object) -> bytes:
-    good: dict[str, object] = {"f": {}, "h": 0.0, "d": int(NOW // 86400), "u": 5}
+    good: dict[str, object] = {"f": {}, "h": 0.0, "d": int(NOW // 86400), "u": 5, "n": 0}
     good.update(fields)
     return json.dumps(good).encode() + b"\n"
 
@@ -27,7 +27,8 @@ def head(**fields: object) -> bytes:
     (b"\x00\xff not json at all", "does not parse"),
     (b"[1, 2, 3]\n", "is not a gate zbmcp wrote"),
     (head()[:-1], "is not a gate zbmcp wrote"),  # no newline: torn
-    (head() + b"\x00\x01\x02", "is not a gate zbmcp wrote"),  # a torn answer time
+    (head(n=1) + b"\x00\x01\x02", "is not a gate zbmcp wrote"),  # a torn answer time
+    (head(n=-1), "is not a gate zbmcp wrote"),
     (head(f=["ticket"]), "impossible leases"),
     (head(f={"t": 1e300}), "impossible leases"),  # would hold a slot for ever
     (head(f={"t": "soon"}), "impossible leases"),
@@ -37,9 +38,9 @@ def head(**fields: object) -> bytes:
     (head(u=2.5), "impossible day count"),
     (head(u=True), "impossible day count"),
     (head(d=10**12), "impossible day count"),
-    (head() + struct.pack("d", 1e300), "impossible answer times"),  # from the far future: never leaves
-    (head() + struct.pack("d", float("nan")), "impossible answer times"),
-    (head() + struct.pack("dd", NOW - 1, NOW - 2), "impossible answer times"),  # out of order
+    (head(n=1) + struct.pack("d", 1e300), "impossible answer times"),  # from the far future: never leaves
+    (head(n=1) + struct.pack("d", float("nan")), "impossible answer times"),
+    (head(n=2) + struct.pack("dd", NOW - 1, NOW - 2), "impossible answer times"),  # out of order
 ])
 async def test_a_bad_gate_file_is_kept_aside_and_rebuilt(tmp_path: Path, caplog, content: bytes, why: str):
     state = LocalState(tmp_path / "state", clock=lambda: NOW)

@@ -4,34 +4,39 @@ from __future__ import annotations
 
 from zbmcp.approvals import ApprovalTickets
 from zbmcp.manifest import load_manifests
+from zbmcp.state import State
 
 EMAIL = load_manifests()["email_invoice"]
 CALL = {"invoice_id": "460000000000001", "to_mail_ids": ["ap@acme.example"]}
+KEY = b"k" * 32
 
 
-def test_a_ticket_approves_exactly_its_call_once():
-    tickets = ApprovalTickets()
+async def test_a_ticket_approves_exactly_its_call_once(state: State):
+    tickets = ApprovalTickets(KEY, state)
     ticket = tickets.issue("bookkeeper", EMAIL, CALL)
-    assert not tickets.redeem(ticket, "bookkeeper", EMAIL, {**CALL, "to_mail_ids": ["x@evil.example"]})
-    assert not tickets.redeem(ticket, "other-agent", EMAIL, CALL)
-    assert tickets.redeem(ticket, "bookkeeper", EMAIL, CALL)
-    assert not tickets.redeem(ticket, "bookkeeper", EMAIL, CALL)  # a replay asks the person again
+    assert not await tickets.redeem(ticket, "bookkeeper", EMAIL, {**CALL, "to_mail_ids": ["x@evil.example"]})
+    assert not await tickets.redeem(ticket, "other-agent", EMAIL, CALL)
+    assert await tickets.redeem(ticket, "bookkeeper", EMAIL, CALL)
+    assert not await tickets.redeem(ticket, "bookkeeper", EMAIL, CALL)  # a replay asks the person again
 
 
-def test_a_ticket_expires_and_a_forged_one_is_refused():
+async def test_a_ticket_expires_and_a_forged_one_is_refused(state: State):
     now = [1_000_000.0]
-    tickets = ApprovalTickets(clock=lambda: now[0], ttl=600)
+    tickets = ApprovalTickets(KEY, state, clock=lambda: now[0], ttl=600)
     ticket = tickets.issue("bookkeeper", EMAIL, CALL)
     now[0] += 601
-    assert not tickets.redeem(ticket, "bookkeeper", EMAIL, CALL)
+    assert not await tickets.redeem(ticket, "bookkeeper", EMAIL, CALL)
     nonce, expires, _ = tickets.issue("bookkeeper", EMAIL, CALL).split(".")
-    assert not tickets.redeem(f"{nonce}.{expires}.forged", "bookkeeper", EMAIL, CALL)
-    assert not tickets.redeem("garbage", "bookkeeper", EMAIL, CALL)
+    assert not await tickets.redeem(f"{nonce}.{expires}.forged", "bookkeeper", EMAIL, CALL)
+    assert not await tickets.redeem("garbage", "bookkeeper", EMAIL, CALL)
+    assert not await tickets.redeem(f"{nonce}.{'9' * 5000}.x", "bookkeeper", EMAIL, CALL)  # no int() blow-up
+    assert await state.items("approval-tickets-used") == {}  # nothing forged was written
 
 
-def test_replicas_sharing_a_secret_accept_each_others_tickets():
-    asking, answering, stranger = ApprovalTickets(b"k" * 32), ApprovalTickets(b"k" * 32), ApprovalTickets()
+async def test_replicas_sharing_a_key_accept_each_others_tickets_once(state: State):
+    asking, answering, again = ApprovalTickets(KEY, state), ApprovalTickets(KEY, state), ApprovalTickets(KEY, state)
+    stranger = ApprovalTickets(b"s" * 32, state)
     ticket = asking.issue("bookkeeper", EMAIL, CALL)
-    assert not stranger.redeem(ticket, "bookkeeper", EMAIL, CALL)
-    assert answering.redeem(ticket, "bookkeeper", EMAIL, CALL)
-
+    assert not await stranger.redeem(ticket, "bookkeeper", EMAIL, CALL)
+    assert await answering.redeem(ticket, "bookkeeper", EMAIL, CALL)
+    assert not await again.redeem(ticket, "bookkeeper", EMAIL, CALL)

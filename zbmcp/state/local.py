@@ -13,7 +13,6 @@ moved to state/corrupt/ with a warning and treated as absent: never trusted, nev
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -25,6 +24,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
+from zbmcp.state import files
 from zbmcp.state.base import (
     Backend,
     StateUnavailable,
@@ -159,7 +159,7 @@ class LocalState:
         except OSError as exc:
             raise StateUnavailable(f"zbmcp cannot use its state folder {folder} ({exc.strerror}).") from None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            files.lock(fd)
             yield folder
         finally:
             os.close(fd)  # closing releases the lock

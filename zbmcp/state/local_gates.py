@@ -1,8 +1,8 @@
 """Gates for LocalState: one small file per gate under state/gates/, locked with flock while it changes.
 
-A file: one JSON line (leases in flight, hold, day, the day's count), then the answer times as packed doubles,
-oldest first, which read and write in microseconds however many there are. It is rewritten in place under the
-lock, a few system calls per change.
+A file: one JSON line (leases in flight, hold, day, the day's count, how many answers), then the answer times
+as packed doubles, oldest first, which read and write in microseconds however many there are. It is rewritten
+in place under the lock: a lock, a read, a write and an unlock per change.
 
 What is read is checked, never trusted: a file that does not parse, holds the wrong types or impossible
 values (a lease or hold ending in a thousand years, a negative count, answers from the future or out of order)
@@ -13,7 +13,6 @@ costs at worst a 429 from Zoho, which then holds the gate; believing a lease of 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -21,11 +20,13 @@ import math
 import os
 import re
 import time
+import weakref
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeGuard
 
+from zbmcp.state import files
 from zbmcp.state.base import StateUnavailable, new_id
 from zbmcp.state.gates import DAY_SECONDS, Admission, GateLimits, GateState, GateUpdate, decide
 
@@ -34,6 +35,10 @@ log = logging.getLogger(__name__)
 MAX_AHEAD_SECONDS = 86400.0  # no lease or hold runs longer than a day from now
 CLOCK_SKEW_SECONDS = 5.0  # an answer "from the future" by more than this did not happen
 MAX_COUNT = 10**9
+TRUNCATE_SLACK_BYTES = 4096
+LINK_CHECK_SECONDS = 1.0  # how often a process checks that its gate file was not deleted under it
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # one of each, not one per call
+_DECODE = json.JSONDecoder().decode
 
 
 class CorruptGate(ValueError):
@@ -45,9 +50,9 @@ class LocalGates:
         self.root = root
         self._folder = root / "gates"
         self._clock = clock
-        self._fds: dict[str, int] = {}
+        self._files: dict[str, _GateFile] = {}
         self._paths: dict[str, str] = {}
-        self._pid = os.getpid()
+        _OPEN.add(self)  # a forked child must open its own (flock belongs to the open file description)
 
     async def admit(self, gates: Sequence[GateLimits], ticket: str, *, lease: float) -> Admission:
         with self._locked(gates) as states:
@@ -73,52 +78,51 @@ class LocalGates:
             return gate_state.used
 
     def close(self) -> None:
-        for fd in self._fds.values():
-            os.close(fd)
-        self._fds.clear()
+        for gate_file in self._files.values():
+            os.close(gate_file.fd)
+        self._files.clear()
+
+    def _forget_after_fork(self) -> None:
+        self._files.clear()  # the parent's descriptors stay the parent's
 
     # -- files -----------------------------------------------------------------------------------------
 
     @contextlib.contextmanager
     def _locked(self, gates: Sequence[GateLimits]) -> Iterator[list[GateState]]:
-        """Every gate's file locked (in one order, so two calls never wait on each other), read, then written."""
-        if os.getpid() != self._pid:  # a forked child needs file descriptions of its own for flock
-            self._fds.clear()
-            self._pid = os.getpid()
+        """Every gate's file locked (in one order, so two calls never wait on each other), read, then written.
+        System calls are what costs here: a lock, a read, a write and an unlock, most of the time."""
         paths = [self._path(g.key) for g in gates]
-        order = sorted(set(paths))
-        fds: dict[str, int] = {}
+        order = paths if len(paths) == 1 else sorted(set(paths))
+        locked: list[_GateFile] = []
         try:
             for path in order:
-                fds[path] = self._lock(path)
+                locked.append(self._lock(path))
             now = self._clock()
-            read = {path: self._read(fds[path], path, now) for path in order}
-            states = [read[path][0] for path in paths]
-            yield states
-            for path in order:
-                gate_state, length = read[path]
-                data = _dump(gate_state)
-                os.pwrite(fds[path], data, 0)
-                if len(data) < length:
-                    os.ftruncate(fds[path], len(data))
+            read = {f.path: self._read(f, now) for f in locked}
+            yield [read[path] for path in paths]
+            for gate_file in locked:
+                gate_file.write(_dump(read[gate_file.path]))
         except OSError as exc:
             raise StateUnavailable(f"zbmcp cannot use its state folder {self._folder} ({exc.strerror}).") from None
         finally:
-            for fd in fds.values():
-                fcntl.flock(fd, fcntl.LOCK_UN)
+            for gate_file in locked:
+                files.unlock(gate_file.fd)
 
-    def _lock(self, path: str) -> int:
-        fd = self._fds.get(path)
-        if fd is None:
+    def _lock(self, path: str) -> _GateFile:
+        gate_file = self._files.get(path)
+        if gate_file is None:
             self._folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = self._fds[path] = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX)  # held for well under a millisecond by any process
-        if os.fstat(fd).st_nlink == 0:  # someone deleted the file: share the new one, not our orphan
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
-            del self._fds[path]
-            return self._lock(path)
-        return fd
+            gate_file = self._files[path] = _GateFile(path, os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        files.lock(gate_file.fd)  # held for well under a millisecond by any process
+        now = time.monotonic()
+        if now >= gate_file.check_at:  # a person deleted the file? Then share the new one, not our orphan.
+            gate_file.check_at = now + LINK_CHECK_SECONDS
+            if os.fstat(gate_file.fd).st_nlink == 0:
+                files.unlock(gate_file.fd)
+                os.close(gate_file.fd)
+                del self._files[path]
+                return self._lock(path)
+        return gate_file
 
     def _path(self, key: str) -> str:
         path = self._paths.get(key)
@@ -127,15 +131,16 @@ class LocalGates:
             path = self._paths[key] = str(self._folder / f"{readable}-{hashlib.sha256(key.encode()).hexdigest()[:12]}")
         return path
 
-    def _read(self, fd: int, path: str, now: float) -> tuple[GateState, int]:
-        data = os.pread(fd, 1 << 22, 0)
+    def _read(self, gate_file: _GateFile, now: float) -> GateState:
+        data = files.read_from_start(gate_file.fd)
+        gate_file.length = len(data)
         if not data:
-            return GateState(day=int(now // DAY_SECONDS)), 0
+            return GateState(day=int(now // DAY_SECONDS))
         try:
-            return _parse(data, now), len(data)
+            return _parse(data, now)
         except CorruptGate as why:
-            self._keep_aside(path, data, str(why))
-            return GateState(day=int(now // DAY_SECONDS)), len(data)
+            self._keep_aside(gate_file.path, data, str(why))
+            return GateState(day=int(now // DAY_SECONDS))
 
     def _keep_aside(self, path: str, data: bytes, why: str) -> None:
         # Copied, not renamed: other processes hold this very file open and locked.
@@ -147,13 +152,44 @@ class LocalGates:
         log.warning("state file %s %s; kept a copy as %s and started the gate again", path, why, target)
 
 
+class _GateFile:
+    __slots__ = ("check_at", "fd", "length", "path")
+
+    def __init__(self, path: str, fd: int) -> None:
+        self.path = path
+        self.fd = fd
+        self.length = 0
+        self.check_at = 0.0
+
+    def write(self, data: bytes) -> None:
+        files.write_from_start(self.fd, data)
+        # What lies past the new end is ignored when read (the head counts the answers), so the file is cut
+        # only when a lot is left over: truncating every time would cost a system call per change.
+        if len(data) + TRUNCATE_SLACK_BYTES < self.length:
+            os.ftruncate(self.fd, len(data))
+
+
+_OPEN: weakref.WeakSet[LocalGates] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    for gates in list(_OPEN):
+        gates._forget_after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
 def _parse(data: bytes, now: float) -> GateState:
     head, newline, packed = data.partition(b"\n")
     try:
-        raw = json.loads(head)
+        raw = _DECODE(head.decode())
     except (ValueError, UnicodeDecodeError):
         raise CorruptGate("does not parse") from None
-    if not newline or not isinstance(raw, dict) or len(packed) % 8:
+    count = raw.get("n") if isinstance(raw, dict) else None
+    # Bytes past the `n` answers are left over from a longer version of the file (it is not truncated each time).
+    if not newline or not _count(count) or len(packed) < 8 * count:
         raise CorruptGate("is not a gate zbmcp wrote")
     in_flight = raw.get("f")
     if not isinstance(in_flight, dict) or not all(
@@ -165,7 +201,7 @@ def _parse(data: bytes, now: float) -> GateState:
     if not (_count(day) and day <= now // DAY_SECONDS + 1) or not _count(used):
         raise CorruptGate("holds an impossible day count")
     answered = array("d")
-    answered.frombytes(packed)
+    answered.frombytes(packed[: 8 * count])
     times = answered.tolist()
     # In C, not per item in Python: a sum is finite only if no time is infinite or NaN.
     if times and (not math.isfinite(sum(times)) or times != sorted(times) or times[0] < 0
@@ -175,8 +211,8 @@ def _parse(data: bytes, now: float) -> GateState:
 
 
 def _dump(gate_state: GateState) -> bytes:
-    head = json.dumps({"f": gate_state.in_flight, "h": gate_state.held_until, "d": gate_state.day,
-                       "u": gate_state.used}, separators=(",", ":")).encode()
+    head = _ENCODE({"f": gate_state.in_flight, "h": gate_state.held_until, "d": gate_state.day,
+                    "u": gate_state.used, "n": len(gate_state.answered)}).encode()
     return head + b"\n" + array("d", gate_state.answered).tobytes()
 
 

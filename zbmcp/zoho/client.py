@@ -146,6 +146,10 @@ class ZohoClient:
         before_send: Callable[[], None] | None,
     ) -> tuple[int, dict[str, Any], Mapping[str, str]]:
         is_read = request.method == "GET"
+        # A token first, outside the slot and the timeout: waiting while another process refreshes it holds no
+        # place in Zoho's window and cannot be mistaken for a request that went out. (Its answer may also name
+        # the API domain.)
+        await connection.tokens.access_token()
         where = connection.url(request)
         async with self._pacer.slot(gate, agent_gate):
             if before_send is not None:

@@ -5,6 +5,11 @@ may mint only about ten access tokens per ten minutes and keep only a few alive;
 refresh token; errors come back as HTTP 200 with an "error" key. So a token is reused until shortly before it
 expires (across restarts, via the token store), refreshed by exactly one task however many calls are waiting,
 and a refused refresh makes zbmcp back off instead of hammering the accounts server.
+
+"Exactly one task" holds across processes and replicas too: the refresh happens under a lock in the State
+(zbmcp.state), and whoever waited for it reads the token the refresher stored (in the token vault: the 0600
+file on one machine, the State encrypted for a fleet) instead of minting another. A refusal is shared the same
+way, so the back-off holds for every replica.
 """
 
 from __future__ import annotations
@@ -20,10 +25,11 @@ import anyio
 import httpx2
 
 from zbmcp.errors import AuthError
+from zbmcp.state import LockTimeout, State
+from zbmcp.state.tokens import TokenVault
 
 if TYPE_CHECKING:
     from authlib.integrations.httpx_client import AsyncOAuth2Client
-from zbmcp.zoho.tokens import TokenStore
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +37,10 @@ AUTH_SCHEME = "Zoho-oauthtoken"
 MAX_LEEWAY_SECONDS = 300.0
 BACKOFF_START_SECONDS = 60.0
 BACKOFF_MAX_SECONDS = 600.0  # Zoho's refresh window is ten minutes
+# The refresh lock outlives a refresh (bounded by the connection's timeout) by this much, and a waiter waits
+# that long plus this, so a refresher that died frees the lock before anyone gives up.
+LOCK_MARGIN_SECONDS = 10.0
+REFUSALS = "zoho-token-refusals"  # State namespace: a refusal, shared until its back-off ends
 
 
 @dataclass(frozen=True)
@@ -78,19 +88,22 @@ class TokenManager:
     def __init__(
         self,
         client: OAuthClient,
-        store: TokenStore,
+        vault: TokenVault,
         *,
+        state: State | None = None,
         transport: httpx2.AsyncBaseTransport | None = None,
         timeout: float = 30.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.client = client
-        self._store = store
+        self._vault = vault
+        self._state = state  # shares the refresh lock and refusals; None: this process alone
         self._transport = transport
         self._timeout = timeout
         self._clock = clock
         self._lock = anyio.Lock()
-        self._token: dict[str, Any] = self._usable_stored_token() or {}
+        self._token: dict[str, Any] = {}
+        self._loaded = False
         self._blocked_until = 0.0
         self._block_error: AuthError | None = None
         self._backoff = BACKOFF_START_SECONDS
@@ -119,24 +132,47 @@ class TokenManager:
         expires_at = self._token.get("expires_at")
         return None if expires_at is None else expires_at - self._clock()
 
+    async def load(self) -> None:
+        """Read the stored token, once (the first call does it otherwise)."""
+        if not self._loaded:
+            self._token = await self._usable_stored_token() or {}
+            self._loaded = True
+
     async def access_token(self) -> str:
         if self._fresh(self._token):  # fast path: no lock
             return str(self._token["access_token"])
         async with self._lock:
+            await self.load()
             if not self._fresh(self._token):  # someone else may have refreshed while we waited
-                await self._refresh_locked()
+                await self._refresh_shared()
             return str(self._token["access_token"])
 
     async def invalidate(self, rejected_access_token: str) -> None:
         """Zoho said 401 to this token: refresh, unless another task already did."""
         async with self._lock:
             if self._token.get("access_token") == rejected_access_token:
-                await self._refresh_locked()
+                await self._refresh_shared()
 
     # -- refreshing ----------------------------------------------------------------------------------
 
+    async def _refresh_shared(self) -> None:
+        """One refresh of this connection at a time across every process and replica sharing the State."""
+        if self._state is None:
+            await self._refresh_locked()
+            return
+        name = self.client.connection
+        hold = self._timeout + LOCK_MARGIN_SECONDS
+        try:
+            async with self._state.lock(f"zoho-token-refresh:{name}", ttl=hold, wait=hold + LOCK_MARGIN_SECONDS):
+                await self._refresh_locked()
+        except LockTimeout:
+            raise AuthError(
+                f"Connection {name!r}: another zbmcp process has been refreshing the Zoho access token for over "
+                f"{hold + LOCK_MARGIN_SECONDS:g} s. Nothing was sent to Zoho; retry in a moment."
+            ) from None
+
     async def _refresh_locked(self) -> None:
-        stored = self._usable_stored_token()
+        stored = await self._usable_stored_token()
         current = self._token.get("access_token")
         if stored and self._fresh(stored) and stored.get("access_token") != current:
             self._token = stored  # another process refreshed and saved it: use theirs, mint nothing
@@ -144,7 +180,11 @@ class TokenManager:
         now = self._clock()
         if now < self._blocked_until and self._block_error is not None:
             raise self._block_error
-        refresh_token = self._refresh_token()
+        if self._state is not None:
+            shared = await self._state.get(REFUSALS, self.client.connection)
+            if isinstance(shared, dict) and isinstance(shared.get("message"), str):
+                raise AuthError(shared["message"])  # another replica was refused moments ago: do not ask again
+        refresh_token = await self._refresh_token()
         server = self._token.get("accounts_server") or self.client.accounts_url
         # Shielded: a cancelled tool call must not waste a token Zoho has already minted.
         from authlib.integrations.base_client import OAuthError
@@ -154,16 +194,16 @@ class TokenManager:
             try:
                 token = await oauth.refresh_token(token_endpoint(server), refresh_token=refresh_token)
             except OAuthError as exc:
-                raise self._refused(exc.error or "", exc.description or "") from None
+                raise await self._share(self._refused(exc.error or "", exc.description or "")) from None
             except httpx2.HTTPError as exc:
-                raise self._refused("unreachable", f"{type(exc).__name__}") from None
+                raise await self._share(self._refused("unreachable", f"{type(exc).__name__}")) from None
             finally:
                 await oauth.aclose()
             self.refreshes += 1
             self._backoff = BACKOFF_START_SECONDS
             self._blocked_until = 0.0
             self._block_error = None
-            self._set(dict(token), accounts_server=server, refresh_token=refresh_token)
+            await self._set(dict(token), accounts_server=server, refresh_token=refresh_token)
 
     def _refused(self, error: str, description: str) -> AuthError:
         name = self.client.connection
@@ -190,10 +230,18 @@ class TokenManager:
         log.warning("connection %s: token refresh refused (%s)", name, error)
         return failure
 
-    def _refresh_token(self) -> str:
+    async def _share(self, failure: AuthError) -> AuthError:
+        """Every replica backs off, not only the one that asked."""
+        if self._state is not None:
+            seconds = self._blocked_until - self._clock()
+            if seconds > 0:
+                await self._state.put(REFUSALS, self.client.connection, {"message": str(failure)}, ttl=seconds)
+        return failure
+
+    async def _refresh_token(self) -> str:
         token = self.client.refresh_token or self._token.get("refresh_token")
         if not token:
-            stored = self._store.load() or {}
+            stored = await self._vault.load() or {}
             token = stored.get("refresh_token")
         if not token:
             name = self.client.connection
@@ -206,7 +254,7 @@ class TokenManager:
     def _fresh(self, token: dict[str, Any]) -> bool:
         return bool(token.get("access_token")) and self._clock() < float(token.get("refresh_at", 0))
 
-    def _set(self, token: dict[str, Any], *, accounts_server: str, refresh_token: str) -> None:
+    async def _set(self, token: dict[str, Any], *, accounts_server: str, refresh_token: str) -> None:
         """Keep and persist a token answer. authlib replaces the whole dict, so our own keys are added back."""
         now = self._clock()
         expires_in = float(token.get("expires_in") or 3600)
@@ -227,10 +275,10 @@ class TokenManager:
             if key in self._token:
                 record[key] = self._token[key]
         self._token = record
-        self._store.save(record)
+        await self._vault.save(record)
 
-    def _usable_stored_token(self) -> dict[str, Any] | None:
-        stored = self._store.load()
+    async def _usable_stored_token(self) -> dict[str, Any] | None:
+        stored = await self._vault.load()
         if not stored:
             return None
         configured = self.client.refresh_token
@@ -240,7 +288,7 @@ class TokenManager:
 
     # -- logging in (zbmcp auth ...) ----------------------------------------------------------------
 
-    def adopt(self, token: dict[str, Any], *, accounts_server: str, extra: dict[str, Any] | None = None) -> None:
+    async def adopt(self, token: dict[str, Any], *, accounts_server: str, extra: dict[str, Any] | None = None) -> None:
         """Store the answer to a code exchange (it carries the refresh token)."""
         refresh_token = token.get("refresh_token")
         if not refresh_token:
@@ -249,14 +297,18 @@ class TokenManager:
         self.client = OAuthClient(
             self.client.connection, self.client.client_id, self.client.client_secret, self.client.accounts_url, None
         )
-        self._set(token, accounts_server=accounts_server, refresh_token=str(refresh_token))
+        await self._set(token, accounts_server=accounts_server, refresh_token=str(refresh_token))
+        self._loaded = True
+        if self._state is not None:  # a new login ends a refusal's back-off
+            await self._state.delete(REFUSALS, self.client.connection)
 
     def stored_refresh_token(self) -> str | None:
         return self.client.refresh_token or self._token.get("refresh_token")
 
-    def forget(self) -> None:
+    async def forget(self) -> None:
         self._token = {}
-        self._store.delete()
+        self._loaded = True
+        await self._vault.delete()
 
 
 class ZohoAuth(httpx2.Auth):
