@@ -121,6 +121,11 @@ def test_zbmcp_sandbox_serves_on_the_port_it_prints_with_the_credentials_it_prin
     assert [o["organization_id"] for o in answer.json()["organizations"]] == ["10234695", "10234696"]
 
 
+def test_a_busy_sandbox_needs_a_plain_number_of_invoices():
+    refused = subprocess.run([*ZBMCP, "sandbox", "--invoices", "-5"], capture_output=True, text=True, timeout=30)
+    assert refused.returncode == 2 and "'-5' is not a number of invoices: use 0 to 100000" in refused.stderr
+
+
 def test_the_audit_command_shows_the_log_as_a_table(sandbox, home, tmp_path):
     path = tmp_path / "zbmcp.yaml"
     log = tmp_path / "audit.jsonl"

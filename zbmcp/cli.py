@@ -88,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     sandbox = command("sandbox", "Run the embedded Zoho Books sandbox as a real HTTP server.", _sandbox)
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=_port, default=8765)
-    sandbox.add_argument("--invoices", type=int, default=0, metavar="N",
+    sandbox.add_argument("--invoices", type=_invoice_count, default=0, metavar="N",
                          help="seed N more invoices, with their customers, payments and bills (a busy organization)")
 
     auth = commands.add_parser("auth", help="Connect a Zoho account: login, exchange, status, logout.")
@@ -161,6 +161,12 @@ def _port(text: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{port} is not a port: use 1 to 65535 (0 picks a free one)")
     return port
+
+
+def _invoice_count(text: str) -> int:
+    if not text.isdigit() or int(text) > 100_000:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of invoices: use 0 to 100000")
+    return int(text)
 
 
 def _environ() -> dict[str, str]:
