@@ -100,7 +100,7 @@ def client_can_elicit(ctx: ServerRequestContext[Any]) -> bool:
     return bool(capabilities and capabilities.elicitation is not None)
 
 
-def _modern(ctx: ServerRequestContext[Any]) -> bool:
+def modern(ctx: ServerRequestContext[Any]) -> bool:
     return str(ctx.protocol_version) >= MODERN_ERA
 
 
@@ -124,7 +124,7 @@ async def request_approval(
             rule=rule + " (client cannot ask)",
         )
     text = question(agent, spec, request, url)
-    if _modern(ctx):
+    if modern(ctx):
         arguments = params.arguments or {}
         answer = None
         if params.request_state and tickets.redeem(params.request_state, agent, spec, arguments):

@@ -38,6 +38,26 @@ class AuditRecord:
         return json.dumps(vars(self), ensure_ascii=False)
 
 
+@dataclass
+class AuditEvent:
+    """What is not a tool call but belongs in the audit: an operator's sign-in, a call held for approval, a
+    decision, a refused console request. Same file, same plain-English sentence first."""
+
+    time: str
+    event: str  # approval.requested | approval.decided | console.sign_in | console.refused | ...
+    decision: str  # allowed | denied | pending | approved
+    sentence: str
+    operator: str | None = None
+    agent: str | None = None
+    tool: str | None = None
+    organization: str | None = None
+    approval: str | None = None
+    rule: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps({k: v for k, v in vars(self).items() if v is not None}, ensure_ascii=False)
+
+
 def now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -70,7 +90,7 @@ class AuditLog:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
 
-    def write(self, record: AuditRecord) -> None:
+    def write(self, record: AuditRecord | AuditEvent) -> None:
         line = record.to_json() + "\n"
         with self._lock:
             if self.path is not None:

@@ -36,13 +36,17 @@ def add_api_key(config_path: Path | None, agent: str, environ: Mapping[str, str]
         raise ConfigError(f"no config file at {path}; pass --config PATH")
     text = path.read_text(encoding="utf-8")
     key, digest = new_api_key()
-    updated = with_key_hash(text, str(path), agent, digest, environ)
+    rewrite_config(path, with_key_hash(text, str(path), agent, digest, environ), environ)
+    return path, key
+
+
+def rewrite_config(path: Path, updated: str, environ: Mapping[str, str]) -> None:
+    """Replace the config file with `updated`, only if it loads; atomic, keeping the file's mode."""
     parse_config(updated, str(path), environ)  # never write a config that would not load
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(updated, encoding="utf-8")
     os.chmod(tmp, path.stat().st_mode & 0o777)
     os.replace(tmp, path)
-    return path, key
 
 
 def with_key_hash(text: str, file: str, agent: str, digest: str, environ: Mapping[str, str]) -> str:

@@ -14,8 +14,10 @@ import httpx2
 from zbmcp.approvals import ApprovalTickets
 from zbmcp.audit import AuditLog
 from zbmcp.config import Agent, LoadedConfig
+from zbmcp.inbox import ApprovalInbox
 from zbmcp.manifest import ToolSpec, load_manifests
 from zbmcp.policy import AgentPolicy, policies
+from zbmcp.records import Records, SqliteRecords
 from zbmcp.zoho.client import USER_AGENT, RetryPolicy, ZohoClient, ZohoConnection
 from zbmcp.zoho.limits import Pacer
 from zbmcp.zoho.oauth import OAuthClient, TokenManager
@@ -35,6 +37,8 @@ class Runtime:
     pacer: Pacer
     audit: AuditLog
     approvals: ApprovalTickets
+    records: Records  # console sessions and the approval inbox, shared by every process of this ZBMCP_HOME
+    inbox: ApprovalInbox
 
     def agent(self, name: str) -> Agent:
         return self.config.config.agents[name]
@@ -74,6 +78,7 @@ async def open_runtime(
     store_factory: StoreFactory | None = None,
     retry: RetryPolicy | None = None,
     audit: AuditLog | None = None,
+    records: Records | None = None,
     **client_options: Any,
 ) -> AsyncIterator[Runtime]:
     specs = specs if specs is not None else load_manifests()
@@ -84,16 +89,32 @@ async def open_runtime(
         name: ZohoConnection(name, loaded.config.connections[name], manager) for name, manager in managers.items()
     }
     pacer = Pacer(state_dir=loaded.home / "usage")
-    async with httpx2.AsyncClient(transport=transport, follow_redirects=False,
-                                  headers={"User-Agent": USER_AGENT}) as http:
-        client = ZohoClient(http, connections, pacer, retry=retry or RetryPolicy(), **client_options)
-        yield Runtime(
-            config=loaded,
-            specs=specs,
-            policies=agent_policies,
-            connections=connections,
-            client=client,
-            pacer=pacer,
-            audit=audit or AuditLog(loaded.audit_path),
-            approvals=ApprovalTickets(approval_key(loaded)),
-        )
+    audit = audit or AuditLog(loaded.audit_path)
+    local = SqliteRecords(loaded.home / "state" / "console.sqlite3") if records is None else None
+    records = records or local
+    assert records is not None
+    console = loaded.config.console
+    inbox = ApprovalInbox(
+        records, audit, approval_seconds=console.approval_minutes * 60.0, hold_seconds=console.hold_seconds,
+        webhook_url=console.webhook_url.get_secret_value() if console.webhook_url else None,
+        public_url=console.public_url,
+    )
+    try:
+        async with httpx2.AsyncClient(transport=transport, follow_redirects=False,
+                                      headers={"User-Agent": USER_AGENT}) as http:
+            client = ZohoClient(http, connections, pacer, retry=retry or RetryPolicy(), **client_options)
+            yield Runtime(
+                config=loaded,
+                specs=specs,
+                policies=agent_policies,
+                connections=connections,
+                client=client,
+                pacer=pacer,
+                audit=audit,
+                approvals=ApprovalTickets(approval_key(loaded)),
+                records=records,
+                inbox=inbox,
+            )
+    finally:
+        if local is not None:
+            local.close()

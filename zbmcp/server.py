@@ -28,6 +28,7 @@ from zbmcp.errors import (
     ZbmcpError,
     ZohoApiError,
 )
+from zbmcp.inbox import OperatorDecision, ask_operator
 from zbmcp.manifest import ToolSpec
 from zbmcp.policy import AgentPolicy
 from zbmcp.requests import ZohoRequest, build_request
@@ -106,7 +107,13 @@ class ZbmcpServer:
             request = call.request = build_request(spec, arguments, policy.organizations)
             if request.organization_id is not None:
                 policy.check_organization(request.organization_id)
-            if spec.name in policy.needs_approval:
+            if spec.name in policy.needs_approval and self._approval_channel(policy) == "console":
+                answer = await ask_operator(self.runtime.inbox, ctx, policy.agent, spec, request, arguments,
+                                            self._url(policy, request))
+                if not isinstance(answer, OperatorDecision):
+                    return answer  # held for an operator: the inbox audited the request; the agent calls again
+                call.approved_by = answer.rule
+            elif spec.name in policy.needs_approval:
                 pending = await request_approval(ctx, params, policy.agent, spec, request, self._url(policy, request),
                                                  self.runtime.approvals)
                 if pending is not None:
@@ -142,6 +149,11 @@ class ZbmcpServer:
             failure = ZbmcpError(f"zbmcp hit an internal error ({type(exc).__name__}); the call may not have run.")
             return call.finish_error(failure, "failed", "internal error")
 
+    def _approval_channel(self, policy: AgentPolicy) -> str:
+        """Who approves: over HTTP the agent's code is its own MCP client, so by default an operator does."""
+        chosen = self.runtime.agent(policy.agent).approval
+        return chosen or ("client" if self.fixed_agent is not None else "console")
+
     def _url(self, policy: AgentPolicy, request: ZohoRequest) -> str:
         connection = self.runtime.connections[self.runtime.agent(policy.agent).connection]
         return connection.url(request)
@@ -159,10 +171,12 @@ class _Call:
         self.started = started
         self.spec: ToolSpec | None = runtime.specs.get(name)
         self.request: ZohoRequest | None = None
+        self.approved_by: str | None = None  # the operator's decision that let this call through
 
     def finish_ok(self, payload: dict[str, Any], status: int) -> types.CallToolResult:
         assert self.spec is not None
-        self._audit("allowed", "allowed", status, payload.get("code"), did(self.spec, self.arguments, payload))
+        self._audit("allowed", self.approved_by or "allowed", status, payload.get("code"),
+                    did(self.spec, self.arguments, payload))
         text = summary(self.spec, self.arguments, payload)
         return types.CallToolResult(
             content=[types.TextContent(text=text), types.TextContent(text=json.dumps(payload, ensure_ascii=False))],

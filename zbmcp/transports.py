@@ -51,6 +51,8 @@ from starlette.types import Receive, Scope, Send
 
 from zbmcp import __version__
 from zbmcp.config import Http
+from zbmcp.console import PREFIX as CONSOLE
+from zbmcp.console import ConsoleApp
 from zbmcp.keys import key_hash, new_api_key
 from zbmcp.runtime import Runtime
 from zbmcp.server import ZbmcpServer
@@ -214,12 +216,13 @@ class HttpApp:
     Single use, like the SDK's session managers it holds: build a new one for each server run.
     """
 
-    def __init__(self, runtime: Runtime, *, transport: Transport = "both") -> None:
+    def __init__(self, runtime: Runtime, *, transport: Transport = "both", console_refresh: float = 2.0) -> None:
         if transport not in ("http", "sse", "both"):
             raise ValueError(f"unknown HTTP transport {transport!r}")
         http = runtime.config.config.http
         self.runtime = runtime
         self.transport = transport
+        self.console = ConsoleApp(runtime, refresh_seconds=console_refresh)  # people, at /console
         self.mcp_server = ZbmcpServer(runtime).server
         security = transport_security(http)
         self._security = TransportSecurityMiddleware(security)
@@ -235,8 +238,9 @@ class HttpApp:
             security_settings=security,
             max_request_body_size=http.max_body_bytes,
         )
+        # Only agents whose own client answers approvals (`approval: client`) need a session for elicitation.
         self._approving = frozenset(name for name, policy in runtime.policies.items()
-                                    if policy.needs_approval)
+                                    if policy.needs_approval and runtime.agent(name).approval == "client")
         self._sse = SseServerTransport("/messages/", security_settings=security,
                                        max_request_body_size=http.max_body_bytes)
         self._activity: _Activity | None = None
@@ -283,13 +287,15 @@ class HttpApp:
         if scope["method"] == "GET" and scope["path"] in _STREAM_PATHS:
             await self._app(scope, receive, send)
             return
+        # The console has its own sign-in and never sees the agents' key check.
+        app = self.console if scope["path"] == CONSOLE or scope["path"].startswith(CONSOLE + "/") else self._app
         activity = self._activity
         if activity is None:  # no lifespan ran (e.g. a test client without one): nothing to count for
-            await self._app(scope, receive, send)
+            await app(scope, receive, send)
             return
         activity.exchanges += 1
         try:
-            await self._app(scope, receive, send)
+            await app(scope, receive, send)
         finally:
             activity.exchanges -= 1
             activity.changed()
@@ -419,8 +425,8 @@ class HttpServer:
     """
 
     def __init__(self, runtime: Runtime, *, transport: Transport = "both", host: str = "127.0.0.1",
-                 port: int = 8000, grace_seconds: float = GRACE_SECONDS) -> None:
-        self.app = HttpApp(runtime, transport=transport)
+                 port: int = 8000, grace_seconds: float = GRACE_SECONDS, console_refresh: float = 2.0) -> None:
+        self.app = HttpApp(runtime, transport=transport, console_refresh=console_refresh)
         self.host = host
         self.port = port
         config = uvicorn.Config(
@@ -433,6 +439,8 @@ class HttpServer:
             lifespan="on",
             timeout_graceful_shutdown=max(1, int(grace_seconds)),
             server_header=False,
+            # Forwarded headers are believed only from console.trusted_proxies (uvicorn trusts loopback).
+            proxy_headers=False,
         )
         self._server: _Uvicorn | None = None
         self._config = config

@@ -1,0 +1,187 @@
+"""Server time of every console page with an audit log of 100,000 records (issue #14: at most 100 ms each).
+
+    .venv/bin/python bench/console_pages.py [--records 100000] [--runs 30] [--write]
+
+The console runs in this process behind httpx2's ASGI transport, signed in as an operator; the time measured
+is the app's own, from the request entering it to the last byte of the answer leaving it (no socket, no
+client parsing). The audit log is a real file of `--records` JSON lines in the format zbmcp writes (tool
+calls of five agents over 30 days, ~1 % denied, plus console events); the inbox holds 20 pending calls in
+the SQLite state every local process shares. Pages are measured in rounds, interleaved, after one untimed
+round. The worst case for the audit viewer is a filter that matches nothing: it reads the whole file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import random
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx2
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import load_average, machine, now_iso, summarize, write_results  # noqa: E402
+from zbmcp.audit import AuditRecord, sentence  # noqa: E402
+from zbmcp.config import parse_config  # noqa: E402
+from zbmcp.console import ConsoleApp  # noqa: E402
+from zbmcp.operators import hash_secret  # noqa: E402
+from zbmcp.requests import build_request  # noqa: E402
+from zbmcp.runtime import open_runtime  # noqa: E402
+
+TARGET_MS = 100.0
+SECRET = "benchmark operator secret"
+ORGS = ["10234695", "10234696"]
+AGENTS = {
+    "reporting": ["list_invoices", "get_invoice", "list_contacts", "list_bills", "list_expenses"],
+    "bookkeeper": ["list_invoices", "create_invoice", "email_invoice", "get_contact", "list_items"],
+    "payables": ["create_bill", "list_bills", "list_purchase_orders", "create_purchase_order"],
+    "collections": ["list_invoices", "create_customer_payment", "list_customer_payments"],
+    "night-batch": ["list_chart_of_accounts", "list_bank_accounts", "create_expense"],
+}
+START = dt.datetime(2026, 10, 25, tzinfo=dt.UTC)
+
+
+def config_text(audit_path: Path) -> str:
+    agents = {name: {"connection": "main", "organizations": ORGS, "tools": tools,
+                     **({"require_approval": ["email_invoice"]} if "email_invoice" in tools else {})}
+              for name, tools in AGENTS.items()}
+    return json.dumps({
+        "connections": {"main": {"region": "eu", "client_id": "1000.BENCH", "client_secret": "s",
+                                 "refresh_token": "r", "token_store": "memory"}},
+        "agents": agents,
+        "audit": {"path": str(audit_path)},
+        "operators": {"olivia": {"secret": hash_secret(SECRET)}},
+    })
+
+
+def write_audit(path: Path, count: int) -> None:
+    rng = random.Random(14)
+    step = dt.timedelta(days=30) / count
+    with path.open("w") as handle:
+        for i in range(count):
+            at = (START + step * i).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            if i % 500 == 250:
+                line = json.dumps({"time": at, "event": "console.sign_in", "decision": "allowed", "operator": "olivia",
+                                   "sentence": 'operator "olivia" signed in to the console from 10.0.0.7'})
+                handle.write(line + "\n")
+                continue
+            agent = rng.choice(list(AGENTS))
+            tool = rng.choice(AGENTS[agent])
+            denied = rng.random() < 0.01
+            organization = rng.choice(ORGS)
+            status = None if denied else (201 if tool.startswith("create") else 200)
+            ms = rng.randint(80, 900)
+            record = AuditRecord(
+                time=at, agent=agent, tool=tool, scope=f"ZohoBooks.{tool.split('_')[-1]}.READ", access="read",
+                organization=organization, region="eu", decision="denied" if denied else "allowed",
+                rule="organizations" if denied else "allowed", http_status=status, zoho_code=0 if status else None,
+                duration_ms=ms, arguments=["organization_id", "page"], argument_values={},
+            )
+            phrase = f"tried to {tool.replace('_', ' ')}" if denied else f"{tool.replace('_', ' ')}d {rng.randint(1, 200)}"
+            record.sentence = sentence(agent, phrase, organization, "eu", record.decision, record.rule, status, ms)
+            handle.write(record.to_json() + "\n")
+
+
+class Timed:
+    """Wraps an ASGI app and records how long each request spent inside it."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.last = 0.0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        started = time.perf_counter()
+        await self.app(scope, receive, send)
+        self.last = time.perf_counter() - started
+
+
+async def run(records: int, runs: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="zbmcp-console-bench-") as folder:
+        directory = Path(folder)
+        audit_path = directory / "audit.jsonl"
+        write_audit(audit_path, records)
+        audit_bytes = audit_path.stat().st_size
+        config_path = directory / "zbmcp.yaml"
+        config_path.write_text(config_text(audit_path))
+        loaded = parse_config(config_path.read_text(), str(config_path), {"ZBMCP_HOME": str(directory / "home")})
+        async with open_runtime(loaded) as runtime:
+            runtime.inbox.hold_seconds = 0
+            spec = runtime.specs["email_invoice"]
+            for n in range(20):
+                arguments = {"organization_id": ORGS[0], "invoice_id": str(460000000000000 + n),
+                             "to_mail_ids": [f"ap{n}@customer.example"]}
+                request = build_request(spec, arguments, tuple(ORGS))
+                await runtime.inbox.hold("bookkeeper", spec, request, arguments, f"https://www.zohoapis.eu{request.path}",
+                                         "Agent \"bookkeeper\" wants to email invoice. Approve?")
+            pending = (await runtime.inbox.all())[0]
+            timed = Timed(ConsoleApp(runtime))
+            async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=timed),
+                                          base_url="http://127.0.0.1:8000") as http:
+                page = await http.get("/console/sign-in")
+                csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+                await http.post("/console/sign-in", data={"operator": "olivia", "secret": SECRET, "csrf": csrf})
+                inbox = await http.get("/console/approvals")
+                session_csrf = re.search(r'name="csrf" value="([^"]+)"', inbox.text).group(1)  # type: ignore[union-attr]
+                first = await http.get("/console/audit")
+                end = int(re.search(r'data-cursor="(\d+)"', first.text).group(1))  # type: ignore[union-attr]
+                middle = end // 2
+                pages: dict[str, tuple[str, str, dict[str, str] | None]] = {
+                    "approvals (20 pending)": ("GET", "/console/approvals", None),
+                    "approvals, live refresh": ("GET", "/console/approvals/live", None),
+                    "one approval": ("GET", f"/console/approvals/{pending.id}", None),
+                    "access matrix": ("GET", "/console/access", None),
+                    "compare configs": ("POST", "/console/access/compare",
+                                        {"csrf": session_csrf, "candidate": config_path.read_text().replace(
+                                            '"list_items"', '"list_items", "delete_invoice"')}),
+                    "audit, newest 50": ("GET", "/console/audit", None),
+                    "audit, one agent": ("GET", "/console/audit?agent=payables", None),
+                    "audit, denied (1 %)": ("GET", "/console/audit?decision=denied", None),
+                    "audit, agent + tool + organization": (
+                        "GET", f"/console/audit?agent=bookkeeper&tool=email_invoice&organization={ORGS[1]}", None),
+                    "audit, one day, 2 weeks back": ("GET", "/console/audit?since=2026-11-10&until=2026-11-11", None),
+                    "audit, page in the middle": ("GET", f"/console/audit?before={middle}", None),
+                    "audit, no match (reads all)": ("GET", "/console/audit?agent=nobody", None),
+                    "audit, live refresh": ("GET", f"/console/audit/live?after={end - 20_000}", None),
+                }
+                samples: dict[str, list[float]] = {name: [] for name in pages}
+                sizes: dict[str, int] = {}
+                for round_ in range(runs + 1):
+                    for name, (method, url, form) in pages.items():
+                        response = await http.request(method, url, data=form)
+                        assert response.status_code == 200, (name, response.status_code, response.text[:300])
+                        if round_:
+                            samples[name].append(timed.last)
+                        sizes[name] = len(response.content)
+        results = {name: {**summarize(values), "bytes": sizes[name]} for name, values in samples.items()}
+        worst = max(r["p90_ms"] for r in results.values())
+        return {
+            "benchmark": "console_pages", "when": now_iso(), "machine": machine(),
+            "load_average_at_start": load_average(),
+            "settings": {"audit_records": records, "audit_bytes": audit_bytes,
+                         "runs": runs, "pending_approvals": 20, "agents": len(AGENTS)},
+            "pages": results, "worst_p90_ms": worst, "target_ms": TARGET_MS, "met": worst <= TARGET_MS,
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--write", action="store_true", help="store the results in bench/results.json")
+    args = parser.parse_args()
+    results = asyncio.run(run(args.records, args.runs))
+    print(json.dumps(results, indent=2))
+    if args.write:
+        write_results("console_pages", results)
+
+
+if __name__ == "__main__":
+    main()

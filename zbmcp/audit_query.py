@@ -1,0 +1,205 @@
+"""Reading the audit log fast, newest first, without loading it: the console's audit viewer reads pages of a
+file of 100,000 records and more in milliseconds.
+
+    newest(path, filters, limit, before)   a page of matching records, newest first, read backwards from the
+                                           end (or from `before`, the cursor of the previous page)
+    appended(path, filters, after)         records written after the cursor `after` (live updates)
+
+Cursors are byte offsets into the file. Records are appended in time order, so a time range is found by
+binary search; a line is parsed only when the raw bytes already contain every filter value, JSON-encoded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import mmap
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_TIME = re.compile(rb'"time":\s*"([^"]+)"')
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    agent: str | None = None
+    tool: str | None = None
+    organization: str | None = None
+    decision: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+    def _fields(self) -> dict[str, str]:
+        chosen = {"agent": self.agent, "tool": self.tool, "organization": self.organization,
+                  "decision": self.decision}
+        return {name: value for name, value in chosen.items() if value}
+
+    def needles(self) -> list[bytes]:
+        return [json.dumps(value, ensure_ascii=False).encode() for value in self._fields().values()]
+
+    def matches(self, record: dict[str, Any]) -> bool:
+        if any(str(record.get(name) or "") != value for name, value in self._fields().items()):
+            return False
+        if self.since or self.until:
+            at = parse_time(str(record.get("time", "")))
+            if at is None or (self.since and at < self.since) or (self.until and at > self.until):
+                return False
+        return True
+
+
+@dataclass(frozen=True)
+class Page:
+    records: list[dict[str, Any]]  # newest first
+    older: int | None  # cursor for the next (older) page; None when the start of the file was reached
+    end: int  # cursor for live updates: where the file's complete lines ended when this page was read
+
+
+def parse_time(text: str) -> dt.datetime | None:
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def complete_end(path: Path) -> int:
+    """The offset just after the file's last complete line (a line being written is not read yet)."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return 0
+    with path.open("rb") as handle:
+        position = size
+        while position > 0:
+            start = max(0, position - 4096)
+            handle.seek(start)
+            chunk = handle.read(position - start)
+            newline = chunk.rfind(b"\n")
+            if newline >= 0:
+                return start + newline + 1
+            position = start
+    return 0
+
+
+def newest(path: Path, filters: AuditFilter = AuditFilter(), *, limit: int = 50,
+           before: int | None = None) -> Page:
+    end = complete_end(path)
+    if end == 0:
+        return Page([], None, 0)
+    upper = end if before is None else max(0, min(before, end))
+    lower = 0
+    with path.open("rb") as handle:
+        if filters.until is not None:
+            upper = min(upper, _first_at_or_after(handle, end, filters.until, strictly_after=True))
+        if filters.since is not None:
+            lower = _first_at_or_after(handle, end, filters.since)
+        found: list[dict[str, Any]] = []
+        for start, line in _candidates(handle, lower, upper, filters.needles()):
+            record = _parse(line)
+            if record is not None and filters.matches(record):
+                found.append(record)
+                if len(found) == limit:
+                    return Page(found, start if start > lower else None, end)
+    return Page(found, None, end)
+
+
+def appended(path: Path, filters: AuditFilter = AuditFilter(), *, after: int, limit: int = 200) -> Page:
+    """Records written since the cursor `after`, newest first (at most `limit`: the newest ones)."""
+    end = complete_end(path)
+    if after > end:  # the file was rotated or truncated: start again from its beginning
+        after = 0
+    if after == end:
+        return Page([], None, end)
+    with path.open("rb") as handle:
+        handle.seek(after)
+        data = handle.read(end - after)
+    needles = filters.needles()
+    found = []
+    for line in reversed(data.split(b"\n")):
+        if line and all(needle in line for needle in needles):
+            record = _parse(line)
+            if record is not None and filters.matches(record):
+                found.append(record)
+                if len(found) == limit:
+                    break
+    return Page(found, None, end)
+
+
+def _parse(line: bytes) -> dict[str, Any] | None:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None  # a line cut short by a crash must not hide the rest
+    return record if isinstance(record, dict) else None
+
+
+def _candidates(handle: Any, lower: int, upper: int, needles: list[bytes]) -> Iterator[tuple[int, bytes]]:
+    """(offset, line) for each line in [lower, upper) that contains every needle, last first.
+
+    The file is memory-mapped and searched for the first needle at C speed, so lines without it cost nothing
+    in Python: a filter that matches nothing reads a 45 MB log in milliseconds.
+    """
+    with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        first, rest = (needles[0], needles[1:]) if needles else (b"\n", [])
+        position = upper
+        while position > lower:
+            hit = mapped.rfind(first, lower, position - 1 if not needles else position)
+            if hit < 0:
+                if not needles:  # the first line of the range
+                    yield lower, mapped[lower:position - 1]
+                break
+            if not needles:  # every line: `hit` is the newline that ends the line before this one
+                line_start, line_end = hit + 1, position - 1
+            else:
+                line_start = max(lower, mapped.rfind(b"\n", lower, hit) + 1)
+                found_end = mapped.find(b"\n", hit, upper)
+                line_end = found_end if found_end >= 0 else upper
+            line = mapped[line_start:line_end]
+            if line and all(needle in line for needle in rest):
+                yield line_start, line
+            position = line_start
+
+
+def _first_at_or_after(handle: Any, end: int, moment: dt.datetime, *, strictly_after: bool = False) -> int:
+    """The offset of the first line whose time is >= moment (> moment if strictly_after); binary search."""
+    low, high = 0, end
+    while low < high:
+        middle = (low + high) // 2
+        line_start = _line_start_after(handle, middle)
+        if line_start >= end:
+            high = middle
+            continue
+        handle.seek(line_start)
+        head = handle.read(200)
+        match = _TIME.search(head)
+        at = parse_time(match.group(1).decode()) if match else None
+        if at is None:
+            low = middle + 1  # an unreadable line: look further on
+            continue
+        if at < moment or (strictly_after and at == moment):
+            low = line_start + 1
+        else:
+            high = middle
+    return _line_start_after(handle, low) if low > 0 else 0
+
+
+def _line_start_after(handle: Any, offset: int) -> int:
+    """The start of the first line that begins at or after `offset`."""
+    if offset == 0:
+        return 0
+    handle.seek(offset - 1)
+    if handle.read(1) == b"\n":
+        return offset
+    handle.readline()
+    return int(handle.tell())
+
+
+def file_size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except FileNotFoundError:
+        return 0
