@@ -6,7 +6,7 @@ import contextlib
 import io
 import json
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +16,15 @@ import pytest
 import yaml
 from mcp import Client
 
+from tests.redis_server import redis_server
 from zbmcp.audit import AuditLog
 from zbmcp.config import LoadedConfig, parse_config
 from zbmcp.runtime import Runtime, open_runtime
 from zbmcp.sandbox import Sandbox, SandboxSettings
 from zbmcp.server import ZbmcpServer
+from zbmcp.state import State, new_id
+from zbmcp.state.local import LocalState
+from zbmcp.state.redis import RedisState
 from zbmcp.transports import HttpServer
 from zbmcp.zoho.client import RetryPolicy
 
@@ -150,3 +154,26 @@ async def mcp_client(runtime: Runtime, agent_name: str, **client_options: Any) -
     client_options.setdefault("raise_exceptions", True)
     async with Client(ZbmcpServer(runtime, agent=agent_name).server, **client_options) as client:
         yield client
+
+
+# -- the shared state (zbmcp.state): both backends, Redis for real -------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One redis-server for the whole run; tests keep apart by key prefix (see `state`)."""
+    with redis_server(tmp_path_factory.mktemp("redis")) as server:
+        yield server.url
+
+
+@pytest.fixture(params=["local", "redis"])
+async def state(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[State]:
+    """A State of each backend, empty: run a test against both to show they behave the same."""
+    if request.param == "local":
+        opened: State = LocalState(tmp_path / "state")
+    else:
+        opened = RedisState(request.getfixturevalue("redis_url"), prefix=f"test-{new_id()[:12]}:")
+    try:
+        yield opened
+    finally:
+        await opened.aclose()

@@ -7,6 +7,7 @@ Everything goes through real HTTP on loopback with the SDK's own client, against
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,9 @@ from mcp.client.streamable_http import streamable_http_client
 from tests.conftest import ORG, agent, running, serving
 from zbmcp.inbox import ApprovalInbox, DecisionRefused, HeldCall
 from zbmcp.keys import key_hash, new_api_key
-from zbmcp.records import SqliteRecords
+from zbmcp.state import State, new_id
+from zbmcp.state.local import LocalState
+from zbmcp.state.redis import RedisState
 from zbmcp.transports import HttpServer
 
 ACCEPT = types.ElicitResult(action="accept", content={"approve": True})
@@ -188,14 +191,20 @@ async def test_a_decision_for_one_call_never_lets_a_changed_call_through(make_co
     assert [mail.to for mail in sandbox.outbox] == [["ap@acme.example"]]
 
 
-async def test_replicas_sharing_the_state_honour_each_others_decisions_once(make_config, sandbox, tmp_path: Path):
-    """Two replicas on one shared store: a call held on one is released by a decision taken on the other."""
+@pytest.mark.parametrize("backend", ["local", "redis"])
+async def test_replicas_sharing_the_state_honour_each_others_decisions_once(make_config, sandbox, tmp_path: Path,
+                                                                           backend, request):
+    """Two replicas, each with its own connection to one shared state (a folder on one machine, or one Redis):
+    a call held on one is released by a decision taken on the other, once."""
     loaded = make_config({"mailer": mailer()}, console={"hold_seconds": 30})
-    shared = tmp_path / "shared-state.sqlite3"
-    first_store, second_store = SqliteRecords(shared), SqliteRecords(shared)
+    if backend == "local":
+        stores: list[State] = [LocalState(tmp_path / "shared"), LocalState(tmp_path / "shared")]
+    else:
+        prefix = f"test-{new_id()[:12]}:"
+        stores = [RedisState(request.getfixturevalue("redis_url"), prefix=prefix) for _ in range(2)]
     try:
-        async with running(loaded, sandbox, records=first_store) as first, \
-                running(loaded, sandbox, records=second_store) as second, \
+        async with running(loaded, sandbox, state=stores[0]) as first, \
+                running(loaded, sandbox, state=stores[1]) as second, \
                 serving(first) as first_server, connect(first_server, mode="auto") as client:
             arguments = await email_arguments(client)
             result = await decided_while_held(client, arguments, first.inbox, "olivia", approve=True,
@@ -204,8 +213,8 @@ async def test_replicas_sharing_the_state_honour_each_others_decisions_once(make
             with pytest.raises(DecisionRefused):
                 await first.inbox.decide(held.id, held.binding, "mallory", approve=True)
     finally:
-        first_store.close()
-        second_store.close()
+        for store in stores:
+            await store.aclose()
     assert held.status == "used" and held.operator == "olivia"
     assert not result.is_error, result.content[0].text
     assert [mail.to for mail in sandbox.outbox] == [["ap@acme.example"]]
@@ -233,3 +242,58 @@ async def test_over_stdio_the_agents_own_client_still_asks_by_default(make_confi
     assert not sent.is_error and len(asked) == 1
     assert waiting.is_error and waiting.structured_content["error"]["type"] == "ApprovalPending"
     assert len(sandbox.outbox) == 1
+
+
+@contextlib.asynccontextmanager
+async def chat_webhook() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
+    """A chat channel's incoming webhook on loopback: (its URL, the messages it received)."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    received: list[dict[str, Any]] = []
+    arrived = anyio.Event()
+
+    async def hook(request: Request) -> JSONResponse:
+        received.append(await request.json())
+        arrived.set()
+        return JSONResponse({"ok": True})
+
+    app = Starlette(routes=[Route("/services/T000/B000/secret-token", hook, methods=["POST"])])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", log_config=None))
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(server.serve)
+        with anyio.fail_after(10):
+            while not server.started:
+                await anyio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        try:
+            yield f"http://127.0.0.1:{port}/services/T000/B000/secret-token", received
+        finally:
+            server.should_exit = True
+
+
+async def test_a_pending_approval_is_announced_to_the_webhook_and_its_url_never_logged(make_config, sandbox,
+                                                                                        caplog):
+    caplog.set_level(logging.INFO)
+    async with chat_webhook() as (url, received):
+        loaded = make_config({"mailer": mailer()}, console={"hold_seconds": 0, "webhook_url": url,
+                                                            "public_url": "https://zbmcp.example.com"})
+        async with running(loaded, sandbox) as runtime, serving(runtime) as server, connect(server) as client:
+            arguments = await email_arguments(client)
+            await client.call_tool("email_invoice", arguments)
+            await client.call_tool("email_invoice", arguments)  # a retry: the same approval, announced once
+            [held] = await pending(runtime.inbox)
+    [message] = received
+    assert message["approval"] == held.id
+    assert f"https://zbmcp.example.com/console/approvals/{held.id}" in message["text"]
+    assert 'mailer wants to email invoice in organization' in message["text"]
+    unreachable = make_config({"mailer": mailer()}, console={"hold_seconds": 0,
+                                                             "webhook_url": "http://127.0.0.1:9/hooks/secret-token"})
+    async with running(unreachable, sandbox) as runtime, serving(runtime) as server, connect(server) as client:
+        answer = await client.call_tool("email_invoice", await email_arguments(client, to="ar@acme.example"))
+    assert answer.structured_content["error"]["type"] == "ApprovalPending"  # the call is still held and answered
+    ours = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("zbmcp"))
+    assert "could not announce approval" in ours and "secret-token" not in ours  # (the CLI keeps httpx2 quiet)

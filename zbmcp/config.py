@@ -4,6 +4,7 @@
     agents:                 # who may do what: connection, organizations, tools, exclude, read_only, ...
     audit:                  # where the audit log goes
     http:                   # the hosted transport: allowed hosts and origins
+    state:                  # where processes and replicas share limits, tokens, approvals (local | redis)
     operators:              # the people who may sign in to the console (hashed secrets)
     console:                # the operator's console: sessions, how long approvals wait, a webhook
 
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from zbmcp.errors import ConfigError
 from zbmcp.yamlsource import SourceMap, load_yaml
@@ -146,6 +147,41 @@ class Http(_Strict):
     approval_secret: SecretStr | None = None
 
 
+class StateSettings(_Strict):
+    """Where what must be one across processes lives: windows, quotas, day counts, tokens, approvals, sessions."""
+
+    backend: Literal["local", "redis"] = "local"  # local: files under ZBMCP_HOME, one machine
+    url: SecretStr | None = None  # redis://[user:password@]host:6379/0, rediss:// for TLS (may hold a password)
+    key_prefix: str = Field(default="zbmcp:", pattern=r"^[A-Za-z0-9_.:{}-]{0,64}$")
+    # Encrypts Zoho tokens kept in Redis (at least 32 characters, e.g. ${ZBMCP_STATE_KEY}).
+    encryption_key: SecretStr | None = None
+    timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+
+    @field_validator("url")
+    @classmethod
+    def _redis_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("not a Redis URL: use redis://[user:password@]host:6379/0 (rediss:// for TLS)")
+        return value
+
+    @field_validator("encryption_key")
+    @classmethod
+    def _long_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("needs at least 32 characters; generate one with "
+                             "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`")
+        return value
+
+    @model_validator(mode="after")
+    def _redis_needs(self) -> StateSettings:
+        if self.backend == "redis" and self.url is None:
+            raise ValueError("backend redis needs url: redis://[user:password@]host:6379/0")
+        if self.backend == "redis" and self.encryption_key is None:
+            raise ValueError("backend redis needs encryption_key (Zoho tokens are kept in Redis encrypted with "
+                             "it): at least 32 random characters, e.g. ${ZBMCP_STATE_KEY}")
+        return self
+
+
 OPERATOR_SECRET = re.compile(r"^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9_-]+={0,2}\$[A-Za-z0-9_-]+={0,2}$")
 OPERATOR_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 
@@ -203,6 +239,7 @@ class Config(_Strict):
     agents: dict[str, Agent] = {}
     audit: Audit = Audit()
     http: Http = Http()
+    state: StateSettings = StateSettings()
     operators: dict[str, Operator] = {}
     console: Console = Console()
 

@@ -5,11 +5,11 @@ come from the agent itself. With `approval: console` nothing the agent sends (ar
 responses) is ever read as a decision: only a decision an operator made in the console, stored under the exact
 call it approves, lets that call through, once.
 
-    records (all expire)          what
-    approval/<id>                 the held call as the operator sees it, and its status
-    approval-call/<binding>       the open approval for this exact call (so a retry waits on the same one)
-    approval-decided/<id>         the first decision (a second one, from another tab or operator, is refused)
-    decision/<binding>            a decision waiting for its call: taken once, by exactly one call
+    records in the shared state (all expire)
+    inbox-approval/<id>           the held call as the operator sees it, and its status
+    inbox-call/<binding>          the open approval for this exact call (so a retry waits on the same one)
+    inbox-decided/<id>            the first decision (a second one, from another tab or operator, is refused)
+    inbox-decision/<binding>      a decision waiting for its call: taken once, by exactly one call
 
 A binding is a hash of (agent, tool, organization, arguments): a decision for one call never lets another,
 or a changed one, through. The records live in the shared store, so every replica sees every decision.
@@ -36,7 +36,7 @@ from zbmcp.approvals import modern, question
 from zbmcp.audit import AuditEvent, AuditLog, now_iso
 from zbmcp.errors import ApprovalRefused
 from zbmcp.manifest import ToolSpec
-from zbmcp.records import Records
+from zbmcp.state import State, Value
 from zbmcp.requests import ZohoRequest
 
 log = logging.getLogger(__name__)
@@ -135,10 +135,10 @@ def amount_in(body: Any) -> str | None:
 
 
 class ApprovalInbox:
-    def __init__(self, records: Records, audit: AuditLog, *, approval_seconds: float = 3600.0,
+    def __init__(self, state: State, audit: AuditLog, *, approval_seconds: float = 3600.0,
                  hold_seconds: float = 20.0, webhook_url: str | None = None, public_url: str | None = None,
                  clock: Callable[[], float] = time.time) -> None:
-        self.records = records
+        self.state = state
         self.audit = audit
         self.approval_seconds = approval_seconds
         self.hold_seconds = hold_seconds
@@ -168,10 +168,10 @@ class ApprovalInbox:
         return decision or held
 
     async def _take_decision(self, key: str) -> OperatorDecision | None:
-        record = await self.records.take("decision", key)
+        record = _as_dict(await self.state.take("inbox-decision", key))
         if record is None:
             return None
-        await self.records.delete("approval-call", key)  # the next identical call asks again
+        await self.state.delete("inbox-call", key)  # the next identical call asks again
         held = await self.get(record["approval"])
         if held is not None:
             await self._save(held, status="used" if record["approved"] else "denied")
@@ -181,12 +181,12 @@ class ApprovalInbox:
                     arguments: Mapping[str, Any], url: str, question: str) -> tuple[HeldCall, bool]:
         """The open approval for this call, or a new one; True when this call opened it."""
         for _ in range(3):  # another process may open or close the same call's approval meanwhile
-            existing = await self.records.get("approval-call", key)
+            existing = _as_dict(await self.state.get("inbox-call", key))
             if existing is not None:
                 held = await self.get(existing["id"])
                 if held is not None:
                     return held, False
-                await self.records.delete("approval-call", key)
+                await self.state.delete("inbox-call", key)
             now = self._clock()
             held = HeldCall(
                 id="".join(secrets.choice(_ID_ALPHABET) for _ in range(8)), binding=key, agent=agent,
@@ -195,8 +195,8 @@ class ApprovalInbox:
                 method=request.method, url=url, query=dict(request.query()), body=request.body,
                 arguments=dict(arguments), requested_at=now, expires_at=now + self.approval_seconds,
             )
-            if await self.records.put_if_absent("approval-call", key, {"id": held.id}, self.approval_seconds):
-                await self.records.put("approval", held.id, held.to_record(), self.approval_seconds)
+            if await self.state.put_if_absent("inbox-call", key, {"id": held.id}, ttl=self.approval_seconds):
+                await self.state.put("inbox-approval", held.id, held.to_record(), ttl=self.approval_seconds)
                 self._audit(held, "approval.requested", "pending",
                             f'agent "{agent}" asked to {spec.title.lower()}' + _where(held)
                             + f": held for an operator's approval (approval {held.id})")
@@ -220,12 +220,13 @@ class ApprovalInbox:
     # -- the operator's side -----------------------------------------------------------------------------
 
     async def get(self, approval_id: str) -> HeldCall | None:
-        record = await self.records.get("approval", approval_id)
+        record = _as_dict(await self.state.get("inbox-approval", approval_id))
         return HeldCall.from_record(record) if record else None
 
     async def all(self) -> list[HeldCall]:
         """Every approval still on record, pending first, newest first within each."""
-        held = [HeldCall.from_record(r) for r in (await self.records.items("approval")).values()]
+        records = [_as_dict(r) for r in (await self.state.items("inbox-approval")).values()]
+        held = [HeldCall.from_record(r) for r in records if r is not None]
         return sorted(held, key=lambda h: (h.status != "pending", -h.requested_at))
 
     async def decide(self, approval_id: str, expected_binding: str, operator: str, approve: bool) -> HeldCall:
@@ -238,17 +239,16 @@ class ApprovalInbox:
             raise DecisionRefused(f"The call behind approval {approval_id} is not the one this page showed; "
                                   "nothing was decided. Reload the inbox and decide on what it shows now.")
         first = {"operator": operator, "approved": approve, "at": self._clock()}
-        if held.status != "pending" or not await self.records.put_if_absent(
-                "approval-decided", approval_id, first, max(1.0, held.expires_at - self._clock())):
+        if held.status != "pending" or not await self.state.put_if_absent(
+                "inbox-decided", approval_id, first, ttl=max(1.0, held.expires_at - self._clock())):
             by = held.operator or "another operator"
             raise DecisionRefused(f"Approval {approval_id} was already decided by {by}; a decision counts once.")
         decided = HeldCall(**{**held.to_record(), "status": "approved" if approve else "denied",
                               "operator": operator, "decided_at": self._clock()})
         remaining = max(1.0, held.expires_at - self._clock())
-        await self.records.put("approval", approval_id, decided.to_record(), max(remaining, DECISION_SECONDS))
-        await self.records.put("decision", held.binding,
-                               {"approval": approval_id, "approved": approve, "operator": operator},
-                               DECISION_SECONDS)
+        await self.state.put("inbox-approval", approval_id, decided.to_record(), ttl=max(remaining, DECISION_SECONDS))
+        await self.state.put("inbox-decision", held.binding,
+                             {"approval": approval_id, "approved": approve, "operator": operator}, ttl=DECISION_SECONDS)
         verb = "approved" if approve else "denied"
         self._audit(decided, "approval.decided", "approved" if approve else "denied",
                     f'operator "{operator}" {verb} agent "{held.agent}"\'s request to {held.title.lower()}'
@@ -261,7 +261,7 @@ class ApprovalInbox:
     async def _save(self, held: HeldCall, **changes: Any) -> None:
         updated = {**held.to_record(), **changes}
         ttl = max(1.0, max(held.expires_at, (held.decided_at or 0) + DECISION_SECONDS) - self._clock())
-        await self.records.put("approval", held.id, updated, ttl)
+        await self.state.put("inbox-approval", held.id, updated, ttl=ttl)
 
     def changes(self) -> anyio.Event:
         """Set at the next change this process makes (an approval opened or decided): the console's live view
@@ -304,6 +304,10 @@ class ApprovalInbox:
         except Exception as exc:  # noqa: BLE001 - an announcement must never break the call it announces
             # The URL is not logged: a chat webhook's URL is its secret.
             log.warning("could not announce approval %s to the webhook (%s)", held.id, type(exc).__name__)
+
+
+def _as_dict(value: Value | None) -> dict[str, Any] | None:
+    return value if isinstance(value, dict) else None
 
 
 def _where(held: HeldCall) -> str:

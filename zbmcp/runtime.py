@@ -17,7 +17,7 @@ from zbmcp.config import Agent, LoadedConfig
 from zbmcp.inbox import ApprovalInbox
 from zbmcp.manifest import ToolSpec, load_manifests
 from zbmcp.policy import AgentPolicy, policies
-from zbmcp.records import Records, SqliteRecords
+from zbmcp.state import State, open_state
 from zbmcp.zoho.client import USER_AGENT, RetryPolicy, ZohoClient, ZohoConnection
 from zbmcp.zoho.limits import Pacer
 from zbmcp.zoho.oauth import OAuthClient, TokenManager
@@ -37,8 +37,8 @@ class Runtime:
     pacer: Pacer
     audit: AuditLog
     approvals: ApprovalTickets
-    records: Records  # console sessions and the approval inbox, shared by every process of this ZBMCP_HOME
-    inbox: ApprovalInbox
+    state: State  # what processes and replicas share (zbmcp.state)
+    inbox: ApprovalInbox  # calls held for an operator's decision, in the shared state
 
     def agent(self, name: str) -> Agent:
         return self.config.config.agents[name]
@@ -78,7 +78,7 @@ async def open_runtime(
     store_factory: StoreFactory | None = None,
     retry: RetryPolicy | None = None,
     audit: AuditLog | None = None,
-    records: Records | None = None,
+    state: State | None = None,
     **client_options: Any,
 ) -> AsyncIterator[Runtime]:
     specs = specs if specs is not None else load_manifests()
@@ -90,31 +90,28 @@ async def open_runtime(
     }
     pacer = Pacer(state_dir=loaded.home / "usage")
     audit = audit or AuditLog(loaded.audit_path)
-    local = SqliteRecords(loaded.home / "state" / "console.sqlite3") if records is None else None
-    records = records or local
-    assert records is not None
+    shared = state if state is not None else open_state(loaded.config.state, loaded.home)
     console = loaded.config.console
     inbox = ApprovalInbox(
-        records, audit, approval_seconds=console.approval_minutes * 60.0, hold_seconds=console.hold_seconds,
+        shared, audit, approval_seconds=console.approval_minutes * 60.0, hold_seconds=console.hold_seconds,
         webhook_url=console.webhook_url.get_secret_value() if console.webhook_url else None,
         public_url=console.public_url,
     )
-    try:
-        async with httpx2.AsyncClient(transport=transport, follow_redirects=False,
-                                      headers={"User-Agent": USER_AGENT}) as http:
-            client = ZohoClient(http, connections, pacer, retry=retry or RetryPolicy(), **client_options)
-            yield Runtime(
-                config=loaded,
-                specs=specs,
-                policies=agent_policies,
-                connections=connections,
-                client=client,
-                pacer=pacer,
-                audit=audit,
-                approvals=ApprovalTickets(approval_key(loaded)),
-                records=records,
-                inbox=inbox,
-            )
-    finally:
-        if local is not None:
-            local.close()
+    async with contextlib.AsyncExitStack() as stack:
+        if state is None:
+            stack.push_async_callback(shared.aclose)
+        http = await stack.enter_async_context(
+            httpx2.AsyncClient(transport=transport, follow_redirects=False, headers={"User-Agent": USER_AGENT}))
+        client = ZohoClient(http, connections, pacer, retry=retry or RetryPolicy(), **client_options)
+        yield Runtime(
+            config=loaded,
+            specs=specs,
+            policies=agent_policies,
+            connections=connections,
+            client=client,
+            pacer=pacer,
+            audit=audit,
+            approvals=ApprovalTickets(approval_key(loaded)),
+            state=shared,
+            inbox=inbox,
+        )

@@ -10,7 +10,7 @@ import httpx2
 
 from tests.conftest import running, serving
 from tests.console.conftest import MAILER_KEY, SECRET, csrf_in, sign_in
-from zbmcp.records import MemoryRecords
+from zbmcp.state.local import LocalState
 
 
 async def test_an_operator_signs_in_with_a_session_cookie_the_page_cannot_read(console_config, sandbox):
@@ -106,11 +106,11 @@ async def test_forged_replayed_and_late_forms_are_refused_and_audited(console_co
     assert len(refusals) == 4
 
 
-async def test_a_session_expires(console_config, sandbox):
+async def test_a_session_expires(console_config, sandbox, tmp_path):
     loaded = console_config()
     now = [time.time()]
-    async with running(loaded, sandbox, records=MemoryRecords(lambda: now[0])) as runtime, \
-            serving(runtime) as server:
+    state = LocalState(tmp_path / "state", clock=lambda: now[0])
+    async with running(loaded, sandbox, state=state) as runtime, serving(runtime) as server:
         async with httpx2.AsyncClient() as http:
             await sign_in(http, server.url)
             fresh = await http.get(f"{server.url}/console/audit")

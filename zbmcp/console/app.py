@@ -42,6 +42,7 @@ from zbmcp.keys import key_hash
 from zbmcp.operators import DUMMY_HASH, verify_secret
 from zbmcp.policy import policies
 from zbmcp.runtime import Runtime
+from zbmcp.state import StateUnavailable
 
 from zbmcp.console.sessions import Session, Sessions, SignInGuard
 
@@ -83,8 +84,8 @@ class ConsoleApp:
         config = runtime.config.config
         self.runtime = runtime
         self.refresh_ms = int(refresh_seconds * 1000)
-        self.sessions = Sessions(runtime.records, config.console.session_minutes * 60.0, clock)
-        self.guard = SignInGuard(runtime.records, clock)
+        self.sessions = Sessions(runtime.state, config.console.session_minutes * 60.0, clock)
+        self.guard = SignInGuard(runtime.state, clock)
         self._clock = clock
         self._hosts = LOOPBACK_HOSTS + list(config.http.allowed_hosts)
         self._proxies = [ipaddress.ip_network(p, strict=False) for p in config.console.trusted_proxies]
@@ -150,8 +151,9 @@ class ConsoleApp:
 
     def _signed_in(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            session = await self.sessions.find(request.cookies.get(SESSION_COOKIE))
+            session = None
             try:
+                session = await self.sessions.find(request.cookies.get(SESSION_COOKIE))
                 if session is None:
                     if request.method == "GET":
                         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -175,6 +177,8 @@ class ConsoleApp:
                 return await handler(request, session)
             except Refused as refused:
                 return self._refusal(request, refused, session)
+            except StateUnavailable as exc:
+                return self._refusal(request, _unavailable(exc), session)
 
         return endpoint
 
@@ -268,10 +272,15 @@ class ConsoleApp:
 
     async def _sign_in(self, request: Request) -> Response:
         try:
-            form = await self._form(request)
-            self._check_origin(request)
+            return await self._try_sign_in(request)
         except Refused as refused:
             return self._refusal(request, refused)
+        except StateUnavailable as exc:
+            return self._refusal(request, _unavailable(exc))
+
+    async def _try_sign_in(self, request: Request) -> Response:
+        form = await self._form(request)
+        self._check_origin(request)
         name = form.get("operator", "").strip()[:64]
         secret = form.get("secret", "")[:1024]
         expected = request.cookies.get(SIGN_IN_COOKIE, "")
@@ -450,6 +459,10 @@ class _Placeholders(Mapping[str, str]):
 
     def __len__(self) -> int:
         return 0
+
+
+def _unavailable(exc: StateUnavailable) -> Refused:
+    return Refused(503, "zbmcp's shared state is unavailable", f"{exc} Nothing was done; try again shortly.")
 
 
 def _with_headers(send: Send) -> Send:

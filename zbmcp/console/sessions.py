@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from zbmcp.records import Records
+from zbmcp.state import State
 
 FREE_ATTEMPTS = 3
 MAX_DELAY_SECONDS = 15 * 60
@@ -33,8 +33,8 @@ class Session:
 
 
 class Sessions:
-    def __init__(self, records: Records, ttl_seconds: float, clock: Callable[[], float] = time.time) -> None:
-        self.records = records
+    def __init__(self, state: State, ttl_seconds: float, clock: Callable[[], float] = time.time) -> None:
+        self.state = state
         self.ttl = ttl_seconds
         self._clock = clock
 
@@ -42,36 +42,36 @@ class Sessions:
         """A new session; returns the cookie's token (shown to nobody else, stored only as a hash)."""
         token = secrets.token_urlsafe(32)
         session = Session(operator=operator, csrf=secrets.token_urlsafe(32), expires_at=self._clock() + self.ttl)
-        await self.records.put("console-session", _digest(token),
-                               {"operator": session.operator, "csrf": session.csrf, "expires_at": session.expires_at},
-                               self.ttl)
+        await self.state.put("console-session", _digest(token),
+                             {"operator": session.operator, "csrf": session.csrf, "expires_at": session.expires_at},
+                             ttl=self.ttl)
         return token, session
 
     async def find(self, token: str | None) -> Session | None:
         if not token or len(token) > 200:
             return None
-        record = await self.records.get("console-session", _digest(token))
-        if record is None or record["expires_at"] <= self._clock():
+        record = await self.state.get("console-session", _digest(token))
+        if not isinstance(record, dict) or record["expires_at"] <= self._clock():
             return None
         return Session(record["operator"], record["csrf"], record["expires_at"])
 
     async def end(self, token: str | None) -> None:
         if token and len(token) <= 200:
-            await self.records.delete("console-session", _digest(token))
+            await self.state.delete("console-session", _digest(token))
 
 
 class SignInGuard:
     """How long a sign-in attempt must wait, by the failures of the same name and the same address."""
 
-    def __init__(self, records: Records, clock: Callable[[], float] = time.time) -> None:
-        self.records = records
+    def __init__(self, state: State, clock: Callable[[], float] = time.time) -> None:
+        self.state = state
         self._clock = clock
 
     async def wait_seconds(self, *subjects: str) -> float:
         waits = [0.0]
         for subject in subjects:
-            record = await self.records.get("console-signin-failures", subject)
-            if record and record["count"] >= FREE_ATTEMPTS:
+            record = await self.state.get("console-signin-failures", subject)
+            if isinstance(record, dict) and record["count"] >= FREE_ATTEMPTS:
                 delay = min(2.0 ** (record["count"] - FREE_ATTEMPTS + 1), MAX_DELAY_SECONDS)
                 waits.append(record["last"] + delay - self._clock())
         return max(waits)
@@ -80,10 +80,11 @@ class SignInGuard:
         """Counted as a failure before the secret is checked, so parallel guesses cannot slip past the count;
         succeeded() clears it."""
         for subject in subjects:
-            record = await self.records.get("console-signin-failures", subject) or {"count": 0}
-            await self.records.put("console-signin-failures", subject,
-                                   {"count": record["count"] + 1, "last": self._clock()}, FAILURE_MEMORY_SECONDS)
+            record = await self.state.get("console-signin-failures", subject)
+            count = record["count"] if isinstance(record, dict) else 0
+            await self.state.put("console-signin-failures", subject, {"count": count + 1, "last": self._clock()},
+                                 ttl=FAILURE_MEMORY_SECONDS)
 
     async def succeeded(self, *subjects: str) -> None:
         for subject in subjects:
-            await self.records.delete("console-signin-failures", subject)
+            await self.state.delete("console-signin-failures", subject)

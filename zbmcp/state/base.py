@@ -1,0 +1,157 @@
+"""The State protocol, and what both backends share: how values are encoded, what names are allowed, the lock."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Literal, Protocol
+
+import anyio
+
+from zbmcp.errors import ZbmcpError
+
+Value = bytes | str | dict[str, Any]
+"""What a record holds. A dict travels as JSON (so JSON types only); bytes and str come back as they went in."""
+
+Backend = Literal["local", "redis"]
+
+NAMESPACE = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
+MAX_KEY_BYTES = 1024
+MAX_VALUE_BYTES = 1 << 20
+LOCK_NAMESPACE = "locks"
+LOCK_POLL_SECONDS = 0.02  # how often a waiter looks again; locks are held for moments (a token refresh)
+
+
+class StateUnavailable(ZbmcpError):
+    """The state backend cannot be reached (Redis down, say). Nothing was sent to Zoho; the caller may retry."""
+
+    def __init__(self, message: str, *, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class LockTimeout(ZbmcpError):
+    """A lock stayed taken for longer than the caller would wait."""
+
+
+class State(Protocol):
+    """Everything that must be one across processes and replicas. Two implementations with the same semantics:
+    LocalState (files under ZBMCP_HOME, one machine) and RedisState (a fleet). No caller knows which it has.
+
+    Records: `ns` is a short lowercase name chosen by the caller's module ("approvals", "console-sessions");
+    `key` is any string up to 1 KiB (it may come from a client: it is never used as a path); `ttl` is in
+    seconds, None for a record that stays until deleted. Expiry is exact to a few milliseconds: an expired
+    record is gone for every reader, whether or not anything has swept it yet.
+    """
+
+    backend: Backend
+
+    async def put(self, ns: str, key: str, value: Value, *, ttl: float | None) -> None:
+        """Create or replace."""
+        ...
+
+    async def put_if_absent(self, ns: str, key: str, value: Value, *, ttl: float | None) -> bool:
+        """Create only if no live record has this key; True when this call created it (atomic)."""
+        ...
+
+    async def get(self, ns: str, key: str) -> Value | None: ...
+
+    async def take(self, ns: str, key: str) -> Value | None:
+        """Get and delete at once: of any number of concurrent takers, exactly one gets the value (single use)."""
+        ...
+
+    async def delete(self, ns: str, key: str, *, only_if: Value | None = None) -> bool:
+        """True if a live record was deleted. With only_if, only when it holds exactly that value (atomic)."""
+        ...
+
+    async def items(self, ns: str) -> dict[str, Value]:
+        """Every live record of a namespace (e.g. the approvals waiting for a person)."""
+        ...
+
+    async def ping(self) -> None:
+        """Raises StateUnavailable when the backend cannot be used right now."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+    def lock(self, name: str, *, ttl: float, wait: float) -> AbstractAsyncContextManager[None]:
+        """Held by one task of one process at a time, everywhere; freed when the block ends, or after `ttl` if its
+        holder died. Waits up to `wait` seconds for it, then raises LockTimeout."""
+        ...
+
+
+def encode(value: Value) -> bytes:
+    if isinstance(value, bytes):
+        data = b"b" + value
+    elif isinstance(value, str):
+        data = b"s" + value.encode()
+    elif isinstance(value, dict):
+        data = b"j" + json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    else:
+        raise TypeError(f"a state record holds bytes, str or a dict, not {type(value).__name__}")
+    if len(data) > MAX_VALUE_BYTES:
+        raise ValueError(f"a state record holds at most {MAX_VALUE_BYTES} bytes, not {len(data)}")
+    return data
+
+
+def decode(data: bytes) -> Value:
+    """The inverse of encode; ValueError for anything encode cannot have written."""
+    kind, payload = data[:1], data[1:]
+    if kind == b"b":
+        return payload
+    if kind == b"s":
+        return payload.decode()
+    if kind == b"j":
+        value = json.loads(payload)
+        if isinstance(value, dict):
+            return value
+    raise ValueError("not a state record")
+
+
+def check_namespace(ns: str) -> None:
+    if not NAMESPACE.match(ns):
+        raise ValueError(f"state namespace {ns!r}: use 1-64 of a-z, 0-9, '_', '.', '-', starting with a letter")
+
+
+def key_fits(key: str) -> bool:
+    return isinstance(key, str) and len(key.encode()) <= MAX_KEY_BYTES
+
+
+def check_key(key: str) -> None:
+    if not key_fits(key):
+        raise ValueError(f"a state key is a string of at most {MAX_KEY_BYTES} bytes")
+
+
+def check_ttl(ttl: float | None) -> None:
+    if ttl is not None and not ttl > 0:
+        raise ValueError(f"ttl must be a positive number of seconds or None, not {ttl!r}")
+
+
+def new_id() -> str:
+    """An id no other process, container or host will make: 128 random bits (never a PID or a counter)."""
+    return secrets.token_hex(16)
+
+
+@contextlib.asynccontextmanager
+async def record_lock(state: State, name: str, *, ttl: float, wait: float) -> AsyncIterator[None]:
+    """A lock built from the record operations, so both backends share its semantics: the holder writes a record
+    with its own random id and a ttl; only a holder with that id may delete it."""
+    check_ttl(ttl)
+    owner = new_id()
+    deadline = anyio.current_time() + wait
+    # Not cancelled mid-write (a lock taken but never known would block everyone for ttl): the deadline is
+    # checked between attempts.
+    while not await state.put_if_absent(LOCK_NAMESPACE, name, owner, ttl=ttl):
+        left = deadline - anyio.current_time()
+        if left <= 0:
+            raise LockTimeout(f"waited {wait:g} s for {name!r}, which another zbmcp process holds")
+        await anyio.sleep(min(LOCK_POLL_SECONDS, left))
+    try:
+        yield
+    finally:
+        with anyio.CancelScope(shield=True), contextlib.suppress(StateUnavailable):
+            await state.delete(LOCK_NAMESPACE, name, only_if=owner)  # else it frees itself after ttl

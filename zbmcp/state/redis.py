@@ -1,0 +1,204 @@
+"""RedisState: the State in Redis (or Valkey), shared by every replica of a hosted fleet.
+
+Every change that reads before it writes is one Lua script, so it is atomic on the server: nothing is ever
+read-modify-written from a client. Times come from the Redis server's clock (TIME), so replicas whose clocks
+differ still agree on what has expired. Records are plain keys with PX expiry, plus one sorted set per
+namespace (key -> expiry) so that `items` need not scan the keyspace.
+
+    redis://[user:password@]host:6379/0     rediss://... for TLS      unix:///run/redis.sock
+
+All keys start with the configured prefix, so one Redis can serve several fleets. A single Redis (with
+replicas or Sentinel for failover) is assumed, not Redis Cluster: scripts touch several keys of one gate.
+Any failure to reach Redis becomes StateUnavailable, which callers turn into a clear, retryable answer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from zbmcp.state.base import (
+    Backend,
+    StateUnavailable,
+    Value,
+    check_key,
+    check_namespace,
+    check_ttl,
+    decode,
+    encode,
+    key_fits,
+    record_lock,
+)
+
+log = logging.getLogger(__name__)
+
+# KEYS: record, index. ARGV: value, ttl in ms (0: none), key, "nx" to create only.
+_PUT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if ARGV[4] == 'nx' and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local ttl = tonumber(ARGV[2])
+if ttl > 0 then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+  redis.call('ZADD', KEYS[2], now + ttl, ARGV[3])
+else
+  redis.call('SET', KEYS[1], ARGV[1])
+  redis.call('ZADD', KEYS[2], '+inf', ARGV[3])
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+return 1
+"""
+
+# KEYS: record, index. ARGV: key, "1" to compare, the value to compare with, "take" to return the value.
+_REMOVE = """
+local value = redis.call('GET', KEYS[1])
+if not value then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  return false
+end
+if ARGV[2] == '1' and value ~= ARGV[3] then return false end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+if ARGV[4] == 'take' then return value end
+return 1
+"""
+
+# KEYS: index. Drops what has expired and returns the keys left.
+_KEYS = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+return redis.call('ZRANGE', KEYS[1], 0, -1)
+"""
+
+
+class RedisState:
+    backend: Backend = "redis"
+
+    def __init__(self, url: str, *, prefix: str = "zbmcp:", timeout: float = 2.0) -> None:
+        from redis.asyncio import Redis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
+        # One quick reconnection (a restarted Redis, a dropped idle connection); past that, the caller hears
+        # at once that the state is unavailable rather than waiting through a backoff.
+        self._redis: Any = Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
+                                          retry=Retry(NoBackoff(), 1), decode_responses=False)
+        self.url = url  # may hold a password: never logged or shown
+        self.prefix = prefix
+        self.where = _describe(self._redis)
+        self._put = self._redis.register_script(_PUT)
+        self._remove = self._redis.register_script(_REMOVE)
+        self._keys = self._redis.register_script(_KEYS)
+
+    def key(self, *parts: str) -> str:
+        return self.prefix + ":".join(parts)
+
+    # -- records ---------------------------------------------------------------------------------------
+
+    async def put(self, ns: str, key: str, value: Value, *, ttl: float | None) -> None:
+        await self._write(ns, key, value, ttl, "set")
+
+    async def put_if_absent(self, ns: str, key: str, value: Value, *, ttl: float | None) -> bool:
+        return await self._write(ns, key, value, ttl, "nx")
+
+    async def get(self, ns: str, key: str) -> Value | None:
+        check_namespace(ns)
+        if not key_fits(key):
+            return None
+        with self.unavailable_as_error():
+            data = await self._redis.get(self.key("r", ns, key))
+        return _decoded(data)
+
+    async def take(self, ns: str, key: str) -> Value | None:
+        check_namespace(ns)
+        if not key_fits(key):
+            return None
+        with self.unavailable_as_error():
+            data = await self._remove(keys=[self.key("r", ns, key), self.key("i", ns)], args=[key, "0", "", "take"])
+        return _decoded(data)
+
+    async def delete(self, ns: str, key: str, *, only_if: Value | None = None) -> bool:
+        check_namespace(ns)
+        if not key_fits(key):
+            return False
+        compare: list[str | bytes] = ["1", encode(only_if)] if only_if is not None else ["0", b""]
+        with self.unavailable_as_error():
+            done = await self._remove(keys=[self.key("r", ns, key), self.key("i", ns)], args=[key, *compare, ""])
+        return bool(done)
+
+    async def items(self, ns: str) -> dict[str, Value]:
+        check_namespace(ns)
+        with self.unavailable_as_error():
+            keys = [k.decode() for k in await self._keys(keys=[self.key("i", ns)])]
+            values = await self._redis.mget([self.key("r", ns, k) for k in keys]) if keys else []
+        found: dict[str, Value] = {}
+        for key, data in zip(keys, values):
+            value = _decoded(data)
+            if value is not None:  # expired or taken between the two reads
+                found[key] = value
+        return found
+
+    def lock(self, name: str, *, ttl: float, wait: float) -> AbstractAsyncContextManager[None]:
+        return record_lock(self, name, ttl=ttl, wait=wait)
+
+    async def ping(self) -> None:
+        with self.unavailable_as_error():
+            await self._redis.ping()
+
+    async def aclose(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._redis.aclose()
+
+    # -- plumbing --------------------------------------------------------------------------------------
+
+    async def _write(self, ns: str, key: str, value: Value, ttl: float | None, mode: str) -> bool:
+        check_namespace(ns)
+        check_key(key)
+        check_ttl(ttl)
+        ttl_ms = 0 if ttl is None else max(1, math.ceil(ttl * 1000))
+        with self.unavailable_as_error():
+            done = await self._put(keys=[self.key("r", ns, key), self.key("i", ns)],
+                                   args=[encode(value), ttl_ms, key, mode])
+        return bool(done)
+
+    @property
+    def client(self) -> Any:
+        """The redis.asyncio client, for the pacing scripts of this package."""
+        return self._redis
+
+    @contextlib.contextmanager
+    def unavailable_as_error(self) -> Iterator[None]:
+        from redis.exceptions import RedisError
+
+        try:
+            yield
+        except (RedisError, OSError, TimeoutError) as exc:
+            # The exception's own text may quote the URL; only the host and the kind of failure are told.
+            log.warning("state: Redis at %s failed (%s)", self.where, type(exc).__name__)
+            raise StateUnavailable(
+                f"zbmcp's shared state (Redis at {self.where}) cannot be reached ({type(exc).__name__}). "
+                "Nothing was sent to Zoho; retry in a few seconds."
+            ) from None
+
+
+def _decoded(data: bytes | None) -> Value | None:
+    if data is None:
+        return None
+    try:
+        return decode(data)
+    except ValueError:
+        log.warning("state: ignoring a Redis value zbmcp did not write")
+        return None
+
+
+def _describe(client: Any) -> str:
+    """host:port (or the socket path) of a client, never its password."""
+    kwargs = client.connection_pool.connection_kwargs
+    if kwargs.get("path"):
+        return str(kwargs["path"])
+    return f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}"
