@@ -225,19 +225,9 @@ def main() -> int:
     parser.add_argument("--agents", type=int, default=10)
     parser.add_argument("--mode", choices=["auto", "legacy"], default="auto",
                         help="client protocol era: auto = 2026-07-28 (sessionless), legacy = 2025-11-25")
-    parser.add_argument("--probe-process-window", action="store_true",
-                        help="diagnosis: run zbmcp with its per-process request window (in memory) "
-                             "instead of the window file shared by every zbmcp process of the user")
-    parser.add_argument("--child", choices=["sandbox", "minimal", "zbmcp-process-window"],
-                        help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["sandbox", "minimal"], help=argparse.SUPPRESS)
     parser.add_argument("--api-base", help=argparse.SUPPRESS)
     parser.add_argument("--organization", help=argparse.SUPPRESS)
-    if sys.argv[1:3] == ["--child", "zbmcp-process-window"]:
-        from zbmcp.cli import main as zbmcp_main
-        from zbmcp.zoho import limits
-
-        limits.SharedWindow = None  # type: ignore[assignment,misc]  # the Pacer falls back to memory
-        return zbmcp_main(sys.argv[sys.argv.index("--") + 1:])
     args = parser.parse_args()
     if args.child == "sandbox":
         child_sandbox()
@@ -260,9 +250,7 @@ def main() -> int:
             config = Path(tmp) / "zbmcp.yaml"
             config.write_text(zbmcp_config(sandbox, list(hashes), Path(tmp) / "audit.jsonl"))
             serve = ["serve", "--config", str(config), "--transport", "http", "--port", "0"]
-            launcher = ([me, "--child", "zbmcp-process-window", "--"] if args.probe_process_window
-                        else ["-m", "zbmcp"])
-            zbmcp = Child([sys.executable, *launcher, *serve], {"ZBMCP_HOME": str(Path(tmp) / "home")})
+            zbmcp = Child([sys.executable, "-m", "zbmcp", *serve], {"ZBMCP_HOME": str(Path(tmp) / "home")})
             children.append(zbmcp)
             zbmcp_url = zbmcp.line("stderr", "serving MCP on").split("serving MCP on ")[1].split()[0] + "/mcp"
             minimal = Child([sys.executable, me, "--child", "minimal", "--api-base", sandbox["api_base_url"],
@@ -303,7 +291,7 @@ def main() -> int:
         "zbmcp_version": __version__,
         "agents": args.agents,
         "client_mode": args.mode,
-        "zbmcp_request_window": "per process (probe)" if args.probe_process_window else "shared file",
+        "zbmcp_state": "local (files under ZBMCP_HOME)",
         "seconds_per_run": args.seconds,
         "rounds": args.rounds,
         "calls_per_second": {name: round(value, 1) for name, value in rate.items()},

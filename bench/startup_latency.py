@@ -19,7 +19,7 @@ library in the timed path), the same way for both servers, runs interleaved (ABB
                 all 33 tools, for an agent with one organization and one with two; zbmcp.tools.listing_size
   breakdown     where zbmcp's start-up goes beyond the SDK: imports only zbmcp needs (-X importtime, modules
                 the minimal server does not import) and each start-up step timed in a fresh process; and the
-                per-call cost of the request window shared between processes (zbmcp.zoho.windows)
+                per-call cost of the request window shared between processes (zbmcp.state.local)
 
 Targets: cold start <= 1.2x the minimal server; tools/list < 20,000 bytes for all 33 tools.
 """
@@ -287,31 +287,40 @@ print(json.dumps(steps))
 
 
 def shared_window_cost(entries: int, cycles: int = 300) -> float | None:
-    """Milliseconds one call spends in the request window shared between processes (zbmcp.zoho.windows:
-    try_begin when sent, end when answered, each a flock'd read-modify-write of a small JSON file), with
-    `entries` requests already in the window. None where there is no shared window (no fcntl)."""
+    """Milliseconds one call spends pacing in the local State (zbmcp.state.local: the organization's gate, a
+    flock'd read-modify-write of a small file when the call is admitted and again when it is answered), with
+    `entries` requests already in the window. None where there is no local State (no fcntl)."""
     try:
-        from zbmcp.zoho.windows import SharedWindow
+        import anyio
+
+        from zbmcp.state import new_id
+        from zbmcp.state.gates import GateLimits, GateUpdate
+        from zbmcp.state.local import LocalState
     except ImportError:
         return None
     window = 60.0
     now = [1_000_000.0]
-    with tempfile.TemporaryDirectory() as tmp:
-        shared = SharedWindow(entries + 1, window, Path(tmp) / "window.json", stale_after=window,
-                              clock=lambda: now[0])
-        step = window * 1.02 / entries  # the window stays at `entries` answered requests
-        for _ in range(entries):
-            ticket, _ = shared.try_begin()
-            assert ticket is not None
-            shared.end(ticket)
-            now[0] += step
-        started = time.perf_counter()
-        for _ in range(cycles):
-            ticket, _ = shared.try_begin()
-            assert ticket is not None
-            shared.end(ticket)
-            now[0] += step
-        return round((time.perf_counter() - started) / cycles * 1000, 3)
+    gates = [GateLimits("org:main:1", per_window=entries + 1, window=window, concurrency=5)]
+
+    async def cycle(state: LocalState) -> None:
+        ticket = new_id()
+        assert (await state.admit(gates, ticket, lease=65)).admitted
+        await state.finish(gates, ticket, [GateUpdate()])
+        now[0] += window * 1.02 / entries  # the window stays at `entries` answered requests
+
+    async def measure() -> float:
+        with tempfile.TemporaryDirectory() as tmp:
+            state = LocalState(Path(tmp), clock=lambda: now[0])
+            for _ in range(entries):
+                await cycle(state)
+            started = time.perf_counter()
+            for _ in range(cycles):
+                await cycle(state)
+            elapsed = time.perf_counter() - started
+            await state.aclose()
+        return round(elapsed / cycles * 1000, 3)
+
+    return anyio.run(measure)
 
 
 def measure_breakdown(servers: Servers, repeats: int = 5) -> dict[str, Any]:

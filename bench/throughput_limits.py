@@ -79,10 +79,8 @@ def steady_fraction(times: list[float], limit: int, window: float) -> float | No
 
 
 def window_slack() -> float:
-    try:
-        from zbmcp.zoho.windows import WINDOW_SLACK
-    except ImportError:
-        from zbmcp.zoho.limits import WINDOW_SLACK  # type: ignore[attr-defined,no-redef]
+    from zbmcp.zoho.limits import WINDOW_SLACK
+
     return float(WINDOW_SLACK)
 
 

@@ -17,7 +17,7 @@ import yaml
 from mcp import Client
 
 from tests.redis_server import redis_server
-from zbmcp.audit import AuditLog
+from zbmcp.audit import AuditLog, fold_calls
 from zbmcp.config import LoadedConfig, parse_config
 from zbmcp.runtime import Runtime, open_runtime
 from zbmcp.sandbox import Sandbox, SandboxSettings
@@ -116,8 +116,14 @@ class AuditCapture(AuditLog):
         super().__init__(None, self.buffer)
 
     @property
-    def records(self) -> list[dict[str, Any]]:
+    def lines(self) -> list[dict[str, Any]]:
+        """Every record written: a call that sent a request has an intent record, then its outcome."""
         return [json.loads(line) for line in self.buffer.getvalue().splitlines() if line.strip()]
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """One record per call, with its final state (as `zbmcp audit` shows them)."""
+        return fold_calls(self.lines)
 
 
 FAST_RETRIES = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05)

@@ -44,12 +44,13 @@ async def test_all_33_tools_are_listed_with_their_scope_access_and_hints(demo, s
         assert tool.meta == {"zbmcp/scope": spec.scope, "zbmcp/access": spec.access}
         hints = tool.annotations
         assert hints.title == spec.title
-        assert hints.read_only_hint is (spec.access == "read")
+        assert bool(hints.read_only_hint) is (spec.access == "read")  # left out: MCP's default, false
         assert hints.destructive_hint is (name.startswith("delete_") or name.startswith("email_"))
-        assert hints.idempotent_hint is (spec.method in ("GET", "PUT", "DELETE"))
+        assert bool(hints.idempotent_hint) is (spec.method in ("GET", "PUT", "DELETE"))
         assert hints.open_world_hint is name.startswith("email_")
         if name != "list_organizations":  # two organizations: the agent must say which
-            assert tool.input_schema["properties"]["organization_id"] == {"enum": [ORG, OTHER_ORG]}
+            assert tool.input_schema["properties"]["organization_id"] == {"type": "string",
+                                                                          "enum": [ORG, OTHER_ORG]}
             assert "organization_id" in tool.input_schema["required"]
 
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
+import textwrap
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import anyio
 
 from tests.conftest import agent, mcp_client, running
-from zbmcp.zoho.windows import SharedWindow, SlidingWindow
 
 
 async def test_two_servers_on_one_organization_pace_together(make_config, sandbox):
@@ -38,34 +41,57 @@ async def test_two_servers_on_one_organization_pace_together(make_config, sandbo
     assert Counter(r.status for r in sandbox.api_requests) == {200: 60}
 
 
-def test_a_crashed_process_does_not_keep_its_places(tmp_path):
-    path = tmp_path / "window.json"
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    dead_pid = int(dead.stdout)
-    path.write_text(json.dumps({"a": [], "f": {f"{dead_pid}-0": 1e9 - 10, f"{dead_pid}-1": 1e9 - 10}, "h": 0}))
-    window = SharedWindow(2, 60, path, stale_after=600, clock=lambda: 1e9)
-    first, wait = window.try_begin()
-    second, _ = window.try_begin()
-    third, third_wait = window.try_begin()
-    assert first and second and wait == 0  # the dead process's two places were freed
-    assert third is None and third_wait > 0
-    window.cancel(second)
-    assert window.try_begin()[0] is not None
+_HOLD_PLACES = """
+import anyio, contextlib, json, os, sys
+from pathlib import Path
+{pid_one}
+from zbmcp.errors import RateLimited
+from zbmcp.state.local import LocalState
+from zbmcp.zoho.limits import Pacer
+
+async def main():
+    pacer = Pacer(LocalState(Path(sys.argv[1])))
+    gate = pacer.organization_gate("main", "10234695", per_minute=5, concurrency=50, daily_budget=None,
+                                   max_wait=0)
+    admitted = 0
+    async with contextlib.AsyncExitStack() as held:
+        sys.stdin.readline()  # both start together
+        for _ in range(5):
+            try:
+                await held.enter_async_context(pacer.slot(gate))
+                admitted += 1
+            except RateLimited:
+                pass
+        # Keep the places until both have tried (each leaves a mark), then tell.
+        (Path(sys.argv[1]) / f"tried-{{os.urandom(8).hex()}}").touch()
+        with anyio.fail_after(20):
+            while len(list(Path(sys.argv[1]).glob("tried-*"))) < 2:
+                await anyio.sleep(0.01)
+        print(json.dumps({{"pid": os.getpid(), "admitted": admitted}}), flush=True)
+anyio.run(main)
+"""
 
 
-def test_an_answer_keeps_its_place_for_a_window_and_a_hold_shuts_it():
-    now = [0.0]
-    window = SlidingWindow(2, 10, lambda: now[0])
-    one, _ = window.try_begin()
-    two, _ = window.try_begin()
-    assert window.try_begin()[0] is None  # two in flight fill it
-    now[0] = 5.0
-    window.end(one)
-    window.end(two)
-    ticket, wait = window.try_begin()
-    assert ticket is None and 10 < wait <= 10.3  # answered at 5 s: free again a window after the answer
-    now[0] = 15.3
-    assert window.try_begin()[0] is not None
-    window.hold(3)
-    ticket, wait = window.try_begin()
-    assert ticket is None and wait == 3
+def test_two_pid_namespaces_sharing_a_folder_hold_the_limit(tmp_path: Path):
+    """Two containers on one volume both run zbmcp as PID 1: places are told apart by random ids, not PIDs
+    (keyed by PID, two such processes admitted 9 requests against a limit of 5)."""
+    own_namespaces = os.geteuid() == 0 and shutil.which("unshare") is not None
+    # Without the right to make PID namespaces, both processes are made to believe they are PID 1.
+    script = textwrap.dedent(_HOLD_PLACES).format(
+        pid_one="" if own_namespaces else "os.getpid = lambda: 1")
+    prefix = ["unshare", "--pid", "--fork", "--kill-child"] if own_namespaces else []
+    processes = [subprocess.Popen([*prefix, sys.executable, "-c", script, str(tmp_path / "state")],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    try:
+        for p in processes:
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        answers = [json.loads(p.communicate(timeout=30)[0]) for p in processes]
+    finally:
+        for p in processes:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert [a["pid"] for a in answers] == [1, 1]
+    assert sum(a["admitted"] for a in answers) == 5

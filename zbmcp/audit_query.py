@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from zbmcp.audit import fold_calls
+
 _TIME = re.compile(rb'"time":\s*"([^"]+)"')
 
 
@@ -39,7 +41,10 @@ class AuditFilter:
         return {name: value for name, value in chosen.items() if value}
 
     def needles(self) -> list[bytes]:
-        return [json.dumps(value, ensure_ascii=False).encode() for value in self._fields().values()]
+        """Byte strings every matching line contains. A call whose outcome is unknown may still be only an
+        intent record (decision "allowed" on file), so that decision is checked after folding, not here."""
+        values = [v for name, v in self._fields().items() if not (name == "decision" and v == "unknown")]
+        return [json.dumps(value, ensure_ascii=False).encode() for value in values]
 
     def matches(self, record: dict[str, Any]) -> bool:
         if any(str(record.get(name) or "") != value for name, value in self._fields().items()):
@@ -87,6 +92,8 @@ def complete_end(path: Path) -> int:
 
 def newest(path: Path, filters: AuditFilter = AuditFilter(), *, limit: int = 50,
            before: int | None = None) -> Page:
+    """One row per call, as `zbmcp audit` shows it: a call written ahead shows as its outcome record, or, while
+    no outcome follows its intent record, as an outcome unknown (audit.fold_calls' rule)."""
     end = complete_end(path)
     if end == 0:
         return Page([], None, 0)
@@ -97,18 +104,28 @@ def newest(path: Path, filters: AuditFilter = AuditFilter(), *, limit: int = 50,
             upper = min(upper, _first_at_or_after(handle, end, filters.until, strictly_after=True))
         if filters.since is not None:
             lower = _first_at_or_after(handle, end, filters.since)
+        if upper <= lower:
+            return Page([], None, end)
         found: list[dict[str, Any]] = []
-        for start, line in _candidates(handle, lower, upper, filters.needles()):
-            record = _parse(line)
-            if record is not None and filters.matches(record):
-                found.append(record)
-                if len(found) == limit:
-                    return Page(found, start if start > lower else None, end)
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            for start, line in _candidates(mapped, lower, upper, filters.needles()):
+                record = _parse(line)
+                if record is None:
+                    continue
+                if record.get("phase") == "intent":
+                    if _has_outcome(mapped, record, start + len(line), end):
+                        continue  # the call's row is its outcome record, met (or filtered out) already
+                    record = fold_calls([record])[0]
+                if filters.matches(record):
+                    found.append(record)
+                    if len(found) == limit:
+                        return Page(found, start if start > lower else None, end)
     return Page(found, None, end)
 
 
 def appended(path: Path, filters: AuditFilter = AuditFilter(), *, after: int, limit: int = 200) -> Page:
-    """Records written since the cursor `after`, newest first (at most `limit`: the newest ones)."""
+    """Records written since the cursor `after`, newest first (at most `limit`: the newest ones). A call shows
+    once it has its outcome; its intent record alone is not news (a page reload shows an unfinished one)."""
     end = complete_end(path)
     if after > end:  # the file was rotated or truncated: start again from its beginning
         after = 0
@@ -122,11 +139,19 @@ def appended(path: Path, filters: AuditFilter = AuditFilter(), *, after: int, li
     for line in reversed(data.split(b"\n")):
         if line and all(needle in line for needle in needles):
             record = _parse(line)
-            if record is not None and filters.matches(record):
+            if record is not None and record.get("phase") != "intent" and filters.matches(record):
                 found.append(record)
                 if len(found) == limit:
                     break
     return Page(found, None, end)
+
+
+def _has_outcome(mapped: mmap.mmap, intent: dict[str, Any], after: int, end: int) -> bool:
+    call_id = intent.get("call_id")
+    if not isinstance(call_id, str) or not call_id:
+        return False
+    # Outcomes follow their intents closely: the search usually ends within a few records.
+    return mapped.find(json.dumps(call_id).encode(), after, end) >= 0
 
 
 def _parse(line: bytes) -> dict[str, Any] | None:
@@ -137,31 +162,30 @@ def _parse(line: bytes) -> dict[str, Any] | None:
     return record if isinstance(record, dict) else None
 
 
-def _candidates(handle: Any, lower: int, upper: int, needles: list[bytes]) -> Iterator[tuple[int, bytes]]:
+def _candidates(mapped: mmap.mmap, lower: int, upper: int, needles: list[bytes]) -> Iterator[tuple[int, bytes]]:
     """(offset, line) for each line in [lower, upper) that contains every needle, last first.
 
-    The file is memory-mapped and searched for the first needle at C speed, so lines without it cost nothing
-    in Python: a filter that matches nothing reads a 45 MB log in milliseconds.
+    The memory-mapped file is searched for the first needle at C speed, so lines without it cost nothing in
+    Python: a filter that matches nothing reads a 45 MB log in milliseconds.
     """
-    with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-        first, rest = (needles[0], needles[1:]) if needles else (b"\n", [])
-        position = upper
-        while position > lower:
-            hit = mapped.rfind(first, lower, position - 1 if not needles else position)
-            if hit < 0:
-                if not needles:  # the first line of the range
-                    yield lower, mapped[lower:position - 1]
-                break
-            if not needles:  # every line: `hit` is the newline that ends the line before this one
-                line_start, line_end = hit + 1, position - 1
-            else:
-                line_start = max(lower, mapped.rfind(b"\n", lower, hit) + 1)
-                found_end = mapped.find(b"\n", hit, upper)
-                line_end = found_end if found_end >= 0 else upper
-            line = mapped[line_start:line_end]
-            if line and all(needle in line for needle in rest):
-                yield line_start, line
-            position = line_start
+    first, rest = (needles[0], needles[1:]) if needles else (b"\n", [])
+    position = upper
+    while position > lower:
+        hit = mapped.rfind(first, lower, position - 1 if not needles else position)
+        if hit < 0:
+            if not needles:  # the first line of the range
+                yield lower, mapped[lower:position - 1]
+            break
+        if not needles:  # every line: `hit` is the newline that ends the line before this one
+            line_start, line_end = hit + 1, position - 1
+        else:
+            line_start = max(lower, mapped.rfind(b"\n", lower, hit) + 1)
+            found_end = mapped.find(b"\n", hit, upper)
+            line_end = found_end if found_end >= 0 else upper
+        line = mapped[line_start:line_end]
+        if line and all(needle in line for needle in rest):
+            yield line_start, line
+        position = line_start
 
 
 def _first_at_or_after(handle: Any, end: int, moment: dt.datetime, *, strictly_after: bool = False) -> int:

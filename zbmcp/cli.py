@@ -139,10 +139,21 @@ def _parser() -> argparse.ArgumentParser:
                      _claude_config)
     claude.add_argument("--agent", required=True)
 
-    audit = command("audit", "Show the audit log as a table.", _audit)
+    audit = command("audit", "Show the audit log as a table: one row per call, with its final state.", _audit)
     audit.add_argument("--agent")
     audit.add_argument("--since", help="e.g. 2026-11-25, 2026-11-25T10:00, 2h, 30m or 7d")
     audit.add_argument("--json", action="store_true")
+    audit_actions = audit.add_subparsers(metavar="ACTION")
+    verify = audit_actions.add_parser(
+        "verify", help="Check the audit log's hash chain; name the first edited, removed or reordered record.",
+        description="Check the audit log's hash chain (the configured file and its rotated siblings, or the FILES "
+                    "given) and name the first edited, removed or reordered record. Exit status 1 if it is broken.")
+    verify.set_defaults(run=_audit_verify)
+    verify.add_argument("files", nargs="*", metavar="FILE", help="audit files to check instead (any order)")
+    verify.add_argument("--anchor", metavar="SEQ:HASH", help="a head printed by an earlier verify, kept elsewhere: "
+                                                              "proves the log still holds that record unchanged")
+    verify.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    verify.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
     return parser
 
 
@@ -387,6 +398,13 @@ def _audit(args: argparse.Namespace) -> int:
     loaded = _load(args)
     show_audit(loaded, agent=args.agent, since=args.since, as_json=args.json)
     return 0
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    from zbmcp.audit_view import verify_audit
+
+    loaded = _load(args) if (getattr(args, "config", None) or not args.files) else None  # files need no config
+    return 0 if verify_audit(loaded, args.files, anchor=args.anchor) else 1
 
 
 def _sandbox(args: argparse.Namespace) -> int:

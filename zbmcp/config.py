@@ -137,6 +137,9 @@ class Agent(_Strict):
 class Audit(_Strict):
     path: str | None = None  # None: JSON lines on stderr
     argument_values: list[str] = []  # argument names whose values are recorded, e.g. [customer_id, invoice_id]
+    # What is flushed to disk (fsync) before zbmcp goes on: the records of write tools (the default: the
+    # record of a write is on disk before the request leaves), every record, or none (the OS decides).
+    sync: Literal["writes", "all", "none"] = "writes"
 
 
 class Http(_Strict):
@@ -294,7 +297,21 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
             f"no config file at {path}. Write one (example below), pass --config PATH or set {CONFIG_ENV}; "
             f"or try zbmcp on the embedded sandbox with `zbmcp serve --sandbox`.\n\n{EXAMPLE_CONFIG}"
         )
-    return parse_config(path.read_text(encoding="utf-8"), str(path), environ)
+    return parse_config(read_config_text(path), str(path), environ)
+
+
+def read_config_text(path: Path) -> str:
+    """The config's text, or a ConfigError that says what is wrong with the file (never a traceback)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the config: {exc.strerror or exc}", file=str(path)) from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"the config is not UTF-8 text (byte {exc.start}); save it as UTF-8",
+                          file=str(path), line=line) from None
 
 
 def parse_config(text: str, file: str, environ: Mapping[str, str]) -> LoadedConfig:

@@ -34,7 +34,7 @@ from mcp.server import ServerRequestContext
 
 from zbmcp.approvals import modern, question
 from zbmcp.audit import AuditEvent, AuditLog, now_iso
-from zbmcp.errors import ApprovalRefused
+from zbmcp.errors import ApprovalRefused, AuditUnavailable
 from zbmcp.manifest import ToolSpec
 from zbmcp.state import State, Value
 from zbmcp.requests import ZohoRequest
@@ -196,10 +196,14 @@ class ApprovalInbox:
                 arguments=dict(arguments), requested_at=now, expires_at=now + self.approval_seconds,
             )
             if await self.state.put_if_absent("inbox-call", key, {"id": held.id}, ttl=self.approval_seconds):
+                try:  # on the record first: an approval the audit does not know of must not exist
+                    self._audit(held, "approval.requested", "pending",
+                                f'agent "{agent}" asked to {spec.title.lower()}' + _where(held)
+                                + f": held for an operator's approval (approval {held.id})")
+                except AuditUnavailable:
+                    await self.state.delete("inbox-call", key)
+                    raise
                 await self.state.put("inbox-approval", held.id, held.to_record(), ttl=self.approval_seconds)
-                self._audit(held, "approval.requested", "pending",
-                            f'agent "{agent}" asked to {spec.title.lower()}' + _where(held)
-                            + f": held for an operator's approval (approval {held.id})")
                 self._notify()
                 return held, True
         raise ApprovalRefused("zbmcp could not open an approval for this call; nothing was sent to Zoho. Try again.",
@@ -245,14 +249,18 @@ class ApprovalInbox:
             raise DecisionRefused(f"Approval {approval_id} was already decided by {by}; a decision counts once.")
         decided = HeldCall(**{**held.to_record(), "status": "approved" if approve else "denied",
                               "operator": operator, "decided_at": self._clock()})
+        verb = "approved" if approve else "denied"
+        try:  # on the record before it can take effect: fail closed
+            self._audit(decided, "approval.decided", "approved" if approve else "denied",
+                        f'operator "{operator}" {verb} agent "{held.agent}"\'s request to {held.title.lower()}'
+                        + _where(held) + f" (approval {approval_id})")
+        except AuditUnavailable:
+            await self.state.delete("inbox-decided", approval_id)
+            raise
         remaining = max(1.0, held.expires_at - self._clock())
         await self.state.put("inbox-approval", approval_id, decided.to_record(), ttl=max(remaining, DECISION_SECONDS))
         await self.state.put("inbox-decision", held.binding,
                              {"approval": approval_id, "approved": approve, "operator": operator}, ttl=DECISION_SECONDS)
-        verb = "approved" if approve else "denied"
-        self._audit(decided, "approval.decided", "approved" if approve else "denied",
-                    f'operator "{operator}" {verb} agent "{held.agent}"\'s request to {held.title.lower()}'
-                    + _where(held) + f" (approval {approval_id})")
         self._notify()
         return decided
 
@@ -283,10 +291,7 @@ class ApprovalInbox:
                             operator=held.operator, agent=held.agent, tool=held.tool,
                             organization=held.organization, approval=held.id,
                             rule=f"require_approval: {held.tool} (approval: console)")
-        try:
-            self.audit.write(record)
-        except OSError:
-            log.exception("could not write the audit record")
+        self.audit.write(record)  # AuditUnavailable: the caller takes nothing further
 
     async def _announce(self, held: HeldCall) -> None:
         if not self.webhook_url:

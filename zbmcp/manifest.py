@@ -19,7 +19,8 @@ A manifest file describes one Zoho module:
         emails_customer: false       # true when the call sends a real email to a customer
 
 Annotations are derived here, never typed twice. Every string property named `*_id` (and every item of a
-`*_ids` array) must be a Zoho id: digits only, so an id can never smuggle `/`, `?` or `..` into a URL.
+`*_ids` array) must be a Zoho id: digits only (at most 19), so an id can never smuggle `/`, `?` or `..` into a
+URL.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from zbmcp.errors import ConfigError
 
-ZOHO_ID_PATTERN = "^[0-9]+$"
+ZOHO_ID_PATTERN = "^[0-9]{1,19}$"  # Zoho's ids are 64-bit numbers: at most 19 digits
 ARGUMENT_NAME_PATTERN = "^[a-z][a-z0-9_]{0,63}$"
 PATH_PARAM = re.compile(r"\{([a-z_]+)\}")
 SCOPE = re.compile(r"^ZohoBooks\.(?P<module>[a-z]+)\.(?P<op>CREATE|READ|UPDATE|DELETE|ALL)$")

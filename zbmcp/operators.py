@@ -67,8 +67,8 @@ def add_operator(config_path: Path | None, name: str, environ: Mapping[str, str]
     if not path.is_file():
         raise ConfigError(f"no config file at {path}; pass --config PATH")
     secret = secret or new_secret()
-    text = path.read_text(encoding="utf-8")
-    rewrite_config(path, with_operator(text, str(path), name, hash_secret(secret), environ), environ)
+    digest = hash_secret(secret)
+    rewrite_config(path, lambda text: with_operator(text, str(path), name, digest, environ), environ)
     return path, secret
 
 

@@ -1,10 +1,13 @@
 """(ToolSpec, arguments) -> a validated ZohoRequest (pure: no network, no disk).
 
 Validation happens here, before anything is sent: every problem names the field and says how to fix it.
+Besides each tool's schema, every call is held to bounds no legitimate call comes near (a hostile one would
+otherwise fill Zoho's fields, the audit log or memory): see the MAX_* constants.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -21,6 +24,11 @@ if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
 
 _ARGUMENT_NAME = re.compile(ARGUMENT_NAME_PATTERN)
+MAX_FILTER_CHARS = 500  # a query value: a search text, a filter
+MAX_TEXT_CHARS = 10_000  # a body string: notes, terms, an email's body
+MAX_ITEMS = 500  # an array: line items, email addresses
+MAX_DEPTH = 8  # objects and arrays within each other
+MAX_ARGUMENT_BYTES = 512 * 1024  # all the arguments of one call, as JSON
 _JSON_TYPE_NAMES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number",
                     float: "a number", type(None): "null"}
 
@@ -64,13 +72,18 @@ def build_request(spec: ToolSpec, arguments: Mapping[str, Any], organization_ids
 
 
 def validate(spec: ToolSpec, arguments: Mapping[str, Any], organization_ids: Sequence[str]) -> None:
+    too_big = _too_big(arguments)
+    if too_big:  # checked first: nothing else should spend time on a call this size
+        raise InvalidArguments([too_big])
     validator = _validator(spec, tuple(organization_ids))
     problems = [problem for error in validator.iter_errors(dict(arguments)) for problem in _explain(error, spec)]
     declared = set(validator.schema["properties"])
     for name in arguments:
-        if name not in declared and not _ARGUMENT_NAME.match(name):
-            problems.append((name, "is not a valid argument name (lowercase letters, digits and _)"))
+        if name not in declared and not _ARGUMENT_NAME.fullmatch(name):
+            problems.append((_short_name(name), "is not a valid argument name (lowercase letters, digits and _, "
+                                                "at most 64)"))
     problems.extend((path, "must be a finite number (JSON has no NaN or Infinity)") for path in _non_finite(arguments))
+    problems.extend(_out_of_bounds(arguments, spec))
     if problems:
         raise InvalidArguments(sorted(set(problems)))
 
@@ -78,9 +91,23 @@ def validate(spec: ToolSpec, arguments: Mapping[str, Any], organization_ids: Seq
 @lru_cache(maxsize=1024)
 def _validator(spec: ToolSpec, organization_ids: tuple[str, ...]) -> Draft202012Validator:
     # Imported on first use: jsonschema costs ~100 ms, and start-up (spawn to tools/list) needs none of it.
-    from jsonschema import Draft202012Validator, FormatChecker
+    from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
 
-    return Draft202012Validator(validation_schema(spec, organization_ids), format_checker=FormatChecker())
+    def pattern(validator: Any, regex: str, instance: Any, schema: Any) -> Any:
+        # JSON Schema patterns are ECMA-262, where `$` is the end of the text; Python's `$` also matches before
+        # a final newline, which let "123\n" pass as a Zoho id. The end anchor is made strict here.
+        if isinstance(instance, str) and not _strict_pattern(regex).search(instance):
+            yield ValidationError(f"{instance!r} does not match {regex!r}")
+
+    strict = validators.extend(Draft202012Validator, {"pattern": pattern})
+    return strict(validation_schema(spec, organization_ids), format_checker=FormatChecker())
+
+
+@lru_cache(maxsize=256)
+def _strict_pattern(regex: str) -> re.Pattern[str]:
+    if regex.endswith("$") and not regex.endswith("\\$"):
+        regex = regex[:-1] + r"\Z"
+    return re.compile(regex)
 
 
 def _organization(spec: ToolSpec, arguments: dict[str, Any], organization_ids: Sequence[str]) -> str | None:
@@ -103,6 +130,45 @@ def _non_finite(value: Any, path: str = "") -> list[str]:
     if isinstance(value, list):
         return [p for index, item in enumerate(value) for p in _non_finite(item, f"{path}[{index}]")]
     return []
+
+
+def _too_big(arguments: Mapping[str, Any]) -> tuple[str, str] | None:
+    try:
+        size = len(json.dumps(arguments, ensure_ascii=False, default=str).encode())
+    except (ValueError, RecursionError):
+        return ("arguments", f"are nested too deeply (at most {MAX_DEPTH} levels)")
+    if size > MAX_ARGUMENT_BYTES:
+        return ("arguments", f"are {size:,} bytes of JSON; a call takes at most {MAX_ARGUMENT_BYTES:,}")
+    return None
+
+
+def _out_of_bounds(arguments: Mapping[str, Any], spec: ToolSpec) -> list[tuple[str, str]]:
+    """Texts, arrays and nesting beyond what any legitimate call needs, each named by its field."""
+    problems: list[tuple[str, str]] = []
+
+    def walk(value: Any, path: str, depth: int, limit: int) -> None:
+        if depth > MAX_DEPTH:
+            problems.append((path, f"is nested too deeply (at most {MAX_DEPTH} levels)"))
+        elif isinstance(value, str) and len(value) > limit:
+            problems.append((path, f"is {len(value):,} characters long; at most {limit:,} are accepted"))
+        elif isinstance(value, list):
+            if len(value) > MAX_ITEMS:
+                problems.append((path, f"has {len(value):,} items; at most {MAX_ITEMS} are accepted"))
+            for index, item in enumerate(value[:MAX_ITEMS]):
+                walk(item, f"{path}[{index}]", depth + 1, limit)
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                walk(item, _join(path, _short_name(str(key))), depth + 1, limit)
+
+    for name, value in arguments.items():
+        in_query = name in spec.query or name == "organization_id" or name in spec.path_params or (
+            spec.extra_arguments == "query" and name not in (spec.body or {}))
+        walk(value, _short_name(name), 1, MAX_FILTER_CHARS if in_query else MAX_TEXT_CHARS)
+    return problems
+
+
+def _short_name(name: str) -> str:
+    return name if len(name) <= 64 else name[:61] + "..."
 
 
 def _query_value(value: Any) -> str:

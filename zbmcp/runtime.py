@@ -88,9 +88,9 @@ async def open_runtime(
     connections = {
         name: ZohoConnection(name, loaded.config.connections[name], manager) for name, manager in managers.items()
     }
-    pacer = Pacer(state_dir=loaded.home / "usage")
-    audit = audit or AuditLog(loaded.audit_path)
     shared = state if state is not None else open_state(loaded.config.state, loaded.home)
+    pacer = Pacer(shared)
+    audit = audit or AuditLog(loaded.audit_path, sync=loaded.config.audit.sync)
     console = loaded.config.console
     inbox = ApprovalInbox(
         shared, audit, approval_seconds=console.approval_minutes * 60.0, hold_seconds=console.hold_seconds,

@@ -22,7 +22,20 @@ async def serve_config(loaded: LoadedConfig, agent: str | None, transport: str, 
     if agent is not None and agent not in loaded.config.agents:
         raise unknown_agent(agent, loaded.config.agents)
     async with open_runtime(loaded) as runtime:
+        check_audit_log(runtime)
         await _run(runtime, agent, transport, host, port)
+
+
+def check_audit_log(runtime: Runtime) -> None:
+    """Start-up refuses an audit log it could not write: every call would be refused anyway."""
+    problem = runtime.audit.problem()
+    if problem is not None:
+        from zbmcp.errors import ConfigError
+
+        raise ConfigError(f"audit.path: the audit log cannot be written ({problem}). Point audit.path at a file "
+                          "zbmcp can create and append to, in a folder where it may also keep the chain file "
+                          "(.NAME.chain), or remove audit.path to write the records to stderr.",
+                          file=runtime.config.source.file)
 
 
 async def serve_sandbox(transport: str, host: str, port: int) -> None:

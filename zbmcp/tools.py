@@ -27,7 +27,8 @@ def input_schema(spec: ToolSpec, organization_ids: Sequence[str]) -> dict[str, A
     schema = dict(spec.advertised_schema)
     if not takes_organization(spec) or len(organization_ids) == 1:
         return schema
-    schema["properties"] = {"organization_id": {"enum": list(organization_ids)}, **schema["properties"]}
+    schema["properties"] = {"organization_id": {"type": "string", "enum": list(organization_ids)},
+                            **schema["properties"]}
     schema["required"] = ["organization_id", *schema.get("required", [])]
     return schema
 
@@ -51,11 +52,13 @@ def to_mcp_tool(spec: ToolSpec, organization_ids: Sequence[str]) -> types.Tool:
         # The title goes in annotations only: a second copy would cost every agent context on every turn.
         description=spec.description,
         input_schema=input_schema(spec, organization_ids),
+        # A hint equal to MCP's default (readOnlyHint and idempotentHint: false) is left out: it says nothing
+        # more, and the listing costs every agent context on every turn.
         annotations=types.ToolAnnotations(
             title=spec.title,
-            read_only_hint=spec.read_only,
+            read_only_hint=True if spec.read_only else None,
             destructive_hint=spec.destructive,
-            idempotent_hint=spec.idempotent,
+            idempotent_hint=True if spec.idempotent else None,
             open_world_hint=spec.open_world,
         ),
         _meta={SCOPE_META_KEY: spec.scope, ACCESS_META_KEY: spec.access},

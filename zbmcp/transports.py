@@ -303,6 +303,8 @@ class HttpApp:
     async def _healthz(self, request: Request) -> Response:
         if self._draining:
             return JSONResponse({"status": "shutting down", "version": __version__}, status_code=503)
+        if self.runtime.audit.problem() is not None:  # every call would be refused: send them elsewhere
+            return JSONResponse({"status": "audit log unavailable", "version": __version__}, status_code=503)
         return JSONResponse({"status": "ok", "version": __version__})
 
     async def _handle_mcp(self, scope: Scope, receive: Receive, send: Send) -> None:

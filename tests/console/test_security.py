@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import time
 
+import anyio
 import httpx2
 
 from tests.conftest import running, serving
 from tests.console.conftest import MAILER_KEY, SECRET, csrf_in, sign_in
+from zbmcp.audit import AuditLog
 from zbmcp.state.local import LocalState
 
 
@@ -118,3 +120,18 @@ async def test_a_session_expires(console_config, sandbox, tmp_path):
             stale = await http.get(f"{server.url}/console/audit")
     assert fresh.status_code == 200
     assert stale.status_code == 303 and stale.headers["location"].startswith("/console/sign-in")
+
+
+async def test_the_audit_page_says_when_the_hash_chain_is_broken(console_config, sandbox):
+    loaded = console_config()
+    path = loaded.audit_path
+    async with running(loaded, sandbox, audit=AuditLog(path)) as runtime, serving(runtime) as server:
+        async with httpx2.AsyncClient() as http:
+            await sign_in(http, server.url)
+            lines = path.read_text().splitlines()
+            lines[0] = lines[0].replace('"allowed"', '"denied"', 1)  # someone edits the record of the sign-in
+            path.write_text("\n".join(lines) + "\n")
+            with anyio.fail_after(20):
+                while "Hash chain broken" not in (page := await http.get(f"{server.url}/console/audit")).text:
+                    await anyio.sleep(0.05)  # verified in the background: the page shows the latest result
+    assert 'class="chain broken"' in page.text

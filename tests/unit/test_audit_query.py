@@ -75,3 +75,24 @@ def test_an_empty_or_missing_log_has_no_records(tmp_path: Path):
     assert newest(tmp_path / "none.jsonl").records == []
     (tmp_path / "empty.jsonl").write_text("")
     assert newest(tmp_path / "empty.jsonl").records == []
+
+
+def test_a_call_written_ahead_is_one_row_and_an_unfinished_one_says_its_outcome_is_unknown(tmp_path: Path):
+    def at(second: int) -> str:
+        return (START + dt.timedelta(seconds=second)).isoformat().replace("+00:00", "Z")
+
+    base = {"agent": "bookkeeper", "tool": "create_invoice", "organization": "10234695", "rule": "allowed"}
+    lines = [
+        {**base, "time": at(1), "call_id": "c1", "phase": "intent", "decision": "allowed", "sentence": "c1 intent"},
+        {**base, "time": at(2), "call_id": "c2", "phase": "intent", "decision": "allowed", "sentence": "c2 intent"},
+        {**base, "time": at(3), "call_id": "c1", "phase": "outcome", "decision": "allowed", "sentence": "c1 done"},
+        {"time": at(4), "event": "console.sign_in", "decision": "allowed", "sentence": "olivia signed in"},
+    ]
+    path = tmp_path / "audit.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    rows = newest(path).records
+    assert [r["sentence"].split(";")[0] for r in rows] == ["olivia signed in", "c1 done", "c2 intent"]
+    assert rows[2]["decision"] == "unknown" and "no outcome was recorded" in rows[2]["sentence"]
+    assert [r["call_id"] for r in newest(path, AuditFilter(decision="unknown")).records] == ["c2"]
+    assert [r["call_id"] for r in newest(path, AuditFilter(decision="allowed", tool="create_invoice")).records] == ["c1"]
+    assert [r.get("call_id") for r in appended(path, after=0).records] == [None, "c1"]  # intents are not news

@@ -36,7 +36,7 @@ from zbmcp.audit import AuditEvent, now_iso
 from zbmcp.audit_query import AuditFilter, Page, appended, newest
 from zbmcp.audit_view import parse_since
 from zbmcp.config import parse_config
-from zbmcp.errors import ConfigError
+from zbmcp.errors import AuditUnavailable, ConfigError
 from zbmcp.inbox import DecisionRefused, HeldCall
 from zbmcp.keys import key_hash
 from zbmcp.operators import DUMMY_HASH, verify_secret
@@ -44,6 +44,7 @@ from zbmcp.policy import policies
 from zbmcp.runtime import Runtime
 from zbmcp.state import StateUnavailable
 
+from zbmcp.console.chain import ChainWatch
 from zbmcp.console.sessions import Session, Sessions, SignInGuard
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ PREFIX = "/console"
 LOOPBACK_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*", "127.0.0.1", "localhost", "[::1]"]
 MAX_FORM_BYTES = 256 * 1024  # a pasted config for comparison is the largest form
 AUDIT_PAGE = 50
-DECISIONS = ["allowed", "denied", "failed", "dry_run", "pending", "approved"]
+DECISIONS = ["allowed", "denied", "failed", "unknown", "dry_run", "pending", "approved"]
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                                "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
@@ -91,6 +92,7 @@ class ConsoleApp:
         self._proxies = [ipaddress.ip_network(p, strict=False) for p in config.console.trusted_proxies]
         self._agent_keys = {h: name for name, agent in config.agents.items() for h in agent.api_keys}
         self._matrix = access_matrix(runtime.config, runtime.specs, runtime.policies)
+        self._chain = ChainWatch(runtime.config.audit_path)
         self._templates = Environment(loader=PackageLoader("zbmcp.console", "templates"),
                                       autoescape=select_autoescape(default=True), enable_async=False)
         self._templates.filters["when"] = _when
@@ -249,12 +251,15 @@ class ConsoleApp:
                             secure=self._scheme(request) == "https")
 
     def _audit(self, event: str, decision: str, sentence: str, *, operator: str | None = None,
-               agent: str | None = None) -> None:
+               agent: str | None = None, strict: bool = False) -> None:
+        """strict: what the record vouches for (a sign-in) must not happen unrecorded."""
         try:
             self.runtime.audit.write(AuditEvent(time=now_iso(), event=event, decision=decision, sentence=sentence,
                                                 operator=operator, agent=agent))
-        except OSError:
-            log.exception("could not write the audit record")
+        except AuditUnavailable as exc:
+            if strict:
+                raise Refused(503, "The audit log cannot be written", str(exc)) from None
+            log.error("could not write the audit record of a refused console request: %s", exc)
 
     # -- sign-in -------------------------------------------------------------------------------------
 
@@ -312,7 +317,7 @@ class ConsoleApp:
         await self.guard.succeeded(*subjects)
         token, _session = await self.sessions.start(name)
         self._audit("console.sign_in", "allowed", f'operator "{name}" signed in to the console from {address}',
-                    operator=name)
+                    operator=name, strict=True)
         response = RedirectResponse(_safe_next(form.get("next")) or f"{PREFIX}/approvals", 303)
         self._set_cookie(response, request, SESSION_COOKIE, token, int(self.sessions.ttl))
         response.delete_cookie(SIGN_IN_COOKIE, path=PREFIX)
@@ -367,6 +372,8 @@ class ConsoleApp:
             self._audit("console.refused", "denied", f'operator "{session.operator}"\'s decision on approval '
                         f"{approval_id} was refused: {exc}", operator=session.operator)
             raise Refused(409, "The decision was not taken", str(exc)) from None
+        except AuditUnavailable as exc:
+            raise Refused(503, "The decision was not taken", str(exc)) from None
         verb = "approved" if action == "approve" else "denied"
         return RedirectResponse(f"{PREFIX}/approvals?done={verb}:{urllib.parse.quote(approval_id)}", 303)
 
@@ -430,6 +437,7 @@ class ConsoleApp:
             request, "audit.html", session, page=page, chosen=chosen, error=error, audit_file=path,
             agents=agents, tools=sorted(self.runtime.specs), organizations=organizations, decisions=DECISIONS,
             query=urllib.parse.urlencode({k: v for k, v in chosen.items() if v}), live=not before,
+            chain=self._chain.status(),
         )
 
     async def _audit_live(self, request: Request, session: Session) -> Response:

@@ -13,6 +13,7 @@ from typing import Any, Literal, Protocol
 import anyio
 
 from zbmcp.errors import ZbmcpError
+from zbmcp.state.gates import Gates
 
 Value = bytes | str | dict[str, Any]
 """What a record holds. A dict travels as JSON (so JSON types only); bytes and str come back as they went in."""
@@ -38,7 +39,7 @@ class LockTimeout(ZbmcpError):
     """A lock stayed taken for longer than the caller would wait."""
 
 
-class State(Protocol):
+class State(Gates, Protocol):
     """Everything that must be one across processes and replicas. Two implementations with the same semantics:
     LocalState (files under ZBMCP_HOME, one machine) and RedisState (a fleet). No caller knows which it has.
 
@@ -46,6 +47,8 @@ class State(Protocol):
     `key` is any string up to 1 KiB (it may come from a client: it is never used as a path); `ttl` is in
     seconds, None for a record that stays until deleted. Expiry is exact to a few milliseconds: an expired
     record is gone for every reader, whether or not anything has swept it yet.
+
+    Gates (request windows, concurrency slots, day counts: zbmcp.state.gates) are the pacer's.
     """
 
     backend: Backend

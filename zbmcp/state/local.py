@@ -20,7 +20,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +38,8 @@ from zbmcp.state.base import (
     new_id,
     record_lock,
 )
+from zbmcp.state.gates import Admission, GateLimits, GateUpdate
+from zbmcp.state.local_gates import LocalGates
 from zbmcp.zoho.tokens import write_private_file
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,18 @@ class LocalState:
         self.root = root
         self._clock = clock
         self._swept: dict[str, float] = {}
+        self._gates = LocalGates(root, clock)
+
+    # -- gates (zbmcp.state.gates) ---------------------------------------------------------------------
+
+    async def admit(self, gates: Sequence[GateLimits], ticket: str, *, lease: float) -> Admission:
+        return await self._gates.admit(gates, ticket, lease=lease)
+
+    async def finish(self, gates: Sequence[GateLimits], ticket: str, updates: Sequence[GateUpdate]) -> None:
+        await self._gates.finish(gates, ticket, updates)
+
+    async def day_used(self, gate_key: str) -> int:
+        return await self._gates.day_used(gate_key)
 
     # -- records ---------------------------------------------------------------------------------------
 
@@ -131,7 +145,7 @@ class LocalState:
             raise StateUnavailable(f"zbmcp cannot write its state folder {self.root} ({exc.strerror}).") from None
 
     async def aclose(self) -> None:
-        pass
+        self._gates.close()
 
     # -- files -----------------------------------------------------------------------------------------
 

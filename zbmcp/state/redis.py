@@ -17,10 +17,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
+from zbmcp.state import redis_gates
 from zbmcp.state.base import (
     Backend,
     StateUnavailable,
@@ -33,6 +34,7 @@ from zbmcp.state.base import (
     key_fits,
     record_lock,
 )
+from zbmcp.state.gates import Admission, GateLimits, GateUpdate
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +96,29 @@ class RedisState:
         self._put = self._redis.register_script(_PUT)
         self._remove = self._redis.register_script(_REMOVE)
         self._keys = self._redis.register_script(_KEYS)
+        self._admit = self._redis.register_script(redis_gates.ADMIT)
+        self._finish = self._redis.register_script(redis_gates.FINISH)
+        self._day_used = self._redis.register_script(redis_gates.DAY_USED)
 
     def key(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
+
+    # -- gates (zbmcp.state.gates) ---------------------------------------------------------------------
+
+    async def admit(self, gates: Sequence[GateLimits], ticket: str, *, lease: float) -> Admission:
+        with self.unavailable_as_error():
+            answer = await self._admit(keys=redis_gates.gate_keys(self.prefix, gates),
+                                       args=redis_gates.admit_args(gates, ticket, lease))
+        return redis_gates.admission(answer)
+
+    async def finish(self, gates: Sequence[GateLimits], ticket: str, updates: Sequence[GateUpdate]) -> None:
+        with self.unavailable_as_error():
+            await self._finish(keys=redis_gates.gate_keys(self.prefix, gates),
+                               args=redis_gates.finish_args(gates, ticket, updates))
+
+    async def day_used(self, gate_key: str) -> int:
+        with self.unavailable_as_error():
+            return int(await self._day_used(keys=redis_gates.gate_keys(self.prefix, [GateLimits(gate_key)])[2:]))
 
     # -- records ---------------------------------------------------------------------------------------
 
