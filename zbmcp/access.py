@@ -7,13 +7,14 @@ config would grant or take away (pure: built from the resolved policies, never a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
-from zbmcp.config import LoadedConfig
-from zbmcp.manifest import ToolSpec
-from zbmcp.policy import AgentPolicy, select
+from zbmcp.config import LoadedConfig, parse_config, read_config_text
+from zbmcp.manifest import ToolSpec, load_manifests
+from zbmcp.policy import AgentPolicy, policies, select
 
 State = Literal["hidden", "dry run", "read", "approval", "write"]
 POWER: dict[State, int] = {"hidden": 0, "dry run": 1, "read": 2, "approval": 3, "write": 4}
@@ -162,3 +163,41 @@ def compare(before: Matrix, after: Matrix) -> list[Change]:
         if old.keys != new.keys:
             changes.append(Change(name, "API keys", str(old.keys), str(new.keys), grants=new.keys > old.keys))
     return changes
+
+
+class Placeholders(Mapping[str, str]):
+    """The environment for a config read only to compare it: every ${VARIABLE} reads as a placeholder, so a
+    comparison never needs, nor shows, a secret."""
+
+    def __getitem__(self, name: str) -> str:
+        return f"<{name}>"
+
+    def __contains__(self, name: object) -> bool:
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+def matrix_of(text: str, file: str, specs: Mapping[str, ToolSpec]) -> Matrix:
+    """The access matrix of a config file's text (ConfigError with file and line if it would not load)."""
+    loaded = parse_config(text, file, Placeholders())
+    return access_matrix(loaded, specs, policies(loaded, specs))
+
+
+def compare_files(old: Path, new: Path) -> list[Change]:
+    specs = load_manifests()
+    return compare(matrix_of(read_config_text(old), str(old), specs),
+                   matrix_of(read_config_text(new), str(new), specs))
+
+
+def format_changes(changes: list[Change]) -> str:
+    if not changes:
+        return "No agent would gain or lose anything.\n"
+    rows = [f"{'grants' if c.grants else 'takes':<6}  {c.agent:<16} {c.what:<28} {c.before} -> {c.after}"
+            for c in changes]
+    granted = sum(1 for c in changes if c.grants)
+    return "\n".join(rows) + f"\n{granted} grant more, {len(changes) - granted} take away.\n"

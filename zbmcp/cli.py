@@ -130,6 +130,15 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--config", type=Path)
     add.add_argument("-v", "--verbose", action="store_true")
 
+    access = commands.add_parser("access", help="Who can do what: compare two config files.")
+    access_commands = access.add_subparsers(metavar="ACTION")
+    compare = access_commands.add_parser("compare", help="What a new config would grant or take away, agent by "
+                                                         "agent, compared with an old one.")
+    compare.set_defaults(run=_access_compare)
+    compare.add_argument("old", type=Path)
+    compare.add_argument("new", type=Path)
+    compare.add_argument("-v", "--verbose", action="store_true")
+
     console = command("console", "Serve the operator's console (approvals, access, audit) for this config.",
                       _console)
     console.add_argument("--host", default="127.0.0.1")
@@ -347,6 +356,14 @@ def _operator_add(args: argparse.Namespace) -> int:
     print(f"zbmcp: added operator {args.name!r} to {path} (only a hash of the secret is stored"
           + ("; the secret above is shown only now" if chosen is None else "") + "). Restart zbmcp to use it.",
           file=sys.stderr)
+    return 0
+
+
+def _access_compare(args: argparse.Namespace) -> int:
+    from zbmcp.access import compare_files, format_changes
+
+    changes = compare_files(args.old, args.new)
+    print(format_changes(changes), end="")
     return 0
 
 

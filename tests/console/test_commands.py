@@ -76,3 +76,23 @@ async def test_zbmcp_console_serves_the_console_for_a_local_user(sandbox, home, 
     assert root.status_code == 303 and root.headers["location"] == "/console/"
     assert signed.status_code == 303
     assert access.status_code == 200 and 'data-agent="bookkeeper"' in access.text
+
+
+def test_access_compare_says_what_a_new_config_would_grant_or_take_away(sandbox, home, tmp_path):
+    old = tmp_path / "old.yaml"
+    new = tmp_path / "new.yaml"
+    old.write_text(config_text(sandbox, {"bookkeeper": agent(["invoices:*"], exclude=["delete_invoice"],
+                                                             require_approval=["email_invoice"]),
+                                         "reporting": agent(["*:read"])}))
+    new.write_text(config_text(sandbox, {"bookkeeper": agent(["invoices:*"], ["10234695", "10234696"]),
+                                         "reporting": agent(["contacts:read"])}))
+    env = {"PATH": "/usr/bin:/bin"}  # no secrets in the environment: ${VARIABLES} are never read
+    compared = run("access", "compare", str(old), str(new), env=env)
+    same = run("access", "compare", str(old), str(old), env=env)
+    assert compared.returncode == 0, compared.stderr
+    lines = compared.stdout.splitlines()
+    assert "grants  bookkeeper       organization 10234696        no access -> access" in lines
+    assert "grants  bookkeeper       delete_invoice               hidden -> write" in lines
+    assert "grants  bookkeeper       email_invoice                approval -> write" in lines
+    assert "takes   reporting        list_invoices                read -> hidden" in lines
+    assert same.stdout == "No agent would gain or lose anything.\n"

@@ -31,16 +31,14 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
-from zbmcp.access import access_matrix, compare
+from zbmcp.access import access_matrix, compare, matrix_of
 from zbmcp.audit import AuditEvent, now_iso
 from zbmcp.audit_query import AuditFilter, Page, appended, newest
 from zbmcp.audit_view import parse_since
-from zbmcp.config import parse_config
 from zbmcp.errors import AuditUnavailable, ConfigError
 from zbmcp.inbox import DecisionRefused, HeldCall
 from zbmcp.keys import key_hash
 from zbmcp.operators import DUMMY_HASH, verify_secret
-from zbmcp.policy import policies
 from zbmcp.runtime import Runtime
 from zbmcp.state import StateUnavailable
 
@@ -389,8 +387,7 @@ class ConsoleApp:
     async def _compare(self, request: Request, session: Session) -> Response:
         candidate = request.state.form.get("candidate", "")
         try:
-            loaded = parse_config(candidate, "the pasted config", _Placeholders())
-            other = access_matrix(loaded, self.runtime.specs, policies(loaded, self.runtime.specs))
+            other = matrix_of(candidate, "the pasted config", self.runtime.specs)
         except ConfigError as exc:
             return self._page(request, "compare.html", session, 422, candidate=candidate, changes=None,
                               error=str(exc))
@@ -450,23 +447,6 @@ class ConsoleApp:
         response = self._page(request, "audit_rows.html", session, records=page.records)
         response.headers["X-Audit-Cursor"] = str(page.end)
         return response
-
-
-class _Placeholders(Mapping[str, str]):
-    """The environment for a pasted config: every ${VARIABLE} reads as a placeholder, so a comparison never
-    needs, nor shows, the server's own secrets."""
-
-    def __getitem__(self, name: str) -> str:
-        return f"<{name}>"
-
-    def __contains__(self, name: object) -> bool:
-        return True
-
-    def __iter__(self) -> Any:
-        return iter(())
-
-    def __len__(self) -> int:
-        return 0
 
 
 def _unavailable(exc: StateUnavailable) -> Refused:
