@@ -6,7 +6,9 @@ The console runs in this process behind httpx2's ASGI transport, signed in as an
 is the app's own, from the request entering it to the last byte of the answer leaving it (no socket, no
 client parsing). The audit log is a real file of `--records` JSON lines in the format zbmcp writes (tool
 calls of five agents over 30 days, ~1 % denied, plus console events); the inbox holds 20 pending calls in
-the SQLite state every local process shares. Pages are measured in rounds, interleaved, after one untimed
+the local state every process on the machine shares. The records are hash-chained and a write tool's
+call is two records (intent, outcome), as zbmcp writes them; the chain is verified once in the background
+before the timing starts. Pages are measured in rounds, interleaved, after one untimed
 round. The worst case for the audit viewer is a filter that matches nothing: it reads the whole file.
 """
 
@@ -29,7 +31,8 @@ import httpx2
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import load_average, machine, now_iso, summarize, write_results  # noqa: E402
-from zbmcp.audit import AuditRecord, sentence  # noqa: E402
+from zbmcp import audit_chain  # noqa: E402
+from zbmcp.audit import AuditEvent, AuditRecord, intent_sentence, new_call_id, sentence  # noqa: E402
 from zbmcp.config import parse_config  # noqa: E402
 from zbmcp.console import ConsoleApp  # noqa: E402
 from zbmcp.operators import hash_secret  # noqa: E402
@@ -63,31 +66,45 @@ def config_text(audit_path: Path) -> str:
 
 
 def write_audit(path: Path, count: int) -> None:
+    """`count` records as zbmcp writes them: hash-chained; a write tool's call is an intent and an outcome."""
     rng = random.Random(14)
     step = dt.timedelta(days=30) / count
-    with path.open("w") as handle:
-        for i in range(count):
-            at = (START + step * i).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-            if i % 500 == 250:
-                line = json.dumps({"time": at, "event": "console.sign_in", "decision": "allowed", "operator": "olivia",
-                                   "sentence": 'operator "olivia" signed in to the console from 10.0.0.7'})
-                handle.write(line + "\n")
+    prev, seq = audit_chain.GENESIS, 0
+    with path.open("wb") as handle:
+
+        def append(fields: dict[str, Any]) -> None:
+            nonlocal prev, seq
+            seq += 1
+            line, prev = audit_chain.seal(fields, seq, prev)
+            handle.write(line + b"\n")
+
+        while seq < count:
+            at = (START + step * seq).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            if seq % 500 == 250:
+                append(AuditEvent(time=at, event="console.sign_in", decision="allowed", operator="olivia",
+                                  sentence='operator "olivia" signed in to the console from 10.0.0.7').fields())
                 continue
             agent = rng.choice(list(AGENTS))
             tool = rng.choice(AGENTS[agent])
+            writes = not tool.startswith(("list_", "get_"))
             denied = rng.random() < 0.01
             organization = rng.choice(ORGS)
-            status = None if denied else (201 if tool.startswith("create") else 200)
+            status = None if denied else (201 if writes else 200)
             ms = rng.randint(80, 900)
             record = AuditRecord(
-                time=at, agent=agent, tool=tool, scope=f"ZohoBooks.{tool.split('_')[-1]}.READ", access="read",
-                organization=organization, region="eu", decision="denied" if denied else "allowed",
-                rule="organizations" if denied else "allowed", http_status=status, zoho_code=0 if status else None,
-                duration_ms=ms, arguments=["organization_id", "page"], argument_values={},
+                time=at, agent=agent, tool=tool, scope=f"ZohoBooks.{tool.split('_')[-1]}.READ",
+                access="write" if writes else "read", organization=organization, region="eu",
+                decision="denied" if denied else "allowed", rule="organizations" if denied else "allowed",
+                http_status=status, zoho_code=0 if status else None, duration_ms=ms,
+                arguments=["organization_id", "page"], argument_values={}, call_id=new_call_id(),
             )
+            if writes and not denied:
+                intent = AuditRecord(**{**vars(record), "phase": "intent", "http_status": None, "zoho_code": None})
+                intent.sentence = intent_sentence(agent, f"tried to {tool.replace('_', ' ')}", organization, "eu")
+                append(intent.fields())
             phrase = f"tried to {tool.replace('_', ' ')}" if denied else f"{tool.replace('_', ' ')}d {rng.randint(1, 200)}"
             record.sentence = sentence(agent, phrase, organization, "eu", record.decision, record.rule, status, ms)
-            handle.write(record.to_json() + "\n")
+            append(record.fields())
 
 
 class Timed:
@@ -122,7 +139,8 @@ async def run(records: int, runs: int) -> dict[str, Any]:
                 await runtime.inbox.hold("bookkeeper", spec, request, arguments, f"https://www.zohoapis.eu{request.path}",
                                          "Agent \"bookkeeper\" wants to email invoice. Approve?")
             pending = (await runtime.inbox.all())[0]
-            timed = Timed(ConsoleApp(runtime))
+            console = ConsoleApp(runtime)
+            timed = Timed(console)
             async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=timed),
                                           base_url="http://127.0.0.1:8000") as http:
                 page = await http.get("/console/sign-in")
@@ -152,6 +170,7 @@ async def run(records: int, runs: int) -> dict[str, Any]:
                     "audit, live refresh": ("GET", f"/console/audit/live?after={end - 20_000}", None),
                 }
                 samples: dict[str, list[float]] = {name: [] for name in pages}
+                chain = await _verified(console, http)
                 sizes: dict[str, int] = {}
                 for round_ in range(runs + 1):
                     for name, (method, url, form) in pages.items():
@@ -167,8 +186,19 @@ async def run(records: int, runs: int) -> dict[str, Any]:
             "load_average_at_start": load_average(),
             "settings": {"audit_records": records, "audit_bytes": audit_bytes,
                          "runs": runs, "pending_approvals": 20, "agents": len(AGENTS)},
-            "pages": results, "worst_p90_ms": worst, "target_ms": TARGET_MS, "met": worst <= TARGET_MS,
+            "chain": chain, "pages": results, "worst_p90_ms": worst, "target_ms": TARGET_MS, "met": worst <= TARGET_MS,
         }
+
+
+async def _verified(console: ConsoleApp, http: httpx2.AsyncClient) -> str:
+    """Wait for the background check of the chain (it runs once, when the log is first shown) to finish, so
+    that it does not compete with the pages being timed; returns what the page says."""
+    for _ in range(600):
+        status = console.chain_status()
+        if status.state != "checking" and not console.chain_busy():
+            return status.text
+        await asyncio.sleep(0.1)
+    raise RuntimeError("the audit chain check did not finish within a minute")
 
 
 def main() -> None:

@@ -42,7 +42,7 @@ from zbmcp.operators import DUMMY_HASH, verify_secret
 from zbmcp.runtime import Runtime
 from zbmcp.state import StateUnavailable
 
-from zbmcp.console.chain import ChainWatch
+from zbmcp.console.chain import ChainStatus, ChainWatch
 from zbmcp.console.sessions import Session, Sessions, SignInGuard
 
 log = logging.getLogger(__name__)
@@ -113,6 +113,13 @@ class ConsoleApp:
             Route("/audit/live", signed_in(self._audit_live), methods=["GET"]),
             Mount("/static", app=StaticFiles(directory=static), name="static"),
         ])
+
+    def chain_status(self) -> ChainStatus:
+        """What the audit page says of the hash chain (starting a check when the log has grown)."""
+        return self._chain.status()
+
+    def chain_busy(self) -> bool:
+        return self._chain.busy
 
     # -- ASGI: the checks every request passes ------------------------------------------------------
 
@@ -434,7 +441,7 @@ class ConsoleApp:
             request, "audit.html", session, page=page, chosen=chosen, error=error, audit_file=path,
             agents=agents, tools=sorted(self.runtime.specs), organizations=organizations, decisions=DECISIONS,
             query=urllib.parse.urlencode({k: v for k, v in chosen.items() if v}), live=not before,
-            chain=self._chain.status(),
+            chain=self.chain_status(),
         )
 
     async def _audit_live(self, request: Request, session: Session) -> Response:

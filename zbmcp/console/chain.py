@@ -50,6 +50,12 @@ class ChainWatch:
         return ChainStatus("broken", f"Hash chain broken: {result.problem} Run `zbmcp audit verify` for details."
                                      f"{later}")
 
+    @property
+    def busy(self) -> bool:
+        """A check is running."""
+        with self._lock:
+            return self._running
+
     def _check(self, seen: tuple[int, int]) -> None:
         assert self.path is not None
         result = None
