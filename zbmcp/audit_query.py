@@ -16,6 +16,7 @@ import json
 import mmap
 import os
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,7 +92,7 @@ def complete_end(path: Path) -> int:
 
 
 def newest(path: Path, filters: AuditFilter = AuditFilter(), *, limit: int = 50,
-           before: int | None = None) -> Page:
+           before: int | None = None, index: ZoneIndex | None = None) -> Page:
     """One row per call, as `zbmcp audit` shows it: a call written ahead shows as its outcome record, or, while
     no outcome follows its intent record, as an outcome unknown (audit.fold_calls' rule)."""
     end = complete_end(path)
@@ -108,7 +109,8 @@ def newest(path: Path, filters: AuditFilter = AuditFilter(), *, limit: int = 50,
             return Page([], None, end)
         found: list[dict[str, Any]] = []
         with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            for start, line in _candidates(mapped, lower, upper, filters.needles()):
+            skip = index.skippable(path, filters) if index is not None else []
+            for start, line in _segments_candidates(mapped, lower, upper, filters.needles(), skip):
                 record = _parse(line)
                 if record is None:
                     continue
@@ -144,6 +146,23 @@ def appended(path: Path, filters: AuditFilter = AuditFilter(), *, after: int, li
                 if len(found) == limit:
                     break
     return Page(found, None, end)
+
+
+def _segments_candidates(mapped: mmap.mmap, lower: int, upper: int, needles: list[bytes],
+                         skip: list[tuple[int, int]]) -> Iterator[tuple[int, bytes]]:
+    """_candidates over [lower, upper) minus the ranges in `skip` (sorted, each starting and ending at a line
+    start), last first."""
+    position = upper
+    for start, end in reversed(skip):
+        if end <= lower or start >= position:
+            continue
+        if end < position:
+            yield from _candidates(mapped, max(end, lower), position, needles)
+        position = max(start, lower)
+        if position <= lower:
+            return
+    if position > lower:
+        yield from _candidates(mapped, lower, position, needles)
 
 
 def _has_outcome(mapped: mmap.mmap, intent: dict[str, Any], after: int, end: int) -> bool:
@@ -227,3 +246,73 @@ def file_size(path: Path) -> int:
         return os.stat(path).st_size
     except FileNotFoundError:
         return 0
+
+
+ZONE_BYTES = 4 << 20
+_ZONE_FIELDS = re.compile(rb'"(agent|tool|organization|decision)": ("(?:[^"\\]|\\.)*")')
+
+
+class ZoneIndex:
+    """Which agents, tools, organizations and decisions each 4 MB stretch of the log holds, so a filter skips
+    the stretches that cannot match instead of reading them: a filter that matches nothing costs as little as
+    one that matches often. Built in a worker thread as the log grows; until a stretch is indexed it is read."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._zones: list[tuple[int, int, dict[bytes, set[bytes]]]] = []
+        self._file: tuple[int, int] | None = None  # (device, inode) the zones are for
+        self._building = False
+
+    def skippable(self, path: Path, filters: AuditFilter) -> list[tuple[int, int]]:
+        wanted = {name.encode(): json.dumps(value, ensure_ascii=False).encode()
+                  for name, value in filters._fields().items() if not (name == "decision" and value == "unknown")}
+        self._grow(path)
+        if not wanted:
+            return []
+        with self._lock:
+            zones = list(self._zones)
+        return [(start, end) for start, end, values in zones
+                if any(value not in values.get(name, ()) for name, value in wanted.items())]
+
+    @property
+    def building(self) -> bool:
+        with self._lock:
+            return self._building
+
+    def _grow(self, path: Path) -> None:
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            return
+        with self._lock:
+            if (info.st_dev, info.st_ino) != self._file or (self._zones and self._zones[-1][1] > info.st_size):
+                self._zones, self._file = [], (info.st_dev, info.st_ino)  # a new or rotated log
+            indexed = self._zones[-1][1] if self._zones else 0
+            if self._building or info.st_size - indexed < ZONE_BYTES:
+                return
+            self._building = True
+        threading.Thread(target=self._build, args=(path, indexed, self._file), name="zbmcp-audit-index",
+                         daemon=True).start()
+
+    def _build(self, path: Path, start: int, file: tuple[int, int] | None) -> None:
+        zones = []
+        try:
+            with path.open("rb") as handle:
+                end = complete_end(path)
+                while end - start >= ZONE_BYTES:
+                    handle.seek(start)
+                    data = handle.read(ZONE_BYTES)
+                    cut = data.rfind(b"\n") + 1
+                    if cut == 0:
+                        break
+                    values: dict[bytes, set[bytes]] = {}
+                    for name, value in _ZONE_FIELDS.findall(data[:cut]):
+                        values.setdefault(name, set()).add(value)
+                    zones.append((start, start + cut, values))
+                    start += cut
+        except OSError:
+            pass  # the log went away: the next page starts again
+        with self._lock:
+            if file == self._file and zones and (not self._zones or self._zones[-1][1] == zones[0][0]):
+                self._zones.extend(zones)
+            self._building = False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -31,11 +32,11 @@ def log(tmp_path: Path) -> Path:
     return path
 
 
-def all_pages(path: Path, filters: AuditFilter, limit: int) -> list[int]:
+def all_pages(path: Path, filters: AuditFilter, limit: int, index=None) -> list[int]:
     seen: list[int] = []
     before = None
     for _ in range(1000):
-        page = newest(path, filters, limit=limit, before=before)
+        page = newest(path, filters, limit=limit, before=before, index=index)
         seen.extend(r["n"] for r in page.records)
         if page.older is None:
             return seen
@@ -96,3 +97,27 @@ def test_a_call_written_ahead_is_one_row_and_an_unfinished_one_says_its_outcome_
     assert [r["call_id"] for r in newest(path, AuditFilter(decision="unknown")).records] == ["c2"]
     assert [r["call_id"] for r in newest(path, AuditFilter(decision="allowed", tool="create_invoice")).records] == ["c1"]
     assert [r.get("call_id") for r in appended(path, after=0).records] == [None, "c1"]  # intents are not news
+
+
+def test_the_zone_index_skips_only_what_cannot_match(tmp_path: Path, monkeypatch):
+    from zbmcp import audit_query
+
+    monkeypatch.setattr(audit_query, "ZONE_BYTES", 2000)  # many small zones
+    path = tmp_path / "audit.jsonl"
+    records = [record(i) for i in range(300)]
+    for r in records[:40]:
+        r["agent"] = "retired"  # an agent seen only at the start of the log
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    index = audit_query.ZoneIndex()
+    index.skippable(path, AuditFilter(agent="retired"))  # starts indexing
+    deadline = time.monotonic() + 10  # the index is built in a worker thread: a bounded wait for it
+    while index.building:
+        assert time.monotonic() < deadline, "the index was not built in 10 s"
+        time.sleep(0.005)
+    filters = [AuditFilter(agent="retired"), AuditFilter(agent="nobody"), AuditFilter(decision="denied"),
+               AuditFilter(agent="bookkeeper", tool="create_invoice"), AuditFilter()]
+    assert index.skippable(path, AuditFilter(agent="retired"))  # the index is in use
+    for chosen in filters:
+        for limit in (3, 50):
+            assert all_pages(path, chosen, limit, index) == all_pages(path, chosen, limit), chosen
+    assert all_pages(path, AuditFilter(agent="retired"), 7, index) == list(range(39, -1, -1))

@@ -33,7 +33,7 @@ from starlette.types import Receive, Scope, Send
 
 from zbmcp.access import access_matrix, compare, matrix_of
 from zbmcp.audit import AuditEvent, now_iso
-from zbmcp.audit_query import AuditFilter, Page, appended, newest
+from zbmcp.audit_query import AuditFilter, Page, ZoneIndex, appended, newest
 from zbmcp.audit_view import parse_since
 from zbmcp.errors import AuditUnavailable, ConfigError
 from zbmcp.inbox import DecisionRefused, HeldCall
@@ -91,6 +91,7 @@ class ConsoleApp:
         self._agent_keys = {h: name for name, agent in config.agents.items() for h in agent.api_keys}
         self._matrix = access_matrix(runtime.config, runtime.specs, runtime.policies)
         self._chain = ChainWatch(runtime.config.audit_path)
+        self._zones = ZoneIndex()
         self._templates = Environment(loader=PackageLoader("zbmcp.console", "templates"),
                                       autoescape=select_autoescape(default=True), enable_async=False)
         self._templates.filters["when"] = _when
@@ -118,8 +119,9 @@ class ConsoleApp:
         """What the audit page says of the hash chain (starting a check when the log has grown)."""
         return self._chain.status()
 
-    def chain_busy(self) -> bool:
-        return self._chain.busy
+    def background_busy(self) -> bool:
+        """The chain check or the audit index is being built (a benchmark waits for them)."""
+        return self._chain.busy or self._zones.building
 
     # -- ASGI: the checks every request passes ------------------------------------------------------
 
@@ -434,7 +436,8 @@ class ConsoleApp:
         before = request.query_params.get("before", "")
         page = Page([], None, 0)
         if path is not None:
-            page = newest(path, filters, limit=AUDIT_PAGE, before=int(before) if before.isdigit() else None)
+            page = newest(path, filters, limit=AUDIT_PAGE, before=int(before) if before.isdigit() else None,
+                          index=self._zones)
         agents = sorted(self.runtime.config.config.agents)
         organizations = sorted({o for a in self.runtime.config.config.agents.values() for o in a.organizations})
         return self._page(
