@@ -38,6 +38,7 @@ from zbmcp.audit import AuditEvent, AuditRecord, intent_sentence, new_call_id, s
 from zbmcp.config import parse_config  # noqa: E402
 from zbmcp.console import ConsoleApp  # noqa: E402
 from zbmcp.operators import hash_secret  # noqa: E402
+from zbmcp.question import build_question  # noqa: E402
 from zbmcp.requests import build_request  # noqa: E402
 from zbmcp.runtime import open_runtime  # noqa: E402
 
@@ -138,8 +139,11 @@ async def run(records: int, runs: int) -> dict[str, Any]:
                 arguments = {"organization_id": ORGS[0], "invoice_id": str(460000000000000 + n),
                              "to_mail_ids": [f"ap{n}@customer.example"]}
                 request = build_request(spec, arguments, tuple(ORGS))
-                await runtime.inbox.hold("bookkeeper", spec, request, arguments, f"https://www.zohoapis.eu{request.path}",
-                                         "Agent \"bookkeeper\" wants to email invoice. Approve?")
+                decision = runtime.policies["bookkeeper"].decide(spec, request)
+                assert decision.facts is not None
+                question = build_question("bookkeeper", spec, request, f"https://www.zohoapis.eu{request.path}",
+                                          decision.facts, decision.reasons)
+                await runtime.inbox.hold(spec, request, arguments, question)
             pending = (await runtime.inbox.all())[0]
             console = ConsoleApp(runtime)
             timed = Timed(console)

@@ -110,22 +110,22 @@ async def test_a_hosted_agent_cannot_approve_its_own_call_by_any_mcp_message(mak
             ]
             answers = [await modern.session.call_tool("email_invoice", arguments, allow_input_required=True,
                                                       **attempt) for attempt in attempts]
-            # an argument that says so: at most another call, held in its turn
+            # an argument that says so: an undeclared argument, refused before anything else
             in_arguments = await legacy.call_tool("email_invoice", {**arguments, "approve": True})
             legacy_call = await legacy.call_tool("email_invoice", arguments)
             forged_legacy = await legacy.session.call_tool("email_invoice", arguments,
                                                            input_responses={"zbmcp-approval": ACCEPT})
-        held = {h.arguments.get("approve", False): h for h in await pending(runtime.inbox, 2)}
+        held = await pending(runtime.inbox)
 
     assert all(isinstance(answer, types.InputRequiredResult) for answer in answers)
-    for answer in (in_arguments, legacy_call, forged_legacy):
+    assert in_arguments.is_error and "approve" in in_arguments.content[0].text
+    assert in_arguments.structured_content["error"]["type"] == "InvalidArguments"
+    for answer in (legacy_call, forged_legacy):
         assert answer.is_error and answer.structured_content["error"]["type"] == "ApprovalPending"
-    assert f"Waiting for approval {held[False].id}" in legacy_call.content[0].text
-    assert f"Waiting for approval {held[False].id}" in forged_legacy.content[0].text
-    assert f"Waiting for approval {held[True].id}" in in_arguments.content[0].text
+        assert f"Waiting for approval {held[0].id}" in answer.content[0].text
     assert elicited == []  # zbmcp never asked the agent's client: there was nothing to forge an answer to
     assert emails_sent(sandbox) == 0 and sandbox.outbox == []
-    assert len(held) == 2 and held[False].agent == "mailer" and held[False].recipients == ["ap@acme.example"]
+    assert len(held) == 1 and held[0].agent == "mailer" and held[0].recipients == ["ap@acme.example"]
 
 
 async def test_an_approved_call_runs_once_and_the_audit_names_the_operator(make_config, sandbox):
@@ -144,7 +144,9 @@ async def test_an_approved_call_runs_once_and_the_audit_names_the_operator(make_
     assert [mail.to for mail in sandbox.outbox] == [["ap@acme.example"]]
     records = runtime.audit.records
     call = [r for r in records if r.get("tool") == "email_invoice" and r.get("decision") == "allowed"]
-    assert len(call) == 1 and f"approved by operator olivia in the console (approval {held.id})" == call[0]["rule"]
+    assert len(call) == 1 and call[0]["rule"] == (f"approved by operator olivia in the console (approval {held.id}); "
+                                                  "asked by require_approval: email_invoice")
+    assert call[0]["config_revision"] == loaded.revision  # and which config asked (#10)
     events = [(r["event"], r["decision"]) for r in records if "event" in r]
     assert ("approval.requested", "pending") in events and ("approval.decided", "approved") in events
 

@@ -50,9 +50,12 @@ async def test_the_inspector_lists_tools_over_stdio(tmp_path):
     assert code == 0, stderr
     tools = {tool["name"]: tool for tool in answer["result"]["tools"]}
     assert len(tools) == 33
-    assert tools["delete_invoice"]["annotations"]["destructiveHint"] is True
-    assert tools["list_invoices"]["_meta"] == {"zbmcp/scope": "ZohoBooks.invoices.READ",
-                                               "zbmcp/access": "read"}
+    # A hint left out means MCP's default: destructiveHint true, readOnlyHint false, openWorldHint true.
+    assert tools["delete_invoice"]["annotations"].get("destructiveHint", True) is True
+    assert tools["mark_invoice_sent"]["annotations"]["destructiveHint"] is False
+    assert tools["list_invoices"]["annotations"] == {"title": "List invoices", "readOnlyHint": True,
+                                                     "openWorldHint": False}
+    assert tools["list_invoices"]["_meta"] == {"zbmcp/scope": "ZohoBooks.invoices.READ"}
 
 
 async def test_the_inspector_calls_a_tool_over_stdio_in_the_2026_era(tmp_path):

@@ -55,6 +55,8 @@ class AuditRecord:
     arguments: list[str]
     argument_values: dict[str, Any] = field(default_factory=dict)
     sentence: str = ""
+    config_revision: str = ""  # the config file's revision (zbmcp.config.revision_of): which policy decided
+    effects: list[str] = field(default_factory=list)  # what the call does beyond its record, e.g. ["emails"]
     call_id: str = ""
     phase: Phase = "outcome"
     check: str | None = None  # how to find out what happened, when that is not known

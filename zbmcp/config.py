@@ -14,6 +14,7 @@ half-configured. Tool selectors are checked against the manifests by zbmcp.polic
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
 import re
@@ -98,6 +99,33 @@ class Connection(_Strict):
         return value.rstrip("/") if value else value
 
 
+class Rule(_Strict):
+    """One argument rule: exactly one of deny, approve or allow, holding a CEL expression (docs/policy.md)."""
+
+    deny: str | None = Field(default=None, min_length=1)
+    approve: str | None = Field(default=None, min_length=1)
+    allow: str | None = Field(default=None, min_length=1)
+    name: str | None = Field(default=None, min_length=1, max_length=80)
+    tools: list[str] = []  # selectors, as in `tools`; empty: every tool the agent has
+    reason: str | None = None  # told to the agent with a refusal, and to the person asked
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Rule:
+        kinds = [kind for kind in ("deny", "approve", "allow") if getattr(self, kind) is not None]
+        if len(kinds) != 1:
+            raise ValueError("a rule has exactly one of deny, approve or allow, holding a CEL expression, "
+                             'e.g. {approve: "amount > 5000.0", name: big-amounts}')
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "deny" if self.deny is not None else "approve" if self.approve is not None else "allow"
+
+    @property
+    def expression(self) -> str:
+        return self.deny or self.approve or self.allow or ""
+
+
 class Agent(_Strict):
     connection: str
     organizations: list[str] = Field(min_length=1)
@@ -111,6 +139,7 @@ class Agent(_Strict):
     # Who answers require_approval: `client` asks through the agent's own MCP client (a person's desktop app),
     # `console` holds the call for an operator. None: console for agents over HTTP, client over stdio.
     approval: Literal["client", "console"] | None = None
+    rules: list[Rule] = []
 
     @field_validator("organizations", mode="before")
     @classmethod
@@ -256,12 +285,15 @@ class Config(_Strict):
 
 
 class LoadedConfig:
-    """A validated Config, with the file it came from (for error messages and relative paths)."""
+    """A validated Config, with the file it came from (for error messages and relative paths) and its revision:
+    the first 16 hex digits of the SHA-256 of the file as loaded (what `sha256sum` prints), so every audit
+    record names the exact policy that decided it."""
 
-    def __init__(self, config: Config, source: SourceMap, home: Path) -> None:
+    def __init__(self, config: Config, source: SourceMap, home: Path, revision: str = "") -> None:
         self.config = config
         self.source = source
         self.home = home
+        self.revision = revision
 
     @property
     def directory(self) -> Path:
@@ -329,7 +361,28 @@ def parse_config(text: str, file: str, environ: Mapping[str, str]) -> LoadedConf
                 f"agents.{name}.connection: no connection named {agent.connection!r} (connections: {known})",
                 ("agents", name, "connection"),
             )
-    return LoadedConfig(config, source, default_home(environ))
+    _check_keys_name_one_agent(config, source)
+    return LoadedConfig(config, source, default_home(environ), revision_of(text))
+
+
+def revision_of(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _check_keys_name_one_agent(config: Config, source: SourceMap) -> None:
+    """An API key is who the caller is: one hash under two agents would make the wider one win silently."""
+    owner: dict[str, tuple[str, int]] = {}
+    for name, agent in config.agents.items():
+        for index, key in enumerate(agent.api_keys):
+            first = owner.setdefault(key, (name, index))
+            if first != (name, index):
+                first_line = source.line_of(("agents", first[0], "api_keys", first[1]))
+                raise source.error(
+                    f"agents.{name}.api_keys: this key hash is already agent {first[0]!r}'s (line {first_line}); "
+                    "a key must name exactly one agent. Give each agent its own key with `zbmcp agent key NAME` "
+                    "and remove the copy",
+                    ("agents", name, "api_keys", index),
+                )
 
 
 def _explain(exc: ValidationError, source: SourceMap) -> ConfigError:

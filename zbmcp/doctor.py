@@ -7,6 +7,7 @@ from typing import Any
 
 from zbmcp.config import LoadedConfig
 from zbmcp.errors import ZbmcpError
+from zbmcp.listing import no_tools_note
 from zbmcp.login import describe_token
 from zbmcp.manifest import load_manifests
 from zbmcp.policy import policies, scope_granted
@@ -63,10 +64,13 @@ def format_status(entries: list[ConnectionStatus]) -> str:
 
 async def doctor(loaded: LoadedConfig, runtime: Runtime) -> tuple[bool, list[str]]:
     """Every check with a mark and, when it fails, the fix. Returns (all good, lines)."""
-    lines = [f"ok   config {loaded.source.file}: {len(loaded.config.connections)} connection(s), "
-             f"{len(loaded.config.agents)} agent(s)"]
+    lines = [f"ok   config {loaded.source.file} (revision {loaded.revision}): "
+             f"{len(loaded.config.connections)} connection(s), {len(loaded.config.agents)} agent(s)"]
     healthy = True
     needs = policies(loaded, load_manifests())  # what each agent needs, whatever was granted
+    for agent_name, agent_policy in needs.items():
+        if not agent_policy.visible:
+            lines.append(f"WARN {no_tools_note(loaded, agent_name)}")
     for name, connection in runtime.connections.items():
         try:
             await connection.tokens.access_token()

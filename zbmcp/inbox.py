@@ -32,10 +32,11 @@ import httpx2
 from mcp import types
 from mcp.server import ServerRequestContext
 
-from zbmcp.approvals import modern, question
+from zbmcp.approvals import modern
 from zbmcp.audit import AuditEvent, AuditLog, now_iso
 from zbmcp.errors import ApprovalRefused, AuditUnavailable
-from zbmcp.manifest import ToolSpec
+from zbmcp.manifest import EFFECT_WORDS, ToolSpec
+from zbmcp.question import Question
 from zbmcp.state import State, Value
 from zbmcp.requests import ZohoRequest
 
@@ -68,10 +69,12 @@ class HeldCall:
     tool: str
     title: str
     organization: str | None
-    question: str
+    question: str  # the question's plain text, as elicitation would show it
+    reasons: list[str]  # every rule that asks a person
     effects: list[str]
     recipients: list[str]
     amount: str | None
+    free_text: list[list[str]]  # [field, text], in full
     method: str
     url: str
     query: dict[str, Any]
@@ -104,34 +107,18 @@ class OperatorDecision:
         return f"{verb} by operator {self.operator} in the console (approval {self.approval})"
 
 
-def describe_effects(spec: ToolSpec) -> list[str]:
-    effects = []
-    if spec.open_world:
-        effects.append("reaches people outside the books (sends an email)")
-    if spec.method == "DELETE":
-        effects.append("deletes a record permanently")
-    if not spec.read_only:
-        effects.append("changes the books")
+def effects_of(question: Question) -> list[str]:
+    """Each effect of the call beyond the record it writes, in words."""
+    effects = ["emails " + (", ".join(question.recipients.all()) or "someone")] if question.emails else []
+    effects += [f"{e.field} = {json.dumps(e.value, ensure_ascii=False)} ({EFFECT_WORDS[e.effect]})"
+                for e in question.effects]
     return effects
 
 
-def recipients_in(arguments: Mapping[str, Any]) -> list[str]:
-    found: list[str] = []
-    for name, value in arguments.items():
-        if name.endswith(("_mail_ids", "_emails", "mail_id", "email")):
-            values = value if isinstance(value, list) else [value]
-            found.extend(str(v) for v in values if isinstance(v, (str, int)))
-    return found
-
-
-def amount_in(body: Any) -> str | None:
-    if not isinstance(body, Mapping):
-        return None
-    for key in ("total", "amount"):
-        if isinstance(body.get(key), (int, float, str)):
-            currency = body.get("currency_code")
-            return f"{body[key]} {currency}" if currency else str(body[key])
-    return None
+def amount_of(question: Question) -> str | None:
+    if question.amount_unknown is not None:
+        return f"unknown ({question.amount_unknown})"
+    return f"{question.amount:,.2f}" if question.amount else None
 
 
 class ApprovalInbox:
@@ -149,18 +136,19 @@ class ApprovalInbox:
 
     # -- the agent's side --------------------------------------------------------------------------------
 
-    async def hold(self, agent: str, spec: ToolSpec, request: ZohoRequest, arguments: Mapping[str, Any],
-                   url: str, question: str) -> HeldCall | OperatorDecision:
+    async def hold(self, spec: ToolSpec, request: ZohoRequest, arguments: Mapping[str, Any],
+                   question: Question) -> HeldCall | OperatorDecision:
         """The operator's decision on this exact call, waiting up to hold_seconds; else the held call.
 
         The first call opens the approval (and announces it); a retry of the same call waits on the same
         one. A decision is taken here once: the call that takes it is the only one it lets through.
         """
+        agent = question.agent
         key = binding(agent, spec.name, request.organization_id, arguments)
         decision = await self._take_decision(key)
         if decision is not None:
             return decision
-        held, opened = await self._open(key, agent, spec, request, arguments, url, question)
+        held, opened = await self._open(key, spec, request, arguments, question)
         async with anyio.create_task_group() as tg:
             if opened:
                 tg.start_soon(self._announce, held)
@@ -177,8 +165,8 @@ class ApprovalInbox:
             await self._save(held, status="used" if record["approved"] else "denied")
         return OperatorDecision(record["approval"], bool(record["approved"]), record["operator"])
 
-    async def _open(self, key: str, agent: str, spec: ToolSpec, request: ZohoRequest,
-                    arguments: Mapping[str, Any], url: str, question: str) -> tuple[HeldCall, bool]:
+    async def _open(self, key: str, spec: ToolSpec, request: ZohoRequest, arguments: Mapping[str, Any],
+                    question: Question) -> tuple[HeldCall, bool]:
         """The open approval for this call, or a new one; True when this call opened it."""
         for _ in range(3):  # another process may open or close the same call's approval meanwhile
             existing = _as_dict(await self.state.get("inbox-call", key))
@@ -189,16 +177,18 @@ class ApprovalInbox:
                 await self.state.delete("inbox-call", key)
             now = self._clock()
             held = HeldCall(
-                id="".join(secrets.choice(_ID_ALPHABET) for _ in range(8)), binding=key, agent=agent,
-                tool=spec.name, title=spec.title, organization=request.organization_id, question=question,
-                effects=describe_effects(spec), recipients=recipients_in(arguments), amount=amount_in(request.body),
-                method=request.method, url=url, query=dict(request.query()), body=request.body,
+                id="".join(secrets.choice(_ID_ALPHABET) for _ in range(8)), binding=key, agent=question.agent,
+                tool=spec.name, title=spec.title, organization=request.organization_id, question=question.text(),
+                reasons=list(question.reasons), effects=effects_of(question),
+                recipients=list(question.recipients.all()), amount=amount_of(question),
+                free_text=[[name, text] for name, text in question.free_text],
+                method=request.method, url=question.url, query=dict(request.query()), body=request.body,
                 arguments=dict(arguments), requested_at=now, expires_at=now + self.approval_seconds,
             )
             if await self.state.put_if_absent("inbox-call", key, {"id": held.id}, ttl=self.approval_seconds):
                 try:  # on the record first: an approval the audit does not know of must not exist
                     self._audit(held, "approval.requested", "pending",
-                                f'agent "{agent}" asked to {spec.title.lower()}' + _where(held)
+                                f'agent "{held.agent}" asked to {spec.title.lower()}' + _where(held)
                                 + f": held for an operator's approval (approval {held.id})")
                 except AuditUnavailable:
                     await self.state.delete("inbox-call", key)
@@ -322,15 +312,16 @@ def _where(held: HeldCall) -> str:
 async def ask_operator(
     inbox: ApprovalInbox,
     ctx: ServerRequestContext[Any],
-    agent: str,
     spec: ToolSpec,
     request: ZohoRequest,
     arguments: Mapping[str, Any],
-    url: str,
+    question: Question,
+    rule: str,
 ) -> OperatorDecision | types.CallToolResult | types.InputRequiredResult:
     """An operator's approval for this call, or the answer that tells the agent to wait; ApprovalRefused when
-    an operator denied it. Nothing in the agent's messages is read here: only the inbox decides."""
-    answer = await inbox.hold(agent, spec, request, arguments, url, question(agent, spec, request, url))
+    an operator denied it. Nothing in the agent's messages is read here: only the inbox decides. `rule` is the
+    policy's rule that asks."""
+    answer = await inbox.hold(spec, request, arguments, question)
     if isinstance(answer, OperatorDecision):
         if answer.approved:
             return answer
@@ -349,6 +340,6 @@ async def ask_operator(
     return types.CallToolResult(
         content=[types.TextContent(text=text)],
         structured_content={"error": {"type": "ApprovalPending", "message": text, "approval_id": answer.id,
-                                      "expires_at": until, "rule": f"require_approval: {spec.name}"}},
+                                      "expires_at": until, "rule": rule}},
         is_error=True,
     )

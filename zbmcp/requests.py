@@ -7,6 +7,7 @@ otherwise fill Zoho's fields, the audit log or memory): see the MAX_* constants.
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import re
@@ -16,14 +17,13 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from zbmcp.errors import InvalidArguments
-from zbmcp.manifest import ARGUMENT_NAME_PATTERN, ZOHO_ID_PATTERN, ToolSpec
+from zbmcp.manifest import EFFECT_WORDS, ZOHO_ID_PATTERN, ToolSpec
 from zbmcp.tools import takes_organization, validation_schema
 
 if TYPE_CHECKING:
     import jsonschema
     from jsonschema import Draft202012Validator
 
-_ARGUMENT_NAME = re.compile(ARGUMENT_NAME_PATTERN)
 MAX_FILTER_CHARS = 500  # a query value: a search text, a filter
 MAX_TEXT_CHARS = 10_000  # a body string: notes, terms, an email's body
 MAX_ITEMS = 500  # an array: line items, email addresses
@@ -64,10 +64,13 @@ def build_request(spec: ToolSpec, arguments: Mapping[str, Any], organization_ids
         params.append(("organization_id", organization_id))
     body: dict[str, Any] | None = {} if spec.body is not None else None
     for name, value in arguments.items():
-        if name in spec.query or (spec.extra_arguments == "query" and name not in (spec.body or {})):
+        group = spec.argument_group(name)
+        if group == "query":
             params.append((name, _query_value(value)))
-        elif body is not None:
+        elif group == "body" and body is not None:
             body[name] = value
+        else:  # validate() refuses undeclared arguments; this keeps it so if that ever changes
+            raise InvalidArguments([(name, f"is not an argument of {spec.name}")])
     return ZohoRequest(spec.method, path, tuple(params), body, organization_id, tool=spec.name, scope=spec.scope)
 
 
@@ -77,15 +80,17 @@ def validate(spec: ToolSpec, arguments: Mapping[str, Any], organization_ids: Seq
         raise InvalidArguments([too_big])
     validator = _validator(spec, tuple(organization_ids))
     problems = [problem for error in validator.iter_errors(dict(arguments)) for problem in _explain(error, spec)]
-    declared = set(validator.schema["properties"])
-    for name in arguments:
-        if name not in declared and not _ARGUMENT_NAME.fullmatch(name):
-            problems.append((_short_name(name), "is not a valid argument name (lowercase letters, digits and _, "
-                                                "at most 64)"))
     problems.extend((path, "must be a finite number (JSON has no NaN or Infinity)") for path in _non_finite(arguments))
     problems.extend(_out_of_bounds(arguments, spec))
     if problems:
         raise InvalidArguments(sorted(set(problems)))
+
+
+# One plain address (the HTML living standard's rule, with a dot in the domain): jsonschema's own "email" check
+# only looks for an @, which would let "a@b.example\nApprove?" or "Boss <b@x>, c@y" through to Zoho and onto
+# the question a person approves.
+EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                   r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")
 
 
 @lru_cache(maxsize=1024)
@@ -100,7 +105,9 @@ def _validator(spec: ToolSpec, organization_ids: tuple[str, ...]) -> Draft202012
             yield ValidationError(f"{instance!r} does not match {regex!r}")
 
     strict = validators.extend(Draft202012Validator, {"pattern": pattern})
-    return strict(validation_schema(spec, organization_ids), format_checker=FormatChecker())
+    formats = FormatChecker()
+    formats.checks("email")(lambda value: not isinstance(value, str) or EMAIL.fullmatch(value) is not None)
+    return strict(validation_schema(spec, organization_ids), format_checker=formats)
 
 
 @lru_cache(maxsize=256)
@@ -161,8 +168,7 @@ def _out_of_bounds(arguments: Mapping[str, Any], spec: ToolSpec) -> list[tuple[s
                 walk(item, _join(path, _short_name(str(key))), depth + 1, limit)
 
     for name, value in arguments.items():
-        in_query = name in spec.query or name == "organization_id" or name in spec.path_params or (
-            spec.extra_arguments == "query" and name not in (spec.body or {}))
+        in_query = name == "organization_id" or name in spec.path_params or spec.argument_group(name) == "query"
         walk(value, _short_name(name), 1, MAX_FILTER_CHARS if in_query else MAX_TEXT_CHARS)
     return problems
 
@@ -182,21 +188,43 @@ def _explain(error: jsonschema.ValidationError, spec: ToolSpec) -> list[tuple[st
         field_path = _field_path(error.absolute_path)
         missing = [n for n in error.validator_value if n not in (error.instance or {})]
         return [(_join(field_path, name), "is required") for name in missing]
+    if error.validator == "additionalProperties":
+        return _undeclared(error, spec)
     return [_explain_one(error, spec)]
+
+
+def _undeclared(error: jsonschema.ValidationError, spec: ToolSpec) -> list[tuple[str, str]]:
+    """One refusal per undeclared property, naming what that object takes, closest first."""
+    field_path = _field_path(error.absolute_path)
+    accepted = list(error.schema.get("properties", {}))
+    where = f"an argument of {spec.name}" if not field_path else f"a field of {_field_path_pattern(field_path)}"
+    problems = []
+    for name in sorted(set(error.instance) - set(accepted), key=str):
+        name = str(name)
+        dotted = _join(_field_path_pattern(field_path).replace("[]", ""), name)
+        why = ""
+        if dotted in spec.withheld:
+            why = f" (Zoho's {dotted} {EFFECT_WORDS[spec.withheld[dotted]]}; zbmcp does not offer it)"
+        takes = ", ".join(closest_first(name[:64], accepted)) or "nothing"
+        problems.append((_join(field_path, _short_name(name)), f"is not {where}{why}; it takes: {takes}"))
+    return problems
+
+
+def closest_first(name: str, candidates: Sequence[str]) -> list[str]:
+    """Candidates ordered by how alike they are to `name` (difflib), the most alike first."""
+    lowered = name.lower()
+    return sorted(candidates, key=lambda c: -difflib.SequenceMatcher(None, lowered, c.lower()).ratio())
+
+
+def _field_path_pattern(field_path: str) -> str:
+    """line_items[2] -> line_items[]: the refusal speaks of the field, not of one position."""
+    return re.sub(r"\[\d+\]", "[]", field_path)
 
 
 def _explain_one(error: jsonschema.ValidationError, spec: ToolSpec) -> tuple[str, str]:
     field_path = _field_path(error.absolute_path)
     kind = error.validator
     value = error.instance
-    if kind == "additionalProperties":
-        extra = sorted(set(value) - set(error.schema.get("properties", {})))
-        takes = ", ".join(error.schema.get("properties", {})) or "no arguments"
-        if error.schema.get("additionalProperties") is False:
-            name = extra[0] if extra else field_path
-            return (_join(field_path, name), f"is not an argument of {spec.name}; it takes: {takes}")
-        name = extra[0] if extra else field_path
-        return (_join(field_path, name) if extra else field_path, "extra filters must be a string, number or boolean")
     if kind == "type":
         expected = error.validator_value
         expected_text = " or ".join(expected) if isinstance(expected, list) else expected

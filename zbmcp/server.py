@@ -23,7 +23,6 @@ from zbmcp import __version__
 from zbmcp.approvals import request_approval
 from zbmcp.audit import (
     AuditRecord,
-    Decision,
     Phase,
     intent_sentence,
     new_call_id,
@@ -33,6 +32,7 @@ from zbmcp.audit import (
     sentence,
     shorten,
 )
+from zbmcp.audit import Decision as Outcome
 from zbmcp.errors import (
     ApprovalRefused,
     AuditUnavailable,
@@ -46,7 +46,8 @@ from zbmcp.errors import (
 from zbmcp.inbox import OperatorDecision, ask_operator
 from zbmcp.manifest import ToolSpec
 from zbmcp.numeric_ids import ids_as_strings
-from zbmcp.policy import AgentPolicy
+from zbmcp.policy import AgentPolicy, Decision
+from zbmcp.question import build_question
 from zbmcp.requests import ZohoRequest, build_request
 from zbmcp.runtime import Runtime
 from zbmcp.tools import to_mcp_tool
@@ -56,8 +57,10 @@ log = logging.getLogger(__name__)
 
 INSTRUCTIONS = (
     "Zoho Books for one or more organizations. Ids are digit strings: find them with the list_* tools. "
-    "Lists are paged: call again with page+1 while page_context.has_more_page is true; they also take Zoho's "
-    "other filters (e.g. invoice_number_startswith, total_greater_than). "
+    "Lists are paged: call again with page+1 while page_context.has_more_page is true (per_page up to 200). "
+    "Beyond their schema, lists take Zoho's documented filters, e.g. date_start, date_end, sort_column, "
+    "invoice_number_startswith, total_greater_than (where Zoho has it); an unknown one is refused with the "
+    "names accepted. "
     "Writes change real books; tools marked destructive delete records or email customers."
 )
 
@@ -122,17 +125,23 @@ class ZbmcpServer:
             if isinstance(asked, str) and asked.isdigit():
                 policy.check_organization(asked)  # the agent's own boundary first, so the refusal names the rule
             request = call.request = build_request(spec, arguments, policy.organizations)
-            if request.organization_id is not None:
-                policy.check_organization(request.organization_id)
-            if spec.name in policy.needs_approval and self._approval_channel(policy) == "console":
-                answer = await ask_operator(self.runtime.inbox, ctx, policy.agent, spec, request, arguments,
-                                            self._url(policy, request))
-                if not isinstance(answer, OperatorDecision):
-                    return answer  # held for an operator: the inbox audited the request; the agent calls again
-                call.approved_by = answer.rule
-            elif spec.name in policy.needs_approval:
-                pending = await request_approval(ctx, params, policy.agent, spec, request, self._url(policy, request),
-                                                 self.runtime.approvals)
+            decision = call.decision = policy.decide(spec, request)
+            if decision.outcome == "deny":
+                raise PolicyDenied(decision.message, rule=decision.rule)
+            if decision.outcome == "approve":
+                assert decision.facts is not None
+                question = build_question(policy.agent, spec, request, self._url(policy, request), decision.facts,
+                                          decision.reasons)
+                if self._approval_channel(policy) == "console":
+                    answer = await ask_operator(self.runtime.inbox, ctx, spec, request, arguments, question,
+                                                decision.rule)
+                    if not isinstance(answer, OperatorDecision):
+                        return answer  # held for an operator: the inbox audited the request; the agent calls again
+                    call.approved_by = answer.rule
+                    pending = None
+                else:
+                    pending = await request_approval(ctx, params, spec, question, decision.rule,
+                                                     self.runtime.approvals)
                 if pending is not None:
                     return pending  # the client asks the person and calls again; that call gets the audit record
             if policy.dry_run and not spec.read_only:
@@ -207,6 +216,7 @@ class _Call:
         self.request: ZohoRequest | None = None
         self.approved_by: str | None = None  # the operator's decision that let this call through
         self.sent = False
+        self.decision: Decision | None = None
 
     @property
     def may_have_changed_zoho(self) -> bool:
@@ -216,16 +226,26 @@ class _Call:
         """Record the call and what will be sent; raises AuditUnavailable if it cannot be recorded."""
         assert self.spec is not None
         agent = self.policy.agent if self.policy else "(unknown)"
-        problem = self._audit("allowed", self.approved_by or "allowed", None, None, "", phase="intent",
+        problem = self._audit("allowed", self.allowed_by, None, None, "", phase="intent",
                               text=intent_sentence(agent, tried(self.spec), self._organization(), self._region()))
         if problem is not None:
             raise problem
         self.sent = True  # from here on the request may reach Zoho, whatever happens to this call
 
+    @property
+    def allowed_by(self) -> str:
+        """The rule that let the call through, for the audit record."""
+        if self.decision is None:
+            return "allowed"
+        if self.decision.outcome == "approve" and self.approved_by:  # the operator first: who let it through
+            return f"{self.approved_by}; asked by {self.decision.rule}"
+        if self.decision.outcome == "approve":
+            return f"{self.decision.rule} (approved by a person)"
+        return self.decision.rule
+
     def finish_ok(self, payload: dict[str, Any], status: int) -> types.CallToolResult:
         assert self.spec is not None
-        self._audit("allowed", self.approved_by or "allowed", status, payload.get("code"),
-                    did(self.spec, self.arguments, payload))
+        self._audit("allowed", self.allowed_by, status, payload.get("code"), did(self.spec, self.arguments, payload))
         text = summary(self.spec, self.arguments, payload)
         return types.CallToolResult(
             content=[types.TextContent(text=text), types.TextContent(text=json.dumps(payload, ensure_ascii=False))],
@@ -240,7 +260,8 @@ class _Call:
             "query": self.request.query(),
             "body": self.request.body,
         }
-        problem = self._audit("dry_run", "dry_run: true", None, None, tried(self.spec).replace("tried to ", "would "))
+        problem = self._audit("dry_run", f"dry_run: true; {self.allowed_by}", None, None,
+                              tried(self.spec).replace("tried to ", "would "))
         if problem is not None:
             return self._error_result(problem, "audit log unavailable")
         text = (f"Dry run: nothing was sent to Zoho. zbmcp would send {planned['method']} {url} "
@@ -252,7 +273,7 @@ class _Call:
             structured_content={"dry_run": True, "request": planned},
         )
 
-    def finish_error(self, error: ZbmcpError, decision: Decision, rule: str) -> types.CallToolResult:
+    def finish_error(self, error: ZbmcpError, decision: Outcome, rule: str) -> types.CallToolResult:
         status = getattr(error, "status", None)
         code = getattr(error, "code", None)
         if decision == "unknown":
@@ -312,7 +333,7 @@ class _Call:
             is_error=True,
         )
 
-    def _audit(self, decision: Decision, rule: str, status: int | None, code: Any, phrase: str, *,
+    def _audit(self, decision: Outcome, rule: str, status: int | None, code: Any, phrase: str, *,
                phase: Phase = "outcome", text: str | None = None) -> AuditUnavailable | None:
         """Write one record of this call; on failure, log it to stderr and return the failure."""
         duration = int((time.perf_counter() - self.started) * 1000)
@@ -334,6 +355,8 @@ class _Call:
             duration_ms=duration,
             arguments=recorded_names(self.arguments),
             argument_values=recorded_values(self.arguments, self.runtime.config.config.audit.argument_values),
+            config_revision=self.runtime.config.revision,
+            effects=self.decision.facts.effect_names if self.decision and self.decision.facts else [],
             call_id=self.call_id,
             phase=phase,
             check=self.check_hint() if decision == "unknown" or (phase == "intent" and writes) else None,

@@ -34,3 +34,4 @@ def test_replicas_sharing_a_secret_accept_each_others_tickets():
     ticket = asking.issue("bookkeeper", EMAIL, CALL)
     assert not stranger.redeem(ticket, "bookkeeper", EMAIL, CALL)
     assert answering.redeem(ticket, "bookkeeper", EMAIL, CALL)
+
