@@ -114,8 +114,11 @@ def _tool_access(policy: AgentPolicy, spec: ToolSpec, selectors: list[str], appr
     hidden = policy.hidden.get(spec.name)
     if hidden is not None:
         return ToolAccess(spec.name, "hidden", hidden.rule)
-    chosen = _first_selecting(selectors, spec.name, specs)
+    chosen = policy.selected_by.get(spec.name) or _first_selecting(selectors, spec.name, specs)
     rule = f"selected by `tools: {chosen}`" if chosen else "selected by `tools`"
+    argument_rules = [r.describe() for r in policy.rules if r.applies_to([spec.name])]
+    if argument_rules:  # the argument rules (CEL) that may still allow, ask or deny a given call
+        rule += "; " + "; ".join(argument_rules)
     if spec.read_only:
         return ToolAccess(spec.name, "read", rule)
     if policy.dry_run:
