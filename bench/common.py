@@ -376,6 +376,9 @@ def results_table(results: dict[str, Any]) -> str:
                 f"**{entry['surfaced_429s']}** 429s surfaced ({entry['sandbox_429s']} sent by the sandbox), "
                 f"{entry['zbmcp_rate_limit_refusals']} refusals | ≥ 0.95, 0 | "
                 f"{met(entry['met'])} |")
+    audit = results.get("audit_write_ahead")
+    if audit:
+        rows.extend(_audit_rows(audit))
     console = results.get("console_pages")
     if console:
         pages = console["pages"]
@@ -386,6 +389,28 @@ def results_table(results: dict[str, Any]) -> str:
             f"**{pages[slowest]['p90_ms']:.1f} ms** (median {pages[slowest]['median_ms']:.1f} ms) | "
             f"≤ {console['target_ms']:.0f} ms | {met(console['met'])} |")
     return "\n".join(rows)
+
+
+def _audit_rows(audit: dict[str, Any]) -> list[str]:
+    rows = []
+    records, calls, disk = audit["records"], audit["calls"], audit["settings"]["filesystem"]
+    for access in ("write", "read"):
+        cells = ", ".join(f"sync {sync}: **{records[f'{access}_sync_{sync}']['median_ms']:.2f} ms** "
+                          f"(p90 {records[f'{access}_sync_{sync}']['p90_ms']:.2f})" for sync in ("writes", "all", "none"))
+        rows.append(f"| audit_write_ahead | the two records of a call to a {access} tool, on {disk} (median of "
+                    f"{records[f'{access}_sync_writes']['n']}) | {cells} | — | — |")
+    for tool in ("create_contact", "list_items"):
+        added = ", ".join(f"sync {sync} {calls['added_ms'][sync][tool]:+.2f} ms" for sync in ("writes", "all", "none"))
+        rows.append(f"| audit_write_ahead | {tool} end to end in process (median of {calls['writes'][tool]['n']}), "
+                    f"against records thrown away ({calls['discarded'][tool]['median_ms']:.2f} ms) | {added} | — | — |")
+    most = max(int(key.split("_")[2]) for key in audit["processes"])
+    for sync in ("none", "writes"):
+        entry = audit["processes"][f"sync_{sync}_{most}_processes"]
+        rows.append(f"| audit_write_ahead | {most} processes appending to one log at once, sync {sync} | "
+                    f"**{entry['records_per_second']:,} records/s** in all ({entry['ms_per_record']:.2f} ms each); "
+                    f"chain {'intact' if entry['chain_intact'] else 'BROKEN'} | chain intact | "
+                    f"{'yes' if entry['chain_intact'] else '**no**'} |")
+    return rows
 
 
 if __name__ == "__main__":

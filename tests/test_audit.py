@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -340,16 +341,23 @@ def test_an_edit_re_hashed_to_look_whole_breaks_the_next_link(chained_log):
     assert checked.returncode == 1 and "record 3 (audit.jsonl line 3) was edited and re-hashed" in checked.stdout
 
 
-def test_the_chain_continues_across_rotation(chained_log, make_config, sandbox):
+@pytest.mark.parametrize("rotate", ["rename", "copytruncate"])
+def test_the_chain_continues_across_rotation(chained_log, rotate):
     config, log = chained_log
-    log.rename(log.with_name("audit.jsonl.1"))  # logrotate's default: rename, and the writer makes a new file
-    AuditLog(log).write(_record("after rotation"))
+    writer = AuditLog(log)  # one writer across the rotation, as a long-running server is
+    writer.write(_record("before rotation"))
+    if rotate == "rename":  # logrotate's default: rename, and the writer makes a new file
+        log.rename(log.with_name("audit.jsonl.1"))
+    else:
+        shutil.copyfile(log, log.with_name("audit.jsonl.1"))
+        os.truncate(log, 0)
+    writer.write(_record("after rotation"))
     checked = _verify(config)
     assert checked.returncode == 0, checked.stdout
-    assert "10 chained records (1 to 10)" in checked.stdout
+    assert "11 chained records (1 to 11)" in checked.stdout
     assert [r["tool"] for r in read_records(log)] == ["after rotation"]
     only_new = _verify(config, log)
-    assert only_new.returncode == 0 and "the chain starts at record 10" in only_new.stdout
+    assert only_new.returncode == 0 and "the chain starts at record 11" in only_new.stdout
 
 
 def test_several_processes_appending_at_once_keep_one_chain(tmp_path):
@@ -400,3 +408,14 @@ def test_the_table_survives_a_line_cut_short_by_a_crash(tmp_path):
     from zbmcp.audit_chain import verify
 
     assert "not a whole record" in (verify([log]).problem or "")  # and verify says so
+
+
+async def test_doctor_names_an_audit_log_it_cannot_write(make_config, sandbox, tmp_path):
+    from zbmcp.doctor import doctor
+
+    (tmp_path / "audit.jsonl").mkdir()
+    loaded = make_config({"a": agent(["list_items"])}, audit={"path": str(tmp_path / "audit.jsonl")})
+    async with running(loaded, sandbox, audit=None) as runtime:
+        healthy, lines = await doctor(loaded, runtime)
+    assert not healthy
+    assert any(line.startswith("FAIL audit log") and "Is a directory" in line for line in lines), lines

@@ -161,6 +161,7 @@ class AuditLog:
         self._stream = stream
         self._lock = threading.Lock()
         self._last_problem: str | None = None
+        self._chain: audit_chain.ChainWriter | None = None
 
     def write(self, record: AuditRecord | AuditEvent) -> None:
         """Put the record on file, or raise AuditUnavailable: the caller must then send nothing."""
@@ -168,7 +169,9 @@ class AuditLog:
         with self._lock:
             try:
                 if self.path is not None:
-                    audit_chain.append(self.path, record.fields(), durable=durable)
+                    if self._chain is None or self._chain.log != self.path:
+                        self._chain = audit_chain.ChainWriter(self.path)
+                    self._chain.append(record.fields(), durable=durable)
                 else:
                     stream = self._stream or sys.stderr
                     stream.write(record.to_json() + "\n")

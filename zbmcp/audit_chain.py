@@ -76,18 +76,26 @@ class Head:
     size: int = -1
 
 
-def append(log: Path, fields: dict[str, Any], *, durable: bool) -> int:
-    """Seal `fields` as the next record of the chain and append it to `log`; returns its seq.
+class ChainWriter:
+    """Appends sealed records to one log. Keeps the log and the chain file open between records (a record
+    costs a few system calls, not a dozen), and notices when either was rotated, removed or replaced."""
 
-    Raises OSError (or ValueError for a log that is not a regular file) when the record cannot be written.
-    """
-    with _locked_head(log) as head_fd:
-        fd = os.open(log, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    def __init__(self, log: Path) -> None:
+        self.log = log
+        self._log_name = os.fspath(log)
+        self._head_name = os.fspath(head_path(log))
+        self._log_fd: int | None = None
+        self._head_fd: int | None = None
+
+    def append(self, fields: dict[str, Any], *, durable: bool) -> int:
+        """Seal `fields` as the next record of the chain and append it to the log; returns its seq.
+
+        Raises OSError (or ValueError for a log that is not a regular file) when the record cannot be written.
+        """
+        head_fd = self._locked_head()
         try:
-            info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode):
-                raise ValueError(f"{log} is not a regular file")
-            head = _read_head(head_fd)
+            fd, info = self._current_log()
+            head = _parse_head(os.pread(head_fd, _HEAD_SIZE, 0))
             previous, needs_newline = _previous(fd, info, head)
             line, digest = seal(fields, previous.seq + 1, previous.hash)
             data = (b"\n" if needs_newline else b"") + line + b"\n"
@@ -97,10 +105,59 @@ def append(log: Path, fields: dict[str, Any], *, durable: bool) -> int:
             if durable:
                 _sync(fd)
             after = Head(previous.seq + 1, digest, info.st_ino, info.st_size + len(data))
-            _write_head(head_fd, after)
+            os.pwrite(head_fd, _format_head(after), 0)
             return after.seq
+        except BaseException:
+            self.close()  # whatever went wrong, the next record starts from freshly opened files
+            raise
         finally:
+            if self._head_fd is not None and fcntl is not None:
+                fcntl.flock(self._head_fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        for fd in (self._log_fd, self._head_fd):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)  # closing also releases the lock
+        self._log_fd = self._head_fd = None
+
+    def __del__(self) -> None:
+        self.close()
+
+    def _locked_head(self) -> int:
+        for _ in range(10):
+            if self._head_fd is None:
+                self._head_fd = os.open(self._head_name, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW,
+                                        0o600)
+            if fcntl is not None:
+                fcntl.flock(self._head_fd, fcntl.LOCK_EX)
+            # The file locked must still be the one at the path (removed and recreated meanwhile: lock that one).
+            try:
+                if os.fstat(self._head_fd).st_ino == os.stat(self._head_name, follow_symlinks=False).st_ino:
+                    return self._head_fd
+            except FileNotFoundError:
+                pass
+            self.close()
+        raise OSError(f"{self._head_name} keeps being replaced")
+
+    def _current_log(self) -> tuple[int, os.stat_result]:
+        """The log's descriptor and state; reopened when the path now names another file (rotated, replaced)."""
+        if self._log_fd is not None:
+            info = os.fstat(self._log_fd)
+            try:
+                if os.stat(self._log_name).st_ino == info.st_ino:
+                    return self._log_fd, info
+            except FileNotFoundError:
+                pass
+            os.close(self._log_fd)
+            self._log_fd = None
+        fd = os.open(self._log_name, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
             os.close(fd)
+            raise ValueError(f"{self.log} is not a regular file")
+        self._log_fd = fd
+        return fd, info
 
 
 def _sync(fd: int) -> None:
@@ -111,8 +168,7 @@ def probe(log: Path) -> str | None:
     """Why a record could not be appended to `log` right now, or None if it could (nothing is written)."""
     try:
         log.parent.mkdir(parents=True, exist_ok=True)
-        with _locked_head(log, wait=False):
-            pass
+        os.close(os.open(head_path(log), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600))
         fd = os.open(log, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
@@ -122,43 +178,23 @@ def probe(log: Path) -> str | None:
                 return f"the disk holding {log} is full"
         finally:
             os.close(fd)
-    except BlockingIOError:
-        return None  # another process is appending right now: the lock works
     except OSError as exc:
         return f"{exc.strerror or type(exc).__name__}: {exc.filename or log}"
     return None
 
 
-@contextlib.contextmanager
-def _locked_head(log: Path, *, wait: bool = True) -> Iterator[int]:
-    path = head_path(log)
-    for _ in range(10):
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
-        try:
-            if fcntl is not None:
-                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-            # Locked a file someone removed (and another process recreated) meanwhile: lock the current one.
-            if os.fstat(fd).st_ino == os.stat(path, follow_symlinks=False).st_ino:
-                yield fd
-                return
-        finally:
-            os.close(fd)  # closing releases the lock
-    raise OSError(f"{path} keeps being replaced")
-
-
-def _read_head(fd: int) -> Head | None:
-    raw = os.pread(fd, _HEAD_SIZE, 0)
+def _parse_head(raw: bytes) -> Head | None:
+    """`seq hash inode size`, padded; None when empty (first use) or damaged: the log's last record decides."""
     try:
-        data = json.loads(raw)
-        head = Head(int(data["seq"]), str(data["hash"]), int(data["inode"]), int(data["size"]))
-    except (ValueError, KeyError, TypeError):
-        return None  # empty (first use) or damaged: the log's own last record decides
-    return head if re.fullmatch("[0-9a-f]{64}", head.hash) and head.seq >= 0 else None
+        seq, digest, inode, size = raw.split()
+        head = Head(int(seq), digest.decode("ascii"), int(inode), int(size))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return head if head.seq >= 0 and re.fullmatch("[0-9a-f]{64}", head.hash) else None
 
 
-def _write_head(fd: int, head: Head) -> None:
-    text = json.dumps({"seq": head.seq, "hash": head.hash, "inode": head.inode, "size": head.size})
-    os.pwrite(fd, text.encode().ljust(_HEAD_SIZE - 1) + b"\n", 0)
+def _format_head(head: Head) -> bytes:
+    return f"{head.seq} {head.hash} {head.inode} {head.size}".encode().ljust(_HEAD_SIZE - 1) + b"\n"
 
 
 def _previous(fd: int, info: os.stat_result, head: Head | None) -> tuple[Head, bool]:
@@ -319,11 +355,13 @@ def _check_head(result: Verification, head_file: Path | None) -> None:
     if head_file is None or not head_file.is_file() or result.problem is not None:
         return
     try:
-        data = json.loads(head_file.read_bytes())
-        seq, digest = int(data["seq"]), str(data["hash"])
-    except (OSError, ValueError, KeyError, TypeError):
+        head = _parse_head(head_file.read_bytes())
+    except OSError:
+        head = None
+    if head is None:
         result.notes.append(f"{head_file} is unreadable, so a cut-off end of the log cannot be detected from it")
         return
+    seq, digest = head.seq, head.hash
     last = result.last_seq or 0
     if seq > last:
         cut = f"record {seq} was" if seq == last + 1 else f"records {last + 1} to {seq} were"

@@ -175,6 +175,12 @@ class Http(_Strict):
     allowed_hosts: list[str] = []
     allowed_origins: list[str] = []
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # Hostile clients (zbmcp.http_guard): slow senders cut off, connections and per-agent sessions capped.
+    header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    body_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    max_connections: int = Field(default=1000, ge=2)
+    max_sessions_per_agent: int = Field(default=20, ge=1)
+    idle_seconds: float = Field(default=600.0, gt=0, le=86400)
     # Shared by replicas behind a load balancer, so an approval asked by one is accepted by another.
     approval_secret: SecretStr | None = None
 
@@ -239,6 +245,7 @@ class Console(_Strict):
     public_url: str | None = None  # how operators reach the console, for links in announcements
     # Reverse proxies (addresses or networks) whose X-Forwarded-Proto and X-Forwarded-For are believed: TLS
     # ends at the proxy, so the console learns from it that cookies must be Secure, and who is signing in.
+    # (A proxy on the same machine, at 127.0.0.1, is believed by the HTTP server itself.)
     trusted_proxies: list[str] = []
 
     @field_validator("trusted_proxies")

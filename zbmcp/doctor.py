@@ -67,6 +67,15 @@ async def doctor(loaded: LoadedConfig, runtime: Runtime) -> tuple[bool, list[str
     lines = [f"ok   config {loaded.source.file} (revision {loaded.revision}): "
              f"{len(loaded.config.connections)} connection(s), {len(loaded.config.agents)} agent(s)"]
     healthy = True
+    audit_problem = runtime.audit.problem()
+    if loaded.audit_path is None:
+        lines.append("ok   audit log: no audit.path, so the records go to stderr (unchained)")
+    elif audit_problem is None:
+        lines.append(f"ok   audit log {loaded.audit_path}: writable")
+    else:
+        healthy = False
+        lines.append(f"FAIL audit log {loaded.audit_path}: {audit_problem}. Every call is refused until it can be "
+                     "written: fix the file or folder, or point audit.path elsewhere")
     needs = policies(loaded, load_manifests())  # what each agent needs, whatever was granted
     for agent_name, agent_policy in needs.items():
         if not agent_policy.visible:

@@ -91,8 +91,9 @@ class FileTokenStore:
             log.warning("token file %s is unusable (%s) and could not be moved aside (%s); it is ignored",
                         self.path, reason, exc.strerror or exc)
             return
-        log.warning("token file %s was unusable (%s): moved it to %s; zbmcp fetches a new token (if this says the "
-                    "refresh token was lost, run `zbmcp auth login`)", self.path, reason, aside.name)
+        log.warning("token file %s was unusable (%s): moved it to %s. zbmcp gets a new access token with the "
+                    "configured refresh token; if the file held the only copy of it, run `zbmcp auth login "
+                    "--connection %s`", self.path, reason, aside.name, self.path.stem)
 
     def save(self, token: dict[str, Any]) -> None:
         write_private_file(self.path, json.dumps(token, sort_keys=True).encode())
