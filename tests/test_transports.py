@@ -52,9 +52,10 @@ def keys() -> dict[str, str]:
 
 @pytest.fixture
 def hosted(make_config, keys):
-    """alice: every invoice tool, and a person approves each invoice email; bob: reads contacts."""
+    """alice: every invoice tool, and a person approves each invoice email in alice's own client (a desktop
+    app through a bridge, say: `approval: client`); bob: reads contacts."""
     return make_config({
-        "alice": agent(["invoices:*"], require_approval=["email_invoice"],
+        "alice": agent(["invoices:*"], require_approval=["email_invoice"], approval="client",
                        api_keys=[key_hash(keys["alice"])]),
         "bob": agent(["contacts:read"], api_keys=[key_hash(keys["bob"])]),
     })
