@@ -258,6 +258,29 @@ async def test_a_person_approves_an_invoice_email_over_http(hosted, sandbox, key
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_an_approval_asked_only_by_an_argument_rule_reaches_the_person_over_http(make_config, sandbox, keys,
+                                                                                      mode):
+    """No `require_approval` at all: an `approve` rule alone must still give older clients a session to answer in."""
+    loaded = make_config({"alice": agent(["bills:*"], approval="client", api_keys=[key_hash(keys["alice"])],
+                                         rules=[{"approve": "amount > 5000.0", "name": "big-bills"}])})
+    questions: list[str] = []
+
+    async def person(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        questions.append(params.message)
+        return types.ElicitResult(action="accept", content={"approve": True})
+
+    view = sandbox.store(ORG)
+    bill = {"organization_id": ORG, "vendor_id": view.contact_id("Office Supplies Co"), "bill_number": "B-9000",
+            "line_items": [{"account_id": view.account_id("Office Supplies"), "rate": 9000, "quantity": 1}]}
+    async with running(loaded, sandbox) as runtime, serving(runtime) as server:
+        async with connect(server, keys["alice"], mode=mode, elicitation_callback=person) as alice:
+            created = await alice.call_tool("create_bill", bill)
+    assert not created.is_error, created.content[0].text
+    assert len(questions) == 1 and "big-bills" in questions[0]
+    assert "B-9000" in {b["bill_number"] for b in view.bills.values()}
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_a_declined_approval_sends_nothing(hosted, sandbox, keys, mode):
     async def person(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
         return types.ElicitResult(action="decline")

@@ -253,7 +253,7 @@ class HttpApp:
             )
             # Only agents whose own client answers approvals (`approval: client`) need a session for elicitation.
             for name, policy in runtime.policies.items()
-            if policy.needs_approval and runtime.agent(name).approval == "client"
+            if policy.may_ask_approval and runtime.agent(name).approval == "client"
         }
         self._sse_streams: Counter[str] = Counter()  # open /sse streams per agent
         self._sse = SseServerTransport("/messages/", security_settings=security,
