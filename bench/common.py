@@ -422,6 +422,15 @@ def results_table(results: dict[str, Any]) -> str:
     audit = results.get("audit_write_ahead")
     if audit:
         rows.extend(_audit_rows(audit))
+    console = results.get("console_pages")
+    if console:
+        pages = console["pages"]
+        slowest = max(pages, key=lambda name: pages[name]["p90_ms"])
+        rows.append(
+            f"| console_pages | every console page, {console['settings']['audit_records']:,} audit records "
+            f"({len(pages)} pages, {console['settings']['runs']} runs each; p90) | slowest: {slowest} "
+            f"**{pages[slowest]['p90_ms']:.1f} ms** (median {pages[slowest]['median_ms']:.1f} ms) | "
+            f"≤ {console['target_ms']:.0f} ms | {met(console['met'])} |")
     return "\n".join(rows)
 
 

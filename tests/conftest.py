@@ -54,7 +54,8 @@ def home(tmp_path: Path) -> Path:
 def config_text(sandbox: Sandbox, agents: dict[str, Any], *, audit: dict[str, Any] | None = None,
                 connection: dict[str, Any] | None = None, base_url: str = SANDBOX_URL,
                 extra_connections: dict[str, dict[str, Any]] | None = None,
-                http: dict[str, Any] | None = None, state: dict[str, Any] | None = None) -> str:
+                http: dict[str, Any] | None = None, state: dict[str, Any] | None = None,
+                operators: dict[str, Any] | None = None, console: dict[str, Any] | None = None) -> str:
     credentials = sandbox.credentials
     main: dict[str, Any] = {
         "region": "eu",
@@ -80,6 +81,10 @@ def config_text(sandbox: Sandbox, agents: dict[str, Any], *, audit: dict[str, An
         document["http"] = http
     if state:
         document["state"] = state
+    if operators:
+        document["operators"] = operators
+    if console:
+        document["console"] = console
     return yaml.safe_dump(document, sort_keys=False)
 
 

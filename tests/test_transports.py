@@ -53,9 +53,10 @@ def keys() -> dict[str, str]:
 
 @pytest.fixture
 def hosted(make_config, keys):
-    """alice: every invoice tool, and a person approves each invoice email; bob: reads contacts."""
+    """alice: every invoice tool, and a person approves each invoice email in alice's own client (a desktop
+    app through a bridge, say: `approval: client`); bob: reads contacts."""
     return make_config({
-        "alice": agent(["invoices:*"], require_approval=["email_invoice"],
+        "alice": agent(["invoices:*"], require_approval=["email_invoice"], approval="client",
                        api_keys=[key_hash(keys["alice"])]),
         "bob": agent(["contacts:read"], api_keys=[key_hash(keys["bob"])]),
     })
@@ -255,6 +256,29 @@ async def test_a_person_approves_an_invoice_email_over_http(hosted, sandbox, key
     assert len(questions) == 1
     assert 'Agent "alice" wants to' in questions[0] and invoice["invoice_id"] in questions[0]
     assert [mail.to for mail in sandbox.outbox] == [["ap@acme.example"]]
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_an_approval_asked_only_by_an_argument_rule_reaches_the_person_over_http(make_config, sandbox, keys,
+                                                                                      mode):
+    """No `require_approval` at all: an `approve` rule alone must still give older clients a session to answer in."""
+    loaded = make_config({"alice": agent(["bills:*"], approval="client", api_keys=[key_hash(keys["alice"])],
+                                         rules=[{"approve": "amount > 5000.0", "name": "big-bills"}])})
+    questions: list[str] = []
+
+    async def person(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        questions.append(params.message)
+        return types.ElicitResult(action="accept", content={"approve": True})
+
+    view = sandbox.store(ORG)
+    bill = {"organization_id": ORG, "vendor_id": view.contact_id("Office Supplies Co"), "bill_number": "B-9000",
+            "line_items": [{"account_id": view.account_id("Office Supplies"), "rate": 9000, "quantity": 1}]}
+    async with running(loaded, sandbox) as runtime, serving(runtime) as server:
+        async with connect(server, keys["alice"], mode=mode, elicitation_callback=person) as alice:
+            created = await alice.call_tool("create_bill", bill)
+    assert not created.is_error, created.content[0].text
+    assert len(questions) == 1 and "big-bills" in questions[0]
+    assert "B-9000" in {b["bill_number"] for b in view.bills.values()}
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])

@@ -73,6 +73,34 @@ def new_call_id() -> str:
     return uuid.uuid4().hex
 
 
+@dataclass
+class AuditEvent:
+    """What is not a tool call but belongs in the audit: an operator's sign-in, a call held for approval, a
+    decision, a refused console request. Same file, same plain-English sentence first."""
+
+    time: str
+    event: str  # approval.requested | approval.decided | console.sign_in | console.refused | ...
+    decision: str  # allowed | denied | pending | approved
+    sentence: str
+    operator: str | None = None
+    agent: str | None = None
+    tool: str | None = None
+    organization: str | None = None
+    approval: str | None = None
+    rule: str = ""
+
+    def fields(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if v is not None}
+
+    def to_json(self) -> str:
+        return json.dumps(self.fields(), ensure_ascii=False)
+
+    @property
+    def access(self) -> str | None:
+        """Kept as durably as a write's record: an operator's decision lets a write through."""
+        return "write" if self.event == "approval.decided" else None
+
+
 def now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -135,7 +163,7 @@ class AuditLog:
         self._last_problem: str | None = None
         self._chain: audit_chain.ChainWriter | None = None
 
-    def write(self, record: AuditRecord) -> None:
+    def write(self, record: AuditRecord | AuditEvent) -> None:
         """Put the record on file, or raise AuditUnavailable: the caller must then send nothing."""
         durable = self.sync == "all" or (self.sync == "writes" and record.access == "write")
         with self._lock:

@@ -131,6 +131,29 @@ def _parser() -> argparse.ArgumentParser:
     key.add_argument("--config", type=Path)
     key.add_argument("-v", "--verbose", action="store_true")
 
+    operator = commands.add_parser("operator", help="Manage the console's operators (the people who sign in).")
+    operator_commands = operator.add_subparsers(metavar="ACTION")
+    add = operator_commands.add_parser("add", help="Add an operator: a new secret printed once, stored as a hash.")
+    add.set_defaults(run=_operator_add)
+    add.add_argument("name")
+    add.add_argument("--secret-stdin", action="store_true", help="read the secret to use from stdin instead")
+    add.add_argument("--config", type=Path)
+    add.add_argument("-v", "--verbose", action="store_true")
+
+    access = commands.add_parser("access", help="Who can do what: compare two config files.")
+    access_commands = access.add_subparsers(metavar="ACTION")
+    compare = access_commands.add_parser("compare", help="What a new config would grant or take away, agent by "
+                                                         "agent, compared with an old one.")
+    compare.set_defaults(run=_access_compare)
+    compare.add_argument("old", type=Path)
+    compare.add_argument("new", type=Path)
+    compare.add_argument("-v", "--verbose", action="store_true")
+
+    console = command("console", "Serve the operator's console (approvals, access, audit) for this config.",
+                      _console)
+    console.add_argument("--host", default="127.0.0.1")
+    console.add_argument("--port", type=int, default=8001)
+
     claude = command("claude-config", "Print the claude_desktop_config.json entry for an agent (stdio).",
                      _claude_config)
     claude.add_argument("--agent", required=True)
@@ -386,6 +409,37 @@ def _agent_key(args: argparse.Namespace) -> int:
     print(key)
     print(f"zbmcp: added the hash of this key to agent {args.name!r} in {path}. The key is shown only now; "
           "give it to the agent as `Authorization: Bearer <key>`.", file=sys.stderr)
+    return 0
+
+
+def _operator_add(args: argparse.Namespace) -> int:
+    from zbmcp.operators import add_operator
+
+    chosen = sys.stdin.readline().rstrip("\n") if args.secret_stdin else None
+    path, secret = add_operator(args.config, args.name, _environ(), chosen)
+    if chosen is None:
+        print(secret)
+    print(f"zbmcp: added operator {args.name!r} to {path} (only a hash of the secret is stored"
+          + ("; the secret above is shown only now" if chosen is None else "") + "). Restart zbmcp to use it.",
+          file=sys.stderr)
+    return 0
+
+
+def _access_compare(args: argparse.Namespace) -> int:
+    from zbmcp.access import compare_files, format_changes
+
+    changes = compare_files(args.old, args.new)
+    print(format_changes(changes), end="")
+    return 0
+
+
+def _console(args: argparse.Namespace) -> int:
+    import anyio
+
+    from zbmcp.console.serve import serve_console
+
+    loaded = _load(args)
+    anyio.run(serve_console, loaded, args.host, args.port)
     return 0
 
 

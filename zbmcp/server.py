@@ -43,6 +43,7 @@ from zbmcp.errors import (
     ZbmcpError,
     ZohoApiError,
 )
+from zbmcp.inbox import OperatorDecision, ask_operator
 from zbmcp.manifest import ToolSpec
 from zbmcp.numeric_ids import ids_as_strings
 from zbmcp.policy import AgentPolicy, Decision
@@ -134,7 +135,16 @@ class ZbmcpServer:
                 assert decision.facts is not None
                 question = build_question(policy.agent, spec, request, self._url(policy, request), decision.facts,
                                           decision.reasons)
-                pending = await request_approval(ctx, params, spec, question, decision.rule, self.runtime.approvals)
+                if self._approval_channel(policy) == "console":
+                    answer = await ask_operator(self.runtime.inbox, ctx, spec, request, arguments, question,
+                                                decision.rule)
+                    if not isinstance(answer, OperatorDecision):
+                        return answer  # held for an operator: the inbox audited the request; the agent calls again
+                    call.approved_by = answer.rule
+                    pending = None
+                else:
+                    pending = await request_approval(ctx, params, spec, question, decision.rule,
+                                                     self.runtime.approvals)
                 if pending is not None:
                     return pending  # the client asks the person and calls again; that call gets the audit record
             if policy.dry_run and not spec.read_only:
@@ -179,6 +189,11 @@ class ZbmcpServer:
             failure = ZbmcpError(f"zbmcp hit an internal error ({type(exc).__name__}); the call may not have run.")
             return call.finish_error(failure, "failed", "internal error")
 
+    def _approval_channel(self, policy: AgentPolicy) -> str:
+        """Who approves: over HTTP the agent's code is its own MCP client, so by default an operator does."""
+        chosen = self.runtime.agent(policy.agent).approval
+        return chosen or ("client" if self.fixed_agent is not None else "console")
+
     def _url(self, policy: AgentPolicy, request: ZohoRequest) -> str:
         connection = self.runtime.connections[self.runtime.agent(policy.agent).connection]
         return connection.url(request)
@@ -202,6 +217,7 @@ class _Call:
         self.call_id = new_call_id()
         self.spec: ToolSpec | None = runtime.specs.get(name)
         self.request: ZohoRequest | None = None
+        self.approved_by: str | None = None  # the operator's decision that let this call through
         self.sent = False
         self.decision: Decision | None = None
 
@@ -224,6 +240,8 @@ class _Call:
         """The rule that let the call through, for the audit record."""
         if self.decision is None:
             return "allowed"
+        if self.decision.outcome == "approve" and self.approved_by:  # the operator first: who let it through
+            return f"{self.approved_by}; asked by {self.decision.rule}"
         if self.decision.outcome == "approve":
             return f"{self.decision.rule} (approved by a person)"
         return self.decision.rule
