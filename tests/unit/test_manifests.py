@@ -315,8 +315,9 @@ def _documented_values(parameter: str, description: str) -> set[str]:
     return set(re.findall(r"\b[a-z][a-z_]*\b", values)) - {"and"}
 
 
+# (the unverified operations keep Zoho's field names but not its descriptions, so their values are not checked)
 VALUE_CASES = [(name, parameter) for name in ALL for parameter in ("filter_by", "sort_column")
-               if name.startswith("list_") and parameter in OAS[name].get("query_descriptions", {})]
+               if name.startswith("list_") and OAS[name].get("query_descriptions", {}).get(parameter)]
 
 
 @pytest.mark.parametrize(("name", "parameter"), VALUE_CASES)
