@@ -55,6 +55,7 @@ def config_text(sandbox: Sandbox, agents: dict[str, Any], *, audit: dict[str, An
                 connection: dict[str, Any] | None = None, base_url: str = SANDBOX_URL,
                 extra_connections: dict[str, dict[str, Any]] | None = None,
                 http: dict[str, Any] | None = None, state: dict[str, Any] | None = None,
+                operators: dict[str, Any] | None = None, console: dict[str, Any] | None = None,
                 oauth: dict[str, Any] | None = None) -> str:
     credentials = sandbox.credentials
     main: dict[str, Any] = {
@@ -83,6 +84,10 @@ def config_text(sandbox: Sandbox, agents: dict[str, Any], *, audit: dict[str, An
         document["state"] = state
     if oauth:
         document["oauth"] = oauth
+    if operators:
+        document["operators"] = operators
+    if console:
+        document["console"] = console
     return yaml.safe_dump(document, sort_keys=False)
 
 

@@ -13,6 +13,7 @@ from mcp import Client, StdioServerParameters
 
 from tests.conftest import ORG, agent, config_text, environ, free_port
 from zbmcp.audit import read_calls
+from zbmcp.manifest import load_manifests
 from zbmcp.sandbox.server import SandboxServer
 
 ZBMCP = [sys.executable, "-m", "zbmcp"]
@@ -33,9 +34,9 @@ async def test_serve_sandbox_over_stdio_lists_and_calls_every_kind_of_tool():
             created = await c.call_tool("create_invoice", {
                 "organization_id": ORG, "customer_id": acme["contact_id"],
                 "line_items": [{"item_id": consulting["item_id"], "quantity": 3}]})
-    assert len(tools) == 33
+    assert tools == set(load_manifests())
     assert not created.is_error, created.content[0].text
-    assert created.content[0].text.startswith("Created invoice INV-")
+    assert created.structured_content["summary"].startswith("Created invoice INV-")
     assert created.structured_content["invoice"]["total"] == 3 * consulting["rate"]
 
 
@@ -83,8 +84,8 @@ def test_tools_scopes_and_claude_config(sandbox, home, tmp_path):
     scopes = run("scopes", "--config", str(path), "--agent", "bookkeeper", env=env)
     desktop = run("claude-config", "--config", str(path), "--agent", "bookkeeper", env=env)
     rows = json.loads(table.stdout)
-    assert len(rows) == 33 and {"name", "scope", "access"} <= set(rows[0])
-    assert "Agent 'bookkeeper' sees 7 of 33 tools." in mine.stdout
+    assert len(rows) == len(load_manifests()) and {"name", "scope", "access"} <= set(rows[0])
+    assert f"Agent 'bookkeeper' sees 9 of {len(load_manifests())} tools." in mine.stdout
     assert "delete_invoice" in mine.stdout.split("Hidden:")[1] and "excluded by `exclude: delete_invoice`" in mine.stdout
     assert scopes.stdout.strip() == ("ZohoBooks.invoices.CREATE,ZohoBooks.invoices.READ,ZohoBooks.invoices.UPDATE,"
                                      "ZohoBooks.settings.READ")
@@ -118,6 +119,11 @@ def test_zbmcp_sandbox_serves_on_the_port_it_prints_with_the_credentials_it_prin
     assert banner["API base URL"] == f"http://127.0.0.1:{port}/books/v3"
     assert answer.status_code == 200 and answer.json()["code"] == 0
     assert [o["organization_id"] for o in answer.json()["organizations"]] == ["10234695", "10234696"]
+
+
+def test_a_busy_sandbox_needs_a_plain_number_of_invoices():
+    refused = subprocess.run([*ZBMCP, "sandbox", "--invoices", "-5"], capture_output=True, text=True, timeout=30)
+    assert refused.returncode == 2 and "'-5' is not a number of invoices: use 0 to 100000" in refused.stderr
 
 
 def test_the_audit_command_shows_the_log_as_a_table(sandbox, home, tmp_path):

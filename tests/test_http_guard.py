@@ -28,10 +28,13 @@ def keys() -> dict[str, str]:
 
 
 def agents(keys: dict[str, str]) -> dict[str, Any]:
-    """alice and carol have approvals (their older clients get sessions); bob has none."""
+    """alice and carol have approvals answered by their own clients (`approval: client`: their older clients get
+    sessions, for elicitation); bob has none."""
     return {
-        "alice": agent(["invoices:*"], require_approval=["email_invoice"], api_keys=[key_hash(keys["alice"])]),
-        "carol": agent(["invoices:*"], require_approval=["email_invoice"], api_keys=[key_hash(keys["carol"])]),
+        "alice": agent(["invoices:*"], require_approval=["email_invoice"], approval="client",
+                       api_keys=[key_hash(keys["alice"])]),
+        "carol": agent(["invoices:*"], require_approval=["email_invoice"], approval="client",
+                       api_keys=[key_hash(keys["carol"])]),
         "bob": agent(["invoices:read"], api_keys=[key_hash(keys["bob"])]),
     }
 

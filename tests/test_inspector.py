@@ -17,6 +17,7 @@ import pytest
 
 from tests.conftest import ORG, agent, running, serving
 from zbmcp.keys import key_hash, new_api_key
+from zbmcp.manifest import load_manifests
 
 NODE_TOOLS = Path(__file__).parent / "node"
 INSPECTOR = NODE_TOOLS / "node_modules/@modelcontextprotocol/inspector/clients/launcher/build"
@@ -46,7 +47,7 @@ async def test_the_inspector_lists_tools_over_stdio(tmp_path):
     code, answer, stderr = await inspector(tmp_path, *STDIO_SANDBOX, "--method", "tools/list")
     assert code == 0, stderr
     tools = {tool["name"]: tool for tool in answer["result"]["tools"]}
-    assert len(tools) == 33
+    assert set(tools) == set(load_manifests())
     # A hint left out means MCP's default: destructiveHint true, readOnlyHint false, openWorldHint true.
     assert tools["delete_invoice"]["annotations"].get("destructiveHint", True) is True
     assert tools["mark_invoice_sent"]["annotations"]["destructiveHint"] is False
@@ -62,7 +63,8 @@ async def test_the_inspector_calls_a_tool_over_stdio_in_the_2026_era(tmp_path):
         "--tool-args-json", json.dumps({"organization_id": ORG, "per_page": 2}))
     assert code == 0, stderr
     result = answer["result"]
-    assert result["content"][0]["text"].startswith("Listed 2 invoices")
+    assert json.loads(result["content"][0]["text"]) == result["structuredContent"]
+    assert result["structuredContent"]["summary"].startswith("Listed 2 invoices")
     assert len(result["structuredContent"]["invoices"]) == 2
 
 
@@ -91,7 +93,7 @@ async def test_the_inspector_lists_and_calls_over_http_with_a_bearer_key(keyed, 
     assert {tool["name"] for tool in answer["result"]["tools"]} == {"list_invoices", "get_invoice"}
     code, answer, stderr = called
     assert code == 0, stderr
-    assert answer["result"]["content"][0]["text"].startswith("Listed 1 contacts")
+    assert answer["result"]["structuredContent"]["summary"].startswith("Listed 1 contacts")
     code, answer, stderr = refused
     assert code != 0 and "tool_not_found" in stderr  # bob's key does not even show alice's tool
     assert [(r["agent"], r["tool"]) for r in runtime.audit.records] == [("bob", "list_contacts")]

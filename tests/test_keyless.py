@@ -21,6 +21,7 @@ from tests.conftest import running, serving
 from zbmcp.cli import main
 from zbmcp.demo import DEMO_AGENT, demo_config
 from zbmcp.errors import ConfigError
+from zbmcp.manifest import load_manifests
 from zbmcp.transports import HttpApp, HttpServer
 
 INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
@@ -49,7 +50,7 @@ async def test_a_client_without_a_key_is_the_sandbox_agent(sandbox, transport, m
                 async with Client(sse_client(f"{server.url}/sse"), mode=mode) as client:
                     tools = (await client.list_tools()).tools
                     listed = await client.call_tool("list_organizations", {})
-    assert len(tools) == 33 and not listed.is_error
+    assert len(tools) == len(load_manifests()) and not listed.is_error
     assert [(r["agent"], r["tool"]) for r in runtime.audit.records] == [(DEMO_AGENT, "list_organizations")]
 
 

@@ -53,7 +53,8 @@ async def test_each_agent_sees_exactly_what_its_rules_allow(two_agents, sandbox)
         nobody = await listed(runtime, "nobody")
     assert reporting == {s.name for s in runtime.specs.values() if s.access == "read"}
     assert bookkeeper == ({"list_invoices", "get_invoice", "create_invoice", "update_invoice", "mark_invoice_sent",
-                           "email_invoice", "list_contacts", "get_contact", "list_items"})
+                           "mark_invoice_void", "mark_invoice_draft", "email_invoice", "list_contacts",
+                           "get_contact", "list_items"})
     assert nobody == set()
 
 

@@ -41,7 +41,8 @@ def test_the_worked_example_gives_each_agent_what_the_readme_says():
     assert set(reporting.visible) == reads
     assert f"`reporting` sees the {len(reads)} read tools" in README
     assert set(bookkeeper.visible) == {"list_invoices", "get_invoice", "create_invoice", "update_invoice",
-                                       "mark_invoice_sent", "email_invoice", "list_contacts", "get_contact",
+                                       "mark_invoice_sent", "mark_invoice_void", "mark_invoice_draft",
+                                       "email_invoice", "list_contacts", "get_contact",
                                        "list_items"}
     assert f"`bookkeeper` sees {len(bookkeeper.visible)} tools" in README
     assert bookkeeper.needs_approval == {"email_invoice"}
@@ -95,7 +96,8 @@ async def test_the_readme_inspector_command_calls_a_tool_on_the_sandbox_over_std
     command = next(c for c in first_section_commands() if c.startswith("npx") and "--cli .venv/bin/zbmcp" in c)
     assert "--tool-arg organization_id=10234695" in command  # a number to the Inspector: zbmcp takes its digits
     answer = await inspect(as_run_here(command), tmp_path)
-    assert answer["content"][0]["text"].startswith("Listed 2 invoices")
+    listed = json.loads(answer["content"][0]["text"])  # the text is the compact result, as JSON
+    assert listed["summary"].startswith("Listed 2 invoices") and len(listed["invoices"]) == 2
 
 
 async def test_the_command_the_readme_gives_a_client_is_absolute_and_serves_the_sandbox(tmp_path):
@@ -108,7 +110,8 @@ async def test_the_command_the_readme_gives_a_client_is_absolute_and_serves_the_
     with anyio.fail_after(60):
         async with Client(params) as client:
             tools = (await client.list_tools()).tools
-    assert arguments == ["serve", "--sandbox"] and len(tools) == 33
+    assert arguments == ["serve", "--sandbox"] and len(tools) == len(load_manifests())
+    assert f"which sees all {len(tools)} tools" in README
 
 
 @needs_inspector
@@ -130,4 +133,4 @@ async def test_the_readme_http_commands_work_without_a_key(tmp_path):
             server.terminate()
             await server.wait()
     assert "no key needed" in said and f"http://127.0.0.1:{port}" in said
-    assert len(answer["tools"]) == 33
+    assert len(answer["tools"]) == len(load_manifests())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import anyio
@@ -35,10 +36,10 @@ def demo(make_config):
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
-async def test_all_33_tools_are_listed_with_their_scope_access_and_hints(demo, sandbox, mode):
+async def test_all_51_tools_are_listed_with_their_scope_access_and_hints(demo, sandbox, mode):
     async with running(demo, sandbox) as runtime, mcp_client(runtime, "demo", mode=mode) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
-    assert set(tools) == set(SPECS) and len(tools) == 33
+    assert set(tools) == set(SPECS) and len(tools) == 51
     defaults = {"read_only_hint": False, "destructive_hint": True, "idempotent_hint": False, "open_world_hint": True}
 
     def hint(hints: Any, key: str) -> bool:  # a hint left out is MCP's default
@@ -87,10 +88,13 @@ async def test_every_tool_works_against_the_sandbox(demo, sandbox):
         items = (await call("list_items"))["items"]
         consulting = next(i for i in items if i["name"] == "Consulting")
         await call("create_item", name="Training day", rate=900)
+        assert (await call("get_item", item_id=consulting["item_id"]))["item"]["rate"] == 150
         accounts = (await call("list_chart_of_accounts"))["chartofaccounts"]
         expense_account = next(a for a in accounts if a["account_type"] == "expense")
+        await call("get_chart_of_account", account_id=expense_account["account_id"])
         await call("create_chart_of_account", account_name="Software", account_type="expense")
         banks = (await call("list_bank_accounts"))["bankaccounts"]
+        await call("get_bank_account", account_id=banks[0]["account_id"])
         await call("create_bank_account", account_name="Savings", account_type="bank")
 
         lines = [{"item_id": consulting["item_id"], "quantity": 3}]
@@ -107,34 +111,104 @@ async def test_every_tool_works_against_the_sandbox(demo, sandbox):
                               amount=100, date="2026-11-25",
                               invoices=[{"invoice_id": invoice_id, "amount_applied": 100}]))["payment"]
         assert (await call("list_customer_payments", customer_id=acme["contact_id"]))["customerpayments"]
+        applied = (await call("get_customer_payment", payment_id=payment["payment_id"]))["payment"]["invoices"]
+        assert [entry["invoice_id"] for entry in applied] == [invoice_id]
         await call("delete_customer_payment", payment_id=payment["payment_id"])
         draft = (await call("create_invoice", customer_id=acme["contact_id"], line_items=lines))["invoice"]
         await call("delete_invoice", invoice_id=draft["invoice_id"])
+        await call("mark_invoice_void", invoice_id=invoice_id)
+        await call("mark_invoice_draft", invoice_id=invoice_id)
+        assert (await call("get_invoice", invoice_id=invoice_id))["invoice"]["status"] == "draft"
 
         estimate = (await call("create_estimate", customer_id=acme["contact_id"], line_items=lines))["estimate"]
         await call("email_estimate", estimate_id=estimate["estimate_id"], to_mail_ids=["buyer@acme.example"])
         await call("list_estimates")
-        await call("create_sales_order", customer_id=acme["contact_id"], line_items=lines)
+        await call("get_estimate", estimate_id=estimate["estimate_id"])
+        order = (await call("create_sales_order", customer_id=acme["contact_id"], line_items=lines))["salesorder"]
         await call("list_sales_orders")
-        await call("create_bill", vendor_id=vendor["contact_id"], bill_number="B-2026-11",
-                   line_items=[{"account_id": expense_account["account_id"], "rate": 80, "quantity": 1}])
+        await call("get_sales_order", salesorder_id=order["salesorder_id"])
+        bill = (await call("create_bill", vendor_id=vendor["contact_id"], bill_number="B-2026-11",
+                           line_items=[{"account_id": expense_account["account_id"], "rate": 80, "quantity": 1}]))["bill"]
         await call("list_bills")
-        await call("create_purchase_order", vendor_id=vendor["contact_id"], line_items=lines)
+        await call("get_bill", bill_id=bill["bill_id"])
+        paid = (await call("create_vendor_payment", vendor_id=vendor["contact_id"], amount=80,
+                           paid_through_account_id=banks[0]["account_id"],
+                           bills=[{"bill_id": bill["bill_id"], "amount_applied": 80}]))["vendorpayment"]
+        assert (await call("get_bill", bill_id=bill["bill_id"]))["bill"]["status"] == "paid"
+        assert (await call("list_vendor_payments", vendor_id=vendor["contact_id"]))["vendorpayments"]
+        await call("get_vendor_payment", payment_id=paid["payment_id"])
+        purchase = (await call("create_purchase_order", vendor_id=vendor["contact_id"],
+                               line_items=[{**lines[0], "account_id": expense_account["account_id"]}]))
         await call("list_purchase_orders")
-        await call("create_expense", account_id=expense_account["account_id"], date="2026-11-25", amount=42.5,
-                   paid_through_account_id=banks[0]["account_id"])
+        await call("get_purchase_order", purchase_order_id=purchase["purchaseorder"]["purchaseorder_id"])
+        expense = (await call("create_expense", account_id=expense_account["account_id"], date="2026-11-25",
+                              amount=42.5, paid_through_account_id=banks[0]["account_id"]))["expense"]
         await call("list_expenses")
+        await call("get_expense", expense_id=expense["expense_id"])
+
+        await call("get_profit_and_loss", filter_by="TransactionDate.ThisYear")
+        sheet = (await call("get_balance_sheet"))["balance_sheet"]
+        assert sheet[0]["total"] == sheet[1]["total"]  # assets == liabilities and equities
+        owed = (await call("get_aged_receivables"))["invoice"]["rows"]
+        assert {row["name"] for row in owed} == {"Acme Corporation", "Globex Ltd"}
+        assert (await call("get_aged_payables"))["bills"]["total"] == 180 + 12  # the two seeded bills
 
     assert called == set(SPECS)
     assert [mail.to for mail in sandbox.outbox] == [["ap@acme.example"], ["buyer@acme.example"]]
 
 
-async def test_results_carry_a_summary_and_zohos_payload_with_page_context(demo, sandbox):
+async def test_a_result_is_one_compact_object_as_structured_content_and_as_its_text(demo, sandbox):
     async with running(demo, sandbox) as runtime, mcp_client(runtime, "demo") as client:
         result = await client.call_tool("list_contacts", {"organization_id": ORG, "per_page": 1})
-    summary = result.content[0].text
-    assert summary.startswith("Listed 1 contacts (page 1; more on page 2)")
-    assert result.structured_content["page_context"]["has_more_page"] is True
+    structured = result.structured_content
+    [block] = result.content  # one copy for clients that read text, the same for those that read structure
+    assert block.text == json.dumps(structured, ensure_ascii=False, separators=(",", ":"))
+    assert structured["summary"].startswith("Listed 1 contacts (page 1; more on page 2)")
+    assert structured["page_context"] == {"page": 1, "per_page": 1, "has_more_page": True}
+
+
+async def test_lists_default_to_fifty_rows_and_fields_shape_them_without_reaching_zoho(demo, sandbox):
+    async with running(demo, sandbox) as runtime, mcp_client(runtime, "demo") as client:
+        plain = body(await client.call_tool("list_invoices", {"organization_id": ORG}))
+        plain_query = sandbox.api_requests[-1].query
+        more = body(await client.call_tool("list_invoices", {"organization_id": ORG, "per_page": 2,
+                                                             "fields": ["created_time", "is_emailed"]}))
+        more_query = sandbox.api_requests[-1].query
+    assert plain_query["per_page"] == "50" and more_query["per_page"] == "2"
+    assert "fields" not in plain_query and "fields" not in more_query
+    assert "created_time" not in plain["invoices"][0]
+    assert all({"created_time", "is_emailed"} <= set(row) for row in more["invoices"])
+    assert plain["sums"]["balance"] == sum(row["balance"] for row in plain["invoices"])
+
+
+async def test_fields_cannot_smuggle_anything_to_zoho(demo, sandbox):
+    async with running(demo, sandbox) as runtime, mcp_client(runtime, "demo") as client:
+        seen = len(sandbox.api_requests)
+        smuggled = error(await client.call_tool("list_invoices", {"organization_id": ORG,
+                                                                  "fields": ["x&organization_id=10234696"]}))
+        on_a_record = error(await client.call_tool("get_invoice", {"organization_id": ORG, "invoice_id": "1",
+                                                                   "fields": ["total"]}))
+    assert smuggled["fields"] == on_a_record["fields"] == ["fields"]
+    assert len(sandbox.api_requests) == seen
+
+
+async def test_a_wrong_sort_or_filter_value_is_refused_with_the_values_zoho_takes(demo, sandbox):
+    """The listing names a few sort columns and filters; the refusal of a wrong one names them all."""
+    async with running(demo, sandbox) as runtime, mcp_client(runtime, "demo") as client:
+        seen = len(sandbox.api_requests)
+        wrong_sort = error(await client.call_tool("list_invoices", {"organization_id": ORG, "sort_column": "amount"}))
+        wrong_filter = error(await client.call_tool("list_contacts", {"organization_id": ORG,
+                                                                      "filter_by": "Invoice.Overdue"}))
+        refused = len(sandbox.api_requests) - seen
+        biggest = body(await client.call_tool("list_invoices", {"organization_id": ORG, "sort_column": "balance",
+                                                                "sort_order": "D", "per_page": 3}))
+    assert refused == 0
+    assert wrong_sort["fields"] == ["sort_column"]
+    for column in ("customer_name", "invoice_number", "date", "due_date", "total", "balance", "created_time"):
+        assert column in wrong_sort["message"]
+    assert wrong_filter["fields"] == ["filter_by"] and "Invoice.OverDue" in wrong_filter["message"]
+    balances = [row["balance"] for row in biggest["invoices"]]
+    assert balances == sorted(balances, reverse=True) and len(balances) == 3
 
 
 async def test_bad_arguments_are_refused_naming_the_field_and_nothing_is_sent(demo, sandbox):

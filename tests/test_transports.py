@@ -29,6 +29,7 @@ from tests.conftest import FAST_RETRIES, ORG, AuditCapture, agent, environ, runn
 from zbmcp.cli import main
 from zbmcp.config import parse_config
 from zbmcp.keys import key_hash, new_api_key
+from zbmcp.manifest import load_manifests
 from zbmcp.runtime import open_runtime
 from zbmcp.sandbox import Fault
 from zbmcp.sandbox.server import SandboxServer
@@ -41,7 +42,7 @@ INITIALIZE = {
 }
 MCP_ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 INVOICE_TOOLS = {"list_invoices", "get_invoice", "create_invoice", "update_invoice", "delete_invoice",
-                 "mark_invoice_sent", "email_invoice"}
+                 "mark_invoice_sent", "email_invoice", "mark_invoice_void", "mark_invoice_draft"}
 CONTACT_READS = {"list_contacts", "get_contact"}
 
 
@@ -52,9 +53,10 @@ def keys() -> dict[str, str]:
 
 @pytest.fixture
 def hosted(make_config, keys):
-    """alice: every invoice tool, and a person approves each invoice email; bob: reads contacts."""
+    """alice: every invoice tool, and a person approves each invoice email in alice's own client (a desktop
+    app through a bridge, say: `approval: client`); bob: reads contacts."""
     return make_config({
-        "alice": agent(["invoices:*"], require_approval=["email_invoice"],
+        "alice": agent(["invoices:*"], require_approval=["email_invoice"], approval="client",
                        api_keys=[key_hash(keys["alice"])]),
         "bob": agent(["contacts:read"], api_keys=[key_hash(keys["bob"])]),
     })
@@ -225,7 +227,7 @@ async def test_a_full_invoice_flow_over_loopback_sockets_end_to_end(make_config,
             fetched = (ok(await clerk.call_tool("get_invoice", {"organization_id": ORG,
                                                                 "invoice_id": invoice["invoice_id"]})))
             fetched = fetched["invoice"]
-    assert not emailed.is_error and emailed.content[0].text.startswith("Emailed invoice")
+    assert not emailed.is_error and emailed.structured_content["summary"].startswith("Emailed invoice")
     assert fetched["status"] == "sent" and fetched["total"] == invoice["total"] > 0
     assert [mail.to for mail in sandbox.outbox] == [["ap@acme.example"]]
     assert {(r["agent"], r["decision"]) for r in runtime.audit.records} == {("clerk", "allowed")}
@@ -254,6 +256,29 @@ async def test_a_person_approves_an_invoice_email_over_http(hosted, sandbox, key
     assert len(questions) == 1
     assert 'Agent "alice" wants to' in questions[0] and invoice["invoice_id"] in questions[0]
     assert [mail.to for mail in sandbox.outbox] == [["ap@acme.example"]]
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_an_approval_asked_only_by_an_argument_rule_reaches_the_person_over_http(make_config, sandbox, keys,
+                                                                                      mode):
+    """No `require_approval` at all: an `approve` rule alone must still give older clients a session to answer in."""
+    loaded = make_config({"alice": agent(["bills:*"], approval="client", api_keys=[key_hash(keys["alice"])],
+                                         rules=[{"approve": "amount > 5000.0", "name": "big-bills"}])})
+    questions: list[str] = []
+
+    async def person(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        questions.append(params.message)
+        return types.ElicitResult(action="accept", content={"approve": True})
+
+    view = sandbox.store(ORG)
+    bill = {"organization_id": ORG, "vendor_id": view.contact_id("Office Supplies Co"), "bill_number": "B-9000",
+            "line_items": [{"account_id": view.account_id("Office Supplies"), "rate": 9000, "quantity": 1}]}
+    async with running(loaded, sandbox) as runtime, serving(runtime) as server:
+        async with connect(server, keys["alice"], mode=mode, elicitation_callback=person) as alice:
+            created = await alice.call_tool("create_bill", bill)
+    assert not created.is_error, created.content[0].text
+    assert len(questions) == 1 and "big-bills" in questions[0]
+    assert "B-9000" in {b["bill_number"] for b in view.bills.values()}
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
@@ -489,7 +514,7 @@ async def test_serve_sandbox_over_http_with_a_key_from_the_environment_needs_it_
             server = Listening(banner.split("serving MCP on ")[1].split()[0])
             async with connect(server, key) as demo, \
                     connect(server, key, transport="sse", mode="legacy") as old:
-                assert len((await demo.list_tools()).tools) == 33
+                assert len((await demo.list_tools()).tools) == len(load_manifests())
                 organizations = ok(await old.call_tool("list_organizations", {}))["organizations"]
             async with httpx2.AsyncClient() as http:
                 keyless = await http.post(f"{server.url}/mcp", json=INITIALIZE, headers=MCP_ACCEPT)

@@ -95,7 +95,7 @@ def client_can_elicit(ctx: ServerRequestContext[Any]) -> bool:
     return bool(capabilities and capabilities.elicitation is not None)
 
 
-def _modern(ctx: ServerRequestContext[Any]) -> bool:
+def modern(ctx: ServerRequestContext[Any]) -> bool:
     return str(ctx.protocol_version) >= MODERN_ERA
 
 
@@ -118,7 +118,7 @@ async def request_approval(
             rule=rule + " (client cannot ask)",
         )
     text = question.text()
-    if _modern(ctx):
+    if modern(ctx):
         arguments = params.arguments or {}
         answer = None
         if params.request_state and await tickets.redeem(params.request_state, agent, spec, arguments):

@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol, TextIO
+from typing import Any, Literal, TextIO
 
 from zbmcp import audit_chain
 from zbmcp.errors import AuditUnavailable
@@ -74,16 +74,35 @@ def new_call_id() -> str:
     return uuid.uuid4().hex
 
 
-class Recordable(Protocol):
-    """Anything the audit log keeps: a tool call (AuditRecord) or a sign-in event (zbmcp.oauth_server.audit)."""
+@dataclass
+class AuditEvent:
+    """What is not a tool call but belongs in the audit: an operator's sign-in, a call held for approval, a
+    decision, a refused console request. Same file, same plain-English sentence first."""
+
+    time: str
+    event: str  # approval.requested | approval.decided | console.sign_in | console.refused | ...
+    decision: str  # allowed | denied | pending | approved
+    sentence: str
+    operator: str | None = None
+    agent: str | None = None
+    tool: str | None = None
+    organization: str | None = None
+    approval: str | None = None
+    rule: str = ""
+    person: str | None = None  # the signed-in person (a remote connector's sign-in: zbmcp.oauth_server.audit)
+    client: str | None = None  # the OAuth client that acted
+    error: str | None = None  # the OAuth error it was given (invalid_grant, invalid_target, ...)
+
+    def fields(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if v is not None}
+
+    def to_json(self) -> str:
+        return json.dumps(self.fields(), ensure_ascii=False)
 
     @property
-    def access(self) -> str | None:  # "write" records are flushed to disk before going on (sync: writes)
-        ...
-
-    def fields(self) -> dict[str, Any]: ...
-
-    def to_json(self) -> str: ...
+    def access(self) -> str | None:
+        """Kept as durably as a write's record: an operator's decision lets a write through."""
+        return "write" if self.event == "approval.decided" else None
 
 
 def now_iso() -> str:
@@ -150,7 +169,7 @@ class AuditLog:
         self._last_problem: str | None = None
         self._chain: audit_chain.ChainWriter | None = None
 
-    def write(self, record: Recordable) -> None:
+    def write(self, record: AuditRecord | AuditEvent) -> None:
         """Put the record on file, or raise AuditUnavailable: the caller must then send nothing."""
         durable = self.sync == "all" or (self.sync == "writes" and record.access == "write")
         with self._lock:

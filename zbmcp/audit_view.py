@@ -77,7 +77,7 @@ def format_table(records: list[dict[str, Any]]) -> str:
             "time": str(r.get("time", ""))[:19].replace("T", " "),
             "call": str(r.get("call_id") or "")[:8],
             "agent": r.get("agent", ""),
-            "tool": r.get("tool") or (f"oauth {r.get('event')}" if r.get("kind") == "oauth" else ""),
+            "tool": r.get("tool") or r.get("event", ""),
             "organization": r.get("organization") or "",
             "decision": r.get("decision", ""),
             "status": r.get("http_status") or "",

@@ -91,6 +91,8 @@ def _parser() -> argparse.ArgumentParser:
     sandbox = command("sandbox", "Run the embedded Zoho Books sandbox as a real HTTP server.", _sandbox)
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=_port, default=8765)
+    sandbox.add_argument("--invoices", type=_invoice_count, default=0, metavar="N",
+                         help="seed N more invoices, with their customers, payments and bills (a busy organization)")
 
     def action(group: Any, name: str, help_text: str, run: object) -> argparse.ArgumentParser:
         """One ACTION of a command group (zbmcp auth ACTION, zbmcp oauth ACTION)."""
@@ -145,6 +147,29 @@ def _parser() -> argparse.ArgumentParser:
                            _oauth_remove)
     remove.add_argument("person")
 
+    operator = commands.add_parser("operator", help="Manage the console's operators (the people who sign in).")
+    operator_commands = operator.add_subparsers(metavar="ACTION")
+    add = operator_commands.add_parser("add", help="Add an operator: a new secret printed once, stored as a hash.")
+    add.set_defaults(run=_operator_add)
+    add.add_argument("name")
+    add.add_argument("--secret-stdin", action="store_true", help="read the secret to use from stdin instead")
+    add.add_argument("--config", type=Path)
+    add.add_argument("-v", "--verbose", action="store_true")
+
+    access = commands.add_parser("access", help="Who can do what: compare two config files.")
+    access_commands = access.add_subparsers(metavar="ACTION")
+    compare = access_commands.add_parser("compare", help="What a new config would grant or take away, agent by "
+                                                         "agent, compared with an old one.")
+    compare.set_defaults(run=_access_compare)
+    compare.add_argument("old", type=Path)
+    compare.add_argument("new", type=Path)
+    compare.add_argument("-v", "--verbose", action="store_true")
+
+    console = command("console", "Serve the operator's console (approvals, access, audit) for this config.",
+                      _console)
+    console.add_argument("--host", default="127.0.0.1")
+    console.add_argument("--port", type=int, default=8001)
+
     claude = command("claude-config", "Print the Claude config for an agent (stdio), or for a remote zbmcp (--remote).",
                      _claude_config)
     who = claude.add_mutually_exclusive_group(required=True)
@@ -177,6 +202,12 @@ def _port(text: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{port} is not a port: use 1 to 65535 (0 picks a free one)")
     return port
+
+
+def _invoice_count(text: str) -> int:
+    if not text.isdigit() or int(text) > 100_000:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of invoices: use 0 to 100000")
+    return int(text)
 
 
 def _environ() -> dict[str, str]:
@@ -413,6 +444,19 @@ def _oauth_enroll(args: argparse.Namespace) -> int:
     return 0
 
 
+def _operator_add(args: argparse.Namespace) -> int:
+    from zbmcp.operators import add_operator
+
+    chosen = sys.stdin.readline().rstrip("\n") if args.secret_stdin else None
+    path, secret = add_operator(args.config, args.name, _environ(), chosen)
+    if chosen is None:
+        print(secret)
+    print(f"zbmcp: added operator {args.name!r} to {path} (only a hash of the secret is stored"
+          + ("; the secret above is shown only now" if chosen is None else "") + "). Restart zbmcp to use it.",
+          file=sys.stderr)
+    return 0
+
+
 def _oauth_people(args: argparse.Namespace) -> int:
     import anyio
 
@@ -430,6 +474,24 @@ def _oauth_remove(args: argparse.Namespace) -> int:
 
     loaded = _load(args)
     print(anyio.run(remove_person, loaded, args.person), file=sys.stderr)
+    return 0
+
+
+def _access_compare(args: argparse.Namespace) -> int:
+    from zbmcp.access import compare_files, format_changes
+
+    changes = compare_files(args.old, args.new)
+    print(format_changes(changes), end="")
+    return 0
+
+
+def _console(args: argparse.Namespace) -> int:
+    import anyio
+
+    from zbmcp.console.serve import serve_console
+
+    loaded = _load(args)
+    anyio.run(serve_console, loaded, args.host, args.port)
     return 0
 
 
@@ -491,7 +553,8 @@ def _sandbox(args: argparse.Namespace) -> int:
     from zbmcp.listen import listen
     from zbmcp.sandbox.server import run_sandbox
 
-    run_sandbox(sock=listen(args.host, args.port))  # bound first: a busy port is one line, before the banner
+    # bound first: a busy port is one line, before the banner
+    run_sandbox(sock=listen(args.host, args.port), bulk_invoices=args.invoices)
     return 0
 
 

@@ -6,6 +6,8 @@
     http:                   # the hosted transport: allowed hosts and origins
     oauth:                  # zbmcp as an OAuth authorization server for remote MCP clients (docs/connectors.md)
     state:                  # where processes and replicas share limits, tokens, approvals (local | redis)
+    operators:              # the people who may sign in to the console (hashed secrets)
+    console:                # the operator's console: sessions, how long approvals wait, a webhook
 
 A mistake anywhere fails at start-up with the file, the line and the fix; the server never starts
 half-configured. Tool selectors are checked against the manifests by zbmcp.policy.
@@ -137,6 +139,9 @@ class Agent(_Strict):
     dry_run: bool = False
     api_keys: list[str] = []
     quota: Quota | None = None
+    # Who answers require_approval: `client` asks through the agent's own MCP client (a person's desktop app),
+    # `console` holds the call for an operator. None: console for agents over HTTP, client over stdio.
+    approval: Literal["client", "console"] | None = None
     rules: list[Rule] = []
     users: list[str] = []  # Zoho users who may sign in as this agent (remote connectors): email or Zoho user id
 
@@ -286,6 +291,59 @@ class StateSettings(_Strict):
         return self
 
 
+OPERATOR_SECRET = re.compile(r"^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9_-]+={0,2}\$[A-Za-z0-9_-]+={0,2}$")
+OPERATOR_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+
+
+class Operator(_Strict):
+    secret: str  # "scrypt$n$r$p$salt$hash", written by `zbmcp operator add NAME`
+
+    @field_validator("secret")
+    @classmethod
+    def _hashed(cls, value: str) -> str:
+        if not OPERATOR_SECRET.match(value):
+            raise ValueError("holds a hash, not a password: \"scrypt$...\"; create one with `zbmcp operator add NAME`")
+        return value
+
+
+class Console(_Strict):
+    session_minutes: int = Field(default=480, ge=5, le=7 * 24 * 60)  # a sign-in lasts this long, then ends
+    approval_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)  # a held call waits this long for a decision
+    # How long one tool call waits in place for the decision before answering "pending, call again".
+    hold_seconds: float = Field(default=20.0, ge=0, le=120)
+    # Pending approvals are announced here (a chat channel's incoming webhook; its URL is a secret).
+    webhook_url: SecretStr | None = None
+    public_url: str | None = None  # how operators reach the console, for links in announcements
+    # Reverse proxies (addresses or networks) whose X-Forwarded-Proto and X-Forwarded-For are believed: TLS
+    # ends at the proxy, so the console learns from it that cookies must be Secure, and who is signing in.
+    # (A proxy on the same machine, at 127.0.0.1, is believed by the HTTP server itself.)
+    trusted_proxies: list[str] = []
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/24)") from None
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("https://", "http://")):
+            raise ValueError("is not an http(s) URL")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.rstrip("/") if value else value
+
+
 class Config(_Strict):
     connections: dict[str, Connection] = {}
     agents: dict[str, Agent] = {}
@@ -293,6 +351,16 @@ class Config(_Strict):
     http: Http = Http()
     oauth: OAuth | None = None
     state: StateSettings = StateSettings()
+    operators: dict[str, Operator] = {}
+    console: Console = Console()
+
+    @field_validator("operators")
+    @classmethod
+    def _operator_names(cls, value: dict[str, Operator]) -> dict[str, Operator]:
+        for name in value:
+            if not OPERATOR_NAME.match(name):
+                raise ValueError(f"operator name {name!r}: use letters, digits and _ . @ - (at most 64)")
+        return value
 
 
 class LoadedConfig:
@@ -446,8 +514,9 @@ def _explain(exc: ValidationError, source: SourceMap) -> ConfigError:
 def _allowed_keys(parent: tuple[Any, ...]) -> list[str]:
     model: type[BaseModel] = Config
     for part in parent:
-        if model is Config and part in ("connections", "agents"):
-            model = Connection if part == "connections" else Agent
+        if model is Config and part in ("connections", "agents", "operators"):
+            entries: dict[str, type[BaseModel]] = {"connections": Connection, "agents": Agent, "operators": Operator}
+            model = entries[part]
             continue
         field_info = model.model_fields.get(str(part))
         if field_info is None:

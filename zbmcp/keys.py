@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from zbmcp.config import default_config_path, parse_config, read_config_text
@@ -34,16 +34,20 @@ def add_api_key(config_path: Path | None, agent: str, environ: Mapping[str, str]
     path = config_path or default_config_path(environ)
     if not path.is_file():
         raise ConfigError(f"no config file at {path}; pass --config PATH")
-    target = path.resolve()  # a config kept elsewhere and linked here is edited where it lives
-    text = read_config_text(target)
     key, digest = new_api_key()
-    updated = with_key_hash(text, str(path), agent, digest, environ)
+    rewrite_config(path, lambda text: with_key_hash(text, str(path), agent, digest, environ), environ)
+    return path, key
+
+
+def rewrite_config(path: Path, edit: Callable[[str], str], environ: Mapping[str, str]) -> None:
+    """Replace the config file with edit(its text), only if the result loads; atomic, keeping the mode."""
+    target = path.resolve()  # a config kept elsewhere and linked here is edited where it lives
+    updated = edit(read_config_text(target))
     parse_config(updated, str(path), environ)  # never write a config that would not load
     try:
         replace_file(target, updated.encode("utf-8"), mode=target.stat().st_mode & 0o777)
     except OSError as exc:
         raise ConfigError(f"could not write {path}: {exc.strerror or exc}; the file is unchanged") from None
-    return path, key
 
 
 def with_key_hash(text: str, file: str, agent: str, digest: str, environ: Mapping[str, str]) -> str:

@@ -81,6 +81,12 @@ class AgentPolicy:
     rules: tuple[Rule, ...] = ()
     revision: str = ""
 
+    @property
+    def may_ask_approval(self) -> bool:
+        """Whether any call of this agent can need a person's approval: a `require_approval` tool (which also
+        gates the same effect in another tool, e.g. send=true) or an `approve` rule."""
+        return bool(self.needs_approval) or any(rule.kind == "approve" for rule in self.rules)
+
     def decide(self, spec: ToolSpec, request: ZohoRequest, today: dt.date | None = None) -> Decision:
         """The one decision for a well-formed call: deny beats approve beats allow."""
         if spec.name not in self.visible:

@@ -18,6 +18,7 @@ from zbmcp.approvals import ApprovalTickets
 from zbmcp.audit import AuditLog
 from zbmcp.config import PER_USER, Agent, Connection, LoadedConfig, sign_in_connection
 from zbmcp.errors import PolicyDenied
+from zbmcp.inbox import ApprovalInbox
 from zbmcp.manifest import ToolSpec, load_manifests
 from zbmcp.oauth_server.personal import PersonalConnections
 from zbmcp.policy import AgentPolicy, policies
@@ -46,6 +47,7 @@ class Runtime:
     audit: AuditLog
     approvals: ApprovalTickets
     state: State  # what processes and replicas share (zbmcp.state)
+    inbox: ApprovalInbox  # calls held for an operator's decision, in the shared state
     personal: PersonalConnections | None = None  # people's own Zoho tokens, for `connection: per_user` agents
 
     def agent(self, name: str) -> Agent:
@@ -198,6 +200,13 @@ async def open_runtime(
 ) -> AsyncIterator[Runtime]:
     specs = specs if specs is not None else load_manifests()
     shared = state if state is not None else open_state(loaded.config.state, loaded.home)
+    audit = audit or AuditLog(loaded.audit_path, sync=loaded.config.audit.sync)
+    console = loaded.config.console
+    inbox = ApprovalInbox(
+        shared, audit, approval_seconds=console.approval_minutes * 60.0, hold_seconds=console.hold_seconds,
+        webhook_url=console.webhook_url.get_secret_value() if console.webhook_url else None,
+        public_url=console.public_url,
+    )
     async with contextlib.AsyncExitStack() as stack:
         if state is None:
             stack.push_async_callback(shared.aclose)
@@ -223,8 +232,9 @@ async def open_runtime(
             connections=connections,
             client=client,
             pacer=pacer,
-            audit=audit or AuditLog(loaded.audit_path, sync=loaded.config.audit.sync),
+            audit=audit,
             approvals=ApprovalTickets(await approval_key(loaded, shared), shared),
             personal=personal,
             state=shared,
+            inbox=inbox,
         )

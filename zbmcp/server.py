@@ -43,20 +43,23 @@ from zbmcp.errors import (
     ZbmcpError,
     ZohoApiError,
 )
+from zbmcp.inbox import OperatorDecision, ask_operator
 from zbmcp.manifest import ToolSpec
 from zbmcp.numeric_ids import ids_as_strings
 from zbmcp.policy import AgentPolicy, Decision
 from zbmcp.question import build_question
 from zbmcp.requests import ZohoRequest, build_request
 from zbmcp.runtime import Runtime
+from zbmcp.shaping import View, shape, split_view
 from zbmcp.tools import to_mcp_tool
-from zbmcp.wording import did, summary, tried
+from zbmcp.wording import did, tried
 
 log = logging.getLogger(__name__)
 
 INSTRUCTIONS = (
     "Zoho Books for one or more organizations. Ids are digit strings: find them with the list_* tools. "
-    "Lists are paged: call again with page+1 while page_context.has_more_page is true (per_page up to 200). "
+    "Lists return 50 rows a page (per_page up to 200) with their main fields and the page's sums; fields=[...] "
+    "adds fields, [\"*\"] gives all. Call again with page+1 while page_context.has_more_page is true. "
     "Beyond their schema, lists take Zoho's documented filters, e.g. date_start, date_end, sort_column, "
     "invoice_number_startswith, total_greater_than (where Zoho has it); an unknown one is refused with the "
     "names accepted. "
@@ -132,7 +135,8 @@ class ZbmcpServer:
             asked = arguments.get("organization_id")
             if isinstance(asked, str) and asked.isdigit():
                 policy.check_organization(asked)  # the agent's own boundary first, so the refusal names the rule
-            request = call.request = build_request(spec, arguments, policy.organizations)
+            to_send, view = split_view(spec, arguments)  # `fields` shapes the answer; Zoho never sees it
+            request = call.request = build_request(spec, to_send, policy.organizations)
             decision = call.decision = policy.decide(spec, request)
             if decision.outcome == "deny":
                 raise PolicyDenied(decision.message, rule=decision.rule)
@@ -140,7 +144,16 @@ class ZbmcpServer:
                 assert decision.facts is not None
                 question = build_question(policy.agent, spec, request, self._url(policy, request), decision.facts,
                                           decision.reasons)
-                pending = await request_approval(ctx, params, spec, question, decision.rule, self.runtime.approvals)
+                if self._approval_channel(policy) == "console":
+                    answer = await ask_operator(self.runtime.inbox, ctx, spec, request, arguments, question,
+                                                decision.rule)
+                    if not isinstance(answer, OperatorDecision):
+                        return answer  # held for an operator: the inbox audited the request; the agent calls again
+                    call.approved_by = answer.rule
+                    pending = None
+                else:
+                    pending = await request_approval(ctx, params, spec, question, decision.rule,
+                                                     self.runtime.approvals)
                 if pending is not None:
                     return pending  # the client asks the person and calls again; that call gets the audit record
             if policy.dry_run and not spec.read_only:
@@ -159,7 +172,7 @@ class ZbmcpServer:
             payload = response.payload
             if spec.name == "list_organizations":
                 payload = _only_organizations(payload, policy.organizations)
-            return call.finish_ok(payload, response.status)
+            return call.finish_ok(payload, response.status, view)
         except (PolicyDenied, ApprovalRefused) as exc:
             return call.finish_error(exc, "denied", exc.rule)
         except InvalidArguments as exc:
@@ -186,6 +199,11 @@ class ZbmcpServer:
             failure = ZbmcpError(f"zbmcp hit an internal error ({type(exc).__name__}); the call may not have run.")
             return call.finish_error(failure, "failed", "internal error")
 
+    def _approval_channel(self, policy: AgentPolicy) -> str:
+        """Who approves: over HTTP the agent's code is its own MCP client, so by default an operator does."""
+        chosen = self.runtime.agent(policy.agent).approval
+        return chosen or ("client" if self.fixed_agent is not None else "console")
+
     def _url(self, policy: AgentPolicy, request: ZohoRequest) -> str:
         return self.runtime.connection_of(policy.agent).url(request)
 
@@ -209,6 +227,7 @@ class _Call:
         self.call_id = new_call_id()
         self.spec: ToolSpec | None = runtime.specs.get(name)
         self.request: ZohoRequest | None = None
+        self.approved_by: str | None = None  # the operator's decision that let this call through
         self.sent = False
         self.decision: Decision | None = None
 
@@ -231,18 +250,18 @@ class _Call:
         """The rule that let the call through, for the audit record."""
         if self.decision is None:
             return "allowed"
+        if self.decision.outcome == "approve" and self.approved_by:  # the operator first: who let it through
+            return f"{self.approved_by}; asked by {self.decision.rule}"
         if self.decision.outcome == "approve":
             return f"{self.decision.rule} (approved by a person)"
         return self.decision.rule
 
-    def finish_ok(self, payload: dict[str, Any], status: int) -> types.CallToolResult:
+    def finish_ok(self, payload: dict[str, Any], status: int, view: View) -> types.CallToolResult:
         assert self.spec is not None
         self._audit("allowed", self.allowed_by, status, payload.get("code"), did(self.spec, self.arguments, payload))
-        text = summary(self.spec, self.arguments, payload)
-        return types.CallToolResult(
-            content=[types.TextContent(text=text), types.TextContent(text=json.dumps(payload, ensure_ascii=False))],
-            structured_content=payload,
-        )
+        shaped = shape(self.spec, self.arguments, payload, view)
+        return types.CallToolResult(content=[types.TextContent(text=shaped.text)],
+                                    structured_content=shaped.structured)
 
     def finish_dry_run(self, url: str) -> types.CallToolResult:
         assert self.spec is not None and self.request is not None

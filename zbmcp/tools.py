@@ -12,8 +12,11 @@ from typing import Any
 from mcp import types
 
 from zbmcp.manifest import ZOHO_ID_PATTERN, ToolSpec
+from zbmcp.shaping import FIELDS, takes_fields
 
 SCOPE_META_KEY = "zbmcp/scope"  # (access needs no key of its own: readOnlyHint is true exactly for reads)
+# zbmcp's own argument of every list: more row fields, or ["*"] for all (zbmcp/shaping.py); never sent to Zoho.
+FIELDS_SCHEMA: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
 
 
 def takes_organization(spec: ToolSpec) -> bool:
@@ -24,6 +27,8 @@ def takes_organization(spec: ToolSpec) -> bool:
 def input_schema(spec: ToolSpec, organization_ids: Sequence[str]) -> dict[str, Any]:
     """What the agent reads. With one organization, organization_id is left out: zbmcp fills it in."""
     schema = dict(spec.advertised_schema)
+    if takes_fields(spec):
+        schema["properties"] = {**schema["properties"], FIELDS: FIELDS_SCHEMA}
     if not takes_organization(spec) or len(organization_ids) == 1:
         return schema
     schema["properties"] = {"organization_id": {"type": "string", "enum": list(organization_ids)},

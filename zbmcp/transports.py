@@ -55,6 +55,8 @@ from starlette.types import Receive, Scope, Send
 
 from zbmcp import __version__
 from zbmcp.config import Http
+from zbmcp.console import PREFIX as CONSOLE
+from zbmcp.console import ConsoleApp
 from zbmcp.keyless import LoopbackAgent, require_loopback_socket
 from zbmcp.http_guard import end_stream_when_idle, guarded_protocol, refuse_over_session_cap, too_many_sessions
 from zbmcp.keys import key_hash, new_api_key
@@ -229,12 +231,13 @@ class HttpApp:
     """
 
     def __init__(self, runtime: Runtime, *, transport: Transport = "both", keyless_agent: str | None = None,
-                 oauth_clock: Callable[[], float] | None = None) -> None:
+                 console_refresh: float = 2.0, oauth_clock: Callable[[], float] | None = None) -> None:
         if transport not in ("http", "sse", "both"):
             raise ValueError(f"unknown HTTP transport {transport!r}")
         http = runtime.config.config.http
         self.runtime = runtime
         self.transport = transport
+        self.console = ConsoleApp(runtime, refresh_seconds=console_refresh)  # people, at /console
         self.mcp_server = ZbmcpServer(runtime).server
         self.oauth: OAuthEdge | None = None
         if runtime.config.config.oauth is not None:
@@ -258,7 +261,9 @@ class HttpApp:
                 max_sessions=http.max_sessions_per_agent,
                 session_idle_timeout=http.idle_seconds,
             )
-            for name, policy in runtime.policies.items() if policy.needs_approval
+            # Only agents whose own client answers approvals (`approval: client`) need a session for elicitation.
+            for name, policy in runtime.policies.items()
+            if policy.may_ask_approval and runtime.agent(name).approval == "client"
         }
         self._sse_streams: Counter[str] = Counter()  # open /sse streams per agent
         self._sse = SseServerTransport("/messages/", security_settings=security,
@@ -324,13 +329,15 @@ class HttpApp:
         if scope["method"] == "GET" and scope["path"] in _STREAM_PATHS:
             await self._app(scope, receive, send)
             return
+        # The console has its own sign-in and never sees the agents' key check.
+        app = self.console if scope["path"] == CONSOLE or scope["path"].startswith(CONSOLE + "/") else self._app
         activity = self._activity
         if activity is None:  # no lifespan ran (e.g. a test client without one): nothing to count for
-            await self._app(scope, receive, send)
+            await app(scope, receive, send)
             return
         activity.exchanges += 1
         try:
-            await self._app(scope, receive, send)
+            await app(scope, receive, send)
         finally:
             activity.exchanges -= 1
             activity.changed()
@@ -490,10 +497,12 @@ class HttpServer:
 
     def __init__(self, runtime: Runtime, *, transport: Transport = "both", host: str = "127.0.0.1",
                  port: int = 8000, grace_seconds: float = GRACE_SECONDS, sock: socket.socket | None = None,
-                 keyless_agent: str | None = None, oauth_clock: Callable[[], float] | None = None) -> None:
+                 keyless_agent: str | None = None, console_refresh: float = 2.0,
+                 oauth_clock: Callable[[], float] | None = None) -> None:
         if sock is not None and keyless_agent is not None:
             require_loopback_socket(sock)
-        self.app = HttpApp(runtime, transport=transport, keyless_agent=keyless_agent, oauth_clock=oauth_clock)
+        self.app = HttpApp(runtime, transport=transport, keyless_agent=keyless_agent, console_refresh=console_refresh,
+                           oauth_clock=oauth_clock)
         self.host = host
         self.port = port
         self._sock = sock

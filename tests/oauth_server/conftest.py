@@ -66,10 +66,13 @@ class Connector:
         return fold_calls(read_records(path))
 
     def events(self, event: str | None = None) -> list[dict[str, Any]]:
-        return [r for r in self.records if r.get("kind") == "oauth" and (event is None or r["event"] == event)]
+        """The sign-in steps (audit events named oauth.<step>), each with its step as "step"."""
+        found = [{**r, "step": r["event"].removeprefix("oauth.")} for r in self.records
+                 if str(r.get("event", "")).startswith("oauth.")]
+        return [r for r in found if event is None or r["step"] == event]
 
     def calls(self) -> list[dict[str, Any]]:
-        return [r for r in self.records if r.get("kind") != "oauth"]
+        return [r for r in self.records if "event" not in r]
 
 
 @contextlib.asynccontextmanager

@@ -159,7 +159,7 @@ async def test_sign_in_events_join_the_chained_audit_log_and_zbmcp_audit_shows_t
         shown = await anyio.run_process([sys.executable, "-m", "zbmcp", "audit", "--config", config], check=False)
         verified, _, report = await operator("audit", "verify", "--config", config)
     code, table = shown.returncode, shown.stdout.decode()
-    assert code == 0 and "oauth sign-in" in table and "oauth token" in table and "list_invoices" in table
+    assert code == 0 and "oauth.sign-in" in table and "oauth.token" in table and "list_invoices" in table
     assert f'agent "bookkeeper" ({ALICE}) listed 4 invoices' in table
     assert verified == 0, report
     text = zb.runtime.config.audit_path.read_text()  # type: ignore[union-attr]

@@ -34,7 +34,7 @@ async def test_a_person_signs_in_with_zoho_and_the_client_lists_and_calls_the_ag
     assert f'agent "bookkeeper" ({ALICE})' in call["sentence"]
     # the shared connection made the call: Sam's token, not Alice's
     assert sandbox.api_requests[-1].user_id == sandbox.default_user_id
-    events = [(e["event"], e["decision"]) for e in zb.events()]
+    events = [(e["step"], e["decision"]) for e in zb.events()]
     assert ("register", "allowed") in events and ("sign-in", "allowed") in events
     assert ("consent", "allowed") in events and ("token", "allowed") in events
 

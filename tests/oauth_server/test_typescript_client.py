@@ -50,7 +50,7 @@ async def test_the_typescript_sdk_registers_signs_in_and_lists_tools(make_config
     assert answer["tools"] == ["create_contact", "delete_contact", "get_contact", "get_invoice", "list_contacts",
                                "list_invoices", "update_contact"]
     assert answer["registered"] is True and answer["scope"] == "books:read" and answer["authorizations"] == 1
-    assert [e["event"] for e in zb.events() if e["decision"] == "allowed"] == [
+    assert [e["step"] for e in zb.events() if e["decision"] == "allowed"] == [
         "register", "sign-in", "consent", "token"]
 
 

@@ -12,12 +12,18 @@ from zbmcp.sandbox import Sandbox
 
 
 async def _invoice(books: httpx2.AsyncClient, sandbox: Sandbox, customer: str = "Acme Corporation",
-                   total: float = 300.0, **params: str) -> dict[str, Any]:
+                   total: float = 300.0, *, sent: bool = False, **params: str) -> dict[str, Any]:
     view = sandbox.store(ORG)
     body = ok(await books.post("invoices", params=params, json={
-        "customer_id": view.contact_id(customer), "line_items": [{"name": "Work", "rate": total}]}), 201)
+        "customer_id": view.contact_id(customer), "line_items": [_line(sandbox, total)]}), 201)
     invoice: dict[str, Any] = body["invoice"]
+    if sent:
+        ok(await books.post(f"invoices/{invoice['invoice_id']}/status/sent"))
     return invoice
+
+
+def _line(sandbox: Sandbox, rate: float) -> dict[str, Any]:
+    return {"item_id": sandbox.store(ORG).item_id("Consulting"), "name": "Work", "rate": rate}
 
 
 async def _pay(books: httpx2.AsyncClient, sandbox: Sandbox, invoice: dict[str, Any], amount: float,
@@ -57,7 +63,7 @@ async def test_send_true_for_a_customer_without_email_creates_nothing(books: htt
     view = sandbox.store(ORG)
     before = view.invoices
     response = await books.post("invoices", params={"send": "true"}, json={
-        "customer_id": view.contact_id("Initech"), "line_items": [{"name": "Work", "rate": 1}]})
+        "customer_id": view.contact_id("Initech"), "line_items": [_line(sandbox, 1)]})
     assert "to_mail_ids" in error(response, 400, 4)
     assert sandbox.store(ORG).invoices == before and sandbox.outbox == []
 
@@ -67,8 +73,8 @@ async def test_send_in_the_body_emails_too(books: httpx2.AsyncClient, sandbox: S
     """Zoho's invoices file documents send as a body field as well as a query parameter."""
     view = sandbox.store(ORG)
     invoice = ok(await books.post("invoices", json={
-        "customer_id": view.contact_id("Acme Corporation"), "line_items": [{"name": "Work", "rate": 10}],
-        "send": send, "custom_subject": "Our invoice", "custom_body": "Thanks!"}), 201)["invoice"]
+        "customer_id": view.contact_id("Acme Corporation"), "line_items": [_line(sandbox, 10)], "send": send,
+        "custom_subject": "Our invoice", "custom_body": "Thanks!"}), 201)["invoice"]
     assert invoice["status"] == "sent" and invoice["is_emailed"] is True
     [email] = sandbox.outbox
     assert (email.document_id, email.to, email.subject, email.body) == (
@@ -77,7 +83,7 @@ async def test_send_in_the_body_emails_too(books: httpx2.AsyncClient, sandbox: S
 
 async def test_send_false_or_a_bad_send_emails_nobody(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     view = sandbox.store(ORG)
-    body = {"customer_id": view.contact_id("Acme Corporation"), "line_items": [{"name": "Work", "rate": 10}]}
+    body = {"customer_id": view.contact_id("Acme Corporation"), "line_items": [_line(sandbox, 10)]}
     draft = ok(await books.post("invoices", json={**body, "send": False}), 201)["invoice"]
     assert draft["status"] == "draft"
     before = sandbox.store(ORG).invoices
@@ -98,7 +104,7 @@ async def test_send_in_the_body_of_an_estimate_emails_it(books: httpx2.AsyncClie
 
 async def test_a_payment_with_contact_persons_emails_them_a_thank_you(books: httpx2.AsyncClient,
                                                                       sandbox: Sandbox) -> None:
-    invoice = await _invoice(books, sandbox, total=300.0)
+    invoice = await _invoice(books, sandbox, total=300.0, sent=True)
     acme = sandbox.store(ORG).contacts[sandbox.store(ORG).contact_id("Acme Corporation")]
     person = acme["contact_persons"][0]["contact_person_id"]
     payment = ok(await books.post("customerpayments", json={
@@ -113,7 +119,7 @@ async def test_a_payment_with_contact_persons_emails_them_a_thank_you(books: htt
 
 async def test_a_thank_you_to_someone_elses_contact_person_records_nothing(books: httpx2.AsyncClient,
                                                                           sandbox: Sandbox) -> None:
-    invoice = await _invoice(books, sandbox, total=300.0)
+    invoice = await _invoice(books, sandbox, total=300.0, sent=True)
     view = sandbox.store(ORG)
     globex = view.contacts[view.contact_id("Globex Ltd")]
     response = await books.post("customerpayments", json={
@@ -122,7 +128,7 @@ async def test_a_thank_you_to_someone_elses_contact_person_records_nothing(books
         "invoices": [{"invoice_id": invoice["invoice_id"], "amount_applied": 300}]})
     assert "contact_persons" in error(response, 400, 2)
     assert sandbox.outbox == [] and sandbox.store(ORG).payments == view.payments
-    assert _status(sandbox, invoice) == ("draft", 300.0)
+    assert _status(sandbox, invoice) == ("sent", 300.0)
 
 
 async def test_email_sends_a_draft_and_records_the_email(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
@@ -165,7 +171,7 @@ async def test_email_an_estimate(books: httpx2.AsyncClient, sandbox: Sandbox) ->
 
 async def test_payments_move_an_invoice_to_partially_paid_then_paid(books: httpx2.AsyncClient,
                                                                    sandbox: Sandbox) -> None:
-    invoice = await _invoice(books, sandbox, total=300.0)
+    invoice = await _invoice(books, sandbox, total=300.0, sent=True)
     first = ok(await _pay(books, sandbox, invoice, 100), 201)["payment"]
     assert _status(sandbox, invoice) == ("partially_paid", 200.0)
     assert first["invoices"][0]["balance_amount"] == 200.0
@@ -176,7 +182,7 @@ async def test_payments_move_an_invoice_to_partially_paid_then_paid(books: httpx
 
 
 async def test_over_applying_is_refused_and_changes_nothing(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
-    invoice = await _invoice(books, sandbox, total=300.0)
+    invoice = await _invoice(books, sandbox, total=300.0, sent=True)
     ok(await _pay(books, sandbox, invoice, 100), 201)
     payments_before = sandbox.store(ORG).payments
     message = error(await _pay(books, sandbox, invoice, 250), 400, 24016)
@@ -186,14 +192,14 @@ async def test_over_applying_is_refused_and_changes_nothing(books: httpx2.AsyncC
 
 
 async def test_applying_more_than_the_payment_is_refused(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
-    invoice = await _invoice(books, sandbox, total=300.0)
+    invoice = await _invoice(books, sandbox, total=300.0, sent=True)
     message = error(await _pay(books, sandbox, invoice, 50, applied=80), 400, 9999)
     assert "more than the amount of the payment" in message
-    assert _status(sandbox, invoice) == ("draft", 300.0)
+    assert _status(sandbox, invoice) == ("sent", 300.0)
 
 
 async def test_a_payment_leaves_its_unapplied_rest_as_credit(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
-    invoice = await _invoice(books, sandbox, total=300.0)
+    invoice = await _invoice(books, sandbox, total=300.0, sent=True)
     payment = ok(await _pay(books, sandbox, invoice, 500, applied=300), 201)["payment"]
     assert payment["unused_amount"] == 200.0 and _status(sandbox, invoice) == ("paid", 0.0)
     acme = sandbox.store(ORG).contact_id("Acme Corporation")
@@ -201,9 +207,16 @@ async def test_a_payment_leaves_its_unapplied_rest_as_credit(books: httpx2.Async
 
 
 async def test_a_payment_must_be_for_the_invoices_customer(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
-    invoice = await _invoice(books, sandbox, customer="Globex Ltd")
+    invoice = await _invoice(books, sandbox, customer="Globex Ltd", sent=True)
     assert "does not belong" in error(await _pay(books, sandbox, invoice, 10), 400, 3004)
+    assert _status(sandbox, invoice) == ("sent", 300.0)
+
+
+async def test_a_draft_invoice_cannot_be_paid(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
+    invoice = await _invoice(books, sandbox)
+    assert "Mark it as sent first" in error(await _pay(books, sandbox, invoice, 10), 400, 9999)
     assert _status(sandbox, invoice) == ("draft", 300.0)
+    assert all(entry.source_id != invoice["invoice_id"] for entry in sandbox.store(ORG).journal())  # not in books
 
 
 async def test_deleting_a_payment_restores_balances_and_status(books: httpx2.AsyncClient,
@@ -221,7 +234,7 @@ async def test_deleting_a_payment_restores_balances_and_status(books: httpx2.Asy
 
 
 async def test_an_invoice_with_payments_cannot_be_deleted(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
-    invoice = await _invoice(books, sandbox)
+    invoice = await _invoice(books, sandbox, sent=True)
     payment = ok(await _pay(books, sandbox, invoice, 10), 201)["payment"]
     assert "Payments have been recorded" in error(await books.delete(f"invoices/{invoice['invoice_id']}"), 400, 4001)
     assert invoice["invoice_id"] in sandbox.store(ORG).invoices
@@ -230,12 +243,12 @@ async def test_an_invoice_with_payments_cannot_be_deleted(books: httpx2.AsyncCli
 
 
 async def test_an_invoice_cannot_drop_below_what_was_paid(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
-    invoice = await _invoice(books, sandbox, total=300.0)
+    invoice = await _invoice(books, sandbox, total=300.0, sent=True)
     ok(await _pay(books, sandbox, invoice, 200), 201)
-    response = await books.put(f"invoices/{invoice['invoice_id']}", json={"line_items": [{"name": "x", "rate": 150}]})
+    response = await books.put(f"invoices/{invoice['invoice_id']}", json={"line_items": [_line(sandbox, 150)]})
     error(response, 400, 3010)
     assert _status(sandbox, invoice) == ("partially_paid", 100.0)
-    ok(await books.put(f"invoices/{invoice['invoice_id']}", json={"line_items": [{"name": "x", "rate": 250}]}))
+    ok(await books.put(f"invoices/{invoice['invoice_id']}", json={"line_items": [_line(sandbox, 250)]}))
     assert _status(sandbox, invoice) == ("partially_paid", 50.0)
 
 
@@ -249,6 +262,7 @@ async def test_void_and_back_to_draft(books: httpx2.AsyncClient, sandbox: Sandbo
     error(await _pay(books, sandbox, invoice, 10), 400, 9999)
     ok(await books.post(f"{path}/status/draft"))
     assert _status(sandbox, invoice)[0] == "draft"
+    ok(await books.post(f"{path}/status/sent"))
     ok(await _pay(books, sandbox, invoice, 10), 201)
     error(await books.post(f"{path}/status/void"), 400, 9999)
 

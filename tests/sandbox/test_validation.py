@@ -75,11 +75,12 @@ async def test_a_body_is_optional_on_email_but_must_parse_if_sent(books: httpx2.
 
 
 @pytest.mark.parametrize("path, body, field", [
-    ("invoices", {"line_items": [{"name": "x", "rate": 1}]}, "customer_id"),
+    ("invoices", {"line_items": [{"item_id": "{consulting}", "rate": 1}]}, "customer_id"),
     ("invoices", {"customer_id": "{acme}"}, "line_items"),
     ("invoices", {"customer_id": "{acme}", "line_items": []}, "line_items"),
-    ("invoices", {"customer_id": "{acme}", "line_items": [{"rate": 5}]}, "line_items[0].item_id or"),
-    ("invoices", {"customer_id": "{acme}", "line_items": [{"name": "x"}]}, "line_items[0].rate"),
+    ("invoices", {"customer_id": "{acme}", "line_items": [{"name": "x", "rate": 5}]}, "line_items[0].item_id"),
+    ("estimates", {"customer_id": "{acme}", "line_items": [{"rate": 5}]}, "line_items[0].item_id or"),
+    ("estimates", {"customer_id": "{acme}", "line_items": [{"name": "x"}]}, "line_items[0].rate"),
     ("estimates", {"customer_id": "{acme}"}, "line_items"),
     ("estimates", {"line_items": [{"item_id": "{consulting}"}]}, "customer_id"),
     ("salesorders", {"line_items": [{"item_id": "{consulting}"}]}, "customer_id"),
@@ -88,6 +89,9 @@ async def test_a_body_is_optional_on_email_but_must_parse_if_sent(books: httpx2.
     ("bills", {"vendor_id": "{office}", "line_items": [{"name": "x", "rate": 1}]}, "bill_number"),
     ("purchaseorders", {"vendor_id": "{office}"}, "line_items"),
     ("purchaseorders", {"line_items": [{"name": "x", "rate": 1}]}, "vendor_id"),
+    ("purchaseorders", {"vendor_id": "{office}", "line_items": [{"name": "x", "rate": 1}]}, "line_items[0].account_id"),
+    ("purchaseorders", {"vendor_id": "{office}", "line_items": [{"item_id": "{consulting}"}]},
+     "line_items[0].account_id"),
     ("expenses", {"date": "2025-01-01", "amount": 5, "paid_through_account_id": "{checking}"}, "account_id"),
     ("expenses", {"account_id": "{rent}", "amount": 5, "paid_through_account_id": "{checking}"}, "date"),
     ("expenses", {"account_id": "{rent}", "date": "2025-01-01", "paid_through_account_id": "{checking}"}, "amount"),
@@ -103,6 +107,10 @@ async def test_a_body_is_optional_on_email_but_must_parse_if_sent(books: httpx2.
     ("contacts", {"company_name": "Nameless"}, "contact_name"),
     ("items", {"rate": 5}, "name"),
     ("items", {"name": "Thing"}, "rate"),
+    ("items", {"name": "Thing", "rate": 5, "item_type": "purchases"}, "purchase_account_id"),
+    ("items", {"name": "Thing", "rate": 5, "item_type": "sales_and_purchases"}, "purchase_account_id"),
+    ("items", {"name": "Thing", "rate": 5, "item_type": "inventory", "purchase_account_id": "{rent}"},
+     "inventory_account_id"),
     ("bankaccounts", {"account_type": "bank"}, "account_name"),
     ("bankaccounts", {"account_name": "Vault"}, "account_type"),
     ("chartofaccounts", {"account_type": "expense"}, "account_name"),
@@ -117,31 +125,32 @@ async def test_required_fields_are_named(books: httpx2.AsyncClient, sandbox: San
 
 
 @pytest.mark.parametrize("path, body, field", [
-    ("invoices", {"line_items": [{"name": "x", "rate": "abc"}]}, "line_items[0].rate"),
-    ("invoices", {"line_items": [{"name": "x", "rate": 5, "quantity": -1}]}, "line_items[0].quantity"),
-    ("invoices", {"line_items": [{"name": "x", "rate": 5, "quantity": 0}]}, "line_items[0].quantity"),
-    ("invoices", {"line_items": [{"name": "x", "rate": -5}]}, "line_items[0].rate"),
-    ("invoices", {"line_items": [{"name": "x", "rate": True}]}, "line_items[0].rate"),
-    ("invoices", {"line_items": [{"name": "x", "rate": 5}], "date": "2025/01/31"}, "date"),
-    ("invoices", {"line_items": [{"name": "x", "rate": 5}], "date": "2025-02-30"}, "date"),
-    ("invoices", {"line_items": [{"name": "x", "rate": 5}], "payment_terms": "Net 15"}, "payment_terms"),
-    ("invoices", {"line_items": [{"name": "x", "rate": 5}], "payment_terms": 1.5}, "payment_terms"),
-    ("invoices", {"line_items": [{"name": "x", "rate": 5}], "date": "2025-03-10", "due_date": "2025-03-01"},
-     "due_date"),
+    ("invoices", {"line_items": [{"item_id": "{consulting}", "rate": "abc"}]}, "line_items[0].rate"),
+    ("invoices", {"line_items": [{"item_id": "{consulting}", "rate": 5, "quantity": -1}]}, "line_items[0].quantity"),
+    ("invoices", {"line_items": [{"item_id": "{consulting}", "rate": 5, "quantity": 0}]}, "line_items[0].quantity"),
+    ("invoices", {"line_items": [{"item_id": "{consulting}", "rate": -5}]}, "line_items[0].rate"),
+    ("invoices", {"line_items": [{"item_id": "{consulting}", "rate": True}]}, "line_items[0].rate"),
+    ("invoices", {"line_items": [{"item_id": "{consulting}", "rate": 5}], "date": "2025/01/31"}, "date"),
+    ("invoices", {"line_items": [{"item_id": "{consulting}", "rate": 5}], "date": "2025-02-30"}, "date"),
+    ("invoices", {"line_items": [{"item_id": "{consulting}", "rate": 5}], "payment_terms": "Net 15"}, "payment_terms"),
+    ("invoices", {"line_items": [{"item_id": "{consulting}", "rate": 5}], "payment_terms": 1.5}, "payment_terms"),
+    ("invoices", {"line_items": [{"item_id": "{consulting}", "rate": 5}], "date": "2025-03-10",
+                  "due_date": "2025-03-01"}, "due_date"),
     ("invoices", {"line_items": "all of them"}, "line_items"),
-    ("invoices", {"line_items": [{"name": "x", "rate": 5, "discount": "150%"}]}, "line_items[0].discount"),
-    ("invoices", {"line_items": [{"name": "x", "rate": 5, "tax_id": "123"}]}, "line_items[0].tax_id"),
-    ("invoices", {"line_items": [{"name": "x", "rate": 5}], "customer_id": "acme"}, "customer_id"),
+    ("invoices", {"line_items": [{"item_id": "{consulting}", "rate": 5, "discount": "150%"}]},
+     "line_items[0].discount"),
+    ("invoices", {"line_items": [{"item_id": "{consulting}", "rate": 5, "tax_id": "123"}]}, "line_items[0].tax_id"),
+    ("invoices", {"line_items": [{"item_id": "{consulting}", "rate": 5}], "customer_id": "acme"}, "customer_id"),
 ])
 async def test_type_errors_are_400_code_2(books: httpx2.AsyncClient, sandbox: Sandbox, path: str,
                                           body: dict[str, Any], field: str) -> None:
-    full = {"customer_id": _ids(sandbox)["acme"], **body}
+    full = fill({"customer_id": "{acme}", **body}, _ids(sandbox))
     assert error(await books.post(path, json=full), 400, 2) == f"Invalid value passed for {field}"
 
 
 @pytest.mark.parametrize("path, body, field", [
-    ("invoices", {"customer_id": "460000000000001", "line_items": [{"name": "x", "rate": 1}]}, "customer_id"),
-    ("invoices", {"customer_id": "{office}", "line_items": [{"name": "x", "rate": 1}]}, "customer_id"),
+    ("invoices", {"customer_id": "460000000000001", "line_items": [{"item_id": "{consulting}"}]}, "customer_id"),
+    ("invoices", {"customer_id": "{office}", "line_items": [{"item_id": "{consulting}"}]}, "customer_id"),
     ("invoices", {"customer_id": "{acme}", "line_items": [{"item_id": "460000000000001"}]}, "line_items[0].item_id"),
     ("purchaseorders", {"vendor_id": "{acme}", "line_items": [{"name": "x", "rate": 1}]}, "vendor_id"),
     ("bills", {"vendor_id": "{office}", "bill_number": "B", "line_items": [
@@ -166,7 +175,7 @@ async def test_a_refused_write_changes_nothing(books: httpx2.AsyncClient, sandbo
     ids = _ids(sandbox)
     before = sandbox.store(ORG).invoices
     response = await books.post("invoices", json={"customer_id": ids["acme"], "line_items": [
-        {"item_id": ids["consulting"]}, {"name": "Broken", "rate": "abc"}]})
+        {"item_id": ids["consulting"]}, {"item_id": ids["consulting"], "rate": "abc"}]})
     error(response, 400, 2)
     assert sandbox.store(ORG).invoices == before
     created = ok(await books.post("invoices", json={"customer_id": ids["acme"], "line_items": [
@@ -177,7 +186,7 @@ async def test_a_refused_write_changes_nothing(books: httpx2.AsyncClient, sandbo
 async def test_duplicate_invoice_number_with_manual_numbering_is_1001(books: httpx2.AsyncClient,
                                                                       sandbox: Sandbox) -> None:
     ids = _ids(sandbox)
-    body = {"customer_id": ids["acme"], "invoice_number": "CUSTOM-1", "line_items": [{"name": "x", "rate": 1}]}
+    body = {"customer_id": ids["acme"], "invoice_number": "CUSTOM-1", "line_items": [{"item_id": ids["consulting"]}]}
     manual = {"ignore_auto_number_generation": "true"}
     assert ok(await books.post("invoices", params=manual, json=body), 201)["invoice"]["invoice_number"] == "CUSTOM-1"
     assert error(await books.post("invoices", params=manual, json=body), 400, 1001) == "Invoice Number already exist"
@@ -189,28 +198,45 @@ async def test_duplicate_invoice_number_with_manual_numbering_is_1001(books: htt
     assert auto["invoice_number"] == "INV-000005"  # without the flag the number is Zoho's
 
 
-async def test_line_items_by_name_unless_strict(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
+async def test_invoice_lines_need_an_item_unless_lenient(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     ids = _ids(sandbox)
     body = {"customer_id": ids["acme"], "line_items": [{"name": "Ad-hoc work", "rate": 80, "quantity": 2}]}
-    assert ok(await books.post("invoices", json=body), 201)["invoice"]["total"] == 160.0
-    sandbox.settings.strict_line_items = True
     assert error(await books.post("invoices", json=body), 400, 4) == "line_items[0].item_id is required."
     with_item = {"customer_id": ids["acme"], "line_items": [{"item_id": ids["consulting"], "rate": 100}]}
     assert ok(await books.post("invoices", json=with_item), 201)["invoice"]["total"] == 100.0
+    sandbox.settings.strict_line_items = False  # as older docs and integrations send invoices (§10.1)
+    assert ok(await books.post("invoices", json=body), 201)["invoice"]["total"] == 160.0
+    estimate = {"customer_id": ids["acme"], "line_items": [{"name": "Ad-hoc work", "rate": 80}]}
+    sandbox.settings.strict_line_items = True
+    assert ok(await books.post("estimates", json=estimate), 201)["estimate"]["total"] == 80.0  # optional there
+
+
+async def test_purchase_lines_name_their_account_and_items_their_purchase_account(books: httpx2.AsyncClient,
+                                                                                  sandbox: Sandbox) -> None:
+    ids = _ids(sandbox)
+    po = {"vendor_id": ids["office"], "line_items": [{"name": "Toner", "rate": 30}]}
+    assert error(await books.post("purchaseorders", json=po), 400, 4) == "line_items[0].account_id is required."
+    po["line_items"][0]["account_id"] = ids["rent"]
+    assert ok(await books.post("purchaseorders", json=po), 201)["purchaseorder"]["line_items"][0][
+        "account_name"] == "Rent Expense"
+    bought = {"name": "Toner", "rate": 40, "item_type": "purchases"}
+    assert error(await books.post("items", json=bought), 400, 4) == "purchase_account_id is required."
+    item = ok(await books.post("items", json={**bought, "purchase_account_id": ids["rent"]}), 201)["item"]
+    assert (item["item_type"], item["purchase_account_id"]) == ("purchases", ids["rent"])
 
 
 @pytest.mark.parametrize("lines, extra, total", [
-    ([{"name": "a", "rate": 33.333, "quantity": 3}], {}, 100.0),
-    ([{"name": "a", "rate": 1.005}], {}, 1.01),
-    ([{"name": "a", "rate": 100, "quantity": 2, "discount": "10%"}], {}, 180.0),
-    ([{"name": "a", "rate": 100, "discount": 15}], {}, 85.0),
-    ([{"name": "a", "rate": 100}, {"name": "b", "rate": 50}], {"discount": "10%", "shipping_charge": 5,
-                                                               "adjustment": -0.5}, 139.5),
+    ([{"item_id": "{consulting}", "rate": 33.333, "quantity": 3}], {}, 100.0),
+    ([{"item_id": "{consulting}", "rate": 1.005}], {}, 1.01),
+    ([{"item_id": "{consulting}", "rate": 100, "quantity": 2, "discount": "10%"}], {}, 180.0),
+    ([{"item_id": "{consulting}", "rate": 100, "discount": 15}], {}, 85.0),
+    ([{"item_id": "{consulting}", "rate": 100}, {"item_id": "{consulting}", "rate": 50}],
+     {"discount": "10%", "shipping_charge": 5, "adjustment": -0.5}, 139.5),
 ])
 async def test_totals_are_rate_times_quantity_rounded_to_cents(books: httpx2.AsyncClient, sandbox: Sandbox,
                                                                lines: list[dict[str, Any]], extra: dict[str, Any],
                                                                total: float) -> None:
-    body = {"customer_id": _ids(sandbox)["acme"], "line_items": lines, **extra}
+    body = fill({"customer_id": "{acme}", "line_items": lines, **extra}, _ids(sandbox))
     invoice = ok(await books.post("invoices", json=body), 201)["invoice"]
     assert invoice["total"] == total and invoice["balance"] == total
 
@@ -218,13 +244,15 @@ async def test_totals_are_rate_times_quantity_rounded_to_cents(books: httpx2.Asy
 async def test_put_merges_fields_and_replaces_line_items(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     ids = _ids(sandbox)
     invoice = ok(await books.post("invoices", json={"customer_id": ids["acme"], "notes": "Thanks", "line_items": [
-        {"item_id": ids["consulting"], "quantity": 2}, {"name": "Travel", "rate": 40}]}), 201)["invoice"]
+        {"item_id": ids["consulting"], "quantity": 2}, {"item_id": ids["consulting"], "name": "Travel", "rate": 40}]}),
+        201)["invoice"]
     path = f"invoices/{invoice['invoice_id']}"
     merged = ok(await books.put(path, json={"reference_number": "R-9"}))["invoice"]
     assert merged["notes"] == "Thanks" and merged["reference_number"] == "R-9" and len(merged["line_items"]) == 2
     assert [line["line_item_id"] for line in merged["line_items"]] == [
         line["line_item_id"] for line in invoice["line_items"]]
-    replaced = ok(await books.put(path, json={"line_items": [{"name": "Flat fee", "rate": 99}]}))["invoice"]
+    replaced = ok(await books.put(path, json={"line_items": [{"item_id": ids["consulting"], "name": "Flat fee",
+                                                              "rate": 99}]}))["invoice"]
     assert [line["name"] for line in replaced["line_items"]] == ["Flat fee"] and replaced["total"] == 99.0
     assert replaced["invoice_number"] == invoice["invoice_number"] and replaced["status"] == "draft"
     error(await books.put(path, json={"payment_terms": "soon"}), 400, 2)
@@ -234,7 +262,7 @@ async def test_put_merges_fields_and_replaces_line_items(books: httpx2.AsyncClie
 async def test_a_new_date_moves_the_due_date_by_the_terms(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     ids = _ids(sandbox)
     invoice = ok(await books.post("invoices", json={"customer_id": ids["acme"], "date": "2025-01-01",
-                                                    "line_items": [{"name": "x", "rate": 1}]}), 201)["invoice"]
+                                                    "line_items": [{"item_id": ids["consulting"]}]}), 201)["invoice"]
     assert (invoice["payment_terms"], invoice["due_date"]) == (30, "2025-01-31")  # Acme is on Net 30
     moved = ok(await books.put(f"invoices/{invoice['invoice_id']}", json={"date": "2025-02-01"}))["invoice"]
     assert moved["due_date"] == "2025-03-03" and moved["payment_terms_label"] == "Net 30"
@@ -269,7 +297,7 @@ _VALID: dict[str, dict[str, Any]] = {
     "estimates": {"customer_id": "{acme}", "line_items": [{"name": "x", "rate": 3}]},
     "salesorders": {"customer_id": "{acme}", "line_items": [{"item_id": "{consulting}"}]},
     "bills": {"vendor_id": "{office}", "bill_number": "B-1", "line_items": [{"name": "x", "rate": 3}]},
-    "purchaseorders": {"vendor_id": "{office}", "line_items": [{"name": "x", "rate": 3}]},
+    "purchaseorders": {"vendor_id": "{office}", "line_items": [{"name": "x", "rate": 3, "account_id": "{rent}"}]},
     "expenses": {"account_id": "{rent}", "date": "2025-01-01", "amount": 5, "paid_through_account_id": "{checking}"},
     "customerpayments": {"customer_id": "{acme}", "payment_mode": "cash", "amount": 5, "date": "2025-01-01",
                          "invoices": [{"invoice_id": "{partly}", "amount_applied": 5}]},

@@ -22,12 +22,16 @@ from zbmcp.tools import listing_size, to_mcp_tool, validation_schema
 
 REPO = Path(__file__).resolve().parents[2]
 EXTRACT_PATH = REPO / "tests" / "data" / "zoho_oas_extract.json"
-OAS = json.loads(EXTRACT_PATH.read_text(encoding="utf-8"))["operations"]
+EXTRACTED = json.loads(EXTRACT_PATH.read_text(encoding="utf-8"))["operations"]
+# Vendor payments and reports: not in our OpenAPI files; their facts, and where they come from, written by hand.
+UNVERIFIED = json.loads((REPO / "tests" / "data" / "zoho_unverified_operations.json").read_text(encoding="utf-8"))[
+    "operations"]
+OAS = {**EXTRACTED, **UNVERIFIED}
 SPECS = load_manifests()
 ORG = "10234695"
 OTHER_ORG = "10234696"
 
-EXPECTED_TOOLS = {
+ORIGINAL_TOOLS = {
     "list_invoices", "get_invoice", "create_invoice", "update_invoice", "delete_invoice", "mark_invoice_sent",
     "email_invoice",
     "list_contacts", "get_contact", "create_contact", "update_contact", "delete_contact",
@@ -41,6 +45,13 @@ EXPECTED_TOOLS = {
     "list_bank_accounts", "create_bank_account",
     "list_chart_of_accounts", "create_chart_of_account",
     "list_organizations",
+}  # fmt: skip
+# issue #15: a get_* for every listed module, void and back to draft, vendor payments, reports
+EXPECTED_TOOLS = ORIGINAL_TOOLS | {
+    "get_estimate", "get_sales_order", "get_purchase_order", "get_bill", "get_expense", "get_customer_payment",
+    "get_item", "get_bank_account", "get_chart_of_account", "mark_invoice_void", "mark_invoice_draft",
+    "list_vendor_payments", "get_vendor_payment", "create_vendor_payment",
+    "get_profit_and_loss", "get_balance_sheet", "get_aged_receivables", "get_aged_payables",
 }  # fmt: skip
 
 # Query arguments we declare although Zoho's file does not list them for that operation. Keep this short.
@@ -64,14 +75,20 @@ REQUIRED_SLIPS: dict[str, dict[str, str]] = {
 }
 
 # Zoho's customer-payments file names the list key customer_payments; Zoho's Java wrapper and real clients
-# read customerpayments (zoho-books-api.md §3, note 2).
-RESULT_KEY_SLIPS = {"list_customer_payments": ("customer_payments", "customerpayments")}
+# read customerpayments (zoho-books-api.md §3, note 2). The chart-of-accounts file draws one account's fields at
+# the top level of the answer; Zoho's Java wrapper (ChartOfAccountParser) reads them under chart_of_account. The
+# vendor-payments file does the same for a new payment; the wrapper (VendorPaymentParser) reads vendorpayment.
+RESULT_KEY_SLIPS = {"list_customer_payments": ("customer_payments", "customerpayments"),
+                    "get_chart_of_account": ("account_id", "chart_of_account"),
+                    "create_vendor_payment": ("payment_id", "vendorpayment")}
 
-# The budget (issue #3): every tool costs context on every agent turn. The sandbox's demo agent works in two
-# organizations, which makes organization_id a required enum on 32 tools. Issue #15 adds ~20 tools and needs
-# the average under 560 bytes: these 33 stay at 545 or less, with room for a typed organization_id enum.
-BUDGET_ONE_ORG = 16_000
-BUDGET_TWO_ORGS = 18_600  # with organization_id typed as a string enum
+# The budget (issues #3 and #15): every tool costs context on every agent turn. The sandbox's demo agent works
+# in two organizations, which makes organization_id a required enum on every tool but list_organizations.
+# Issue #15's targets: the original 33 tools under 20,000 bytes, and every tool at most 560 bytes on average
+# (lists now say their page size and sort columns, and advertise `fields`).
+BUDGET_ONE_ORG = 18_000  # the original 33 tools
+BUDGET_TWO_ORGS = 20_000  # the original 33 tools, strictly under
+BUDGET_PER_TOOL_TWO_ORGS = 560  # every tool, on average
 
 # MCP ToolAnnotations defaults, for hints left out of the listing.
 HINT_DEFAULTS = {
@@ -118,6 +135,11 @@ def test_the_manifests_define_exactly_the_expected_tools() -> None:
 
 def test_every_tool_is_a_zoho_operation() -> None:
     assert EXPECTED_TOOLS <= set(OAS), sorted(EXPECTED_TOOLS - set(OAS))
+
+
+def test_only_vendor_payments_and_reports_rest_on_facts_outside_our_openapi_files() -> None:
+    assert set(UNVERIFIED) == {name for name in EXPECTED_TOOLS if SPECS[name].module in ("vendorpayments", "reports")}
+    assert not set(UNVERIFIED) & set(EXTRACTED)  # once Zoho's file is in ../shared/zoho-oas, drop the hand copy
 
 
 # --- each tool against Zoho's OpenAPI file -------------------------------------------------------------------
@@ -170,7 +192,7 @@ def test_result_key_is_where_zoho_puts_the_payload(name: str) -> None:
     expected = OAS[name]["response_keys"]
     if name in RESULT_KEY_SLIPS:
         documented, real = RESULT_KEY_SLIPS[name]
-        assert expected == [documented]  # when Zoho fixes its file, drop the slip
+        assert documented in expected  # when Zoho fixes its file, drop the slip
         expected = [real]
     assert ([SPECS[name].result_key] if SPECS[name].result_key else []) == expected
 
@@ -264,6 +286,55 @@ def test_lists_page_at_most_200(name: str) -> None:
     assert [list(error.path) for error in errors] == [["per_page"]]
 
 
+@pytest.mark.parametrize("name", ALL)
+def test_lists_say_their_page_size_and_advertise_fields(name: str) -> None:
+    """An agent reads the default page size in the description and finds `fields` (zbmcp's own argument, never
+    forwarded) in every list's schema, and nowhere else."""
+    spec = SPECS[name]
+    schema = to_mcp_tool(spec, [ORG, OTHER_ORG]).input_schema
+    assert ("fields" in schema["properties"]) is spec.is_list
+    assert "fields" not in spec.argument_schema["properties"]  # never a Zoho argument
+    if spec.is_list and spec.argument_group("per_page") == "query":
+        assert "50 a page" in spec.description
+
+
+# Zoho's description of a filter_by or sort_column parameter lists the values it takes ("Allowed Values: ...").
+_VALUES_START = re.compile(r"(?:allowed values|options include)\s*:?", re.I)
+# Where Zoho's description gives examples rather than the list: list_invoices' filter_by ("Use Status.* ... or
+# Date.PaymentExpectedDate"); the manifest has the ten values of Zoho's API documentation for invoices.
+VALUES_PARTLY_DOCUMENTED = {("list_invoices", "filter_by")}
+
+
+def _documented_values(parameter: str, description: str) -> set[str]:
+    if parameter == "filter_by":
+        return set(re.findall(r"\b[A-Z][A-Za-z]*\.[A-Za-z]+\b", description))
+    start = _VALUES_START.search(description)
+    if start is None:
+        return set()
+    values = re.split(r"\s\.(?:\s|$)", description[start.end():])[0]  # up to the sentence's end
+    return set(re.findall(r"\b[a-z][a-z_]*\b", values)) - {"and"}
+
+
+# (the unverified operations keep Zoho's field names but not its descriptions, so their values are not checked)
+VALUE_CASES = [(name, parameter) for name in ALL for parameter in ("filter_by", "sort_column")
+               if name.startswith("list_") and OAS[name].get("query_descriptions", {}).get(parameter)]
+
+
+@pytest.mark.parametrize(("name", "parameter"), VALUE_CASES)
+def test_filter_and_sort_values_are_the_ones_zoho_documents(name: str, parameter: str) -> None:
+    """zbmcp checks filter_by and sort_column against the values Zoho documents, so a wrong one is refused with
+    the list (where an agent needs it) instead of costing context in every listing."""
+    spec = SPECS[name]
+    documented = _documented_values(parameter, OAS[name]["query_descriptions"][parameter])
+    schema = {**spec.query, **spec.unadvertised_query}[parameter]
+    accepted = set(schema.get("enum") or [])
+    assert documented, "Zoho's description names no values: drop this case"
+    if (name, parameter) in VALUES_PARTLY_DOCUMENTED:
+        assert documented < accepted
+    else:
+        assert accepted == documented
+
+
 def _id_locations(properties: Mapping[str, Any], path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
     """Instance paths of every *_id value (and every *_ids item) in a schema, with arrays at index 0."""
     for name, schema in properties.items():
@@ -321,9 +392,10 @@ def test_ids_cannot_carry_url_syntax(name: str, location: tuple[Any, ...], bad: 
 
 
 def test_listing_fits_the_context_budget() -> None:
-    specs = list(SPECS.values())
-    assert listing_size(specs, [ORG]) <= BUDGET_ONE_ORG
-    assert listing_size(specs, [ORG, OTHER_ORG]) <= BUDGET_TWO_ORGS
+    original = [SPECS[name] for name in sorted(ORIGINAL_TOOLS)]
+    assert listing_size(original, [ORG]) <= BUDGET_ONE_ORG
+    assert listing_size(original, [ORG, OTHER_ORG]) < BUDGET_TWO_ORGS
+    assert listing_size(list(SPECS.values()), [ORG, OTHER_ORG]) <= BUDGET_PER_TOOL_TWO_ORGS * len(SPECS)
 
 
 # --- effects: every forwarded field is classified, against Zoho's own field list ----------------------------

@@ -45,7 +45,7 @@ def test_nothing_is_allowed_unless_selected():
         ("list_*", {s.name for s in SPECS.values() if s.name.startswith("list_")}),
         ("invoices:read", {"list_invoices", "get_invoice"}),
         ("invoices:write", {"create_invoice", "update_invoice", "delete_invoice", "mark_invoice_sent",
-                            "email_invoice"}),
+                            "email_invoice", "mark_invoice_void", "mark_invoice_draft"}),
         ("invoices:*", {s.name for s in SPECS.values() if s.module == "invoices"}),
         ("*:read", {s.name for s in SPECS.values() if s.access == "read"}),
         ("*:write", {s.name for s in SPECS.values() if s.access == "write"}),

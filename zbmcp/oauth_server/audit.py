@@ -1,8 +1,9 @@
 """Sign-in and token events in the audit log, next to the tool calls: who tried what, and what was decided.
+They are the log's generic events (zbmcp.audit.AuditEvent), named oauth.<step>:
 
-    {"time": ..., "kind": "oauth", "event": "token", "decision": "denied", "error": "invalid_grant",
-     "rule": "authorization code already used: its tokens were revoked", "client": "...", "person": "...",
-     "agent": "...", "sentence": "..."}
+    {"time": ..., "event": "oauth.token", "decision": "denied", "sentence": "...", "error": "invalid_grant",
+     "rule": "authorization code used a second time: the tokens it gave were revoked", "client": "...",
+     "person": "...", "agent": "..."}
 
 Never a token, code, secret or cookie: records name the client, the person and the agent, and the reason.
 """
@@ -11,13 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import json
 import logging
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
-from zbmcp.audit import AuditLog, now_iso
+from zbmcp.audit import AuditEvent, AuditLog, now_iso
 from zbmcp.errors import AuditUnavailable
 
 log = logging.getLogger(__name__)
@@ -26,43 +25,19 @@ Event = Literal["authorize", "sign-in", "consent", "token", "refresh", "revoke",
                 "enroll", "scope"]
 
 
-@dataclass
-class AuthEvent:
-    event: Event
-    decision: Literal["allowed", "denied"]
-    rule: str
-    client: str | None = None
-    person: str | None = None
-    agent: str | None = None
-    error: str | None = None  # the OAuth error the client was given (invalid_grant, invalid_target, ...)
-    time: str = field(default_factory=now_iso)
-    kind: str = "oauth"
-    sentence: str = ""
-
-    @property
-    def access(self) -> str | None:
-        return None  # not a write to anyone's books: flushed to disk only when audit.sync is "all"
-
-    def fields(self) -> dict[str, Any]:
-        data = asdict(self)
-        return {"time": data.pop("time"), "kind": data.pop("kind"), **data}
-
-    def to_json(self) -> str:
-        return json.dumps(self.fields(), ensure_ascii=False)
-
-
 class AuthAudit:
     def __init__(self, log_: AuditLog) -> None:
         self._log = log_
 
     def record(self, event: Event, decision: Literal["allowed", "denied"], rule: str, *, client: str | None = None,
                person: str | None = None, agent: str | None = None, error: str | None = None) -> None:
-        entry = AuthEvent(event, decision, rule, client=client, person=person, agent=agent, error=error)
         who = person or "someone"
         via = f" with client {client}" if client else ""
         as_agent = f" as agent \"{agent}\"" if agent else ""
-        outcome = "allowed" if decision == "allowed" else f"denied ({error + ': ' if error else ''}{rule})"
-        entry.sentence = f"{who}: {event}{as_agent}{via}: {outcome if decision == 'denied' else rule}"
+        outcome = rule if decision == "allowed" else f"denied ({error + ': ' if error else ''}{rule})"
+        entry = AuditEvent(time=now_iso(), event=f"oauth.{event}", decision=decision,
+                           sentence=f"{who}: {event}{as_agent}{via}: {outcome}", agent=agent, rule=rule,
+                           person=person, client=client, error=error)
         try:
             self._log.write(entry)
         except AuditUnavailable:

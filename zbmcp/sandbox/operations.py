@@ -23,6 +23,8 @@ from zbmcp.sandbox.rules import (
     orders,
     organizations,
     payments,
+    reports,
+    vendorpayments,
 )
 from zbmcp.sandbox.rules.base import Handler
 
@@ -97,6 +99,18 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("POST", "/customerpayments", "ZohoBooks.customerpayments.CREATE", payments.create_payment, "required"),
     _op("GET", "/customerpayments/{payment_id}", "ZohoBooks.customerpayments.READ", payments.get_payment),
     _op("DELETE", "/customerpayments/{payment_id}", "ZohoBooks.customerpayments.DELETE", payments.delete_payment),
+    # Vendor payments (unverified: not among the OAS files the sandbox follows; see rules/vendorpayments.py)
+    _op("GET", "/vendorpayments", "ZohoBooks.vendorpayments.READ", vendorpayments.list_vendor_payments),
+    _op("POST", "/vendorpayments", "ZohoBooks.vendorpayments.CREATE", vendorpayments.create_vendor_payment,
+        "required"),
+    _op("GET", "/vendorpayments/{payment_id}", "ZohoBooks.vendorpayments.READ", vendorpayments.get_vendor_payment),
+    _op("DELETE", "/vendorpayments/{payment_id}", "ZohoBooks.vendorpayments.DELETE",
+        vendorpayments.delete_vendor_payment),
+    # Reports (unverified: Zoho's OAS files have none; see rules/reports.py)
+    _op("GET", "/reports/profitandloss", "ZohoBooks.reports.READ", reports.profit_and_loss),
+    _op("GET", "/reports/balancesheet", "ZohoBooks.reports.READ", reports.balance_sheet),
+    _op("GET", "/reports/aragingsummary", "ZohoBooks.reports.READ", reports.ar_aging_summary),
+    _op("GET", "/reports/apagingsummary", "ZohoBooks.reports.READ", reports.ap_aging_summary),
     # Items (§4.9), bank accounts (§4.10), chart of accounts (§4.11)
     _op("GET", "/items", "ZohoBooks.settings.READ", items.list_items),
     _op("POST", "/items", "ZohoBooks.settings.CREATE", items.create_item, "required"),

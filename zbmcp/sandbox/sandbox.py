@@ -46,9 +46,12 @@ class Credentials:
 
 
 class Sandbox:
-    """Fresh, seeded state per instance. `clock` (seconds since the epoch) drives token expiry, limits and dates."""
+    """Fresh, seeded state per instance. `clock` (seconds since the epoch) drives token expiry, limits and dates;
+    `bulk_invoices` adds that many invoices, with their customers, payments, bills and expenses, to the default
+    organization (zbmcp/sandbox/volume.py)."""
 
-    def __init__(self, settings: SandboxSettings | None = None, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, settings: SandboxSettings | None = None, *, clock: Callable[[], float] = time.time,
+                 bulk_invoices: int = 0) -> None:
         self._settings = settings if settings is not None else SandboxSettings()
         self.clock = clock
         # A test thread may mint tokens or read the store while a SandboxServer thread serves requests.
@@ -62,7 +65,7 @@ class Sandbox:
         self.default_user_id = seed.DEFAULT_USER_ID
         self.users = Directory()
         # Seeding goes through the business rules with default settings, whatever this sandbox's are.
-        self._stores = seed.build(IdGenerator(), lambda: Env(SandboxSettings(), [], clock), clock)
+        self._stores = seed.build(IdGenerator(), lambda: Env(SandboxSettings(), [], clock), clock, bulk_invoices)
         self.tokens.register_client(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, [DEFAULT_REDIRECT_URI])
         self.tokens.mint_refresh_token(DEFAULT_CLIENT_ID, self.default_user_id, [scope_rules.FULL_ACCESS],
                                        token=DEFAULT_REFRESH_TOKEN)

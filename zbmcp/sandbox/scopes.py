@@ -12,6 +12,7 @@ from collections.abc import Iterable
 MODULES = frozenset({
     "contacts", "settings", "estimates", "invoices", "customerpayments", "creditnotes", "projects", "expenses",
     "salesorders", "purchaseorders", "bills", "debitnotes", "vendorpayments", "banking", "accountants",
+    "reports",  # not on the list copied from Zoho's OAuth page; what integrators consent to for /reports (V2)
 })
 OPERATIONS = frozenset({"create", "read", "update", "delete", "all"})
 FULL_ACCESS = "ZohoBooks.fullaccess.all"

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from zbmcp.sandbox import volume
 from zbmcp.sandbox.rules import (
     accounts,
     bills,
@@ -45,6 +46,7 @@ _CHART: tuple[tuple[str, str, str], ...] = (
     ("Rent Expense", "expense", "6020"),
     ("IT and Internet Expenses", "expense", "6030"),
     ("Travel Expense", "expense", "6040"),
+    ("Bank Fees and Charges", "expense", "6050"),
     ("Petty Cash", "cash", "1010"),
     ("Undeposited Funds", "cash", "1020"),
     ("Accounts Receivable", "accounts_receivable", "1100"),
@@ -52,6 +54,7 @@ _CHART: tuple[tuple[str, str, str], ...] = (
     ("Tax Payable", "other_current_liability", "2100"),
     ("Owner's Equity", "equity", "3000"),
     ("Retained Earnings", "equity", "3100"),
+    ("Opening Balance Adjustments", "equity", "3900"),
 )
 
 
@@ -180,7 +183,8 @@ def _books(seeder: _Seeder) -> None:
                                            "line_items": [{"item_id": support["item_id"], "quantity": 12}]})
     seeder.backdate("salesorders", order["salesorder_id"], seeder.day(3))
     order = run(orders.create_purchaseorder, {"vendor_id": office, "date": seeder.day(4),
-                                              "line_items": [{"item_id": paper, "quantity": 10}]})
+                                              "line_items": [{"item_id": paper, "quantity": 10,
+                                                              "account_id": account("Office Supplies")}]})
     seeder.backdate("purchaseorders", order["purchaseorder_id"], seeder.day(4))
     for vendor, number, line, days_ago in (
         (hosting, "CH-1001", {"name": "Cloud hosting (monthly)", "rate": 180,
@@ -212,13 +216,17 @@ def _other_books(seeder: _Seeder) -> None:
     seeder.run(invoices.create_invoice, {"customer_id": umbrella, "line_items": [{"item_id": consulting}]})
 
 
-def build(ids: IdGenerator, env_for: Callable[[], Env], clock: Callable[[], float]) -> dict[str, OrgStore]:
+def build(ids: IdGenerator, env_for: Callable[[], Env], clock: Callable[[], float],
+          bulk_invoices: int = 0) -> dict[str, OrgStore]:
+    """Every organization's books; `bulk_invoices` more invoices (and their surroundings) in the default one."""
     stores: dict[str, OrgStore] = {}
     for organization in organizations(ids):
         store = OrgStore(organization, ids, clock)
         seeder = _Seeder(store, env_for())
         if organization.owner_user_id == DEFAULT_USER_ID:
             _books(seeder)
+            if organization.is_default_org and bulk_invoices:
+                volume.populate(seeder, bulk_invoices)
         else:
             _other_books(seeder)
         stores[organization.organization_id] = store

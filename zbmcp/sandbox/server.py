@@ -185,12 +185,13 @@ def banner(sandbox: Sandbox, base_url: str) -> str:
 
 
 def run_sandbox(host: str = "127.0.0.1", port: int = 8765, *, settings: SandboxSettings | None = None,
-                out: TextIO | None = None, sock: socket.socket | None = None) -> None:
+                out: TextIO | None = None, sock: socket.socket | None = None, bulk_invoices: int = 0) -> None:
     """Serve a fresh sandbox until interrupted. The banner goes to `out` (stdout), logs to stderr.
 
-    `sock`: a listening socket already bound (host and port are then where it listens)."""
+    `sock`: a listening socket already bound (host and port are then where it listens). `bulk_invoices`: seed
+    that many more invoices, with their surroundings (a busy organization)."""
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
-    sandbox = Sandbox(settings)
+    sandbox = Sandbox(settings, bulk_invoices=bulk_invoices)
     if sock is None:
         sock = bind_listener(host, port)
     else:

@@ -34,4 +34,6 @@ class SandboxSettings(BaseModel):
     max_concurrency: int | None = Field(default=None, ge=1)
 
     # Business rules
-    strict_line_items: bool = False  # True: every line item needs item_id, as the current OAS says (§4.1)
+    # True: invoice lines need item_id, as Zoho's OAS requires (§4.1); False also takes name-only lines, as
+    # older docs and integrations send them (§10.1).
+    strict_line_items: bool = True

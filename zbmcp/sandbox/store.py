@@ -17,7 +17,7 @@ Record = dict[str, Any]
 
 COLLECTIONS = (
     "contacts", "items", "accounts", "invoices", "estimates", "salesorders", "bills", "purchaseorders",
-    "expenses", "payments",
+    "expenses", "payments", "vendorpayments",
 )
 
 # Auto-numbering per organization (§9.7): prefix and digits.
@@ -27,7 +27,12 @@ NUMBERING: dict[str, tuple[str, int]] = {
     "salesorder": ("SO-", 5),
     "purchaseorder": ("PO-", 5),
     "payment": ("", 1),
+    "vendorpayment": ("", 1),
 }
+
+
+# The day each organization's books start: opening balances are dated then (Zoho's "opening balance date").
+BOOKS_START = "2024-01-02"
 
 
 class IdGenerator:
@@ -70,7 +75,7 @@ class Organization:
             "plan_period": "Monthly",
             "language_code": "en",
             "fiscal_year_start_month": 0,
-            "account_created_date": "2024-01-02",
+            "account_created_date": BOOKS_START,
             "time_zone": self.time_zone,
             "is_org_active": True,
             "currency_id": self.currency_id,
@@ -100,7 +105,8 @@ class OrgStore:
         self.bills: dict[str, Record] = {}
         self.purchaseorders: dict[str, Record] = {}
         self.expenses: dict[str, Record] = {}
-        self.payments: dict[str, Record] = {}
+        self.payments: dict[str, Record] = {}  # customer payments
+        self.vendorpayments: dict[str, Record] = {}
 
     @property
     def organization_id(self) -> str:

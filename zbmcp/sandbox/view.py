@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from datetime import date
 from typing import Any
 
+from zbmcp.sandbox import ledger
 from zbmcp.sandbox.rules import accounts, bills, contacts, estimates, invoices
 from zbmcp.sandbox.store import OrgStore, Record, public
 
@@ -14,7 +16,6 @@ _PRESENTERS: dict[str, Callable[[OrgStore, Record], Record]] = {
     "contacts": contacts.present,
     "estimates": estimates.present,
     "bills": bills.present,
-    "accounts": accounts.present,
 }
 
 
@@ -33,11 +34,19 @@ class StoreView:
     def organization(self) -> Record:
         return self._store.organization.as_zoho()
 
+    @property
+    def today(self) -> date:
+        """The organization's today, by the sandbox's clock."""
+        return self._store.today()
+
     def records(self, collection: str) -> dict[str, Record]:
         present = _PRESENTERS.get(collection, lambda store, record: record)
         with self._lock:
-            return {record_id: public(present(self._store, record))
-                    for record_id, record in self._store.collection(collection).items()}
+            records = self._store.collection(collection)
+            if collection == "accounts":  # one ledger for every balance
+                return {record["account_id"]: public(record)
+                        for record in accounts.present_all(self._store, list(records.values()))}
+            return {record_id: public(present(self._store, record)) for record_id, record in records.items()}
 
     @property
     def contacts(self) -> dict[str, Record]:
@@ -78,7 +87,17 @@ class StoreView:
 
     @property
     def payments(self) -> dict[str, Record]:
+        """Customer payments."""
         return self.records("payments")
+
+    @property
+    def vendorpayments(self) -> dict[str, Record]:
+        return self.records("vendorpayments")
+
+    def journal(self) -> list[ledger.Entry]:
+        """The organization's double-entry journal as it stands (zbmcp/sandbox/ledger.py)."""
+        with self._lock:
+            return ledger.journal(self._store)
 
     def find(self, collection: str, **match: Any) -> Record | None:
         """The first record whose fields equal every keyword, e.g. find("contacts", contact_name="Initech")."""

@@ -1,7 +1,7 @@
 """Chart of accounts (§4.11, accountants scope) and bank accounts (§4.10, banking scope).
 
 As in Zoho, a bank or credit-card account is a row of the chart of accounts: one store, two views.
-Balances are derived: the opening balance, plus payments deposited to the account, less expenses paid from it.
+Balances come from the ledger (zbmcp/sandbox/ledger.py): opening balance, payments in, payments and expenses out.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import copy
 from decimal import Decimal
 from typing import Any
 
-from zbmcp.sandbox import fields, filters
+from zbmcp.sandbox import fields, filters, ledger
 from zbmcp.sandbox.errors import already_exists, invalid_value, not_found
 from zbmcp.sandbox.filters import Filterable, ListSpec, Predicate
 from zbmcp.sandbox.rules.base import Call, Reply, account_ref, existing
@@ -71,22 +71,28 @@ BANK_LIST = ListSpec(
 )
 
 
-def present(store: OrgStore, account: Record) -> Record:
+def present(store: OrgStore, account: Record, balances: dict[str, Decimal] | None = None) -> Record:
+    """The account with its balance from the ledger (pass `balances` to present many accounts at once)."""
     shown = copy.deepcopy(account)
-    account_id = account["account_id"]
-    balance = fields.dec(account.get("_opening_balance", 0.0))
-    balance += sum((fields.dec(p["amount"]) for p in store.payments.values() if p["account_id"] == account_id),
-                   Decimal(0))
-    balance -= sum((fields.dec(e["total"]) for e in store.expenses.values()
-                    if e["paid_through_account_id"] == account_id), Decimal(0))
-    shown["current_balance"] = fields.money(balance)
+    if balances is None:
+        balances = ledger.balances(ledger.journal(store))
+    balance = balances.get(account["account_id"], Decimal(0))
+    # Bank and card accounts read like a statement from the holder's side (spending on a card makes it
+    # negative); other accounts show their natural balance: credits for liabilities, equity and income.
+    natural = account["account_type"] in BANK_TYPES or account["account_type"] in ASSET | EXPENSE
+    shown["current_balance"] = fields.money(balance if natural else -balance)
     if account["account_type"] in BANK_TYPES:
         shown["balance"] = shown["bank_balance"] = shown["bcy_balance"] = fields.money(balance)
     return shown
 
 
+def present_all(store: OrgStore, accounts: list[Record]) -> list[Record]:
+    balances = ledger.balances(ledger.journal(store))
+    return [present(store, account, balances) for account in accounts]
+
+
 def list_chart(call: Call) -> Reply:
-    records = [present(call.org, account) for account in call.org.accounts.values()]
+    records = present_all(call.org, list(call.org.accounts.values()))
     page = filters.run(CHART_LIST, records, call.query)
     return Reply(200, "success", "chartofaccounts", page.rows, page.page_context)
 
@@ -103,8 +109,8 @@ def create_chart_account(call: Call) -> Reply:
 
 
 def list_bank(call: Call) -> Reply:
-    records = [present(call.org, account) for account in call.org.accounts.values()
-               if account["account_type"] in BANK_TYPES]
+    records = present_all(call.org, [account for account in call.org.accounts.values()
+                                      if account["account_type"] in BANK_TYPES])
     page = filters.run(BANK_LIST, records, call.query)
     return Reply(200, "success", "bankaccounts", page.rows, page.page_context)
 

@@ -1,14 +1,15 @@
 """Bills (§4.5): what the organization owes its vendors. No auto-numbering: the client sends bill_number.
 
-A bill is "open" when recorded and shows "overdue" past its due date. The OAS requires only vendor_id and
-bill_number; the sandbox also wants at least one line, as a bill of nothing cannot be recorded in Zoho's UI.
+A bill is "open" when recorded and shows "overdue" past its due date; vendor payments move it to
+partially_paid and paid. The OAS requires only vendor_id and bill_number; the sandbox also wants at least one
+line, as a bill of nothing cannot be recorded in Zoho's UI.
 """
 
 from __future__ import annotations
 
 import copy
 
-from zbmcp.sandbox import filters
+from zbmcp.sandbox import fields, filters
 from zbmcp.sandbox.filters import Filterable, ListSpec, Predicate
 from zbmcp.sandbox.rules import documents
 from zbmcp.sandbox.rules.base import Call, Reply, existing
@@ -50,11 +51,26 @@ LIST = ListSpec(
 )
 
 
+def status_of(store: OrgStore, bill: Record) -> str:
+    """The status a client sees: an open bill past its due date shows "overdue"."""
+    if bill["status"] == "open" and bill["due_date"] < store.today().isoformat():
+        return "overdue"
+    return str(bill["status"])
+
+
 def present(store: OrgStore, bill: Record) -> Record:
     shown = copy.deepcopy(bill)
-    if shown["status"] == "open" and shown["due_date"] < store.today().isoformat():
-        shown["status"] = "overdue"
+    shown["status"] = status_of(store, bill)
     return shown
+
+
+def settle(bill: Record) -> None:
+    """Recompute payment_made, balance and the stored status from the vendor payments applied."""
+    paid = sum((fields.dec(amount) for amount in bill["_payments"].values()), fields.dec(0))
+    bill["payment_made"] = fields.money(paid)
+    bill["balance"] = fields.money(fields.dec(bill["total"]) - paid)
+    if bill["status"] != "void":
+        bill["status"] = "open" if paid <= 0 else ("paid" if bill["balance"] <= 0 else "partially_paid")
 
 
 def list_bills(call: Call) -> Reply:
@@ -72,8 +88,8 @@ def create_bill(call: Call) -> Reply:
     record, body = documents.build(SPEC, call, None)
     vendor = call.org.contacts[str(record["vendor_id"])]
     terms, label, due = documents.due_date(body, vendor, record["date"])
-    record.update(payment_terms=terms, payment_terms_label=label, due_date=due, status="open",
-                  payment_made=0.0, balance=record["total"])
+    record.update(payment_terms=terms, payment_terms_label=label, due_date=due, status="open", _payments={})
+    settle(record)
     call.org.add("bills", record["bill_id"], record)
     # §3: "success" is the OAS example's message for a created bill; Zoho's real wording is unverified.
     return Reply(201, "success", "bill", public(present(call.org, record)))

@@ -69,10 +69,10 @@ LIST = ListSpec(
 def present(store: OrgStore, contact: Record) -> Record:
     shown = copy.deepcopy(contact)
     contact_id = contact["contact_id"]
-    owed = [invoices.present(store, invoice) for invoice in store.invoices.values()
+    owed = [invoice for invoice in store.invoices.values()
             if invoice["customer_id"] == contact_id and invoice["status"] not in ("draft", "void")]
     shown["outstanding_receivable_amount"] = fields.money(sum(invoice["balance"] for invoice in owed))
-    shown["_has_overdue"] = any(invoice["status"] == "overdue" for invoice in owed)
+    shown["_has_overdue"] = any(invoices.status_of(store, invoice) == "overdue" for invoice in owed)
     shown["outstanding_payable_amount"] = fields.money(sum(
         bill["balance"] for bill in store.bills.values()
         if bill["vendor_id"] == contact_id and bill["status"] not in ("draft", "void")))

@@ -25,6 +25,7 @@ _HEADER = (
     "delivery_date", "delivery_method", "ship_via", "attention", "allow_partial_payments",
 )
 _LINE_INPUT = ("line_item_id", "item_id", "name", "description", "rate", "quantity", "unit", "discount", "account_id")
+SALES_ACCOUNT_TYPES = frozenset({"income", "other_income", "finance_income"})
 EXPENSE_ACCOUNT_TYPES = frozenset({
     "expense", "cost_of_goods_sold", "other_expense", "manufacturing_expense", "impairment_expense",
     "depreciation_expense", "employee_benefit_expense", "lease_expense", "finance_expense", "tax_expense",
@@ -167,17 +168,12 @@ def _line(store: OrgStore, raw: dict[str, Any], index: int, spec: DocSpec, call:
         item = store.items.get(item_id)
         if item is None:
             raise invalid_value(f"{path}.item_id")
-    elif call.env.settings.strict_line_items:
-        raise required(f"{path}.item_id")
+    elif spec.collection == "invoices" and call.env.settings.strict_line_items:
+        raise required(f"{path}.item_id")  # §4.1: the OAS lists line_items[].item_id as required on invoices
     name = fields.text(raw, "name", path=f"{path}.name", max_len=200) or (item["name"] if item else None)
-    account = None
-    if spec.purchase:
-        account_id = fields.ident(raw, "account_id", path=f"{path}.account_id")
-        if account_id is None and item is not None and item.get("purchase_account_id"):
-            account_id = str(item["purchase_account_id"])
-        if account_id is not None:
-            account = account_ref(store, account_id, f"{path}.account_id", EXPENSE_ACCOUNT_TYPES)
-            name = name or str(account["account_name"])  # an expense line: just an account, as Zoho allows
+    account = _line_account(store, raw, path, spec, item)
+    if spec.purchase and account is not None:
+        name = name or str(account["account_name"])  # an expense line: just an account, as Zoho allows
     if not name:
         raise required(f"{path}.item_id or {path}.name" + (f" or {path}.account_id" if spec.purchase else ""))
     rate = fields.number(raw, "rate", path=f"{path}.rate", minimum=0)
@@ -214,6 +210,22 @@ def _line(store: OrgStore, raw: dict[str, Any], index: int, spec: DocSpec, call:
         line["account_id"] = account["account_id"]
         line["account_name"] = account["account_name"]
     return line
+
+
+def _line_account(store: OrgStore, raw: dict[str, Any], path: str, spec: DocSpec, item: Record | None) -> Record | None:
+    """The ledger account a line posts to: the one sent, else the item's; None leaves it to the ledger's default.
+
+    Purchase-order lines of anything but an inventory item must name their account: Zoho's OAS calls
+    line_items[].account_id "mandatory for non-inventory items" (§4.6).
+    """
+    account_id = fields.ident(raw, "account_id", path=f"{path}.account_id")
+    types = EXPENSE_ACCOUNT_TYPES if spec.purchase else SALES_ACCOUNT_TYPES
+    if account_id is not None:
+        return account_ref(store, account_id, f"{path}.account_id", types)
+    if spec.collection == "purchaseorders" and (item is None or item["item_type"] != "inventory"):
+        raise required(f"{path}.account_id")
+    default = (item or {}).get("purchase_account_id" if spec.purchase else "account_id")
+    return store.accounts.get(str(default)) if default else None
 
 
 def _discount(raw: Any, base: float, name: str) -> float:

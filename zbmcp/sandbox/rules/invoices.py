@@ -87,13 +87,18 @@ def settle(invoice: Record) -> None:
         invoice["status"] = lifecycle
 
 
+def status_of(store: OrgStore, invoice: Record) -> str:
+    """The status a client sees: "overdue" is not stored, a sent invoice past its due date shows it."""
+    due = invoice["due_date"]
+    if invoice["status"] == "sent" and due and due < store.today().isoformat():
+        return "overdue"
+    return str(invoice["status"])
+
+
 def present(store: OrgStore, invoice: Record) -> Record:
     shown = copy.deepcopy(invoice)
-    today = store.today()
-    due = shown["due_date"]
-    if shown["status"] == "sent" and due and due < today.isoformat():
-        shown["status"] = "overdue"
-    shown["due_days"] = _due_days(shown["status"], due, today)
+    shown["status"] = status_of(store, invoice)
+    shown["due_days"] = _due_days(shown["status"], shown["due_date"], store.today())
     shown["payments"] = [
         {"payment_id": payment_id, "payment_number": store.payments[payment_id]["payment_number"],
          "date": store.payments[payment_id]["date"], "amount": amount}

@@ -4,13 +4,11 @@ unless filter_by says otherwise."""
 from __future__ import annotations
 
 from zbmcp.sandbox import fields, filters
-from zbmcp.sandbox.errors import already_exists, invalid_value
+from zbmcp.sandbox.errors import already_exists, invalid_value, required
 from zbmcp.sandbox.filters import Filterable, ListSpec
 from zbmcp.sandbox.rules.base import Call, Reply, account_ref, contact_ref, existing
-from zbmcp.sandbox.rules.documents import EXPENSE_ACCOUNT_TYPES
+from zbmcp.sandbox.rules.documents import EXPENSE_ACCOUNT_TYPES, SALES_ACCOUNT_TYPES
 from zbmcp.sandbox.store import Record, public
-
-INCOME_ACCOUNT_TYPES = frozenset({"income", "other_income", "finance_income"})
 
 LIST = ListSpec(
     key="items",
@@ -58,10 +56,21 @@ def create_item(call: Call) -> Reply:
     if fields.text(body, "tax_id"):
         raise invalid_value("tax_id")  # the sandbox has no taxes configured
     account_id = fields.ident(body, "account_id")
-    account = account_ref(store, account_id, "account_id", INCOME_ACCOUNT_TYPES) if account_id else None
+    account = account_ref(store, account_id, "account_id", SALES_ACCOUNT_TYPES) if account_id else None
     purchase_account_id = fields.ident(body, "purchase_account_id")
     purchase_account = (account_ref(store, purchase_account_id, "purchase_account_id", EXPENSE_ACCOUNT_TYPES)
                         if purchase_account_id else None)
+    item_type = fields.choice(body, "item_type", ("sales", "purchases", "sales_and_purchases", "inventory"),
+                              default="sales")
+    # §4.9: the OAS makes purchase_account_id mandatory for every item that is bought, and
+    # inventory_account_id for inventory items.
+    if item_type != "sales" and purchase_account is None:
+        raise required("purchase_account_id")
+    inventory_account_id = fields.ident(body, "inventory_account_id")
+    inventory_account = (account_ref(store, inventory_account_id, "inventory_account_id", frozenset({"stock"}))
+                         if inventory_account_id else None)
+    if item_type == "inventory" and inventory_account is None:
+        raise required("inventory_account_id")
     vendor_id = fields.ident(body, "vendor_id")
     if vendor_id:
         contact_ref(store, vendor_id, "vendor_id", "vendor")
@@ -76,8 +85,7 @@ def create_item(call: Call) -> Reply:
         "sku": fields.text(body, "sku") or "",
         "product_type": fields.choice(body, "product_type", ("goods", "service", "digital_service"),
                                       default="service"),
-        "item_type": fields.choice(body, "item_type", ("sales", "purchases", "sales_and_purchases", "inventory"),
-                                   default="sales"),
+        "item_type": item_type,
         "tax_id": "",
         "tax_name": "",
         "tax_percentage": 0,
@@ -88,6 +96,7 @@ def create_item(call: Call) -> Reply:
         "purchase_description": fields.text(body, "purchase_description") or "",
         "purchase_account_id": purchase_account_id or "",
         "purchase_account_name": purchase_account["account_name"] if purchase_account else "",
+        "inventory_account_id": inventory_account_id or "",
         "vendor_id": vendor_id or "",
         "created_time": now,
         "last_modified_time": now,

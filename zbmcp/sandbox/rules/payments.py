@@ -2,7 +2,7 @@
 
 A payment lowers each invoice's balance and moves it to partially_paid or paid; deleting the payment puts
 both back. Refused, with nothing changed: applying more than an invoice's balance (24016), applying more than
-the payment's amount, or applying to another customer's invoice (3004) or a void one.
+the payment's amount, or applying to another customer's invoice (3004), a void one or a draft.
 
 contact_persons (ids of the customer's contact persons) makes Zoho email them a thank-you note for the
 payment: the sandbox puts it in the outbox. An id that is not one of the customer's persons, or a person
@@ -27,7 +27,8 @@ _MODES = ("Check", "Cash", "BankTransfer", "Paypal", "CreditCard", "GoogleChecko
           "BankRemittance", "Payflowpro", "Stripe", "TwoCheckout", "Braintree", "Others")
 
 
-def _mode(name: str) -> Predicate:
+def mode_is(name: str) -> Predicate:
+    """filter_by=PaymentMode.<name>: Zoho writes modes with and without spaces ("Bank Transfer")."""
     return lambda record: record["payment_mode"].replace(" ", "").lower() == name.lower()
 
 
@@ -43,7 +44,7 @@ LIST = ListSpec(
         "amount": Filterable("number"),
         "date": Filterable("date"),
     },
-    filter_by={"PaymentMode.All": lambda r: True} | {f"PaymentMode.{mode}": _mode(mode) for mode in _MODES},
+    filter_by={"PaymentMode.All": lambda r: True} | {f"PaymentMode.{mode}": mode_is(mode) for mode in _MODES},
     default_filter="PaymentMode.All",
     search=("customer_name", "reference_number", "description", "payment_number"),
     sort_columns=frozenset({"date", "amount", "customer_name", "payment_number", "reference_number",
@@ -96,6 +97,10 @@ def create_payment(call: Call) -> Reply:
                                        f"{customer['contact_name']}.")
         if invoice["_lifecycle"] == "void":
             raise rule(f"Payments cannot be recorded for the void invoice {invoice['invoice_number']}.")
+        if invoice["_lifecycle"] == "draft":
+            # A draft is not yet a receivable: in Zoho's books it has no ledger entry to pay off.
+            raise rule(f"Payments cannot be recorded for the draft invoice {invoice['invoice_number']}. "
+                       "Mark it as sent first.")
         applied[invoice_id] = applied.get(invoice_id, Decimal(0)) + fields.dec(fields.money(share))
         if applied[invoice_id] > fields.dec(invoice["balance"]):
             raise ZohoError(400, 24016, "The amount entered is more than the balance due for this invoice.")
@@ -129,6 +134,8 @@ def create_payment(call: Call) -> Reply:
         "email": customer.get("email", ""),
         "account_id": account.get("account_id", ""),
         "account_name": account.get("account_name", ""),
+        # §4.8: list rows name the invoices a payment paid (Zoho's Java wrapper reads invoice_numbers).
+        "invoice_numbers": ", ".join(store.invoices[invoice_id]["invoice_number"] for invoice_id in applied),
         "invoices": [
             {"invoice_id": invoice_id, "invoice_number": store.invoices[invoice_id]["invoice_number"],
              "date": store.invoices[invoice_id]["date"], "invoice_amount": store.invoices[invoice_id]["total"],

@@ -1,0 +1,147 @@
+"""The books behind the documents: a double-entry journal derived from one organization's records.
+
+Every journal entry balances (debits equal credits). Entries are derived from the records as they stand, so
+voiding an invoice, deleting a payment or bringing an invoice back to draft takes its entry out at once:
+
+    invoice (sent, not void)  Dr Accounts Receivable total   Cr each line's income account (item's, or Sales)
+    customer payment          Dr deposit account, Dr Bank Fees and Charges (bank charges)   Cr Accounts Receivable
+    bill (not void)           Dr each line's expense account (item's purchase account, or Cost of Goods Sold)
+                              Cr Accounts Payable total
+    vendor payment            Dr Accounts Payable   Cr the paid-through account
+    expense                   Dr the expense account   Cr the paid-through account
+    opening balance           Dr the account   Cr Opening Balance Adjustments, on the day the books start
+
+A document's header amounts (discount, shipping charge, adjustment) post to its first line's account. The
+unapplied part of a payment stays in Accounts Receivable (or Payable) as the contact's credit. Amounts are
+Decimals; debits are positive and credits negative.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+from zbmcp.sandbox.fields import dec
+from zbmcp.sandbox.store import BOOKS_START, OrgStore, Record
+
+RECEIVABLE = "Accounts Receivable"
+PAYABLE = "Accounts Payable"
+DEFAULT_INCOME = "Sales"
+DEFAULT_EXPENSE = "Cost of Goods Sold"
+BANK_FEES = "Bank Fees and Charges"
+OPENING_BALANCES = "Opening Balance Adjustments"
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Posting:
+    account_id: str
+    amount: Decimal  # debit > 0, credit < 0
+
+
+@dataclass(frozen=True)
+class Entry:
+    date: str
+    source: str  # "invoice", "customer_payment", "bill", "vendor_payment", "expense", "opening_balance"
+    source_id: str
+    postings: tuple[Posting, ...]
+
+    @property
+    def balanced(self) -> bool:
+        return sum((posting.amount for posting in self.postings), ZERO) == ZERO
+
+
+def journal(store: OrgStore) -> list[Entry]:
+    """Every entry of the organization's books, oldest first."""
+    entries = [*_opening_balances(store), *_invoices(store), *_customer_payments(store), *_bills(store),
+               *_vendor_payments(store), *_expenses(store)]
+    return sorted(entries, key=lambda entry: entry.date)
+
+
+def balances(entries: Iterable[Entry], *, start: str | None = None, end: str | None = None) -> dict[str, Decimal]:
+    """Debit minus credit per account over the entries dated within [start, end] (either end open)."""
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for entry in entries:
+        if (start is not None and entry.date < start) or (end is not None and entry.date > end):
+            continue
+        for posting in entry.postings:
+            totals[posting.account_id] += posting.amount
+    return dict(totals)
+
+
+def account_named(store: OrgStore, name: str) -> str:
+    for account in store.accounts.values():
+        if account["account_name"] == name:
+            return str(account["account_id"])
+    raise LookupError(f"the chart of accounts of {store.organization_id} has no {name!r} account")
+
+
+def _entry(date: str, source: str, source_id: str, postings: Iterable[tuple[str, Decimal]]) -> Entry:
+    merged: dict[str, Decimal] = defaultdict(Decimal)
+    for account_id, amount in postings:
+        merged[account_id] += amount
+    return Entry(date, source, source_id,
+                 tuple(Posting(account_id, amount) for account_id, amount in merged.items() if amount != ZERO))
+
+
+def _opening_balances(store: OrgStore) -> Iterator[Entry]:
+    for account in store.accounts.values():
+        opening = dec(account.get("_opening_balance", 0.0))
+        if opening != ZERO:
+            yield _entry(BOOKS_START, "opening_balance", account["account_id"],
+                         [(account["account_id"], opening), (account_named(store, OPENING_BALANCES), -opening)])
+
+
+def _document_lines(store: OrgStore, document: Record, default_account: str) -> list[tuple[str, Decimal]]:
+    """Each line's amount on its account; header amounts (total less the lines) on the first line's."""
+    fallback = account_named(store, default_account)
+    lines = [(str(line.get("account_id") or fallback), dec(line["item_total"])) for line in document["line_items"]]
+    header = dec(document["total"]) - sum((amount for _, amount in lines), ZERO)
+    first = lines[0][0] if lines else fallback
+    return [*lines, (first, header)]
+
+
+def _invoices(store: OrgStore) -> Iterator[Entry]:
+    receivable = account_named(store, RECEIVABLE)
+    for invoice in store.invoices.values():
+        if invoice["_lifecycle"] in ("draft", "void"):
+            continue
+        credits = [(account_id, -amount) for account_id, amount in _document_lines(store, invoice, DEFAULT_INCOME)]
+        yield _entry(invoice["date"], "invoice", invoice["invoice_id"],
+                     [(receivable, dec(invoice["total"])), *credits])
+
+
+def _customer_payments(store: OrgStore) -> Iterator[Entry]:
+    receivable = account_named(store, RECEIVABLE)
+    for payment in store.payments.values():
+        amount, charges = dec(payment["amount"]), dec(payment["bank_charges"])
+        postings = [(str(payment["account_id"]), amount - charges), (receivable, -amount)]
+        if charges:
+            postings.append((account_named(store, BANK_FEES), charges))
+        yield _entry(payment["date"], "customer_payment", payment["payment_id"], postings)
+
+
+def _bills(store: OrgStore) -> Iterator[Entry]:
+    payable = account_named(store, PAYABLE)
+    for bill in store.bills.values():
+        if bill["status"] == "void":
+            continue
+        yield _entry(bill["date"], "bill", bill["bill_id"],
+                     [*_document_lines(store, bill, DEFAULT_EXPENSE), (payable, -dec(bill["total"]))])
+
+
+def _vendor_payments(store: OrgStore) -> Iterator[Entry]:
+    payable = account_named(store, PAYABLE)
+    for payment in store.vendorpayments.values():
+        amount = dec(payment["amount"])
+        yield _entry(payment["date"], "vendor_payment", payment["payment_id"],
+                     [(payable, amount), (str(payment["paid_through_account_id"]), -amount)])
+
+
+def _expenses(store: OrgStore) -> Iterator[Entry]:
+    for expense in store.expenses.values():
+        total = dec(expense["total"])
+        yield _entry(expense["date"], "expense", expense["expense_id"],
+                     [(str(expense["account_id"]), total), (str(expense["paid_through_account_id"]), -total)])
