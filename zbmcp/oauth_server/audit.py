@@ -45,20 +45,37 @@ class AuthAudit:
             log.error("could not write this audit record, so it is here instead: %s", entry.to_json())
 
 
-# What deeper code found out about the request being handled (a refused client document, say), for the one audit
-# record the endpoint writes about it. A list set per request, so appends from any depth land in it.
-_notes: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("zbmcp_oauth_notes", default=None)
+class Notes(list[str]):
+    """What deeper code found out about the request being handled: the reasons (a refused client document, an
+    expired code), and whose code or token it presented, when that is known."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.person: str | None = None
+        self.agent: str | None = None
+        self.client: str | None = None
 
 
-def note(text: str) -> None:
+# For the one audit record the endpoint writes about the request. Set per request, so notes from any depth land in it.
+_notes: contextvars.ContextVar[Notes | None] = contextvars.ContextVar("zbmcp_oauth_notes", default=None)
+
+
+def note(text: str | None = None, *, person: str | None = None, agent: str | None = None,
+         client: str | None = None) -> None:
+    """A reason for the record (text), and/or whose code or token was presented (person, agent, client)."""
     notes = _notes.get()
-    if notes is not None:
+    if notes is None:
+        return
+    if text:
         notes.append(text)
+    notes.person = person or notes.person
+    notes.agent = agent or notes.agent
+    notes.client = client or notes.client
 
 
 @contextlib.contextmanager
-def collecting_notes() -> Iterator[list[str]]:
-    notes: list[str] = []
+def collecting_notes() -> Iterator[Notes]:
+    notes = Notes()
     token = _notes.set(notes)
     try:
         yield notes

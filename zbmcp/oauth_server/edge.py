@@ -171,7 +171,8 @@ class _Audited:
         if refusal is not None:
             error, description = refusal
             rule = "; ".join([part for part in (description, *notes) if part]) or error
-            self._edge.audit.record(self._event, "denied", rule, client=client, error=error)
+            self._edge.audit.record(self._event, "denied", rule, client=client or notes.client, person=notes.person,
+                                    agent=notes.agent, error=error)
 
     def _with_iss(self, location: str) -> str:
         """RFC 9207: `iss` in error responses too (the SDK adds it to none); never on the way to sign-in."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextvars
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken, TokenVerifier
@@ -29,8 +29,15 @@ from zbmcp.oauth_server.scopes import DEFAULT, READ, SUPPORTED, allows, challeng
 from zbmcp.oauth_server.tokens import TokenService
 from zbmcp.policy import AgentPolicy
 
-# Why the token of the request being handled was refused, for the 401's audit record.
-_refusal: contextvars.ContextVar[str | None] = contextvars.ContextVar("zbmcp_bearer_refusal", default=None)
+class _Refusal(NamedTuple):
+    why: str
+    person: str | None = None
+    agent: str | None = None
+    client: str | None = None
+
+
+# Why the token of the request being handled was refused, and whose it was, for the 401's audit record.
+_refusal: contextvars.ContextVar[_Refusal | None] = contextvars.ContextVar("zbmcp_bearer_refusal", default=None)
 
 
 class BearerVerifier:
@@ -50,13 +57,14 @@ class BearerVerifier:
         with collecting_notes() as notes:
             access = await self._tokens.load_access(token)
         if access is None:
-            _refusal.set(notes[0] if notes else "unknown token")
+            _refusal.set(_Refusal(notes[0] if notes else "unknown token", notes.person, notes.agent, notes.client))
             return None
+        whose = access.person, access.agent, access.client_id
         if access.resource != self._resource:
-            _refusal.set(f"token issued for {access.resource}, not this server")
+            _refusal.set(_Refusal(f"token issued for {access.resource}, not this server", *whose))
             return None
         if not await self._people.may_act_as(access.subject or "", access.person, access.agent):
-            _refusal.set(f"{access.person} may no longer act as agent {access.agent}")
+            _refusal.set(_Refusal(f"{access.person} may no longer act as agent {access.agent}", *whose))
             return None
         # client_id is the agent: what every other part of zbmcp calls the caller. The person is in the claims.
         return AccessToken(token="", client_id=access.agent, scopes=access.scopes, expires_at=access.expires_at,
@@ -80,8 +88,9 @@ class ResourceGuard:
         if not isinstance(user, AuthenticatedUser):
             presented = any(key.lower() == b"authorization" for key, _ in scope.get("headers", []))
             if presented:
-                why = _refusal.get() or "unknown or malformed token"
-                self._audit.record("bearer", "denied", why, error="invalid_token")
+                refusal = _refusal.get() or _Refusal("unknown or malformed token")
+                self._audit.record("bearer", "denied", refusal.why, client=refusal.client, person=refusal.person,
+                                   agent=refusal.agent, error="invalid_token")
                 await self._challenge(send, 401, list(DEFAULT), error="invalid_token",
                                       description="The access token is not valid here: sign in again.")
             else:

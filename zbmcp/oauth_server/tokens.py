@@ -79,11 +79,13 @@ class TokenService:
         if record is None:
             used = await self._store.get(USED_CODES, digest(code))
             if used is not None:
+                await self._note_family(used["family"])
                 await self.revoke_family(used["family"])
                 note("authorization code used a second time: the tokens it gave were revoked")
             else:
                 note("unknown or expired authorization code")
             return None
+        note(person=record["person"], agent=record["agent"], client=record["client_id"])  # whoever fails the checks that follow (PKCE...)
         if record["expires_at"] <= self._clock():
             note("authorization code expired")
             return None
@@ -95,6 +97,7 @@ class TokenService:
         if taken is None:
             used = await self._store.get(USED_CODES, digest(code.code))
             if used is not None:
+                await self._note_family(used["family"])
                 await self.revoke_family(used["family"])
             note("authorization code used a second time: the tokens it gave were revoked")
             return None
@@ -132,6 +135,7 @@ class TokenService:
         if record is None:
             note("unknown access token")
             return None
+        note(person=record["person"], agent=record["agent"], client=record["client_id"])
         if record["expires_at"] <= self._clock():
             note("access token expired")
             return None
@@ -145,11 +149,13 @@ class TokenService:
         if record is None:
             used = await self._store.get(USED_REFRESH, digest(token))
             if used is not None:
+                await self._note_family(used["family"])
                 await self.revoke_family(used["family"])
                 note("refresh token used again after it was rotated: every token of that sign-in was revoked")
             else:
                 note("unknown or expired refresh token")
             return None
+        note(person=record["person"], agent=record["agent"], client=record["client_id"])
         if not await self._family_alive(record["family"]):
             note("refresh token revoked")
             return None
@@ -169,6 +175,12 @@ class TokenService:
 
     async def family(self, family: str) -> dict[str, Any] | None:
         return await self._store.get(FAMILIES, family)
+
+    async def _note_family(self, family: str) -> None:
+        """Whose sign-in a replayed code or refresh token belonged to, for the audit record."""
+        record = await self._store.get(FAMILIES, family)
+        if record is not None:
+            note(person=record.get("person"), agent=record.get("agent"), client=record.get("client_id"))
 
     async def _family_alive(self, family: str) -> bool:
         record = await self._store.get(FAMILIES, family)
