@@ -424,7 +424,32 @@ def results_table(results: dict[str, Any]) -> str:
             f"{cost['redis']['redis_server_us_per_call']:g} µs); local State "
             f"{cost['local']['per_call_wall']['median_ms']:.2f} ms | ≤ {cost['target_median_ms']:g} ms (Redis) | "
             f"{met(cost['met'])} |")
+    audit = results.get("audit_write_ahead")
+    if audit:
+        rows.extend(_audit_rows(audit))
     return "\n".join(rows)
+
+
+def _audit_rows(audit: dict[str, Any]) -> list[str]:
+    rows = []
+    records, calls, disk = audit["records"], audit["calls"], audit["settings"]["filesystem"]
+    for access in ("write", "read"):
+        cells = ", ".join(f"sync {sync}: **{records[f'{access}_sync_{sync}']['median_ms']:.2f} ms** "
+                          f"(p90 {records[f'{access}_sync_{sync}']['p90_ms']:.2f})" for sync in ("writes", "all", "none"))
+        rows.append(f"| audit_write_ahead | the two records of a call to a {access} tool, on {disk} (median of "
+                    f"{records[f'{access}_sync_writes']['n']}) | {cells} | — | — |")
+    for tool in ("create_contact", "list_items"):
+        added = ", ".join(f"sync {sync} {calls['added_ms'][sync][tool]:+.2f} ms" for sync in ("writes", "all", "none"))
+        rows.append(f"| audit_write_ahead | {tool} end to end in process (median of {calls['writes'][tool]['n']}), "
+                    f"against records thrown away ({calls['discarded'][tool]['median_ms']:.2f} ms) | {added} | — | — |")
+    most = max(int(key.split("_")[2]) for key in audit["processes"])
+    for sync in ("none", "writes"):
+        entry = audit["processes"][f"sync_{sync}_{most}_processes"]
+        rows.append(f"| audit_write_ahead | {most} processes appending to one log at once, sync {sync} | "
+                    f"**{entry['records_per_second']:,} records/s** in all ({entry['ms_per_record']:.2f} ms each); "
+                    f"chain {'intact' if entry['chain_intact'] else 'BROKEN'} | chain intact | "
+                    f"{'yes' if entry['chain_intact'] else '**no**'} |")
+    return rows
 
 
 if __name__ == "__main__":

@@ -6,8 +6,10 @@ For every operation in every *.yml: operationId, method, path, scopes, path and 
 filter variants the query parameters' descriptions document (e.g. `date_start`), body field names (top level,
 plus nested names as dotted paths through arrays and objects, e.g. `line_items.item_id`, with every $ref
 resolved), required body fields (nested ones as dotted paths too) and the keys the success answer puts its
-payload under. The output is deterministic (sorted keys and lists), so re-running it on the same files gives
-no diff. The tests read only the JSON, so they run without the OAS files.
+payload under. For the operations zbmcp offers as tools (tool_manifests/*.yaml), also each body field's and
+query parameter's description, as plain text: the effect-classification tests read them. The output is
+deterministic (sorted keys and lists), so re-running it on the same files gives no diff. The tests read only
+the JSON, so they run without the OAS files.
 """
 
 from __future__ import annotations
@@ -24,8 +26,23 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OAS_DIR = REPO_ROOT.parent / "shared" / "zoho-oas"
 OUTPUT = REPO_ROOT / "tests" / "data" / "zoho_oas_extract.json"
 METHODS = ("get", "post", "put", "delete", "patch")
+MANIFESTS = REPO_ROOT / "tool_manifests"
 CODE = re.compile(r"<code>(.*?)</code>", re.DOTALL)
 WORD = re.compile(r"[A-Za-z0-9_.]+")
+TAG = re.compile(r"<[^>]+>")
+
+
+def offered_operations(manifests: Path = MANIFESTS) -> set[str]:
+    """The operationIds zbmcp offers as tools: only theirs get descriptions (they are what the tests need)."""
+    names: set[str] = set()
+    for path in manifests.glob("*.yaml"):
+        names |= {tool["name"] for tool in yaml.safe_load(path.read_text(encoding="utf-8"))["tools"]}
+    return names
+
+
+def plain(text: Any) -> str:
+    """A description as one line of plain text (Zoho's hold HTML tags and line breaks)."""
+    return " ".join(TAG.sub(" ", str(text or "")).split())
 
 
 def documented_variants(param: dict[str, Any]) -> set[str]:
@@ -56,9 +73,10 @@ def resolve(doc: dict[str, Any], node: Any, seen: frozenset[str] = frozenset()) 
 
 
 def walk_schema(
-    doc: dict[str, Any], schema: Any, prefix: str, fields: set[str], required: set[str], seen: frozenset[str]
+    doc: dict[str, Any], schema: Any, prefix: str, fields: dict[str, str], required: set[str], seen: frozenset[str]
 ) -> None:
-    """Collect dotted field names and dotted required names below one object or array schema."""
+    """Collect dotted field names (with their descriptions) and dotted required names below one object or
+    array schema."""
     schema, seen = resolve(doc, schema, seen)
     if not isinstance(schema, dict):
         return
@@ -70,7 +88,9 @@ def walk_schema(
     for name in schema.get("required", []) or []:
         required.add(prefix + name)
     for name, child in (schema.get("properties") or {}).items():
-        fields.add(prefix + name)
+        described, _ = resolve(doc, child, seen)
+        text = plain(described.get("description")) if isinstance(described, dict) else ""
+        fields[prefix + name] = fields.get(prefix + name) or text
         walk_schema(doc, child, f"{prefix}{name}.", fields, required, seen)
 
 
@@ -87,7 +107,7 @@ def response_keys(doc: dict[str, Any], op: dict[str, Any]) -> list[str]:
     return sorted(keys - {"code", "message", "page_context"})
 
 
-def extract_file(path: Path) -> dict[str, dict[str, Any]]:
+def extract_file(path: Path, offered: set[str] | frozenset[str] = frozenset()) -> dict[str, dict[str, Any]]:
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     operations: dict[str, dict[str, Any]] = {}
     for url, item in (doc.get("paths") or {}).items():
@@ -97,7 +117,7 @@ def extract_file(path: Path) -> dict[str, dict[str, Any]]:
             if op is None:
                 continue
             params = [resolve(doc, p)[0] for p in [*shared_params, *op.get("parameters", [])]]
-            fields: set[str] = set()
+            fields: dict[str, str] = {}
             required: set[str] = set()
             content = (op.get("requestBody") or {}).get("content") or {}
             for media in content.values():
@@ -123,6 +143,12 @@ def extract_file(path: Path) -> dict[str, dict[str, Any]]:
                 "required_body_fields": sorted(required),
                 "response_keys": response_keys(doc, op),
             }
+            if op_id in offered:
+                operations[op_id]["body_descriptions"] = {name: text for name, text in fields.items() if text}
+                operations[op_id]["query_descriptions"] = {
+                    p["name"]: plain(p.get("description")) for p in params
+                    if p.get("in") == "query" and plain(p.get("description"))
+                }
     return operations
 
 
@@ -130,9 +156,10 @@ def extract(oas_dir: Path) -> dict[str, Any]:
     files = sorted(oas_dir.glob("*.yml"))
     if not files:
         raise SystemExit(f"no *.yml OpenAPI files in {oas_dir}")
+    offered = offered_operations()
     operations: dict[str, dict[str, Any]] = {}
     for path in files:
-        for op_id, op in extract_file(path).items():
+        for op_id, op in extract_file(path, offered).items():
             if op_id in operations:
                 raise SystemExit(
                     f"operationId {op_id!r} is in both {operations[op_id]['file']} and {path.name}"

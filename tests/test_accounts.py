@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -118,8 +121,9 @@ async def test_a_tampered_redirect_is_refused_before_any_secret_is_sent(login_sa
     assert not (home / "tokens" / "main.json").exists()
 
 
-def test_self_client_exchange_status_and_logout_from_the_command_line(login_sandbox, home, capsys):
-    sandbox, _ = login_sandbox
+@contextlib.contextmanager
+def exchanged_on_the_command_line(sandbox, home: Path) -> Iterator[tuple[SandboxServer, list[str], str]]:
+    """A loopback sandbox, a config file for it, and `zbmcp auth exchange` done with a Self Client code."""
     with SandboxServer(sandbox) as server:
         loaded = login_config(sandbox, home, server.base_url)
         config = ["--config", loaded.source.file]
@@ -127,15 +131,21 @@ def test_self_client_exchange_status_and_logout_from_the_command_line(login_sand
         os.environ["ZBMCP_HOME"] = str(home)
         try:
             assert cli.main(["auth", "exchange", "--connection", "main", "--code", code, *config]) == 0
-            assert cli.main(["auth", "status", *config]) == 0
-            status = capsys.readouterr().out
-            assert cli.main(["doctor", *config]) == 0
-            doctor = capsys.readouterr().out
-            assert cli.main(["auth", "logout", "--connection", "main", *config]) == 0
-            assert cli.main(["auth", "exchange", "--connection", "main", "--code", code, *config]) == 1
-            reused = capsys.readouterr().err
+            yield server, config, code
         finally:
             del os.environ["ZBMCP_HOME"]
+
+
+def test_self_client_exchange_status_and_logout_from_the_command_line(login_sandbox, home, capsys):
+    sandbox, _ = login_sandbox
+    with exchanged_on_the_command_line(sandbox, home) as (_, config, code):
+        assert cli.main(["auth", "status", *config]) == 0
+        status = capsys.readouterr().out
+        assert cli.main(["doctor", *config]) == 0
+        doctor = capsys.readouterr().out
+        assert cli.main(["auth", "logout", "--connection", "main", *config]) == 0
+        assert cli.main(["auth", "exchange", "--connection", "main", "--code", code, *config]) == 1
+        reused = capsys.readouterr().err
     assert "region eu" in status and "ZohoBooks.invoices.READ" in status and "access token: valid for" in status
     assert ORG in status and "Sandbox Trading" in status
     assert "FAIL" not in doctor and f"organizations {ORG} reachable" in doctor
@@ -144,6 +154,26 @@ def test_self_client_exchange_status_and_logout_from_the_command_line(login_sand
     assert not (home / "tokens" / "main.json").exists()
     assert "invalid_code" in reused and "generate a new one" in reused
     assert LOGIN_SECRET not in status + doctor + reused
+
+
+def test_status_doctor_and_logout_exit_1_when_the_token_is_revoked_or_zoho_is_gone(login_sandbox, home, capsys):
+    sandbox, _ = login_sandbox
+    with exchanged_on_the_command_line(sandbox, home) as (server, config, _):
+        stored = json.loads((home / "tokens" / "main.json").read_text())
+        with sandbox.lock:  # revoked elsewhere (say, in the user's Zoho account): every refresh now fails
+            assert sandbox.tokens.revoke(stored["refresh_token"])
+        capsys.readouterr()
+        status_code = cli.main(["auth", "status", *config])
+        status = capsys.readouterr().out
+        doctor_code = cli.main(["doctor", *config])
+        doctor = capsys.readouterr().out
+        server.stop()  # the accounts server is gone: the revocation cannot be confirmed
+        logout_code = cli.main(["auth", "logout", "--connection", "main", *config])
+        logout = capsys.readouterr().err
+    assert (status_code, doctor_code, logout_code) == (1, 1, 1)
+    assert "problem:" in status and "zbmcp auth login --connection main" in status
+    assert "FAIL connection 'main'" in doctor
+    assert "Zoho did not confirm the revocation" in logout and "connected apps" in logout
 
 
 async def test_tokens_are_reused_across_restarts(login_sandbox, home):

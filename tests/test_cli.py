@@ -12,6 +12,7 @@ import httpx2
 from mcp import Client, StdioServerParameters
 
 from tests.conftest import ORG, agent, config_text, environ, free_port
+from zbmcp.audit import read_calls
 from zbmcp.sandbox.server import SandboxServer
 
 ZBMCP = [sys.executable, "-m", "zbmcp"]
@@ -53,7 +54,7 @@ async def test_serve_with_a_config_over_stdio_against_a_loopback_sandbox(sandbox
                 refused = await client.call_tool("create_invoice", {"customer_id": "1", "line_items": []})
     assert tools and all(name.startswith(("list_", "get_")) for name in tools)
     assert not invoices.is_error and refused.is_error
-    records = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    records = read_calls(tmp_path / "audit.jsonl")
     assert [r["decision"] for r in records] == ["allowed", "denied"]
 
 

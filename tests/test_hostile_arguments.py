@@ -3,6 +3,7 @@ and every refusal names the field."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import ORG, OTHER_ORG, agent, mcp_client, running
+from tests.conftest import ORG, OTHER_ORG, AuditCapture, agent, mcp_client, running
 from zbmcp.errors import InvalidArguments
 from zbmcp.manifest import PATH_PARAM, load_manifests
 from zbmcp.requests import build_request
@@ -146,3 +147,38 @@ async def test_hostile_calls_through_the_server_never_crash_it_or_reach_zoho_inv
                 assert len(sandbox.api_requests) == before
     statuses = {r.status for r in sandbox.api_requests}
     assert 500 not in statuses  # nothing zbmcp forwarded made the sandbox fail
+
+
+# -- issue #11: ids matched in full, every length bounded ------------------------------------------------------
+
+
+@pytest.mark.parametrize(("tool", "arguments", "field", "says"), [
+    ("get_invoice", {"invoice_id": "460000000026049\n"}, "invoice_id", "must be a Zoho id"),
+    ("get_invoice", {"invoice_id": "1" * 20}, "invoice_id", "must be a Zoho id"),
+    ("get_invoice", {"invoice_id": "9" * 100_000}, "invoice_id", "must be a Zoho id"),
+    ("list_invoices", {"organization_id": ORG + "\n"}, "organization_id", ""),
+    ("list_invoices", {"customer_id": "1\n"}, "customer_id", "must be a Zoho id"),
+    ("list_contacts", {"search_text": "a" * 501}, "search_text", "is 501 characters long; at most 500"),
+    ("list_invoices", {"invoice_number_contains": "x" * 2000}, "invoice_number_contains", "at most 500"),
+    ("list_invoices", {"abc\n": "1"}, "abc\n", "is not an argument of list_invoices"),
+    ("create_contact", {"contact_name": "n" * 10_001}, "contact_name", "is 10,001 characters long; at most 10,000"),
+    ("create_contact", {"contact_name": "A", "notes": "n" * 20_000}, "notes", "at most 10,000"),
+    ("create_contact", {"contact_name": "A", "contact_persons": [{"email": "a@b.c"}] * 501}, "contact_persons",
+     "has 501 items; at most 500"),
+    ("create_contact", {"contact_name": "A", "custom": [[[[[[[[["deep"]]]]]]]]]}, "custom", "nested too deeply"),
+    ("create_contact", {"contact_name": "A", "notes": "x" * 600_000}, "arguments", "a call takes at most"),
+])
+async def test_hostile_lengths_and_ids_are_refused_naming_the_field_and_nothing_is_sent(
+        anything_goes, sandbox, tool, arguments, field, says):
+    audit = AuditCapture()
+    if tool != "list_invoices" or "organization_id" not in arguments:
+        arguments = {"organization_id": ORG, **arguments}
+    async with running(anything_goes, sandbox, audit=audit) as runtime, mcp_client(runtime, "all") as client:
+        result = await client.call_tool(tool, arguments)
+    error = result.structured_content["error"]
+    assert result.is_error and error["type"] == "InvalidArguments"
+    assert any(f == field or f.startswith(field + "[") for f in error["fields"]), error
+    assert says in error["message"] and len(error["message"]) < 1000  # the value is not echoed back whole
+    assert sandbox.api_requests == []
+    [record] = audit.records
+    assert record["decision"] == "denied" and len(json.dumps(record)) < 5000  # nor copied into the audit log

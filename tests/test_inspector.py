@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,13 +20,11 @@ from zbmcp.keys import key_hash, new_api_key
 
 NODE_TOOLS = Path(__file__).parent / "node"
 INSPECTOR = NODE_TOOLS / "node_modules/@modelcontextprotocol/inspector/clients/launcher/build"
-NODE = shutil.which("node")
+NODE = NODE_TOOLS / "node_modules/node/bin/node"  # Node 22, pinned there: the Inspector needs 22.19 or newer
 
-pytestmark = [
-    pytest.mark.skipif(NODE is None, reason="node is not installed"),
-    pytest.mark.skipif(not INSPECTOR.is_dir(), reason="the MCP Inspector is not installed: run "
-                                                      "`npm ci --prefix tests/node --no-audit --no-fund`"),
-]
+pytestmark = pytest.mark.skipif(
+    not (INSPECTOR.is_dir() and NODE.is_file()),
+    reason="the MCP Inspector and Node 22 are not installed: run `npm ci --prefix tests/node --no-audit --no-fund`")
 
 
 async def inspector(tmp_path: Path, *arguments: str) -> tuple[int, Any, str]:
@@ -50,9 +47,12 @@ async def test_the_inspector_lists_tools_over_stdio(tmp_path):
     assert code == 0, stderr
     tools = {tool["name"]: tool for tool in answer["result"]["tools"]}
     assert len(tools) == 33
-    assert tools["delete_invoice"]["annotations"]["destructiveHint"] is True
-    assert tools["list_invoices"]["_meta"] == {"zbmcp/scope": "ZohoBooks.invoices.READ",
-                                               "zbmcp/access": "read"}
+    # A hint left out means MCP's default: destructiveHint true, readOnlyHint false, openWorldHint true.
+    assert tools["delete_invoice"]["annotations"].get("destructiveHint", True) is True
+    assert tools["mark_invoice_sent"]["annotations"]["destructiveHint"] is False
+    assert tools["list_invoices"]["annotations"] == {"title": "List invoices", "readOnlyHint": True,
+                                                     "openWorldHint": False}
+    assert tools["list_invoices"]["_meta"] == {"zbmcp/scope": "ZohoBooks.invoices.READ"}
 
 
 async def test_the_inspector_calls_a_tool_over_stdio_in_the_2026_era(tmp_path):

@@ -472,9 +472,11 @@ def test_agent_key_refuses_an_unknown_agent_and_leaves_the_file_alone(sandbox, h
 # -- the command line: `zbmcp serve --sandbox --transport http` ---------------------------------------
 
 
-async def test_serve_sandbox_over_http_prints_a_one_time_key_serves_it_and_stops_on_sigterm(tmp_path):
-    command = [sys.executable, "-m", "zbmcp", "serve", "--sandbox", "--transport", "both", "--port", "0"]
-    env = {**os.environ, "ZBMCP_HOME": str(tmp_path / "home"), "PYTHONUNBUFFERED": "1"}
+async def test_serve_sandbox_over_http_with_a_key_from_the_environment_needs_it_and_stops_on_sigterm(tmp_path):
+    key = new_api_key()[0]
+    command = [sys.executable, "-m", "zbmcp", "serve", "--sandbox", "--transport", "both", "--port", "0",
+               "--key-env", "DEMO_KEY"]
+    env = {**os.environ, "ZBMCP_HOME": str(tmp_path / "home"), "PYTHONUNBUFFERED": "1", "DEMO_KEY": key}
     lines: list[str] = []
     with anyio.fail_after(30):
         async with await anyio.open_process(command, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -483,14 +485,14 @@ async def test_serve_sandbox_over_http_prints_a_one_time_key_serves_it_and_stops
             stderr = BufferedByteReceiveStream(process.stderr)
             while not any("serving MCP on" in line for line in lines):
                 lines.append((await stderr.receive_until(b"\n", 65536)).decode())
-            label = next(i for i, line in enumerate(lines) if "API key for agent 'demo'" in line)
-            key = lines[label + 1].strip()
             banner = next(line for line in lines if "serving MCP on" in line)
             server = Listening(banner.split("serving MCP on ")[1].split()[0])
             async with connect(server, key) as demo, \
                     connect(server, key, transport="sse", mode="legacy") as old:
                 assert len((await demo.list_tools()).tools) == 33
                 organizations = ok(await old.call_tool("list_organizations", {}))["organizations"]
+            async with httpx2.AsyncClient() as http:
+                keyless = await http.post(f"{server.url}/mcp", json=INITIALIZE, headers=MCP_ACCEPT)
             process.send_signal(signal.SIGTERM)
             rest = b""
             async for chunk in stderr:
@@ -500,5 +502,7 @@ async def test_serve_sandbox_over_http_prints_a_one_time_key_serves_it_and_stops
     assert code in (0, -signal.SIGTERM)  # uvicorn ends by re-raising the signal it caught, once it is done
     assert "every call in flight has been answered" in output
     assert len(organizations) == 2
-    assert key.startswith("zbmcp_") and output.count(key) == 1  # shown once, clearly labelled
+    assert keyless.status_code == 401  # with a key set, there is no keyless mode
+    assert "`Authorization: Bearer <the value of $DEMO_KEY>`" in output
+    assert key not in output and "no key needed" not in output
     assert "Traceback" not in output

@@ -30,7 +30,7 @@ from mcp.server import ServerRequestContext
 
 from zbmcp.errors import ApprovalRefused
 from zbmcp.manifest import ToolSpec
-from zbmcp.requests import ZohoRequest
+from zbmcp.question import Question
 from zbmcp.state import State
 
 log = logging.getLogger(__name__)
@@ -90,14 +90,6 @@ class ApprovalTickets:
         return base64.urlsafe_b64encode(hmac.new(self._key, canonical.encode(), hashlib.sha256).digest()).decode()
 
 
-def question(agent: str, spec: ToolSpec, request: ZohoRequest, url: str) -> str:
-    body = json.dumps(request.body, ensure_ascii=False)[:600] if request.body else ""
-    return (
-        f'Agent "{agent}" wants to {spec.title.lower()} in organization {request.organization_id}: '
-        f"{request.method} {url}" + (f" with {body}" if body else "") + ". Approve?"
-    )
-
-
 def client_can_elicit(ctx: ServerRequestContext[Any]) -> bool:
     capabilities = ctx.session.client_capabilities
     return bool(capabilities and capabilities.elicitation is not None)
@@ -110,23 +102,22 @@ def _modern(ctx: ServerRequestContext[Any]) -> bool:
 async def request_approval(
     ctx: ServerRequestContext[Any],
     params: types.CallToolRequestParams,
-    agent: str,
     spec: ToolSpec,
-    request: ZohoRequest,
-    url: str,
+    question: Question,
+    rule: str,
     tickets: ApprovalTickets,
 ) -> types.InputRequiredResult | None:
     """None when a person approved; an InputRequiredResult when the client must ask first (2026-07-28);
-    ApprovalRefused otherwise."""
-    rule = f"require_approval: {spec.name}"
+    ApprovalRefused otherwise. `rule` is the rule that asks (the policy Decision's)."""
+    agent = question.agent
     if not client_can_elicit(ctx):
         raise ApprovalRefused(
-            f"{spec.name} needs a person's approval (require_approval), and this MCP client cannot ask one "
+            f"{spec.name} needs a person's approval ({rule}), and this MCP client cannot ask one "
             "(it does not support elicitation). Nothing was sent to Zoho. Use a client that supports "
             "elicitation, or have a person do this in Zoho Books.",
             rule=rule + " (client cannot ask)",
         )
-    text = question(agent, spec, request, url)
+    text = question.text()
     if _modern(ctx):
         arguments = params.arguments or {}
         answer = None

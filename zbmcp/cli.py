@@ -13,10 +13,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from zbmcp.errors import ZbmcpError
+from zbmcp import __version__
+from zbmcp.errors import ConfigError, ZbmcpError
 
 if TYPE_CHECKING:
     from zbmcp.config import Connection, LoadedConfig
+    from zbmcp.serving import SandboxKey
     from zbmcp.zoho.oauth import TokenManager
 
 T = TypeVar("T")
@@ -53,6 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zbmcp", description="Least-privilege, audited MCP access to Zoho Books.")
+    parser.add_argument("--version", action="version", version=f"zbmcp {__version__}")
     commands = parser.add_subparsers(metavar="COMMAND")
 
     def command(name: str, help_text: str, run: object) -> argparse.ArgumentParser:
@@ -70,7 +73,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--transport", choices=["stdio", "http", "sse", "both"], default="stdio",
                        help="stdio, Streamable HTTP at /mcp, legacy SSE at /sse, or both HTTP kinds")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--port", type=_port, default=8000)
+    serve.add_argument("--key-env", metavar="NAME", help="with --sandbox over HTTP: require `Authorization: Bearer "
+                                                         "<key>`, the key being the value of environment variable "
+                                                         "NAME (default: no key, loopback only)")
 
     tools = command("tools", "List the tools, with scope and access (for one agent: what it sees and why).", _tools)
     tools.add_argument("--agent")
@@ -81,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
 
     sandbox = command("sandbox", "Run the embedded Zoho Books sandbox as a real HTTP server.", _sandbox)
     sandbox.add_argument("--host", default="127.0.0.1")
-    sandbox.add_argument("--port", type=int, default=8765)
+    sandbox.add_argument("--port", type=_port, default=8765)
 
     auth = commands.add_parser("auth", help="Connect a Zoho account: login, exchange, status, logout.")
     auth_commands = auth.add_subparsers(metavar="ACTION")
@@ -99,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     who = login.add_mutually_exclusive_group()
     who.add_argument("--agent", help="request exactly the scopes this agent needs")
     who.add_argument("--scopes", help="comma-separated scopes to request")
-    login.add_argument("--port", type=int, default=8976, help="loopback port of the redirect URI (default 8976: "
+    login.add_argument("--port", type=_port, default=8976, help="loopback port of the redirect URI (default 8976: "
                                                                "register http://127.0.0.1:8976/callback)")
     login.add_argument("--no-browser", action="store_true", help="print the consent URL instead of opening it")
 
@@ -127,11 +133,32 @@ def _parser() -> argparse.ArgumentParser:
                      _claude_config)
     claude.add_argument("--agent", required=True)
 
-    audit = command("audit", "Show the audit log as a table.", _audit)
+    audit = command("audit", "Show the audit log as a table: one row per call, with its final state.", _audit)
     audit.add_argument("--agent")
     audit.add_argument("--since", help="e.g. 2026-11-25, 2026-11-25T10:00, 2h, 30m or 7d")
     audit.add_argument("--json", action="store_true")
+    audit_actions = audit.add_subparsers(metavar="ACTION")
+    verify = audit_actions.add_parser(
+        "verify", help="Check the audit log's hash chain; name the first edited, removed or reordered record.",
+        description="Check the audit log's hash chain (the configured file and its rotated siblings, or the FILES "
+                    "given) and name the first edited, removed or reordered record. Exit status 1 if it is broken.")
+    verify.set_defaults(run=_audit_verify)
+    verify.add_argument("files", nargs="*", metavar="FILE", help="audit files to check instead (any order)")
+    verify.add_argument("--anchor", metavar="SEQ:HASH", help="a head printed by an earlier verify, kept elsewhere: "
+                                                              "proves the log still holds that record unchanged")
+    verify.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    verify.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
     return parser
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: use 1 to 65535 (0 picks a free one)")
+    return port
 
 
 def _environ() -> dict[str, str]:
@@ -150,16 +177,40 @@ def _serve(args: argparse.Namespace) -> int:
     from zbmcp.serving import serve_config, serve_sandbox
 
     if args.sandbox:
-        anyio.run(serve_sandbox, args.transport, args.host, args.port)
+        anyio.run(serve_sandbox, args.transport, args.host, args.port, _sandbox_key(args))
         return 0
+    if args.key_env:
+        raise ConfigError("--key-env is for `serve --sandbox`; with a config, give each agent its own keys: "
+                          "zbmcp agent key NAME")
     loaded = _load(args)
     if args.transport == "stdio" and not args.agent:
-        from zbmcp.errors import ConfigError
-
         agents = ", ".join(sorted(loaded.config.agents)) or "none configured"
         raise ConfigError(f"choose the agent this server acts for with --agent NAME (agents: {agents})")
     anyio.run(serve_config, loaded, args.agent, args.transport, args.host, args.port)
     return 0
+
+
+MIN_KEY_LENGTH = 16
+
+
+def _sandbox_key(args: argparse.Namespace) -> SandboxKey | None:
+    from zbmcp.serving import KEY_HOWTO, SandboxKey
+
+    if not args.key_env:
+        return None
+    if args.transport == "stdio":
+        raise ConfigError("--key-env is for the HTTP transports (--transport http, sse or both); over stdio the "
+                          "client that starts the server is the only one who can talk to it")
+    value = os.environ.get(args.key_env, "")
+    if not value.strip():
+        howto = KEY_HOWTO.replace("ZBMCP_SANDBOX_KEY", args.key_env)
+        raise ConfigError(f"--key-env {args.key_env}: that environment variable is not set or empty; {howto}")
+    if value != value.strip():
+        raise ConfigError(f"--key-env {args.key_env}: the key starts or ends with white space; remove it")
+    if len(value) < MIN_KEY_LENGTH:
+        raise ConfigError(f"--key-env {args.key_env}: the key is too short to be safe from guessing; use at "
+                          f"least {MIN_KEY_LENGTH} random characters")
+    return SandboxKey(args.key_env, value)
 
 
 def _tools(args: argparse.Namespace) -> int:
@@ -184,8 +235,6 @@ def _scopes(args: argparse.Namespace) -> int:
 
 def _connection_settings(loaded: LoadedConfig, name: str) -> Connection:
     if name not in loaded.config.connections:
-        from zbmcp.errors import ConfigError
-
         known = ", ".join(sorted(loaded.config.connections)) or "none is configured"
         raise ConfigError(f"no connection named {name!r} in {loaded.source.file} (connections: {known})")
     return loaded.config.connections[name]
@@ -270,24 +319,37 @@ def _auth_status(args: argparse.Namespace) -> int:
 
     loaded = _load(args)
 
-    async def run() -> str:
+    async def run() -> tuple[bool, str]:
         async with open_runtime(loaded) as runtime:
-            return format_status(await status(runtime))
+            entries = await status(runtime)
+            return all(entry.problem is None for entry in entries), format_status(entries)
 
-    print(anyio.run(run))
-    return 0
+    healthy, text = anyio.run(run)
+    print(text)
+    return 0 if healthy else 1
 
 
 def _auth_logout(args: argparse.Namespace) -> int:
     from zbmcp.login import revoke
 
     loaded = _load(args)
-    revoked = _with_connection(loaded, args.connection, revoke)
-    print(f"Connection {args.connection!r}: " + ("refresh token revoked at Zoho and deleted locally."
-          if revoked else "deleted locally (Zoho did not confirm the revocation)."), file=sys.stderr)
+
+    async def logout(manager: TokenManager) -> tuple[bool, bool]:
+        had_token = bool(manager.stored_refresh_token())
+        return had_token, await revoke(manager)
+
+    had_token, revoked = _with_connection(loaded, args.connection, logout)
+    if revoked or not had_token:
+        print(f"Connection {args.connection!r}: " + ("refresh token revoked at Zoho and deleted locally."
+              if revoked else "no refresh token was stored; nothing to revoke."), file=sys.stderr)
+    else:
+        print(f"Connection {args.connection!r}: deleted locally, but Zoho did not confirm the revocation, so the "
+              "refresh token may still work: remove zbmcp from the connected apps of your Zoho account.",
+              file=sys.stderr)
     if loaded.config.connections[args.connection].refresh_token is not None:
         print("The config still sets refresh_token for this connection; remove it.", file=sys.stderr)
-    return 0
+        return 1
+    return 0 if revoked or not had_token else 1
 
 
 def _doctor(args: argparse.Namespace) -> int:
@@ -357,10 +419,18 @@ def _audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit_verify(args: argparse.Namespace) -> int:
+    from zbmcp.audit_view import verify_audit
+
+    loaded = _load(args) if (getattr(args, "config", None) or not args.files) else None  # files need no config
+    return 0 if verify_audit(loaded, args.files, anchor=args.anchor) else 1
+
+
 def _sandbox(args: argparse.Namespace) -> int:
+    from zbmcp.listen import listen
     from zbmcp.sandbox.server import run_sandbox
 
-    run_sandbox(host=args.host, port=args.port)
+    run_sandbox(sock=listen(args.host, args.port))  # bound first: a busy port is one line, before the banner
     return 0
 
 

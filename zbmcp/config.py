@@ -12,6 +12,7 @@ half-configured. Tool selectors are checked against the manifests by zbmcp.polic
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -95,6 +96,33 @@ class Connection(_Strict):
         return value.rstrip("/") if value else value
 
 
+class Rule(_Strict):
+    """One argument rule: exactly one of deny, approve or allow, holding a CEL expression (docs/policy.md)."""
+
+    deny: str | None = Field(default=None, min_length=1)
+    approve: str | None = Field(default=None, min_length=1)
+    allow: str | None = Field(default=None, min_length=1)
+    name: str | None = Field(default=None, min_length=1, max_length=80)
+    tools: list[str] = []  # selectors, as in `tools`; empty: every tool the agent has
+    reason: str | None = None  # told to the agent with a refusal, and to the person asked
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Rule:
+        kinds = [kind for kind in ("deny", "approve", "allow") if getattr(self, kind) is not None]
+        if len(kinds) != 1:
+            raise ValueError("a rule has exactly one of deny, approve or allow, holding a CEL expression, "
+                             'e.g. {approve: "amount > 5000.0", name: big-amounts}')
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "deny" if self.deny is not None else "approve" if self.approve is not None else "allow"
+
+    @property
+    def expression(self) -> str:
+        return self.deny or self.approve or self.allow or ""
+
+
 class Agent(_Strict):
     connection: str
     organizations: list[str] = Field(min_length=1)
@@ -105,6 +133,7 @@ class Agent(_Strict):
     dry_run: bool = False
     api_keys: list[str] = []
     quota: Quota | None = None
+    rules: list[Rule] = []
 
     @field_validator("organizations", mode="before")
     @classmethod
@@ -131,12 +160,21 @@ class Agent(_Strict):
 class Audit(_Strict):
     path: str | None = None  # None: JSON lines on stderr
     argument_values: list[str] = []  # argument names whose values are recorded, e.g. [customer_id, invoice_id]
+    # What is flushed to disk (fsync) before zbmcp goes on: the records of write tools (the default: the
+    # record of a write is on disk before the request leaves), every record, or none (the OS decides).
+    sync: Literal["writes", "all", "none"] = "writes"
 
 
 class Http(_Strict):
     allowed_hosts: list[str] = []
     allowed_origins: list[str] = []
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # Hostile clients (zbmcp.http_guard): slow senders cut off, connections and per-agent sessions capped.
+    header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    body_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    max_connections: int = Field(default=1000, ge=2)
+    max_sessions_per_agent: int = Field(default=20, ge=1)
+    idle_seconds: float = Field(default=600.0, gt=0, le=86400)
     # Shared by replicas behind a load balancer, so an approval asked by one is accepted by another.
     approval_secret: SecretStr | None = None
 
@@ -185,12 +223,15 @@ class Config(_Strict):
 
 
 class LoadedConfig:
-    """A validated Config, with the file it came from (for error messages and relative paths)."""
+    """A validated Config, with the file it came from (for error messages and relative paths) and its revision:
+    the first 16 hex digits of the SHA-256 of the file as loaded (what `sha256sum` prints), so every audit
+    record names the exact policy that decided it."""
 
-    def __init__(self, config: Config, source: SourceMap, home: Path) -> None:
+    def __init__(self, config: Config, source: SourceMap, home: Path, revision: str = "") -> None:
         self.config = config
         self.source = source
         self.home = home
+        self.revision = revision
 
     @property
     def directory(self) -> Path:
@@ -226,7 +267,21 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
             f"no config file at {path}. Write one (example below), pass --config PATH or set {CONFIG_ENV}; "
             f"or try zbmcp on the embedded sandbox with `zbmcp serve --sandbox`.\n\n{EXAMPLE_CONFIG}"
         )
-    return parse_config(path.read_text(encoding="utf-8"), str(path), environ)
+    return parse_config(read_config_text(path), str(path), environ)
+
+
+def read_config_text(path: Path) -> str:
+    """The config's text, or a ConfigError that says what is wrong with the file (never a traceback)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the config: {exc.strerror or exc}", file=str(path)) from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"the config is not UTF-8 text (byte {exc.start}); save it as UTF-8",
+                          file=str(path), line=line) from None
 
 
 def parse_config(text: str, file: str, environ: Mapping[str, str]) -> LoadedConfig:
@@ -244,7 +299,28 @@ def parse_config(text: str, file: str, environ: Mapping[str, str]) -> LoadedConf
                 f"agents.{name}.connection: no connection named {agent.connection!r} (connections: {known})",
                 ("agents", name, "connection"),
             )
-    return LoadedConfig(config, source, default_home(environ))
+    _check_keys_name_one_agent(config, source)
+    return LoadedConfig(config, source, default_home(environ), revision_of(text))
+
+
+def revision_of(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _check_keys_name_one_agent(config: Config, source: SourceMap) -> None:
+    """An API key is who the caller is: one hash under two agents would make the wider one win silently."""
+    owner: dict[str, tuple[str, int]] = {}
+    for name, agent in config.agents.items():
+        for index, key in enumerate(agent.api_keys):
+            first = owner.setdefault(key, (name, index))
+            if first != (name, index):
+                first_line = source.line_of(("agents", first[0], "api_keys", first[1]))
+                raise source.error(
+                    f"agents.{name}.api_keys: this key hash is already agent {first[0]!r}'s (line {first_line}); "
+                    "a key must name exactly one agent. Give each agent its own key with `zbmcp agent key NAME` "
+                    "and remove the copy",
+                    ("agents", name, "api_keys", index),
+                )
 
 
 def _explain(exc: ValidationError, source: SourceMap) -> ConfigError:

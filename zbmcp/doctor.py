@@ -7,6 +7,7 @@ from typing import Any
 
 from zbmcp.config import LoadedConfig
 from zbmcp.errors import ZbmcpError
+from zbmcp.listing import no_tools_note
 from zbmcp.login import describe_token
 from zbmcp.manifest import load_manifests
 from zbmcp.policy import policies, scope_granted
@@ -63,10 +64,22 @@ def format_status(entries: list[ConnectionStatus]) -> str:
 
 async def doctor(loaded: LoadedConfig, runtime: Runtime) -> tuple[bool, list[str]]:
     """Every check with a mark and, when it fails, the fix. Returns (all good, lines)."""
-    lines = [f"ok   config {loaded.source.file}: {len(loaded.config.connections)} connection(s), "
-             f"{len(loaded.config.agents)} agent(s)"]
+    lines = [f"ok   config {loaded.source.file} (revision {loaded.revision}): "
+             f"{len(loaded.config.connections)} connection(s), {len(loaded.config.agents)} agent(s)"]
     healthy = True
+    audit_problem = runtime.audit.problem()
+    if loaded.audit_path is None:
+        lines.append("ok   audit log: no audit.path, so the records go to stderr (unchained)")
+    elif audit_problem is None:
+        lines.append(f"ok   audit log {loaded.audit_path}: writable")
+    else:
+        healthy = False
+        lines.append(f"FAIL audit log {loaded.audit_path}: {audit_problem}. Every call is refused until it can be "
+                     "written: fix the file or folder, or point audit.path elsewhere")
     needs = policies(loaded, load_manifests())  # what each agent needs, whatever was granted
+    for agent_name, agent_policy in needs.items():
+        if not agent_policy.visible:
+            lines.append(f"WARN {no_tools_note(loaded, agent_name)}")
     for name, connection in runtime.connections.items():
         try:
             await connection.tokens.access_token()

@@ -6,6 +6,7 @@
      ├── ApprovalRefused            a person declined, or could not be asked
      ├── InvalidArguments           a tool call's arguments are malformed (which field, what fix)
      ├── AuthError                  no usable Zoho token (what to run to fix it)
+     ├── AuditUnavailable           the audit record could not be written, so nothing was sent
      └── ZohoApiError               Zoho answered with an error (status, code, message)
           ├── RateLimited           a limit was hit, ours or Zoho's (retry_after seconds)
           └── OutcomeUnknown        a write may or may not have taken effect (how to check)
@@ -52,6 +53,10 @@ class InvalidArguments(ZbmcpError):
 
 
 class AuthError(ZbmcpError):
+    pass
+
+
+class AuditUnavailable(ZbmcpError):
     pass
 
 

@@ -1,19 +1,19 @@
 """`zbmcp agent key NAME`: create an API key for a hosted agent and store only its hash in the config.
 
 The config is edited as text, line by line, so the user's comments and layout survive; the result is parsed
-again before it replaces the file, and a failure leaves the file as it was.
+again before it replaces the file (atomically, through zbmcp.files), and a failure leaves the file as it was.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
-from zbmcp.config import default_config_path, parse_config
+from zbmcp.config import default_config_path, parse_config, read_config_text
 from zbmcp.errors import ConfigError
+from zbmcp.files import replace_file
 from zbmcp.policy import unknown_agent
 from zbmcp.yamlsource import load_yaml
 
@@ -34,14 +34,15 @@ def add_api_key(config_path: Path | None, agent: str, environ: Mapping[str, str]
     path = config_path or default_config_path(environ)
     if not path.is_file():
         raise ConfigError(f"no config file at {path}; pass --config PATH")
-    text = path.read_text(encoding="utf-8")
+    target = path.resolve()  # a config kept elsewhere and linked here is edited where it lives
+    text = read_config_text(target)
     key, digest = new_api_key()
     updated = with_key_hash(text, str(path), agent, digest, environ)
     parse_config(updated, str(path), environ)  # never write a config that would not load
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(updated, encoding="utf-8")
-    os.chmod(tmp, path.stat().st_mode & 0o777)
-    os.replace(tmp, path)
+    try:
+        replace_file(target, updated.encode("utf-8"), mode=target.stat().st_mode & 0o777)
+    except OSError as exc:
+        raise ConfigError(f"could not write {path}: {exc.strerror or exc}; the file is unchanged") from None
     return path, key
 
 

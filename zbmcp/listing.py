@@ -36,15 +36,27 @@ def tool_rows(loaded: LoadedConfig | None, agent: str | None) -> list[dict[str, 
 
 
 def _granted_scopes(loaded: LoadedConfig) -> dict[str, list[str] | None]:
+    import asyncio
+    import threading
+
     import anyio
 
     from zbmcp.runtime import token_session
 
     async def read() -> dict[str, list[str] | None]:
-        async with token_session(loaded) as managers:
+        async with token_session(loaded) as managers:  # the stored tokens may be in Redis
             return {name: manager.granted_scopes for name, manager in managers.items()}
 
-    return anyio.run(read)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return anyio.run(read)
+    # Called from code that runs an event loop already (a test, an embedding app): read on a thread of its own.
+    found: dict[str, list[str] | None] = {}
+    reader = threading.Thread(target=lambda: found.update(anyio.run(read)), name="zbmcp-scopes")
+    reader.start()
+    reader.join()
+    return found
 
 
 def print_tools(loaded: LoadedConfig | None, agent: str | None, *, as_json: bool, out: TextIO = sys.stdout) -> None:
@@ -57,6 +69,9 @@ def print_tools(loaded: LoadedConfig | None, agent: str | None, *, as_json: bool
     shown = [r for r in rows if r.get("visible", True)]
     if agent is not None:
         out.write(f"Agent {agent!r} sees {len(shown)} of {len(rows)} tools.\n\n")
+        assert loaded is not None
+        if not shown:
+            out.write(no_tools_note(loaded, agent) + "\n\n")
     for row in shown:
         out.write(f"{row['name']:<{width}}  {row['access']:<5}  {row['scope']:<{scope_width}}  "
                   f"{row['method']} {row['path']}\n")
@@ -65,3 +80,11 @@ def print_tools(loaded: LoadedConfig | None, agent: str | None, *, as_json: bool
         out.write("\nHidden:\n")
         for row in hidden:
             out.write(f"{row['name']:<{width}}  {row['hidden_because']}\n")
+
+
+def no_tools_note(loaded: LoadedConfig, agent: str) -> str:
+    """Why an agent sees nothing, and the fix: `tools: []` is allowed (an agent kept for later), but says so."""
+    if not loaded.config.agents[agent].tools:
+        return (f"Agent {agent!r} has an empty `tools` list, so it can call nothing (everything is denied unless "
+                "selected). Add selectors to `tools`, e.g. [\"*:read\"], to let it work.")
+    return (f"Agent {agent!r} can call nothing: every tool its `tools` selects is hidden (see why below).")

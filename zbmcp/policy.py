@@ -1,6 +1,7 @@
-"""Which tools and organizations an agent may use (pure).
+"""The policy layer (pure): which tools and organizations an agent may use, what a call's arguments may do,
+and one entry that decides each call: decide(spec, request) -> Decision(allow | approve | deny, rule, revision).
 
-Precedence, strongest first:
+Visibility precedence, strongest first:
     read_only: true        hides every write, whatever else says
     exclude: [...]         hides what it selects, even if `tools` selects it too
     tools: [...]           selects what the agent may see and call; nothing is allowed unless selected
@@ -13,18 +14,33 @@ Selectors (in tools, exclude, require_approval):
     invoices:read          a module's reads;  invoices:write, invoices:*  likewise
     *:read, *:write, *:*   every module
 A module is the Zoho path segment (invoices, contacts, salesorders, customerpayments, ...).
+
+A call to a visible tool in one of the agent's organizations is then decided, deny beating approve beating
+allow:
+    effects                a field that emails (create_invoice's send) takes on the rules of the tool that
+                           emails openly (email_invoice): denied if the agent cannot see it, asked if it needs
+                           approval, and that tool's argument rules apply too
+    rules                  deny / approve rules whose CEL expression holds (zbmcp.rules); a rule that cannot
+                           be evaluated for the call counts against it
+                           allow rules: when some apply to the tool, one of them must hold
+    require_approval       the tool itself needs a person's approval
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from zbmcp.config import Agent, LoadedConfig
 from zbmcp.errors import ConfigError, PolicyDenied
+from zbmcp.facts import Facts, facts_of
 from zbmcp.manifest import ToolSpec
+from zbmcp.requests import ZohoRequest
+from zbmcp.rules import Rule, RuleError, compile_rules
 
 GROUP_ACCESS = ("read", "write", "*")
 SELECTOR_KEYS = ("tools", "exclude", "require_approval")
@@ -34,6 +50,21 @@ SELECTOR_KEYS = ("tools", "exclude", "require_approval")
 class Hidden:
     tool: str
     rule: str  # which rule hides it, in words a person can act on
+
+
+Outcome = Literal["allow", "approve", "deny"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the policy says about one call, and the rule that says it (named in the audit record)."""
+
+    outcome: Outcome
+    rule: str  # the rule that decided, as a person can find it in the config
+    revision: str  # the config's revision (LoadedConfig.revision)
+    facts: Facts | None = None
+    reasons: tuple[str, ...] = ()  # approve: every rule that asks a person
+    message: str = ""  # deny: the refusal the agent reads, naming the rule and the fix
 
 
 @dataclass(frozen=True)
@@ -46,6 +77,75 @@ class AgentPolicy:
     hidden: Mapping[str, Hidden]
     needs_approval: frozenset[str]
     dry_run: bool
+    selected_by: Mapping[str, str] = field(default_factory=dict)  # visible tool -> the `tools` selector
+    rules: tuple[Rule, ...] = ()
+    revision: str = ""
+
+    def decide(self, spec: ToolSpec, request: ZohoRequest, today: dt.date | None = None) -> Decision:
+        """The one decision for a well-formed call: deny beats approve beats allow."""
+        if spec.name not in self.visible:
+            hidden = self.hidden[spec.name].rule if spec.name in self.hidden else "unknown tool"
+            return self._deny(hidden, f"Tool {spec.name!r} is not available to agent {self.agent!r}: {hidden}.")
+        if request.organization_id is not None and request.organization_id not in self.organizations:
+            return self._deny("organizations", f"Agent {self.agent!r} may not touch organization "
+                              f"{request.organization_id}; its organizations are: {', '.join(self.organizations)}.")
+        facts = facts_of(spec, request, today)
+        reasons: list[str] = []
+        like = [spec.name]
+        for effect in facts.effects:
+            if effect.effect != "emails" or spec.email_tool is None:
+                continue
+            denied = self._effect_gate(spec, effect.field, spec.email_tool, reasons)
+            if denied is not None:
+                return denied
+            like.append(spec.email_tool)
+        applying = [rule for rule in self.rules if rule.applies_to(like)]
+        context = _context(self.agent, spec, facts) if applying else {}
+        allow_rules = [rule for rule in applying if rule.kind == "allow"]
+        allowed_by = None
+        for rule in applying:
+            try:
+                holds = rule.holds(context)
+            except RuleError as exc:
+                if rule.kind == "allow":
+                    continue
+                return self._deny(rule.describe(), f"{rule.describe()} could not be evaluated for this call: "
+                                  f"{_unknowable(rule, facts) or exc}. zbmcp refuses what a rule cannot judge.",
+                                  facts)
+            if holds and rule.kind == "deny":
+                return self._deny(rule.describe(), f"{rule.describe()} refuses this call"
+                                  + (f": {rule.reason}" if rule.reason else "") + ".", facts)
+            if holds and rule.kind == "approve":
+                reasons.append(rule.describe() + (f": {rule.reason}" if rule.reason else ""))
+            if holds and rule.kind == "allow" and allowed_by is None:
+                allowed_by = rule.describe()
+        if allow_rules and allowed_by is None:
+            names = "; ".join(rule.describe() for rule in allow_rules)
+            return self._deny(f"no allow rule holds ({', '.join(r.label for r in allow_rules)})",
+                              f"None of the rules that allow {spec.name} holds for this call: {names}.", facts)
+        if spec.name in self.needs_approval:
+            reasons.append(f"require_approval: {spec.name}")
+        if reasons:
+            return Decision("approve", reasons[0], self.revision, facts, tuple(reasons))
+        return Decision("allow", allowed_by or f"tools: {self.selected_by.get(spec.name, spec.name)}",
+                        self.revision, facts)
+
+    def _effect_gate(self, spec: ToolSpec, field_name: str, open_tool: str, reasons: list[str]) -> Decision | None:
+        """A field that does what another tool does openly brings that tool's rules along."""
+        if open_tool not in self.visible:
+            hidden = self.hidden.get(open_tool)
+            why = hidden.rule if hidden else "not available"
+            return self._deny(
+                f"effects: {field_name} emails like {open_tool}, which the agent may not use",
+                f"{spec.name} with {field_name} emails someone, as {open_tool} does, and agent {self.agent!r} may "
+                f"not use {open_tool} ({why}). Leave {field_name} out to create it without emailing anyone.",
+            )
+        if open_tool in self.needs_approval:
+            reasons.append(f"require_approval: {open_tool} ({spec.name} with {field_name} emails like it)")
+        return None
+
+    def _deny(self, rule: str, message: str, facts: Facts | None = None) -> Decision:
+        return Decision("deny", rule, self.revision, facts, message=f"{message} Nothing was sent to Zoho.")
 
     def tool_for_call(self, name: str) -> ToolSpec:
         """The tool the agent asked for, or PolicyDenied naming the rule that refuses it."""
@@ -77,11 +177,31 @@ class AgentPolicy:
         return sorted({spec.scope for spec in self.visible.values()})
 
 
+def _context(agent: str, spec: ToolSpec, facts: Facts) -> dict[str, Any]:
+    """The CEL variables (zbmcp.rules.VARIABLES) for one call."""
+    return {
+        "agent": agent, "tool": spec.name, "module": spec.module, "access": spec.access,
+        "organization": facts.organization or "", "amount": facts.amount,
+        "counterparty_id": facts.counterparty_id or "", "date": facts.date or "",
+        "recipients": list(facts.recipients.all()), "emails": facts.emails, "effects": facts.effect_names,
+        "args": dict(facts.arguments),
+    }
+
+
+def _unknowable(rule: Rule, facts: Facts) -> str | None:
+    if facts.amount is None and rule.uses_amount:
+        return f"it reads the amount, which zbmcp cannot know: {facts.amount_unknown}"
+    return None
+
+
 def resolve(
     agent_name: str,
     agent: Agent,
     specs: Mapping[str, ToolSpec],
     granted_scopes: Iterable[str] | None = None,
+    *,
+    rules: tuple[Rule, ...] = (),
+    revision: str = "",
 ) -> AgentPolicy:
     selected = _select_all(agent.tools, specs)
     excluded = _select_all(agent.exclude, specs)
@@ -110,6 +230,9 @@ def resolve(
         hidden=hidden,
         needs_approval=frozenset(n for n in approval if n in visible),
         dry_run=agent.dry_run,
+        selected_by={name: selected[name] for name in visible},
+        rules=rules,
+        revision=revision,
     )
 
 
@@ -156,7 +279,8 @@ def _nearest(word: str, candidates: Sequence[str]) -> str:
 
 
 def check_selectors(loaded: LoadedConfig, specs: Mapping[str, ToolSpec]) -> None:
-    """Fail at start-up, with file and line, on any selector that is malformed or names nothing."""
+    """Fail at start-up, with file and line, on any selector that is malformed or names nothing, and on a
+    require_approval or rule that selects only tools the agent cannot see: it would silently do nothing."""
     for agent_name, agent in loaded.config.agents.items():
         for key in SELECTOR_KEYS:
             for index, selector in enumerate(getattr(agent, key)):
@@ -164,6 +288,29 @@ def check_selectors(loaded: LoadedConfig, specs: Mapping[str, ToolSpec]) -> None
                     select(selector, specs)
                 except ValueError as exc:
                     raise loaded.source.error(f"agents.{agent_name}.{key}: {exc}", ("agents", agent_name, key, index))
+        configured = resolve(agent_name, agent, specs)  # what the config lets it see, whatever was granted
+        for index, selector in enumerate(agent.require_approval):
+            _check_sees(loaded, agent_name, configured, selector, specs, ("require_approval", index))
+        for index, rule in enumerate(agent.rules):
+            for position, selector in enumerate(rule.tools):
+                _check_sees(loaded, agent_name, configured, selector, specs, ("rules", index, "tools", position))
+
+
+def _check_sees(loaded: LoadedConfig, agent_name: str, configured: AgentPolicy, selector: str,
+                specs: Mapping[str, ToolSpec], where: tuple[str | int, ...]) -> None:
+    key = ".".join(str(part) if isinstance(part, str) else f"[{part}]" for part in where).replace(".[", "[")
+    try:
+        picked = select(selector, specs)
+    except ValueError as exc:
+        raise loaded.source.error(f"agents.{agent_name}.{key}: {exc}", ("agents", agent_name, *where)) from None
+    if any(name in configured.visible for name in picked):
+        return
+    why = "; ".join(f"{name}: {configured.hidden[name].rule}" for name in picked[:3])
+    raise loaded.source.error(
+        f"agents.{agent_name}.{key}: {selector!r} selects no tool agent {agent_name!r} can see ({why}), so it "
+        "would silently do nothing. Remove it, or give the agent the tool in `tools`.",
+        ("agents", agent_name, *where),
+    )
 
 
 def policies(
@@ -174,7 +321,9 @@ def policies(
     check_selectors(loaded, specs)
     granted_scopes = granted_scopes or {}
     return {
-        name: resolve(name, agent, specs, granted_scopes.get(agent.connection))
+        name: resolve(name, agent, specs, granted_scopes.get(agent.connection),
+                      rules=compile_rules(loaded, name, lambda selector: select(selector, specs)),
+                      revision=loaded.revision)
         for name, agent in loaded.config.agents.items()
     }
 

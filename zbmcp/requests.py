@@ -1,10 +1,14 @@
 """(ToolSpec, arguments) -> a validated ZohoRequest (pure: no network, no disk).
 
 Validation happens here, before anything is sent: every problem names the field and says how to fix it.
+Besides each tool's schema, every call is held to bounds no legitimate call comes near (a hostile one would
+otherwise fill Zoho's fields, the audit log or memory): see the MAX_* constants.
 """
 
 from __future__ import annotations
 
+import difflib
+import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -13,14 +17,18 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from zbmcp.errors import InvalidArguments
-from zbmcp.manifest import ARGUMENT_NAME_PATTERN, ZOHO_ID_PATTERN, ToolSpec
+from zbmcp.manifest import EFFECT_WORDS, ZOHO_ID_PATTERN, ToolSpec
 from zbmcp.tools import takes_organization, validation_schema
 
 if TYPE_CHECKING:
     import jsonschema
     from jsonschema import Draft202012Validator
 
-_ARGUMENT_NAME = re.compile(ARGUMENT_NAME_PATTERN)
+MAX_FILTER_CHARS = 500  # a query value: a search text, a filter
+MAX_TEXT_CHARS = 10_000  # a body string: notes, terms, an email's body
+MAX_ITEMS = 500  # an array: line items, email addresses
+MAX_DEPTH = 8  # objects and arrays within each other
+MAX_ARGUMENT_BYTES = 512 * 1024  # all the arguments of one call, as JSON
 _JSON_TYPE_NAMES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number",
                     float: "a number", type(None): "null"}
 
@@ -56,31 +64,57 @@ def build_request(spec: ToolSpec, arguments: Mapping[str, Any], organization_ids
         params.append(("organization_id", organization_id))
     body: dict[str, Any] | None = {} if spec.body is not None else None
     for name, value in arguments.items():
-        if name in spec.query or (spec.extra_arguments == "query" and name not in (spec.body or {})):
+        group = spec.argument_group(name)
+        if group == "query":
             params.append((name, _query_value(value)))
-        elif body is not None:
+        elif group == "body" and body is not None:
             body[name] = value
+        else:  # validate() refuses undeclared arguments; this keeps it so if that ever changes
+            raise InvalidArguments([(name, f"is not an argument of {spec.name}")])
     return ZohoRequest(spec.method, path, tuple(params), body, organization_id, tool=spec.name, scope=spec.scope)
 
 
 def validate(spec: ToolSpec, arguments: Mapping[str, Any], organization_ids: Sequence[str]) -> None:
+    too_big = _too_big(arguments)
+    if too_big:  # checked first: nothing else should spend time on a call this size
+        raise InvalidArguments([too_big])
     validator = _validator(spec, tuple(organization_ids))
     problems = [problem for error in validator.iter_errors(dict(arguments)) for problem in _explain(error, spec)]
-    declared = set(validator.schema["properties"])
-    for name in arguments:
-        if name not in declared and not _ARGUMENT_NAME.match(name):
-            problems.append((name, "is not a valid argument name (lowercase letters, digits and _)"))
     problems.extend((path, "must be a finite number (JSON has no NaN or Infinity)") for path in _non_finite(arguments))
+    problems.extend(_out_of_bounds(arguments, spec))
     if problems:
         raise InvalidArguments(sorted(set(problems)))
+
+
+# One plain address (the HTML living standard's rule, with a dot in the domain): jsonschema's own "email" check
+# only looks for an @, which would let "a@b.example\nApprove?" or "Boss <b@x>, c@y" through to Zoho and onto
+# the question a person approves.
+EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                   r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")
 
 
 @lru_cache(maxsize=1024)
 def _validator(spec: ToolSpec, organization_ids: tuple[str, ...]) -> Draft202012Validator:
     # Imported on first use: jsonschema costs ~100 ms, and start-up (spawn to tools/list) needs none of it.
-    from jsonschema import Draft202012Validator, FormatChecker
+    from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
 
-    return Draft202012Validator(validation_schema(spec, organization_ids), format_checker=FormatChecker())
+    def pattern(validator: Any, regex: str, instance: Any, schema: Any) -> Any:
+        # JSON Schema patterns are ECMA-262, where `$` is the end of the text; Python's `$` also matches before
+        # a final newline, which let "123\n" pass as a Zoho id. The end anchor is made strict here.
+        if isinstance(instance, str) and not _strict_pattern(regex).search(instance):
+            yield ValidationError(f"{instance!r} does not match {regex!r}")
+
+    strict = validators.extend(Draft202012Validator, {"pattern": pattern})
+    formats = FormatChecker()
+    formats.checks("email")(lambda value: not isinstance(value, str) or EMAIL.fullmatch(value) is not None)
+    return strict(validation_schema(spec, organization_ids), format_checker=formats)
+
+
+@lru_cache(maxsize=256)
+def _strict_pattern(regex: str) -> re.Pattern[str]:
+    if regex.endswith("$") and not regex.endswith("\\$"):
+        regex = regex[:-1] + r"\Z"
+    return re.compile(regex)
 
 
 def _organization(spec: ToolSpec, arguments: dict[str, Any], organization_ids: Sequence[str]) -> str | None:
@@ -105,6 +139,44 @@ def _non_finite(value: Any, path: str = "") -> list[str]:
     return []
 
 
+def _too_big(arguments: Mapping[str, Any]) -> tuple[str, str] | None:
+    try:
+        size = len(json.dumps(arguments, ensure_ascii=False, default=str).encode())
+    except (ValueError, RecursionError):
+        return ("arguments", f"are nested too deeply (at most {MAX_DEPTH} levels)")
+    if size > MAX_ARGUMENT_BYTES:
+        return ("arguments", f"are {size:,} bytes of JSON; a call takes at most {MAX_ARGUMENT_BYTES:,}")
+    return None
+
+
+def _out_of_bounds(arguments: Mapping[str, Any], spec: ToolSpec) -> list[tuple[str, str]]:
+    """Texts, arrays and nesting beyond what any legitimate call needs, each named by its field."""
+    problems: list[tuple[str, str]] = []
+
+    def walk(value: Any, path: str, depth: int, limit: int) -> None:
+        if depth > MAX_DEPTH:
+            problems.append((path, f"is nested too deeply (at most {MAX_DEPTH} levels)"))
+        elif isinstance(value, str) and len(value) > limit:
+            problems.append((path, f"is {len(value):,} characters long; at most {limit:,} are accepted"))
+        elif isinstance(value, list):
+            if len(value) > MAX_ITEMS:
+                problems.append((path, f"has {len(value):,} items; at most {MAX_ITEMS} are accepted"))
+            for index, item in enumerate(value[:MAX_ITEMS]):
+                walk(item, f"{path}[{index}]", depth + 1, limit)
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                walk(item, _join(path, _short_name(str(key))), depth + 1, limit)
+
+    for name, value in arguments.items():
+        in_query = name == "organization_id" or name in spec.path_params or spec.argument_group(name) == "query"
+        walk(value, _short_name(name), 1, MAX_FILTER_CHARS if in_query else MAX_TEXT_CHARS)
+    return problems
+
+
+def _short_name(name: str) -> str:
+    return name if len(name) <= 64 else name[:61] + "..."
+
+
 def _query_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -116,21 +188,43 @@ def _explain(error: jsonschema.ValidationError, spec: ToolSpec) -> list[tuple[st
         field_path = _field_path(error.absolute_path)
         missing = [n for n in error.validator_value if n not in (error.instance or {})]
         return [(_join(field_path, name), "is required") for name in missing]
+    if error.validator == "additionalProperties":
+        return _undeclared(error, spec)
     return [_explain_one(error, spec)]
+
+
+def _undeclared(error: jsonschema.ValidationError, spec: ToolSpec) -> list[tuple[str, str]]:
+    """One refusal per undeclared property, naming what that object takes, closest first."""
+    field_path = _field_path(error.absolute_path)
+    accepted = list(error.schema.get("properties", {}))
+    where = f"an argument of {spec.name}" if not field_path else f"a field of {_field_path_pattern(field_path)}"
+    problems = []
+    for name in sorted(set(error.instance) - set(accepted), key=str):
+        name = str(name)
+        dotted = _join(_field_path_pattern(field_path).replace("[]", ""), name)
+        why = ""
+        if dotted in spec.withheld:
+            why = f" (Zoho's {dotted} {EFFECT_WORDS[spec.withheld[dotted]]}; zbmcp does not offer it)"
+        takes = ", ".join(closest_first(name[:64], accepted)) or "nothing"
+        problems.append((_join(field_path, _short_name(name)), f"is not {where}{why}; it takes: {takes}"))
+    return problems
+
+
+def closest_first(name: str, candidates: Sequence[str]) -> list[str]:
+    """Candidates ordered by how alike they are to `name` (difflib), the most alike first."""
+    lowered = name.lower()
+    return sorted(candidates, key=lambda c: -difflib.SequenceMatcher(None, lowered, c.lower()).ratio())
+
+
+def _field_path_pattern(field_path: str) -> str:
+    """line_items[2] -> line_items[]: the refusal speaks of the field, not of one position."""
+    return re.sub(r"\[\d+\]", "[]", field_path)
 
 
 def _explain_one(error: jsonschema.ValidationError, spec: ToolSpec) -> tuple[str, str]:
     field_path = _field_path(error.absolute_path)
     kind = error.validator
     value = error.instance
-    if kind == "additionalProperties":
-        extra = sorted(set(value) - set(error.schema.get("properties", {})))
-        takes = ", ".join(error.schema.get("properties", {})) or "no arguments"
-        if error.schema.get("additionalProperties") is False:
-            name = extra[0] if extra else field_path
-            return (_join(field_path, name), f"is not an argument of {spec.name}; it takes: {takes}")
-        name = extra[0] if extra else field_path
-        return (_join(field_path, name) if extra else field_path, "extra filters must be a string, number or boolean")
     if kind == "type":
         expected = error.validator_value
         expected_text = " or ".join(expected) if isinstance(expected, list) else expected

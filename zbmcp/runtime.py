@@ -185,7 +185,7 @@ async def open_runtime(
             connections=connections,
             client=client,
             pacer=pacer,
-            audit=audit or AuditLog(loaded.audit_path),
+            audit=audit or AuditLog(loaded.audit_path, sync=loaded.config.audit.sync),
             approvals=ApprovalTickets(await approval_key(loaded, shared), shared),
             state=shared,
         )

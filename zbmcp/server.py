@@ -1,26 +1,41 @@
 """The MCP server: tools/list and tools/call handlers wiring policy, validation, approval, Zoho and audit.
 
 One call, in order: who is calling -> may it use this tool and organization -> are the arguments well-formed
--> does a person need to approve -> dry run or send -> answer -> one audit record, whatever happened.
+-> does a person need to approve -> dry run, or write the audit record ahead and send -> answer -> the audit
+record completed with the outcome, whatever happened (a cancelled call too).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
 
+import anyio
 from mcp import types
 from mcp.server import Server, ServerRequestContext
 from mcp.server.auth.middleware.auth_context import get_access_token
 
 from zbmcp import __version__
 from zbmcp.approvals import request_approval
-from zbmcp.audit import AuditRecord, Decision, now_iso, recorded_values, sentence
+from zbmcp.audit import (
+    AuditRecord,
+    Phase,
+    intent_sentence,
+    new_call_id,
+    now_iso,
+    recorded_names,
+    recorded_values,
+    sentence,
+    shorten,
+)
+from zbmcp.audit import Decision as Outcome
 from zbmcp.errors import (
     ApprovalRefused,
+    AuditUnavailable,
     InvalidArguments,
     OutcomeUnknown,
     PolicyDenied,
@@ -29,7 +44,9 @@ from zbmcp.errors import (
     ZohoApiError,
 )
 from zbmcp.manifest import ToolSpec
-from zbmcp.policy import AgentPolicy
+from zbmcp.numeric_ids import ids_as_strings
+from zbmcp.policy import AgentPolicy, Decision
+from zbmcp.question import build_question
 from zbmcp.requests import ZohoRequest, build_request
 from zbmcp.runtime import Runtime
 from zbmcp.tools import to_mcp_tool
@@ -39,8 +56,10 @@ log = logging.getLogger(__name__)
 
 INSTRUCTIONS = (
     "Zoho Books for one or more organizations. Ids are digit strings: find them with the list_* tools. "
-    "Lists are paged: call again with page+1 while page_context.has_more_page is true; they also take Zoho's "
-    "other filters (e.g. invoice_number_startswith, total_greater_than). "
+    "Lists are paged: call again with page+1 while page_context.has_more_page is true (per_page up to 200). "
+    "Beyond their schema, lists take Zoho's documented filters, e.g. date_start, date_end, sort_column, "
+    "invoice_number_startswith, total_greater_than (where Zoho has it); an unknown one is refused with the "
+    "names accepted. "
     "Writes change real books; tools marked destructive delete records or email customers."
 )
 
@@ -100,15 +119,19 @@ class ZbmcpServer:
             if policy is None:
                 raise PolicyDenied("This caller is not a configured agent; nothing is allowed.", rule="unknown agent")
             spec = call.spec = policy.tool_for_call(params.name)
+            arguments = call.arguments = ids_as_strings(arguments)
             asked = arguments.get("organization_id")
             if isinstance(asked, str) and asked.isdigit():
                 policy.check_organization(asked)  # the agent's own boundary first, so the refusal names the rule
             request = call.request = build_request(spec, arguments, policy.organizations)
-            if request.organization_id is not None:
-                policy.check_organization(request.organization_id)
-            if spec.name in policy.needs_approval:
-                pending = await request_approval(ctx, params, policy.agent, spec, request, self._url(policy, request),
-                                                 self.runtime.approvals)
+            decision = call.decision = policy.decide(spec, request)
+            if decision.outcome == "deny":
+                raise PolicyDenied(decision.message, rule=decision.rule)
+            if decision.outcome == "approve":
+                assert decision.facts is not None
+                question = build_question(policy.agent, spec, request, self._url(policy, request), decision.facts,
+                                          decision.reasons)
+                pending = await request_approval(ctx, params, spec, question, decision.rule, self.runtime.approvals)
                 if pending is not None:
                     return pending  # the client asks the person and calls again; that call gets the audit record
             if policy.dry_run and not spec.read_only:
@@ -120,7 +143,9 @@ class ZbmcpServer:
                     policy.agent, per_minute=agent.quota.per_minute, per_day=agent.quota.per_day,
                     max_wait=self.runtime.connections[agent.connection].settings.limits.max_wait_seconds,
                 )
-            response = await self.runtime.client.send(agent.connection, request, agent_gate=gate)
+            # The record is written ahead once the request's turn comes; if it cannot be, nothing is sent.
+            response = await self.runtime.client.send(agent.connection, request, agent_gate=gate,
+                                                      before_send=call.write_ahead)
             payload = response.payload
             if spec.name == "list_organizations":
                 payload = _only_organizations(payload, policy.organizations)
@@ -132,13 +157,22 @@ class ZbmcpServer:
         except RateLimited as exc:
             return call.finish_error(exc, "failed", "rate limit")
         except OutcomeUnknown as exc:
-            return call.finish_error(_with_check_hint(exc, call.spec, self.runtime), "failed", "outcome unknown")
+            return call.finish_error(exc, "unknown", "outcome unknown")
+        except AuditUnavailable as exc:
+            return call.finish_error(exc, "failed", "audit log unavailable")
         except ZohoApiError as exc:
             return call.finish_error(exc, "failed", f"Zoho error {exc.code}" if exc.code else "Zoho error")
         except ZbmcpError as exc:
             return call.finish_error(exc, "failed", type(exc).__name__)
+        except anyio.get_cancelled_exc_class():
+            call.finish_cancelled()  # nobody will read an answer, but the record must say what may have happened
+            raise
         except Exception as exc:  # a bug must still answer the agent and leave an audit record
             log.exception("tool %s failed unexpectedly", params.name)
+            if call.may_have_changed_zoho:
+                unknown = OutcomeUnknown(f"zbmcp hit an internal error ({type(exc).__name__}) after the request was "
+                                         "sent.", status=None, code=None, zoho_message=None)
+                return call.finish_error(unknown, "unknown", "internal error")
             failure = ZbmcpError(f"zbmcp hit an internal error ({type(exc).__name__}); the call may not have run.")
             return call.finish_error(failure, "failed", "internal error")
 
@@ -148,7 +182,12 @@ class ZbmcpServer:
 
 
 class _Call:
-    """One tool call in progress: knows enough to answer the agent and write the audit record."""
+    """One tool call in progress: knows enough to answer the agent and to keep its audit record.
+
+    The record is written ahead (write_ahead) before a request is sent, and completed by exactly one finish_*
+    with the same call id. Once the request may have gone out (`sent`), nothing may hide Zoho's answer from the
+    agent, not even an audit log that fails: that would invite a second, duplicate write.
+    """
 
     def __init__(self, runtime: Runtime, policy: AgentPolicy | None, name: str, arguments: Mapping[str, Any],
                  started: float) -> None:
@@ -157,12 +196,38 @@ class _Call:
         self.name = name
         self.arguments = arguments
         self.started = started
+        self.call_id = new_call_id()
         self.spec: ToolSpec | None = runtime.specs.get(name)
         self.request: ZohoRequest | None = None
+        self.sent = False
+        self.decision: Decision | None = None
+
+    @property
+    def may_have_changed_zoho(self) -> bool:
+        return self.sent and self.spec is not None and not self.spec.read_only
+
+    def write_ahead(self) -> None:
+        """Record the call and what will be sent; raises AuditUnavailable if it cannot be recorded."""
+        assert self.spec is not None
+        agent = self.policy.agent if self.policy else "(unknown)"
+        problem = self._audit("allowed", self.allowed_by, None, None, "", phase="intent",
+                              text=intent_sentence(agent, tried(self.spec), self._organization(), self._region()))
+        if problem is not None:
+            raise problem
+        self.sent = True  # from here on the request may reach Zoho, whatever happens to this call
+
+    @property
+    def allowed_by(self) -> str:
+        """The rule that let the call through, for the audit record."""
+        if self.decision is None:
+            return "allowed"
+        if self.decision.outcome == "approve":
+            return f"{self.decision.rule} (approved by a person)"
+        return self.decision.rule
 
     def finish_ok(self, payload: dict[str, Any], status: int) -> types.CallToolResult:
         assert self.spec is not None
-        self._audit("allowed", "allowed", status, payload.get("code"), did(self.spec, self.arguments, payload))
+        self._audit("allowed", self.allowed_by, status, payload.get("code"), did(self.spec, self.arguments, payload))
         text = summary(self.spec, self.arguments, payload)
         return types.CallToolResult(
             content=[types.TextContent(text=text), types.TextContent(text=json.dumps(payload, ensure_ascii=False))],
@@ -177,7 +242,10 @@ class _Call:
             "query": self.request.query(),
             "body": self.request.body,
         }
-        self._audit("dry_run", "dry_run: true", None, None, tried(self.spec).replace("tried to ", "would "))
+        problem = self._audit("dry_run", f"dry_run: true; {self.allowed_by}", None, None,
+                              tried(self.spec).replace("tried to ", "would "))
+        if problem is not None:
+            return self._error_result(problem, "audit log unavailable")
         text = (f"Dry run: nothing was sent to Zoho. zbmcp would send {planned['method']} {url} "
                 f"with query {json.dumps(planned['query'])}"
                 + (f" and body {json.dumps(planned['body'], ensure_ascii=False)}" if planned["body"] is not None else "")
@@ -187,11 +255,48 @@ class _Call:
             structured_content={"dry_run": True, "request": planned},
         )
 
-    def finish_error(self, error: ZbmcpError, decision: Decision, rule: str) -> types.CallToolResult:
+    def finish_error(self, error: ZbmcpError, decision: Outcome, rule: str) -> types.CallToolResult:
         status = getattr(error, "status", None)
         code = getattr(error, "code", None)
-        phrase = tried(self.spec) if self.spec is not None else f"tried to call unknown tool {self.name!r}"
-        self._audit(decision, rule, status, code, phrase)
+        if decision == "unknown":
+            error = OutcomeUnknown(f"{error} {self.check_hint()} (zbmcp call {self.call_id})", status=status,
+                                   code=code, zoho_message=getattr(error, "zoho_message", None))
+        problem = self._audit(decision, rule, status, code, self._tried())
+        if problem is not None and not self.sent:
+            error, rule = problem, "audit log unavailable"  # refused anyway; now the record is missing too
+        return self._error_result(error, rule)
+
+    def finish_cancelled(self) -> None:
+        """The call was cancelled (the client cancelled or disconnected, or the server is stopping)."""
+        if self.may_have_changed_zoho:
+            self._audit("unknown", "cancelled after the request was sent", None, None, self._tried())
+        elif self.sent:
+            self._audit("failed", "cancelled after the request was sent", None, None, self._tried())
+        else:
+            self._audit("failed", "cancelled before anything was sent", None, None, self._tried())
+
+    def check_hint(self) -> str:
+        """How a person or agent finds out whether a write whose answer was lost took effect."""
+        spec = self.spec
+        if spec is None:
+            return "Check in Zoho Books before trying again."
+        module = [s for s in self.runtime.specs.values() if s.module == spec.module]
+        getter = next((s for s in module if s.name.startswith("get_") and s.path_params == spec.path_params), None)
+        lister = next((s.name for s in module if s.is_list), None)
+        if spec.path_params and getter is not None:
+            ids = " and ".join(spec.path_params)
+            return f"Before trying again, check with {getter.name} (same {ids}) whether the change took effect."
+        if lister:
+            return (f"Before trying again, check whether it exists with {lister} (filter by customer_id or "
+                    "vendor_id, date, or reference_number).")
+        return "Check in Zoho Books before trying again."
+
+    def _tried(self) -> str:
+        return tried(self.spec) if self.spec is not None else f"tried to call unknown tool {shorten(self.name, 64)!r}"
+
+    def _error_result(self, error: ZbmcpError, rule: str) -> types.CallToolResult:
+        status = getattr(error, "status", None)
+        code = getattr(error, "code", None)
         detail: dict[str, Any] = {"type": type(error).__name__, "message": str(error), "rule": rule}
         if status is not None:
             detail["http_status"] = status
@@ -202,24 +307,26 @@ class _Call:
             detail["retry_after_seconds"] = retry_after
         if isinstance(error, InvalidArguments):
             detail["fields"] = error.fields
+        if isinstance(error, OutcomeUnknown):
+            detail["call_id"] = self.call_id
+            detail["check"] = self.check_hint()
         return types.CallToolResult(
             content=[types.TextContent(text=str(error))],
             structured_content={"error": detail},
             is_error=True,
         )
 
-    def _audit(self, decision: Decision, rule: str, status: int | None, code: Any, phrase: str) -> None:
+    def _audit(self, decision: Outcome, rule: str, status: int | None, code: Any, phrase: str, *,
+               phase: Phase = "outcome", text: str | None = None) -> AuditUnavailable | None:
+        """Write one record of this call; on failure, log it to stderr and return the failure."""
         duration = int((time.perf_counter() - self.started) * 1000)
         agent = self.policy.agent if self.policy else "(unknown)"
-        organization = self.request.organization_id if self.request else _given_organization(self.arguments)
-        region = None
-        if self.policy is not None:
-            connection = self.runtime.agent(self.policy.agent).connection
-            region = self.runtime.connections[connection].region
+        organization, region = self._organization(), self._region()
+        writes = self.spec is not None and not self.spec.read_only
         record = AuditRecord(
             time=now_iso(),
             agent=agent,
-            tool=self.name,
+            tool=shorten(self.name, 100),
             scope=self.spec.scope if self.spec else None,
             access=self.spec.access if self.spec else None,
             organization=organization,
@@ -229,19 +336,38 @@ class _Call:
             http_status=status,
             zoho_code=code if isinstance(code, int) else None,
             duration_ms=duration,
-            arguments=sorted(self.arguments),
+            arguments=recorded_names(self.arguments),
             argument_values=recorded_values(self.arguments, self.runtime.config.config.audit.argument_values),
+            config_revision=self.runtime.config.revision,
+            effects=self.decision.facts.effect_names if self.decision and self.decision.facts else [],
+            call_id=self.call_id,
+            phase=phase,
+            check=self.check_hint() if decision == "unknown" or (phase == "intent" and writes) else None,
         )
-        record.sentence = sentence(agent, phrase, organization, region, decision, rule, status, duration)
+        record.sentence = text or sentence(agent, phrase, organization, region, decision, rule, status, duration)
         try:
             self.runtime.audit.write(record)
-        except OSError:
-            log.exception("could not write the audit record")
+        except AuditUnavailable as problem:
+            log.error("could not write this audit record, so it is here instead: %s", record.to_json())
+            return problem
+        return None
+
+    def _organization(self) -> str | None:
+        return self.request.organization_id if self.request else _given_organization(self.arguments)
+
+    def _region(self) -> str | None:
+        if self.policy is None:
+            return None
+        connection = self.runtime.agent(self.policy.agent).connection
+        return self.runtime.connections[connection].region
+
+
+_ORGANIZATION_ID = re.compile(r"[0-9]{1,19}")
 
 
 def _given_organization(arguments: Mapping[str, Any]) -> str | None:
     value = arguments.get("organization_id")
-    return value if isinstance(value, str) and value.isdigit() and len(value) <= 32 else None
+    return value if isinstance(value, str) and _ORGANIZATION_ID.fullmatch(value) else None
 
 
 def _only_organizations(payload: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:
@@ -250,12 +376,3 @@ def _only_organizations(payload: dict[str, Any], allowed: tuple[str, ...]) -> di
         return payload
     kept = [o for o in organizations if isinstance(o, dict) and str(o.get("organization_id")) in allowed]
     return {**payload, "organizations": kept}
-
-
-def _with_check_hint(error: OutcomeUnknown, spec: ToolSpec | None, runtime: Runtime) -> OutcomeUnknown:
-    if spec is None:
-        return error
-    lister = next((s.name for s in runtime.specs.values() if s.module == spec.module and s.is_list), None)
-    hint = (f" Before trying again, check whether it exists with {lister} (filter by customer_id or vendor_id, "
-            "date, or reference_number)." if lister else " Check in Zoho Books before trying again.")
-    return OutcomeUnknown(str(error) + hint, status=error.status, code=error.code, zoho_message=error.zoho_message)

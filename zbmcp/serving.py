@@ -1,9 +1,17 @@
-"""Start a server: from a config file, or on the embedded sandbox; over stdio or HTTP."""
+"""Start a server: from a config file, or on the embedded sandbox; over stdio or HTTP.
+
+Over HTTP the socket is bound first, before anything is printed: a busy port is one line, not a traceback
+after a banner that said "serving".
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from zbmcp.config import LoadedConfig
@@ -15,42 +23,91 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+KEY_HOWTO = ("export ZBMCP_SANDBOX_KEY=\"$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')\" "
+             "and add --key-env ZBMCP_SANDBOX_KEY")
+
+
+@dataclass(frozen=True)
+class SandboxKey:
+    """The key that `serve --sandbox` over HTTP requires, and the environment variable it came from."""
+
+    env_name: str
+    value: str
+
+    def __repr__(self) -> str:  # never a secret in a traceback or a log line
+        return f"SandboxKey(env_name={self.env_name!r})"
+
 
 async def serve_config(loaded: LoadedConfig, agent: str | None, transport: str, host: str, port: int) -> None:
     from zbmcp.runtime import open_runtime
 
     if agent is not None and agent not in loaded.config.agents:
         raise unknown_agent(agent, loaded.config.agents)
-    async with open_runtime(loaded) as runtime:
-        await _run(runtime, agent, transport, host, port)
+    with _listening(transport, host, port) as listener:
+        async with open_runtime(loaded) as runtime:
+            check_audit_log(runtime)
+            await _run(runtime, agent, transport, host, port, listener)
 
 
-async def serve_sandbox(transport: str, host: str, port: int) -> None:
+def check_audit_log(runtime: Runtime) -> None:
+    """Start-up refuses an audit log it could not write: every call would be refused anyway."""
+    problem = runtime.audit.problem()
+    if problem is not None:
+        from zbmcp.errors import ConfigError
+
+        raise ConfigError(f"audit.path: the audit log cannot be written ({problem}). Point audit.path at a file "
+                          "zbmcp can create and append to, in a folder where it may also keep the chain file "
+                          "(.NAME.chain), or remove audit.path to write the records to stderr.",
+                          file=runtime.config.source.file)
+
+
+async def serve_sandbox(transport: str, host: str, port: int, key: SandboxKey | None = None) -> None:
     import httpx2
 
     from zbmcp.demo import DEMO_AGENT, demo_config
+    from zbmcp.keyless import require_loopback_host, require_loopback_socket
+    from zbmcp.keys import key_hash
     from zbmcp.runtime import open_runtime
     from zbmcp.sandbox import Sandbox, SandboxSettings
 
-    sandbox = Sandbox(SandboxSettings())
-    key_hashes: list[str] = []
-    if transport != "stdio":
-        from zbmcp.keys import new_api_key
+    keyless = transport != "stdio" and key is None
+    if keyless:
+        require_loopback_host(host, key_option=KEY_HOWTO)
+    with _listening(transport, host, port) as listener:
+        if keyless and listener is not None:
+            require_loopback_socket(listener)  # `localhost` may resolve anywhere: what was bound decides
+        sandbox = Sandbox(SandboxSettings())
+        loaded = demo_config(sandbox, api_keys=[key_hash(key.value)] if key else [])
+        print(
+            f"zbmcp: serving on the embedded Zoho Books sandbox as agent {DEMO_AGENT!r} "
+            f"(organizations {', '.join(sandbox.credentials.organization_ids)}); nothing reaches Zoho.",
+            file=sys.stderr,
+        )
+        if keyless:
+            print(f"zbmcp: no key needed: every request from this machine acts as agent {DEMO_AGENT!r} (keyless "
+                  "mode, loopback only). To require a key, pass --key-env NAME.", file=sys.stderr)
+        elif key is not None and transport != "stdio":
+            print(f"zbmcp: every request needs `Authorization: Bearer <the value of ${key.env_name}>`.",
+                  file=sys.stderr)
+        async with open_runtime(
+            loaded, transport=httpx2.ASGITransport(app=sandbox.app), store_factory=_memory_store
+        ) as runtime:
+            await _run(runtime, DEMO_AGENT if transport == "stdio" else None, transport, host, port, listener,
+                       keyless_agent=DEMO_AGENT if keyless else None)
 
-        key, digest = new_api_key()  # a fresh one each start: nothing to store, nothing to leak later
-        key_hashes.append(digest)
-        print(f"zbmcp: API key for agent {DEMO_AGENT!r} (this run only; send it as "
-              f"`Authorization: Bearer <key>`):\n  {key}", file=sys.stderr, flush=True)
-    loaded = demo_config(sandbox, api_keys=key_hashes)
-    print(
-        f"zbmcp: serving on the embedded Zoho Books sandbox as agent {DEMO_AGENT!r} "
-        f"(organizations {', '.join(sandbox.credentials.organization_ids)}); nothing reaches Zoho.",
-        file=sys.stderr,
-    )
-    async with open_runtime(
-        loaded, transport=httpx2.ASGITransport(app=sandbox.app), store_factory=_memory_store
-    ) as runtime:
-        await _run(runtime, DEMO_AGENT if transport == "stdio" else None, transport, host, port)
+
+@contextlib.contextmanager
+def _listening(transport: str, host: str, port: int) -> Iterator[socket.socket | None]:
+    if transport == "stdio":
+        yield None
+        return
+    from zbmcp.listen import listen
+
+    listener = listen(host, port)
+    try:
+        yield listener
+    finally:
+        listener.close()
 
 
 def _memory_store(connection: str, kind: str) -> TokenStore:
@@ -59,15 +116,14 @@ def _memory_store(connection: str, kind: str) -> TokenStore:
     return MemoryTokenStore()
 
 
-async def _run(runtime: Runtime, agent: str | None, transport: str, host: str, port: int) -> None:
+async def _run(runtime: Runtime, agent: str | None, transport: str, host: str, port: int,
+               listener: socket.socket | None, *, keyless_agent: str | None = None) -> None:
     from zbmcp.server import ZbmcpServer
 
     if transport == "stdio":
-        from mcp.server.stdio import stdio_server
+        from zbmcp.stdio import serve_stdio
 
-        server = ZbmcpServer(runtime, agent=agent).server
-        async with stdio_server() as (read, write):
-            await server.run(read, write, server.create_initialization_options())
+        await serve_stdio(ZbmcpServer(runtime, agent=agent).server)
         return
     from zbmcp.transports import serve_http
 
@@ -75,4 +131,5 @@ async def _run(runtime: Runtime, agent: str | None, transport: str, host: str, p
 
     if transport not in ("http", "sse", "both"):
         raise ValueError(f"unknown transport {transport!r}")
-    await serve_http(runtime, transport=transport, host=host, port=port)  # type: ignore[arg-type]
+    await serve_http(runtime, transport=transport, host=host, port=port, sock=listener,  # type: ignore[arg-type]
+                     keyless_agent=keyless_agent)

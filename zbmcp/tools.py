@@ -13,8 +13,7 @@ from mcp import types
 
 from zbmcp.manifest import ZOHO_ID_PATTERN, ToolSpec
 
-SCOPE_META_KEY = "zbmcp/scope"
-ACCESS_META_KEY = "zbmcp/access"
+SCOPE_META_KEY = "zbmcp/scope"  # (access needs no key of its own: readOnlyHint is true exactly for reads)
 
 
 def takes_organization(spec: ToolSpec) -> bool:
@@ -27,7 +26,8 @@ def input_schema(spec: ToolSpec, organization_ids: Sequence[str]) -> dict[str, A
     schema = dict(spec.advertised_schema)
     if not takes_organization(spec) or len(organization_ids) == 1:
         return schema
-    schema["properties"] = {"organization_id": {"enum": list(organization_ids)}, **schema["properties"]}
+    schema["properties"] = {"organization_id": {"type": "string", "enum": list(organization_ids)},
+                            **schema["properties"]}
     schema["required"] = ["organization_id", *schema.get("required", [])]
     return schema
 
@@ -51,14 +51,22 @@ def to_mcp_tool(spec: ToolSpec, organization_ids: Sequence[str]) -> types.Tool:
         # The title goes in annotations only: a second copy would cost every agent context on every turn.
         description=spec.description,
         input_schema=input_schema(spec, organization_ids),
-        annotations=types.ToolAnnotations(
-            title=spec.title,
-            read_only_hint=spec.read_only,
-            destructive_hint=spec.destructive,
-            idempotent_hint=spec.idempotent,
-            open_world_hint=spec.open_world,
-        ),
-        _meta={SCOPE_META_KEY: spec.scope, ACCESS_META_KEY: spec.access},
+        annotations=tool_annotations(spec),
+        _meta={SCOPE_META_KEY: spec.scope},
+    )
+
+
+def tool_annotations(spec: ToolSpec) -> types.ToolAnnotations:
+    """The hints, leaving out each one that says what MCP's default already says (readOnly false,
+    destructive true, idempotent false, openWorld true), and for reads the two that MCP defines only for
+    writes: every tool costs context on every turn, and a client reads a missing hint as its default."""
+    if spec.read_only:
+        return types.ToolAnnotations(title=spec.title, read_only_hint=True, open_world_hint=spec.open_world or False)
+    return types.ToolAnnotations(
+        title=spec.title,
+        destructive_hint=False if not spec.destructive else None,
+        idempotent_hint=True if spec.idempotent else None,
+        open_world_hint=False if not spec.open_world else None,
     )
 
 

@@ -15,6 +15,8 @@ State, and what it means for replicas behind a load balancer:
     transport has nowhere to receive that answer (the SDK gives the call no back-channel and does not even
     keep the client's declared capabilities), so every approval would be refused. Those sessions live in
     one replica's memory: route them with sticky sessions (on Mcp-Session-Id, or the Authorization header).
+    Each such agent has a session table of its own, capped (http.max_sessions_per_agent, zbmcp.http_guard),
+    so one agent's clients can never fill the table every other agent needs.
   * The legacy SSE transport (/sse) is a long-lived stream per client, so it is sticky by nature.
 
 Graceful shutdown: stop accepting, let every call in flight finish (its result reaches the client), then end
@@ -28,6 +30,8 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import socket
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Literal, Self
 
@@ -51,7 +55,11 @@ from starlette.types import Receive, Scope, Send
 
 from zbmcp import __version__
 from zbmcp.config import Http
+from zbmcp.keyless import LoopbackAgent, require_loopback_socket
+from zbmcp.http_guard import end_stream_when_idle, guarded_protocol, refuse_over_session_cap, too_many_sessions
 from zbmcp.keys import key_hash, new_api_key
+from zbmcp.listen import listen
+from zbmcp.protocol_header import ProtocolVersionHeader
 from zbmcp.runtime import Runtime
 from zbmcp.server import ZbmcpServer
 
@@ -212,9 +220,10 @@ class HttpApp:
     """The ASGI app: /healthz, and /mcp and/or /sse with /messages/, behind per-agent API keys.
 
     Single use, like the SDK's session managers it holds: build a new one for each server run.
+    `keyless_agent`: the sandbox's agent, which every loopback request then acts as (see keyless.py).
     """
 
-    def __init__(self, runtime: Runtime, *, transport: Transport = "both") -> None:
+    def __init__(self, runtime: Runtime, *, transport: Transport = "both", keyless_agent: str | None = None) -> None:
         if transport not in ("http", "sse", "both"):
             raise ValueError(f"unknown HTTP transport {transport!r}")
         http = runtime.config.config.http
@@ -229,14 +238,18 @@ class HttpApp:
             security_settings=security,
             max_request_body_size=http.max_body_bytes,
         )
-        self._stateful = StreamableHTTPSessionManager(
-            app=self.mcp_server,
-            stateless=False,  # see the module docstring: older clients need a session to answer an approval
-            security_settings=security,
-            max_request_body_size=http.max_body_bytes,
-        )
-        self._approving = frozenset(name for name, policy in runtime.policies.items()
-                                    if policy.needs_approval)
+        self._stateful = {  # see the module docstring: older clients need a session to answer an approval
+            name: StreamableHTTPSessionManager(
+                app=self.mcp_server,
+                stateless=False,
+                security_settings=security,
+                max_request_body_size=http.max_body_bytes,
+                max_sessions=http.max_sessions_per_agent,
+                session_idle_timeout=http.idle_seconds,
+            )
+            for name, policy in runtime.policies.items() if policy.needs_approval
+        }
+        self._sse_streams: Counter[str] = Counter()  # open /sse streams per agent
         self._sse = SseServerTransport("/messages/", security_settings=security,
                                        max_request_body_size=http.max_body_bytes)
         self._activity: _Activity | None = None
@@ -245,21 +258,27 @@ class HttpApp:
         self._stop_managers: anyio.Event | None = None
         self._managers_stopped: anyio.Event | None = None
         agents = runtime.config.config.agents
+        self.keyless_agent = keyless_agent
+        if keyless_agent is not None and keyless_agent not in agents:
+            raise ValueError(f"keyless agent {keyless_agent!r} is not configured")
         verifier = ApiKeyVerifier({name: agent.api_keys for name, agent in agents.items()})
+        backend = (LoopbackAgent(keyless_agent, [MCP_SCOPE]) if keyless_agent is not None
+                   else BearerAuthBackend(verifier))
 
         def protected(app: Any) -> Any:
             return RequireAuthMiddleware(app, [MCP_SCOPE])
 
         routes: list[Any] = [Route("/healthz", self._healthz, methods=["GET"])]
         if transport in ("http", "both"):
-            routes.append(Route("/mcp", endpoint=protected(self._handle_mcp)))
+            routes.append(Route("/mcp", endpoint=protected(ProtocolVersionHeader(self._handle_mcp,
+                                                                                 http.max_body_bytes))))
         if transport in ("sse", "both"):
             routes.append(Route("/sse", endpoint=protected(self._handle_sse), methods=["GET"]))
             routes.append(Mount("/messages/", app=protected(self._sse.handle_post_message)))
         self._app = Starlette(
             routes=routes,
             middleware=[
-                Middleware(AuthenticationMiddleware, backend=BearerAuthBackend(verifier)),
+                Middleware(AuthenticationMiddleware, backend=backend),
                 Middleware(AuthContextMiddleware),
             ],
             lifespan=self._lifespan,
@@ -297,15 +316,23 @@ class HttpApp:
     async def _healthz(self, request: Request) -> Response:
         if self._draining:
             return JSONResponse({"status": "shutting down", "version": __version__}, status_code=503)
+        if self.runtime.audit.problem() is not None:  # every call would be refused: send them elsewhere
+            return JSONResponse({"status": "audit log unavailable", "version": __version__}, status_code=503)
         if not await self.runtime.healthy():  # e.g. Redis unreachable: calls here would all fail
             return JSONResponse({"status": "state unavailable", "version": __version__}, status_code=503)
         return JSONResponse({"status": "ok", "version": __version__})
 
     async def _handle_mcp(self, scope: Scope, receive: Receive, send: Send) -> None:
-        user = scope.get("user")
-        agent = user.access_token.client_id if isinstance(user, AuthenticatedUser) else None
-        manager = self._stateful if agent in self._approving else self._stateless
-        await manager.handle_request(scope, receive, send)
+        agent = _agent(scope)
+        manager = self._stateful.get(agent or "", self._stateless)
+        http = self.runtime.config.config.http
+        if manager is self._stateless:
+            await manager.handle_request(scope, receive, send)
+        elif scope["method"] == "GET":
+            await end_stream_when_idle(manager.handle_request, http.idle_seconds, scope, receive, send)
+        else:
+            await refuse_over_session_cap(manager.handle_request, agent or "", http.max_sessions_per_agent, scope,
+                                          receive, send)
 
     async def _handle_sse(self, scope: Scope, receive: Receive, send: Send) -> None:
         refused = await self._security.validate_request(Request(scope, receive), is_post=False)
@@ -314,15 +341,30 @@ class HttpApp:
             return
         assert self._activity is not None, "the app's lifespan must run"
         activity = self._activity
-        async with self._sse.connect_sse(scope, receive, send) as (read, write):
-            session = _SseSession(read, write, activity)
-            activity.sse_sessions.add(session)
-            try:
-                await self.mcp_server.run(session.read, session.write,
-                                          self.mcp_server.create_initialization_options())
-            finally:
-                activity.sse_sessions.discard(session)
-                activity.changed()
+        agent, http = _agent(scope) or "", self.runtime.config.config.http
+        if self._sse_streams[agent] >= http.max_sessions_per_agent:
+            await too_many_sessions(agent, http.max_sessions_per_agent)(scope, receive, send)
+            return
+        self._sse_streams[agent] += 1
+        sessions: list[_SseSession] = []
+
+        async def serve(scope: Scope, receive: Receive, send: Send) -> None:
+            async with self._sse.connect_sse(scope, receive, send) as (read, write):
+                session = _SseSession(read, write, activity)
+                sessions.append(session)
+                activity.sse_sessions.add(session)
+                try:
+                    await self.mcp_server.run(session.read, session.write,
+                                              self.mcp_server.create_initialization_options())
+                finally:
+                    activity.sse_sessions.discard(session)
+                    activity.changed()
+
+        try:  # over SSE the stream is the session: an idle one is ended, unless a call's answer is due on it
+            await end_stream_when_idle(serve, http.idle_seconds, scope, receive, send,
+                                       busy=lambda: any(session.pending for session in sessions))
+        finally:
+            self._sse_streams[agent] -= 1
 
     # -- lifecycle -----------------------------------------------------------------------------------
 
@@ -342,7 +384,9 @@ class HttpApp:
     async def _run_managers(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         assert self._stop_managers is not None and self._managers_stopped is not None
         try:
-            async with self._stateless.run(), self._stateful.run():
+            async with contextlib.AsyncExitStack() as managers:
+                for manager in (self._stateless, *self._stateful.values()):
+                    await managers.enter_async_context(manager.run())
                 task_status.started()
                 await self._stop_managers.wait()
         finally:
@@ -418,17 +462,26 @@ class HttpServer:
         port = await task_group.start(server.serve)   # once listening; port 0 picks a free one
         ...
         server.stop()                                 # graceful: calls in flight finish first
+
+    `sock`: a socket already bound (see listen.py), so a busy port is reported before anything else.
     """
 
     def __init__(self, runtime: Runtime, *, transport: Transport = "both", host: str = "127.0.0.1",
-                 port: int = 8000, grace_seconds: float = GRACE_SECONDS) -> None:
-        self.app = HttpApp(runtime, transport=transport)
+                 port: int = 8000, grace_seconds: float = GRACE_SECONDS, sock: socket.socket | None = None,
+                 keyless_agent: str | None = None) -> None:
+        if sock is not None and keyless_agent is not None:
+            require_loopback_socket(sock)
+        self.app = HttpApp(runtime, transport=transport, keyless_agent=keyless_agent)
         self.host = host
         self.port = port
+        self._sock = sock
+        http = runtime.config.config.http
         config = uvicorn.Config(
             self.app,
             host=host,
             port=port,
+            http=guarded_protocol(http.header_timeout_seconds, http.body_timeout_seconds),
+            limit_concurrency=http.max_connections,
             log_level="warning",
             log_config=None,  # zbmcp's own logging setup (stderr) applies
             access_log=False,  # request lines say nothing an audit record does not say better
@@ -446,8 +499,11 @@ class HttpServer:
             self.port = port
             task_status.started(port)
 
+        sock = self._sock or listen(self.host, self.port)
+        if self.app.keyless_agent is not None:
+            require_loopback_socket(sock)
         self._server = _Uvicorn(self._config, self.app, started)
-        await self._server.serve()
+        await self._server.serve(sockets=[sock])
 
     @property
     def url(self) -> str:
@@ -460,9 +516,10 @@ class HttpServer:
             self._server.should_exit = True
 
 
-async def serve_http(runtime: Runtime, *, transport: Transport, host: str, port: int) -> None:
-    server = HttpServer(runtime, transport=transport, host=host, port=port)
-    if not server.app.agents_with_keys:
+async def serve_http(runtime: Runtime, *, transport: Transport, host: str, port: int,
+                     sock: socket.socket | None = None, keyless_agent: str | None = None) -> None:
+    server = HttpServer(runtime, transport=transport, host=host, port=port, sock=sock, keyless_agent=keyless_agent)
+    if keyless_agent is None and not server.app.agents_with_keys:
         log.warning("no agent has an API key, so every request will be refused; create one with "
                     "`zbmcp agent key NAME`")
     async with anyio.create_task_group() as tg:
@@ -470,6 +527,11 @@ async def serve_http(runtime: Runtime, *, transport: Transport, host: str, port:
         paths = {"http": "/mcp", "sse": "/sse", "both": "/mcp and /sse"}[transport]
         log.info("serving MCP on %s (%s), health at /healthz; Ctrl-C or SIGTERM stops it gracefully",
                  server.url, paths)
+
+
+def _agent(scope: Scope) -> str | None:
+    user = scope.get("user")
+    return user.access_token.client_id if isinstance(user, AuthenticatedUser) else None
 
 
 def _json_error(status: int, code: str, message: str) -> Response:

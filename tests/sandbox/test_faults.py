@@ -135,3 +135,39 @@ async def test_hold_keeps_a_request_in_flight_until_released(books: httpx2.Async
 def test_bad_faults_are_refused_when_made(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         Fault(**kwargs)
+
+
+@pytest.mark.parametrize("status", [502, 503, 504])
+async def test_gateway_after_the_write_takes_effect_then_answers_a_gateway_page(books: httpx2.AsyncClient,
+                                                                             sandbox: Sandbox, status: int) -> None:
+    sandbox.faults.add(Fault(kind="gateway_after", status=status, route="POST /contacts", times=1))
+    response = await books.post("contacts", json=_contact("Late Answer Ltd"))
+    assert response.status_code == status and response.headers["content-type"].startswith("text/html")
+    assert "Late Answer Ltd" in _names(sandbox)  # Zoho recorded it; the client only saw the gateway's page
+    record = sandbox.api_requests[-1]
+    assert (record.status, record.fault) == (201, "gateway_after")
+
+
+async def test_hold_after_answers_once_released_the_write_already_done(books: httpx2.AsyncClient,
+                                                                       sandbox: Sandbox) -> None:
+    release, committed = anyio.Event(), anyio.Event()
+    sandbox.faults.add(Fault(kind="hold_after", route="POST /contacts", times=1, release=release, entered=committed))
+    answers: list[int] = []
+
+    async def create() -> None:
+        answers.append((await books.post("contacts", json=_contact("Held Ltd"))).status_code)
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as group:
+            group.start_soon(create)
+            await committed.wait()
+            assert "Held Ltd" in _names(sandbox) and answers == []  # recorded, not yet answered
+            release.set()
+    assert answers == [201]
+
+
+def test_new_fault_kinds_refuse_settings_that_make_no_sense() -> None:
+    with pytest.raises(ValueError, match="502, 503 or 504"):
+        Fault(kind="gateway_after")
+    with pytest.raises(ValueError, match="delay_seconds"):
+        Fault(kind="hold_after")

@@ -62,6 +62,69 @@ async def test_send_true_for_a_customer_without_email_creates_nothing(books: htt
     assert sandbox.store(ORG).invoices == before and sandbox.outbox == []
 
 
+@pytest.mark.parametrize("send", [True, "true"])
+async def test_send_in_the_body_emails_too(books: httpx2.AsyncClient, sandbox: Sandbox, send: object) -> None:
+    """Zoho's invoices file documents send as a body field as well as a query parameter."""
+    view = sandbox.store(ORG)
+    invoice = ok(await books.post("invoices", json={
+        "customer_id": view.contact_id("Acme Corporation"), "line_items": [{"name": "Work", "rate": 10}],
+        "send": send, "custom_subject": "Our invoice", "custom_body": "Thanks!"}), 201)["invoice"]
+    assert invoice["status"] == "sent" and invoice["is_emailed"] is True
+    [email] = sandbox.outbox
+    assert (email.document_id, email.to, email.subject, email.body) == (
+        invoice["invoice_id"], ["jane.smith@acme.example"], "Our invoice", "Thanks!")
+
+
+async def test_send_false_or_a_bad_send_emails_nobody(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
+    view = sandbox.store(ORG)
+    body = {"customer_id": view.contact_id("Acme Corporation"), "line_items": [{"name": "Work", "rate": 10}]}
+    draft = ok(await books.post("invoices", json={**body, "send": False}), 201)["invoice"]
+    assert draft["status"] == "draft"
+    before = sandbox.store(ORG).invoices
+    assert "send" in error(await books.post("invoices", json={**body, "send": "yes"}), 400, 2)
+    assert sandbox.outbox == [] and sandbox.store(ORG).invoices == before
+
+
+async def test_send_in_the_body_of_an_estimate_emails_it(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
+    view = sandbox.store(ORG)
+    estimate = ok(await books.post("estimates", json={
+        "customer_id": view.contact_id("Globex Ltd"), "line_items": [{"name": "Plan", "rate": 500}],
+        "send": True}), 201)["estimate"]
+    assert estimate["status"] == "sent"
+    [email] = sandbox.outbox
+    assert (email.document_type, email.document_id, email.to) == (
+        "estimate", estimate["estimate_id"], ["hank.scorpio@globex.example"])
+
+
+async def test_a_payment_with_contact_persons_emails_them_a_thank_you(books: httpx2.AsyncClient,
+                                                                      sandbox: Sandbox) -> None:
+    invoice = await _invoice(books, sandbox, total=300.0)
+    acme = sandbox.store(ORG).contacts[sandbox.store(ORG).contact_id("Acme Corporation")]
+    person = acme["contact_persons"][0]["contact_person_id"]
+    payment = ok(await books.post("customerpayments", json={
+        "customer_id": acme["contact_id"], "payment_mode": "cash", "amount": 300, "date": "2025-03-01",
+        "contact_persons": [person], "invoices": [{"invoice_id": invoice["invoice_id"], "amount_applied": 300}]}),
+        201)["payment"]
+    [email] = sandbox.outbox
+    assert (email.document_type, email.document_id, email.to) == (
+        "payment", payment["payment_id"], ["jane.smith@acme.example"])
+    assert "Thank you for your payment" in email.body
+
+
+async def test_a_thank_you_to_someone_elses_contact_person_records_nothing(books: httpx2.AsyncClient,
+                                                                          sandbox: Sandbox) -> None:
+    invoice = await _invoice(books, sandbox, total=300.0)
+    view = sandbox.store(ORG)
+    globex = view.contacts[view.contact_id("Globex Ltd")]
+    response = await books.post("customerpayments", json={
+        "customer_id": view.contact_id("Acme Corporation"), "payment_mode": "cash", "amount": 300,
+        "date": "2025-03-01", "contact_persons": [globex["contact_persons"][0]["contact_person_id"]],
+        "invoices": [{"invoice_id": invoice["invoice_id"], "amount_applied": 300}]})
+    assert "contact_persons" in error(response, 400, 2)
+    assert sandbox.outbox == [] and sandbox.store(ORG).payments == view.payments
+    assert _status(sandbox, invoice) == ("draft", 300.0)
+
+
 async def test_email_sends_a_draft_and_records_the_email(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     invoice = await _invoice(books, sandbox)
     ok(await books.post(f"invoices/{invoice['invoice_id']}/email", json={
@@ -240,3 +303,26 @@ async def test_a_chart_account_that_is_not_a_bank_account_is_not_one(books: http
     rent = sandbox.store(ORG).account_id("Rent Expense")
     error(await books.get(f"bankaccounts/{rent}"), 404, 1002)
     ok(await books.get(f"chartofaccounts/{rent}"))
+
+
+async def test_portal_access_emails_an_invitation_once(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
+    created = ok(await books.post("contacts", json={
+        "contact_name": "Portal Ltd", "contact_persons": [
+            {"first_name": "Pat", "email": "pat@portal.example", "enable_portal": True},
+            {"first_name": "Quinn", "email": "quinn@portal.example"}]}), 201)["contact"]
+    [invitation] = sandbox.outbox
+    assert (invitation.document_type, invitation.document_id, invitation.to) == (
+        "portal_invitation", created["contact_id"], ["pat@portal.example"])
+    persons = created["contact_persons"]
+    ok(await books.put(f"contacts/{created['contact_id']}", json={"contact_persons": [
+        {**persons[0]}, {**persons[1], "enable_portal": True}]}))
+    assert [email.to for email in sandbox.outbox] == [["pat@portal.example"], ["quinn@portal.example"]]
+
+
+async def test_portal_access_for_a_person_without_an_email_stores_nothing(books: httpx2.AsyncClient,
+                                                                          sandbox: Sandbox) -> None:
+    before = sandbox.store(ORG).contacts
+    response = await books.post("contacts", json={"contact_name": "Nomail Ltd", "is_portal_enabled": True,
+                                                  "contact_persons": [{"first_name": "Nora"}]})
+    assert "contact_persons[0].enable_portal" in error(response, 400, 2)
+    assert sandbox.store(ORG).contacts == before and sandbox.outbox == []

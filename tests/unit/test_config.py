@@ -80,3 +80,26 @@ def test_no_config_file_says_how_to_write_one(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_config(tmp_path / "missing.yaml", {})
     assert "zbmcp serve --sandbox" in str(info.value) and "connections:" in str(info.value)
+
+
+KEY = "sha256:" + "ab" * 32
+
+
+def test_one_key_under_two_agents_stops_start_up_naming_both_lines():
+    text = EXAMPLE_CONFIG.replace("    connection: main", f"    connection: main\n    api_keys: ['{KEY}']")
+    text = text.replace("audit:", f"  reporting:\n    connection: main\n    organizations: ['1']\n"
+                                  f"    api_keys:\n      - '{KEY}'\naudit:")
+    message = error_of(text)
+    assert message.startswith("zbmcp.yaml:17:")  # the second use, with the first one's line in the message
+    assert "already agent 'bookkeeper''s (line 10)" in message and "zbmcp agent key NAME" in message
+    assert KEY not in message  # (a hash is not a secret, but it says nothing a person needs)
+
+
+def test_the_revision_is_the_hash_of_the_file_as_loaded(tmp_path):
+    import hashlib
+
+    path = tmp_path / "zbmcp.yaml"
+    path.write_text(EXAMPLE_CONFIG)
+    loaded = load_config(path, ENV)
+    assert loaded.revision == hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    assert parse(EXAMPLE_CONFIG + "\n").revision != loaded.revision  # any change is a new revision

@@ -108,9 +108,26 @@ def test_tools_whose_scope_was_not_granted_are_hidden_with_the_reason():
     assert set(one(yaml, granted=["ZohoBooks.fullaccess.all"]).visible) == {"list_invoices", "get_invoice", "list_items"}
 
 
-def test_require_approval_only_applies_to_tools_the_agent_has():
+def test_require_approval_applies_to_the_tools_the_agent_has():
     policy = one(
         "  a:\n    connection: main\n    organizations: ['1']\n    tools: ['invoices:*']\n"
-        "    require_approval: [email_invoice, delete_contact]\n"
+        "    require_approval: ['email_*']\n"
     )
-    assert policy.needs_approval == {"email_invoice"}
+    assert policy.needs_approval == {"email_invoice"}  # email_estimate is not the agent's: nothing to ask
+
+
+@pytest.mark.parametrize(
+    ("extra", "line", "fix"),
+    [
+        ("    require_approval: [email_invoice, delete_contact]\n", 12,
+         "require_approval[1]: 'delete_contact' selects no tool agent 'a' can see"),
+        ("    exclude: [email_invoice]\n    require_approval:\n      - email_invoice\n", 14,
+         "'email_invoice' selects no tool agent 'a' can see (email_invoice: excluded by `exclude: email_invoice`)"),
+        ("    rules:\n      - deny: amount > 1.0\n        tools: [create_bill]\n", 14,
+         "rules[0].tools[0]: 'create_bill' selects no tool agent 'a' can see"),
+    ],
+)
+def test_an_approval_or_rule_for_a_tool_the_agent_cannot_see_stops_start_up(extra, line, fix):
+    with pytest.raises(ConfigError) as info:
+        policy_of(f"  a:\n    connection: main\n    organizations: ['1']\n    tools: ['invoices:*']\n{extra}")
+    assert str(info.value).startswith(f"zbmcp.yaml:{line}:") and fix in str(info.value)

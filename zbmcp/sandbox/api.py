@@ -2,7 +2,7 @@
 
     route -> faults that answer first -> Authorization (14/57) -> scope (57) -> organization_id (2/6041)
           -> limits (1070/44/45) -> latency/hold faults -> body (JSON or JSONString) -> business rule
-          -> envelope + X-Rate-Limit-* headers -> faults that spoil the answer
+          -> hold_after faults -> envelope + X-Rate-Limit-* headers -> faults that spoil the answer
 
 Every request is recorded in sandbox.api_requests. A client mistake is never a 500: only a sandbox bug is,
 and then with Zoho's {"code":1000,"message":"Internal error"}.
@@ -72,6 +72,7 @@ class BooksApi:
             await self._fault_first(send, record, first)
             return
         org_id, status, payload = await self._process(request, operation, params, query, record, fired)
+        await _hold_answer(fired)
         spoil = next((fault for fault in fired if fault.kind in POST_KINDS), None)
         await self._answer(send, record, status, payload, org_id, spoil)
 
@@ -174,6 +175,8 @@ class BooksApi:
             record.fault = spoil.kind
         if spoil is not None and spoil.kind == "drop_after":
             await _drop(send, status, headers, body)  # raises: the client never gets the answer
+        elif spoil is not None and spoil.kind == "gateway_after":
+            await _send(send, spoil.status, {"content-type": "text/html"}, _GATEWAY_PAGES[spoil.status])
         elif spoil is not None and spoil.kind == "malformed":
             await _send(send, status, headers, body[: max(1, len(body) // 2)])
         else:
@@ -188,6 +191,19 @@ async def _delay(fired: list[Fault]) -> None:
             if fault.entered is not None:
                 fault.entered.set()
             await fault.release.wait()
+
+
+async def _hold_answer(fired: list[Fault]) -> None:
+    """hold_after: the request is handled (a write has taken effect); the answer waits."""
+    for fault in fired:
+        if fault.kind != "hold_after":
+            continue
+        if fault.entered is not None:
+            fault.entered.set()
+        if fault.release is not None:
+            await fault.release.wait()
+        else:
+            await anyio.sleep(fault.delay_seconds)
 
 
 async def _send(send: Send, status: int, headers: dict[str, str], body: bytes) -> None:

@@ -13,6 +13,10 @@ Kinds:
     drop_before  drop the connection without handling the request
     drop_after   handle the request (the write takes effect), then drop the connection
     malformed    handle the request, then answer with its JSON cut short
+    hold_after   handle the request (the write takes effect), then hold the answer for delay_seconds, or until
+                 `release` is set when given; sets `entered` once the request is handled
+    gateway_after  handle the request (the write takes effect), then answer `status` (502/503/504) with a
+                 gateway's HTML page instead of Zoho's JSON, as a proxy does when Zoho answers too late
 
 `route` is "METHOD /template" as in the operations table ("POST /invoices/{invoice_id}/email") or a concrete
 path ("POST /invoices/460000000026049/email"); None matches every /books/v3 request. `times` is how many
@@ -34,9 +38,11 @@ from typing import Any, Literal
 
 import httpx2
 
-FaultKind = Literal["latency", "hold", "error", "rate_limit", "drop_before", "drop_after", "malformed"]
+FaultKind = Literal["latency", "hold", "error", "rate_limit", "drop_before", "drop_after", "malformed", "hold_after",
+                    "gateway_after"]
 PRE_KINDS = ("error", "rate_limit", "drop_before")
-POST_KINDS = ("drop_after", "malformed")
+POST_KINDS = ("drop_after", "malformed", "gateway_after")  # spoil the answer; hold_after only delays it
+GATEWAY_STATUSES = (502, 503, 504)
 _ROUTE = re.compile(r"^(GET|POST|PUT|DELETE|PATCH) /\S*$")
 
 
@@ -60,7 +66,7 @@ class Fault:
     fired: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
-        if self.kind not in ("latency", "hold", *PRE_KINDS, *POST_KINDS):
+        if self.kind not in ("latency", "hold", "hold_after", *PRE_KINDS, *POST_KINDS):
             raise ValueError(f"unknown fault kind {self.kind!r}")
         if self.route is not None:
             self.route = self.route.replace(" /books/v3/", " /", 1).rstrip("/")
@@ -72,6 +78,10 @@ class Fault:
             raise ValueError("an error fault answers 500, 502, 503 or 504")
         if self.kind == "hold" and self.release is None:
             raise ValueError("a hold fault needs release=anyio.Event()")
+        if self.kind == "hold_after" and self.release is None and self.delay_seconds <= 0:
+            raise ValueError("a hold_after fault needs delay_seconds > 0 or release=anyio.Event()")
+        if self.kind == "gateway_after" and self.status not in GATEWAY_STATUSES:
+            raise ValueError("a gateway_after fault answers 502, 503 or 504: pass status=")
         if self.times is not None and self.times < 0:
             raise ValueError("times must be >= 0")
 

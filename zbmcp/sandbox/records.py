@@ -41,7 +41,7 @@ class OutboxEmail:
     """An email Zoho would have sent. The sandbox never sends mail; it keeps it here."""
 
     organization_id: str
-    document_type: str  # "invoice" | "estimate"
+    document_type: str  # "invoice" | "estimate" | "payment" (a thank-you note)
     document_id: str
     document_number: str
     to: list[str]

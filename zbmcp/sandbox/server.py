@@ -25,6 +25,7 @@ from typing import Self, TextIO
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from zbmcp.listen import bind_listener
 from zbmcp.sandbox.faults import ConnectionDropped
 from zbmcp.sandbox.sandbox import Sandbox
 from zbmcp.sandbox.settings import SandboxSettings
@@ -44,22 +45,6 @@ class _DropConnections:
             await self._app(scope, receive, send)
         except ConnectionDropped:
             return
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP, so asyncio sets TCP_NODELAY on accepted sockets: without it, Nagle and delayed ACKs add
-    # ~40 ms to every answer on loopback
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-        sock.listen(128)
-    except OSError:
-        sock.close()
-        raise
-    sock.set_inheritable(True)
-    return sock
 
 
 def _config(sandbox: Sandbox, log_level: str) -> uvicorn.Config:
@@ -102,7 +87,7 @@ class SandboxServer(_Urls):
         self._socket: socket.socket | None = None
 
     def start(self) -> None:
-        self._socket = _bind(self._host, self._port)
+        self._socket = bind_listener(self._host, self._port)
         self._port = self._socket.getsockname()[1]
         self._server = uvicorn.Server(_config(self.sandbox, self._log_level))
         server, sock = self._server, self._socket
@@ -147,7 +132,7 @@ class AsyncSandboxServer(_Urls):
         self._socket: socket.socket | None = None
 
     async def __aenter__(self) -> Self:
-        self._socket = _bind(self._host, self._port)
+        self._socket = bind_listener(self._host, self._port)
         self._port = self._socket.getsockname()[1]
         self._server = uvicorn.Server(_config(self.sandbox, self._log_level))
         self._task = asyncio.create_task(self._server.serve(sockets=[self._socket]))
@@ -200,11 +185,16 @@ def banner(sandbox: Sandbox, base_url: str) -> str:
 
 
 def run_sandbox(host: str = "127.0.0.1", port: int = 8765, *, settings: SandboxSettings | None = None,
-                out: TextIO | None = None) -> None:
-    """Serve a fresh sandbox until interrupted. The banner goes to `out` (stdout), logs to stderr."""
+                out: TextIO | None = None, sock: socket.socket | None = None) -> None:
+    """Serve a fresh sandbox until interrupted. The banner goes to `out` (stdout), logs to stderr.
+
+    `sock`: a listening socket already bound (host and port are then where it listens)."""
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     sandbox = Sandbox(settings)
-    sock = _bind(host, port)
+    if sock is None:
+        sock = bind_listener(host, port)
+    else:
+        host = sock.getsockname()[0]
     try:
         base_url = _url(host, sock.getsockname()[1])
         stream = out or sys.stdout

@@ -3,8 +3,11 @@
 Retry rules (accounting cannot afford a second invoice from a retried POST):
     reads   retried on 429, 5xx, timeouts and connection errors, with exponential backoff and jitter
     writes  retried only when the request provably did not take effect: a 429 carrying one of Zoho's limit
-            codes (44, 45, 1070), or a connection that failed before anything was sent. Otherwise the
-            caller gets OutcomeUnknown and must check before trying again.
+            codes (44, 45, 1070), or a connection that failed before anything was sent. A refusal in Zoho's
+            own JSON (a 4xx with its code) is a plain error. Any other answer does not prove that Zoho did
+            not act: a 5xx whatever its body, a body that is not Zoho's JSON (a gateway's HTML page), a 429
+            without a limit code, a connection reset or a timeout after sending. The caller then gets
+            OutcomeUnknown and must check before trying again.
 """
 
 from __future__ import annotations
@@ -118,7 +121,10 @@ class ZohoClient:
             timeout=connection.settings.timeout_seconds,
         )
 
-    async def send(self, connection_name: str, request: ZohoRequest, *, agent_gate: Gate | None = None) -> ZohoResponse:
+    async def send(self, connection_name: str, request: ZohoRequest, *, agent_gate: Gate | None = None,
+                   before_send: Callable[[], None] | None = None) -> ZohoResponse:
+        """Send the request. `before_send` runs once, when its turn has come and just before it goes out (the
+        audit log's write-ahead record); if it raises, nothing is sent."""
         connection = self.connections[connection_name]
         gate = self.organization_gate(connection, request.organization_id)
         started = time.perf_counter()
@@ -126,7 +132,8 @@ class ZohoClient:
         while True:
             attempt += 1
             try:
-                status, payload, headers = await self._attempt(connection, request, gate, agent_gate)
+                first = before_send if attempt == 1 else None
+                status, payload, headers = await self._attempt(connection, request, gate, agent_gate, first)
                 return ZohoResponse(status, payload, (time.perf_counter() - started) * 1000, attempt, headers)
             except _Retry as retry:
                 if attempt >= self._retry.attempts:
@@ -135,7 +142,8 @@ class ZohoClient:
                 await self._sleep(delay)
 
     async def _attempt(
-        self, connection: ZohoConnection, request: ZohoRequest, gate: Gate, agent_gate: Gate | None
+        self, connection: ZohoConnection, request: ZohoRequest, gate: Gate, agent_gate: Gate | None,
+        before_send: Callable[[], None] | None,
     ) -> tuple[int, dict[str, Any], Mapping[str, str]]:
         is_read = request.method == "GET"
         # A token first, outside the slot and the timeout: waiting while another process refreshes it holds no
@@ -144,6 +152,8 @@ class ZohoClient:
         await connection.tokens.access_token()
         where = connection.url(request)
         async with self._pacer.slot(gate, agent_gate):
+            if before_send is not None:
+                before_send()
             timeout = connection.settings.timeout_seconds
             try:
                 # The whole exchange is bounded, whatever the transport does with its own timeouts.
@@ -234,10 +244,11 @@ class ZohoClient:
         retry_after = 2 if code == 1070 else 60  # Zoho sends no Retry-After; code 44 blocks "a short period"
         if code not in LIMIT_CODES and request.method != "GET":
             # Without one of Zoho's limit codes nothing proves the write was turned away: do not repeat it.
-            return RateLimited(
-                f"Zoho answered HTTP 429 (code {code}: {message or 'no message'}) to this {request.method}; it was "
-                f"not retried, to avoid a duplicate. Retry after {retry_after} s if it is not recorded.",
-                retry_after=retry_after, code=code, zoho_message=message,
+            return OutcomeUnknown(
+                f"Zoho answered HTTP 429 (code {code}: {message or 'no message'}) to this {request.method} without "
+                "one of its limit codes, so it is not known whether the change was recorded. It was not retried, "
+                "to avoid a duplicate.",
+                status=429, code=code, zoho_message=message,
             )
         what = LIMIT_CODES.get(code, "requests")
         delay = 0.0 if code == 44 else None  # after a 44 the organization's gate itself holds the next attempt
@@ -281,13 +292,15 @@ def _lost_answer(request: ZohoRequest, where: str, reason: str) -> ZohoApiError:
 
 
 def _unreadable(request: ZohoRequest, where: str, status: int) -> ZohoApiError:
-    if request.method == "GET" or status >= 400:
+    if request.method == "GET":
         return ZohoApiError(
             f"Zoho answered HTTP {status} with a body that is not JSON.", status=status, code=None, zoho_message=None
         )
+    # Not Zoho's JSON: maybe a gateway's page (502/503/504) sent after Zoho acted, maybe an answer cut short.
     return OutcomeUnknown(
-        f"Zoho answered HTTP {status} to the {request.method} but its body could not be read, so what was "
-        "recorded is not known. It was not retried, to avoid a duplicate.",
+        f"{_host(where)} answered HTTP {status} to the {request.method} with a body that is not Zoho's JSON (a "
+        "gateway page, or an answer cut short), so it is not known whether the change was recorded. It was not "
+        "retried, to avoid a duplicate.",
         status=status, code=None, zoho_message=None,
     )
 

@@ -3,17 +3,26 @@
 The default store is one JSON file per connection, written atomically with mode 0600 in a 0700 folder under
 $ZBMCP_HOME/tokens. Persisting the access token matters: Zoho lets one refresh token mint only about ten
 access tokens per ten minutes, and stdio servers are restarted often (../shared/zoho-books-api.md §8.5).
+
+A token file is never trusted blindly: one that cannot be read (not UTF-8, not JSON, a folder, not an object)
+is moved aside (NAME.json.corrupt-<time>) with a warning, and one with impossible values keeps only what is
+sound (say, the refresh token) so the next refresh rebuilds it. Start-up never fails over a token file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import logging
+import math
 import os
-import tempfile
+import stat
+import time
 from pathlib import Path
 from typing import Any, Protocol
+
+from zbmcp.files import replace_file
 
 log = logging.getLogger(__name__)
 
@@ -44,21 +53,47 @@ class MemoryTokenStore:
         self.token = None
 
 
+MAX_TOKEN_FILE_BYTES = 64 * 1024
+_TEXT_FIELDS = ("access_token", "refresh_token", "scope", "refresh_token_fingerprint", "region", "location")
+_URL_FIELDS = ("api_domain", "accounts_server")
+_TIME_FIELDS = ("expires_at", "refresh_at")
+_ACCESS_FIELDS = ("access_token", *_TIME_FIELDS)  # only meaningful together
+MAX_TOKEN_LIFETIME_SECONDS = 2 * 86400  # Zoho's access tokens live an hour; anything far beyond is not one
+
+
 class FileTokenStore:
     def __init__(self, path: Path) -> None:
         self.path = path
 
     def load(self) -> dict[str, Any] | None:
         try:
-            text = self.path.read_text(encoding="utf-8")
+            data = json.loads(_read_regular_file(self.path).decode("utf-8"))
         except FileNotFoundError:
             return None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError:
-            log.warning("ignoring unreadable token file %s; it will be rewritten", self.path)
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            self._set_aside(_reason(exc))
             return None
-        return data if isinstance(data, dict) else None
+        if not isinstance(data, dict):
+            self._set_aside(f"it holds a JSON {type(data).__name__}, not an object")
+            return None
+        sound, problems = sound_token(data)
+        if problems:
+            self._set_aside(", ".join(problems))
+            return sound or None
+        return data
+
+    def _set_aside(self, reason: str) -> None:
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        try:
+            os.replace(self.path, aside)
+        except OSError as exc:
+            log.warning("token file %s is unusable (%s) and could not be moved aside (%s); it is ignored",
+                        self.path, reason, exc.strerror or exc)
+            return
+        log.warning("token file %s was unusable (%s): moved it to %s. zbmcp gets a new access token with the "
+                    "configured refresh token; if the file held the only copy of it, run `zbmcp auth login "
+                    "--connection %s`", self.path, reason, aside.name, self.path.stem)
 
     def save(self, token: dict[str, Any]) -> None:
         write_private_file(self.path, json.dumps(token, sort_keys=True).encode())
@@ -79,7 +114,17 @@ class KeyringTokenStore:
 
     def load(self) -> dict[str, Any] | None:
         text = self._keyring.get_password(KEYRING_SERVICE, self._user)
-        return json.loads(text) if text else None
+        try:
+            data = json.loads(text) if text else None
+        except ValueError:
+            data = "not JSON"
+        if data is None:
+            return None
+        sound, problems = sound_token(data) if isinstance(data, dict) else ({}, ["not a JSON object"])
+        if problems:
+            log.warning("the keyring entry of connection %s was unusable (%s); zbmcp fetches a new token",
+                        self._user, ", ".join(problems))
+        return sound or None
 
     def save(self, token: dict[str, Any]) -> None:
         self._keyring.set_password(KEYRING_SERVICE, self._user, json.dumps(token, sort_keys=True))
@@ -105,28 +150,66 @@ def token_path(home: Path, connection: str) -> Path:
 
 
 def write_private_file(path: Path, data: bytes, *, durable: bool = True) -> None:
-    """Atomically replace `path` with `data`, readable by the owner only, with no window where it is not.
+    """Atomically replace `path` with `data`, readable by the owner only, in a folder only the owner can enter.
 
     durable=False skips the fsyncs, for counters rewritten on every call where losing the last write is fine.
     """
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if os.name == "posix":
         os.chmod(path.parent, 0o700)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # created 0600
+    replace_file(path, data, durable=durable)
+
+
+def sound_token(data: dict[str, Any], now: float | None = None) -> tuple[dict[str, Any], list[str]]:
+    """What of a stored token can be trusted, and what is wrong with the rest.
+
+    An access token whose times are impossible is dropped with its times, so the next call refreshes it; the
+    refresh token and the rest stay if they are sound.
+    """
+    now = time.time() if now is None else now
+    sound: dict[str, Any] = {}
+    problems: list[str] = []
+    for key, value in data.items():
+        if value is None:
+            continue
+        if key in _TEXT_FIELDS and not isinstance(value, str):
+            problems.append(f"{key} is not text")
+        elif key in _URL_FIELDS and not (isinstance(value, str) and value.startswith(("https://", "http://"))):
+            problems.append(f"{key} is not an http(s) URL")
+        elif key in _TIME_FIELDS and not (isinstance(value, int | float) and not isinstance(value, bool)
+                                          and math.isfinite(value) and value < now + MAX_TOKEN_LIFETIME_SECONDS):
+            problems.append(f"{key} is not a possible time")
+        else:
+            sound[key] = value
+    if any(key not in sound for key in _ACCESS_FIELDS if key in data):
+        for key in _ACCESS_FIELDS:
+            sound.pop(key, None)
+    return sound, problems
+
+
+def _read_regular_file(path: Path) -> bytes:
+    # O_NONBLOCK: a FIFO planted at the path must not hang start-up waiting for a writer.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            if durable:
-                os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
-    if durable and os.name == "posix":  # make the rename itself durable
-        dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(21, "Is a directory", str(path))
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError("it is not a regular file")
+        if info.st_size > MAX_TOKEN_FILE_BYTES:
+            raise ValueError(f"it is {info.st_size:,} bytes, far more than a token")
+        return os.read(fd, MAX_TOKEN_FILE_BYTES + 1)
+    finally:
+        os.close(fd)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, IsADirectoryError):
+        return "it is a folder"
+    if isinstance(exc, OSError):
+        return f"it cannot be read: {exc.strerror or type(exc).__name__}"
+    if isinstance(exc, UnicodeDecodeError):
+        return "it is not UTF-8 text"
+    if isinstance(exc, json.JSONDecodeError):
+        return "it is not JSON"
+    return str(exc)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zbmcp.sandbox.errors import invalid_value, not_found
+from zbmcp.sandbox.fields import parse_bool
 from zbmcp.sandbox.records import OutboxEmail
 from zbmcp.sandbox.settings import SandboxSettings
 from zbmcp.sandbox.store import Organization, OrgStore, Record
@@ -47,6 +48,14 @@ class Call:
         if value.lower() not in ("true", "false"):
             raise invalid_value(name)
         return value.lower() == "true"
+
+    def sends(self) -> bool:
+        """send=true on a create, as a query flag or as a body field: Zoho's files document both for invoices,
+        and only the query for estimates; the sandbox honours either (a body `send` emails too)."""
+        in_body = self.data.get("send")
+        if in_body is not None and in_body != "":
+            return self.flag("send") or parse_bool(in_body, "send")
+        return self.flag("send")
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,10 @@
 
 Email and phone live on contact persons (§4.2 "Create"); the contact's top-level email is its primary
 person's, which is where emailed invoices go when no to_mail_ids is given.
+
+Portal access emails an invitation: a person given `enable_portal: true`, or the primary person when the
+contact gets `is_portal_enabled: true`, is invited (outbox, document_type "portal_invitation") the first time
+only. A person to invite without an email address is refused, and nothing is stored.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import Any
 from zbmcp.sandbox import fields, filters
 from zbmcp.sandbox.errors import already_exists, invalid_value, rule
 from zbmcp.sandbox.filters import Filterable, ListSpec
+from zbmcp.sandbox.records import OutboxEmail
 from zbmcp.sandbox.rules import invoices
 from zbmcp.sandbox.rules.base import Call, Reply, existing, payment_terms_label, primary_email
 from zbmcp.sandbox.rules.documents import MAX_TERMS
@@ -89,15 +94,40 @@ def get_contact(call: Call) -> Reply:
 
 def create_contact(call: Call) -> Reply:
     record = build(call.org, call.data, None)
+    invitations = _invitations(call, record, None)
     call.org.add("contacts", record["contact_id"], record)
+    call.env.outbox.extend(invitations)
     return Reply(201, "The contact has been created", "contact", public(present(call.org, record)))
 
 
 def update_contact(call: Call) -> Reply:
     current = existing(call.org.contacts, call.params["contact_id"], "Contact")
     record = build(call.org, call.data, current)
+    invitations = _invitations(call, record, current)
     call.org.contacts[record["contact_id"]] = record
+    call.env.outbox.extend(invitations)
     return Reply(200, "Contact has been updated successfully", "contact", public(present(call.org, record)))
+
+
+def _invitations(call: Call, record: Record, current: Record | None) -> list[OutboxEmail]:
+    """The portal invitations this write sends: persons newly given access (validated before storing)."""
+    before = {p["contact_person_id"] for p in (current or {}).get("contact_persons", []) if p.get("enable_portal")}
+    org = call.org.organization
+    emails = []
+    for index, person in enumerate(record["contact_persons"]):
+        if not person.get("enable_portal") or person["contact_person_id"] in before:
+            continue
+        if not person.get("email"):
+            raise invalid_value(f"contact_persons[{index}].enable_portal")
+        emails.append(OutboxEmail(
+            organization_id=call.org.organization_id, document_type="portal_invitation",
+            document_id=record["contact_id"], document_number=record["contact_name"], to=[person["email"]],
+            subject=f"Your access to the {org.name} portal",
+            body=f"Dear {person.get('first_name') or record['contact_name']},\n\n{org.name} has given you access "
+                 "to its customer portal.",
+            at=call.env.clock(),
+        ))
+    return emails
 
 
 def delete_contact(call: Call) -> Reply:
@@ -140,7 +170,7 @@ def build(store: OrgStore, body: dict[str, Any], current: Record | None) -> Reco
         persons = base.get("contact_persons", [])
     else:
         # §4.2 "Update": persons left out of contact_persons are removed.
-        old = {person["contact_person_id"] for person in base.get("contact_persons", [])}
+        old = {str(person["contact_person_id"]): person for person in base.get("contact_persons", [])}
         persons = [_person(store, raw, index, old) for index, raw in enumerate(persons_raw)]
         if persons and not any(person["is_primary_contact"] for person in persons):
             persons[0]["is_primary_contact"] = True
@@ -162,7 +192,7 @@ def build(store: OrgStore, body: dict[str, Any], current: Record | None) -> Reco
         "currency_id": store.organization.currency_id,
         "currency_code": store.organization.currency_code,
         "notes": _text(body, base, "notes"),
-        "is_portal_enabled": bool(base.get("is_portal_enabled", False)),
+        "is_portal_enabled": _portal(body, base, persons),
         "billing_address": _address(body, base, "billing_address"),
         "shipping_address": _address(body, base, "shipping_address"),
         "contact_persons": persons,
@@ -193,13 +223,28 @@ def _address(body: dict[str, Any], base: Record, key: str) -> dict[str, str]:
     return {name: str(raw[name]) for name in _ADDRESS_KEYS if raw.get(name) is not None}
 
 
-def _person(store: OrgStore, raw: dict[str, Any], index: int, old: set[str]) -> Record:
+def _person(store: OrgStore, raw: dict[str, Any], index: int, old_persons: dict[str, Record]) -> Record:
     path = f"contact_persons[{index}]"
     person_id = fields.ident(raw, "contact_person_id", path=f"{path}.contact_person_id")
-    person: Record = {"contact_person_id": person_id if person_id in old else store.new_id()}
+    person: Record = {"contact_person_id": person_id if person_id in old_persons else store.new_id()}
     for key in _PERSON_TEXT:
         person[key] = fields.text(raw, key, path=f"{path}.{key}") or ""
     address = raw.get("email")
     person["email"] = fields.email(address, f"{path}.email") if address else ""
     person["is_primary_contact"] = bool(fields.boolean(raw, "is_primary_contact", path=f"{path}.is_primary_contact"))
+    portal = fields.boolean(raw, "enable_portal", path=f"{path}.enable_portal")
+    old_person = old_persons.get(str(person["contact_person_id"]), {})
+    person["enable_portal"] = bool(portal) if portal is not None else bool(old_person.get("enable_portal"))
     return person
+
+
+def _portal(body: dict[str, Any], base: Record, persons: list[Record]) -> bool:
+    """is_portal_enabled: the contact's switch; turning it on gives the primary person access."""
+    enabled = fields.boolean(body, "is_portal_enabled")
+    if enabled is None:
+        return bool(base.get("is_portal_enabled", False)) or any(p.get("enable_portal") for p in persons)
+    if enabled:
+        primary = next((p for p in persons if p["is_primary_contact"]), None)
+        if primary is not None:
+            primary["enable_portal"] = True
+    return enabled or any(p.get("enable_portal") for p in persons)

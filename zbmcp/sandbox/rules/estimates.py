@@ -67,10 +67,10 @@ def get_estimate(call: Call) -> Reply:
 
 def create_estimate(call: Call) -> Reply:
     record, body = documents.build(SPEC, call, None)
-    send = call.flag("send")
+    send = call.sends()
     record.update(expiry_date=documents.later_date(body, "expiry_date", record["date"]),
                   status="sent" if send else "draft", is_emailed=send)
-    email = mail.compose(call, "estimate", record, "estimate_number", use_body=False) if send else None
+    email = mail.compose(call, "estimate", record, "estimate_number", custom=True) if send else None
     call.org.add("estimates", record["estimate_id"], record)
     if email is not None:
         call.env.outbox.append(email)

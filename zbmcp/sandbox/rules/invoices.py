@@ -1,6 +1,6 @@
 """Invoices (§4.1): drafts, sending, emailing, voiding, and balances that payments lower.
 
-State machine (§9.8): create -> draft (sent with ?send=true); /status/sent and /email move draft -> sent;
+State machine (§9.8): create -> draft (sent with send=true, in the query or the body); /status/sent and /email move draft -> sent;
 payments move it to partially_paid / paid and deleting them moves it back; /status/void -> void and
 /status/draft brings a void invoice back. "overdue" is not stored: a sent invoice past its due date shows it.
 """
@@ -131,7 +131,7 @@ def _with_terms(call: Call, record: Record, body: dict[str, object]) -> None:
 def create_invoice(call: Call) -> Reply:
     record, body = documents.build(SPEC, call, None)
     _with_terms(call, record, body)
-    send = call.flag("send")
+    send = call.sends()
     record.update(
         _lifecycle="sent" if send else "draft", _payments={}, credits_applied=0.0, write_off_amount=0.0,
         is_emailed=send, is_viewed_by_client=False, has_attachment=False, reminders_sent=0,
@@ -140,7 +140,7 @@ def create_invoice(call: Call) -> Reply:
     )
     settle(record)
     # send=true emails the customer's contacts (§4.1): validate the recipient before storing anything.
-    email = mail.compose(call, "invoice", record, "invoice_number", use_body=False) if send else None
+    email = mail.compose(call, "invoice", record, "invoice_number", custom=True) if send else None
     call.org.add("invoices", record["invoice_id"], record)
     if email is not None:
         call.env.outbox.append(email)

@@ -10,15 +10,23 @@ from zbmcp.sandbox.store import Record
 
 
 def compose(call: Call, document_type: str, document: Record, number_field: str, *,
-            use_body: bool = True) -> OutboxEmail:
+            custom: bool = False) -> OutboxEmail:
     """Validate the email body and build the outbox entry; nothing is recorded until the caller commits it.
 
     to_mail_ids is required in the OAS, while the endpoint description says an empty body uses the default
     template (§4.1). The sandbox takes the middle way: without to_mail_ids it writes to the customer's
     primary contact email, and refuses only when there is none.
+
+    custom: the email a create with send=true makes. Its body is the document, so it has no to_mail_ids;
+    custom_subject and custom_body, when given, are the email's subject and text (Zoho's files list them
+    without a description; the sandbox reads them so).
     """
     store = call.org
-    body = call.data if use_body else {}
+    if custom:
+        data = call.data
+        body = {own: data[key] for key, own in (("custom_subject", "subject"), ("custom_body", "body")) if key in data}
+    else:
+        body = call.data
     to = fields.emails(body, "to_mail_ids") or []
     cc = fields.emails(body, "cc_mail_ids") or []
     if not to:

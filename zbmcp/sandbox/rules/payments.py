@@ -3,15 +3,21 @@
 A payment lowers each invoice's balance and moves it to partially_paid or paid; deleting the payment puts
 both back. Refused, with nothing changed: applying more than an invoice's balance (24016), applying more than
 the payment's amount, or applying to another customer's invoice (3004) or a void one.
+
+contact_persons (ids of the customer's contact persons) makes Zoho email them a thank-you note for the
+payment: the sandbox puts it in the outbox. An id that is not one of the customer's persons, or a person
+without an email address, is refused before anything is recorded.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from zbmcp.sandbox import fields, filters
 from zbmcp.sandbox.errors import ZohoError, invalid_value, rule
 from zbmcp.sandbox.filters import Filterable, ListSpec, Predicate
+from zbmcp.sandbox.records import OutboxEmail
 from zbmcp.sandbox.rules import invoices
 from zbmcp.sandbox.rules.base import Call, Reply, account_ref, contact_ref, existing
 from zbmcp.sandbox.store import Record, public
@@ -96,6 +102,7 @@ def create_payment(call: Call) -> Reply:
     total_applied = sum(applied.values(), Decimal(0))
     if total_applied > fields.dec(amount):
         raise rule("The amount applied to invoices is more than the amount of the payment.")
+    thanked = _thanked(customer, body)
 
     payment_id = store.new_id()
     now = store.timestamp()
@@ -136,7 +143,33 @@ def create_payment(call: Call) -> Reply:
         "last_modified_time": now,
     }
     store.add("payments", payment_id, record)
+    if thanked:
+        call.env.outbox.append(OutboxEmail(
+            organization_id=store.organization_id, document_type="payment", document_id=payment_id,
+            document_number=record["payment_number"], to=thanked,
+            subject=f"Payment Receipt - {record['payment_number']} from {org.name}",
+            body=f"Dear {customer['contact_name']},\n\nThank you for your payment of {org.currency_code} "
+                 f"{amount:,.2f}.\n\n{org.name}",
+            at=call.env.clock(),
+        ))
     return Reply(201, "The payment has been created.", "payment", public(record))
+
+
+def _thanked(customer: Record, body: dict[str, Any]) -> list[str]:
+    """The addresses of the contact persons a thank-you note goes to (validated before anything is stored)."""
+    wanted = body.get("contact_persons")
+    if wanted is None or wanted == []:
+        return []
+    if not isinstance(wanted, list) or not all(isinstance(i, str | int) and not isinstance(i, bool) for i in wanted):
+        raise invalid_value("contact_persons")
+    persons = {str(p["contact_person_id"]): p for p in customer.get("contact_persons", [])}
+    addresses = []
+    for person_id in map(str, wanted):
+        person = persons.get(person_id)
+        if person is None or not person.get("email"):
+            raise invalid_value("contact_persons")
+        addresses.append(str(person["email"]))
+    return addresses
 
 
 def delete_payment(call: Call) -> Reply:
