@@ -419,6 +419,36 @@ def results_table(results: dict[str, Any]) -> str:
                 f"bytes an agent reads | {before['reads_bytes']:,} ({before['calls']} calls) → "
                 f"**{after['reads_bytes']:,}** ({after['calls']}), {entry['reduction']}x less; same answer: {same} | "
                 f"{limit} | {met(target['met'] if is_who else entry['same_answer'])} |")
+    fleet = results.get("replicas_redis")
+    if fleet:
+        settings, result = fleet["settings"], fleet["result"]
+        places = result["killed_replica"].get("places", {})
+        reached = result["met"]
+        rows.append(
+            f"| replicas_redis | {settings['replicas']} HTTP replicas on one Redis, {settings['agents']} agents, one "
+            f"organization: limit {settings['limit']} per {settings['window_seconds']:g} s, zbmcp "
+            f"{settings['zbmcp_requests_per_window']}; one replica killed at {settings['kill_at']:.0%} of "
+            f"{settings['duration_seconds']:g} s | **{result['fraction_before_kill']:.3f}** of the limit with the "
+            f"three replicas up ({result['fraction_after_kill']:.3f} after the kill, {result['fraction_of_limit']:.3f} "
+            f"over the run); **{result['surfaced_429s']}** 429s surfaced ({result['sandbox_429s']} sent) | "
+            f"≥ 0.95 (replicas up), 0 | "
+            f"{met(reached['throughput'] and reached['no_429_reached_an_agent'])} |")
+        rows.append(
+            f"| replicas_redis | the same: token refreshes, the killed replica's places, writes sent twice | "
+            f"**{result['refreshes']}** refreshes, {settings['token_lifetime_seconds']:g} s tokens (gaps "
+            f"{', '.join(f'{g:g}' for g in result['refresh_gaps_s'])} s); the killed replica's places in flight "
+            f"(**{places.get('tickets', 0)}**) back {places.get('leases_ended_after_s', '?')} s after the kill "
+            f"(lease {settings['lease_seconds']:g} s); "
+            f"**{sum(len(d) for d in result['sent_twice'].values())}** contacts sent twice | 1 per expiry, within "
+            f"the lease, 0 | {met(reached['one_refresh_per_expiry'] and reached['dead_places_back_within_lease'] and reached['nothing_sent_twice'])} |")
+        cost = result["pacing_cost"]
+        rows.append(
+            f"| replicas_redis | pacing cost per call (admission + finish), median of "
+            f"{cost['redis']['per_call_wall']['n']} | Redis **{cost['redis']['per_call_wall']['median_ms']:.2f} ms** "
+            f"(p90 {cost['redis']['per_call_wall']['p90_ms']:.2f}; Redis's own time "
+            f"{cost['redis']['redis_server_us_per_call']:g} µs); local State "
+            f"{cost['local']['per_call_wall']['median_ms']:.2f} ms | ≤ {cost['target_median_ms']:g} ms (Redis) | "
+            f"{met(cost['met'])} |")
     audit = results.get("audit_write_ahead")
     if audit:
         rows.extend(_audit_rows(audit))

@@ -287,8 +287,6 @@ def _scopes(args: argparse.Namespace) -> int:
 
 def _connection_settings(loaded: LoadedConfig, name: str) -> Connection:
     if name not in loaded.config.connections:
-        from zbmcp.errors import ConfigError
-
         known = ", ".join(sorted(loaded.config.connections)) or "none is configured"
         raise ConfigError(f"no connection named {name!r} in {loaded.source.file} (connections: {known})")
     return loaded.config.connections[name]
@@ -387,8 +385,8 @@ def _auth_logout(args: argparse.Namespace) -> int:
     from zbmcp.login import revoke
 
     loaded = _load(args)
+
     async def logout(manager: TokenManager) -> tuple[bool, bool]:
-        await manager.load()
         had_token = bool(manager.stored_refresh_token())
         return had_token, await revoke(manager)
 

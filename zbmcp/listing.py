@@ -36,15 +36,27 @@ def tool_rows(loaded: LoadedConfig | None, agent: str | None) -> list[dict[str, 
 
 
 def _granted_scopes(loaded: LoadedConfig) -> dict[str, list[str] | None]:
+    import asyncio
+    import threading
+
     import anyio
 
     from zbmcp.runtime import token_session
 
     async def read() -> dict[str, list[str] | None]:
-        async with token_session(loaded) as managers:
+        async with token_session(loaded) as managers:  # the stored tokens may be in Redis
             return {name: manager.granted_scopes for name, manager in managers.items()}
 
-    return anyio.run(read)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return anyio.run(read)
+    # Called from code that runs an event loop already (a test, an embedding app): read on a thread of its own.
+    found: dict[str, list[str] | None] = {}
+    reader = threading.Thread(target=lambda: found.update(anyio.run(read)), name="zbmcp-scopes")
+    reader.start()
+    reader.join()
+    return found
 
 
 def print_tools(loaded: LoadedConfig | None, agent: str | None, *, as_json: bool, out: TextIO = sys.stdout) -> None:

@@ -85,6 +85,8 @@ async def test_sign_in_and_read_the_readme_configs_access_matrix(sandbox, home, 
         await cell.locator("summary").click()
         await expect(cell).to_contain_text("excluded by `exclude: delete_invoice`")
         await expect(cell).to_contain_text("a person approves each call (`require_approval: email_invoice`)")
+        overflow = await page.locator(".scroll").evaluate("box => box.scrollWidth - box.clientWidth")
+        assert overflow <= 0, f"the matrix needs {overflow} px more than a wide window: some modules are out of sight"
         await screenshots.take(page, "access")
 
         await page.get_by_role("link", name="Compare with another config").click()

@@ -40,3 +40,20 @@ def test_redis_with_url_and_key_from_the_environment_keeps_them_secret():
 def test_mistakes_name_the_setting_and_the_fix(state, expected):
     message = error_of(state)
     assert message.startswith(("zbmcp.yaml:14:", "zbmcp.yaml:15:", "zbmcp.yaml:16:")) and "state" in message and expected in message, message
+
+
+def test_the_hosting_guides_state_section_and_compose_file_are_valid():
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "hosting.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```yaml\n(.*?)```", guide, re.S)
+    (state,) = [b for b in blocks if b.startswith("state:")]
+    env = {**ENV, "ZBMCP_REDIS_URL": "redis://:pw@redis:6379/0", "ZBMCP_STATE_KEY": "s" * 43}
+    loaded = parse_config(EXAMPLE_CONFIG + state, "zbmcp.yaml", env)
+    assert loaded.config.state.backend == "redis" and loaded.config.state.key_prefix == "zbmcp:"
+    (compose,) = [yaml.safe_load(b) for b in blocks if "services:" in b]
+    assert {"redis", "zbmcp-1", "zbmcp-2", "zbmcp-3", "proxy"} <= set(compose["services"])
+    assert compose["services"]["zbmcp-2"]["environment"]["ZBMCP_REDIS_URL"].startswith("redis://")

@@ -64,6 +64,14 @@ async def test_a_crashed_holders_lease_ends_and_its_request_counts_as_answered_t
     assert not refused.admitted and refused.reason == "window" and refused.wait > WINDOW / 2
 
 
+async def test_a_dead_request_keeps_its_window_place_even_if_nothing_asks_for_a_while(state: State):
+    gates = [org(per_window=1, window=3.0)]
+    assert (await state.admit(gates, "dies-in-flight", lease=0.2)).admitted
+    await anyio.sleep(1.5)  # quiet: no admission settles the ended lease until now
+    refused = await state.admit(gates, new_id(), lease=LEASE)
+    assert not refused.admitted and refused.reason == "window" and 1.0 < refused.wait <= 1.7
+
+
 async def test_all_gates_admit_together_or_none_takes_a_place(state: State):
     organization = org(per_window=5, window=WINDOW)
     agent = GateLimits(key="agent:busy", per_window=1, window=WINDOW)

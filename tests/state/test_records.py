@@ -133,6 +133,23 @@ async def test_a_lock_has_one_holder_and_frees_itself_if_the_holder_never_return
             assert await state.get("locks", "refresh:dead") not in (None, "a crashed process")
 
 
+async def test_a_holder_keeps_a_short_lock_while_it_works_and_only_its_own(state: State):
+    async with state.lock("refresh:long", ttl=0.3, wait=1):
+        await anyio.sleep(0.7)  # longer than the ttl: the holder renews it
+        with pytest.raises(LockTimeout):
+            async with state.lock("refresh:long", ttl=0.3, wait=0.1):
+                pass
+    with anyio.fail_after(2):
+        async with state.lock("refresh:long", ttl=0.3, wait=0.5):
+            pass
+    await state.put("locks", "theirs", "owner-a", ttl=60)
+    assert not await state.extend("locks", "theirs", only_if="owner-b", ttl=600)
+    assert await state.extend("locks", "theirs", only_if="owner-a", ttl=0.2)
+    await anyio.sleep(0.3)
+    assert await state.get("locks", "theirs") is None  # the new, shorter expiry held
+    assert not await state.extend("locks", "theirs", only_if="owner-a", ttl=60)  # gone: nothing to extend
+
+
 async def test_single_use_holds_across_processes(state: State, tmp_path: Path):
     """Six processes race for one record: one creates it, and of six takers one gets it."""
     if isinstance(state, LocalState):

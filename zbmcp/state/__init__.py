@@ -38,9 +38,12 @@ Tests: `tests/conftest.py` gives a `state` fixture parametrized over both backen
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from zbmcp.config import StateSettings
 from zbmcp.state.base import LockTimeout, State, StateUnavailable, Value, new_id
+
+if TYPE_CHECKING:  # the config's pydantic models cost 0.3 s to import; a process that only needs State skips them
+    from zbmcp.config import StateSettings
 
 __all__ = ["LockTimeout", "State", "StateUnavailable", "Value", "new_id", "open_state"]
 

@@ -71,6 +71,10 @@ class State(Gates, Protocol):
         """True if a live record was deleted. With only_if, only when it holds exactly that value (atomic)."""
         ...
 
+    async def extend(self, ns: str, key: str, *, only_if: Value, ttl: float) -> bool:
+        """Give a live record that holds exactly `only_if` a new expiry, `ttl` from now (atomic); True if it did."""
+        ...
+
     async def items(self, ns: str) -> dict[str, Value]:
         """Every live record of a namespace (e.g. the approvals waiting for a person)."""
         ...
@@ -82,8 +86,8 @@ class State(Gates, Protocol):
     async def aclose(self) -> None: ...
 
     def lock(self, name: str, *, ttl: float, wait: float) -> AbstractAsyncContextManager[None]:
-        """Held by one task of one process at a time, everywhere; freed when the block ends, or after `ttl` if its
-        holder died. Waits up to `wait` seconds for it, then raises LockTimeout."""
+        """Held by one task of one process at a time, everywhere; freed when the block ends, or within `ttl` of its
+        holder's death (a live holder keeps renewing it). Waits up to `wait` seconds for it, else LockTimeout."""
         ...
 
 
@@ -142,7 +146,8 @@ def new_id() -> str:
 @contextlib.asynccontextmanager
 async def record_lock(state: State, name: str, *, ttl: float, wait: float) -> AsyncIterator[None]:
     """A lock built from the record operations, so both backends share its semantics: the holder writes a record
-    with its own random id and a ttl; only a holder with that id may delete it."""
+    with its own random id and a short ttl, renews it while it works, and deletes it (only a holder with that id
+    can). So a holder that dies blocks the others for at most `ttl`, however long the work would have taken."""
     check_ttl(ttl)
     owner = new_id()
     deadline = anyio.current_time() + wait
@@ -154,7 +159,27 @@ async def record_lock(state: State, name: str, *, ttl: float, wait: float) -> As
             raise LockTimeout(f"waited {wait:g} s for {name!r}, which another zbmcp process holds")
         await anyio.sleep(min(LOCK_POLL_SECONDS, left))
     try:
-        yield
+        async with anyio.create_task_group() as keeper:
+            keeper.start_soon(_keep_lock, state, name, owner, ttl)
+            try:
+                yield
+            finally:
+                keeper.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        # The task group wraps what the holder's block raised; the caller expects it as it was.
+        if len(group.exceptions) == 1:
+            raise group.exceptions[0] from None
+        raise
     finally:
         with anyio.CancelScope(shield=True), contextlib.suppress(StateUnavailable):
             await state.delete(LOCK_NAMESPACE, name, only_if=owner)  # else it frees itself after ttl
+
+
+async def _keep_lock(state: State, name: str, owner: str, ttl: float) -> None:
+    while True:
+        await anyio.sleep(ttl / 3)
+        try:
+            if not await state.extend(LOCK_NAMESPACE, name, only_if=owner, ttl=ttl):
+                return  # lost (it expired while the State was unreachable): nothing left to keep
+        except StateUnavailable:
+            continue  # try again; if the State stays away the lock expires, as it would for a dead holder

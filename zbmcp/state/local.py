@@ -121,6 +121,17 @@ class LocalState:
             self._remove(folder, key)
             return True
 
+    async def extend(self, ns: str, key: str, *, only_if: Value, ttl: float) -> bool:
+        check_ttl(ttl)
+        if not key_fits(key):
+            return False
+        with self._locked(ns) as folder:
+            record = self._read(folder, key)
+            if record is None or encode(record.value) != encode(only_if):
+                return False
+            self._write(folder, key, encode(record.value), ttl)
+            return True
+
     async def items(self, ns: str) -> dict[str, Value]:
         found: dict[str, Value] = {}
         with self._locked(ns) as folder:

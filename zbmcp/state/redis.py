@@ -69,6 +69,16 @@ if ARGV[4] == 'take' then return value end
 return 1
 """
 
+# KEYS: record, index. ARGV: key, the value it must hold, ttl in ms.
+_EXTEND = """
+if redis.call('GET', KEYS[1]) ~= ARGV[2] then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[1])
+return 1
+"""
+
 # KEYS: index. Drops what has expired and returns the keys left.
 _KEYS = """
 local t = redis.call('TIME')
@@ -96,6 +106,7 @@ class RedisState:
         self._put = self._redis.register_script(_PUT)
         self._remove = self._redis.register_script(_REMOVE)
         self._keys = self._redis.register_script(_KEYS)
+        self._extend = self._redis.register_script(_EXTEND)
         self._admit = self._redis.register_script(redis_gates.ADMIT)
         self._finish = self._redis.register_script(redis_gates.FINISH)
         self._day_used = self._redis.register_script(redis_gates.DAY_USED)
@@ -151,6 +162,16 @@ class RedisState:
         compare: list[str | bytes] = ["1", encode(only_if)] if only_if is not None else ["0", b""]
         with self.unavailable_as_error():
             done = await self._remove(keys=[self.key("r", ns, key), self.key("i", ns)], args=[key, *compare, ""])
+        return bool(done)
+
+    async def extend(self, ns: str, key: str, *, only_if: Value, ttl: float) -> bool:
+        check_namespace(ns)
+        check_ttl(ttl)
+        if not key_fits(key):
+            return False
+        with self.unavailable_as_error():
+            done = await self._extend(keys=[self.key("r", ns, key), self.key("i", ns)],
+                                      args=[key, encode(only_if), max(1, math.ceil(ttl * 1000))])
         return bool(done)
 
     async def items(self, ns: str) -> dict[str, Value]:

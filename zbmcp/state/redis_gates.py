@@ -23,7 +23,7 @@ local day = math.floor(now / 86400)
 local ticket, lease, poll = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local n = #KEYS / 3
 local worst, worst_gate, worst_wait = nil, 0, 0
-local used = {}
+local used, fresh_day = {}, {}
 for i = 1, n do
   local f, a, m = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
   local o = 3 + 4 * (i - 1)
@@ -31,16 +31,19 @@ for i = 1, n do
   local concurrency, budget = tonumber(ARGV[o + 3]), tonumber(ARGV[o + 4])
   -- leases that ran out become answers at their end; answers older than a window leave it
   local ended = redis.call('ZRANGEBYSCORE', f, '-inf', now, 'WITHSCORES')
-  if limit > 0 then
-    for j = 1, #ended, 2 do redis.call('ZADD', a, ended[j + 1], ended[j]) end
+  if #ended > 0 then
+    if limit > 0 then
+      for j = 1, #ended, 2 do redis.call('ZADD', a, ended[j + 1], ended[j]) end
+      redis.call('PEXPIRE', a, math.ceil(window * 1000) + 1000)
+    end
+    redis.call('ZREMRANGEBYSCORE', f, '-inf', now)
   end
-  if #ended > 0 then redis.call('ZREMRANGEBYSCORE', f, '-inf', now) end
   redis.call('ZREMRANGEBYSCORE', a, '-inf', now - window)
   if limit > 0 then redis.call('ZREMRANGEBYRANK', a, 0, -(limit + 1)) end
   local meta = redis.call('HMGET', m, 'held', 'day', 'used')
   local held = tonumber(meta[1]) or 0
-  used[i] = 0
-  if tonumber(meta[2]) == day then used[i] = tonumber(meta[3]) or 0 end
+  used[i], fresh_day[i] = 0, tonumber(meta[2]) ~= day
+  if not fresh_day[i] then used[i] = tonumber(meta[3]) or 0 end
   local reason, wait = nil, 0
   if now < held then
     reason, wait = 'held', held - now
@@ -71,12 +74,15 @@ for i = 1, n do
   local limit, window, concurrency = tonumber(ARGV[o + 1]), tonumber(ARGV[o + 2]), tonumber(ARGV[o + 3])
   if limit > 0 or concurrency > 0 then
     redis.call('ZADD', f, now + lease, ticket)
-    local idle = math.ceil((window + lease) * 1000) + 1000
-    redis.call('PEXPIRE', f, idle)
-    redis.call('PEXPIRE', a, idle)
+    -- a lease that ends unanswered still counts a window after its end, so it must outlive that
+    redis.call('PEXPIRE', f, math.ceil((window + lease) * 1000) + 1000)
   end
-  redis.call('HSET', m, 'day', day, 'used', used[i] + 1)
-  redis.call('PEXPIRE', m, %(meta_ttl)d)
+  if fresh_day[i] then
+    redis.call('HSET', m, 'day', day, 'used', 1)
+    redis.call('PEXPIRE', m, %(meta_ttl)d)  -- refreshed by every hold and every count from Zoho, too
+  else
+    redis.call('HINCRBY', m, 'used', 1)
+  end
 end
 return {'ok', 0, '0', '0'}
 """ % {"meta_ttl": META_TTL_MS}

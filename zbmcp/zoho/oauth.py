@@ -39,8 +39,10 @@ PROFILE_SCOPE = "AaaServer.profile.READ"  # who signed in: GET {accounts}/oauth/
 MAX_LEEWAY_SECONDS = 300.0
 BACKOFF_START_SECONDS = 60.0
 BACKOFF_MAX_SECONDS = 600.0  # Zoho's refresh window is ten minutes
-# The refresh lock outlives a refresh (bounded by the connection's timeout) by this much, and a waiter waits
-# that long plus this, so a refresher that died frees the lock before anyone gives up.
+# The refresh lock lasts this long unless its holder renews it (it does, every third of it, while it refreshes):
+# a refresher that dies holds up the other replicas' refreshes for at most this. Waiters wait up to the
+# refresh's own timeout plus this margin.
+LOCK_TTL_SECONDS = 5.0
 LOCK_MARGIN_SECONDS = 10.0
 REFUSALS = "zoho-token-refusals"  # State namespace: a refusal, shared until its back-off ends
 
@@ -256,14 +258,14 @@ class TokenManager:
             await self._refresh_locked()
             return
         name = self.client.connection
-        hold = self._timeout + LOCK_MARGIN_SECONDS
+        wait = self._timeout + LOCK_MARGIN_SECONDS
         try:
-            async with self._state.lock(f"zoho-token-refresh:{name}", ttl=hold, wait=hold + LOCK_MARGIN_SECONDS):
+            async with self._state.lock(f"zoho-token-refresh:{name}", ttl=LOCK_TTL_SECONDS, wait=wait):
                 await self._refresh_locked()
         except LockTimeout:
             raise AuthError(
                 f"Connection {name!r}: another zbmcp process has been refreshing the Zoho access token for over "
-                f"{hold + LOCK_MARGIN_SECONDS:g} s. Nothing was sent to Zoho; retry in a moment."
+                f"{wait:g} s. Nothing was sent to Zoho; retry in a moment."
             ) from None
 
     async def _refresh_locked(self) -> None:
