@@ -15,6 +15,7 @@ import hashlib
 import json
 import re
 import secrets
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -47,6 +48,16 @@ APP_REDIRECT = "http://127.0.0.1:9/callback"  # where the app (an MCP client) re
 def person(tools: list[str], users: list[str], **options: Any) -> dict[str, Any]:
     """An agent that people sign in as."""
     return {"connection": "main", "organizations": [ORG], "tools": tools, "users": users, **options}
+
+
+class FakeClock:
+    """When tokens and codes expire, moved by the test (connector(clock=...))."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
 
 
 @dataclass

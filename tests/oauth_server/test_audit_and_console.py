@@ -5,7 +5,6 @@ neither's credentials open the other."""
 from __future__ import annotations
 
 import sys
-import time
 from html import unescape
 
 import anyio
@@ -17,6 +16,7 @@ from tests.oauth_server.conftest import (
     ALICE,
     MALLORY,
     Browser,
+    FakeClock,
     connector,
     grant,
     mcp_call,
@@ -32,16 +32,8 @@ from zbmcp.oauth_server.signin import BROWSER_COOKIE
 AGENTS = {"bookkeeper": person(["invoices:read"], [ALICE])}
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-
 async def test_refusals_show_in_zbmcp_audit_and_the_console_with_who_and_why(make_config, sandbox, home):
-    clock = Clock()
+    clock = FakeClock()
     async with connector(make_config, sandbox, AGENTS, clock=clock, audit_file="audit.jsonl",
                          operators={"olivia": OLIVIA}) as zb, httpx2.AsyncClient(timeout=10) as http:
         client = await register(zb, http)

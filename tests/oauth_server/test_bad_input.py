@@ -16,6 +16,7 @@ from tests.oauth_server.conftest import (
     MALLORY,
     Browser,
     Connector,
+    FakeClock,
     app_redirect,
     connector,
     grant,
@@ -36,16 +37,6 @@ def denied(zb: Connector, event: str) -> list[dict[str, str]]:
 
 def nothing_reached_books(zb: Connector) -> bool:
     return not zb.sandbox.api_requests
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        import time
-
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
