@@ -244,6 +244,12 @@ class OAuth(_Strict):
             raise ValueError(f"{value!r}: OAuth needs https (plain http only on 127.0.0.1 or localhost, for tests)")
         return f"{scheme}://{host.lower()}"
 
+    @property
+    def public_hosts(self) -> list[str]:
+        """The Host headers people and clients reach zbmcp with, through the issuer's origin (any port)."""
+        host = self.issuer.split("://", 1)[1]
+        return [host, host + ":*"]
+
 
 def _loopback(host: str) -> bool:
     name = host.rsplit(":", 1)[0] if not host.endswith("]") else host

@@ -54,7 +54,7 @@ from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 
 from zbmcp import __version__
-from zbmcp.config import Http
+from zbmcp.config import Http, OAuth
 from zbmcp.console import PREFIX as CONSOLE
 from zbmcp.console import ConsoleApp
 from zbmcp.keyless import LoopbackAgent, require_loopback_socket
@@ -102,13 +102,12 @@ class ApiKeyVerifier:
         return AccessToken(token="", client_id=found, scopes=[MCP_SCOPE])
 
 
-def transport_security(http: Http, issuer: str | None = None) -> TransportSecuritySettings:
+def transport_security(http: Http, oauth: OAuth | None = None) -> TransportSecuritySettings:
     # The OAuth issuer is the public origin clients use: its host is this server's.
-    public = [issuer.split("://", 1)[1], issuer.split("://", 1)[1] + ":*"] if issuer else []
     return TransportSecuritySettings(
         enable_dns_rebinding_protection=True,
-        allowed_hosts=LOOPBACK_HOSTS + list(http.allowed_hosts) + public,
-        allowed_origins=LOOPBACK_ORIGINS + list(http.allowed_origins) + ([issuer] if issuer else []),
+        allowed_hosts=LOOPBACK_HOSTS + list(http.allowed_hosts) + (oauth.public_hosts if oauth else []),
+        allowed_origins=LOOPBACK_ORIGINS + list(http.allowed_origins) + ([oauth.issuer] if oauth else []),
     )
 
 
@@ -244,7 +243,7 @@ class HttpApp:
             from zbmcp.oauth_server.edge import OAuthEdge  # only servers that sign people in pay for it
 
             self.oauth = OAuthEdge(runtime, **({"clock": oauth_clock} if oauth_clock else {}))
-        security = transport_security(http, self.oauth.settings.issuer if self.oauth else None)
+        security = transport_security(http, runtime.config.config.oauth)
         self._security = TransportSecurityMiddleware(security)
         self._stateless = StreamableHTTPSessionManager(
             app=self.mcp_server,

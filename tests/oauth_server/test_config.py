@@ -52,7 +52,7 @@ def test_the_sign_in_connection_must_be_named_when_there_are_several(make_config
                     oauth={"issuer": "https://zbmcp.example.com", "connection": "nope"})
 
 
-async def test_the_issuers_host_is_accepted_without_listing_it(make_config, sandbox):
+async def test_the_issuers_host_is_accepted_without_listing_it_by_mcp_and_the_console(make_config, sandbox):
     key = new_api_key()[0]
     loaded = make_config({"robot": agent(["invoices:read"], api_keys=[key_hash(key)])},
                          oauth={"issuer": "https://zbmcp.example.com"})
@@ -65,5 +65,10 @@ async def test_the_issuers_host_is_accepted_without_listing_it(make_config, sand
                                                                                  "Host": "zbmcp.example.com"})
             foreign = await http.post(f"{server.url}/mcp", json=request, headers={**headers,
                                                                                   "Host": "elsewhere.example"})
+            console = await http.get(f"{server.url}/console/sign-in", headers={"Host": "zbmcp.example.com"})
+            console_foreign = await http.get(f"{server.url}/console/sign-in", headers={"Host": "elsewhere.example"})
     assert listed.status_code == 200 and "list_invoices" in listed.text
     assert foreign.status_code == 421
+    # the operator's console, on the same origin, answers there too (and only there)
+    assert console.status_code == 200 and "Sign in" in console.text
+    assert console_foreign.status_code == 421

@@ -86,7 +86,8 @@ class ConsoleApp:
         self.sessions = Sessions(runtime.state, config.console.session_minutes * 60.0, clock)
         self.guard = SignInGuard(runtime.state, clock)
         self._clock = clock
-        self._hosts = LOOPBACK_HOSTS + list(config.http.allowed_hosts)
+        self._hosts = LOOPBACK_HOSTS + list(config.http.allowed_hosts) + (config.oauth.public_hosts if config.oauth
+                                                                          else [])
         self._proxies = [ipaddress.ip_network(p, strict=False) for p in config.console.trusted_proxies]
         self._agent_keys = {h: name for name, agent in config.agents.items() for h in agent.api_keys}
         self._matrix = access_matrix(runtime.config, runtime.specs, runtime.policies)
