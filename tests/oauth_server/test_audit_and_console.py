@@ -4,6 +4,7 @@ neither's credentials open the other."""
 
 from __future__ import annotations
 
+import json
 import sys
 from html import unescape
 
@@ -143,3 +144,16 @@ async def test_a_console_session_is_no_bearer_token_and_an_access_token_opens_no
     refused = [e for e in zb.records if e.get("event") == "console.refused"]
     assert len(refused) == 2 and all("never open the console" in e["sentence"] for e in refused)
     assert [e["rule"] for e in zb.events("bearer")] == ["unknown access token"]
+
+
+async def test_what_a_client_sends_is_cut_short_in_the_audit_log(make_config, sandbox):
+    async with connector(make_config, sandbox, AGENTS) as zb, httpx2.AsyncClient(timeout=10) as http:
+        client = await register(zb, http)
+        foreign = await client.token(http, grant_type="authorization_code", code="x",
+                                     resource="https://other.example/" + "a" * 50_000)
+        unknown = await http.post(f"{zb.url}/token", data={"grant_type": "authorization_code", "code": "x",
+                                                            "client_id": "c" * 50_000})
+    assert foreign.json()["error"] == "invalid_target" and unknown.status_code in (400, 401)
+    refused = [e for e in zb.events("token") if e["decision"] == "denied"]
+    assert len(refused) == 2 and all(len(json.dumps(e)) < 3000 for e in refused)
+    assert "other.example/aaa" in refused[0]["rule"] and refused[1]["client"].startswith("ccc")

@@ -16,10 +16,12 @@ import logging
 from collections.abc import Iterator
 from typing import Literal
 
-from zbmcp.audit import AuditEvent, AuditLog, now_iso
+from zbmcp.audit import AuditEvent, AuditLog, now_iso, shorten
 from zbmcp.errors import AuditUnavailable
 
 log = logging.getLogger(__name__)
+
+MAX_RULE_CHARS = 600  # a reason quotes what the client sent (a resource, a client_id): never all 64 KB of it
 
 Event = Literal["authorize", "sign-in", "consent", "token", "refresh", "revoke", "register", "client", "bearer",
                 "enroll", "scope"]
@@ -31,6 +33,8 @@ class AuthAudit:
 
     def record(self, event: Event, decision: Literal["allowed", "denied"], rule: str, *, client: str | None = None,
                person: str | None = None, agent: str | None = None, error: str | None = None) -> None:
+        rule = shorten(rule, MAX_RULE_CHARS)
+        client, person, error = (shorten(value) if value else None for value in (client, person, error))
         who = person or "someone"
         via = f" with client {client}" if client else ""
         as_agent = f" as agent \"{agent}\"" if agent else ""
