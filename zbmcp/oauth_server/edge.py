@@ -26,6 +26,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from zbmcp.audit import shorten
 from zbmcp.config import PER_USER
 from zbmcp.oauth_server.asgi import Captured, buffer_body, capturing
 from zbmcp.oauth_server.audit import AuthAudit, Event, collecting_notes
@@ -170,7 +171,9 @@ class _Audited:
         refusal = _refusal(captured)
         if refusal is not None:
             error, description = refusal
-            rule = "; ".join([part for part in (description, *notes) if part]) or error
+            # Each part cut short on its own: the SDK's description may quote a huge client_id, the note after it
+            # says why.
+            rule = "; ".join([shorten(part, 250) for part in (description, *notes) if part]) or error
             self._edge.audit.record(self._event, "denied", rule, client=client or notes.client, person=notes.person,
                                     agent=notes.agent, error=error)
 
