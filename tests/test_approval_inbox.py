@@ -193,6 +193,27 @@ async def test_a_decision_for_one_call_never_lets_a_changed_call_through(make_co
     assert [mail.to for mail in sandbox.outbox] == [["ap@acme.example"]]
 
 
+async def test_every_call_that_waits_for_an_operator_is_on_the_record(make_config, sandbox):
+    """Not only the first call that opened the request: each call answered "waiting" (an agent polling, an
+    agent trying to forge an approval) has its own record, naming the approval it waits on."""
+    loaded = make_config({"mailer": mailer()}, console={"hold_seconds": 0})
+    async with running(loaded, sandbox) as runtime, serving(runtime) as server:
+        async with connect(server) as legacy, connect(server, mode="auto") as modern:
+            arguments = await email_arguments(legacy)
+            await legacy.call_tool("email_invoice", arguments)
+            await legacy.call_tool("email_invoice", arguments)
+            await modern.session.call_tool("email_invoice", arguments, allow_input_required=True,
+                                           input_responses={"zbmcp-approval": ACCEPT}, request_state="approved")
+        [held] = await pending(runtime.inbox)
+    calls = [r for r in runtime.audit.records if r.get("tool") == "email_invoice" and "call_id" in r]
+    assert [r["decision"] for r in calls] == ["pending"] * 3
+    assert len({r["call_id"] for r in calls}) == 3
+    assert all(f"waiting for approval {held.id}" in r["rule"] and "require_approval: email_invoice" in r["rule"]
+               for r in calls)
+    assert "waiting for approval" in calls[0]["sentence"]
+    assert emails_sent(sandbox) == 0
+
+
 @pytest.mark.parametrize("backend", ["local", "redis"])
 async def test_replicas_sharing_the_state_honour_each_others_decisions_once(make_config, sandbox, tmp_path: Path,
                                                                            backend, request):

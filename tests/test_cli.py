@@ -139,3 +139,26 @@ def test_the_audit_command_shows_the_log_as_a_table(sandbox, home, tmp_path):
     shown = run("audit", "--config", str(path), "--agent", "a", env=env)
     assert shown.returncode == 0
     assert 'agent "a" listed 4 items' in shown.stdout and "tried to create" not in shown.stdout
+
+
+def test_every_command_and_option_says_what_it_is_in_help():
+    """`zbmcp X --help` is where a person looks first: no bare option, no command without a sentence."""
+    import argparse
+
+    from zbmcp.cli import _parser
+
+    bare: list[str] = []
+
+    def walk(parser: argparse.ArgumentParser, name: str) -> None:
+        if not parser.description:
+            bare.append(f"{name}: no description")
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub_name, sub in action.choices.items():
+                    walk(sub, f"{name} {sub_name}")
+            elif not action.help and action.dest != "help":
+                bare.append(f"{name} {'/'.join(action.option_strings) or action.dest}")
+
+    for command, sub in next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)).choices.items():
+        walk(sub, command)
+    assert bare == []

@@ -93,7 +93,7 @@ async def test_the_inspector_lists_and_calls_over_http_with_a_bearer_key(keyed, 
     assert {tool["name"] for tool in answer["result"]["tools"]} == {"list_invoices", "get_invoice"}
     code, answer, stderr = called
     assert code == 0, stderr
-    assert answer["result"]["structuredContent"]["summary"].startswith("Listed 1 contacts")
+    assert answer["result"]["structuredContent"]["summary"].startswith("Listed 1 contact ")
     code, answer, stderr = refused
     assert code != 0 and "tool_not_found" in stderr  # bob's key does not even show alice's tool
     assert [(r["agent"], r["tool"]) for r in runtime.audit.records] == [("bob", "list_contacts")]

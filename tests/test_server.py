@@ -163,7 +163,7 @@ async def test_a_result_is_one_compact_object_as_structured_content_and_as_its_t
     structured = result.structured_content
     [block] = result.content  # one copy for clients that read text, the same for those that read structure
     assert block.text == json.dumps(structured, ensure_ascii=False, separators=(",", ":"))
-    assert structured["summary"].startswith("Listed 1 contacts (page 1; more on page 2)")
+    assert structured["summary"].startswith("Listed 1 contact (page 1; more on page 2)")
     assert structured["page_context"] == {"page": 1, "per_page": 1, "has_more_page": True}
 
 

@@ -50,6 +50,7 @@ class AgentAccess:
     keys: int  # API keys (hosted agents)
     flags: list[str]  # read_only, dry_run, quota
     cells: dict[str, Cell]
+    channel: str | None = None  # the agent's `approval:` (None: by transport), what `approval` words
 
     def tool(self, name: str) -> ToolAccess | None:
         for cell in self.cells.values():
@@ -95,7 +96,7 @@ def access_matrix(loaded: LoadedConfig, specs: Mapping[str, ToolSpec],
         rows.append(AgentAccess(
             agent=name, connection=agent.connection, organizations=policy.organizations, scopes=policy.scopes,
             approval=_approver(agent.approval, bool(agent.api_keys)), keys=len(agent.api_keys), flags=flags,
-            cells=cells,
+            cells=cells, channel=agent.approval,
         ))
     return Matrix(modules, rows)
 
@@ -159,7 +160,7 @@ def compare(before: Matrix, after: Matrix) -> list[Change]:
                 if now is not None and now.state != was.state:
                     changes.append(Change(name, was.tool, was.state, now.state,
                                           grants=POWER[now.state] > POWER[was.state]))
-        if old.approval != new.approval:
+        if old.channel != new.channel:  # the words also say whether the agent is hosted, which keys tell
             # An agent's own client can be the agent itself: moving approvals there gives the agent more.
             changes.append(Change(name, "approval", old.approval, new.approval,
                                   grants="client" in new.approval.split(";")[0]))

@@ -30,7 +30,7 @@ from zbmcp.errors import AuditUnavailable
 
 log = logging.getLogger(__name__)
 
-Decision = Literal["allowed", "denied", "failed", "unknown", "dry_run"]
+Decision = Literal["allowed", "denied", "failed", "unknown", "dry_run", "pending"]
 Phase = Literal["intent", "outcome"]
 Sync = Literal["writes", "all", "none"]
 
@@ -115,7 +115,7 @@ def sentence(agent: str, phrase: str, organization: str | None, region: str | No
     (with a signed-in person: agent "bookkeeper" (alice@example.com) created ...)"""
     where = f" for organization {organization}" + (f" ({region})" if region else "") if organization else ""
     outcome = {"allowed": "allowed", "denied": "denied", "failed": "failed", "unknown": "outcome unknown",
-               "dry_run": "dry run, nothing sent"}[decision]
+               "dry_run": "dry run, nothing sent", "pending": "waiting for approval, nothing sent"}[decision]
     if decision == "allowed":
         detail = f", {http_status} in {duration_ms} ms" if http_status else f" in {duration_ms} ms"
     elif decision in ("failed", "unknown"):

@@ -62,9 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     def command(name: str, help_text: str, run: object) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
         sub.set_defaults(run=run)
-        sub.add_argument("--config", type=Path, help="config file (default: $ZBMCP_CONFIG, then zbmcp.yaml in the "
-                                                     "user config dir)")
-        sub.add_argument("-v", "--verbose", action="store_true", help="log more to stderr")
+        sub.add_argument("--config", type=Path, help=CONFIG_HELP)
+        sub.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
         return sub
 
     serve = command("serve", "Run the MCP server (stdio by default).", _serve)
@@ -75,22 +74,22 @@ def _parser() -> argparse.ArgumentParser:
                                                             "sandbox's Zoho, as a remote connector does")
     serve.add_argument("--transport", choices=["stdio", "http", "sse", "both"], default="stdio",
                        help="stdio, Streamable HTTP at /mcp, legacy SSE at /sse, or both HTTP kinds")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=_port, default=8000)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on over HTTP (default 127.0.0.1)")
+    serve.add_argument("--port", type=_port, default=8000, help="port to listen on over HTTP (default 8000)")
     serve.add_argument("--key-env", metavar="NAME", help="with --sandbox over HTTP: require `Authorization: Bearer "
                                                          "<key>`, the key being the value of environment variable "
                                                          "NAME (default: no key, loopback only)")
 
     tools = command("tools", "List the tools, with scope and access (for one agent: what it sees and why).", _tools)
-    tools.add_argument("--agent")
+    tools.add_argument("--agent", help="only this agent's tools, with the rule that hides each other one")
     tools.add_argument("--json", action="store_true", help="machine-readable output")
 
     scopes = command("scopes", "Print the least-privilege Zoho scope string for an agent.", _scopes)
-    scopes.add_argument("--agent", required=True)
+    scopes.add_argument("--agent", required=True, help="the agent whose scopes to print")
 
     sandbox = command("sandbox", "Run the embedded Zoho Books sandbox as a real HTTP server.", _sandbox)
-    sandbox.add_argument("--host", default="127.0.0.1")
-    sandbox.add_argument("--port", type=_port, default=8765)
+    sandbox.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    sandbox.add_argument("--port", type=_port, default=8765, help="port to listen on (default 8765)")
     sandbox.add_argument("--invoices", type=_invoice_count, default=0, metavar="N",
                          help="seed N more invoices, with their customers, payments and bills (a busy organization)")
 
@@ -98,15 +97,16 @@ def _parser() -> argparse.ArgumentParser:
         """One ACTION of a command group (zbmcp auth ACTION, zbmcp oauth ACTION)."""
         sub: argparse.ArgumentParser = group.add_parser(name, help=help_text, description=help_text)
         sub.set_defaults(run=run)
-        sub.add_argument("--config", type=Path)
-        sub.add_argument("-v", "--verbose", action="store_true")
+        sub.add_argument("--config", type=Path, help=CONFIG_HELP)
+        sub.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
         return sub
 
-    auth = commands.add_parser("auth", help="Connect a Zoho account: login, exchange, status, logout.")
+    auth_help = "Connect a Zoho account: login, exchange, status, logout."
+    auth = commands.add_parser("auth", help=auth_help, description=auth_help)
     auth_command = functools.partial(action, auth.add_subparsers(metavar="ACTION"))
 
     login = auth_command("login", "Log in through the browser and store the tokens.", _auth_login)
-    login.add_argument("--connection", required=True)
+    login.add_argument("--connection", required=True, help=CONNECTION_HELP)
     login.add_argument("--region", help="Zoho data center to log in to (default: the connection's)")
     who = login.add_mutually_exclusive_group()
     who.add_argument("--agent", help="request exactly the scopes this agent needs")
@@ -116,70 +116,76 @@ def _parser() -> argparse.ArgumentParser:
     login.add_argument("--no-browser", action="store_true", help="print the consent URL instead of opening it")
 
     exchange = auth_command("exchange", "Exchange a Self Client grant code (headless servers).", _auth_exchange)
-    exchange.add_argument("--connection", required=True)
-    exchange.add_argument("--code", required=True)
+    exchange.add_argument("--connection", required=True, help=CONNECTION_HELP)
+    exchange.add_argument("--code", required=True, help="the grant code the Self Client generated (1000.xxxx.yyyy)")
     exchange.add_argument("--region", help="the data center whose API console made the code")
 
     auth_command("status", "Each connection: region, scopes, token validity, organizations reached.", _auth_status)
     logout = auth_command("logout", "Revoke a connection's refresh token at Zoho and delete it locally.",
                           _auth_logout)
-    logout.add_argument("--connection", required=True)
+    logout.add_argument("--connection", required=True, help=CONNECTION_HELP)
 
     command("doctor", "Check the config, tokens, scopes and organizations; print what to fix.", _doctor)
 
-    agent = commands.add_parser("agent", help="Manage agents: API keys for hosted agents.")
+    agent_help = "Manage agents: API keys for hosted agents."
+    agent = commands.add_parser("agent", help=agent_help, description=agent_help)
     agent_commands = agent.add_subparsers(metavar="ACTION")
-    key = agent_commands.add_parser("key", help="Create an API key for an agent: printed once, stored as a hash.")
+    key_help = "Create an API key for an agent: printed once, stored as a hash."
+    key = agent_commands.add_parser("key", help=key_help, description=key_help)
     key.set_defaults(run=_agent_key)
-    key.add_argument("name")
-    key.add_argument("--config", type=Path)
-    key.add_argument("-v", "--verbose", action="store_true")
+    key.add_argument("name", help="the agent, as named under agents: in the config")
+    key.add_argument("--config", type=Path, help=CONFIG_HELP)
+    key.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
 
-    oauth = commands.add_parser("oauth", help="People who sign in from remote MCP clients (docs/connectors.md).")
+    oauth_help = "People who sign in from remote MCP clients (docs/connectors.md)."
+    oauth = commands.add_parser("oauth", help=oauth_help, description=oauth_help)
     oauth_command = functools.partial(action, oauth.add_subparsers(metavar="ACTION"))
 
     enroll = oauth_command("enroll", "Print a one-time link that lets a person sign in as an agent.", _oauth_enroll)
-    enroll.add_argument("--agent", required=True)
+    enroll.add_argument("--agent", required=True, help="the agent the person may act as once enrolled")
     enroll.add_argument("--email", help="only this Zoho user may use the link")
     enroll.add_argument("--hours", type=float, default=72, help="how long the link works (default 72)")
     oauth_command("people", "List who may sign in, and as which agent.", _oauth_people)
     remove = oauth_command("remove", "Un-enroll a person (email or Zoho user id) and revoke their tokens.",
                            _oauth_remove)
-    remove.add_argument("person")
+    remove.add_argument("person", help="the enrolled person's Zoho email or user id")
 
-    operator = commands.add_parser("operator", help="Manage the console's operators (the people who sign in).")
+    operator_help = "Manage the console's operators (the people who sign in)."
+    operator = commands.add_parser("operator", help=operator_help, description=operator_help)
     operator_commands = operator.add_subparsers(metavar="ACTION")
-    add = operator_commands.add_parser("add", help="Add an operator: a new secret printed once, stored as a hash.")
+    add_help = "Add an operator: a new secret printed once, stored as a hash."
+    add = operator_commands.add_parser("add", help=add_help, description=add_help)
     add.set_defaults(run=_operator_add)
-    add.add_argument("name")
+    add.add_argument("name", help="the name the operator signs in with")
     add.add_argument("--secret-stdin", action="store_true", help="read the secret to use from stdin instead")
-    add.add_argument("--config", type=Path)
-    add.add_argument("-v", "--verbose", action="store_true")
+    add.add_argument("--config", type=Path, help=CONFIG_HELP)
+    add.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
 
-    access = commands.add_parser("access", help="Who can do what: compare two config files.")
+    access_help = "Who can do what: compare two config files."
+    access = commands.add_parser("access", help=access_help, description=access_help)
     access_commands = access.add_subparsers(metavar="ACTION")
-    compare = access_commands.add_parser("compare", help="What a new config would grant or take away, agent by "
-                                                         "agent, compared with an old one.")
+    compare_help = "What a new config would grant or take away, agent by agent, compared with an old one."
+    compare = access_commands.add_parser("compare", help=compare_help, description=compare_help)
     compare.set_defaults(run=_access_compare)
-    compare.add_argument("old", type=Path)
-    compare.add_argument("new", type=Path)
-    compare.add_argument("-v", "--verbose", action="store_true")
+    compare.add_argument("old", type=Path, help="the config file as it is (say, the running one)")
+    compare.add_argument("new", type=Path, help="the config file as it would be")
+    compare.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
 
     console = command("console", "Serve the operator's console (approvals, access, audit) for this config.",
                       _console)
-    console.add_argument("--host", default="127.0.0.1")
-    console.add_argument("--port", type=int, default=8001)
+    console.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    console.add_argument("--port", type=_port, default=8001, help="port to listen on (default 8001)")
 
     claude = command("claude-config", "Print the Claude config for an agent (stdio), or for a remote zbmcp (--remote).",
                      _claude_config)
     who = claude.add_mutually_exclusive_group(required=True)
-    who.add_argument("--agent", help="run zbmcp locally over stdio as this agent")
+    who.add_argument("--agent", help="the agent Claude Desktop's server acts for (zbmcp run locally over stdio)")
     who.add_argument("--remote", metavar="URL", help="a hosted zbmcp that people sign in to (OAuth)")
 
     audit = command("audit", "Show the audit log as a table: one row per call, with its final state.", _audit)
-    audit.add_argument("--agent")
+    audit.add_argument("--agent", help="only this agent's calls")
     audit.add_argument("--since", help="e.g. 2026-11-25, 2026-11-25T10:00, 2h, 30m or 7d")
-    audit.add_argument("--json", action="store_true")
+    audit.add_argument("--json", action="store_true", help="the same rows as JSON, one object a line")
     audit_actions = audit.add_subparsers(metavar="ACTION")
     verify = audit_actions.add_parser(
         "verify", help="Check the audit log's hash chain; name the first edited, removed or reordered record.",
@@ -189,9 +195,14 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("files", nargs="*", metavar="FILE", help="audit files to check instead (any order)")
     verify.add_argument("--anchor", metavar="SEQ:HASH", help="a head printed by an earlier verify, kept elsewhere: "
                                                               "proves the log still holds that record unchanged")
-    verify.add_argument("--config", type=Path, default=argparse.SUPPRESS)
-    verify.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
+    verify.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=CONFIG_HELP)
+    verify.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
     return parser
+
+
+CONFIG_HELP = "config file (default: $ZBMCP_CONFIG, then zbmcp.yaml in the user config dir)"
+VERBOSE_HELP = "log more to stderr"
+CONNECTION_HELP = "the connection, as named under connections: in the config"
 
 
 def _port(text: str) -> int:

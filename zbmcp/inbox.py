@@ -107,9 +107,13 @@ class OperatorDecision:
         return f"{verb} by operator {self.operator} in the console (approval {self.approval})"
 
 
+# send=true names no address: Zoho emails the customer's contact persons (the question says the same).
+NAMED_BY_ZOHO = "the addresses Zoho has for the customer"
+
+
 def effects_of(question: Question) -> list[str]:
     """Each effect of the call beyond the record it writes, in words."""
-    effects = ["emails " + (", ".join(question.recipients.all()) or "someone")] if question.emails else []
+    effects = ["emails " + (", ".join(question.recipients.all()) or NAMED_BY_ZOHO)] if question.emails else []
     effects += [f"{e.field} = {json.dumps(e.value, ensure_ascii=False)} ({EFFECT_WORDS[e.effect]})"
                 for e in question.effects]
     return effects

@@ -238,9 +238,9 @@ def _explain_one(error: jsonschema.ValidationError, spec: ToolSpec) -> tuple[str
             return (field_path, f"must be a date as yyyy-mm-dd, got {_short(value)}")
         return (field_path, f"must be a valid {error.validator_value}, got {_short(value)}")
     if kind in ("minimum", "exclusiveMinimum"):
-        return (field_path, f"must be at least {error.validator_value}, got {value}")
+        return (field_path, f"must be at least {error.validator_value}, got {_short(value)}")
     if kind == "maximum":
-        return (field_path, f"must be at most {error.validator_value}, got {value}")
+        return (field_path, f"must be at most {error.validator_value}, got {_short(value)}")
     if kind == "minItems":
         return (field_path, f"needs at least {error.validator_value} item(s)")
     if kind == "minLength":

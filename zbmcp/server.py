@@ -148,7 +148,7 @@ class ZbmcpServer:
                     answer = await ask_operator(self.runtime.inbox, ctx, spec, request, arguments, question,
                                                 decision.rule)
                     if not isinstance(answer, OperatorDecision):
-                        return answer  # held for an operator: the inbox audited the request; the agent calls again
+                        return call.finish_pending(answer, decision.rule)  # held; the agent calls again
                     call.approved_by = answer.rule
                     pending = None
                 else:
@@ -283,6 +283,15 @@ class _Call:
             content=[types.TextContent(text=text)],
             structured_content={"dry_run": True, "request": planned},
         )
+
+    def finish_pending(self, answer: types.CallToolResult | types.InputRequiredResult,
+                       rule: str) -> types.CallToolResult | types.InputRequiredResult:
+        """Held for an operator: the inbox recorded the request once; each call waiting on it is recorded too."""
+        approval = (answer.request_state or "").removeprefix("zbmcp-approval:") \
+            if isinstance(answer, types.InputRequiredResult) \
+            else (answer.structured_content or {}).get("error", {}).get("approval_id", "")
+        self._audit("pending", f"{rule}; waiting for approval {approval}", None, None, self._tried())
+        return answer  # nothing was sent, so an audit log that fails changes nothing the agent must know
 
     def finish_error(self, error: ZbmcpError, decision: Outcome, rule: str) -> types.CallToolResult:
         status = getattr(error, "status", None)

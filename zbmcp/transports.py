@@ -8,9 +8,9 @@ the server, and the key itself is not kept past the check.
 State, and what it means for replicas behind a load balancer:
   * 2026-07-28 clients are served sessionless by the SDK: any replica can answer any request, and approvals
     travel in the call itself (approvals.py: InputRequiredResult, then a retry carrying the answer).
-  * Older (2024-11-05..2025-11-25) clients of an agent *without* `require_approval` are served stateless as
-    well (a fresh transport per POST, no Mcp-Session-Id).
-  * Older clients of an agent *with* `require_approval` get a stateful session. Their approval question is a
+  * Older (2024-11-05..2025-11-25) clients are served stateless as well (a fresh transport per POST, no
+    Mcp-Session-Id), unless their agent may ask its own client (`approval: client`).
+  * Older clients of an agent that may ask its own client for approval get a stateful session. Their approval question is a
     server-to-client `elicitation/create` request whose answer comes back in a later POST; a stateless
     transport has nowhere to receive that answer (the SDK gives the call no back-channel and does not even
     keep the client's declared capabilities), so every approval would be refused. Those sessions live in

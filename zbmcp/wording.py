@@ -47,7 +47,11 @@ def did(spec: ToolSpec, arguments: Mapping[str, Any], payload: Mapping[str, Any]
     thing = noun(spec)
     if spec.is_list:
         rows = payload.get(spec.result_key) if payload and spec.result_key else None
-        return f"listed {len(rows)} {thing}" if isinstance(rows, list) else f"listed {thing}"
+        if not isinstance(rows, list):
+            return f"listed {thing}"
+        if len(rows) == 1 and thing.endswith("s") and " of " not in thing:  # not "1 chart of account"
+            thing = thing[:-1]
+        return f"listed {len(rows)} {thing}"
     name = label(spec, arguments, payload)
     phrase = f"{_PAST.get(verb, verb)} {thing}" + (f" {name}" if name else "")
     if verb == "mark":

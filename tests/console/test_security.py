@@ -136,3 +136,19 @@ async def test_the_audit_page_says_when_the_hash_chain_is_broken(console_config,
                 while "Hash chain broken" not in (page := await http.get(f"{server.url}/console/audit")).text:
                     await anyio.sleep(0.05)  # verified in the background: the page shows the latest result
     assert 'class="chain broken"' in page.text
+
+
+async def test_the_access_page_names_the_revision_the_server_runs_not_the_file_edited_since(console_config,
+                                                                                             sandbox):
+    """`zbmcp agent key` edits the file while the server runs the config it loaded: the page must name the
+    revision the audit records carry, or a reviewer would tie the matrix to a policy nobody runs."""
+    loaded = console_config()
+    path = loaded.source.file
+    with open(path, "a") as file:
+        file.write("# edited after start\n")
+    async with running(loaded, sandbox) as runtime, serving(runtime) as server:
+        async with httpx2.AsyncClient() as http:
+            await sign_in(http, server.url)
+            page = await http.get(f"{server.url}/console/access")
+    assert page.status_code == 200
+    assert f"revision <code>{loaded.revision}</code>" in page.text

@@ -225,3 +225,17 @@ def test_the_documented_rules_load_and_decide_as_the_documents_say(document, nam
                                           "line_items": [{"account_id": "8", "rate": 60}]}).outcome == "deny"
     assert decide(policy, "create_invoice", invoice()).outcome in ("allow", "approve")
     assert decide(policy, "create_invoice", {**invoice(), "customer_id": "99"}).outcome == "deny"
+
+
+def test_the_policy_guides_discount_rule_asks_for_any_line_discount():
+    # docs/policy.md: line discounts are taken as applied, so a cautious config asks a person about them.
+    policy = agent('    tools: ["invoices:*"]\n    rules:\n'
+                   '      - approve: has(args.line_items) && args.line_items.exists(l, has(l.discount))\n'
+                   '        name: discounts\n')
+    plain = {"customer_id": ACME, "line_items": [{"item_id": "1", "quantity": 1, "rate": 100}]}
+    discounted = {"customer_id": ACME, "line_items": [{"item_id": "1", "quantity": 1, "rate": 100},
+                                                      {"item_id": "2", "rate": 900, "discount": "99%"}]}
+    assert decide(policy, "create_invoice", plain).outcome == "allow"
+    asked = decide(policy, "create_invoice", discounted)
+    assert asked.outcome == "approve" and "discounts" in asked.rule
+    assert decide(policy, "list_invoices", {}).outcome == "allow"  # no line_items: the rule does not hold

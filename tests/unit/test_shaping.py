@@ -55,7 +55,7 @@ def test_fields_adds_to_the_row_and_star_keeps_every_field_but_the_empty_ones() 
 def test_the_text_is_the_structured_content_as_compact_json() -> None:
     shaped = shape(SPECS["list_invoices"], {}, _page(_invoice_row(1, customer_name="Café Ünïcode")))
     assert shaped.text == json.dumps(shaped.structured, ensure_ascii=False, separators=(",", ":"))
-    assert "Café Ünïcode" in shaped.text and ", " not in shaped.text.replace("Listed 1 invoices", "")
+    assert "Café Ünïcode" in shaped.text and ", " not in shaped.text.replace("Listed 1 invoice", "")
 
 
 def test_a_default_page_of_invoices_costs_about_two_hundred_bytes_a_row() -> None:
@@ -127,3 +127,10 @@ def test_bad_fields_are_refused_naming_the_argument(tool: str, fields: Any, says
 def test_compact_drops_empty_values_at_any_depth_and_keeps_zero_and_false() -> None:
     assert compact({"a": "", "b": None, "c": [], "d": {}, "e": [{"f": ""}], "g": 0, "h": False, "i": [0, ""]}) == {
         "g": 0, "h": False, "i": [0]}
+
+
+def test_one_row_is_counted_in_the_singular() -> None:
+    assert shape(SPECS["list_invoices"], {}, _page(_invoice_row(1))).structured["summary"] == \
+        "Listed 1 invoice (page 1; no more pages)."
+    payments = {"code": 0, "customerpayments": [{"payment_id": "4602", "amount": 5.0}]}
+    assert shape(SPECS["list_customer_payments"], {}, payments).structured["summary"] == "Listed 1 customer payment."

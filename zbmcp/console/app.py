@@ -389,7 +389,7 @@ class ConsoleApp:
 
     async def _access(self, request: Request, session: Session) -> Response:
         return self._page(request, "access.html", session, matrix=self._matrix,
-                          revision=self._revision())
+                          revision=self.runtime.config.revision)
 
     async def _compare_page(self, request: Request, session: Session) -> Response:
         return self._page(request, "compare.html", session, candidate="", changes=None, error=None)
@@ -403,13 +403,6 @@ class ConsoleApp:
                               error=str(exc))
         return self._page(request, "compare.html", session, candidate=candidate,
                           changes=compare(self._matrix, other), error=None)
-
-    def _revision(self) -> str:
-        try:
-            text = Path(self.runtime.config.source.file).read_bytes()
-        except OSError:
-            return ""
-        return hashlib.sha256(text).hexdigest()[:12]
 
     # -- audit viewer --------------------------------------------------------------------------------
 
