@@ -279,8 +279,9 @@ class _Call:
         with anyio.CancelScope(shield=True), anyio.move_on_after(GIVE_BACK_SECONDS):  # a cancelled call too
             try:
                 self.approval_kept = await give_back()
-            except ZbmcpError as exc:  # the state is unavailable: the approval stays spent, the safe side
-                log.warning("could not keep the approval of an unsent call for a retry: %s", exc)
+            except Exception as exc:  # noqa: BLE001 - the state failed: the approval stays spent, the safe side,
+                # and the call's own failure is still what the agent hears
+                log.warning("could not keep the approval of an unsent call for a retry (%s)", type(exc).__name__)
 
     def finish_ok(self, payload: dict[str, Any], status: int, view: View) -> types.CallToolResult:
         assert self.spec is not None
