@@ -9,9 +9,11 @@ from pathlib import Path
 
 import anyio
 import httpx2
+import pytest
 from mcp import Client, StdioServerParameters
 
 from tests.conftest import ORG, agent, config_text, environ, free_port
+from zbmcp import cli
 from zbmcp.audit import read_calls
 from zbmcp.manifest import load_manifests
 from zbmcp.sandbox.server import SandboxServer
@@ -95,7 +97,7 @@ def test_tools_scopes_and_claude_config(sandbox, home, tmp_path):
 
 def test_zbmcp_sandbox_serves_on_the_port_it_prints_with_the_credentials_it_prints():
     port = str(free_port())
-    process = subprocess.Popen([*ZBMCP, "sandbox", "--port", port], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+    process = subprocess.Popen([*ZBMCP, "sandbox", "--port", port], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
     try:
         banner = {}
@@ -113,9 +115,10 @@ def test_zbmcp_sandbox_serves_on_the_port_it_prints_with_the_credentials_it_prin
                             headers={"Authorization": f"Zoho-oauthtoken {token['access_token']}"})
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        _, stderr = process.communicate(timeout=10)
         if process.stdout is not None:
             process.stdout.close()
+    assert stderr == ""  # uvicorn's "Started server process [pid]" and its like are not zbmcp's to print
     assert banner["API base URL"] == f"http://127.0.0.1:{port}/books/v3"
     assert answer.status_code == 200 and answer.json()["code"] == 0
     assert [o["organization_id"] for o in answer.json()["organizations"]] == ["10234695", "10234696"]
@@ -139,6 +142,15 @@ def test_the_audit_command_shows_the_log_as_a_table(sandbox, home, tmp_path):
     shown = run("audit", "--config", str(path), "--agent", "a", env=env)
     assert shown.returncode == 0
     assert 'agent "a" listed 4 items' in shown.stdout and "tried to create" not in shown.stdout
+
+
+def test_audit_help_shows_that_plain_zbmcp_audit_needs_no_action(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["audit", "--help"])
+    usage = capsys.readouterr().out.split("\n\n")[0]
+    plain, verify = usage.removeprefix("usage: ").split("zbmcp audit verify")
+    assert plain.startswith("zbmcp audit [-h]") and "ACTION" not in plain and "..." not in plain
+    assert "[FILE ...]" in verify
 
 
 def test_every_command_and_option_says_what_it_is_in_help():

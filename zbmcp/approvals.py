@@ -11,11 +11,16 @@ can approve a call. Two protocol eras, one rule:
 
 When the client cannot ask, or anything goes wrong while asking, the call is refused (fail closed) with a
 message that says why.
+
+An approval is spent by the call it lets through, unless that call provably sent nothing (Zoho could not be
+reached, zbmcp's own limits held it): the server then keeps it (ApprovalTickets.keep) for the next identical
+call, once, until the ticket would have expired. Anything that may have reached Zoho spends it.
 """
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -46,6 +51,19 @@ APPROVE_SCHEMA: dict[str, Any] = {
 }
 TICKET_TTL_SECONDS = 600.0
 USED_TICKETS = "approval-tickets-used"  # State namespace: the nonce of each ticket honoured, until it expires
+KEPT = "approvals-kept"  # State namespace: approvals given back by a call that sent nothing, by call binding
+
+
+def binding(agent: str, tool: str, organization: str | None, arguments: Mapping[str, Any]) -> str:
+    """One exact call (agent, tool, organization, arguments), as a key: an approval of one never lets another,
+    or a changed one, through."""
+    canonical = json.dumps([agent, tool, organization, arguments], sort_keys=True, separators=(",", ":"),
+                           ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def until_text(moment: float) -> str:
+    return dt.datetime.fromtimestamp(moment, dt.UTC).strftime("%H:%M UTC")
 
 
 class ApprovalTickets:
@@ -84,6 +102,17 @@ class ApprovalTickets:
             return False
         return await self._state.put_if_absent(USED_TICKETS, nonce, "used", ttl=expires - now + 1)
 
+    async def keep(self, key: str) -> str | None:
+        """A person's approval of the call `key` (a binding), whose call sent nothing: usable once more by the
+        same call, for as long as a ticket lives. Says so, or None when one is kept already."""
+        if not await self._state.put_if_absent(KEPT, key, "approved", ttl=self._ttl):
+            return None
+        return f"the person's approval still holds for this exact call until {until_text(self._clock() + self._ttl)}"
+
+    async def take_kept(self, key: str) -> bool:
+        """True once for an approval kept for the call `key`: of any number of identical calls, exactly one."""
+        return await self._state.take(KEPT, key) is not None
+
     def _mac(self, agent: str, spec: ToolSpec, arguments: Mapping[str, Any], nonce: str, expires: int) -> str:
         canonical = json.dumps([agent, spec.name, arguments, nonce, expires], sort_keys=True,
                                separators=(",", ":"), default=str)
@@ -106,10 +135,14 @@ async def request_approval(
     question: Question,
     rule: str,
     tickets: ApprovalTickets,
+    call: str,
 ) -> types.InputRequiredResult | None:
     """None when a person approved; an InputRequiredResult when the client must ask first (2026-07-28);
-    ApprovalRefused otherwise. `rule` is the rule that asks (the policy Decision's)."""
+    ApprovalRefused otherwise. `rule` is the rule that asks (the policy Decision's); `call` the call's binding,
+    under which an approval given back by an identical call that sent nothing is kept."""
     agent = question.agent
+    if await tickets.take_kept(call):
+        return None
     if not client_can_elicit(ctx):
         raise ApprovalRefused(
             f"{spec.name} needs a person's approval ({rule}), and this MCP client cannot ask one "

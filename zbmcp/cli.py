@@ -186,6 +186,7 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--agent", help="only this agent's calls")
     audit.add_argument("--since", help="e.g. 2026-11-25, 2026-11-25T10:00, 2h, 30m or 7d")
     audit.add_argument("--json", action="store_true", help="the same rows as JSON, one object a line")
+    shows = audit.format_usage().removeprefix("usage: ").rstrip()  # before the action: plain `zbmcp audit` takes none
     audit_actions = audit.add_subparsers(metavar="ACTION")
     verify = audit_actions.add_parser(
         "verify", help="Check the audit log's hash chain; name the first edited, removed or reordered record.",
@@ -197,6 +198,7 @@ def _parser() -> argparse.ArgumentParser:
                                                               "proves the log still holds that record unchanged")
     verify.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=CONFIG_HELP)
     verify.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
+    audit.usage = shows + "\n       " + verify.format_usage().removeprefix("usage: ").rstrip()
     return parser
 
 

@@ -9,6 +9,7 @@
      ├── AuditUnavailable           the audit record could not be written, so nothing was sent
      └── ZohoApiError               Zoho answered with an error (status, code, message)
           ├── RateLimited           a limit was hit, ours or Zoho's (retry_after seconds)
+          ├── ZohoUnreachable       no connection to Zoho could be made, so this attempt sent nothing
           └── OutcomeUnknown        a write may or may not have taken effect (how to check)
 
 Each one becomes a clear tool error or CLI message at the edge; none carries a secret.
@@ -80,6 +81,10 @@ class RateLimited(ZohoApiError):
     ) -> None:
         self.retry_after = retry_after
         super().__init__(message, status=status, code=code, zoho_message=zoho_message)
+
+
+class ZohoUnreachable(ZohoApiError):
+    pass
 
 
 class OutcomeUnknown(ZohoApiError):

@@ -13,12 +13,14 @@ call it approves, lets that call through, once.
 
 A binding is a hash of (agent, tool, organization, arguments): a decision for one call never lets another,
 or a changed one, through. The records live in the shared store, so every replica sees every decision.
+
+A call that took an approval and then provably sent nothing (Zoho unreachable) gives it back (give_back): the
+decision waits again for the next identical call. Anything that may have reached Zoho spends it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
 import secrets
@@ -32,7 +34,7 @@ import httpx2
 from mcp import types
 from mcp.server import ServerRequestContext
 
-from zbmcp.approvals import modern
+from zbmcp.approvals import binding, modern, until_text
 from zbmcp.audit import AuditEvent, AuditLog, now_iso
 from zbmcp.errors import ApprovalRefused, AuditUnavailable
 from zbmcp.manifest import EFFECT_WORDS, ToolSpec
@@ -51,12 +53,6 @@ _ID_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: read aloud o
 
 class DecisionRefused(Exception):
     """An operator's decision that cannot be taken; the message says why and what to do."""
-
-
-def binding(agent: str, tool: str, organization: str | None, arguments: Mapping[str, Any]) -> str:
-    canonical = json.dumps([agent, tool, organization, arguments], sort_keys=True, separators=(",", ":"),
-                           ensure_ascii=False, default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -100,6 +96,8 @@ class OperatorDecision:
     approval: str
     approved: bool
     operator: str
+    binding: str = ""  # the call it lets through
+    until: float = 0.0  # when it stops letting that call through
 
     @property
     def rule(self) -> str:
@@ -163,11 +161,30 @@ class ApprovalInbox:
         record = _as_dict(await self.state.take("inbox-decision", key))
         if record is None:
             return None
-        await self.state.delete("inbox-call", key)  # the next identical call asks again
+        # The next identical call asks again; an approval another identical call opened meanwhile stays open.
+        await self.state.delete("inbox-call", key, only_if={"id": record["approval"]})
         held = await self.get(record["approval"])
         if held is not None:
             await self._save(held, status="used" if record["approved"] else "denied")
-        return OperatorDecision(record["approval"], bool(record["approved"]), record["operator"])
+        return OperatorDecision(record["approval"], bool(record["approved"]), record["operator"], key,
+                                float(record.get("until") or 0))
+
+    async def give_back(self, decision: OperatorDecision) -> str | None:
+        """An approval taken by a call that then provably sent nothing (Zoho could not be reached): usable again,
+        once, by the next identical call, until it would have expired anyway. Says so, or None when it cannot
+        be (expired, or another decision for the same call is waiting)."""
+        remaining = decision.until - self._clock()
+        if not decision.approved or remaining <= 0:
+            return None
+        record = {"approval": decision.approval, "approved": True, "operator": decision.operator,
+                  "until": decision.until}
+        if not await self.state.put_if_absent("inbox-decision", decision.binding, record, ttl=remaining):
+            return None
+        held = await self.get(decision.approval)
+        if held is not None and held.status == "used":
+            await self._save(held, status="approved")
+        self._notify()
+        return f"approval {decision.approval} still holds for this exact call until {until_text(decision.until)}"
 
     async def _open(self, key: str, spec: ToolSpec, request: ZohoRequest, arguments: Mapping[str, Any],
                     question: Question) -> tuple[HeldCall, bool]:
@@ -254,7 +271,8 @@ class ApprovalInbox:
         remaining = max(1.0, held.expires_at - self._clock())
         await self.state.put("inbox-approval", approval_id, decided.to_record(), ttl=max(remaining, DECISION_SECONDS))
         await self.state.put("inbox-decision", held.binding,
-                             {"approval": approval_id, "approved": approve, "operator": operator}, ttl=DECISION_SECONDS)
+                             {"approval": approval_id, "approved": approve, "operator": operator,
+                              "until": self._clock() + DECISION_SECONDS}, ttl=DECISION_SECONDS)
         self._notify()
         return decided
 

@@ -11,7 +11,8 @@ import json
 import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 from typing import Any
 
 import anyio
@@ -20,7 +21,7 @@ from mcp.server import Server, ServerRequestContext
 from mcp.server.auth.middleware.auth_context import get_access_token
 
 from zbmcp import __version__
-from zbmcp.approvals import request_approval
+from zbmcp.approvals import binding, request_approval
 from zbmcp.audit import (
     AuditRecord,
     Phase,
@@ -42,6 +43,7 @@ from zbmcp.errors import (
     RateLimited,
     ZbmcpError,
     ZohoApiError,
+    ZohoUnreachable,
 )
 from zbmcp.inbox import OperatorDecision, ask_operator
 from zbmcp.manifest import ToolSpec
@@ -53,8 +55,11 @@ from zbmcp.runtime import Runtime
 from zbmcp.shaping import View, shape, split_view
 from zbmcp.tools import to_mcp_tool
 from zbmcp.wording import did, tried
+from zbmcp.zoho.client import Delivery
 
 log = logging.getLogger(__name__)
+
+GIVE_BACK_SECONDS = 5.0  # bound on giving an unused approval back (the shared state may be slow or gone)
 
 INSTRUCTIONS = (
     "Zoho Books for one or more organizations. Ids are digit strings: find them with the list_* tools. "
@@ -150,10 +155,14 @@ class ZbmcpServer:
                     if not isinstance(answer, OperatorDecision):
                         return call.finish_pending(answer, decision.rule)  # held; the agent calls again
                     call.approved_by = answer.rule
+                    call.give_back = partial(self.runtime.inbox.give_back, answer)
                     pending = None
                 else:
+                    key = binding(policy.agent, spec.name, request.organization_id, arguments)
                     pending = await request_approval(ctx, params, spec, question, decision.rule,
-                                                     self.runtime.approvals)
+                                                     self.runtime.approvals, key)
+                    if pending is None:
+                        call.give_back = partial(self.runtime.approvals.keep, key)
                 if pending is not None:
                     return pending  # the client asks the person and calls again; that call gets the audit record
             if policy.dry_run and not spec.read_only:
@@ -165,10 +174,14 @@ class ZbmcpServer:
                     policy.agent, per_minute=agent.quota.per_minute, per_day=agent.quota.per_day,
                     max_wait=self.runtime.connection_of(policy.agent).settings.limits.max_wait_seconds,
                 )
-            connection = self.runtime.calling_connection(policy.agent, call.person)
             # The record is written ahead once the request's turn comes; if it cannot be, nothing is sent.
-            response = await self.runtime.client.send(connection, request, agent_gate=gate,
-                                                      before_send=call.write_ahead)
+            try:
+                connection = self.runtime.calling_connection(policy.agent, call.person)
+                response = await self.runtime.client.send(connection, request, agent_gate=gate,
+                                                          before_send=call.write_ahead, delivery=call.delivery)
+            except BaseException:
+                await call.keep_approval()
+                raise
             payload = response.payload
             if spec.name == "list_organizations":
                 payload = _only_organizations(payload, policy.organizations)
@@ -183,6 +196,8 @@ class ZbmcpServer:
             return call.finish_error(exc, "unknown", "outcome unknown")
         except AuditUnavailable as exc:
             return call.finish_error(exc, "failed", "audit log unavailable")
+        except ZohoUnreachable as exc:
+            return call.finish_error(exc, "failed", "could not connect to Zoho")
         except ZohoApiError as exc:
             return call.finish_error(exc, "failed", f"Zoho error {exc.code}" if exc.code else "Zoho error")
         except ZbmcpError as exc:
@@ -228,8 +243,17 @@ class _Call:
         self.spec: ToolSpec | None = runtime.specs.get(name)
         self.request: ZohoRequest | None = None
         self.approved_by: str | None = None  # the operator's decision that let this call through
-        self.sent = False
         self.decision: Decision | None = None
+        self.delivery = Delivery()
+        self.wrote_ahead = False
+        # The approval this call took, and how to give it back unused; what was said when it was given back.
+        self.give_back: Callable[[], Awaitable[str | None]] | None = None
+        self.approval_kept: str | None = None
+
+    @property
+    def sent(self) -> bool:
+        """Whether the request may have reached Zoho (see Delivery: only a proven "no" counts as no)."""
+        return self.delivery.may_have_left
 
     @property
     def may_have_changed_zoho(self) -> bool:
@@ -243,7 +267,7 @@ class _Call:
                               text=intent_sentence(agent, tried(self.spec), self._organization(), self._region()))
         if problem is not None:
             raise problem
-        self.sent = True  # from here on the request may reach Zoho, whatever happens to this call
+        self.wrote_ahead = True
 
     @property
     def allowed_by(self) -> str:
@@ -255,6 +279,19 @@ class _Call:
         if self.decision.outcome == "approve":
             return f"{self.decision.rule} (approved by a person)"
         return self.decision.rule
+
+    async def keep_approval(self) -> None:
+        """Give the approval this call took back if the request provably never left: retrying the same call then
+        does not ask again. Anything that may have reached Zoho spends it (a second send could double a write)."""
+        give_back, self.give_back = self.give_back, None
+        if give_back is None or self.sent:
+            return
+        with anyio.CancelScope(shield=True), anyio.move_on_after(GIVE_BACK_SECONDS):  # a cancelled call too
+            try:
+                self.approval_kept = await give_back()
+            except Exception as exc:  # noqa: BLE001 - the state failed: the approval stays spent, the safe side,
+                # and the call's own failure is still what the agent hears
+                log.warning("could not keep the approval of an unsent call for a retry (%s)", type(exc).__name__)
 
     def finish_ok(self, payload: dict[str, Any], status: int, view: View) -> types.CallToolResult:
         assert self.spec is not None
@@ -299,10 +336,17 @@ class _Call:
         if decision == "unknown":
             error = OutcomeUnknown(f"{error} {self.check_hint()} (zbmcp call {self.call_id})", status=status,
                                    code=code, zoho_message=getattr(error, "zoho_message", None))
+        note = ""
+        if self.wrote_ahead and not self.sent:  # the intent record says "is sending": say plainly it did not
+            rule += "; nothing sent"
+        if self.approval_kept:
+            rule += f"; {self.approval_kept}"
+            kept = self.approval_kept
+            note = f" {kept[0].upper()}{kept[1:]}: call again with exactly the same arguments."
         problem = self._audit(decision, rule, status, code, self._tried())
         if problem is not None and not self.sent:
             error, rule = problem, "audit log unavailable"  # refused anyway; now the record is missing too
-        return self._error_result(error, rule)
+        return self._error_result(error, rule, note)
 
     def finish_cancelled(self) -> None:
         """The call was cancelled (the client cancelled or disconnected, or the server is stopping)."""
@@ -311,7 +355,8 @@ class _Call:
         elif self.sent:
             self._audit("failed", "cancelled after the request was sent", None, None, self._tried())
         else:
-            self._audit("failed", "cancelled before anything was sent", None, None, self._tried())
+            kept = f"; {self.approval_kept}" if self.approval_kept else ""
+            self._audit("failed", f"cancelled before anything was sent{kept}", None, None, self._tried())
 
     def check_hint(self) -> str:
         """How a person or agent finds out whether a write whose answer was lost took effect."""
@@ -332,10 +377,10 @@ class _Call:
     def _tried(self) -> str:
         return tried(self.spec) if self.spec is not None else f"tried to call unknown tool {shorten(self.name, 64)!r}"
 
-    def _error_result(self, error: ZbmcpError, rule: str) -> types.CallToolResult:
+    def _error_result(self, error: ZbmcpError, rule: str, note: str = "") -> types.CallToolResult:
         status = getattr(error, "status", None)
         code = getattr(error, "code", None)
-        detail: dict[str, Any] = {"type": type(error).__name__, "message": str(error), "rule": rule}
+        detail: dict[str, Any] = {"type": type(error).__name__, "message": str(error) + note, "rule": rule}
         if status is not None:
             detail["http_status"] = status
         if code is not None:
@@ -349,7 +394,7 @@ class _Call:
             detail["call_id"] = self.call_id
             detail["check"] = self.check_hint()
         return types.CallToolResult(
-            content=[types.TextContent(text=str(error))],
+            content=[types.TextContent(text=str(error) + note)],
             structured_content={"error": detail},
             is_error=True,
         )

@@ -258,3 +258,9 @@ async def test_a_busy_organization_keeps_balanced_books() -> None:
     owed = sum(row["balance"] for row in invoices.values() if row["status"] not in ("draft", "void"))
     assert aging["total"] == round(owed, 2)
     assert sheet[("Assets",)] == sheet[("Liabilities & Equities",)]
+
+
+async def test_a_balance_sheet_as_of_the_first_year_there_is_answers(books: httpx2.AsyncClient) -> None:
+    """Found by the hostile-arguments test: the year before year 1 does not exist, and nothing is dated in it."""
+    report = _flatten(ok(await books.get("reports/balancesheet", params={"to_date": "0001-06-30"}))["balance_sheet"])
+    assert report[("Assets",)] == report[("Liabilities & Equities",)] == 0  # the books start long after

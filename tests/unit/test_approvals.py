@@ -40,3 +40,26 @@ async def test_replicas_sharing_a_key_accept_each_others_tickets_once(state: Sta
     assert not await stranger.redeem(ticket, "bookkeeper", EMAIL, CALL)
     assert await answering.redeem(ticket, "bookkeeper", EMAIL, CALL)
     assert not await again.redeem(ticket, "bookkeeper", EMAIL, CALL)
+
+
+async def test_an_approval_kept_for_a_call_is_taken_once_by_any_replica(state: State):
+    """Kept after its call sent nothing: of racing identical calls on any replica, exactly one takes it."""
+    import anyio
+
+    from zbmcp.approvals import binding
+
+    replicas = [ApprovalTickets(KEY, state) for _ in range(3)]
+    call = binding("bookkeeper", EMAIL.name, "10234695", CALL)
+    assert await replicas[0].keep(call)
+    assert await replicas[0].keep(call) is None  # one at a time: a second give-back adds nothing
+    assert not await replicas[0].take_kept(binding("bookkeeper", EMAIL.name, "10234696", CALL))  # another org
+    taken: list[bool] = []
+
+    async def take(replica: ApprovalTickets) -> None:
+        taken.append(await replica.take_kept(call))
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            for replica in replicas * 3:
+                tg.start_soon(take, replica)
+    assert sorted(taken) == [False] * 8 + [True]

@@ -201,7 +201,7 @@ def run_sandbox(host: str = "127.0.0.1", port: int = 8765, *, settings: SandboxS
         stream = out or sys.stdout
         stream.write(banner(sandbox, base_url))
         stream.flush()
-        uvicorn.Server(_config(sandbox, "info")).run(sockets=[sock])
+        uvicorn.Server(_config(sandbox, "warning")).run(sockets=[sock])  # errors only: no "Started server process"
     except KeyboardInterrupt:
         pass  # uvicorn re-raises the Ctrl-C it already handled by shutting down cleanly
     finally:

@@ -8,6 +8,9 @@ Retry rules (accounting cannot afford a second invoice from a retried POST):
             not act: a 5xx whatever its body, a body that is not Zoho's JSON (a gateway's HTML page), a 429
             without a limit code, a connection reset or a timeout after sending. The caller then gets
             OutcomeUnknown and must check before trying again.
+
+A caller that must know whether any byte of its request left this machine (an approval is given back only when
+none did) passes a Delivery: ZohoUnreachable alone does not say so, as an earlier attempt may have gone out.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import httpx2
 
 from zbmcp import __version__
 from zbmcp.config import Connection
-from zbmcp.errors import OutcomeUnknown, RateLimited, ZohoApiError
+from zbmcp.errors import OutcomeUnknown, RateLimited, ZohoApiError, ZohoUnreachable
 from zbmcp.requests import ZohoRequest
 from zbmcp.zoho.limits import Gate, Pacer
 from zbmcp.zoho.oauth import TokenManager, ZohoAuth
@@ -84,6 +87,18 @@ class RetryPolicy:
         return rng() * min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
 
 
+class Delivery:
+    """Whether any byte of one request may have left this machine, over all its attempts.
+
+    Conservative by construction: set before each attempt is handed to the HTTP client, and cleared again only by
+    a failure proven to come before anything was sent (no connection could be made: refused, DNS, the pool).
+    Everything else, a timeout or a reset included, leaves it set: Zoho may have acted.
+    """
+
+    def __init__(self) -> None:
+        self.may_have_left = False
+
+
 class _Retry(Exception):
     def __init__(self, failure: Exception, delay: float | None = None) -> None:
         self.failure = failure
@@ -122,10 +137,11 @@ class ZohoClient:
         )
 
     async def send(self, connection: str | ZohoConnection, request: ZohoRequest, *, agent_gate: Gate | None = None,
-                   before_send: Callable[[], None] | None = None) -> ZohoResponse:
+                   before_send: Callable[[], None] | None = None, delivery: Delivery | None = None) -> ZohoResponse:
         """Send the request, on a named connection or a person's own (per_user). `before_send` runs once, when its
         turn has come and just before it goes out (the audit log's write-ahead record); if it raises, nothing is
-        sent."""
+        sent. `delivery` tells the caller, whatever is raised, whether the request may have left this machine."""
+        delivery = delivery if delivery is not None else Delivery()
         if isinstance(connection, str):
             connection = self.connections[connection]
         gate = self.organization_gate(connection, request.organization_id)
@@ -135,7 +151,8 @@ class ZohoClient:
             attempt += 1
             try:
                 first = before_send if attempt == 1 else None
-                status, payload, headers = await self._attempt(connection, request, gate, agent_gate, first)
+                status, payload, headers = await self._attempt(connection, request, gate, agent_gate, first,
+                                                               delivery)
                 return ZohoResponse(status, payload, (time.perf_counter() - started) * 1000, attempt, headers)
             except _Retry as retry:
                 if attempt >= self._retry.attempts:
@@ -145,7 +162,7 @@ class ZohoClient:
 
     async def _attempt(
         self, connection: ZohoConnection, request: ZohoRequest, gate: Gate, agent_gate: Gate | None,
-        before_send: Callable[[], None] | None,
+        before_send: Callable[[], None] | None, delivery: Delivery,
     ) -> tuple[int, dict[str, Any], Mapping[str, str]]:
         is_read = request.method == "GET"
         # A token first, outside the slot and the timeout: waiting while another process refreshes it holds no
@@ -157,6 +174,8 @@ class ZohoClient:
             if before_send is not None:
                 before_send()
             timeout = connection.settings.timeout_seconds
+            left_before = delivery.may_have_left
+            delivery.may_have_left = True
             try:
                 # The whole exchange is bounded, whatever the transport does with its own timeouts.
                 with anyio.fail_after(timeout):
@@ -175,7 +194,8 @@ class ZohoClient:
                 raise failure from None
             except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout) as exc:
                 # Nothing reached Zoho: safe to retry, even a write.
-                raise _Retry(ZohoApiError(
+                delivery.may_have_left = left_before
+                raise _Retry(ZohoUnreachable(
                     f"Could not connect to Zoho at {_host(where)} ({type(exc).__name__}). Nothing was sent; "
                     "check the network (or api_base_url) and try again.",
                     status=None, code=None, zoho_message=None,

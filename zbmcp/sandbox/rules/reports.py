@@ -143,7 +143,8 @@ def balance_sheet(call: Call) -> Reply:
     entries = ledger.journal(store)
     held = ledger.balances(entries, end=as_of.isoformat())
     year_start = date(as_of.year, 1, 1).isoformat()
-    earned_before = -_net(store, ledger.balances(entries, end=(date(as_of.year, 1, 1) - timedelta(days=1)).isoformat()))
+    earned_before = ZERO if as_of.year == date.min.year else -_net(  # nothing is dated before year 1
+        store, ledger.balances(entries, end=(date(as_of.year, 1, 1) - timedelta(days=1)).isoformat()))
     earned_this_year = -_net(store, ledger.balances(entries, start=year_start, end=as_of.isoformat()))
 
     asset = lambda types: _section(store, held, types, sign=1)  # noqa: E731
