@@ -530,5 +530,5 @@ async def test_serve_sandbox_over_http_with_a_key_from_the_environment_needs_it_
     assert keyless.status_code == 401  # with a key set, there is no keyless mode
     assert "`Authorization: Bearer <the value of $DEMO_KEY>`" in output
     assert key not in output and "no key needed" not in output
-    assert f"the operator's console is at {server.url}/console; no operator can sign in yet" in output
+    assert f"the operator's console is at {server.url}/console; the sandbox has no operators (docs/console.md" in output
     assert "Traceback" not in output

@@ -16,6 +16,7 @@ DEMO_AGENT = "demo"
 SANDBOX_CONNECTION = "sandbox"
 # Requests never leave the process (an in-memory transport); the host name only has to look like one.
 SANDBOX_BASE_URL = "http://sandbox.zbmcp.invalid"
+SANDBOX_SOURCE = "<sandbox>"  # the config file name the built-in configuration reports
 
 
 def demo_config(
@@ -48,4 +49,4 @@ def demo_config(
         },
         oauth=OAuth(issuer=oauth_issuer) if oauth_issuer else None,
     )
-    return LoadedConfig(config, SourceMap("<sandbox>"), Path(gettempdir()) / "zbmcp-sandbox")
+    return LoadedConfig(config, SourceMap(SANDBOX_SOURCE), Path(gettempdir()) / "zbmcp-sandbox")

@@ -557,9 +557,13 @@ async def serve_http(runtime: Runtime, *, transport: Transport, host: str, port:
         paths = {"http": "/mcp", "sse": "/sse", "both": "/mcp and /sse"}[transport]
         log.info("serving MCP on %s (%s), health at /healthz; Ctrl-C or SIGTERM stops it gracefully",
                  server.url, paths)
+        from zbmcp.demo import SANDBOX_SOURCE  # the sandbox's code loads only when a server starts
+
         operators = runtime.config.config.operators
         log.info("the operator's console is at %s%s%s", server.url, CONSOLE,
                  f" ({len(operators)} operator{'s' if len(operators) != 1 else ''})" if operators
+                 else "; the sandbox has no operators (docs/console.md says how to try the console)"
+                 if runtime.config.source.file == SANDBOX_SOURCE
                  else "; no operator can sign in yet: add one with `zbmcp operator add NAME` and restart")
 
 
