@@ -14,7 +14,12 @@ from zbmcp.oauth_server.audit import Event as OAuthStep
 CALLS = "call"  # tool calls carry no "event" field
 _STEP = re.compile(r"[a-z][a-z_-]{0,39}")
 
-FAMILIES: dict[str, str] = {"oauth": "OAuth sign-in", "console": "Console", "approval": "Approvals"}
+# family: (its group in a form, the choice of the whole family)
+FAMILIES: dict[str, tuple[str, str]] = {
+    "oauth": ("OAuth sign-in", "every OAuth sign-in step"),
+    "console": ("Console", "every console sign-in, sign-out and refusal"),
+    "approval": ("Approvals", "every approval requested or decided"),
+}
 
 # Every step zbmcp writes, by family (the OAuth steps come from the type its writer is checked against).
 STEPS: dict[str, list[str]] = {
@@ -26,10 +31,10 @@ STEPS: dict[str, list[str]] = {
 
 def choices() -> list[tuple[str, list[tuple[str, str]]]]:
     """(group label, [(value, label)]) for a form: tool calls, then each family followed by its steps."""
-    groups = [("Tool calls", [(CALLS, "tool calls")])]
-    for family, label in FAMILIES.items():
+    groups = [("Tool calls", [(CALLS, "every call")])]  # no "tool": a select is named by its options too
+    for family, (group, whole) in FAMILIES.items():
         steps = [(step, step.partition(".")[2].replace("_", " ").replace("-", " ")) for step in STEPS[family]]
-        groups.append((label, [(family, f"every {label.lower()} event"), *steps]))
+        groups.append((group, [(family, whole), *steps]))
     return groups
 
 

@@ -196,3 +196,19 @@ def test_an_unknown_event_kind_is_named_with_the_choices(kind: str):
 
     said = audit_events.problem(kind)
     assert said is not None and repr(kind) in said and "oauth, console, approval" in said
+
+
+def test_the_event_choices_are_the_events_zbmcp_writes():
+    """An event written under a name the filter does not offer could not be found by an operator."""
+    import re
+
+    import zbmcp
+    from zbmcp import audit_events
+
+    source = "".join(p.read_text() for p in Path(zbmcp.__file__).parent.rglob("*.py"))
+    written = set(re.findall(r'_audit\((?:[a-z]+, )?"([a-z]+\.[a-z_-]+)"', source))
+    offered = {step for steps in audit_events.STEPS.values() for step in steps}
+    assert written and written == {step for step in offered if not step.startswith("oauth.")}
+    assert {"oauth.token", "oauth.sign-in", "oauth.bearer"} <= offered
+    groups = dict(audit_events.choices())
+    assert [value for value, _ in groups["OAuth sign-in"]][:2] == ["oauth", "oauth.authorize"]
