@@ -186,9 +186,11 @@ def test_the_audit_command_shows_one_kind_of_record(sandbox, home, tmp_path, cap
         {"event": "console.sign_in", "decision": "denied", "sentence": 'sign-in as "oscar" failed'},
         {"event": "oauth.token", "decision": "denied", "sentence": "alice: token: denied (invalid_grant)"},
         {"event": "oauth.consent", "decision": "allowed", "sentence": "alice: consent: allowed books:read"},
-        {"event": "approval.requested", "decision": "pending", "tool": "email_invoice", "sentence": "wants to email"},
+        {"event": "approval.requested", "decision": "pending", "tool": "email_invoice",
+         "sentence": "wants to email"},
     ]
-    log.write_text("".join(json.dumps({"time": f"2026-11-25T09:0{i}:00Z", **r}) + "\n" for i, r in enumerate(records)))
+    log.write_text("".join(json.dumps({"time": f"2026-11-25T09:0{i}:00Z", **r}) + "\n"
+                           for i, r in enumerate(records)))
     for name, value in environ(sandbox, home).items():
         monkeypatch.setenv(name, value)
 

@@ -259,9 +259,10 @@ _ZONE_FIELDS = re.compile(rb'"(agent|tool|organization|decision|event)"\s*:\s*("
 
 
 class ZoneIndex:
-    """Which agents, tools, organizations, decisions and events each 4 MB stretch of the log holds, so a filter skips
-    the stretches that cannot match instead of reading them: a filter that matches nothing costs as little as
-    one that matches often. Built in a worker thread as the log grows; until a stretch is indexed it is read."""
+    """Which agents, tools, organizations, decisions and events each 4 MB stretch of the log holds, so a
+    filter skips the stretches that cannot match instead of reading them: a filter that matches nothing costs
+    as little as one that matches often. Built in a worker thread as the log grows; until a stretch is indexed
+    it is read."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -280,7 +281,7 @@ class ZoneIndex:
             zones = list(self._zones)
         return [(start, end) for start, end, values in zones
                 if any(value not in values.get(name, ()) for name, value in wanted.items())
-                or event is not None and not any(_same_kind(seen, event) for seen in values.get(b"event", ()))]
+                or event is not None and not _holds_kind(values.get(b"event", set()), event)]
 
     @property
     def building(self) -> bool:
@@ -326,6 +327,6 @@ class ZoneIndex:
             self._building = False
 
 
-def _same_kind(seen: bytes, needle: bytes) -> bool:
-    """Whether an event name seen in a zone (a JSON string) is the filter's kind: its name, or one of its steps."""
-    return seen.startswith(needle) and seen[len(needle):len(needle) + 1] in (b'"', b".")
+def _holds_kind(seen: set[bytes], needle: bytes) -> bool:
+    """Whether a zone's event names (JSON strings) hold the filter's kind: itself, or a step of it."""
+    return any(name.startswith(needle) and name[len(needle):len(needle) + 1] in (b'"', b".") for name in seen)

@@ -1,5 +1,6 @@
-"""`zbmcp audit`: the audit log as a readable table (one row per call, with its final state), filtered by agent,
-kind of record (zbmcp.audit_events) and time; `zbmcp audit verify`: whether the log's hash chain is intact."""
+"""`zbmcp audit`: the audit log as a readable table (one row per call, with its final state), filtered by
+agent, kind of record (zbmcp.audit_events) and time; `zbmcp audit verify`: whether the log's hash chain is
+intact."""
 
 from __future__ import annotations
 

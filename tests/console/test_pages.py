@@ -45,12 +45,14 @@ def shown(page: str) -> list[str]:
     return [html.unescape(cell) for cell in SENTENCE.findall(page)]
 
 
-async def test_the_event_filter_shows_one_kind_of_record_on_every_page_and_live(console_config, sandbox, monkeypatch):
+async def test_the_event_filter_shows_one_kind_of_record_on_every_page_and_live(console_config, sandbox,
+                                                                                  monkeypatch):
     """An operator looks for the console's sign-ins, the approvals, or only the tool calls: each row of that
     kind, none of another, on the first page, on older pages and as new records arrive."""
     monkeypatch.setattr(console_app, "AUDIT_PAGE", 2)  # a few records make several pages
     loaded = console_config()
-    async with running(loaded, sandbox, audit=AuditLog(loaded.audit_path)) as runtime, serving(runtime) as server:
+    audit = AuditLog(loaded.audit_path)
+    async with running(loaded, sandbox, audit=audit) as runtime, serving(runtime) as server:
         agent_http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {MAILER_KEY}"})
         async with agent_http, Client(streamable_http_client(f"{server.url}/mcp", http_client=agent_http),
                                       mode="legacy") as agent:
@@ -60,7 +62,8 @@ async def test_the_event_filter_shows_one_kind_of_record_on_every_page_and_live(
                 "organization_id": ORG, "customer_id": store.contact_id("Acme Corporation"), "send": True,
                 "line_items": [{"item_id": store.item_id("Consulting"), "quantity": 1, "rate": 150}]})
             async with httpx2.AsyncClient() as http, httpx2.AsyncClient() as stranger:
-                assert (await sign_in(stranger, server.url, name="oscar", secret="a guess")).status_code == 401
+                guessed = await sign_in(stranger, server.url, name="oscar", secret="a guess")
+                assert guessed.status_code == 401
                 assert (await sign_in(http, server.url)).status_code == 303
 
                 async def every_page(query: str) -> list[str]:
@@ -75,15 +78,17 @@ async def test_the_event_filter_shows_one_kind_of_record_on_every_page_and_live(
                     raise AssertionError("the pages never ended")
 
                 kinds = {query: await every_page(query) for query in
-                         ("event=call", "event=console", "event=console.sign_in&decision=denied", "event=approval",
-                          "event=oauth")}
+                         ("event=call", "event=console", "event=console.sign_in&decision=denied",
+                          "event=approval", "event=oauth")}
                 first = (await http.get(f"{server.url}/console/audit", params={"event": "console"})).text
                 cursor = re.search(r'data-cursor="(\d+)"', first).group(1)  # type: ignore[union-attr]
                 assert 'data-live-append="/console/audit/live?event=console"' in first
                 assert '<option value="console" selected>' in first
                 await agent.call_tool("list_invoices", {"organization_id": ORG})
-                assert (await sign_in(stranger, server.url, name="oscar", secret="another")).status_code == 401
-                live = await http.get(f"{server.url}/console/audit/live", params={"event": "console", "after": cursor})
+                guessed = await sign_in(stranger, server.url, name="oscar", secret="another")
+                assert guessed.status_code == 401
+                live = await http.get(f"{server.url}/console/audit/live",
+                                      params={"event": "console", "after": cursor})
                 wrong = await http.get(f"{server.url}/console/audit", params={"event": "oauth.Token"})
     records = read_calls(loaded.audit_path)  # type: ignore[arg-type]
 

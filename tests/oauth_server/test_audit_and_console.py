@@ -102,8 +102,9 @@ async def test_refusals_show_in_zbmcp_audit_and_the_console_with_who_and_why(mak
     for sentence in expected:
         assert sentence in html, f"{sentence!r} not on the console's audit page"
     assert "<code>oauth.token</code>" in page.text and "incorrect code_verifier" in html
-    token_rows = [unescape(cell) for cell in re.findall(r'<td class="sentence">(.*?)</td>', refused_tokens.text, re.S)]
-    assert token_rows == [expected[3], expected[1], expected[0]]  # every refused token, newest first, nothing else
+    token_rows = re.findall(r'<td class="sentence">(.*?)</td>', refused_tokens.text, re.S)
+    # every refused token request, newest first, and nothing else
+    assert [unescape(row) for row in token_rows] == [expected[3], expected[1], expected[0]]
 
     written = zb.runtime.config.audit_path.read_text()  # type: ignore[union-attr]
     leaked = [secret for secret in secrets_seen if secret and secret in written]
