@@ -174,3 +174,36 @@ def test_every_command_and_option_says_what_it_is_in_help():
     for command, sub in next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)).choices.items():
         walk(sub, command)
     assert bare == []
+
+
+def test_the_audit_command_shows_one_kind_of_record(sandbox, home, tmp_path, capsys, monkeypatch):
+    """`--event console` for the console's sign-ins, `--event oauth.token` for the connector's token steps."""
+    path = tmp_path / "zbmcp.yaml"
+    log = tmp_path / "audit.jsonl"
+    path.write_text(config_text(sandbox, {"a": agent(["list_items"])}, audit={"path": str(log)}))
+    records = [
+        {"agent": "a", "tool": "list_items", "decision": "allowed", "sentence": 'agent "a" listed 4 items'},
+        {"event": "console.sign_in", "decision": "denied", "sentence": 'sign-in as "oscar" failed'},
+        {"event": "oauth.token", "decision": "denied", "sentence": "alice: token: denied (invalid_grant)"},
+        {"event": "oauth.consent", "decision": "allowed", "sentence": "alice: consent: allowed books:read"},
+        {"event": "approval.requested", "decision": "pending", "tool": "email_invoice",
+         "sentence": "wants to email"},
+    ]
+    log.write_text("".join(json.dumps({"time": f"2026-11-25T09:0{i}:00Z", **r}) + "\n"
+                           for i, r in enumerate(records)))
+    for name, value in environ(sandbox, home).items():
+        monkeypatch.setenv(name, value)
+
+    def shown(*args: str) -> tuple[int, list[str]]:
+        code = cli.main(["audit", "--config", str(path), "--json", *args])
+        out, err = capsys.readouterr()
+        return code, [json.loads(line)["sentence"] for line in out.splitlines()] if code == 0 else [err]
+
+    sentences = [r["sentence"] for r in records]
+    assert shown("--event", "call") == (0, sentences[:1])
+    assert shown("--event", "oauth") == (0, sentences[2:4])
+    assert shown("--event", "oauth.token") == (0, sentences[2:3])
+    assert shown("--event", "console") == (0, sentences[1:2])
+    assert shown("--event", "approval") == (0, sentences[4:])
+    code, (error,) = shown("--event", "calls")
+    assert code == 1 and "--event: 'calls' is not a kind of audit record; choose call (tool calls)" in error

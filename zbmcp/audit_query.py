@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from zbmcp import audit_events
 from zbmcp.audit import fold_calls
 
 _TIME = re.compile(rb'"time":\s*"([^"]+)"')
@@ -33,6 +34,7 @@ class AuditFilter:
     tool: str | None = None
     organization: str | None = None
     decision: str | None = None
+    event: str | None = None  # a kind of record (zbmcp.audit_events): "call", a family ("oauth") or a step
     since: dt.datetime | None = None
     until: dt.datetime | None = None
 
@@ -45,10 +47,14 @@ class AuditFilter:
         """Byte strings every matching line contains. A call whose outcome is unknown may still be only an
         intent record (decision "allowed" on file), so that decision is checked after folding, not here."""
         values = [v for name, v in self._fields().items() if not (name == "decision" and v == "unknown")]
-        return [json.dumps(value, ensure_ascii=False).encode() for value in values]
+        needles = [json.dumps(value, ensure_ascii=False).encode() for value in values]
+        event = audit_events.needle(self.event) if self.event else None
+        return needles + [event] if event else needles
 
     def matches(self, record: dict[str, Any]) -> bool:
         if any(str(record.get(name) or "") != value for name, value in self._fields().items()):
+            return False
+        if self.event and not audit_events.is_kind(record, self.event):
             return False
         if self.since or self.until:
             at = parse_time(str(record.get("time", "")))
@@ -249,13 +255,14 @@ def file_size(path: Path) -> int:
 
 
 ZONE_BYTES = 4 << 20
-_ZONE_FIELDS = re.compile(rb'"(agent|tool|organization|decision)": ("(?:[^"\\]|\\.)*")')
+_ZONE_FIELDS = re.compile(rb'"(agent|tool|organization|decision|event)"\s*:\s*("(?:[^"\\]|\\.)*")')
 
 
 class ZoneIndex:
-    """Which agents, tools, organizations and decisions each 4 MB stretch of the log holds, so a filter skips
-    the stretches that cannot match instead of reading them: a filter that matches nothing costs as little as
-    one that matches often. Built in a worker thread as the log grows; until a stretch is indexed it is read."""
+    """Which agents, tools, organizations, decisions and events each 4 MB stretch of the log holds, so a
+    filter skips the stretches that cannot match instead of reading them: a filter that matches nothing costs
+    as little as one that matches often. Built in a worker thread as the log grows; until a stretch is indexed
+    it is read."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -266,13 +273,15 @@ class ZoneIndex:
     def skippable(self, path: Path, filters: AuditFilter) -> list[tuple[int, int]]:
         wanted = {name.encode(): json.dumps(value, ensure_ascii=False).encode()
                   for name, value in filters._fields().items() if not (name == "decision" and value == "unknown")}
+        event = audit_events.needle(filters.event) if filters.event else None
         self._grow(path)
-        if not wanted:
+        if not wanted and event is None:
             return []
         with self._lock:
             zones = list(self._zones)
         return [(start, end) for start, end, values in zones
-                if any(value not in values.get(name, ()) for name, value in wanted.items())]
+                if any(value not in values.get(name, ()) for name, value in wanted.items())
+                or event is not None and not _holds_kind(values.get(b"event", set()), event)]
 
     @property
     def building(self) -> bool:
@@ -316,3 +325,8 @@ class ZoneIndex:
             if file == self._file and zones and (not self._zones or self._zones[-1][1] == zones[0][0]):
                 self._zones.extend(zones)
             self._building = False
+
+
+def _holds_kind(seen: set[bytes], needle: bytes) -> bool:
+    """Whether a zone's event names (JSON strings) hold the filter's kind: itself, or a step of it."""
+    return any(name.startswith(needle) and name[len(needle):len(needle) + 1] in (b'"', b".") for name in seen)

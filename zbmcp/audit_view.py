@@ -1,5 +1,6 @@
-"""`zbmcp audit`: the audit log as a readable table (one row per call, with its final state), filtered by agent
-and time; `zbmcp audit verify`: whether the log's hash chain is intact."""
+"""`zbmcp audit`: the audit log as a readable table (one row per call, with its final state), filtered by
+agent, kind of record (zbmcp.audit_events) and time; `zbmcp audit verify`: whether the log's hash chain is
+intact."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from zbmcp import audit_chain
+from zbmcp import audit_chain, audit_events
 from zbmcp.audit import read_calls
 from zbmcp.config import LoadedConfig
 from zbmcp.errors import ConfigError
@@ -32,10 +33,13 @@ def parse_since(text: str, now: dt.datetime | None = None) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
-def select_records(records: list[dict[str, Any]], agent: str | None, since: dt.datetime | None) -> list[dict[str, Any]]:
+def select_records(records: list[dict[str, Any]], agent: str | None, since: dt.datetime | None,
+                   event: str | None = None) -> list[dict[str, Any]]:
     chosen = []
     for record in records:
         if agent and record.get("agent") != agent:
+            continue
+        if event and not audit_events.is_kind(record, event):
             continue
         if since is not None:
             try:
@@ -49,7 +53,11 @@ def select_records(records: list[dict[str, Any]], agent: str | None, since: dt.d
 
 
 def show_audit(loaded: LoadedConfig, *, agent: str | None, since: str | None, as_json: bool,
-               out: TextIO = sys.stdout) -> None:
+               event: str | None = None, out: TextIO | None = None) -> None:
+    out = out or sys.stdout  # looked up now: whoever redirected stdout since import gets the table
+    wrong_kind = audit_events.problem(event) if event else None
+    if wrong_kind:
+        raise ConfigError("--" + wrong_kind)
     path = loaded.audit_path
     if path is None:
         raise ConfigError("the audit log goes to stderr (no audit.path in the config), so there is no file to show; "
@@ -57,7 +65,7 @@ def show_audit(loaded: LoadedConfig, *, agent: str | None, since: str | None, as
     if not path.exists():
         out.write(f"No audit records yet ({path} does not exist).\n")
         return
-    records = select_records(read_calls(path), agent, parse_since(since) if since else None)
+    records = select_records(read_calls(path), agent, parse_since(since) if since else None, event)
     if as_json:
         for record in records:
             out.write(json.dumps(record) + "\n")  # ASCII only: escapes whatever the record holds

@@ -185,6 +185,8 @@ def _parser() -> argparse.ArgumentParser:
     audit = command("audit", "Show the audit log as a table: one row per call, with its final state.", _audit)
     audit.add_argument("--agent", help="only this agent's calls")
     audit.add_argument("--since", help="e.g. 2026-11-25, 2026-11-25T10:00, 2h, 30m or 7d")
+    audit.add_argument("--event", metavar="KIND", help="only this kind of record: call (tool calls), oauth, "
+                       "console, approval (each a family of events) or one step, e.g. oauth.token")
     audit.add_argument("--json", action="store_true", help="the same rows as JSON, one object a line")
     shows = audit.format_usage().removeprefix("usage: ").rstrip()  # before the action: plain `zbmcp audit` takes none
     audit_actions = audit.add_subparsers(metavar="ACTION")
@@ -549,7 +551,7 @@ def _audit(args: argparse.Namespace) -> int:
     from zbmcp.audit_view import show_audit
 
     loaded = _load(args)
-    show_audit(loaded, agent=args.agent, since=args.since, as_json=args.json)
+    show_audit(loaded, agent=args.agent, since=args.since, as_json=args.json, event=args.event)
     return 0
 
 

@@ -5,6 +5,7 @@ neither's credentials open the other."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from html import unescape
 
@@ -61,6 +62,8 @@ async def test_refusals_show_in_zbmcp_audit_and_the_console_with_who_and_why(mak
         async with httpx2.AsyncClient(timeout=10) as console:
             assert (await sign_in(console, zb.url)).status_code == 303
             page = await console.get(f"{zb.url}/console/audit", params={"decision": "denied"})
+            refused_tokens = await console.get(f"{zb.url}/console/audit",
+                                               params={"event": "oauth.token", "decision": "denied"})
             secrets_seen += [c.value for c in console.cookies.jar]
 
         config = zb.runtime.config.source.file
@@ -99,6 +102,9 @@ async def test_refusals_show_in_zbmcp_audit_and_the_console_with_who_and_why(mak
     for sentence in expected:
         assert sentence in html, f"{sentence!r} not on the console's audit page"
     assert "<code>oauth.token</code>" in page.text and "incorrect code_verifier" in html
+    token_rows = re.findall(r'<td class="sentence">(.*?)</td>', refused_tokens.text, re.S)
+    # every refused token request, newest first, and nothing else
+    assert [unescape(row) for row in token_rows] == [expected[3], expected[1], expected[0]]
 
     written = zb.runtime.config.audit_path.read_text()  # type: ignore[union-attr]
     leaked = [secret for secret in secrets_seen if secret and secret in written]

@@ -121,3 +121,97 @@ def test_the_zone_index_skips_only_what_cannot_match(tmp_path: Path, monkeypatch
         for limit in (3, 50):
             assert all_pages(path, chosen, limit, index) == all_pages(path, chosen, limit), chosen
     assert all_pages(path, AuditFilter(agent="retired"), 7, index) == list(range(39, -1, -1))
+
+
+def mixed_log(path: Path) -> list[dict]:
+    """Tool calls with the events zbmcp writes beside them: OAuth steps, console sign-ins, approvals, and a
+    few lookalikes (a call whose sentence quotes an event name, an event named like a step but longer)."""
+    events = [("oauth.token", "denied"), ("console.sign_in", "allowed"), ("approval.requested", "pending"),
+              ("oauth.sign-in", "allowed"), ("console.refused", "denied"), ("approval.decided", "approved"),
+              ("oauth.tokenizer", "denied"), ("console.sign_in", "denied")]
+    records = []
+    for i in range(400):
+        if i % 3:
+            r = record(i)
+            if i % 50 == 1:
+                r["sentence"] = 'the agent asked for "oauth.token" and "console.sign_in"'
+        else:
+            event, decision = events[(i // 3) % len(events)]
+            r = {"time": record(i)["time"], "event": event, "decision": decision, "sentence": f"{event} {i}",
+                 "agent": AGENTS[i % 3], "n": i}
+        records.append(r)
+    # Writers other than zbmcp's own may leave out the spaces: the index must still see the event.
+    path.write_text("".join(json.dumps(r, separators=(",", ":") if r["n"] > 350 else None) + "\n"
+                            for r in records))
+    return records
+
+
+@pytest.mark.parametrize("kind", ["call", "oauth", "oauth.token", "console", "console.sign_in", "approval",
+                                  "approval.decided", "oauth.enroll"])
+def test_the_event_filter_picks_a_kind_of_record_on_every_page_and_in_live_updates(tmp_path: Path, kind: str):
+    from zbmcp import audit_events
+
+    path = tmp_path / "audit.jsonl"
+    records = mixed_log(path)
+
+    def wanted(r: dict, decision: str | None = None) -> bool:
+        event = r.get("event")
+        family_match = event == kind or (event or "").startswith(kind + ".")
+        return (not event if kind == "call" else family_match) and decision in (None, r["decision"])
+
+    expected = [r["n"] for r in reversed(records) if wanted(r)]
+    assert (expected != []) == (kind != "oauth.enroll")
+    for limit in (1, 7, 500):
+        assert all_pages(path, AuditFilter(event=kind), limit) == expected
+    denied = [r["n"] for r in reversed(records) if wanted(r, "denied")]
+    assert all_pages(path, AuditFilter(event=kind, decision="denied"), 4) == denied
+    assert [r["n"] for r in appended(path, AuditFilter(event=kind), after=0).records] == expected[:200]
+    assert audit_events.problem(kind) is None
+
+
+def test_the_zone_index_never_hides_a_record_of_the_chosen_kind(tmp_path: Path, monkeypatch):
+    from zbmcp import audit_query
+
+    monkeypatch.setattr(audit_query, "ZONE_BYTES", 1500)  # many small zones, some without any event of a kind
+    path = tmp_path / "audit.jsonl"
+    records = mixed_log(path)
+    index = audit_query.ZoneIndex()
+    index.skippable(path, AuditFilter(event="oauth"))  # starts indexing
+    deadline = time.monotonic() + 10  # the index is built in a worker thread: a bounded wait for it
+    while index.building:
+        assert time.monotonic() < deadline, "the index was not built in 10 s"
+        time.sleep(0.005)
+    assert index.skippable(path, AuditFilter(event="oauth.token"))  # the index is in use
+    assert index.skippable(path, AuditFilter(event="oauth.enroll"))  # skips every zone for a step never seen
+    kinds = ("call", "oauth", "oauth.token", "oauth.tokenizer", "console.sign_in", "approval", "oauth.enroll")
+    for kind in kinds:
+        narrow = AuditFilter(event=kind, decision="denied", agent="bookkeeper")
+        for chosen in (AuditFilter(event=kind), narrow):
+            assert all_pages(path, chosen, 5, index) == all_pages(path, chosen, 5), chosen
+    late = [r["n"] for r in reversed(records) if r.get("event") == "oauth.token" and r["n"] > 350]
+    assert late and set(late) <= set(all_pages(path, AuditFilter(event="oauth.token"), 50, index))
+
+
+@pytest.mark.parametrize("kind", ["calls", "oauth.", "oauth.Token", 'oauth.x"y', "zoho", ".token",
+                                  "oauth.a.b"])
+def test_an_unknown_event_kind_is_named_with_the_choices(kind: str):
+    from zbmcp import audit_events
+
+    said = audit_events.problem(kind)
+    assert said is not None and repr(kind) in said and "oauth, console, approval" in said
+
+
+def test_the_event_choices_are_the_events_zbmcp_writes():
+    """An event written under a name the filter does not offer could not be found by an operator."""
+    import re
+
+    import zbmcp
+    from zbmcp import audit_events
+
+    source = "".join(p.read_text() for p in Path(zbmcp.__file__).parent.rglob("*.py"))
+    written = set(re.findall(r'_audit\((?:[a-z]+, )?"([a-z]+\.[a-z_-]+)"', source))
+    offered = {step for steps in audit_events.STEPS.values() for step in steps}
+    assert written and written == {step for step in offered if not step.startswith("oauth.")}
+    assert {"oauth.token", "oauth.sign-in", "oauth.bearer"} <= offered
+    groups = dict(audit_events.choices())
+    assert [value for value, _ in groups["OAuth sign-in"]][:2] == ["oauth", "oauth.authorize"]

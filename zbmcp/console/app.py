@@ -31,6 +31,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
+from zbmcp import audit_events
 from zbmcp.access import access_matrix, compare, matrix_of
 from zbmcp.audit import AuditEvent, now_iso
 from zbmcp.audit_query import AuditFilter, Page, ZoneIndex, appended, newest
@@ -409,8 +410,9 @@ class ConsoleApp:
     def _filters(self, request: Request) -> tuple[AuditFilter, dict[str, str], str | None]:
         query = request.query_params
         chosen = {name: query.get(name, "").strip()[:100] for name in
-                  ("agent", "tool", "organization", "decision", "since", "until")}
-        error = None
+                  ("agent", "tool", "organization", "decision", "event", "since", "until")}
+        error = audit_events.problem(chosen["event"]) if chosen["event"] else None
+        event = chosen["event"] if chosen["event"] and error is None else None
         times: dict[str, dt.datetime | None] = {"since": None, "until": None}
         for name in ("since", "until"):
             if chosen[name]:
@@ -421,7 +423,7 @@ class ConsoleApp:
                              "2026-11-25T10:00")
         filters = AuditFilter(agent=chosen["agent"] or None, tool=chosen["tool"] or None,
                               organization=chosen["organization"] or None, decision=chosen["decision"] or None,
-                              since=times["since"], until=times["until"])
+                              event=event, since=times["since"], until=times["until"])
         return filters, chosen, error
 
     async def _audit_page(self, request: Request, session: Session) -> Response:
@@ -437,6 +439,7 @@ class ConsoleApp:
         return self._page(
             request, "audit.html", session, page=page, chosen=chosen, error=error, audit_file=path,
             agents=agents, tools=sorted(self.runtime.specs), organizations=organizations, decisions=DECISIONS,
+            events=audit_events.choices(),
             query=urllib.parse.urlencode({k: v for k, v in chosen.items() if v}), live=not before,
             chain=self.chain_status(),
         )
