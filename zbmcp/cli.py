@@ -59,12 +59,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"zbmcp {__version__}")
     commands = parser.add_subparsers(metavar="COMMAND")
 
-    def command(name: str, help_text: str, run: object) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text)
+    def action(group: Any, name: str, help_text: str, run: object) -> argparse.ArgumentParser:
+        """A command (zbmcp NAME) or one ACTION of a command group (zbmcp auth ACTION), reading the config."""
+        sub: argparse.ArgumentParser = group.add_parser(name, help=help_text, description=help_text)
         sub.set_defaults(run=run)
         sub.add_argument("--config", type=Path, help=CONFIG_HELP)
         sub.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
         return sub
+
+    command = functools.partial(action, commands)
 
     serve = command("serve", "Run the MCP server (stdio by default).", _serve)
     serve.add_argument("--agent", help="the agent this stdio server acts for")
@@ -92,14 +95,6 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--port", type=_port, default=8765, help="port to listen on (default 8765)")
     sandbox.add_argument("--invoices", type=_invoice_count, default=0, metavar="N",
                          help="seed N more invoices, with their customers, payments and bills (a busy organization)")
-
-    def action(group: Any, name: str, help_text: str, run: object) -> argparse.ArgumentParser:
-        """One ACTION of a command group (zbmcp auth ACTION, zbmcp oauth ACTION)."""
-        sub: argparse.ArgumentParser = group.add_parser(name, help=help_text, description=help_text)
-        sub.set_defaults(run=run)
-        sub.add_argument("--config", type=Path, help=CONFIG_HELP)
-        sub.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
-        return sub
 
     auth_help = "Connect a Zoho account: login, exchange, status, logout."
     auth = commands.add_parser("auth", help=auth_help, description=auth_help)
@@ -129,13 +124,9 @@ def _parser() -> argparse.ArgumentParser:
 
     agent_help = "Manage agents: API keys for hosted agents."
     agent = commands.add_parser("agent", help=agent_help, description=agent_help)
-    agent_commands = agent.add_subparsers(metavar="ACTION")
-    key_help = "Create an API key for an agent: printed once, stored as a hash."
-    key = agent_commands.add_parser("key", help=key_help, description=key_help)
-    key.set_defaults(run=_agent_key)
+    agent_command = functools.partial(action, agent.add_subparsers(metavar="ACTION"))
+    key = agent_command("key", "Create an API key for an agent: printed once, stored as a hash.", _agent_key)
     key.add_argument("name", help="the agent, as named under agents: in the config")
-    key.add_argument("--config", type=Path, help=CONFIG_HELP)
-    key.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
 
     oauth_help = "People who sign in from remote MCP clients (docs/connectors.md)."
     oauth = commands.add_parser("oauth", help=oauth_help, description=oauth_help)
@@ -152,14 +143,10 @@ def _parser() -> argparse.ArgumentParser:
 
     operator_help = "Manage the console's operators (the people who sign in)."
     operator = commands.add_parser("operator", help=operator_help, description=operator_help)
-    operator_commands = operator.add_subparsers(metavar="ACTION")
-    add_help = "Add an operator: a new secret printed once, stored as a hash."
-    add = operator_commands.add_parser("add", help=add_help, description=add_help)
-    add.set_defaults(run=_operator_add)
+    operator_command = functools.partial(action, operator.add_subparsers(metavar="ACTION"))
+    add = operator_command("add", "Add an operator: a new secret printed once, stored as a hash.", _operator_add)
     add.add_argument("name", help="the name the operator signs in with")
     add.add_argument("--secret-stdin", action="store_true", help="read the secret to use from stdin instead")
-    add.add_argument("--config", type=Path, help=CONFIG_HELP)
-    add.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
 
     access_help = "Who can do what: compare two config files."
     access = commands.add_parser("access", help=access_help, description=access_help)
