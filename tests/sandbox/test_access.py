@@ -140,14 +140,9 @@ def _oas_scopes() -> dict[str, str]:
     return {f"{op['method']} {op['path']}": op["scopes"][0] for op in extract["operations"].values() if op["scopes"]}
 
 
-# Routes whose OpenAPI file is not among ours, with the scope the sandbox requires. Vendor payments: as Zoho's
-# vendor-payments.yml (not in ../shared/zoho-oas) gives them. Reports: Zoho publishes no OpenAPI file for them;
-# ZohoBooks.reports.READ is what integrators consent to. Both are marked unverified in docs/sandbox.md.
+# Routes in none of Zoho's OpenAPI files, with the scope the sandbox requires: the reports, for which Zoho
+# publishes no file; ZohoBooks.reports.READ is what integrators consent to (unverified in docs/sandbox.md).
 UNVERIFIED_ROUTES = {
-    "GET /vendorpayments": "ZohoBooks.vendorpayments.READ",
-    "POST /vendorpayments": "ZohoBooks.vendorpayments.CREATE",
-    "GET /vendorpayments/{payment_id}": "ZohoBooks.vendorpayments.READ",
-    "DELETE /vendorpayments/{payment_id}": "ZohoBooks.vendorpayments.DELETE",
     "GET /reports/profitandloss": "ZohoBooks.reports.READ",
     "GET /reports/balancesheet": "ZohoBooks.reports.READ",
     "GET /reports/aragingsummary": "ZohoBooks.reports.READ",
