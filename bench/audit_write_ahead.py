@@ -42,7 +42,7 @@ SYNCS = ("writes", "all", "none")
 
 
 def a_record(tool: str, access: str) -> Any:
-    from zbmcp.audit import AuditRecord, new_call_id
+    from zbmcp.audit.log import AuditRecord, new_call_id
 
     return AuditRecord(
         time="2026-11-25T10:00:00.000Z", agent="bookkeeper", tool=tool, scope=f"ZohoBooks.contacts.{access}",
@@ -58,7 +58,7 @@ def a_record(tool: str, access: str) -> Any:
 def bench_records(folder: Path, count: int) -> dict[str, Any]:
     from common import summarize
 
-    from zbmcp.audit import AuditLog
+    from zbmcp.audit.log import AuditLog
 
     results: dict[str, Any] = {}
     for sync in SYNCS:
@@ -85,12 +85,12 @@ async def bench_calls(folder: Path, calls: int, rounds: int) -> dict[str, Any]:
     from common import summarize
     from mcp import Client
 
-    from zbmcp.audit import AuditLog
-    from zbmcp.config import parse_config
-    from zbmcp.manifest import load_manifests
-    from zbmcp.runtime import open_runtime
+    from zbmcp.audit.log import AuditLog
+    from zbmcp.core.config import parse_config
+    from zbmcp.core.manifest import load_manifests
+    from zbmcp.calls.runtime import open_runtime
     from zbmcp.sandbox import Sandbox, SandboxSettings
-    from zbmcp.server import ZbmcpServer
+    from zbmcp.calls.server import ZbmcpServer
 
     sandbox = Sandbox(SandboxSettings(daily_budget=100_000_000))
     credentials = sandbox.credentials
@@ -142,7 +142,7 @@ async def bench_calls(folder: Path, calls: int, rounds: int) -> dict[str, Any]:
 
 
 def child_append(path: str, count: int, sync: str) -> None:
-    from zbmcp.audit import AuditLog
+    from zbmcp.audit.log import AuditLog
 
     log = AuditLog(Path(path), sync=sync)  # type: ignore[arg-type]
     records = [a_record("create_contact", "write") for _ in range(count)]
@@ -153,7 +153,7 @@ def child_append(path: str, count: int, sync: str) -> None:
 
 
 def bench_processes(folder: Path, counts: list[int], per_process: int) -> dict[str, Any]:
-    from zbmcp.audit_chain import head_path, verify
+    from zbmcp.audit.chain import head_path, verify
 
     results: dict[str, Any] = {}
     for sync in ("none", "writes"):

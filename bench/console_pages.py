@@ -33,14 +33,14 @@ import httpx2
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import load_average, machine, now_iso, summarize, write_results  # noqa: E402
-from zbmcp import audit_chain  # noqa: E402
-from zbmcp.audit import AuditEvent, AuditRecord, intent_sentence, new_call_id, sentence  # noqa: E402
-from zbmcp.config import parse_config  # noqa: E402
+from zbmcp.audit import chain as audit_chain  # noqa: E402
+from zbmcp.audit.log import AuditEvent, AuditRecord, intent_sentence, new_call_id, sentence  # noqa: E402
+from zbmcp.core.config import parse_config  # noqa: E402
 from zbmcp.console import ConsoleApp  # noqa: E402
-from zbmcp.operators import hash_secret  # noqa: E402
-from zbmcp.question import build_question  # noqa: E402
-from zbmcp.requests import build_request  # noqa: E402
-from zbmcp.runtime import open_runtime  # noqa: E402
+from zbmcp.cli.operators import hash_secret  # noqa: E402
+from zbmcp.core.question import build_question  # noqa: E402
+from zbmcp.core.requests import build_request  # noqa: E402
+from zbmcp.calls.runtime import open_runtime  # noqa: E402
 
 TARGET_MS = 100.0
 SECRET = "benchmark operator secret"

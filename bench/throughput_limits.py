@@ -130,9 +130,9 @@ def run_shared(info: SandboxInfo, sandbox: SandboxProcess, workdir: Path, *, lim
     import anyio
     from mcp import Client
 
-    from zbmcp.config import load_config
-    from zbmcp.runtime import open_runtime
-    from zbmcp.server import ZbmcpServer
+    from zbmcp.core.config import load_config
+    from zbmcp.calls.runtime import open_runtime
+    from zbmcp.calls.server import ZbmcpServer
 
     org = info.organization_ids[0]
     names = [f"agent{i}" for i in range(AGENTS)]
@@ -250,7 +250,7 @@ ZOHO_LIMIT_PER_MINUTE = 100
 
 def default_share() -> float:
     """zbmcp's default requests_per_minute as a fraction of Zoho's 100 (0.98 today)."""
-    from zbmcp.config import Limits
+    from zbmcp.core.config import Limits
 
     return Limits().requests_per_minute / ZOHO_LIMIT_PER_MINUTE
 

@@ -18,15 +18,15 @@ import yaml
 from mcp import Client
 
 from tests.redis_server import RedisNotInstalled, RedisServer, redis_server
-from zbmcp.audit import AuditLog, fold_calls
-from zbmcp.config import LoadedConfig, parse_config
-from zbmcp.runtime import Runtime, open_runtime
+from zbmcp.audit.log import AuditLog, fold_calls
+from zbmcp.core.config import LoadedConfig, parse_config
+from zbmcp.calls.runtime import Runtime, open_runtime
 from zbmcp.sandbox import Sandbox, SandboxSettings
-from zbmcp.server import ZbmcpServer
+from zbmcp.calls.server import ZbmcpServer
 from zbmcp.state import State, new_id
 from zbmcp.state.local import LocalState
 from zbmcp.state.redis import RedisState
-from zbmcp.transports import HttpServer
+from zbmcp.transports.http import HttpServer
 from zbmcp.zoho.client import RetryPolicy
 
 SANDBOX_URL = "http://sandbox.test"

@@ -16,10 +16,10 @@ import pytest
 
 from tests.conftest import ORG, agent, environ, free_port, mcp_client, running
 from zbmcp import cli
-from zbmcp.config import parse_config
+from zbmcp.core.config import parse_config
 from zbmcp.errors import AuthError
-from zbmcp.login import browser_login, exchange, revoke
-from zbmcp.runtime import token_managers
+from zbmcp.cli.login import browser_login, exchange, revoke
+from zbmcp.calls.runtime import token_managers
 from zbmcp.sandbox.server import AsyncSandboxServer, SandboxServer
 from zbmcp.zoho.tokens import FileTokenStore, write_private_file
 

@@ -19,12 +19,12 @@ from mcp import Client, types
 from mcp.client.streamable_http import streamable_http_client
 
 from tests.conftest import ORG, agent, running, serving
-from zbmcp.inbox import ApprovalInbox, DecisionRefused, HeldCall
-from zbmcp.keys import key_hash, new_api_key
+from zbmcp.calls.inbox import ApprovalInbox, DecisionRefused, HeldCall
+from zbmcp.cli.keys import key_hash, new_api_key
 from zbmcp.state import State, new_id
 from zbmcp.state.local import LocalState
 from zbmcp.state.redis import RedisState
-from zbmcp.transports import HttpServer
+from zbmcp.transports.http import HttpServer
 
 ACCEPT = types.ElicitResult(action="accept", content={"approve": True})
 KEY = new_api_key()[0]

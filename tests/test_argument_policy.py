@@ -14,9 +14,9 @@ import pytest
 from mcp import types
 
 from tests.conftest import ORG, AuditCapture, agent, mcp_client, running
-from zbmcp.doctor import doctor
-from zbmcp.listing import print_tools
-from zbmcp.manifest import load_manifests
+from zbmcp.cli.doctor import doctor
+from zbmcp.cli.listing import print_tools
+from zbmcp.core.manifest import load_manifests
 
 APPROVE = types.ElicitResult(action="accept", content={"approve": True})
 DECLINE = types.ElicitResult(action="decline")

@@ -16,8 +16,8 @@ import httpx2
 import pytest
 
 from tests.conftest import ORG, AuditCapture, agent, config_text, environ, mcp_client, running, serving
-from zbmcp.audit import AuditLog, read_calls, read_records
-from zbmcp.keys import key_hash, new_api_key
+from zbmcp.audit.log import AuditLog, read_calls, read_records
+from zbmcp.cli.keys import key_hash, new_api_key
 from zbmcp.sandbox import Fault, Sandbox
 from zbmcp.sandbox.server import AsyncSandboxServer
 
@@ -212,7 +212,7 @@ def test_start_up_refuses_an_audit_path_it_cannot_write(sandbox, home, tmp_path)
 
 
 def test_records_without_a_path_still_go_to_stderr_unchained(capsys):
-    from zbmcp.audit import AuditRecord
+    from zbmcp.audit.log import AuditRecord
 
     log = AuditLog(None)
     record = AuditRecord(time="t", agent="a", tool="list_items", scope=None, access="read", organization=None,
@@ -363,19 +363,19 @@ def test_the_chain_continues_across_rotation(chained_log, rotate):
 def test_several_processes_appending_at_once_keep_one_chain(tmp_path):
     log = tmp_path / "audit.jsonl"
     script = ("import sys; from pathlib import Path; from tests.test_audit import _record; "
-              "from zbmcp.audit import AuditLog; log = AuditLog(Path(sys.argv[1]), sync='none'); "
+              "from zbmcp.audit.log import AuditLog; log = AuditLog(Path(sys.argv[1]), sync='none'); "
               "[log.write(_record(f'p{sys.argv[2]}-{i}')) for i in range(200)]")
     writers = [subprocess.Popen([sys.executable, "-c", script, str(log), str(n)], cwd=Path(__file__).parent.parent)
                for n in range(4)]
     assert [w.wait(timeout=60) for w in writers] == [0] * 4
-    from zbmcp.audit_chain import head_path, verify
+    from zbmcp.audit.chain import head_path, verify
 
     result = verify([log], head=head_path(log))
     assert result.intact and result.records == 800, result.problem
 
 
 def _record(tool: str) -> Any:
-    from zbmcp.audit import AuditRecord
+    from zbmcp.audit.log import AuditRecord
 
     return AuditRecord(time="2026-11-25T10:00:00.000Z", agent="a", tool=tool, scope=None, access="read",
                        organization=None, region=None, decision="allowed", rule="allowed", http_status=200,
@@ -405,13 +405,13 @@ def test_the_table_survives_a_line_cut_short_by_a_crash(tmp_path):
         handle.write('{"time": "2026-11-25T10:00:01.000Z", "call_id": "x", "ph')
     AuditLog(log).write(_record("get_invoice"))  # the next record starts on a line of its own
     assert [r["tool"] for r in read_calls(log)] == ["list_items", "get_invoice"]
-    from zbmcp.audit_chain import verify
+    from zbmcp.audit.chain import verify
 
     assert "not a whole record" in (verify([log]).problem or "")  # and verify says so
 
 
 async def test_doctor_names_an_audit_log_it_cannot_write(make_config, sandbox, tmp_path):
-    from zbmcp.doctor import doctor
+    from zbmcp.cli.doctor import doctor
 
     (tmp_path / "audit.jsonl").mkdir()
     loaded = make_config({"a": agent(["list_items"])}, audit={"path": str(tmp_path / "audit.jsonl")})

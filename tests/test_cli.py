@@ -14,8 +14,8 @@ from mcp import Client, StdioServerParameters
 
 from tests.conftest import ORG, agent, config_text, environ, free_port
 from zbmcp import cli
-from zbmcp.audit import read_calls
-from zbmcp.manifest import load_manifests
+from zbmcp.audit.log import read_calls
+from zbmcp.core.manifest import load_manifests
 from zbmcp.sandbox.server import SandboxServer
 
 ZBMCP = [sys.executable, "-m", "zbmcp"]
@@ -157,7 +157,7 @@ def test_every_command_and_option_says_what_it_is_in_help():
     """`zbmcp X --help` is where a person looks first: no bare option, no command without a sentence."""
     import argparse
 
-    from zbmcp.cli import _parser
+    from zbmcp.cli.commands import _parser
 
     bare: list[str] = []
 

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from tests.conftest import ORG, OTHER_ORG, AuditCapture, agent, mcp_client, running
 from zbmcp.errors import InvalidArguments
-from zbmcp.manifest import PATH_PARAM, load_manifests
-from zbmcp.requests import build_request
-from zbmcp.tools import validation_schema
+from zbmcp.core.manifest import PATH_PARAM, load_manifests
+from zbmcp.core.requests import build_request
+from zbmcp.core.tools import validation_schema
 
 SPECS = load_manifests()
 ORGS = [ORG, OTHER_ORG]

@@ -16,8 +16,8 @@ import anyio
 import pytest
 
 from tests.conftest import ORG, agent, running, serving
-from zbmcp.keys import key_hash, new_api_key
-from zbmcp.manifest import load_manifests
+from zbmcp.cli.keys import key_hash, new_api_key
+from zbmcp.core.manifest import load_manifests
 
 NODE_TOOLS = Path(__file__).parent / "node"
 INSPECTOR = NODE_TOOLS / "node_modules/@modelcontextprotocol/inspector/clients/launcher/build"

@@ -19,10 +19,10 @@ from mcp.client.streamable_http import streamable_http_client
 
 from tests.conftest import running, serving
 from zbmcp.cli import main
-from zbmcp.demo import DEMO_AGENT, demo_config
+from zbmcp.calls.demo import DEMO_AGENT, demo_config
 from zbmcp.errors import ConfigError
-from zbmcp.manifest import load_manifests
-from zbmcp.transports import HttpApp, HttpServer
+from zbmcp.core.manifest import load_manifests
+from zbmcp.transports.http import HttpApp, HttpServer
 
 INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
               "params": {"protocolVersion": "2025-11-25", "capabilities": {},

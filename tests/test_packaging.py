@@ -20,7 +20,8 @@ from mcp import Client, StdioServerParameters
 
 from tests.conftest import agent, environ, running, serving
 from zbmcp import __version__
-from zbmcp.cli import _parser, main
+from zbmcp.cli import main
+from zbmcp.cli.commands import _parser
 
 REPO = Path(__file__).resolve().parent.parent
 BUNDLE = REPO / "packaging" / "mcpb"

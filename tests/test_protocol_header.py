@@ -12,7 +12,7 @@ import pytest
 from mcp_types.version import KNOWN_PROTOCOL_VERSIONS
 
 from tests.conftest import running, serving
-from zbmcp.demo import DEMO_AGENT, demo_config
+from zbmcp.calls.demo import DEMO_AGENT, demo_config
 
 MCP_ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 LIST_TOOLS = {"jsonrpc": "2.0", "id": 7, "method": "tools/list"}

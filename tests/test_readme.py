@@ -18,9 +18,9 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 from mcp import Client, StdioServerParameters
 
 from tests.conftest import free_port
-from zbmcp.config import parse_config
-from zbmcp.manifest import load_manifests
-from zbmcp.policy import policies
+from zbmcp.core.config import parse_config
+from zbmcp.core.manifest import load_manifests
+from zbmcp.core.policy import policies
 
 REPO = Path(__file__).resolve().parent.parent
 README = (REPO / "README.md").read_text(encoding="utf-8")

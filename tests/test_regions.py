@@ -6,7 +6,7 @@ import httpx2
 import pytest
 
 from tests.conftest import ORG, agent, mcp_client, running
-from zbmcp.zoho.regions import DATA_CENTERS, REGIONS, region_of_accounts_server
+from zbmcp.core.regions import DATA_CENTERS, REGIONS, region_of_accounts_server
 
 
 class RecordingTransport(httpx2.AsyncBaseTransport):

@@ -11,7 +11,7 @@ import sys
 import anyio
 from anyio.streams.buffered import BufferedByteReceiveStream
 
-from zbmcp.stdio import TERMINAL_HINT
+from zbmcp.transports.stdio import TERMINAL_HINT
 
 SERVE = [sys.executable, "-m", "zbmcp", "serve", "--sandbox"]
 

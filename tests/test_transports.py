@@ -27,13 +27,13 @@ from mcp.shared.exceptions import MCPError
 
 from tests.conftest import FAST_RETRIES, ORG, AuditCapture, agent, environ, running, serving
 from zbmcp.cli import main
-from zbmcp.config import parse_config
-from zbmcp.keys import key_hash, new_api_key
-from zbmcp.manifest import load_manifests
-from zbmcp.runtime import open_runtime
+from zbmcp.core.config import parse_config
+from zbmcp.cli.keys import key_hash, new_api_key
+from zbmcp.core.manifest import load_manifests
+from zbmcp.calls.runtime import open_runtime
 from zbmcp.sandbox import Fault
 from zbmcp.sandbox.server import SandboxServer
-from zbmcp.transports import HttpServer
+from zbmcp.transports.http import HttpServer
 
 INITIALIZE = {
     "jsonrpc": "2.0", "id": 1, "method": "initialize",

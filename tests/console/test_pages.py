@@ -12,7 +12,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from tests.conftest import ORG, running, serving
 from tests.console.conftest import MAILER_KEY, sign_in
-from zbmcp.audit import AuditLog, read_calls
+from zbmcp.audit.log import AuditLog, read_calls
 from zbmcp.console import app as console_app
 
 

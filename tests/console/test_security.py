@@ -11,7 +11,7 @@ import httpx2
 
 from tests.conftest import running, serving
 from tests.console.conftest import MAILER_KEY, SECRET, csrf_in, sign_in
-from zbmcp.audit import AuditLog
+from zbmcp.audit.log import AuditLog
 from zbmcp.state.local import LocalState
 
 

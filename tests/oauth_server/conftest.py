@@ -30,14 +30,14 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
 
 from tests.conftest import ORG, AuditCapture, free_port, running, serving
-from zbmcp.audit import fold_calls, read_records
-from zbmcp.config import LoadedConfig
+from zbmcp.audit.log import fold_calls, read_records
+from zbmcp.core.config import LoadedConfig
 from zbmcp.state import State
-from zbmcp.runtime import Runtime
+from zbmcp.calls.runtime import Runtime
 from zbmcp.sandbox import Sandbox
 from zbmcp.sandbox.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REDIRECT_URI
 from zbmcp.sandbox.server import AsyncSandboxServer
-from zbmcp.transports import HttpServer
+from zbmcp.transports.http import HttpServer
 
 ALICE = "alice@sandbox-trading.example"
 SAM = "sam@sandbox-trading.example"

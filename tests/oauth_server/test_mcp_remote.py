@@ -18,7 +18,7 @@ import pytest
 from anyio.abc import ByteReceiveStream, Process
 
 from tests.oauth_server.conftest import ALICE, Browser, connector, person, sign_in_and_consent
-from zbmcp.connectors import MCP_REMOTE, remote_config
+from zbmcp.cli.connectors import MCP_REMOTE, remote_config
 
 NODE_TOOLS = Path(__file__).resolve().parent.parent / "node"
 BRIDGE = NODE_TOOLS / "node_modules/mcp-remote/dist/proxy.js"

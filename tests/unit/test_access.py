@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from zbmcp.access import access_matrix, compare, matrix_of
-from zbmcp.config import parse_config
-from zbmcp.manifest import load_manifests
-from zbmcp.policy import policies
+from zbmcp.core.access import access_matrix, compare, matrix_of
+from zbmcp.core.config import parse_config
+from zbmcp.core.manifest import load_manifests
+from zbmcp.core.policy import policies
 
 SPECS = load_manifests()
 CONFIG = """

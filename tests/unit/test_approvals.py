@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from zbmcp.approvals import ApprovalTickets
-from zbmcp.manifest import load_manifests
+from zbmcp.calls.approvals import ApprovalTickets
+from zbmcp.core.manifest import load_manifests
 from zbmcp.state import State
 
 EMAIL = load_manifests()["email_invoice"]
@@ -46,7 +46,7 @@ async def test_an_approval_kept_for_a_call_is_taken_once_by_any_replica(state: S
     """Kept after its call sent nothing: of racing identical calls on any replica, exactly one takes it."""
     import anyio
 
-    from zbmcp.approvals import binding
+    from zbmcp.calls.approvals import binding
 
     replicas = [ApprovalTickets(KEY, state) for _ in range(3)]
     call = binding("bookkeeper", EMAIL.name, "10234695", CALL)

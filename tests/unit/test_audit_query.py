@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from zbmcp.audit_query import AuditFilter, appended, newest
+from zbmcp.audit.query import AuditFilter, appended, newest
 
 START = dt.datetime(2026, 11, 25, 10, 0, tzinfo=dt.UTC)
 AGENTS = ["reporting", "bookkeeper", "night-batch"]
@@ -100,7 +100,7 @@ def test_a_call_written_ahead_is_one_row_and_an_unfinished_one_says_its_outcome_
 
 
 def test_the_zone_index_skips_only_what_cannot_match(tmp_path: Path, monkeypatch):
-    from zbmcp import audit_query
+    from zbmcp.audit import query as audit_query
 
     monkeypatch.setattr(audit_query, "ZONE_BYTES", 2000)  # many small zones
     path = tmp_path / "audit.jsonl"
@@ -149,7 +149,7 @@ def mixed_log(path: Path) -> list[dict]:
 @pytest.mark.parametrize("kind", ["call", "oauth", "oauth.token", "console", "console.sign_in", "approval",
                                   "approval.decided", "oauth.enroll"])
 def test_the_event_filter_picks_a_kind_of_record_on_every_page_and_in_live_updates(tmp_path: Path, kind: str):
-    from zbmcp import audit_events
+    from zbmcp.audit import events as audit_events
 
     path = tmp_path / "audit.jsonl"
     records = mixed_log(path)
@@ -170,7 +170,7 @@ def test_the_event_filter_picks_a_kind_of_record_on_every_page_and_in_live_updat
 
 
 def test_the_zone_index_never_hides_a_record_of_the_chosen_kind(tmp_path: Path, monkeypatch):
-    from zbmcp import audit_query
+    from zbmcp.audit import query as audit_query
 
     monkeypatch.setattr(audit_query, "ZONE_BYTES", 1500)  # many small zones, some without any event of a kind
     path = tmp_path / "audit.jsonl"
@@ -195,7 +195,7 @@ def test_the_zone_index_never_hides_a_record_of_the_chosen_kind(tmp_path: Path, 
 @pytest.mark.parametrize("kind", ["calls", "oauth.", "oauth.Token", 'oauth.x"y', "zoho", ".token",
                                   "oauth.a.b"])
 def test_an_unknown_event_kind_is_named_with_the_choices(kind: str):
-    from zbmcp import audit_events
+    from zbmcp.audit import events as audit_events
 
     said = audit_events.problem(kind)
     assert said is not None and repr(kind) in said and "oauth, console, approval" in said
@@ -206,7 +206,7 @@ def test_the_event_choices_are_the_events_zbmcp_writes():
     import re
 
     import zbmcp
-    from zbmcp import audit_events
+    from zbmcp.audit import events as audit_events
 
     source = "".join(p.read_text() for p in Path(zbmcp.__file__).parent.rglob("*.py"))
     written = set(re.findall(r'_audit\((?:[a-z]+, )?"([a-z]+\.[a-z_-]+)"', source))

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from zbmcp.config import parse_config
+from zbmcp.core.config import parse_config
 from zbmcp.errors import ConfigError
-from zbmcp.facts import facts_of
-from zbmcp.manifest import load_manifests
-from zbmcp.policy import AgentPolicy, policies
-from zbmcp.requests import build_request
+from zbmcp.core.facts import facts_of
+from zbmcp.core.manifest import load_manifests
+from zbmcp.core.policy import AgentPolicy, policies
+from zbmcp.core.requests import build_request
 
 SPECS = load_manifests()
 ORG = "10234695"

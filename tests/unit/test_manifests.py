@@ -17,8 +17,8 @@ import jsonschema
 import pytest
 
 from zbmcp.errors import ConfigError
-from zbmcp.manifest import EFFECTS, ToolSpec, dotted_fields, load_manifest_texts, load_manifests
-from zbmcp.tools import listing_size, to_mcp_tool, validation_schema
+from zbmcp.core.manifest import EFFECTS, ToolSpec, dotted_fields, load_manifest_texts, load_manifests
+from zbmcp.core.tools import listing_size, to_mcp_tool, validation_schema
 
 REPO = Path(__file__).resolve().parents[2]
 EXTRACT_PATH = REPO / "tests" / "data" / "zoho_oas_extract.json"

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from zbmcp.errors import InvalidArguments
-from zbmcp.numeric_ids import MAX_EXACT_INTEGER, ids_as_strings
+from zbmcp.core.numeric_ids import MAX_EXACT_INTEGER, ids_as_strings
 
 
 def test_numeric_ids_at_any_depth_become_digit_strings_and_nothing_else_changes():

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from zbmcp.config import parse_config
+from zbmcp.core.config import parse_config
 from zbmcp.errors import ConfigError, PolicyDenied
-from zbmcp.manifest import load_manifests
-from zbmcp.policy import policies
+from zbmcp.core.manifest import load_manifests
+from zbmcp.core.policy import policies
 
 SPECS = load_manifests()
 HEAD = """\

@@ -8,10 +8,10 @@ import datetime as dt
 import pytest
 
 from zbmcp.errors import InvalidArguments
-from zbmcp.facts import facts_of
-from zbmcp.manifest import load_manifests
-from zbmcp.question import QUESTION_LIMIT, build_question
-from zbmcp.requests import build_request
+from zbmcp.core.facts import facts_of
+from zbmcp.core.manifest import load_manifests
+from zbmcp.core.question import QUESTION_LIMIT, build_question
+from zbmcp.core.requests import build_request
 
 SPECS = load_manifests()
 URL = "https://www.zohoapis.eu/books/v3/invoices/460000000000001/email"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from zbmcp.errors import InvalidArguments
-from zbmcp.manifest import load_manifests
-from zbmcp.requests import ZohoRequest, build_request
+from zbmcp.core.manifest import load_manifests
+from zbmcp.core.requests import ZohoRequest, build_request
 
 SPECS = load_manifests()
 

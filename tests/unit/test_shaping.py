@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from zbmcp.errors import InvalidArguments
-from zbmcp.manifest import load_manifests
-from zbmcp.shaping import DEFAULT_PAGE_SIZE, View, compact, shape, split_view
+from zbmcp.core.manifest import load_manifests
+from zbmcp.core.shaping import DEFAULT_PAGE_SIZE, View, compact, shape, split_view
 
 SPECS = load_manifests()
 

@@ -31,16 +31,16 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
-from zbmcp import audit_events
-from zbmcp.access import access_matrix, compare, matrix_of
-from zbmcp.audit import AuditEvent, now_iso
-from zbmcp.audit_query import AuditFilter, Page, ZoneIndex, appended, newest
-from zbmcp.audit_view import parse_since
+from zbmcp.audit import events as audit_events
+from zbmcp.core.access import access_matrix, compare, matrix_of
+from zbmcp.audit.log import AuditEvent, now_iso
+from zbmcp.audit.query import AuditFilter, Page, ZoneIndex, appended, newest
+from zbmcp.cli.audit_view import parse_since
 from zbmcp.errors import AuditUnavailable, ConfigError
-from zbmcp.inbox import DecisionRefused, HeldCall
-from zbmcp.keys import key_hash
-from zbmcp.operators import DUMMY_HASH, verify_secret
-from zbmcp.runtime import Runtime
+from zbmcp.calls.inbox import DecisionRefused, HeldCall
+from zbmcp.cli.keys import key_hash
+from zbmcp.cli.operators import DUMMY_HASH, verify_secret
+from zbmcp.calls.runtime import Runtime
 from zbmcp.state import StateUnavailable
 
 from zbmcp.console.chain import ChainStatus, ChainWatch

@@ -9,7 +9,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from zbmcp import audit_chain
+from zbmcp.audit import chain as audit_chain
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ import uvicorn
 from starlette.responses import RedirectResponse
 from starlette.types import Receive, Scope, Send
 
-from zbmcp.config import LoadedConfig
+from zbmcp.core.config import LoadedConfig
 from zbmcp.console.app import PREFIX, ConsoleApp
-from zbmcp.runtime import Runtime
+from zbmcp.calls.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class ConsoleOnly:
 
 
 async def serve_console(loaded: LoadedConfig, host: str, port: int) -> None:
-    from zbmcp.runtime import open_runtime
+    from zbmcp.calls.runtime import open_runtime
 
     if not loaded.config.operators:
         log.warning("no operator is configured, so nobody can sign in; add one with `zbmcp operator add NAME`")

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from zbmcp.config import LoadedConfig
+from zbmcp.core.config import LoadedConfig
 from zbmcp.errors import ConfigError
 from zbmcp.oauth_server.records import Records
 from zbmcp.oauth_server.enrollment import EnrollmentLinks, enrollment_key
 from zbmcp.oauth_server.people import People
 from zbmcp.oauth_server.settings import ServerSettings, server_settings
 from zbmcp.oauth_server.tokens import TokenService
-from zbmcp.policy import unknown_agent
+from zbmcp.core.policy import unknown_agent
 from zbmcp.state import open_state
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from mcp.server.auth.provider import RegistrationError
 from mcp.shared.auth import OAuthClientInformationFull
 
-from zbmcp.oauth_server.audit import note
+from zbmcp.audit.oauth import note
 from zbmcp.oauth_server.cimd import ClientDocuments, DocumentRefused, is_document_client_id
 from zbmcp.oauth_server.redirects import redirect_uri_problem
 from zbmcp.oauth_server.scopes import SUPPORTED

@@ -26,10 +26,10 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from zbmcp.audit import shorten
-from zbmcp.config import PER_USER
+from zbmcp.audit.log import shorten
+from zbmcp.core.config import PER_USER
 from zbmcp.oauth_server.asgi import Captured, buffer_body, capturing
-from zbmcp.oauth_server.audit import AuthAudit, Event, collecting_notes
+from zbmcp.audit.oauth import AuthAudit, Event, collecting_notes
 from zbmcp.oauth_server.cimd import ClientDocuments
 from zbmcp.oauth_server.clients import ClientRegistry
 from zbmcp.oauth_server.enrollment import EnrollmentLinks, enrollment_key
@@ -41,7 +41,7 @@ from zbmcp.oauth_server.settings import RESOURCE_METADATA_PATH, server_settings
 from zbmcp.oauth_server.signin import SignInFlow, ZohoSignIn
 from zbmcp.oauth_server.records import Records
 from zbmcp.oauth_server.tokens import TokenService
-from zbmcp.runtime import Runtime
+from zbmcp.calls.runtime import Runtime
 
 _AUDITED: Mapping[str, Event] = {"/authorize": "authorize", "/token": "token", "/register": "register",
                                  "/revoke": "revoke"}

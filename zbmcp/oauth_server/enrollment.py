@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from zbmcp.config import LoadedConfig
+from zbmcp.core.config import LoadedConfig
 from zbmcp.zoho.tokens import write_private_file
 
 MAX_HOURS = 24 * 30

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from zbmcp.config import Config
+from zbmcp.core.config import Config
 from zbmcp.oauth_server.records import Records
 from zbmcp.zoho.oauth import ZohoIdentity
 

@@ -15,7 +15,7 @@ from mcp.server.auth.provider import (
 )
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 
-from zbmcp.oauth_server.audit import AuthAudit, note
+from zbmcp.audit.oauth import AuthAudit, note
 from zbmcp.oauth_server.clients import ClientRegistry
 from zbmcp.oauth_server.people import People
 from zbmcp.oauth_server.scopes import DEFAULT, SUPPORTED

@@ -23,11 +23,11 @@ from mcp.server.auth.provider import AccessToken, TokenVerifier
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from zbmcp.oauth_server.asgi import buffer_body
-from zbmcp.oauth_server.audit import AuthAudit, collecting_notes
+from zbmcp.audit.oauth import AuthAudit, collecting_notes
 from zbmcp.oauth_server.people import People
 from zbmcp.oauth_server.scopes import DEFAULT, READ, SUPPORTED, allows, challenge_for, effective
 from zbmcp.oauth_server.tokens import TokenService
-from zbmcp.policy import AgentPolicy
+from zbmcp.core.policy import AgentPolicy
 
 class _Refusal(NamedTuple):
     why: str

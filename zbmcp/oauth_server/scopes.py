@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from zbmcp.manifest import ToolSpec
+from zbmcp.core.manifest import ToolSpec
 
 READ = "books:read"
 WRITE = "books:write"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from zbmcp.config import LoadedConfig, sign_in_connection
+from zbmcp.core.config import LoadedConfig, sign_in_connection
 
 CALLBACK_PATH = "/oauth/zoho/callback"
 RESOURCE_METADATA_PATH = "/.well-known/oauth-protected-resource"

@@ -25,20 +25,20 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from zbmcp.config import PER_USER
+from zbmcp.core.config import PER_USER
 from zbmcp.errors import AuthError
 from zbmcp.oauth_server import pages
-from zbmcp.oauth_server.audit import AuthAudit
+from zbmcp.audit.oauth import AuthAudit
 from zbmcp.oauth_server.cimd import is_document_client_id
 from zbmcp.oauth_server.enrollment import EnrollmentLinks, InvalidLink
 from zbmcp.oauth_server.people import People
-from zbmcp.oauth_server.personal import PersonalConnections
+from zbmcp.zoho.personal import PersonalConnections
 from zbmcp.oauth_server.redirects import is_loopback_host, redirect_host
 from zbmcp.oauth_server.scopes import READ, WRITE
 from zbmcp.oauth_server.settings import CALLBACK_PATH, ServerSettings
 from zbmcp.oauth_server.records import Record, Records
 from zbmcp.oauth_server.tokens import TokenService
-from zbmcp.policy import AgentPolicy
+from zbmcp.core.policy import AgentPolicy
 from zbmcp.zoho.client import ZohoConnection
 from zbmcp.zoho.oauth import (
     PROFILE_SCOPE,

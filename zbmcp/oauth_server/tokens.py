@@ -21,7 +21,7 @@ from typing import Any
 from mcp.server.auth.provider import AccessToken, AuthorizationCode, RefreshToken
 from mcp.shared.auth import OAuthToken
 
-from zbmcp.oauth_server.audit import note
+from zbmcp.audit.oauth import note
 from zbmcp.oauth_server.records import Records
 
 CODE_SECONDS = 120

@@ -28,12 +28,12 @@ import anyio
 import httpx2
 
 from zbmcp import __version__
-from zbmcp.config import Connection
+from zbmcp.core.config import Connection
 from zbmcp.errors import OutcomeUnknown, RateLimited, ZohoApiError, ZohoUnreachable
-from zbmcp.requests import ZohoRequest
+from zbmcp.core.requests import ZohoRequest
 from zbmcp.zoho.limits import Gate, Pacer
 from zbmcp.zoho.oauth import TokenManager, ZohoAuth
-from zbmcp.zoho.regions import data_center
+from zbmcp.core.regions import data_center
 
 LIMIT_CODES = {44: "requests per minute", 45: "daily API calls", 1070: "concurrent requests"}
 USER_AGENT = f"zbmcp/{__version__}"

@@ -27,7 +27,7 @@ import httpx2
 from zbmcp.errors import AuthError
 from zbmcp.state import LockTimeout, State
 from zbmcp.state.tokens import TokenVault
-from zbmcp.zoho.regions import KNOWN_ACCOUNTS_SERVERS
+from zbmcp.core.regions import KNOWN_ACCOUNTS_SERVERS
 
 if TYPE_CHECKING:
     from authlib.integrations.httpx_client import AsyncOAuth2Client

@@ -1,0 +1,52 @@
+"""The built-in configuration for `zbmcp serve --sandbox`: one connection to the embedded sandbox and one
+agent, `demo`, that sees every tool in both sandbox organizations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from tempfile import gettempdir
+
+from pydantic import SecretStr
+
+from zbmcp.core.config import Agent, Config, Connection, LoadedConfig, OAuth
+from zbmcp.sandbox import Sandbox
+from zbmcp.core.yamlsource import SourceMap
+
+DEMO_AGENT = "demo"
+SANDBOX_CONNECTION = "sandbox"
+# Requests never leave the process (an in-memory transport); the host name only has to look like one.
+SANDBOX_BASE_URL = "http://sandbox.zbmcp.invalid"
+SANDBOX_SOURCE = "<sandbox>"  # the config file name the built-in configuration reports
+
+
+def demo_config(
+    sandbox: Sandbox, base_url: str = SANDBOX_BASE_URL, api_keys: list[str] | None = None,
+    oauth_issuer: str | None = None, users: list[str] | None = None,
+) -> LoadedConfig:
+    """`api_keys`: hashes of the keys that reach agent `demo` over HTTP; `oauth_issuer` and `users`: people who
+    sign in with the sandbox's Zoho as agent `demo` (a remote connector)."""
+    credentials = sandbox.credentials
+    config = Config(
+        connections={
+            SANDBOX_CONNECTION: Connection(
+                region="com",
+                client_id=credentials.client_id,
+                client_secret=SecretStr(credentials.client_secret),
+                refresh_token=SecretStr(credentials.refresh_token),
+                api_base_url=f"{base_url}/books/v3",
+                accounts_url=base_url,
+                token_store="memory",
+            )
+        },
+        agents={
+            DEMO_AGENT: Agent(
+                connection=SANDBOX_CONNECTION,
+                organizations=list(credentials.organization_ids),
+                tools=["*:*"],
+                api_keys=list(api_keys or []),
+                users=list(users or []),
+            )
+        },
+        oauth=OAuth(issuer=oauth_issuer) if oauth_issuer else None,
+    )
+    return LoadedConfig(config, SourceMap(SANDBOX_SOURCE), Path(gettempdir()) / "zbmcp-sandbox")

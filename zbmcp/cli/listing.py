@@ -1,0 +1,90 @@
+"""`zbmcp tools`: the tools as a table (or JSON), and for one agent what it sees and why the rest is hidden."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, TextIO
+
+from zbmcp.core.config import LoadedConfig
+from zbmcp.core.manifest import load_manifests
+from zbmcp.core.policy import policies, unknown_agent
+
+
+def tool_rows(loaded: LoadedConfig | None, agent: str | None) -> list[dict[str, Any]]:
+    specs = load_manifests()
+    rows: list[dict[str, Any]] = []
+    hidden: dict[str, str] = {}
+    if agent is not None:
+        assert loaded is not None
+        granted = _granted_scopes(loaded)
+        agent_policies = policies(loaded, specs, granted)
+        if agent not in agent_policies:
+            raise unknown_agent(agent, agent_policies)
+        hidden = {name: h.rule for name, h in agent_policies[agent].hidden.items()}
+    for spec in specs.values():
+        row: dict[str, Any] = {
+            "name": spec.name, "module": spec.module, "access": spec.access, "scope": spec.scope,
+            "method": spec.method, "path": spec.path,
+        }
+        if agent is not None:
+            row["visible"] = spec.name not in hidden
+            if spec.name in hidden:
+                row["hidden_because"] = hidden[spec.name]
+        rows.append(row)
+    return rows
+
+
+def _granted_scopes(loaded: LoadedConfig) -> dict[str, list[str] | None]:
+    import asyncio
+    import threading
+
+    import anyio
+
+    from zbmcp.calls.runtime import token_session
+
+    async def read() -> dict[str, list[str] | None]:
+        async with token_session(loaded) as managers:  # the stored tokens may be in Redis
+            return {name: manager.granted_scopes for name, manager in managers.items()}
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return anyio.run(read)
+    # Called from code that runs an event loop already (a test, an embedding app): read on a thread of its own.
+    found: dict[str, list[str] | None] = {}
+    reader = threading.Thread(target=lambda: found.update(anyio.run(read)), name="zbmcp-scopes")
+    reader.start()
+    reader.join()
+    return found
+
+
+def print_tools(loaded: LoadedConfig | None, agent: str | None, *, as_json: bool, out: TextIO = sys.stdout) -> None:
+    rows = tool_rows(loaded, agent)
+    if as_json:
+        out.write(json.dumps(rows, indent=2) + "\n")
+        return
+    width = max(len(r["name"]) for r in rows)
+    scope_width = max(len(r["scope"]) for r in rows)
+    shown = [r for r in rows if r.get("visible", True)]
+    if agent is not None:
+        out.write(f"Agent {agent!r} sees {len(shown)} of {len(rows)} tools.\n\n")
+        assert loaded is not None
+        if not shown:
+            out.write(no_tools_note(loaded, agent) + "\n\n")
+    for row in shown:
+        out.write(f"{row['name']:<{width}}  {row['access']:<5}  {row['scope']:<{scope_width}}  "
+                  f"{row['method']} {row['path']}\n")
+    hidden = [r for r in rows if not r.get("visible", True)]
+    if hidden:
+        out.write("\nHidden:\n")
+        for row in hidden:
+            out.write(f"{row['name']:<{width}}  {row['hidden_because']}\n")
+
+
+def no_tools_note(loaded: LoadedConfig, agent: str) -> str:
+    """Why an agent sees nothing, and the fix: `tools: []` is allowed (an agent kept for later), but says so."""
+    if not loaded.config.agents[agent].tools:
+        return (f"Agent {agent!r} has an empty `tools` list, so it can call nothing (everything is denied unless "
+                "selected). Add selectors to `tools`, e.g. [\"*:read\"], to let it work.")
+    return (f"Agent {agent!r} can call nothing: every tool its `tools` selects is hidden (see why below).")
