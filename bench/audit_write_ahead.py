@@ -48,7 +48,7 @@ def a_record(tool: str, access: str) -> Any:
         time="2026-11-25T10:00:00.000Z", agent="bookkeeper", tool=tool, scope=f"ZohoBooks.contacts.{access}",
         access=access, organization="10234695", region="eu", decision="allowed", rule="allowed", http_status=200,
         zoho_code=0, duration_ms=212, arguments=["contact_name", "contact_type"], call_id=new_call_id(),
-        sentence=f'agent "bookkeeper" created contact Bench Ltd for organization 10234695 (eu): allowed, 201 in 212 ms',
+        sentence='agent "bookkeeper" created contact Bench Ltd for organization 10234695 (eu): allowed, 201 in 212 ms',
     )
 
 

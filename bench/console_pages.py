@@ -37,7 +37,7 @@ from zbmcp.audit import chain as audit_chain  # noqa: E402
 from zbmcp.audit.log import AuditEvent, AuditRecord, intent_sentence, new_call_id, sentence  # noqa: E402
 from zbmcp.core.config import parse_config  # noqa: E402
 from zbmcp.console import ConsoleApp  # noqa: E402
-from zbmcp.cli.operators import hash_secret  # noqa: E402
+from zbmcp.core.credentials import hash_secret  # noqa: E402
 from zbmcp.core.question import build_question  # noqa: E402
 from zbmcp.core.requests import build_request  # noqa: E402
 from zbmcp.calls.runtime import open_runtime  # noqa: E402

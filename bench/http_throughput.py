@@ -240,7 +240,7 @@ def main() -> int:
         return 0
 
     from zbmcp import __version__
-    from zbmcp.cli.keys import new_api_key
+    from zbmcp.core.credentials import new_api_key
 
     me = str(Path(__file__).resolve())
     children: list[Child] = []

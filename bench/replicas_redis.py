@@ -312,7 +312,7 @@ def main() -> int:
 
     from redis.asyncio import Redis
 
-    from zbmcp.cli.keys import new_api_key
+    from zbmcp.core.credentials import new_api_key
     from zbmcp.state import new_id
     from zbmcp.zoho.limits import LEASE_MARGIN_SECONDS
 

@@ -21,7 +21,8 @@ from zbmcp.errors import AuthError
 from zbmcp.cli.login import browser_login, exchange, revoke
 from zbmcp.calls.runtime import token_managers
 from zbmcp.sandbox.server import AsyncSandboxServer, SandboxServer
-from zbmcp.zoho.tokens import FileTokenStore, write_private_file
+from zbmcp.files import write_private_file
+from zbmcp.zoho.tokens import FileTokenStore
 
 LOGIN_CLIENT_ID = "1000.LOGINTEST"
 LOGIN_SECRET = "login-test-secret-3f9a"

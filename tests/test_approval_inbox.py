@@ -20,7 +20,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from tests.conftest import ORG, agent, running, serving
 from zbmcp.calls.inbox import ApprovalInbox, DecisionRefused, HeldCall
-from zbmcp.cli.keys import key_hash, new_api_key
+from zbmcp.core.credentials import key_hash, new_api_key
 from zbmcp.state import State, new_id
 from zbmcp.state.local import LocalState
 from zbmcp.state.redis import RedisState

@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import ORG, AuditCapture, agent, config_text, environ, mcp_client, running, serving
 from zbmcp.audit.log import AuditLog, read_calls, read_records
-from zbmcp.cli.keys import key_hash, new_api_key
+from zbmcp.core.credentials import key_hash, new_api_key
 from zbmcp.sandbox import Fault, Sandbox
 from zbmcp.sandbox.server import AsyncSandboxServer
 

@@ -12,7 +12,7 @@ import httpx2
 import pytest
 
 from tests.conftest import ORG, AuditCapture, agent, running, serving
-from zbmcp.cli.keys import key_hash, new_api_key
+from zbmcp.core.credentials import key_hash, new_api_key
 from zbmcp.sandbox import Fault
 
 INITIALIZE = {

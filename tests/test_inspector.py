@@ -16,7 +16,7 @@ import anyio
 import pytest
 
 from tests.conftest import ORG, agent, running, serving
-from zbmcp.cli.keys import key_hash, new_api_key
+from zbmcp.core.credentials import key_hash, new_api_key
 from zbmcp.core.manifest import load_manifests
 
 NODE_TOOLS = Path(__file__).parent / "node"

@@ -9,7 +9,8 @@ from mcp import types
 
 from tests.conftest import ORG, OTHER_ORG, AuditCapture, agent, mcp_client, running
 from zbmcp.audit.log import read_calls
-from zbmcp.cli.audit_view import format_table, parse_since, select_records
+from zbmcp.audit.query import parse_since
+from zbmcp.cli.audit_view import format_table, select_records
 
 APPROVE = types.ElicitResult(action="accept", content={"approve": True})
 DECLINE = types.ElicitResult(action="decline")

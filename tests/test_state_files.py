@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import agent, config_text, environ, mcp_client, running
 from zbmcp import files
 from zbmcp.cli import main
-from zbmcp.cli.keys import key_hash
+from zbmcp.core.credentials import key_hash
 from zbmcp.sandbox import Sandbox
 
 FILE_STORE = {"token_store": "file"}

@@ -55,3 +55,14 @@ def replace_file(path: Path, data: bytes, *, mode: int = 0o600, durable: bool = 
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def write_private_file(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Atomically replace `path` with `data`, readable by the owner only, in a folder only the owner can enter.
+
+    durable=False skips the fsyncs, for counters rewritten on every call where losing the last write is fine.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if os.name == "posix":
+        os.chmod(path.parent, 0o700)
+    replace_file(path, data, durable=durable)

@@ -9,8 +9,8 @@ import httpx2
 import pytest
 
 from tests.conftest import ORG, agent
-from zbmcp.cli.keys import key_hash, new_api_key
-from zbmcp.cli.operators import hash_secret
+from zbmcp.core.credentials import key_hash, new_api_key
+from zbmcp.core.credentials import hash_secret
 
 SECRET = "correct horse battery staple"
 OLIVIA = {"secret": hash_secret(SECRET)}

@@ -12,7 +12,7 @@ from mcp.client.streamable_http import streamable_http_client
 from tests.conftest import ORG, agent, running, serving
 from tests.console.conftest import MAILER_KEY, OLIVIA, csrf_in, sign_in
 from tests.unreachable import SwitchableZoho
-from zbmcp.cli.keys import key_hash
+from zbmcp.core.credentials import key_hash
 
 
 async def test_an_approval_given_in_the_console_outlives_a_call_zoho_never_got(make_config, sandbox, tmp_path):

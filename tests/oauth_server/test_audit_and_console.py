@@ -28,7 +28,7 @@ from tests.oauth_server.conftest import (
     sign_in_and_consent,
     tokens,
 )
-from zbmcp.cli.keys import key_hash, new_api_key
+from zbmcp.core.credentials import key_hash, new_api_key
 from zbmcp.oauth_server.signin import BROWSER_COOKIE
 
 AGENTS = {"bookkeeper": person(["invoices:read"], [ALICE])}

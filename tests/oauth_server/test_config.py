@@ -8,7 +8,7 @@ import pytest
 from tests.conftest import ORG, agent, running, serving
 from tests.oauth_server.conftest import ALICE, person
 from zbmcp.errors import ConfigError
-from zbmcp.cli.keys import key_hash, new_api_key
+from zbmcp.core.credentials import key_hash, new_api_key
 
 
 @pytest.mark.parametrize("issuer, message", [

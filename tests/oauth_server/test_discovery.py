@@ -6,7 +6,7 @@ import httpx2
 
 from tests.conftest import agent
 from tests.oauth_server.conftest import ALICE, connector, mcp_call, person, rpc_result
-from zbmcp.cli.keys import key_hash, new_api_key
+from zbmcp.core.credentials import key_hash, new_api_key
 
 
 async def test_the_401_points_to_the_resource_metadata_and_names_the_scope(make_config, sandbox):

@@ -24,6 +24,7 @@ from typing import Any
 
 from zbmcp.audit import events as audit_events
 from zbmcp.audit.log import fold_calls
+from zbmcp.errors import ConfigError
 
 _TIME = re.compile(rb'"time":\s*"([^"]+)"')
 
@@ -330,3 +331,20 @@ class ZoneIndex:
 def _holds_kind(seen: set[bytes], needle: bytes) -> bool:
     """Whether a zone's event names (JSON strings) hold the filter's kind: itself, or a step of it."""
     return any(name.startswith(needle) and name[len(needle):len(needle) + 1] in (b'"', b".") for name in seen)
+
+
+_RELATIVE = re.compile(r"^(\d+)([mhd])$")
+
+
+def parse_since(text: str, now: dt.datetime | None = None) -> dt.datetime:
+    """'2h', '30m', '7d', or an ISO date/time (UTC unless it says otherwise)."""
+    now = now or dt.datetime.now(dt.UTC)
+    match = _RELATIVE.match(text.strip())
+    if match:
+        amount, unit = int(match.group(1)), match.group(2)
+        return now - dt.timedelta(**{{"m": "minutes", "h": "hours", "d": "days"}[unit]: amount})
+    try:
+        moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"--since {text!r}: use 30m, 2h, 7d or a date like 2026-11-25 or 2026-11-25T10:00") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

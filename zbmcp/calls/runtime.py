@@ -28,7 +28,8 @@ from zbmcp.zoho.client import USER_AGENT, RetryPolicy, ZohoClient, ZohoConnectio
 from zbmcp.zoho.limits import Pacer
 from zbmcp.zoho.oauth import OAuthClient, TokenManager
 from zbmcp.core.regions import data_center
-from zbmcp.zoho.tokens import TokenStore, token_store
+from zbmcp.state.tokens import TokenStore
+from zbmcp.zoho.tokens import token_store
 
 log = logging.getLogger(__name__)
 

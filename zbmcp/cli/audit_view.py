@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -14,25 +13,9 @@ from typing import Any, TextIO
 from zbmcp.audit import chain as audit_chain
 from zbmcp.audit import events as audit_events
 from zbmcp.audit.log import read_calls
+from zbmcp.audit.query import parse_since
 from zbmcp.core.config import LoadedConfig
 from zbmcp.errors import ConfigError
-
-_RELATIVE = re.compile(r"^(\d+)([mhd])$")
-
-
-def parse_since(text: str, now: dt.datetime | None = None) -> dt.datetime:
-    """'2h', '30m', '7d', or an ISO date/time (UTC unless it says otherwise)."""
-    now = now or dt.datetime.now(dt.UTC)
-    match = _RELATIVE.match(text.strip())
-    if match:
-        amount, unit = int(match.group(1)), match.group(2)
-        return now - dt.timedelta(**{{"m": "minutes", "h": "hours", "d": "days"}[unit]: amount})
-    try:
-        moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise ConfigError(f"--since {text!r}: use 30m, 2h, 7d or a date like 2026-11-25 or 2026-11-25T10:00") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
 
 def select_records(records: list[dict[str, Any]], agent: str | None, since: dt.datetime | None,
                    event: str | None = None) -> list[dict[str, Any]]:

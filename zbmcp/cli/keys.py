@@ -6,29 +6,15 @@ again before it replaces the file (atomically, through zbmcp.files), and a failu
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from zbmcp.core.config import default_config_path, parse_config, read_config_text
+from zbmcp.core.credentials import new_api_key
 from zbmcp.errors import ConfigError
 from zbmcp.files import replace_file
 from zbmcp.core.policy import unknown_agent
 from zbmcp.core.yamlsource import load_yaml
-
-KEY_PREFIX = "zbmcp_"
-
-
-def new_api_key() -> tuple[str, str]:
-    """A fresh key for an agent, and the hash to store in the config."""
-    key = KEY_PREFIX + secrets.token_urlsafe(32)
-    return key, key_hash(key)
-
-
-def key_hash(key: str) -> str:
-    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
-
 
 def add_api_key(config_path: Path | None, agent: str, environ: Mapping[str, str]) -> tuple[Path, str]:
     path = config_path or default_config_path(environ)

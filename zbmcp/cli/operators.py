@@ -1,59 +1,18 @@
-"""Operators: the people who sign in to the console. The config holds only a slow hash of each secret.
-
-    operators:
-      alice:
-        secret: "scrypt$16384$8$1$<salt>$<hash>"      # `zbmcp operator add alice` writes this
-
-Agent keys are long random strings, so a fast hash suffices for them; an operator may choose a password, so
-secrets are hashed with scrypt (in Python's standard library), which makes guessing a stolen hash slow.
-"""
+"""`zbmcp operator add NAME`: a console operator's secret, of which the config keeps only a slow hash
+(zbmcp.core.credentials)."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
-from zbmcp.core.config import OPERATOR_NAME, OPERATOR_SECRET, default_config_path
+from zbmcp.core.config import OPERATOR_NAME, default_config_path
+from zbmcp.core.credentials import hash_secret, new_secret
 from zbmcp.errors import ConfigError
 from zbmcp.cli.keys import rewrite_config
 from zbmcp.core.yamlsource import load_yaml
 
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1  # about 50 ms and 16 MiB per check
 MIN_SECRET_LENGTH = 12
-_MAX_MEMORY = 64 * 1024 * 1024
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode()
-
-
-def hash_secret(secret: str, *, salt: bytes | None = None) -> str:
-    salt = salt or secrets.token_bytes(16)
-    digest = hashlib.scrypt(secret.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, maxmem=_MAX_MEMORY)
-    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(digest)}"
-
-
-def verify_secret(secret: str, stored: str) -> bool:
-    if not OPERATOR_SECRET.match(stored):
-        return False
-    _, n, r, p, salt, expected = stored.split("$")
-    if int(n) > 2**20 or int(r) > 16 or int(p) > 4:  # a hostile config must not make each check cost minutes
-        return False
-    digest = hashlib.scrypt(secret.encode(), salt=base64.urlsafe_b64decode(salt), n=int(n), r=int(r), p=int(p),
-                            maxmem=_MAX_MEMORY)
-    return hmac.compare_digest(digest, base64.urlsafe_b64decode(expected))
-
-
-# A check that always takes as long as a real one: a sign-in with an unknown name must not answer faster.
-DUMMY_HASH = hash_secret("not a real operator secret", salt=b"\0" * 16)
-
-
-def new_secret() -> str:
-    return secrets.token_urlsafe(18)
 
 
 def add_operator(config_path: Path | None, name: str, environ: Mapping[str, str],

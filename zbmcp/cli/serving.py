@@ -19,7 +19,7 @@ from zbmcp.core.policy import unknown_agent
 
 if TYPE_CHECKING:
     from zbmcp.calls.runtime import Runtime
-    from zbmcp.zoho.tokens import TokenStore
+    from zbmcp.state.tokens import TokenStore
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ async def serve_sandbox(transport: str, host: str, port: int, key: SandboxKey | 
 
     from zbmcp.calls.demo import DEMO_AGENT, demo_config
     from zbmcp.transports.keyless import require_loopback_host, require_loopback_socket
-    from zbmcp.cli.keys import key_hash
+    from zbmcp.core.credentials import key_hash
     from zbmcp.calls.runtime import open_runtime
     from zbmcp.sandbox import Sandbox, SandboxSettings
 

@@ -18,7 +18,7 @@ import logging
 import secrets
 import time
 import urllib.parse
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +35,11 @@ from zbmcp.audit import events as audit_events
 from zbmcp.core.access import access_matrix, compare, matrix_of
 from zbmcp.audit.log import AuditEvent, now_iso
 from zbmcp.audit.query import AuditFilter, Page, ZoneIndex, appended, newest
-from zbmcp.cli.audit_view import parse_since
+from zbmcp.audit.query import parse_since
 from zbmcp.errors import AuditUnavailable, ConfigError
 from zbmcp.calls.inbox import DecisionRefused, HeldCall
-from zbmcp.cli.keys import key_hash
-from zbmcp.cli.operators import DUMMY_HASH, verify_secret
+from zbmcp.core.credentials import key_hash
+from zbmcp.core.credentials import DUMMY_HASH, verify_secret
 from zbmcp.calls.runtime import Runtime
 from zbmcp.state import StateUnavailable
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zbmcp.core.config import LoadedConfig
-from zbmcp.zoho.tokens import write_private_file
+from zbmcp.files import write_private_file
 
 MAX_HOURS = 24 * 30
 

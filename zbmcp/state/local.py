@@ -40,7 +40,7 @@ from zbmcp.state.base import (
 )
 from zbmcp.state.gates import Admission, GateLimits, GateUpdate
 from zbmcp.state.local_gates import LocalGates
-from zbmcp.zoho.tokens import write_private_file
+from zbmcp.files import write_private_file
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,21 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from zbmcp.state.base import State
-from zbmcp.zoho.tokens import TokenStore
 
 log = logging.getLogger(__name__)
+
+
+
+class TokenStore(Protocol):
+    """Where one connection's token is kept: the 0600 file, the keychain or memory (zbmcp.zoho.tokens), or a
+    vault below."""
+
+    def load(self) -> dict[str, Any] | None: ...
+
+    def save(self, token: dict[str, Any]) -> None: ...
+
+    def delete(self) -> None: ...
+
 
 NAMESPACE = "zoho-tokens"
 FORMAT = b"\x01"  # AES-256-GCM, key from HKDF-SHA256 of the configured secret; a later format gets another byte

@@ -59,7 +59,7 @@ from zbmcp.console import PREFIX as CONSOLE
 from zbmcp.console import ConsoleApp
 from zbmcp.transports.keyless import LoopbackAgent, require_loopback_socket
 from zbmcp.transports.http_guard import end_stream_when_idle, guarded_protocol, refuse_over_session_cap, too_many_sessions
-from zbmcp.cli.keys import key_hash, new_api_key
+from zbmcp.core.credentials import key_hash, new_api_key
 from zbmcp.listen import listen
 from zbmcp.transports.protocol_header import ProtocolVersionHeader
 from zbmcp.calls.runtime import Runtime

@@ -20,21 +20,14 @@ import os
 import stat
 import time
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from zbmcp.files import replace_file
+from zbmcp.files import write_private_file
+from zbmcp.state.tokens import TokenStore
 
 log = logging.getLogger(__name__)
 
 KEYRING_SERVICE = "zbmcp"
-
-
-class TokenStore(Protocol):
-    def load(self) -> dict[str, Any] | None: ...
-
-    def save(self, token: dict[str, Any]) -> None: ...
-
-    def delete(self) -> None: ...
 
 
 class MemoryTokenStore:
@@ -147,17 +140,6 @@ def token_store(kind: str, home: Path, connection: str) -> TokenStore:
 
 def token_path(home: Path, connection: str) -> Path:
     return home / "tokens" / f"{connection}.json"
-
-
-def write_private_file(path: Path, data: bytes, *, durable: bool = True) -> None:
-    """Atomically replace `path` with `data`, readable by the owner only, in a folder only the owner can enter.
-
-    durable=False skips the fsyncs, for counters rewritten on every call where losing the last write is fine.
-    """
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if os.name == "posix":
-        os.chmod(path.parent, 0o700)
-    replace_file(path, data, durable=durable)
 
 
 def sound_token(data: dict[str, Any], now: float | None = None) -> tuple[dict[str, Any], list[str]]:
