@@ -19,7 +19,8 @@ library in the timed path), the same way for both servers, runs interleaved (ABB
                 get_invoice, on its own.
   tools/list    bytes of the tools/list result as sent (the JSON-RPC line, and the result object in it) for
                 every tool, for an agent with one organization and one with two, and for an agent with two
-                organizations and only the 33 tools zbmcp had before issue #15; zbmcp.core.tools.listing_size
+                organizations and only the 33 tools zbmcp had before issue #15;
+                zbmcp.calls.tool_list.listing_size
   breakdown     where zbmcp's start-up goes beyond the SDK: imports only zbmcp needs (-X importtime, modules
                 the minimal server does not import) and each start-up step timed in a fresh process; and the
                 per-call cost of the request window shared between processes (zbmcp.state.local)
@@ -205,7 +206,7 @@ def _peak_rss_mib(server: StdioServer) -> float | None:
 
 def measure_listing(servers: Servers) -> dict[str, Any]:
     from zbmcp.core.manifest import load_manifests
-    from zbmcp.core.tools import listing_size
+    from zbmcp.calls.tool_list import listing_size
 
     every = load_manifests()
     result: dict[str, Any] = {"tools": len(every), "target_bytes": LISTING_TARGET_BYTES,
@@ -222,7 +223,7 @@ def measure_listing(servers: Servers) -> dict[str, Any]:
             "tools_listed": len(tools),
             "wire_line_bytes": line_bytes,  # the whole JSON-RPC response line, as read from the pipe
             "result_bytes": result_bytes,  # the result object in it
-            "listing_size_bytes": listing_size(specs, orgs),  # zbmcp.core.tools.listing_size (the in-process figure)
+            "listing_size_bytes": listing_size(specs, orgs),  # the in-process figure
             "bytes_per_tool": round(result_bytes / max(1, len(tools))),
             "largest_tools": sorted(
                 ((t["name"], len(json.dumps(t, separators=(",", ":"), ensure_ascii=False).encode())) for t in tools),

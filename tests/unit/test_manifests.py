@@ -18,7 +18,8 @@ import pytest
 
 from zbmcp.errors import ConfigError
 from zbmcp.core.manifest import EFFECTS, ToolSpec, dotted_fields, load_manifest_texts, load_manifests
-from zbmcp.core.tools import listing_size, to_mcp_tool, validation_schema
+from zbmcp.calls.tool_list import listing_size, to_mcp_tool
+from zbmcp.core.tools import validation_schema
 
 REPO = Path(__file__).resolve().parents[2]
 EXTRACT_PATH = REPO / "tests" / "data" / "zoho_oas_extract.json"

@@ -53,7 +53,7 @@ from zbmcp.core.question import build_question
 from zbmcp.core.requests import ZohoRequest, build_request
 from zbmcp.calls.runtime import Runtime
 from zbmcp.core.shaping import View, shape, split_view
-from zbmcp.core.tools import to_mcp_tool
+from zbmcp.calls.tool_list import to_mcp_tool
 from zbmcp.core.wording import did, tried
 from zbmcp.zoho.client import Delivery
 
