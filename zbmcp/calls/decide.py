@@ -1,0 +1,79 @@
+"""Deciding a call: which tool, for which organization, with which arguments, whether the agent may make it,
+and, where the policy asks, a person's approval."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Literal
+
+from mcp import types
+from mcp.server import ServerRequestContext
+
+from zbmcp.calls.approvals import binding, request_approval
+from zbmcp.calls.inbox import OperatorDecision, ask_operator
+from zbmcp.calls.runtime import Runtime
+from zbmcp.calls.tool_call import ToolCall
+from zbmcp.core.manifest import ToolSpec
+from zbmcp.core.numeric_ids import ids_as_strings
+from zbmcp.core.policy import AgentPolicy, Decision
+from zbmcp.core.question import build_question
+from zbmcp.core.requests import ZohoRequest, build_request
+from zbmcp.core.shaping import View, split_view
+from zbmcp.errors import PolicyDenied
+
+Held = types.CallToolResult | types.InputRequiredResult
+
+
+@dataclass(frozen=True)
+class Decided:
+    """A call the policy allows, or asks a person about (decision.outcome "allow" or "approve")."""
+
+    policy: AgentPolicy
+    spec: ToolSpec
+    request: ZohoRequest
+    decision: Decision
+    view: View  # how to shape Zoho's answer (the `fields` argument)
+
+
+def decide(call: ToolCall) -> Decided:
+    """The policy's decision on this call; PolicyDenied or InvalidArguments when it may not be made. What is
+    learnt goes on `call` at once, so the audit record of a refusal says as much as was known."""
+    policy = call.policy
+    if policy is None:
+        raise PolicyDenied("This caller is not a configured agent; nothing is allowed.", rule="unknown agent")
+    spec = call.spec = policy.tool_for_call(call.name)
+    arguments = call.arguments = ids_as_strings(call.arguments)
+    asked = arguments.get("organization_id")
+    if isinstance(asked, str) and asked.isdigit():
+        policy.check_organization(asked)  # the agent's own boundary first, so the refusal names the rule
+    to_send, view = split_view(spec, arguments)  # `fields` shapes the answer; Zoho never sees it
+    request = call.request = build_request(spec, to_send, policy.organizations)
+    decision = call.decision = policy.decide(spec, request)
+    if decision.outcome == "deny":
+        raise PolicyDenied(decision.message, rule=decision.rule)
+    return Decided(policy, spec, request, decision, view)
+
+
+async def approve(runtime: Runtime, call: ToolCall, decided: Decided, ctx: ServerRequestContext[Any],
+                  params: types.CallToolRequestParams, *, channel: Literal["console", "client"],
+                  url: str) -> Held | None:
+    """A person's approval of a call the policy asks about: None once given, and the call goes on; otherwise
+    what the agent is answered meanwhile. ApprovalRefused when a person refused. `url` is where the request
+    would go, for the question."""
+    policy, spec, request, decision = decided.policy, decided.spec, decided.request, decided.decision
+    assert decision.facts is not None
+    question = build_question(policy.agent, spec, request, url, decision.facts, decision.reasons)
+    if channel == "console":
+        answer = await ask_operator(runtime.inbox, ctx, spec, request, call.arguments, question,
+                                    decision.rule)
+        if not isinstance(answer, OperatorDecision):
+            return call.finish_pending(answer, decision.rule)  # held; the agent calls again
+        call.approved_by = answer.rule
+        call.give_back = partial(runtime.inbox.give_back, answer)
+        return None
+    key = binding(policy.agent, spec.name, request.organization_id, call.arguments)
+    pending = await request_approval(ctx, params, spec, question, decision.rule, runtime.approvals, key)
+    if pending is None:
+        call.give_back = partial(runtime.approvals.keep, key)
+    return pending  # the client asks the person and calls again; that call gets the audit record

@@ -1,0 +1,43 @@
+"""Sending a decided call: its turn (the agent's quota, then Zoho's pace), the audit record written ahead just
+before the request leaves, and Zoho's answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp import types
+
+from zbmcp.calls.decide import Decided
+from zbmcp.calls.runtime import Runtime
+from zbmcp.calls.tool_call import ToolCall
+
+
+async def send(runtime: Runtime, call: ToolCall, decided: Decided) -> types.CallToolResult:
+    policy, spec = decided.policy, decided.spec
+    agent = runtime.agent(policy.agent)
+    gate = None
+    if agent.quota is not None:
+        gate = runtime.pacer.agent_gate(
+            policy.agent, per_minute=agent.quota.per_minute, per_day=agent.quota.per_day,
+            max_wait=runtime.connection_of(policy.agent).settings.limits.max_wait_seconds,
+        )
+    # The record is written ahead once the request's turn comes; if it cannot be, nothing is sent.
+    try:
+        connection = runtime.calling_connection(policy.agent, call.person)
+        response = await runtime.client.send(connection, decided.request, agent_gate=gate,
+                                             before_send=call.write_ahead, delivery=call.delivery)
+    except BaseException:
+        await call.keep_approval()
+        raise
+    payload = response.payload
+    if spec.name == "list_organizations":
+        payload = _only_organizations(payload, policy.organizations)
+    return call.finish_ok(payload, response.status, decided.view)
+
+
+def _only_organizations(payload: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:
+    organizations = payload.get("organizations")
+    if not isinstance(organizations, list):
+        return payload
+    kept = [o for o in organizations if isinstance(o, dict) and str(o.get("organization_id")) in allowed]
+    return {**payload, "organizations": kept}
