@@ -107,16 +107,19 @@ class ApprovalTickets:
         same call, for as long as a ticket lives. Says so, or None when one is kept already."""
         if not await self._state.put_if_absent(KEPT, key, "approved", ttl=self._ttl):
             return None
-        return f"the person's approval still holds for this exact call until {until_text(self._clock() + self._ttl)}"
+        until = until_text(self._clock() + self._ttl)
+        return f"the person's approval still holds for this exact call until {until}"
 
     async def take_kept(self, key: str) -> bool:
-        """True once for an approval kept for the call `key`: of any number of identical calls, exactly one."""
+        """True once for an approval kept for the call `key`: of any number of identical calls, exactly
+        one."""
         return await self._state.take(KEPT, key) is not None
 
     def _mac(self, agent: str, spec: ToolSpec, arguments: Mapping[str, Any], nonce: str, expires: int) -> str:
         canonical = json.dumps([agent, spec.name, arguments, nonce, expires], sort_keys=True,
                                separators=(",", ":"), default=str)
-        return base64.urlsafe_b64encode(hmac.new(self._key, canonical.encode(), hashlib.sha256).digest()).decode()
+        digest = hmac.new(self._key, canonical.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode()
 
 
 def client_can_elicit(ctx: ServerRequestContext[Any]) -> bool:
@@ -138,8 +141,8 @@ async def request_approval(
     call: str,
 ) -> types.InputRequiredResult | None:
     """None when a person approved; an InputRequiredResult when the client must ask first (2026-07-28);
-    ApprovalRefused otherwise. `rule` is the rule that asks (the policy Decision's); `call` the call's binding,
-    under which an approval given back by an identical call that sent nothing is kept."""
+    ApprovalRefused otherwise. `rule` is the rule that asks (the policy Decision's); `call` the call's
+    binding, under which an approval given back by an identical call that sent nothing is kept."""
     agent = question.agent
     if await tickets.take_kept(call):
         return None
@@ -157,7 +160,8 @@ async def request_approval(
         if params.request_state and await tickets.redeem(params.request_state, agent, spec, arguments):
             answer = _answer_in(params)
         if answer is None:
-            ask = types.ElicitRequest(params=types.ElicitRequestFormParams(message=text, requested_schema=APPROVE_SCHEMA))
+            form = types.ElicitRequestFormParams(message=text, requested_schema=APPROVE_SCHEMA)
+            ask = types.ElicitRequest(params=form)
             return types.InputRequiredResult(input_requests={QUESTION_KEY: ask},
                                              request_state=tickets.issue(agent, spec, arguments))
     else:

@@ -23,8 +23,8 @@ def demo_config(
     sandbox: Sandbox, base_url: str = SANDBOX_BASE_URL, api_keys: list[str] | None = None,
     oauth_issuer: str | None = None, users: list[str] | None = None,
 ) -> LoadedConfig:
-    """`api_keys`: hashes of the keys that reach agent `demo` over HTTP; `oauth_issuer` and `users`: people who
-    sign in with the sandbox's Zoho as agent `demo` (a remote connector)."""
+    """`api_keys`: hashes of the keys that reach agent `demo` over HTTP; `oauth_issuer` and `users`: people
+    who sign in with the sandbox's Zoho as agent `demo` (a remote connector)."""
     credentials = sandbox.credentials
     config = Config(
         connections={

@@ -170,9 +170,9 @@ class ApprovalInbox:
                                 float(record.get("until") or 0))
 
     async def give_back(self, decision: OperatorDecision) -> str | None:
-        """An approval taken by a call that then provably sent nothing (Zoho could not be reached): usable again,
-        once, by the next identical call, until it would have expired anyway. Says so, or None when it cannot
-        be (expired, or another decision for the same call is waiting)."""
+        """An approval taken by a call that then provably sent nothing (Zoho could not be reached): usable
+        again, once, by the next identical call, until it would have expired anyway. Says so, or None when it
+        cannot be (expired, or another decision for the same call is waiting)."""
         remaining = decision.until - self._clock()
         if not decision.approved or remaining <= 0:
             return None
@@ -184,7 +184,8 @@ class ApprovalInbox:
         if held is not None and held.status == "used":
             await self._save(held, status="approved")
         self._notify()
-        return f"approval {decision.approval} still holds for this exact call until {until_text(decision.until)}"
+        until = until_text(decision.until)
+        return f"approval {decision.approval} still holds for this exact call until {until}"
 
     async def _open(self, key: str, spec: ToolSpec, request: ZohoRequest, arguments: Mapping[str, Any],
                     question: Question) -> tuple[HeldCall, bool]:
@@ -199,7 +200,8 @@ class ApprovalInbox:
             now = self._clock()
             held = HeldCall(
                 id="".join(secrets.choice(_ID_ALPHABET) for _ in range(8)), binding=key, agent=question.agent,
-                tool=spec.name, title=spec.title, organization=request.organization_id, question=question.text(),
+                tool=spec.name, title=spec.title, organization=request.organization_id,
+                question=question.text(),
                 reasons=list(question.reasons), effects=effects_of(question),
                 recipients=list(question.recipients.all()), amount=amount_of(question),
                 free_text=[[name, text] for name, text in question.free_text],
@@ -217,8 +219,8 @@ class ApprovalInbox:
                 await self.state.put("inbox-approval", held.id, held.to_record(), ttl=self.approval_seconds)
                 self._notify()
                 return held, True
-        raise ApprovalRefused("zbmcp could not open an approval for this call; nothing was sent to Zoho. Try again.",
-                              rule="approval: console (could not open)")
+        raise ApprovalRefused("zbmcp could not open an approval for this call; nothing was sent to Zoho. "
+                              "Try again.", rule="approval: console (could not open)")
 
     async def _wait(self, key: str) -> OperatorDecision | None:
         deadline = anyio.current_time() + self.hold_seconds
@@ -248,8 +250,8 @@ class ApprovalInbox:
         """Record an operator's decision; DecisionRefused says why it cannot be taken."""
         held = await self.get(approval_id)
         if held is None or held.expires_at <= self._clock():
-            raise DecisionRefused(f"Approval {approval_id} has expired or does not exist; nothing was decided. "
-                                  "If the agent still needs it, it will ask again.")
+            raise DecisionRefused(f"Approval {approval_id} has expired or does not exist; nothing was "
+                                  "decided. If the agent still needs it, it will ask again.")
         if held.binding != expected_binding:
             raise DecisionRefused(f"The call behind approval {approval_id} is not the one this page showed; "
                                   "nothing was decided. Reload the inbox and decide on what it shows now.")
@@ -257,19 +259,22 @@ class ApprovalInbox:
         if held.status != "pending" or not await self.state.put_if_absent(
                 "inbox-decided", approval_id, first, ttl=max(1.0, held.expires_at - self._clock())):
             by = held.operator or "another operator"
-            raise DecisionRefused(f"Approval {approval_id} was already decided by {by}; a decision counts once.")
+            raise DecisionRefused(f"Approval {approval_id} was already decided by {by}; a decision counts "
+                                  "once.")
         decided = HeldCall(**{**held.to_record(), "status": "approved" if approve else "denied",
                               "operator": operator, "decided_at": self._clock()})
         verb = "approved" if approve else "denied"
         try:  # on the record before it can take effect: fail closed
             self._audit(decided, "approval.decided", "approved" if approve else "denied",
-                        f'operator "{operator}" {verb} agent "{held.agent}"\'s request to {held.title.lower()}'
+                        f'operator "{operator}" {verb} agent "{held.agent}"\'s request to '
+                        f'{held.title.lower()}'
                         + _where(held) + f" (approval {approval_id})")
         except AuditUnavailable:
             await self.state.delete("inbox-decided", approval_id)
             raise
         remaining = max(1.0, held.expires_at - self._clock())
-        await self.state.put("inbox-approval", approval_id, decided.to_record(), ttl=max(remaining, DECISION_SECONDS))
+        await self.state.put("inbox-approval", approval_id, decided.to_record(),
+                             ttl=max(remaining, DECISION_SECONDS))
         await self.state.put("inbox-decision", held.binding,
                              {"approval": approval_id, "approved": approve, "operator": operator,
                               "until": self._clock() + DECISION_SECONDS}, ttl=DECISION_SECONDS)
@@ -308,7 +313,7 @@ class ApprovalInbox:
     async def _announce(self, held: HeldCall) -> None:
         if not self.webhook_url:
             return
-        link = f"{self.public_url}/console/approvals/{held.id}" if self.public_url else f"/console/approvals/{held.id}"
+        link = f"{self.public_url or ''}/console/approvals/{held.id}"
         text = (f"zbmcp: agent {held.agent} wants to {held.title.lower()}{_where(held)}. "
                 f"Approve or deny in the console: {link} (approval {held.id}, expires "
                 f"{dt.datetime.fromtimestamp(held.expires_at, dt.UTC):%H:%M} UTC)")
@@ -348,17 +353,17 @@ async def ask_operator(
         if answer.approved:
             return answer
         raise ApprovalRefused(
-            f"Operator {answer.operator} denied {spec.name} in the zbmcp console (approval {answer.approval}). "
-            "Nothing was sent to Zoho; do not retry unless a person asks you to.",
+            f"Operator {answer.operator} denied {spec.name} in the zbmcp console (approval "
+            f"{answer.approval}). Nothing was sent to Zoho; do not retry unless a person asks you to.",
             rule=answer.rule,
         )
     if modern(ctx):  # the client retries with request_state, which zbmcp does not need: the call is the key
         return types.InputRequiredResult(request_state=f"zbmcp-approval:{answer.id}")
     until = dt.datetime.fromtimestamp(answer.expires_at, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    text = (f"Waiting for approval {answer.id}: {spec.name} needs an operator's approval in the zbmcp console, "
-            f"so nothing has been sent to Zoho yet. Call {spec.name} again with exactly the same arguments to "
-            f"get the result once they decide (the request stays open until {until}); a changed call needs a "
-            "new approval.")
+    text = (f"Waiting for approval {answer.id}: {spec.name} needs an operator's approval in the zbmcp "
+            f"console, so nothing has been sent to Zoho yet. Call {spec.name} again with exactly the same "
+            f"arguments to get the result once they decide (the request stays open until {until}); a changed "
+            "call needs a new approval.")
     return types.CallToolResult(
         content=[types.TextContent(text=text)],
         structured_content={"error": {"type": "ApprovalPending", "message": text, "approval_id": answer.id,

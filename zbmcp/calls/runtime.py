@@ -68,9 +68,9 @@ class Runtime:
             return self.connection_of(agent)
         if person is None or self.personal is None:
             raise PolicyDenied(
-                f"Agent {agent!r} calls Zoho with each person's own token, so it is reachable only by people who "
-                "signed in through zbmcp's OAuth server (a remote connector), not over stdio or with an API key. "
-                "Nothing was sent to Zoho.", rule="per_user needs a signed-in person")
+                f"Agent {agent!r} calls Zoho with each person's own token, so it is reachable only by people "
+                "who signed in through zbmcp's OAuth server (a remote connector), not over stdio or with an "
+                "API key. Nothing was sent to Zoho.", rule="per_user needs a signed-in person")
         user_id, email = person
         return self.personal.connection(user_id, email)
 
@@ -88,9 +88,9 @@ class Runtime:
 
 
 async def approval_key(loaded: LoadedConfig, state: State) -> bytes:
-    """The key that signs approval tickets, the same for every process and replica sharing the config and State:
-    http.approval_secret; else one derived from state.encryption_key (so nothing in Redis can forge a ticket);
-    else a random key kept in the local State (0600 files, like the tokens)."""
+    """The key that signs approval tickets, the same for every process and replica sharing the config and
+    State: http.approval_secret; else one derived from state.encryption_key (so nothing in Redis can forge a
+    ticket); else a random key kept in the local State (0600 files, like the tokens)."""
     secret = loaded.config.http.approval_secret
     if secret is not None:
         return hashlib.sha256(secret.get_secret_value().encode()).digest()
@@ -115,8 +115,8 @@ def token_store_kind(loaded: LoadedConfig, connection: Connection) -> str:
 
 def token_vault(loaded: LoadedConfig, name: str, settings: Connection, *, state: State | None,
                 store_factory: StoreFactory | None) -> TokenVault:
-    """Where the tokens called `name` live, as the connection's token_store says: its own vault per connection,
-    and per person for `connection: per_user` ("main.person.<Zoho user id>")."""
+    """Where the tokens called `name` live, as the connection's token_store says: its own vault per
+    connection, and per person for `connection: per_user` ("main.person.<Zoho user id>")."""
     kind = token_store_kind(loaded, settings)
     if kind == "state":
         key = loaded.config.state.encryption_key
@@ -125,8 +125,8 @@ def token_vault(loaded: LoadedConfig, name: str, settings: Connection, *, state:
         if key is None:
             connection = name.split(".person.")[0]
             raise loaded.source.error(
-                f"connections.{connection}.token_store: state keeps tokens encrypted in the State, which needs "
-                "state.encryption_key (at least 32 random characters, e.g. ${ZBMCP_STATE_KEY})",
+                f"connections.{connection}.token_store: state keeps tokens encrypted in the State, which "
+                "needs state.encryption_key (at least 32 random characters, e.g. ${ZBMCP_STATE_KEY})",
                 ("connections", connection, "token_store"))
         return EncryptedVault(state, name, TokenCipher(key.get_secret_value()))
     return StoreVault((store_factory or (lambda n, k: token_store(k, loaded.home, n)))(name, kind))
@@ -220,11 +220,13 @@ async def open_runtime(
             for name, manager in managers.items()
         }
         signing_in = sign_in_connection(loaded.config)
-        personal = PersonalConnections(connections[signing_in], person_vaults(loaded, signing_in, shared, store_factory),
-                                       shared) if signing_in else None
+        personal = PersonalConnections(
+            connections[signing_in], person_vaults(loaded, signing_in, shared, store_factory), shared,
+        ) if signing_in else None
         pacer = Pacer(shared)
         http = await stack.enter_async_context(
-            httpx2.AsyncClient(transport=transport, follow_redirects=False, headers={"User-Agent": USER_AGENT}))
+            httpx2.AsyncClient(transport=transport, follow_redirects=False,
+                               headers={"User-Agent": USER_AGENT}))
         client = ZohoClient(http, connections, pacer, retry=retry or RetryPolicy(), **client_options)
         yield Runtime(
             config=loaded,
