@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import load_average, machine, now_iso, summarize, write_results  # noqa: E402
 from zbmcp.audit import chain as audit_chain  # noqa: E402
 from zbmcp.audit.log import AuditEvent, AuditRecord, intent_sentence, new_call_id, sentence  # noqa: E402
-from zbmcp.core.config import parse_config  # noqa: E402
+from zbmcp.core.config_parse import parse_config  # noqa: E402
 from zbmcp.console import ConsoleApp  # noqa: E402
 from zbmcp.core.credentials import hash_secret  # noqa: E402
 from zbmcp.core.question import build_question  # noqa: E402

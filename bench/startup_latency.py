@@ -271,7 +271,7 @@ from zbmcp.calls.runtime import open_runtime
 from zbmcp.calls.server import ZbmcpServer
 t.append(time.perf_counter())
 from pathlib import Path
-from zbmcp.core.config import load_config
+from zbmcp.cli.config_file import load_config
 loaded = load_config(Path(sys.argv[1]), dict(os.environ))
 t.append(time.perf_counter())
 from zbmcp.core.manifest import load_manifests

@@ -27,7 +27,7 @@ from mcp.shared.exceptions import MCPError
 
 from tests.conftest import FAST_RETRIES, ORG, AuditCapture, agent, environ, running, serving
 from zbmcp.cli import main
-from zbmcp.core.config import parse_config
+from zbmcp.core.config_parse import parse_config
 from zbmcp.core.credentials import key_hash, new_api_key
 from zbmcp.core.manifest import load_manifests
 from zbmcp.calls.runtime import open_runtime

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from zbmcp.core.config import parse_config
+from zbmcp.core.config_parse import parse_config
 from zbmcp.errors import ConfigError, PolicyDenied
 from zbmcp.core.manifest import load_manifests
 from zbmcp.core.policy import policies
