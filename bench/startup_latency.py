@@ -204,7 +204,7 @@ def _peak_rss_mib(server: StdioServer) -> float | None:
 
 
 def measure_listing(servers: Servers) -> dict[str, Any]:
-    from zbmcp.core.manifest import load_manifests
+    from zbmcp.calls.catalog import load_manifests
     from zbmcp.core.tools import listing_size
 
     every = load_manifests()
@@ -274,7 +274,7 @@ from pathlib import Path
 from zbmcp.cli.config_file import load_config
 loaded = load_config(Path(sys.argv[1]), dict(os.environ))
 t.append(time.perf_counter())
-from zbmcp.core.manifest import load_manifests
+from zbmcp.calls.catalog import load_manifests
 specs = load_manifests()
 t.append(time.perf_counter())
 client_init = [0.0]

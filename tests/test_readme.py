@@ -19,7 +19,7 @@ from mcp import Client, StdioServerParameters
 
 from tests.conftest import free_port
 from zbmcp.core.config_parse import parse_config
-from zbmcp.core.manifest import load_manifests
+from zbmcp.calls.catalog import load_manifests
 from zbmcp.core.policy import policies
 
 REPO = Path(__file__).resolve().parent.parent

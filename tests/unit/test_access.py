@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from zbmcp.core.access import access_matrix, compare, matrix_of
 from zbmcp.core.config_parse import parse_config
-from zbmcp.core.manifest import load_manifests
+from zbmcp.calls.catalog import load_manifests
 from zbmcp.core.policy import policies
 
 SPECS = load_manifests()

@@ -6,7 +6,7 @@ import pytest
 
 from zbmcp.core.config_parse import parse_config
 from zbmcp.errors import ConfigError, PolicyDenied
-from zbmcp.core.manifest import load_manifests
+from zbmcp.calls.catalog import load_manifests
 from zbmcp.core.policy import policies
 
 SPECS = load_manifests()

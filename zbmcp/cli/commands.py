@@ -276,7 +276,7 @@ def _tools(args: argparse.Namespace) -> int:
 
 
 def _scopes(args: argparse.Namespace) -> int:
-    from zbmcp.core.manifest import load_manifests
+    from zbmcp.calls.catalog import load_manifests
     from zbmcp.core.policy import policies, unknown_agent
 
     loaded = _load(args)
@@ -313,7 +313,7 @@ def _auth_login(args: argparse.Namespace) -> int:
     import webbrowser
 
     from zbmcp.cli.login import browser_login
-    from zbmcp.core.manifest import load_manifests
+    from zbmcp.calls.catalog import load_manifests
     from zbmcp.core.policy import policies, unknown_agent
 
     loaded = _load(args)

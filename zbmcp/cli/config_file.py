@@ -18,7 +18,7 @@ import platformdirs
 from zbmcp.core.access import Change, compare_texts
 from zbmcp.core.config import HOME_ENV, LoadedConfig
 from zbmcp.core.config_parse import parse_config
-from zbmcp.core.manifest import load_manifests
+from zbmcp.calls.catalog import load_manifests
 from zbmcp.errors import ConfigError
 
 APP_NAME = "zbmcp"
