@@ -139,7 +139,7 @@ async def run(records: int, runs: int) -> dict[str, Any]:
                 arguments = {"organization_id": ORGS[0], "invoice_id": str(460000000000000 + n),
                              "to_mail_ids": [f"ap{n}@customer.example"]}
                 request = build_request(spec, arguments, tuple(ORGS))
-                decision = runtime.policies["bookkeeper"].decide(spec, request)
+                decision = runtime.policies["bookkeeper"].decide(spec, request, dt.date.today())
                 assert decision.facts is not None
                 question = build_question("bookkeeper", spec, request, f"https://www.zohoapis.eu{request.path}",
                                           decision.facts, decision.reasons)

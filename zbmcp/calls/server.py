@@ -7,6 +7,7 @@ record completed with the outcome, whatever happened (a cancelled call too).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import re
@@ -142,7 +143,8 @@ class ZbmcpServer:
                 policy.check_organization(asked)  # the agent's own boundary first, so the refusal names the rule
             to_send, view = split_view(spec, arguments)  # `fields` shapes the answer; Zoho never sees it
             request = call.request = build_request(spec, to_send, policy.organizations)
-            decision = call.decision = policy.decide(spec, request)
+            # The local date dates an undated create (the organization's time zone is not known yet).
+            decision = call.decision = policy.decide(spec, request, dt.date.today())
             if decision.outcome == "deny":
                 raise PolicyDenied(decision.message, rule=decision.rule)
             if decision.outcome == "approve":

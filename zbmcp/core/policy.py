@@ -1,5 +1,6 @@
 """The policy layer (pure): which tools and organizations an agent may use, what a call's arguments may do,
-and one entry that decides each call: decide(spec, request) -> Decision(allow | approve | deny, rule, revision).
+and one entry that decides each call: decide(spec, request, today) -> Decision(allow | approve | deny, rule,
+revision).
 
 Visibility precedence, strongest first:
     read_only: true        hides every write, whatever else says
@@ -87,8 +88,9 @@ class AgentPolicy:
         gates the same effect in another tool, e.g. send=true) or an `approve` rule."""
         return bool(self.needs_approval) or any(rule.kind == "approve" for rule in self.rules)
 
-    def decide(self, spec: ToolSpec, request: ZohoRequest, today: dt.date | None = None) -> Decision:
-        """The one decision for a well-formed call: deny beats approve beats allow."""
+    def decide(self, spec: ToolSpec, request: ZohoRequest, today: dt.date) -> Decision:
+        """The one decision for a well-formed call: deny beats approve beats allow. `today` dates a create
+        that gives no date (facts_of)."""
         if spec.name not in self.visible:
             hidden = self.hidden[spec.name].rule if spec.name in self.hidden else "unknown tool"
             return self._deny(hidden, f"Tool {spec.name!r} is not available to agent {self.agent!r}: {hidden}.")
