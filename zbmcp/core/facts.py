@@ -126,7 +126,8 @@ def _amount(spec: ToolSpec, arguments: Mapping[str, Any]) -> tuple[float | None,
     for index, line in enumerate(lines):
         rate = line.get("rate") if isinstance(line, Mapping) else None
         if rate is None:
-            return None, f"line_items[{index}] has no rate (Zoho would take the item's own price); give every line a rate"
+            return None, (f"line_items[{index}] has no rate (Zoho would take the item's own price); give "
+                          "every line a rate")
         gross = _decimal(rate) * _decimal(line.get("quantity", 1))
         total += gross - _discount(line.get("discount"), gross)
     return float(total), None

@@ -104,7 +104,8 @@ class Rule:
 def compile_rules(loaded: LoadedConfig, agent_name: str, select: Any) -> tuple[Rule, ...]:
     """The agent's rules, compiled and tried on sample values; ConfigError with file and line on a bad one.
 
-    `select(selector)` returns the tool names a selector picks (zbmcp.core.policy.select, bound to the manifests).
+    `select(selector)` returns the tool names a selector picks (zbmcp.core.policy.select, bound to the
+    manifests).
     """
     configured = loaded.config.agents[agent_name].rules
     if not configured:
@@ -158,8 +159,8 @@ def _check_names_unique(loaded: LoadedConfig, agent_name: str, configured: Seque
             continue
         if rule.name in seen:
             raise loaded.source.error(
-                f"agents.{agent_name}.rules[{index}].name: {rule.name!r} is also rules[{seen[rule.name]}]'s name; "
-                "the audit log tells rules apart by name",
+                f"agents.{agent_name}.rules[{index}].name: {rule.name!r} is also rules[{seen[rule.name]}]'s "
+                "name; the audit log tells rules apart by name",
                 ("agents", agent_name, "rules", index, "name"),
             )
         seen[rule.name] = index
@@ -167,7 +168,9 @@ def _check_names_unique(loaded: LoadedConfig, agent_name: str, configured: Seque
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0] if "\n" not in text else " ".join(line.strip() for line in text.splitlines()[:3])
+    if "\n" not in text:
+        return text.splitlines()[0]
+    return " ".join(line.strip() for line in text.splitlines()[:3])
 
 
 def _short(text: str, limit: int = 120) -> str:
