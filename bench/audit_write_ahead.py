@@ -86,8 +86,8 @@ async def bench_calls(folder: Path, calls: int, rounds: int) -> dict[str, Any]:
     from mcp import Client
 
     from zbmcp.audit.log import AuditLog
-    from zbmcp.core.config import parse_config
-    from zbmcp.core.manifest import load_manifests
+    from zbmcp.core.config_parse import parse_config
+    from zbmcp.calls.catalog import load_manifests
     from zbmcp.calls.runtime import open_runtime
     from zbmcp.sandbox import Sandbox, SandboxSettings
     from zbmcp.calls.server import ZbmcpServer

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import load_average, machine, now_iso, summarize, write_results  # noqa: E402
 from zbmcp.audit import chain as audit_chain  # noqa: E402
 from zbmcp.audit.log import AuditEvent, AuditRecord, intent_sentence, new_call_id, sentence  # noqa: E402
-from zbmcp.core.config import parse_config  # noqa: E402
+from zbmcp.core.config_parse import parse_config  # noqa: E402
 from zbmcp.console import ConsoleApp  # noqa: E402
 from zbmcp.core.credentials import hash_secret  # noqa: E402
 from zbmcp.core.question import build_question  # noqa: E402
@@ -139,7 +139,7 @@ async def run(records: int, runs: int) -> dict[str, Any]:
                 arguments = {"organization_id": ORGS[0], "invoice_id": str(460000000000000 + n),
                              "to_mail_ids": [f"ap{n}@customer.example"]}
                 request = build_request(spec, arguments, tuple(ORGS))
-                decision = runtime.policies["bookkeeper"].decide(spec, request)
+                decision = runtime.policies["bookkeeper"].decide(spec, request, dt.date.today())
                 assert decision.facts is not None
                 question = build_question("bookkeeper", spec, request, f"https://www.zohoapis.eu{request.path}",
                                           decision.facts, decision.reasons)

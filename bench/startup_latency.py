@@ -205,7 +205,7 @@ def _peak_rss_mib(server: StdioServer) -> float | None:
 
 
 def measure_listing(servers: Servers) -> dict[str, Any]:
-    from zbmcp.core.manifest import load_manifests
+    from zbmcp.calls.catalog import load_manifests
     from zbmcp.calls.tool_list import listing_size
 
     every = load_manifests()
@@ -272,10 +272,10 @@ from zbmcp.calls.runtime import open_runtime
 from zbmcp.calls.server import ZbmcpServer
 t.append(time.perf_counter())
 from pathlib import Path
-from zbmcp.core.config import load_config
+from zbmcp.cli.config_file import load_config
 loaded = load_config(Path(sys.argv[1]), dict(os.environ))
 t.append(time.perf_counter())
-from zbmcp.core.manifest import load_manifests
+from zbmcp.calls.catalog import load_manifests
 specs = load_manifests()
 t.append(time.perf_counter())
 client_init = [0.0]

@@ -130,7 +130,7 @@ def run_shared(info: SandboxInfo, sandbox: SandboxProcess, workdir: Path, *, lim
     import anyio
     from mcp import Client
 
-    from zbmcp.core.config import load_config
+    from zbmcp.cli.config_file import load_config
     from zbmcp.calls.runtime import open_runtime
     from zbmcp.calls.server import ZbmcpServer
 

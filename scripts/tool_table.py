@@ -12,7 +12,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from zbmcp.core.manifest import EFFECTS, ToolSpec, load_manifests
+from zbmcp.calls.catalog import load_manifests
+from zbmcp.core.manifest import EFFECTS, ToolSpec
 
 # The order of the table: sales, purchases, money, catalogue, accounting, then organizations.
 MODULE_ORDER = [

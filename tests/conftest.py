@@ -19,7 +19,8 @@ from mcp import Client
 
 from tests.redis_server import RedisNotInstalled, RedisServer, redis_server
 from zbmcp.audit.log import AuditLog, fold_calls
-from zbmcp.core.config import LoadedConfig, parse_config
+from zbmcp.core.config import LoadedConfig
+from zbmcp.core.config_parse import parse_config
 from zbmcp.calls.runtime import Runtime, open_runtime
 from zbmcp.sandbox import Sandbox, SandboxSettings
 from zbmcp.calls.server import ZbmcpServer

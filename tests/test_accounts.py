@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import ORG, agent, environ, free_port, mcp_client, running
 from zbmcp import cli
-from zbmcp.core.config import parse_config
+from zbmcp.core.config_parse import parse_config
 from zbmcp.errors import AuthError
 from zbmcp.cli.login import browser_login, exchange, revoke
 from zbmcp.calls.runtime import token_managers

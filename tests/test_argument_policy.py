@@ -16,7 +16,7 @@ from mcp import types
 from tests.conftest import ORG, AuditCapture, agent, mcp_client, running
 from zbmcp.cli.doctor import doctor
 from zbmcp.cli.listing import print_tools
-from zbmcp.core.manifest import load_manifests
+from zbmcp.calls.catalog import load_manifests
 
 APPROVE = types.ElicitResult(action="accept", content={"approve": True})
 DECLINE = types.ElicitResult(action="decline")

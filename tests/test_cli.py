@@ -15,7 +15,7 @@ from mcp import Client, StdioServerParameters
 from tests.conftest import ORG, agent, config_text, environ, free_port
 from zbmcp import cli
 from zbmcp.audit.log import read_calls
-from zbmcp.core.manifest import load_manifests
+from zbmcp.calls.catalog import load_manifests
 from zbmcp.sandbox.server import SandboxServer
 
 ZBMCP = [sys.executable, "-m", "zbmcp"]

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from tests.conftest import ORG, OTHER_ORG, AuditCapture, agent, mcp_client, running
 from zbmcp.errors import InvalidArguments
-from zbmcp.core.manifest import PATH_PARAM, load_manifests
+from zbmcp.calls.catalog import load_manifests
+from zbmcp.core.manifest_file import PATH_PARAM
 from zbmcp.core.requests import build_request
 from zbmcp.core.tools import validation_schema
 

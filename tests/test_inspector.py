@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import ORG, agent, running, serving
 from zbmcp.core.credentials import key_hash, new_api_key
-from zbmcp.core.manifest import load_manifests
+from zbmcp.calls.catalog import load_manifests
 
 NODE_TOOLS = Path(__file__).parent / "node"
 INSPECTOR = NODE_TOOLS / "node_modules/@modelcontextprotocol/inspector/clients/launcher/build"

@@ -21,7 +21,7 @@ from tests.conftest import running, serving
 from zbmcp.cli import main
 from zbmcp.calls.demo import DEMO_AGENT, demo_config
 from zbmcp.errors import ConfigError
-from zbmcp.core.manifest import load_manifests
+from zbmcp.calls.catalog import load_manifests
 from zbmcp.transports.http import HttpApp, HttpServer
 
 INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize",

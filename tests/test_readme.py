@@ -18,8 +18,8 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 from mcp import Client, StdioServerParameters
 
 from tests.conftest import free_port
-from zbmcp.core.config import parse_config
-from zbmcp.core.manifest import load_manifests
+from zbmcp.core.config_parse import parse_config
+from zbmcp.calls.catalog import load_manifests
 from zbmcp.core.policy import policies
 
 REPO = Path(__file__).resolve().parent.parent

@@ -9,7 +9,7 @@ import anyio
 import pytest
 
 from tests.conftest import ORG, OTHER_ORG, agent, mcp_client, running
-from zbmcp.core.manifest import load_manifests
+from zbmcp.calls.catalog import load_manifests
 from zbmcp.sandbox import Fault
 
 SPECS = load_manifests()

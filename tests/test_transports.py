@@ -27,9 +27,9 @@ from mcp.shared.exceptions import MCPError
 
 from tests.conftest import FAST_RETRIES, ORG, AuditCapture, agent, environ, running, serving
 from zbmcp.cli import main
-from zbmcp.core.config import parse_config
+from zbmcp.core.config_parse import parse_config
 from zbmcp.core.credentials import key_hash, new_api_key
-from zbmcp.core.manifest import load_manifests
+from zbmcp.calls.catalog import load_manifests
 from zbmcp.calls.runtime import open_runtime
 from zbmcp.sandbox import Fault
 from zbmcp.sandbox.server import SandboxServer

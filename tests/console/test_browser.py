@@ -24,7 +24,7 @@ from tests.conftest import ORG, environ, running, serving
 from tests.console.conftest import MAILER_KEY, OLIVIA, SECRET
 from tests.test_readme import configuration_example
 from zbmcp.audit.log import AuditLog
-from zbmcp.core.config import parse_config
+from zbmcp.core.config_parse import parse_config
 from zbmcp.transports.http import HttpServer
 
 REFRESH = 0.2  # the console's live refresh, fast for tests (2 s by default)

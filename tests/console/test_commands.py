@@ -12,7 +12,7 @@ from anyio.streams.text import TextReceiveStream
 
 from tests.conftest import agent, config_text, environ, free_port
 from tests.console.conftest import sign_in
-from zbmcp.core.config import parse_config
+from zbmcp.core.config_parse import parse_config
 from zbmcp.core.credentials import verify_secret
 
 ZBMCP = [sys.executable, "-m", "zbmcp"]

@@ -15,7 +15,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from tests.conftest import free_port
-from zbmcp.core.manifest import load_manifests
+from zbmcp.calls.catalog import load_manifests
 from tests.oauth_server.conftest import ALICE, MALLORY, Browser, SdkClient, sign_in_and_consent
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from zbmcp.core.access import access_matrix, compare, matrix_of
-from zbmcp.core.config import parse_config
-from zbmcp.core.manifest import load_manifests
+from zbmcp.core.config_parse import parse_config
+from zbmcp.calls.catalog import load_manifests
 from zbmcp.core.policy import policies
 
 SPECS = load_manifests()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from zbmcp.calls.approvals import ApprovalTickets
-from zbmcp.core.manifest import load_manifests
+from zbmcp.calls.catalog import load_manifests
 from zbmcp.state import State
 
 EMAIL = load_manifests()["email_invoice"]

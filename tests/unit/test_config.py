@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from zbmcp.core.config import EXAMPLE_CONFIG, load_config, parse_config
+from zbmcp.cli.config_file import EXAMPLE_CONFIG, load_config
+from zbmcp.core.config_parse import parse_config
 from zbmcp.errors import ConfigError
 
 ENV = {"ZOHO_CLIENT_ID": "1000.ID", "ZOHO_CLIENT_SECRET": "s3cret", "ZOHO_REFRESH_TOKEN": "1000.refresh"}

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from zbmcp.core.config import parse_config
+from zbmcp.core.config_parse import parse_config
 from zbmcp.errors import ConfigError
 from zbmcp.core.facts import facts_of
-from zbmcp.core.manifest import load_manifests
+from zbmcp.calls.catalog import load_manifests
 from zbmcp.core.policy import AgentPolicy, policies
 from zbmcp.core.requests import build_request
 

@@ -17,8 +17,10 @@ import jsonschema
 import pytest
 
 from zbmcp.errors import ConfigError
-from zbmcp.core.manifest import EFFECTS, ToolSpec, dotted_fields, load_manifest_texts, load_manifests
+from zbmcp.calls.catalog import load_manifests
 from zbmcp.calls.tool_list import listing_size, to_mcp_tool
+from zbmcp.core.manifest import EFFECTS, ToolSpec, dotted_fields
+from zbmcp.core.manifest_file import load_manifest_texts
 from zbmcp.core.tools import validation_schema
 
 REPO = Path(__file__).resolve().parents[2]

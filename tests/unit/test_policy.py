@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from zbmcp.core.config import parse_config
+from zbmcp.core.config_parse import parse_config
 from zbmcp.errors import ConfigError, PolicyDenied
-from zbmcp.core.manifest import load_manifests
+from zbmcp.calls.catalog import load_manifests
 from zbmcp.core.policy import policies
 
 SPECS = load_manifests()

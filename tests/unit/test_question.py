@@ -9,7 +9,7 @@ import pytest
 
 from zbmcp.errors import InvalidArguments
 from zbmcp.core.facts import facts_of
-from zbmcp.core.manifest import load_manifests
+from zbmcp.calls.catalog import load_manifests
 from zbmcp.core.question import QUESTION_LIMIT, build_question
 from zbmcp.core.requests import build_request
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from zbmcp.errors import InvalidArguments
-from zbmcp.core.manifest import load_manifests
+from zbmcp.calls.catalog import load_manifests
 from zbmcp.core.requests import ZohoRequest, build_request
 
 SPECS = load_manifests()

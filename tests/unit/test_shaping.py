@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from zbmcp.errors import InvalidArguments
-from zbmcp.core.manifest import load_manifests
+from zbmcp.calls.catalog import load_manifests
 from zbmcp.core.shaping import DEFAULT_PAGE_SIZE, View, compact, shape, split_view
 
 SPECS = load_manifests()

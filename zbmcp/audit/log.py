@@ -55,7 +55,7 @@ class AuditRecord:
     arguments: list[str]
     argument_values: dict[str, Any] = field(default_factory=dict)
     sentence: str = ""
-    config_revision: str = ""  # the config file's revision (zbmcp.core.config.revision_of): which policy decided
+    config_revision: str = ""  # the config file's revision (zbmcp.core.config_parse.revision_of): which policy decided
     effects: list[str] = field(default_factory=list)  # what the call does beyond its record, e.g. ["emails"]
     call_id: str = ""
     phase: Phase = "outcome"

@@ -3,6 +3,7 @@ and, where the policy asks, a person's approval."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Literal
@@ -49,7 +50,8 @@ def decide(call: ToolCall) -> Decided:
         policy.check_organization(asked)  # the agent's own boundary first, so the refusal names the rule
     to_send, view = split_view(spec, arguments)  # `fields` shapes the answer; Zoho never sees it
     request = call.request = build_request(spec, to_send, policy.organizations)
-    decision = call.decision = policy.decide(spec, request)
+    # The local date dates an undated create (the organization's time zone is not known yet).
+    decision = call.decision = policy.decide(spec, request, dt.date.today())
     if decision.outcome == "deny":
         raise PolicyDenied(decision.message, rule=decision.rule)
     return Decided(policy, spec, request, decision, view)

@@ -8,7 +8,8 @@ from tempfile import gettempdir
 
 from pydantic import SecretStr
 
-from zbmcp.core.config import Agent, Config, Connection, LoadedConfig, OAuth
+from zbmcp.core.config import Agent, Config, Connection, LoadedConfig
+from zbmcp.core.config_hosting import OAuth
 from zbmcp.sandbox import Sandbox
 from zbmcp.core.yamlsource import SourceMap
 

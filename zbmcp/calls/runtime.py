@@ -19,7 +19,8 @@ from zbmcp.audit.log import AuditLog
 from zbmcp.core.config import PER_USER, Agent, Connection, LoadedConfig, sign_in_connection
 from zbmcp.errors import PolicyDenied
 from zbmcp.calls.inbox import ApprovalInbox
-from zbmcp.core.manifest import ToolSpec, load_manifests
+from zbmcp.calls.catalog import load_manifests
+from zbmcp.core.manifest import ToolSpec
 from zbmcp.zoho.personal import PersonalConnections
 from zbmcp.core.policy import AgentPolicy, policies
 from zbmcp.state import State, StateUnavailable, open_state

@@ -217,7 +217,7 @@ def _environ() -> dict[str, str]:
 
 
 def _load(args: argparse.Namespace) -> LoadedConfig:
-    from zbmcp.core.config import load_config
+    from zbmcp.cli.config_file import load_config
 
     return load_config(args.config, _environ())
 
@@ -276,7 +276,7 @@ def _tools(args: argparse.Namespace) -> int:
 
 
 def _scopes(args: argparse.Namespace) -> int:
-    from zbmcp.core.manifest import load_manifests
+    from zbmcp.calls.catalog import load_manifests
     from zbmcp.core.policy import policies, unknown_agent
 
     loaded = _load(args)
@@ -313,7 +313,7 @@ def _auth_login(args: argparse.Namespace) -> int:
     import webbrowser
 
     from zbmcp.cli.login import browser_login
-    from zbmcp.core.manifest import load_manifests
+    from zbmcp.calls.catalog import load_manifests
     from zbmcp.core.policy import policies, unknown_agent
 
     loaded = _load(args)
@@ -478,7 +478,8 @@ def _oauth_remove(args: argparse.Namespace) -> int:
 
 
 def _access_compare(args: argparse.Namespace) -> int:
-    from zbmcp.core.access import compare_files, format_changes
+    from zbmcp.cli.config_file import compare_files
+    from zbmcp.core.access import format_changes
 
     changes = compare_files(args.old, args.new)
     print(format_changes(changes), end="")

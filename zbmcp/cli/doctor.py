@@ -9,7 +9,7 @@ from zbmcp.core.config import LoadedConfig
 from zbmcp.errors import ZbmcpError
 from zbmcp.cli.listing import no_tools_note
 from zbmcp.cli.login import describe_token
-from zbmcp.core.manifest import load_manifests
+from zbmcp.calls.catalog import load_manifests
 from zbmcp.core.policy import policies, scope_granted
 from zbmcp.core.requests import ZohoRequest
 from zbmcp.calls.runtime import Runtime

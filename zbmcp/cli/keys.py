@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from zbmcp.core.config import default_config_path, parse_config, read_config_text
+from zbmcp.cli.config_file import default_config_path, read_config_text
+from zbmcp.core.config_parse import parse_config
 from zbmcp.core.credentials import new_api_key
 from zbmcp.errors import ConfigError
 from zbmcp.files import replace_file

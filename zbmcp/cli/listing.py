@@ -7,7 +7,7 @@ import sys
 from typing import Any, TextIO
 
 from zbmcp.core.config import LoadedConfig
-from zbmcp.core.manifest import load_manifests
+from zbmcp.calls.catalog import load_manifests
 from zbmcp.core.policy import policies, unknown_agent
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from zbmcp.core.config import OPERATOR_NAME, default_config_path
+from zbmcp.cli.config_file import default_config_path
+from zbmcp.core.config import OPERATOR_NAME
 from zbmcp.core.credentials import hash_secret, new_secret
 from zbmcp.errors import ConfigError
 from zbmcp.cli.keys import rewrite_config

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
-from zbmcp.core.config import LoadedConfig, parse_config, read_config_text
-from zbmcp.core.manifest import ToolSpec, load_manifests
+from zbmcp.core.config import LoadedConfig
+from zbmcp.core.config_parse import parse_config
+from zbmcp.core.manifest import ToolSpec
 from zbmcp.core.policy import AgentPolicy, policies, select
 
 State = Literal["hidden", "dry run", "read", "approval", "write"]
@@ -126,7 +126,8 @@ def _tool_access(policy: AgentPolicy, spec: ToolSpec, selectors: list[str], appr
         return ToolAccess(spec.name, "dry run", rule + "; `dry_run: true` sends nothing")
     if spec.name in policy.needs_approval:
         by = _first_selecting(approvals, spec.name, specs)
-        return ToolAccess(spec.name, "approval", rule + f"; a person approves each call (`require_approval: {by}`)")
+        return ToolAccess(spec.name, "approval",
+                          rule + f"; a person approves each call (`require_approval: {by}`)")
     return ToolAccess(spec.name, "write", rule)
 
 
@@ -140,7 +141,8 @@ def _first_selecting(selectors: list[str], tool: str, specs: Mapping[str, ToolSp
 def compare(before: Matrix, after: Matrix) -> list[Change]:
     """What changes, agent by agent, when `after` replaces `before`."""
     changes: list[Change] = []
-    names = [a.agent for a in before.agents] + [a.agent for a in after.agents if before.agent(a.agent) is None]
+    added = [a.agent for a in after.agents if before.agent(a.agent) is None]
+    names = [a.agent for a in before.agents] + added
     for name in names:
         old, new = before.agent(name), after.agent(name)
         if old is None or new is None:
@@ -192,10 +194,9 @@ def matrix_of(text: str, file: str, specs: Mapping[str, ToolSpec]) -> Matrix:
     return access_matrix(loaded, specs, policies(loaded, specs))
 
 
-def compare_files(old: Path, new: Path) -> list[Change]:
-    specs = load_manifests()
-    return compare(matrix_of(read_config_text(old), str(old), specs),
-                   matrix_of(read_config_text(new), str(new), specs))
+def compare_texts(old: tuple[str, str], new: tuple[str, str], specs: Mapping[str, ToolSpec]) -> list[Change]:
+    """What the config `new` would grant or take away against `old`, each given as (file, text)."""
+    return compare(matrix_of(old[1], old[0], specs), matrix_of(new[1], new[0], specs))
 
 
 def format_changes(changes: list[Change]) -> str:

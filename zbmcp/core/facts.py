@@ -57,8 +57,8 @@ class Facts:
         return sorted(names)
 
 
-def facts_of(spec: ToolSpec, request: ZohoRequest, today: dt.date | None = None) -> Facts:
-    """`today` (default: the local date) dates a create that gives no date, as Zoho does."""
+def facts_of(spec: ToolSpec, request: ZohoRequest, today: dt.date) -> Facts:
+    """`today`, the caller's date, dates a create that gives no date, as Zoho does."""
     arguments = call_arguments(request)
     effects = tuple(FieldEffect(name, effect, value) for name, effect in spec.outside_effects
                     if _present(value := arguments.get(name)))
@@ -104,13 +104,13 @@ def _recipients(effects: tuple[FieldEffect, ...]) -> Recipients:
     return Recipients(tuple(found["to"]), tuple(found["cc"]), tuple(found["bcc"]))
 
 
-def _date(spec: ToolSpec, arguments: Mapping[str, Any], today: dt.date | None) -> str | None:
+def _date(spec: ToolSpec, arguments: Mapping[str, Any], today: dt.date) -> str | None:
     if spec.read_only or "date" not in (spec.body or {}):
         return None
     if isinstance(arguments.get("date"), str):
         return str(arguments["date"])
     # Zoho dates a new document today when the call gives no date; an update keeps the stored one (unknown).
-    return (today or dt.date.today()).isoformat() if spec.method == "POST" else None
+    return today.isoformat() if spec.method == "POST" else None
 
 
 def _amount(spec: ToolSpec, arguments: Mapping[str, Any]) -> tuple[float | None, str | None]:
@@ -126,7 +126,8 @@ def _amount(spec: ToolSpec, arguments: Mapping[str, Any]) -> tuple[float | None,
     for index, line in enumerate(lines):
         rate = line.get("rate") if isinstance(line, Mapping) else None
         if rate is None:
-            return None, f"line_items[{index}] has no rate (Zoho would take the item's own price); give every line a rate"
+            return None, (f"line_items[{index}] has no rate (Zoho would take the item's own price); give "
+                          "every line a rate")
         gross = _decimal(rate) * _decimal(line.get("quantity", 1))
         total += gross - _discount(line.get("discount"), gross)
     return float(total), None

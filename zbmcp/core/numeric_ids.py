@@ -61,6 +61,7 @@ def _id(value: Any, path: str, problems: list[tuple[str, str]]) -> Any:
                                f"{SEND_AS_STRING}"))
         return value
     if isinstance(value, float):
-        problems.append((path, f"is a number with a fraction or an exponent, which no id has; {SEND_AS_STRING}"))
+        problems.append((path, "is a number with a fraction or an exponent, which no id has; "
+                               + SEND_AS_STRING))
         return value
     return _nested(value, path, problems)

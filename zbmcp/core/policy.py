@@ -1,12 +1,13 @@
 """The policy layer (pure): which tools and organizations an agent may use, what a call's arguments may do,
-and one entry that decides each call: decide(spec, request) -> Decision(allow | approve | deny, rule, revision).
+and one entry that decides each call: decide(spec, request, today) -> Decision(allow | approve | deny, rule,
+revision).
 
 Visibility precedence, strongest first:
     read_only: true        hides every write, whatever else says
     exclude: [...]         hides what it selects, even if `tools` selects it too
     tools: [...]           selects what the agent may see and call; nothing is allowed unless selected
-    granted scopes         when the connection's granted scopes are known, a tool whose scope was not granted is
-                           hidden (calling it could only fail)
+    granted scopes         when the connection's granted scopes are known, a tool whose scope was not granted
+                           is hidden (calling it could only fail)
 
 Selectors (in tools, exclude, require_approval):
     list_invoices          an exact tool name
@@ -20,8 +21,8 @@ allow:
     effects                a field that emails (create_invoice's send) takes on the rules of the tool that
                            emails openly (email_invoice): denied if the agent cannot see it, asked if it needs
                            approval, and that tool's argument rules apply too
-    rules                  deny / approve rules whose CEL expression holds (zbmcp.core.rules); a rule that cannot
-                           be evaluated for the call counts against it
+    rules                  deny / approve rules whose CEL expression holds (zbmcp.core.rules); a rule that
+                           cannot be evaluated for the call counts against it
                            allow rules: when some apply to the tool, one of them must hold
     require_approval       the tool itself needs a person's approval
 """
@@ -87,14 +88,17 @@ class AgentPolicy:
         gates the same effect in another tool, e.g. send=true) or an `approve` rule."""
         return bool(self.needs_approval) or any(rule.kind == "approve" for rule in self.rules)
 
-    def decide(self, spec: ToolSpec, request: ZohoRequest, today: dt.date | None = None) -> Decision:
-        """The one decision for a well-formed call: deny beats approve beats allow."""
+    def decide(self, spec: ToolSpec, request: ZohoRequest, today: dt.date) -> Decision:
+        """The one decision for a well-formed call: deny beats approve beats allow. `today` dates a create
+        that gives no date (facts_of)."""
         if spec.name not in self.visible:
             hidden = self.hidden[spec.name].rule if spec.name in self.hidden else "unknown tool"
-            return self._deny(hidden, f"Tool {spec.name!r} is not available to agent {self.agent!r}: {hidden}.")
+            return self._deny(hidden,
+                              f"Tool {spec.name!r} is not available to agent {self.agent!r}: {hidden}.")
         if request.organization_id is not None and request.organization_id not in self.organizations:
             return self._deny("organizations", f"Agent {self.agent!r} may not touch organization "
-                              f"{request.organization_id}; its organizations are: {', '.join(self.organizations)}.")
+                              f"{request.organization_id}; its organizations are: "
+                              f"{', '.join(self.organizations)}.")
         facts = facts_of(spec, request, today)
         reasons: list[str] = []
         like = [spec.name]
@@ -115,9 +119,9 @@ class AgentPolicy:
             except RuleError as exc:
                 if rule.kind == "allow":
                     continue
-                return self._deny(rule.describe(), f"{rule.describe()} could not be evaluated for this call: "
-                                  f"{_unknowable(rule, facts) or exc}. zbmcp refuses what a rule cannot judge.",
-                                  facts)
+                return self._deny(rule.describe(), f"{rule.describe()} could not be evaluated for this "
+                                  f"call: {_unknowable(rule, facts) or exc}. zbmcp refuses what a rule "
+                                  "cannot judge.", facts)
             if holds and rule.kind == "deny":
                 return self._deny(rule.describe(), f"{rule.describe()} refuses this call"
                                   + (f": {rule.reason}" if rule.reason else "") + ".", facts)
@@ -128,7 +132,8 @@ class AgentPolicy:
         if allow_rules and allowed_by is None:
             names = "; ".join(rule.describe() for rule in allow_rules)
             return self._deny(f"no allow rule holds ({', '.join(r.label for r in allow_rules)})",
-                              f"None of the rules that allow {spec.name} holds for this call: {names}.", facts)
+                              f"None of the rules that allow {spec.name} holds for this call: {names}.",
+                              facts)
         if spec.name in self.needs_approval:
             reasons.append(f"require_approval: {spec.name}")
         if reasons:
@@ -136,15 +141,17 @@ class AgentPolicy:
         return Decision("allow", allowed_by or f"tools: {self.selected_by.get(spec.name, spec.name)}",
                         self.revision, facts)
 
-    def _effect_gate(self, spec: ToolSpec, field_name: str, open_tool: str, reasons: list[str]) -> Decision | None:
+    def _effect_gate(self, spec: ToolSpec, field_name: str, open_tool: str,
+                     reasons: list[str]) -> Decision | None:
         """A field that does what another tool does openly brings that tool's rules along."""
         if open_tool not in self.visible:
             hidden = self.hidden.get(open_tool)
             why = hidden.rule if hidden else "not available"
             return self._deny(
                 f"effects: {field_name} emails like {open_tool}, which the agent may not use",
-                f"{spec.name} with {field_name} emails someone, as {open_tool} does, and agent {self.agent!r} may "
-                f"not use {open_tool} ({why}). Leave {field_name} out to create it without emailing anyone.",
+                f"{spec.name} with {field_name} emails someone, as {open_tool} does, and agent "
+                f"{self.agent!r} may not use {open_tool} ({why}). Leave {field_name} out to create it "
+                "without emailing anyone.",
             )
         if open_tool in self.needs_approval:
             reasons.append(f"require_approval: {open_tool} ({spec.name} with {field_name} emails like it)")
@@ -161,12 +168,14 @@ class AgentPolicy:
         hidden = self.hidden.get(name)
         if hidden is not None:
             raise PolicyDenied(
-                f"Tool {name!r} is not available to agent {self.agent!r}: {hidden.rule}. Nothing was sent to Zoho.",
+                f"Tool {name!r} is not available to agent {self.agent!r}: {hidden.rule}. "
+                "Nothing was sent to Zoho.",
                 rule=hidden.rule,
             )
         near = [n for n in self.visible if n.lower() == name.lower()]
         hint = f" Tool names are case-sensitive: did you mean {near[0]!r}?" if near else ""
-        raise PolicyDenied(f"There is no tool named {name!r}.{hint} Nothing was sent to Zoho.", rule="unknown tool")
+        raise PolicyDenied(f"There is no tool named {name!r}.{hint} Nothing was sent to Zoho.",
+                           rule="unknown tool")
 
     def check_organization(self, organization_id: str) -> None:
         if organization_id not in self.organizations:
@@ -293,13 +302,15 @@ def check_selectors(loaded: LoadedConfig, specs: Mapping[str, ToolSpec]) -> None
                 try:
                     select(selector, specs)
                 except ValueError as exc:
-                    raise loaded.source.error(f"agents.{agent_name}.{key}: {exc}", ("agents", agent_name, key, index))
+                    raise loaded.source.error(f"agents.{agent_name}.{key}: {exc}",
+                                              ("agents", agent_name, key, index))
         configured = resolve(agent_name, agent, specs)  # what the config lets it see, whatever was granted
         for index, selector in enumerate(agent.require_approval):
             _check_sees(loaded, agent_name, configured, selector, specs, ("require_approval", index))
         for index, rule in enumerate(agent.rules):
             for position, selector in enumerate(rule.tools):
-                _check_sees(loaded, agent_name, configured, selector, specs, ("rules", index, "tools", position))
+                _check_sees(loaded, agent_name, configured, selector, specs,
+                            ("rules", index, "tools", position))
 
 
 def _check_sees(loaded: LoadedConfig, agent_name: str, configured: AgentPolicy, selector: str,
@@ -308,13 +319,14 @@ def _check_sees(loaded: LoadedConfig, agent_name: str, configured: AgentPolicy, 
     try:
         picked = select(selector, specs)
     except ValueError as exc:
-        raise loaded.source.error(f"agents.{agent_name}.{key}: {exc}", ("agents", agent_name, *where)) from None
+        raise loaded.source.error(f"agents.{agent_name}.{key}: {exc}",
+                                  ("agents", agent_name, *where)) from None
     if any(name in configured.visible for name in picked):
         return
     why = "; ".join(f"{name}: {configured.hidden[name].rule}" for name in picked[:3])
     raise loaded.source.error(
-        f"agents.{agent_name}.{key}: {selector!r} selects no tool agent {agent_name!r} can see ({why}), so it "
-        "would silently do nothing. Remove it, or give the agent the tool in `tools`.",
+        f"agents.{agent_name}.{key}: {selector!r} selects no tool agent {agent_name!r} can see ({why}), so "
+        "it would silently do nothing. Remove it, or give the agent the tool in `tools`.",
         ("agents", agent_name, *where),
     )
 

@@ -47,7 +47,8 @@ class ZohoRequest:
         return dict(self.params)
 
 
-def build_request(spec: ToolSpec, arguments: Mapping[str, Any], organization_ids: Sequence[str]) -> ZohoRequest:
+def build_request(spec: ToolSpec, arguments: Mapping[str, Any],
+                  organization_ids: Sequence[str]) -> ZohoRequest:
     """Validate the arguments an agent sent and turn them into the request Zoho will get."""
     if not isinstance(arguments, Mapping):
         raise InvalidArguments([("arguments", "must be an object of named arguments")])
@@ -71,7 +72,8 @@ def build_request(spec: ToolSpec, arguments: Mapping[str, Any], organization_ids
             body[name] = value
         else:  # validate() refuses undeclared arguments; this keeps it so if that ever changes
             raise InvalidArguments([(name, f"is not an argument of {spec.name}")])
-    return ZohoRequest(spec.method, path, tuple(params), body, organization_id, tool=spec.name, scope=spec.scope)
+    return ZohoRequest(spec.method, path, tuple(params), body, organization_id, tool=spec.name,
+                       scope=spec.scope)
 
 
 def validate(spec: ToolSpec, arguments: Mapping[str, Any], organization_ids: Sequence[str]) -> None:
@@ -79,16 +81,18 @@ def validate(spec: ToolSpec, arguments: Mapping[str, Any], organization_ids: Seq
     if too_big:  # checked first: nothing else should spend time on a call this size
         raise InvalidArguments([too_big])
     validator = _validator(spec, tuple(organization_ids))
-    problems = [problem for error in validator.iter_errors(dict(arguments)) for problem in _explain(error, spec)]
-    problems.extend((path, "must be a finite number (JSON has no NaN or Infinity)") for path in _non_finite(arguments))
+    problems = [problem for error in validator.iter_errors(dict(arguments))
+                for problem in _explain(error, spec)]
+    problems.extend((path, "must be a finite number (JSON has no NaN or Infinity)")
+                    for path in _non_finite(arguments))
     problems.extend(_out_of_bounds(arguments, spec))
     if problems:
         raise InvalidArguments(sorted(set(problems)))
 
 
-# One plain address (the HTML living standard's rule, with a dot in the domain): jsonschema's own "email" check
-# only looks for an @, which would let "a@b.example\nApprove?" or "Boss <b@x>, c@y" through to Zoho and onto
-# the question a person approves.
+# One plain address (the HTML living standard's rule, with a dot in the domain): jsonschema's own "email"
+# check only looks for an @, which would let "a@b.example\nApprove?" or "Boss <b@x>, c@y" through to Zoho and
+# onto the question a person approves.
 EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")
 
@@ -99,8 +103,8 @@ def _validator(spec: ToolSpec, organization_ids: tuple[str, ...]) -> Draft202012
     from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
 
     def pattern(validator: Any, regex: str, instance: Any, schema: Any) -> Any:
-        # JSON Schema patterns are ECMA-262, where `$` is the end of the text; Python's `$` also matches before
-        # a final newline, which let "123\n" pass as a Zoho id. The end anchor is made strict here.
+        # JSON Schema patterns are ECMA-262, where `$` is the end of the text; Python's `$` also matches
+        # before a final newline, which let "123\n" pass as a Zoho id. The end anchor is made strict here.
         if isinstance(instance, str) and not _strict_pattern(regex).search(instance):
             yield ValidationError(f"{instance!r} does not match {regex!r}")
 
@@ -126,7 +130,8 @@ def _organization(spec: ToolSpec, arguments: dict[str, Any], organization_ids: S
         return str(given)
     if len(organization_ids) == 1:
         return organization_ids[0]
-    raise InvalidArguments([("organization_id", f"is required; choose one of: {', '.join(organization_ids)}")])
+    raise InvalidArguments([("organization_id",
+                             f"is required; choose one of: {', '.join(organization_ids)}")])
 
 
 def _non_finite(value: Any, path: str = "") -> list[str]:
@@ -168,7 +173,8 @@ def _out_of_bounds(arguments: Mapping[str, Any], spec: ToolSpec) -> list[tuple[s
                 walk(item, _join(path, _short_name(str(key))), depth + 1, limit)
 
     for name, value in arguments.items():
-        in_query = name == "organization_id" or name in spec.path_params or spec.argument_group(name) == "query"
+        in_query = (name == "organization_id" or name in spec.path_params
+                    or spec.argument_group(name) == "query")
         walk(value, _short_name(name), 1, MAX_FILTER_CHARS if in_query else MAX_TEXT_CHARS)
     return problems
 
@@ -197,7 +203,8 @@ def _undeclared(error: jsonschema.ValidationError, spec: ToolSpec) -> list[tuple
     """One refusal per undeclared property, naming what that object takes, closest first."""
     field_path = _field_path(error.absolute_path)
     accepted = list(error.schema.get("properties", {}))
-    where = f"an argument of {spec.name}" if not field_path else f"a field of {_field_path_pattern(field_path)}"
+    where = (f"an argument of {spec.name}" if not field_path
+             else f"a field of {_field_path_pattern(field_path)}")
     problems = []
     for name in sorted(set(error.instance) - set(accepted), key=str):
         name = str(name)
@@ -228,11 +235,14 @@ def _explain_one(error: jsonschema.ValidationError, spec: ToolSpec) -> tuple[str
     if kind == "type":
         expected = error.validator_value
         expected_text = " or ".join(expected) if isinstance(expected, list) else expected
-        return (field_path, f"must be {_article(expected_text)}, got {_JSON_TYPE_NAMES.get(type(value), 'something else')}")
+        got = _JSON_TYPE_NAMES.get(type(value), "something else")
+        return (field_path, f"must be {_article(expected_text)}, got {got}")
     if kind == "pattern" and error.validator_value == ZOHO_ID_PATTERN:
-        return (field_path, f"must be a Zoho id (digits only, as returned by the list tools), got {_short(value)}")
+        return (field_path,
+                f"must be a Zoho id (digits only, as returned by the list tools), got {_short(value)}")
     if kind == "enum":
-        return (field_path, f"must be one of: {', '.join(map(str, error.validator_value))}; got {_short(value)}")
+        choices = ", ".join(map(str, error.validator_value))
+        return (field_path, f"must be one of: {choices}; got {_short(value)}")
     if kind == "format":
         if error.validator_value == "date":
             return (field_path, f"must be a date as yyyy-mm-dd, got {_short(value)}")
@@ -262,7 +272,8 @@ def _join(parent: str, name: str) -> str:
 
 
 def _article(type_name: str) -> str:
-    return {"integer": "an integer", "object": "an object", "array": "an array"}.get(type_name, f"a {type_name}")
+    articles = {"integer": "an integer", "object": "an object", "array": "an array"}
+    return articles.get(type_name, f"a {type_name}")
 
 
 def _short(value: Any) -> str:

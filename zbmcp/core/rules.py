@@ -17,20 +17,16 @@ a deny or approve rule denies it, an allow rule does not allow it. A rule that d
 unknown variable, mixes types or does not yield true/false stops start-up with the file and line.
 
 CEL (cel.dev) through `common-expression-language`, the Rust engine (cel-rust) agentgateway uses: typed,
-side-effect free and always terminating, so a rule cannot loop, call out or change anything. It is loaded
-only when a config has rules, and then its native module alone (engine() says why).
+side-effect free and always terminating, so a rule cannot loop, call out or change anything. It is imported
+only when a config has rules: its package also loads a command-line tool (typer, rich, prompt_toolkit),
+about 0.13 s on a 2-core machine and more on a busy one, which a config without rules never pays.
 """
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
 import re
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from typing import Any, Literal
 
 from zbmcp.core.config import LoadedConfig
@@ -108,12 +104,14 @@ class Rule:
 def compile_rules(loaded: LoadedConfig, agent_name: str, select: Any) -> tuple[Rule, ...]:
     """The agent's rules, compiled and tried on sample values; ConfigError with file and line on a bad one.
 
-    `select(selector)` returns the tool names a selector picks (zbmcp.core.policy.select, bound to the manifests).
+    `select(selector)` returns the tool names a selector picks (zbmcp.core.policy.select, bound to the
+    manifests).
     """
     configured = loaded.config.agents[agent_name].rules
     if not configured:
         return ()
-    cel = engine()
+    import cel  # here, not at the top: only a config with rules pays for loading it
+
     compiled = []
     for index, rule in enumerate(configured):
         where = ("agents", agent_name, "rules", index)
@@ -135,33 +133,6 @@ def compile_rules(loaded: LoadedConfig, agent_name: str, select: Any) -> tuple[R
                              rule.reason, program))
     _check_names_unique(loaded, agent_name, configured)
     return tuple(compiled)
-
-
-@cache
-def engine() -> Any:
-    """The CEL engine: the package's native module (compile, evaluate, Program), loaded on its own.
-
-    `import cel` runs the package's __init__, which also imports its command-line tool (typer, rich): about
-    0.4 s on an idle 2-core machine and seconds on a busy one, for every zbmcp start with rules. The native
-    module alone loads in tens of milliseconds and is all zbmcp uses (CEL's own standard library; the
-    package's Python extras are opt-in). Registered as cel.cel, so a later `import cel` reuses it. Should
-    the package's layout change, the plain import still works, only slower.
-    """
-    found = importlib.util.find_spec("cel")
-    for folder in (found.submodule_search_locations or []) if found else []:
-        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-            path = Path(folder) / f"cel{suffix}"
-            if path.is_file():
-                loader = importlib.machinery.ExtensionFileLoader("cel.cel", str(path))
-                spec = importlib.util.spec_from_loader("cel.cel", loader)
-                assert spec is not None
-                module = importlib.util.module_from_spec(spec)
-                loader.exec_module(module)
-                sys.modules.setdefault("cel.cel", module)
-                return module
-    import cel  # pragma: no cover - a package laid out differently
-
-    return cel
 
 
 def _try_on_sample(loaded: LoadedConfig, program: Any, expression: str, where: str,
@@ -188,8 +159,8 @@ def _check_names_unique(loaded: LoadedConfig, agent_name: str, configured: Seque
             continue
         if rule.name in seen:
             raise loaded.source.error(
-                f"agents.{agent_name}.rules[{index}].name: {rule.name!r} is also rules[{seen[rule.name]}]'s name; "
-                "the audit log tells rules apart by name",
+                f"agents.{agent_name}.rules[{index}].name: {rule.name!r} is also rules[{seen[rule.name]}]'s "
+                "name; the audit log tells rules apart by name",
                 ("agents", agent_name, "rules", index, "name"),
             )
         seen[rule.name] = index
@@ -197,7 +168,9 @@ def _check_names_unique(loaded: LoadedConfig, agent_name: str, configured: Seque
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0] if "\n" not in text else " ".join(line.strip() for line in text.splitlines()[:3])
+    if "\n" not in text:
+        return text.splitlines()[0]
+    return " ".join(line.strip() for line in text.splitlines()[:3])
 
 
 def _short(text: str, limit: int = 120) -> str:

@@ -41,16 +41,16 @@ COLUMNS: dict[str, tuple[str, ...]] = {
                  "total", "balance"),
     "estimates": ("estimate_id", "estimate_number", "customer_id", "customer_name", "date", "expiry_date",
                   "status", "total"),
-    "salesorders": ("salesorder_id", "salesorder_number", "customer_id", "customer_name", "date", "shipment_date",
-                    "status", "total"),
+    "salesorders": ("salesorder_id", "salesorder_number", "customer_id", "customer_name", "date",
+                    "shipment_date", "status", "total"),
     "purchaseorders": ("purchaseorder_id", "purchaseorder_number", "vendor_id", "vendor_name", "date",
                        "delivery_date", "status", "total"),
     "bills": ("bill_id", "bill_number", "vendor_id", "vendor_name", "date", "due_date", "status", "total",
               "balance"),
     "expenses": ("expense_id", "date", "account_name", "paid_through_account_name", "vendor_name",
                  "customer_name", "description", "total"),
-    "customerpayments": ("payment_id", "payment_number", "customer_id", "customer_name", "date", "payment_mode",
-                         "amount", "unused_amount", "invoice_numbers"),
+    "customerpayments": ("payment_id", "payment_number", "customer_id", "customer_name", "date",
+                         "payment_mode", "amount", "unused_amount", "invoice_numbers"),
     "vendorpayments": ("payment_id", "payment_number", "vendor_id", "vendor_name", "date", "payment_mode",
                        "amount", "balance", "bill_numbers"),
     "contacts": ("contact_id", "contact_name", "contact_type", "email", "outstanding_receivable_amount",
@@ -100,7 +100,8 @@ def split_view(spec: ToolSpec, arguments: Mapping[str, Any]) -> tuple[dict[str, 
     raw = rest.pop(FIELDS, None)
     if not takes_fields(spec):
         if raw is not None:
-            raise InvalidArguments([(FIELDS, f"is taken by list tools only; {spec.name} returns the whole record")])
+            raise InvalidArguments([(FIELDS,
+                                     f"is taken by list tools only; {spec.name} returns the whole record")])
         return rest, View()
     if spec.argument_group("per_page") == "query" and rest.get("per_page") is None:
         rest["per_page"] = DEFAULT_PAGE_SIZE
@@ -111,17 +112,20 @@ def _view(raw: Any) -> View:
     if raw is None:
         return View()
     names = raw.split(",") if isinstance(raw, str) else raw
-    if not isinstance(names, list) or not all(isinstance(name, str) for name in names) or len(names) > MAX_FIELDS:
-        raise InvalidArguments([(FIELDS, f'must be a list of field names, e.g. ["reference_number"], or ["*"] for '
-                                         f"every field (at most {MAX_FIELDS})")])
+    if (not isinstance(names, list) or not all(isinstance(name, str) for name in names)
+            or len(names) > MAX_FIELDS):
+        raise InvalidArguments([(FIELDS, 'must be a list of field names, e.g. ["reference_number"], or ["*"] '
+                                         f"for every field (at most {MAX_FIELDS})")])
     names = [name.strip() for name in names if name.strip()]
     bad = [name for name in names if name != EVERY_FIELD and not _FIELD_NAME.match(name)]
     if bad:
-        raise InvalidArguments([(FIELDS, f"{bad[0][:40]!r} is not a field name (lowercase letters, digits, _)")])
+        raise InvalidArguments([(FIELDS,
+                                 f"{bad[0][:40]!r} is not a field name (lowercase letters, digits, _)")])
     return View(extra=tuple(name for name in names if name != EVERY_FIELD), every_field=EVERY_FIELD in names)
 
 
-def shape(spec: ToolSpec, arguments: Mapping[str, Any], payload: Mapping[str, Any], view: View = View()) -> Shaped:
+def shape(spec: ToolSpec, arguments: Mapping[str, Any], payload: Mapping[str, Any],
+          view: View = View()) -> Shaped:
     """The compact result of a successful call: structured content and its text."""
     structured: dict[str, Any] = {"summary": summary(spec, arguments, payload)}
     value = payload.get(spec.result_key) if spec.result_key else None
@@ -201,13 +205,14 @@ def _aging(report: Mapping[str, Any]) -> dict[str, Any]:
             row = {"name": contact.get("name"), "id": contact.get("id"), "total": contact.get("total"),
                    **_buckets(contact.get("intervals"))}
             rows.append(compact(row))
-    return compact({"total": report.get("total"), "buckets": _buckets(report.get("intervals"), keep_zero=True),
-                    "rows": rows})
+    buckets = _buckets(report.get("intervals"), keep_zero=True)
+    return compact({"total": report.get("total"), "buckets": buckets, "rows": rows})
 
 
 def _buckets(intervals: Any, *, keep_zero: bool = False) -> dict[str, Any]:
     buckets = {}
     for interval in intervals or []:
-        if isinstance(interval, Mapping) and interval.get("interval") and (keep_zero or interval.get("amount")):
+        if (isinstance(interval, Mapping) and interval.get("interval")
+                and (keep_zero or interval.get("amount"))):
             buckets[str(interval["interval"])] = interval.get("amount")
     return buckets

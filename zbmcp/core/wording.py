@@ -77,7 +77,8 @@ def summary(spec: ToolSpec, arguments: Mapping[str, Any], payload: Mapping[str, 
         if isinstance(page, Mapping) and page:
             more = page.get("has_more_page")
             current = page.get("page", 1)
-            text += f" (page {current}" + (f"; more on page {int(current) + 1})" if more else "; no more pages)")
+            text += f" (page {current}"
+            text += f"; more on page {int(current) + 1})" if more else "; no more pages)"
         return text + "."
     record = payload.get(spec.result_key) if spec.result_key else None
     details = []

@@ -35,7 +35,8 @@ class SourceMap:
 
 
 def load_yaml(text: str, file: str, environ: Mapping[str, str]) -> tuple[Any, SourceMap]:
-    """Parse YAML, expanding `${VAR}` from `environ`; refuse duplicate keys (a silent overwrite hides typos)."""
+    """Parse YAML, expanding `${VAR}` from `environ`; refuse duplicate keys (a silent overwrite hides
+    typos)."""
     source = SourceMap(file)
     try:
         node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
@@ -55,7 +56,8 @@ def _construct(node: yaml.Node, path: Path_, source: SourceMap, environ: Mapping
         for key_node, value_node in node.value:
             key = str(key_node.value)
             if key in result:
-                raise ConfigError(f"key {key!r} appears twice", file=source.file, line=key_node.start_mark.line + 1)
+                raise ConfigError(f"key {key!r} appears twice", file=source.file,
+                                  line=key_node.start_mark.line + 1)
             result[key] = _construct(value_node, (*path, key), source, environ)
             source.lines[(*path, key)] = key_node.start_mark.line + 1
         return result

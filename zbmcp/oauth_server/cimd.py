@@ -25,7 +25,7 @@ import httpx2
 from mcp.shared.auth import OAuthClientInformationFull
 from pydantic import ValidationError
 
-from zbmcp.core.config import ClientMetadataDocuments
+from zbmcp.core.config_hosting import ClientMetadataDocuments
 from zbmcp.oauth_server.redirects import redirect_uri_problem
 from zbmcp.oauth_server.scopes import SUPPORTED
 from zbmcp.oauth_server.records import Records

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING
 from zbmcp.state.base import LockTimeout, State, StateUnavailable, Value, new_id
 
 if TYPE_CHECKING:  # the config's pydantic models cost 0.3 s to import; a process that only needs State skips them
-    from zbmcp.core.config import StateSettings
+    from zbmcp.core.config_hosting import StateSettings
 
 __all__ = ["LockTimeout", "State", "StateUnavailable", "Value", "new_id", "open_state"]
 

@@ -54,7 +54,7 @@ from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 
 from zbmcp import __version__
-from zbmcp.core.config import Http, OAuth
+from zbmcp.core.config_hosting import Http, OAuth
 from zbmcp.console import PREFIX as CONSOLE
 from zbmcp.console import ConsoleApp
 from zbmcp.transports.keyless import LoopbackAgent, require_loopback_socket
