@@ -4,7 +4,7 @@ Graceful shutdown: stop accepting, let every call in flight finish (its result r
 the long-lived event streams cleanly and exit. sse-starlette would otherwise end every event stream, including
 a POST whose response is the result of a call still running, as soon as shutdown starts. uvicorn has no public
 hook between "stop accepting" and "wait for the connections to close", where the drain must run, so _Uvicorn
-extends two of its internals.
+extends two of its internals (uvicorn_internals.py says which, and checks them before serving).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from zbmcp.listen import listen
 from zbmcp.transports.http_app import HttpApp, Transport
 from zbmcp.transports.http_guard import guarded_protocol
 from zbmcp.transports.keyless import require_loopback_socket
+from zbmcp.transports.uvicorn_internals import require_uvicorn_internals
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def _event_streams_left_to_the_drain() -> Iterator[None]:
 
 class _Uvicorn(uvicorn.Server):
     """uvicorn that reports its port once listening, and drains the app between closing its sockets and
-    waiting for the connections left."""
+    waiting for the connections left (both are uvicorn internals: see uvicorn_internals.py)."""
 
     def __init__(self, config: uvicorn.Config, app: HttpApp, on_started: Callable[[int], None]) -> None:
         super().__init__(config)
@@ -90,6 +91,7 @@ class HttpServer:
                  port: int = 8000, grace_seconds: float = GRACE_SECONDS, sock: socket.socket | None = None,
                  keyless_agent: str | None = None, console_refresh: float = 2.0,
                  oauth_clock: Callable[[], float] | None = None) -> None:
+        require_uvicorn_internals()
         if sock is not None and keyless_agent is not None:
             require_loopback_socket(sock)
         self.app = HttpApp(runtime, transport=transport, keyless_agent=keyless_agent,
