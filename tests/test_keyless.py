@@ -22,7 +22,8 @@ from zbmcp.cli import main
 from zbmcp.calls.demo import DEMO_AGENT, demo_config
 from zbmcp.errors import ConfigError
 from zbmcp.calls.catalog import load_manifests
-from zbmcp.transports.http import HttpApp, HttpServer
+from zbmcp.transports.http import HttpServer
+from zbmcp.transports.http_app import HttpApp
 
 INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
               "params": {"protocolVersion": "2025-11-25", "capabilities": {},

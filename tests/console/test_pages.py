@@ -13,7 +13,7 @@ from mcp.client.streamable_http import streamable_http_client
 from tests.conftest import ORG, running, serving
 from tests.console.conftest import MAILER_KEY, sign_in
 from zbmcp.audit.log import AuditLog, read_calls
-from zbmcp.console import app as console_app
+from zbmcp.console import audit_viewer as console_app
 
 
 async def test_a_create_that_sends_says_who_zoho_will_email_not_recipients_none(console_config, sandbox):

@@ -4,6 +4,7 @@ An edge, like a transport: mounted at /console by the HTTP app (or served alone 
 the policy, the inbox and the audit log through their public functions and keeps no rules of its own.
 """
 
-from zbmcp.console.app import PREFIX, ConsoleApp
+from zbmcp.console.app import ConsoleApp
+from zbmcp.console.pages import PREFIX
 
 __all__ = ["PREFIX", "ConsoleApp"]

@@ -39,7 +39,8 @@ class ChainWatch:
         with self._lock:
             if seen != self._checked and not self._running:
                 self._running = True
-                threading.Thread(target=self._check, args=(seen,), name="zbmcp-audit-verify", daemon=True).start()
+                threading.Thread(target=self._check, args=(seen,), name="zbmcp-audit-verify",
+                                 daemon=True).start()
             result, running = self._result, self._running
         if result is None:
             return ChainStatus("checking", "Checking the audit log's hash chain…")
@@ -47,8 +48,8 @@ class ChainWatch:
         if result.intact:
             return ChainStatus("intact", f"Hash chain intact: {result.records:,} records verified, through "
                                          f"record {result.last_seq}.{later}")
-        return ChainStatus("broken", f"Hash chain broken: {result.problem} Run `zbmcp audit verify` for details."
-                                     f"{later}")
+        return ChainStatus("broken", f"Hash chain broken: {result.problem} Run `zbmcp audit verify` for "
+                                     f"details.{later}")
 
     @property
     def busy(self) -> bool:
@@ -60,7 +61,8 @@ class ChainWatch:
         assert self.path is not None
         result = None
         try:
-            result = audit_chain.verify(audit_chain.log_files(self.path), head=audit_chain.head_path(self.path))
+            result = audit_chain.verify(audit_chain.log_files(self.path),
+                                        head=audit_chain.head_path(self.path))
         except Exception as exc:  # noqa: BLE001 - a failed check must not leave the page saying "checking"
             log.warning("could not verify the audit chain (%s)", type(exc).__name__)
         with self._lock:

@@ -12,7 +12,8 @@ from starlette.responses import RedirectResponse
 from starlette.types import Receive, Scope, Send
 
 from zbmcp.core.config import LoadedConfig
-from zbmcp.console.app import PREFIX, ConsoleApp
+from zbmcp.console.app import ConsoleApp
+from zbmcp.console.pages import PREFIX
 from zbmcp.calls.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -45,10 +46,11 @@ async def serve_console(loaded: LoadedConfig, host: str, port: int) -> None:
     from zbmcp.calls.runtime import open_runtime
 
     if not loaded.config.operators:
-        log.warning("no operator is configured, so nobody can sign in; add one with `zbmcp operator add NAME`")
+        log.warning("no operator is configured, so nobody can sign in; "
+                    "add one with `zbmcp operator add NAME`")
     async with open_runtime(loaded) as runtime:
-        config = uvicorn.Config(ConsoleOnly(runtime), host=host, port=port, log_level="warning", log_config=None,
-                                access_log=False, server_header=False, proxy_headers=False)
+        config = uvicorn.Config(ConsoleOnly(runtime), host=host, port=port, log_level="warning",
+                                log_config=None, access_log=False, server_header=False, proxy_headers=False)
         server = uvicorn.Server(config)
         async with anyio.create_task_group() as tg:
             tg.start_soon(server.serve)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from zbmcp.state import State
 
+SESSION_COOKIE = "zbmcp_console"
 FREE_ATTEMPTS = 3
 MAX_DELAY_SECONDS = 15 * 60
 FAILURE_MEMORY_SECONDS = 24 * 3600
@@ -41,10 +42,10 @@ class Sessions:
     async def start(self, operator: str) -> tuple[str, Session]:
         """A new session; returns the cookie's token (shown to nobody else, stored only as a hash)."""
         token = secrets.token_urlsafe(32)
-        session = Session(operator=operator, csrf=secrets.token_urlsafe(32), expires_at=self._clock() + self.ttl)
-        await self.state.put("console-session", _digest(token),
-                             {"operator": session.operator, "csrf": session.csrf, "expires_at": session.expires_at},
-                             ttl=self.ttl)
+        session = Session(operator=operator, csrf=secrets.token_urlsafe(32),
+                          expires_at=self._clock() + self.ttl)
+        record = {"operator": session.operator, "csrf": session.csrf, "expires_at": session.expires_at}
+        await self.state.put("console-session", _digest(token), record, ttl=self.ttl)
         return token, session
 
     async def find(self, token: str | None) -> Session | None:
@@ -82,8 +83,8 @@ class SignInGuard:
         for subject in subjects:
             record = await self.state.get("console-signin-failures", subject)
             count = record["count"] if isinstance(record, dict) else 0
-            await self.state.put("console-signin-failures", subject, {"count": count + 1, "last": self._clock()},
-                                 ttl=FAILURE_MEMORY_SECONDS)
+            await self.state.put("console-signin-failures", subject,
+                                 {"count": count + 1, "last": self._clock()}, ttl=FAILURE_MEMORY_SECONDS)
 
     async def succeeded(self, *subjects: str) -> None:
         for subject in subjects:

@@ -9,8 +9,9 @@
     http.idle_seconds             an event stream that carries nothing for this long is ended (the client
                                   reconnects if it wants one), and a stateful session idle this long is closed
 
-The first three live in the HTTP protocol (uvicorn's h11 protocol, with deadlines added); the others in the
-routes (transports.py), with the helpers below.
+The first three live in the HTTP protocol (uvicorn's h11 protocol, with deadlines added: uvicorn has no public
+setting for them, so uvicorn_internals.py names what the subclass relies on); the others in the routes
+(http_app.py), with the helpers below.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ def guarded_protocol(header_timeout: float, body_timeout: float) -> type[asyncio
                 self._wait_for("headers")
             elif state is h11.SEND_BODY:
                 self._wait_for("body")
-            else:  # the request is in: whatever follows (a long call, an event stream) is not the client's delay
+            else:
+                # The request is in: what follows (a long call, an event stream) is not the client's delay.
                 self._wait_for(None)
 
         def _wait_for(self, part: str | None) -> None:
@@ -84,11 +86,11 @@ def guarded_protocol(header_timeout: float, body_timeout: float) -> type[asyncio
 async def end_stream_when_idle(app: Callable[[Scope, Receive, Send], Awaitable[None]], idle_seconds: float,
                                scope: Scope, receive: Receive, send: Send,
                                busy: Callable[[], bool] = lambda: False) -> None:
-    """Serve an event stream (a GET), ending it once it carried no event for `idle_seconds` while not `busy` (a
-    call whose answer will travel on it). Keep-alive pings (SSE comments) are not events.
+    """Serve an event stream (a GET), ending it once it carried no event for `idle_seconds` while not `busy`
+    (a call whose answer will travel on it). Keep-alive pings (SSE comments) are not events.
 
-    The handler is told the client went away (its usual clean-up path), then the response is ended properly, so
-    the client sees the stream close rather than a broken connection.
+    The handler is told the client went away (its usual clean-up path), then the response is ended properly,
+    so the client sees the stream close rather than a broken connection.
     """
     last_event = anyio.current_time()
     idle = anyio.Event()
@@ -142,7 +144,8 @@ async def end_stream_when_idle(app: Callable[[Scope, Receive, Send], Awaitable[N
 
 async def refuse_over_session_cap(app: ASGIApp, agent: str, cap: int, scope: Scope, receive: Receive,
                                   send: Send) -> None:
-    """Serve a request that may open a session; the SDK's 503 for a full session table becomes this agent's 429.
+    """Serve a request that may open a session; the SDK's 503 for a full session table becomes this agent's
+    429.
 
     The table is the agent's own, so it is this agent that has too many, not the server that is unwell: a 503
     would tell a load balancer to take the replica out of rotation for every agent.
@@ -163,10 +166,11 @@ async def refuse_over_session_cap(app: ASGIApp, agent: str, cap: int, scope: Sco
 def too_many_sessions(agent: str, cap: int) -> ASGIApp:
     from starlette.responses import JSONResponse
 
-    log.warning("agent %r tried to open more than %d sessions (http.max_sessions_per_agent): refused with 429",
-                agent, cap)
-    message = (f"Agent {agent!r} already has {cap} sessions open on this server (http.max_sessions_per_agent). "
-               "Close one (an MCP client ends its session when it disconnects) or wait for idle ones to expire.")
+    log.warning("agent %r tried to open more than %d sessions (http.max_sessions_per_agent): "
+                "refused with 429", agent, cap)
+    message = (f"Agent {agent!r} already has {cap} sessions open on this server "
+               "(http.max_sessions_per_agent). Close one (an MCP client ends its session when it "
+               "disconnects) or wait for idle ones to expire.")
     return JSONResponse({"error": "too_many_sessions", "error_description": message}, status_code=429,
                         headers={"Retry-After": "30"})
 

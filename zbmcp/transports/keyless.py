@@ -34,7 +34,8 @@ LOCALHOST_NAMES = frozenset({"localhost", "localhost."})
 
 def is_loopback_ip(address: str) -> bool:
     try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])  # an IPv6 zone (fe80::1%eth0) is not loopback anyway
+        # an IPv6 zone (fe80::1%eth0) is not loopback anyway
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
         return False
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
@@ -50,8 +51,8 @@ def is_loopback_host(host: str) -> bool:
 def require_loopback_host(host: str, *, key_option: str) -> None:
     if not is_loopback_host(host):
         raise ConfigError(
-            f"keyless mode listens only on loopback (127.0.0.1, ::1 or localhost), and {host} is not one: anyone "
-            f"who can reach it would act as the agent. Give the server a key: {key_option}")
+            f"keyless mode listens only on loopback (127.0.0.1, ::1 or localhost), and {host} is not one: "
+            f"anyone who can reach it would act as the agent. Give the server a key: {key_option}")
 
 
 def require_loopback_socket(sock: socket.socket) -> None:

@@ -29,7 +29,8 @@ class ProtocolVersionHeader:
         self._max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        version = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k.lower() == _HEADER), None)
+        version = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k.lower() == _HEADER),
+                       None)
         if version is None or version in KNOWN_PROTOCOL_VERSIONS:
             await self._app(scope, receive, send)
             return

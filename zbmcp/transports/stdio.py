@@ -48,7 +48,8 @@ def malformed_answer(error: Exception) -> JSONRPCError | None:
         return None
     if any(problem["type"] == "json_invalid" for problem in problems):
         return JSONRPCError(jsonrpc="2.0", id=None, error=ErrorData(
-            code=PARSE_ERROR, message="Parse error: a line on stdin was not JSON; send one JSON-RPC message per line"))
+            code=PARSE_ERROR,
+            message="Parse error: a line on stdin was not JSON; send one JSON-RPC message per line"))
     request_id = None
     for problem in problems:  # a request whose shape is wrong still deserves an answer under its own id
         candidate = problem.get("input")
@@ -64,7 +65,8 @@ def malformed_answer(error: Exception) -> JSONRPCError | None:
 class AnswerMalformed:
     """The stdio read stream, minus malformed lines, which are answered on the write stream instead."""
 
-    def __init__(self, read: ReadStream[SessionMessage | Exception], write: WriteStream[SessionMessage]) -> None:
+    def __init__(self, read: ReadStream[SessionMessage | Exception],
+                 write: WriteStream[SessionMessage]) -> None:
         self._read = read
         self._write = write
         self.bad_lines = 0
@@ -83,10 +85,11 @@ class AnswerMalformed:
                 continue
             self.bad_lines += 1
             if self.bad_lines <= LOGGED_BAD_LINES:
-                log.warning("answered a malformed line on stdin with JSON-RPC error %d (%s)%s", answer.error.code,
+                log.warning("answered a malformed line on stdin with JSON-RPC error %d (%s)%s",
+                            answer.error.code,
                             "not JSON" if answer.error.code == PARSE_ERROR else "not a JSON-RPC message",
-                            "; further ones are answered without a log line" if self.bad_lines == LOGGED_BAD_LINES
-                            else "")
+                            "; further ones are answered without a log line"
+                            if self.bad_lines == LOGGED_BAD_LINES else "")
             await self._write.send(SessionMessage(answer))
 
     def __aiter__(self) -> Self:
