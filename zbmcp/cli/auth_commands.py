@@ -16,7 +16,7 @@ from zbmcp.errors import ConfigError
 if TYPE_CHECKING:
     from zbmcp.cli.commands import Commands
     from zbmcp.core.config import Connection, LoadedConfig
-    from zbmcp.zoho.oauth import TokenManager
+    from zbmcp.zoho.token_manager import TokenManager
 
 T = TypeVar("T")
 

@@ -18,7 +18,8 @@ import anyio
 import httpx2
 
 from zbmcp.errors import AuthError
-from zbmcp.zoho.oauth import TokenManager, authorization_url, exchange_code, trusted_accounts_server
+from zbmcp.zoho.accounts import authorization_url, exchange_code, trusted_accounts_server
+from zbmcp.zoho.token_manager import TokenManager
 from zbmcp.core.regions import Region, data_center, region_of_accounts_server
 
 log = logging.getLogger(__name__)

@@ -32,7 +32,8 @@ from zbmcp.core.config import Connection
 from zbmcp.errors import OutcomeUnknown, RateLimited, ZohoApiError, ZohoUnreachable
 from zbmcp.core.requests import ZohoRequest
 from zbmcp.zoho.limits import Gate, Pacer
-from zbmcp.zoho.oauth import TokenManager, ZohoAuth
+from zbmcp.zoho.auth import ZohoAuth
+from zbmcp.zoho.token_manager import TokenManager
 from zbmcp.core.regions import data_center
 
 LIMIT_CODES = {44: "requests per minute", 45: "daily API calls", 1070: "concurrent requests"}

@@ -1,7 +1,7 @@
 """`connection: per_user`: calls made with the signed-in person's own Zoho token, so Zoho's own roles and
 organization memberships apply as well as the agent's config, and Zoho's records name the person.
 
-Each person's token goes through the token broker like a connection's (zbmcp.zoho.oauth.TokenManager): kept
+Each person's token goes through the token broker like a connection's (zbmcp.zoho.token_manager.TokenManager): kept
 where the sign-in connection keeps its own (a 0600 file, memory, or encrypted in the State for replicas, as
 "<connection>.person.<Zoho user id>"), refreshed once at a time across every process and replica sharing the
 State. Everything else (region, API host, limits, pacing per organization) is the sign-in connection's.
@@ -15,7 +15,8 @@ from zbmcp.core.policy import scope_granted
 from zbmcp.state import State
 from zbmcp.state.tokens import TokenVault
 from zbmcp.zoho.client import ZohoConnection
-from zbmcp.zoho.oauth import OAuthClient, TokenManager
+from zbmcp.zoho.accounts import OAuthClient
+from zbmcp.zoho.token_manager import TokenManager
 from zbmcp.core.regions import region_of_accounts_server
 
 
