@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import mmap
-import os
 import re
 import threading
 from collections.abc import Iterator
@@ -246,13 +245,6 @@ def _line_start_after(handle: Any, offset: int) -> int:
         return offset
     handle.readline()
     return int(handle.tell())
-
-
-def file_size(path: Path) -> int:
-    try:
-        return os.stat(path).st_size
-    except FileNotFoundError:
-        return 0
 
 
 ZONE_BYTES = 4 << 20

@@ -139,10 +139,3 @@ def match(method: str, path: str) -> tuple[Operation, dict[str, str]]:
         raise method_not_allowed(method)
     raise UNKNOWN_URL
 
-
-def by_key(key: str) -> Operation:
-    for operation in OPERATIONS:
-        if operation.key == key:
-            return operation
-    raise KeyError(key)
-

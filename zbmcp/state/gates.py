@@ -64,9 +64,6 @@ class GateUpdate:
     hold: float = 0.0  # Zoho said its window is full (code 44): admit nothing for this long
 
 
-NO_UPDATE = GateUpdate()
-
-
 class Gates(Protocol):
     async def admit(self, gates: Sequence[GateLimits], ticket: str, *, lease: float) -> Admission:
         """Admit one request through every gate at once, or through none: on admission the ticket holds a lease
