@@ -34,7 +34,8 @@ class OAuthClient:
     refresh_token: str | None = None  # from the config; else the one `zbmcp auth login` stored
 
     def __repr__(self) -> str:  # never show the secret, even in a traceback
-        return f"OAuthClient(connection={self.connection!r}, client_id={self.client_id!r}, accounts_url={self.accounts_url!r})"
+        return (f"OAuthClient(connection={self.connection!r}, client_id={self.client_id!r}, "
+                f"accounts_url={self.accounts_url!r})")
 
 
 def token_endpoint(accounts_url: str) -> str:
@@ -58,8 +59,8 @@ def accounts_client(
     )
 
 
-def authorization_url(client: OAuthClient, accounts_url: str, redirect_uri: str, scopes: list[str], state: str,
-                      *, offline: bool) -> str:
+def authorization_url(client: OAuthClient, accounts_url: str, redirect_uri: str, scopes: list[str],
+                      state: str, *, offline: bool) -> str:
     """Where to send a person's browser to grant `scopes` to this client at Zoho."""
     extra = {"access_type": "offline",  # a refresh token, so calls can go on for months
              "prompt": "consent"} if offline else {}  # a fresh refresh token even if consented before
@@ -99,11 +100,12 @@ async def exchange_code(
     oauth = accounts_client(client, transport, timeout)
     try:
         extra = {"redirect_uri": redirect_uri} if redirect_uri else {}
-        token = await oauth.fetch_token(token_endpoint(accounts_server), grant_type="authorization_code", code=code,
-                                        **extra)
+        token = await oauth.fetch_token(token_endpoint(accounts_server), grant_type="authorization_code",
+                                        code=code, **extra)
     except OAuthError as exc:
         hint = {
-            "invalid_code": "the code is wrong, already used or expired (codes last minutes); generate a new one",
+            "invalid_code": "the code is wrong, already used or expired (codes last minutes); "
+                            "generate a new one",
             "invalid_client": "the client id/secret in the config do not match the Zoho API console",
             "invalid_redirect_uri": "the redirect URI is not the one registered for this client",
         }.get(exc.error or "", exc.description or "")
@@ -131,13 +133,14 @@ async def fetch_identity(
     transport: httpx2.AsyncBaseTransport | None = None,
     timeout: float = 30.0,
 ) -> ZohoIdentity:
-    """Who an access token (with AaaServer.profile.READ) belongs to, from the accounts server's user-info endpoint."""
+    """Who an access token (with AaaServer.profile.READ) belongs to, from the accounts server's user info."""
     url = f"{accounts_server.rstrip('/')}/oauth/user/info"
     try:
         async with httpx2.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False) as http:
             response = await http.get(url, headers={"Authorization": f"{AUTH_SCHEME} {access_token}"})
     except httpx2.HTTPError as exc:
-        raise AuthError(f"Could not reach {accounts_server} to learn who signed in ({type(exc).__name__}).") from None
+        raise AuthError(f"Could not reach {accounts_server} to learn who signed in "
+                        f"({type(exc).__name__}).") from None
     try:
         body = response.json() if response.status_code == 200 else None
     except ValueError:
@@ -145,7 +148,8 @@ async def fetch_identity(
     user_id = body.get("ZUID") if isinstance(body, dict) else None
     email = body.get("Email") if isinstance(body, dict) else None
     if body is None or not isinstance(email, str) or not str(user_id or "").isdigit():
-        raise AuthError(f"Zoho did not say who signed in (HTTP {response.status_code} from /oauth/user/info).")
+        raise AuthError(f"Zoho did not say who signed in "
+                        f"(HTTP {response.status_code} from /oauth/user/info).")
     assert isinstance(body, dict)
     name = " ".join(str(body.get(part) or "") for part in ("First_Name", "Last_Name")).strip()
     return ZohoIdentity(user_id=str(user_id), email=email.strip().lower(), name=name or email)

@@ -11,7 +11,7 @@ from zbmcp.zoho.token_manager import TokenManager
 
 
 class ZohoAuth(httpx2.Auth):
-    """Signs each request with `Zoho-oauthtoken`; on a 401, refreshes once (single-flight) and retries once."""
+    """Signs each request with `Zoho-oauthtoken`; on a 401, refreshes once (single-flight), retries once."""
 
     requires_request_body = True  # buffered, so the retry can send the same body again
 
@@ -22,7 +22,9 @@ class ZohoAuth(httpx2.Auth):
         raise RuntimeError("ZohoAuth works only with an AsyncClient")
         yield request  # pragma: no cover
 
-    async def async_auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+    async def async_auth_flow(
+        self, request: httpx2.Request
+    ) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
         await request.aread()
         access_token = await self._tokens.access_token()
         request.headers["Authorization"] = f"{AUTH_SCHEME} {access_token}"

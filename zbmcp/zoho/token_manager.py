@@ -33,9 +33,9 @@ log = logging.getLogger(__name__)
 MAX_LEEWAY_SECONDS = 300.0
 BACKOFF_START_SECONDS = 60.0
 BACKOFF_MAX_SECONDS = 600.0  # Zoho's refresh window is ten minutes
-# The refresh lock lasts this long unless its holder renews it (it does, every third of it, while it refreshes):
-# a refresher that dies holds up the other replicas' refreshes for at most this. Waiters wait up to the
-# refresh's own timeout plus this margin.
+# The refresh lock lasts this long unless its holder renews it (it does, every third of it, while it
+# refreshes): a refresher that dies holds up the other replicas' refreshes for at most this. Waiters wait up
+# to the refresh's own timeout plus this margin.
 LOCK_TTL_SECONDS = 5.0
 LOCK_MARGIN_SECONDS = 10.0
 REFUSALS = "zoho-token-refusals"  # State namespace: a refusal, shared until its back-off ends
@@ -130,8 +130,8 @@ class TokenManager:
                 await self._refresh_locked()
         except LockTimeout:
             raise AuthError(
-                f"Connection {name!r}: another zbmcp process has been refreshing the Zoho access token for over "
-                f"{wait:g} s. Nothing was sent to Zoho; retry in a moment."
+                f"Connection {name!r}: another zbmcp process has been refreshing the Zoho access token for "
+                f"over {wait:g} s. Nothing was sent to Zoho; retry in a moment."
             ) from None
 
     async def _refresh_locked(self) -> None:
@@ -146,7 +146,8 @@ class TokenManager:
         if self._state is not None:
             shared = await self._state.get(REFUSALS, self.client.connection)
             if isinstance(shared, dict) and isinstance(shared.get("message"), str):
-                raise AuthError(shared["message"])  # another replica was refused moments ago: do not ask again
+                # another replica was refused moments ago: do not ask again
+                raise AuthError(shared["message"])
         refresh_token = await self._refresh_token()
         server = self._token.get("accounts_server") or self.client.accounts_url
         # Shielded: a cancelled tool call must not waste a token Zoho has already minted.
@@ -173,17 +174,21 @@ class TokenManager:
         if error == "Access Denied":
             what = (
                 "Zoho refused to mint another access token: too many refreshes in a short time "
-                f"(Zoho allows about ten per ten minutes). zbmcp will wait {int(self._backoff)} s before asking again."
+                f"(Zoho allows about ten per ten minutes). zbmcp will wait {int(self._backoff)} s before "
+                "asking again."
             )
         elif error in ("invalid_code", "invalid_token"):
             what = (
-                "Zoho refused the refresh token (invalid_code): it was revoked, expired, or belongs to another "
-                f"client. Run `zbmcp auth login --connection {name}` (or update refresh_token in the config)."
+                "Zoho refused the refresh token (invalid_code): it was revoked, expired, or belongs to "
+                f"another client. Run `zbmcp auth login --connection {name}` (or update refresh_token in the "
+                "config)."
             )
         elif error == "invalid_client":
-            what = f"Zoho does not recognise the client id/secret of connection {name!r}; check them in the config."
+            what = (f"Zoho does not recognise the client id/secret of connection {name!r}; check them in the "
+                    "config.")
         elif error == "unreachable":
-            what = f"could not reach the Zoho accounts server ({description}); check the network and accounts_url."
+            what = (f"could not reach the Zoho accounts server ({description}); check the network and "
+                    "accounts_url.")
         else:
             what = f"Zoho refused to refresh the token ({error}{': ' + description if description else ''})."
         failure = AuthError(f"Connection {name!r}: {what}")
@@ -198,7 +203,8 @@ class TokenManager:
         if self._state is not None:
             seconds = self._blocked_until - self._clock()
             if seconds > 0:
-                await self._state.put(REFUSALS, self.client.connection, {"message": str(failure)}, ttl=seconds)
+                await self._state.put(REFUSALS, self.client.connection, {"message": str(failure)},
+                                      ttl=seconds)
         return failure
 
     async def _refresh_token(self) -> str:
@@ -218,7 +224,7 @@ class TokenManager:
         return bool(token.get("access_token")) and self._clock() < float(token.get("refresh_at", 0))
 
     async def _set(self, token: dict[str, Any], *, accounts_server: str, refresh_token: str) -> None:
-        """Keep and persist a token answer. authlib replaces the whole dict, so our own keys are added back."""
+        """Keep and persist a token answer (authlib replaces the whole dict: our own keys are added back)."""
         now = self._clock()
         expires_in = float(token.get("expires_in") or 3600)
         leeway = min(MAX_LEEWAY_SECONDS, expires_in * 0.1)
@@ -251,14 +257,16 @@ class TokenManager:
 
     # -- logging in (zbmcp auth ...) ----------------------------------------------------------------
 
-    async def adopt(self, token: dict[str, Any], *, accounts_server: str, extra: dict[str, Any] | None = None) -> None:
+    async def adopt(self, token: dict[str, Any], *, accounts_server: str,
+                    extra: dict[str, Any] | None = None) -> None:
         """Store the answer to a code exchange (it carries the refresh token)."""
         refresh_token = token.get("refresh_token")
         if not refresh_token:
             raise AuthError("Zoho's answer carried no refresh token; log in again with access_type=offline")
         self._token = dict(extra or {})
         self.client = OAuthClient(
-            self.client.connection, self.client.client_id, self.client.client_secret, self.client.accounts_url, None
+            self.client.connection, self.client.client_id, self.client.client_secret,
+            self.client.accounts_url, None,
         )
         await self._set(token, accounts_server=accounts_server, refresh_token=str(refresh_token))
         self._loaded = True
