@@ -157,7 +157,7 @@ def test_every_command_and_option_says_what_it_is_in_help():
     """`zbmcp X --help` is where a person looks first: no bare option, no command without a sentence."""
     import argparse
 
-    from zbmcp.cli.commands import _parser
+    from zbmcp.cli.parser import build_parser
 
     bare: list[str] = []
 
@@ -171,7 +171,7 @@ def test_every_command_and_option_says_what_it_is_in_help():
             elif not action.help and action.dest != "help":
                 bare.append(f"{name} {'/'.join(action.option_strings) or action.dest}")
 
-    for command, sub in next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)).choices.items():
+    for command, sub in next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices.items():
         walk(sub, command)
     assert bare == []
 

@@ -21,7 +21,7 @@ from mcp import Client, StdioServerParameters
 from tests.conftest import agent, environ, running, serving
 from zbmcp import __version__
 from zbmcp.cli import main
-from zbmcp.cli.commands import _parser
+from zbmcp.cli.parser import build_parser
 
 REPO = Path(__file__).resolve().parent.parent
 BUNDLE = REPO / "packaging" / "mcpb"
@@ -149,7 +149,7 @@ def test_the_image_is_small_runs_as_a_user_and_serves_http_by_default():
     assert user not in ("root", "0")
     assert json.loads(ops["ENTRYPOINT"]) == ["zbmcp"]
     command = json.loads(ops["CMD"])
-    served = _parser().parse_args(command)  # the default command is one zbmcp accepts
+    served = build_parser().parse_args(command)  # the default command is one zbmcp accepts
     assert (served.transport, served.host, served.port) == ("http", "0.0.0.0", 8000)
     assert set(json.loads(ops["VOLUME"])) == {"/config", "/data"}
     env = " ".join(arguments for op, arguments in final if op == "ENV")

@@ -27,7 +27,8 @@ from zbmcp.state import State, StateUnavailable, open_state
 from zbmcp.state.tokens import EncryptedVault, StoreVault, TokenCipher, TokenVault, derive_key
 from zbmcp.zoho.client import USER_AGENT, RetryPolicy, ZohoClient, ZohoConnection
 from zbmcp.zoho.limits import Pacer
-from zbmcp.zoho.oauth import OAuthClient, TokenManager
+from zbmcp.zoho.accounts import OAuthClient
+from zbmcp.zoho.token_manager import TokenManager
 from zbmcp.core.regions import data_center
 from zbmcp.state.tokens import TokenStore
 from zbmcp.zoho.tokens import token_store

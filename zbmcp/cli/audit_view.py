@@ -44,8 +44,8 @@ def show_audit(loaded: LoadedConfig, *, agent: str | None, since: str | None, as
         raise ConfigError("--" + wrong_kind)
     path = loaded.audit_path
     if path is None:
-        raise ConfigError("the audit log goes to stderr (no audit.path in the config), so there is no file to show; "
-                          "set audit.path to keep one")
+        raise ConfigError("the audit log goes to stderr (no audit.path in the config), so there is no file "
+                          "to show; set audit.path to keep one")
     if not path.exists():
         out.write(f"No audit records yet ({path} does not exist).\n")
         return
@@ -81,7 +81,7 @@ def format_table(records: list[dict[str, Any]]) -> str:
 
 
 def printable(text: str) -> str:
-    """Control characters (escape sequences that would rewrite the terminal, bidi overrides) shown as escapes."""
+    """Control characters (escape sequences that rewrite the terminal, bidi overrides) shown as escapes."""
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
@@ -94,7 +94,8 @@ def verify_audit(loaded: LoadedConfig | None, files: list[str], *, anchor: str |
     if files:
         paths = sorted((Path(f).expanduser() for f in files), key=audit_chain.first_seq)
     elif path is None:
-        raise ConfigError("no audit.path in the config (the records go to stderr, unchained): nothing to verify")
+        raise ConfigError("no audit.path in the config (the records go to stderr, unchained): nothing to "
+                          "verify")
     else:
         paths = audit_chain.log_files(path)
     if not paths:

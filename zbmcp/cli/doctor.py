@@ -26,7 +26,8 @@ class ConnectionStatus:
 
 
 async def organizations_reached(runtime: Runtime, connection: str) -> list[dict[str, str]]:
-    response = await runtime.client.send(connection, ZohoRequest("GET", "/organizations", (), scope="ZohoBooks.settings.READ"))
+    response = await runtime.client.send(
+        connection, ZohoRequest("GET", "/organizations", (), scope="ZohoBooks.settings.READ"))
     rows = response.payload.get("organizations") or []
     return [{"organization_id": str(o.get("organization_id")), "name": str(o.get("name", ""))} for o in rows]
 
@@ -53,7 +54,8 @@ def format_status(entries: list[ConnectionStatus]) -> str:
         if token["access_token_valid"]:
             lines.append(f"  access token: valid for {token['access_token_seconds_left'] // 60} min")
         else:
-            lines.append("  access token: none valid" + ("" if token["has_refresh_token"] else " (no refresh token)"))
+            lines.append("  access token: none valid"
+                         + ("" if token["has_refresh_token"] else " (no refresh token)"))
         if entry.organizations:
             names = ", ".join(f"{o['organization_id']} ({o['name']})" for o in entry.organizations)
             lines.append(f"  organizations reached: {names}")
@@ -74,8 +76,8 @@ async def doctor(loaded: LoadedConfig, runtime: Runtime) -> tuple[bool, list[str
         lines.append(f"ok   audit log {loaded.audit_path}: writable")
     else:
         healthy = False
-        lines.append(f"FAIL audit log {loaded.audit_path}: {audit_problem}. Every call is refused until it can be "
-                     "written: fix the file or folder, or point audit.path elsewhere")
+        lines.append(f"FAIL audit log {loaded.audit_path}: {audit_problem}. Every call is refused until it "
+                     "can be written: fix the file or folder, or point audit.path elsewhere")
     needs = policies(loaded, load_manifests())  # what each agent needs, whatever was granted
     for agent_name, agent_policy in needs.items():
         if not agent_policy.visible:
@@ -99,7 +101,8 @@ async def doctor(loaded: LoadedConfig, runtime: Runtime) -> tuple[bool, list[str
                 if missing:
                     healthy = False
                     lines.append(f"FAIL agent {agent_name!r} needs scopes not granted to {name!r}: "
-                                 f"{', '.join(missing)}. Fix: zbmcp auth login --connection {name} --agent {agent_name}")
+                                 f"{', '.join(missing)}. Fix: zbmcp auth login --connection {name} "
+                                 f"--agent {agent_name}")
                 else:
                     lines.append(f"ok   agent {agent_name!r}: every scope it needs is granted")
         try:
@@ -114,9 +117,11 @@ async def doctor(loaded: LoadedConfig, runtime: Runtime) -> tuple[bool, list[str
             unreachable = [o for o in agent.organizations if o not in reached]
             if unreachable:
                 healthy = False
-                lines.append(f"FAIL agent {agent_name!r}: organization(s) {', '.join(unreachable)} not reachable with "
-                             f"connection {name!r} (it reaches {', '.join(sorted(reached)) or 'none'}). Fix the "
-                             "organizations list, or log in as a Zoho user of that organization.")
+                lines.append(f"FAIL agent {agent_name!r}: organization(s) {', '.join(unreachable)} not "
+                             f"reachable with connection {name!r} (it reaches "
+                             f"{', '.join(sorted(reached)) or 'none'}). Fix the organizations list, or log "
+                             "in as a Zoho user of that organization.")
             else:
-                lines.append(f"ok   agent {agent_name!r}: organizations {', '.join(agent.organizations)} reachable")
+                lines.append(f"ok   agent {agent_name!r}: organizations {', '.join(agent.organizations)} "
+                             "reachable")
     return healthy, lines

@@ -1,4 +1,4 @@
-"""`zbmcp tools`: the tools as a table (or JSON), and for one agent what it sees and why the rest is hidden."""
+"""`zbmcp tools`: the tools as a table (or JSON); for one agent, what it sees and why the rest is hidden."""
 
 from __future__ import annotations
 
@@ -51,7 +51,8 @@ def _granted_scopes(loaded: LoadedConfig) -> dict[str, list[str] | None]:
         asyncio.get_running_loop()
     except RuntimeError:
         return anyio.run(read)
-    # Called from code that runs an event loop already (a test, an embedding app): read on a thread of its own.
+    # Called from code that runs an event loop already (a test, an embedding app): read on a thread of its
+    # own.
     found: dict[str, list[str] | None] = {}
     reader = threading.Thread(target=lambda: found.update(anyio.run(read)), name="zbmcp-scopes")
     reader.start()
@@ -59,7 +60,8 @@ def _granted_scopes(loaded: LoadedConfig) -> dict[str, list[str] | None]:
     return found
 
 
-def print_tools(loaded: LoadedConfig | None, agent: str | None, *, as_json: bool, out: TextIO = sys.stdout) -> None:
+def print_tools(loaded: LoadedConfig | None, agent: str | None, *, as_json: bool,
+                out: TextIO = sys.stdout) -> None:
     rows = tool_rows(loaded, agent)
     if as_json:
         out.write(json.dumps(rows, indent=2) + "\n")
@@ -83,8 +85,8 @@ def print_tools(loaded: LoadedConfig | None, agent: str | None, *, as_json: bool
 
 
 def no_tools_note(loaded: LoadedConfig, agent: str) -> str:
-    """Why an agent sees nothing, and the fix: `tools: []` is allowed (an agent kept for later), but says so."""
+    """Why an agent sees nothing, and the fix (`tools: []` is allowed, for an agent kept for later)."""
     if not loaded.config.agents[agent].tools:
-        return (f"Agent {agent!r} has an empty `tools` list, so it can call nothing (everything is denied unless "
-                "selected). Add selectors to `tools`, e.g. [\"*:read\"], to let it work.")
+        return (f"Agent {agent!r} has an empty `tools` list, so it can call nothing (everything is denied "
+                "unless selected). Add selectors to `tools`, e.g. [\"*:read\"], to let it work.")
     return (f"Agent {agent!r} can call nothing: every tool its `tools` selects is hidden (see why below).")

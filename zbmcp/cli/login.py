@@ -1,6 +1,6 @@
-"""Connecting a Zoho account: the browser login with a loopback redirect, the Self Client code exchange, status
-and logout. The client secret is only ever sent to a known Zoho accounts server (or the connection's own
-configured accounts_url), and tokens are never printed.
+"""Connecting a Zoho account: the browser login with a loopback redirect, the Self Client code exchange,
+status and logout. The client secret is only ever sent to a known Zoho accounts server (or the connection's
+own configured accounts_url), and tokens are never printed.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import anyio
 import httpx2
 
 from zbmcp.errors import AuthError
-from zbmcp.zoho.oauth import TokenManager, authorization_url, exchange_code, trusted_accounts_server
+from zbmcp.zoho.accounts import authorization_url, exchange_code, trusted_accounts_server
+from zbmcp.zoho.token_manager import TokenManager
 from zbmcp.core.regions import Region, data_center, region_of_accounts_server
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,8 @@ class LoginResult:
     accounts_server: str
 
 
-def consent_url(manager: TokenManager, accounts_url: str, redirect_uri: str, scopes: list[str], state: str) -> str:
+def consent_url(manager: TokenManager, accounts_url: str, redirect_uri: str, scopes: list[str],
+                state: str) -> str:
     return authorization_url(manager.client, accounts_url, redirect_uri, scopes, state, offline=True)
 
 
@@ -87,8 +89,8 @@ async def browser_login(
     if query.get("error"):
         raise AuthError(f"Zoho did not grant access ({query['error']}).")
     if not secrets.compare_digest(query.get("state", ""), state):
-        raise AuthError("The login redirect carried the wrong state (a forged or stale redirect); nothing was "
-                        "exchanged. Start the login again.")
+        raise AuthError("The login redirect carried the wrong state (a forged or stale redirect); nothing "
+                        "was exchanged. Start the login again.")
     if not query.get("code"):
         raise AuthError("The login redirect carried no code.")
     server = query.get("accounts-server") or start

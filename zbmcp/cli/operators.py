@@ -50,13 +50,14 @@ def with_operator(text: str, file: str, name: str, digest: str, environ: Mapping
         lines[header] = f"operators:\n  {entry}\n"
         return "".join(lines)
     if name in operators:
-        raise ConfigError(f"operator {name!r} exists; to give them a new secret, delete their entry from {file} "
-                          "first, then add them again", file=file, line=source.lines[("operators", name)])
+        raise ConfigError(f"operator {name!r} exists; to give them a new secret, delete their entry from "
+                          f"{file} first, then add them again", file=file,
+                          line=source.lines[("operators", name)])
     first = next(iter(operators))
     first_line = source.lines[("operators", first)] - 1
     if first_line == header:
-        raise ConfigError("write operators in block style (one name per line) so zbmcp can add one", file=file,
-                          line=header + 1)
+        raise ConfigError("write operators in block style (one name per line) so zbmcp can add one",
+                          file=file, line=header + 1)
     indent = lines[first_line][: len(lines[first_line]) - len(lines[first_line].lstrip())]
     lines.insert(first_line, f"{indent}{entry}\n")
     return "".join(lines)

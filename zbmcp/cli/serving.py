@@ -55,9 +55,9 @@ def check_audit_log(runtime: Runtime) -> None:
     if problem is not None:
         from zbmcp.errors import ConfigError
 
-        raise ConfigError(f"audit.path: the audit log cannot be written ({problem}). Point audit.path at a file "
-                          "zbmcp can create and append to, in a folder where it may also keep the chain file "
-                          "(.NAME.chain), or remove audit.path to write the records to stderr.",
+        raise ConfigError(f"audit.path: the audit log cannot be written ({problem}). Point audit.path at a "
+                          "file zbmcp can create and append to, in a folder where it may also keep the chain "
+                          "file (.NAME.chain), or remove audit.path to write the records to stderr.",
                           file=runtime.config.source.file)
 
 
@@ -88,8 +88,8 @@ async def serve_sandbox(transport: str, host: str, port: int, key: SandboxKey | 
             file=sys.stderr,
         )
         if keyless:
-            print(f"zbmcp: no key needed: every request from this machine acts as agent {DEMO_AGENT!r} (keyless "
-                  "mode, loopback only). To require a key, pass --key-env NAME.", file=sys.stderr)
+            print(f"zbmcp: no key needed: every request from this machine acts as agent {DEMO_AGENT!r} "
+                  "(keyless mode, loopback only). To require a key, pass --key-env NAME.", file=sys.stderr)
         elif key is not None and transport != "stdio":
             print(f"zbmcp: every request needs `Authorization: Bearer <the value of ${key.env_name}>`.",
                   file=sys.stderr)
@@ -127,19 +127,21 @@ async def _serve_sandbox_with_sign_in(transport: str, host: str, port: int) -> N
     from zbmcp.sandbox.users import ALICE_USER_ID
 
     if transport == "stdio" or port == 0 or host not in ("127.0.0.1", "localhost"):
-        raise ConfigError("--oauth needs --transport http (or sse, both) on 127.0.0.1 or localhost and a fixed "
-                          "--port: the sign-in redirects name this address")
+        raise ConfigError("--oauth needs --transport http (or sse, both) on 127.0.0.1 or localhost and a "
+                          "fixed --port: the sign-in redirects name this address")
     sandbox = Sandbox(SandboxSettings(sign_in="form"))
     issuer = f"http://{host}:{port}"
-    sandbox.register_client(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, [DEFAULT_REDIRECT_URI, issuer + CALLBACK_PATH])
+    sandbox.register_client(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
+                            [DEFAULT_REDIRECT_URI, issuer + CALLBACK_PATH])
     with _listening(transport, host, port) as listener:
         async with AsyncSandboxServer(sandbox, host="127.0.0.1") as zoho:
-            people = [sandbox.users.users[user_id].email for user_id in (sandbox.default_user_id, ALICE_USER_ID)]
+            people = [sandbox.users.users[user_id].email
+                      for user_id in (sandbox.default_user_id, ALICE_USER_ID)]
             loaded = demo_config(sandbox, base_url=zoho.base_url, oauth_issuer=issuer, users=people)
-            print(f"zbmcp: a remote MCP server on the embedded sandbox: connect a client to {issuer}/mcp. It sends "
-                  f"you to the sandbox's Zoho sign-in page ({zoho.base_url}): sign in as {' or '.join(people)} "
-                  f"(password `sandbox`) to act as agent {DEMO_AGENT!r}; mallory@outsider.example is refused. "
-                  "Nothing reaches Zoho.", file=sys.stderr, flush=True)
+            print(f"zbmcp: a remote MCP server on the embedded sandbox: connect a client to {issuer}/mcp. It "
+                  f"sends you to the sandbox's Zoho sign-in page ({zoho.base_url}): sign in as "
+                  f"{' or '.join(people)} (password `sandbox`) to act as agent {DEMO_AGENT!r}; "
+                  "mallory@outsider.example is refused. Nothing reaches Zoho.", file=sys.stderr, flush=True)
             async with open_runtime(loaded, store_factory=_memory_store) as runtime:
                 await _run(runtime, None, transport, host, port, listener)
 

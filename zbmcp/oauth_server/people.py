@@ -10,7 +10,7 @@ from typing import Any
 
 from zbmcp.core.config import Config
 from zbmcp.oauth_server.records import Records
-from zbmcp.zoho.oauth import ZohoIdentity
+from zbmcp.zoho.accounts import ZohoIdentity
 
 NAMESPACE = "oauth_people"
 

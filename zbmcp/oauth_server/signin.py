@@ -40,7 +40,7 @@ from zbmcp.oauth_server.records import Record, Records
 from zbmcp.oauth_server.tokens import TokenService
 from zbmcp.core.policy import AgentPolicy
 from zbmcp.zoho.client import ZohoConnection
-from zbmcp.zoho.oauth import (
+from zbmcp.zoho.accounts import (
     PROFILE_SCOPE,
     ZohoIdentity,
     authorization_url,

@@ -57,7 +57,8 @@ def _op(method: str, template: str, scope: str, handler: Handler, body: Body = "
 
 
 OPERATIONS: tuple[Operation, ...] = (
-    _op("GET", "/organizations", "ZohoBooks.settings.READ", organizations.list_organizations, needs_org=False),
+    _op("GET", "/organizations", "ZohoBooks.settings.READ", organizations.list_organizations,
+        needs_org=False),
     # Invoices (§4.1)
     _op("GET", "/invoices", "ZohoBooks.invoices.READ", invoices.list_invoices),
     _op("POST", "/invoices", "ZohoBooks.invoices.CREATE", invoices.create_invoice, "required"),
@@ -67,7 +68,8 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("POST", "/invoices/{invoice_id}/status/sent", "ZohoBooks.invoices.CREATE", invoices.mark_sent),
     _op("POST", "/invoices/{invoice_id}/status/void", "ZohoBooks.invoices.CREATE", invoices.mark_void),
     _op("POST", "/invoices/{invoice_id}/status/draft", "ZohoBooks.invoices.CREATE", invoices.mark_draft),
-    _op("POST", "/invoices/{invoice_id}/email", "ZohoBooks.invoices.CREATE", invoices.email_invoice, "optional"),
+    _op("POST", "/invoices/{invoice_id}/email", "ZohoBooks.invoices.CREATE", invoices.email_invoice,
+        "optional"),
     # Contacts (§4.2)
     _op("GET", "/contacts", "ZohoBooks.contacts.READ", contacts.list_contacts),
     _op("POST", "/contacts", "ZohoBooks.contacts.CREATE", contacts.create_contact, "required"),
@@ -85,8 +87,10 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("POST", "/salesorders", "ZohoBooks.salesorders.CREATE", orders.create_salesorder, "required"),
     _op("GET", "/salesorders/{salesorder_id}", "ZohoBooks.salesorders.READ", orders.get_salesorder),
     _op("GET", "/purchaseorders", "ZohoBooks.purchaseorders.READ", orders.list_purchaseorders),
-    _op("POST", "/purchaseorders", "ZohoBooks.purchaseorders.CREATE", orders.create_purchaseorder, "required"),
-    _op("GET", "/purchaseorders/{purchase_order_id}", "ZohoBooks.purchaseorders.READ", orders.get_purchaseorder),
+    _op("POST", "/purchaseorders", "ZohoBooks.purchaseorders.CREATE", orders.create_purchaseorder,
+        "required"),
+    _op("GET", "/purchaseorders/{purchase_order_id}", "ZohoBooks.purchaseorders.READ",
+        orders.get_purchaseorder),
     # Bills (§4.5) and expenses (§4.7)
     _op("GET", "/bills", "ZohoBooks.bills.READ", bills.list_bills),
     _op("POST", "/bills", "ZohoBooks.bills.CREATE", bills.create_bill, "required"),
@@ -96,14 +100,17 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("GET", "/expenses/{expense_id}", "ZohoBooks.expenses.READ", expenses.get_expense),
     # Customer payments (§4.8)
     _op("GET", "/customerpayments", "ZohoBooks.customerpayments.READ", payments.list_payments),
-    _op("POST", "/customerpayments", "ZohoBooks.customerpayments.CREATE", payments.create_payment, "required"),
+    _op("POST", "/customerpayments", "ZohoBooks.customerpayments.CREATE", payments.create_payment,
+        "required"),
     _op("GET", "/customerpayments/{payment_id}", "ZohoBooks.customerpayments.READ", payments.get_payment),
-    _op("DELETE", "/customerpayments/{payment_id}", "ZohoBooks.customerpayments.DELETE", payments.delete_payment),
+    _op("DELETE", "/customerpayments/{payment_id}", "ZohoBooks.customerpayments.DELETE",
+        payments.delete_payment),
     # Vendor payments (unverified: not among the OAS files the sandbox follows; see rules/vendorpayments.py)
     _op("GET", "/vendorpayments", "ZohoBooks.vendorpayments.READ", vendorpayments.list_vendor_payments),
     _op("POST", "/vendorpayments", "ZohoBooks.vendorpayments.CREATE", vendorpayments.create_vendor_payment,
         "required"),
-    _op("GET", "/vendorpayments/{payment_id}", "ZohoBooks.vendorpayments.READ", vendorpayments.get_vendor_payment),
+    _op("GET", "/vendorpayments/{payment_id}", "ZohoBooks.vendorpayments.READ",
+        vendorpayments.get_vendor_payment),
     _op("DELETE", "/vendorpayments/{payment_id}", "ZohoBooks.vendorpayments.DELETE",
         vendorpayments.delete_vendor_payment),
     # Reports (unverified: Zoho's OAS files have none; see rules/reports.py)
@@ -119,7 +126,8 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("POST", "/bankaccounts", "ZohoBooks.banking.CREATE", accounts.create_bank, "required"),
     _op("GET", "/bankaccounts/{account_id}", "ZohoBooks.banking.READ", accounts.get_bank),
     _op("GET", "/chartofaccounts", "ZohoBooks.accountants.READ", accounts.list_chart),
-    _op("POST", "/chartofaccounts", "ZohoBooks.accountants.CREATE", accounts.create_chart_account, "required"),
+    _op("POST", "/chartofaccounts", "ZohoBooks.accountants.CREATE", accounts.create_chart_account,
+        "required"),
     _op("GET", "/chartofaccounts/{account_id}", "ZohoBooks.accountants.READ", accounts.get_chart_account),
 )
 
@@ -138,11 +146,4 @@ def match(method: str, path: str) -> tuple[Operation, dict[str, str]]:
     if allowed:
         raise method_not_allowed(method)
     raise UNKNOWN_URL
-
-
-def by_key(key: str) -> Operation:
-    for operation in OPERATIONS:
-        if operation.key == key:
-            return operation
-    raise KeyError(key)
 

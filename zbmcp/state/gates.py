@@ -1,4 +1,4 @@
-"""Gates in the State: request windows, concurrency slots and day counts that every process and replica shares.
+"""Gates in the State: request windows, concurrency slots and day counts every process and replica shares.
 
 A gate is one set of limits (an organization's, an agent's quota). Zoho counts a request when it arrives,
 somewhere between our send and its answer, so a request holds a place in its gate's window from its admission
@@ -7,9 +7,9 @@ answer's time. Then every window of Zoho's sees at most `limit` arrivals, whatev
 
 A request in flight holds a lease, not a place forever: a process or replica that dies (kill -9, a lost
 node) cannot give its places back, so each lease ends on its own. The lease outlasts any live request (the
-Pacer sets it from the connection's timeout), and when it runs out the request is counted as answered at that
-moment, which is as late as it can have reached Zoho: its concurrency slot comes back at once, its window place
-a window later.
+Pacer sets it from the connection's timeout), and when it runs out the request is counted as answered at
+that moment, which is as late as it can have reached Zoho: its concurrency slot comes back at once, its window
+place a window later.
 
 Both backends apply these rules atomically for all the gates of one call at once (an organization's and an
 agent's): LocalState in Python under file locks, RedisState in one Lua script. `Gates` is the protocol;
@@ -60,17 +60,15 @@ class Admission:
 class GateUpdate:
     """What a finished request learned about one gate."""
 
-    day_used: int | None = None  # Zoho's own count of the day's calls (X-Rate-Limit headers): raise ours to it
+    # Zoho's own count of the day's calls (X-Rate-Limit headers): raise ours to it
+    day_used: int | None = None
     hold: float = 0.0  # Zoho said its window is full (code 44): admit nothing for this long
-
-
-NO_UPDATE = GateUpdate()
 
 
 class Gates(Protocol):
     async def admit(self, gates: Sequence[GateLimits], ticket: str, *, lease: float) -> Admission:
-        """Admit one request through every gate at once, or through none: on admission the ticket holds a lease
-        in each gate and counts once in each gate's day."""
+        """Admit one request through every gate at once, or through none: on admission the ticket holds a
+        lease in each gate and counts once in each gate's day."""
         ...
 
     async def finish(self, gates: Sequence[GateLimits], ticket: str, updates: Sequence[GateUpdate]) -> None:

@@ -1,4 +1,4 @@
-"""Where a connection's Zoho tokens live, as the token broker (zbmcp.zoho.oauth.TokenManager) sees them.
+"""Where a connection's Zoho tokens live, as the token broker (zbmcp.zoho.token_manager) sees them.
 
     StoreVault       a TokenStore of zbmcp.zoho.tokens (the 0600 file, the keychain, memory): one machine
     EncryptedVault   a record in the State, encrypted: with backend redis, every replica reads the token one of

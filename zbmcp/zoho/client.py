@@ -32,7 +32,8 @@ from zbmcp.core.config import Connection
 from zbmcp.errors import OutcomeUnknown, RateLimited, ZohoApiError, ZohoUnreachable
 from zbmcp.core.requests import ZohoRequest
 from zbmcp.zoho.limits import Gate, Pacer
-from zbmcp.zoho.oauth import TokenManager, ZohoAuth
+from zbmcp.zoho.auth import ZohoAuth
+from zbmcp.zoho.token_manager import TokenManager
 from zbmcp.core.regions import data_center
 
 LIMIT_CODES = {44: "requests per minute", 45: "daily API calls", 1070: "concurrent requests"}
@@ -90,9 +91,9 @@ class RetryPolicy:
 class Delivery:
     """Whether any byte of one request may have left this machine, over all its attempts.
 
-    Conservative by construction: set before each attempt is handed to the HTTP client, and cleared again only by
-    a failure proven to come before anything was sent (no connection could be made: refused, DNS, the pool).
-    Everything else, a timeout or a reset included, leaves it set: Zoho may have acted.
+    Conservative by construction: set before each attempt is handed to the HTTP client, and cleared again only
+    by a failure proven to come before anything was sent (no connection could be made: refused, DNS, the
+    pool). Everything else, a timeout or a reset included, leaves it set: Zoho may have acted.
     """
 
     def __init__(self) -> None:
@@ -136,11 +137,13 @@ class ZohoClient:
             timeout=connection.settings.timeout_seconds,
         )
 
-    async def send(self, connection: str | ZohoConnection, request: ZohoRequest, *, agent_gate: Gate | None = None,
-                   before_send: Callable[[], None] | None = None, delivery: Delivery | None = None) -> ZohoResponse:
-        """Send the request, on a named connection or a person's own (per_user). `before_send` runs once, when its
-        turn has come and just before it goes out (the audit log's write-ahead record); if it raises, nothing is
-        sent. `delivery` tells the caller, whatever is raised, whether the request may have left this machine."""
+    async def send(self, connection: str | ZohoConnection, request: ZohoRequest, *,
+                   agent_gate: Gate | None = None, before_send: Callable[[], None] | None = None,
+                   delivery: Delivery | None = None) -> ZohoResponse:
+        """Send the request, on a named connection or a person's own (per_user). `before_send` runs once, when
+        its turn has come and just before it goes out (the audit log's write-ahead record); if it raises,
+        nothing is sent. `delivery` tells the caller, whatever is raised, whether the request may have left
+        this machine."""
         delivery = delivery if delivery is not None else Delivery()
         if isinstance(connection, str):
             connection = self.connections[connection]
@@ -210,7 +213,8 @@ class ZohoClient:
             return self._interpret(request, where, response, connection, gate)
 
     def _interpret(
-        self, request: ZohoRequest, where: str, response: httpx2.Response, connection: ZohoConnection, gate: Gate
+        self, request: ZohoRequest, where: str, response: httpx2.Response, connection: ZohoConnection,
+        gate: Gate,
     ) -> tuple[int, dict[str, Any], Mapping[str, str]]:
         is_read = request.method == "GET"
         status = response.status_code
@@ -233,7 +237,8 @@ class ZohoClient:
                 # Zoho's window for this organization is full, whoever filled it (another integration,
                 # another machine): every call to it here waits, longer each time Zoho says so again.
                 gate.strikes += 1
-                pause = min(connection.settings.limits.window_seconds, self._retry.base_delay * 2 ** gate.strikes)
+                pause = min(connection.settings.limits.window_seconds,
+                            self._retry.base_delay * 2 ** gate.strikes)
                 self._pacer.hold(gate, pause)
             raise self._limit_failure(request, response, code, message)
         if status >= 500:
@@ -245,38 +250,42 @@ class ZohoClient:
             if is_read:
                 raise _Retry(failure)
             raise OutcomeUnknown(
-                f"Zoho answered HTTP {status} (code {code}: {message or 'no message'}) to this {request.method}, "
-                "so it is not known whether the change was recorded. It was not retried, to avoid a duplicate.",
+                f"Zoho answered HTTP {status} (code {code}: {message or 'no message'}) to this "
+                f"{request.method}, so it is not known whether the change was recorded. It was not retried, "
+                "to avoid a duplicate.",
                 status=status, code=code, zoho_message=message,
             )
-        raise ZohoApiError(_advice(status, code, message, request), status=status, code=code, zoho_message=message)
+        raise ZohoApiError(_advice(status, code, message, request), status=status, code=code,
+                           zoho_message=message)
 
     def _limit_failure(
         self, request: ZohoRequest, response: httpx2.Response, code: Any, message: str
     ) -> Exception:
-        """Zoho's limit codes mean the request was turned away unprocessed, so retrying is safe even for writes."""
+        """Zoho's limit codes mean the request was turned away unprocessed: safe to retry, even a write."""
         if code == 45:
             reset = _int(response.headers.get("x-rate-limit-reset"))
             retry_after = reset if reset is not None else _seconds_to_utc_midnight()
             return RateLimited(
-                f"Zoho's daily API limit for organization {request.organization_id} is spent (HTTP 429, code 45: "
-                f"{message}). It resets in {retry_after} s; nothing was recorded.",
+                f"Zoho's daily API limit for organization {request.organization_id} is spent (HTTP 429, code "
+                f"45: {message}). It resets in {retry_after} s; nothing was recorded.",
                 retry_after=retry_after, code=code, zoho_message=message,
             )
         retry_after = 2 if code == 1070 else 60  # Zoho sends no Retry-After; code 44 blocks "a short period"
         if code not in LIMIT_CODES and request.method != "GET":
             # Without one of Zoho's limit codes nothing proves the write was turned away: do not repeat it.
             return OutcomeUnknown(
-                f"Zoho answered HTTP 429 (code {code}: {message or 'no message'}) to this {request.method} without "
-                "one of its limit codes, so it is not known whether the change was recorded. It was not retried, "
-                "to avoid a duplicate.",
+                f"Zoho answered HTTP 429 (code {code}: {message or 'no message'}) to this {request.method} "
+                "without one of its limit codes, so it is not known whether the change was recorded. It was "
+                "not retried, to avoid a duplicate.",
                 status=429, code=code, zoho_message=message,
             )
         what = LIMIT_CODES.get(code, "requests")
-        delay = 0.0 if code == 44 else None  # after a 44 the organization's gate itself holds the next attempt
+        # after a 44 the organization's gate itself holds the next attempt
+        delay = 0.0 if code == 44 else None
         failure = RateLimited(
-            f"Zoho's limit on {what} was hit for organization {request.organization_id} (HTTP 429, code {code}: "
-            f"{message}). zbmcp retried and gave up; retry after {retry_after} s. Nothing was recorded.",
+            f"Zoho's limit on {what} was hit for organization {request.organization_id} (HTTP 429, code "
+            f"{code}: {message}). zbmcp retried and gave up; retry after {retry_after} s. Nothing was "
+            "recorded.",
             retry_after=retry_after, code=code, zoho_message=message,
         )
         return _Retry(failure, delay)
@@ -285,12 +294,13 @@ class ZohoClient:
 def _advice(status: int, code: Any, message: str, request: ZohoRequest) -> str:
     said = f"Zoho refused the request (HTTP {status}, code {code}): {message.rstrip('.') or 'no message'}."
     if code == 6041:
-        return (f"{said} The Zoho user behind this connection cannot reach organization {request.organization_id}; "
-                "check organization_id (list_organizations shows the ones available).")
+        return (f"{said} The Zoho user behind this connection cannot reach organization "
+                f"{request.organization_id}; check organization_id (list_organizations shows the ones "
+                "available).")
     if status == 401 or code in (14, 57):
-        return (f"{said} zbmcp refreshed the access token and retried once; the refusal stands, so the connection "
-                f"most likely lacks the scope {request.scope or 'this tool needs'}. Log in again with that scope "
-                "(`zbmcp auth login --connection NAME --agent NAME`).")
+        return (f"{said} zbmcp refreshed the access token and retried once; the refusal stands, so the "
+                f"connection most likely lacks the scope {request.scope or 'this tool needs'}. Log in again "
+                "with that scope (`zbmcp auth login --connection NAME --agent NAME`).")
     if status == 404 or code == 1002:
         return (f"{said} Check the id (the list tools return valid ids) and that it belongs to organization "
                 f"{request.organization_id}.")
@@ -302,13 +312,13 @@ def _advice(status: int, code: Any, message: str, request: ZohoRequest) -> str:
 def _lost_answer(request: ZohoRequest, where: str, reason: str) -> ZohoApiError:
     if request.method == "GET":
         return ZohoApiError(
-            f"The connection to {_host(where)} failed before Zoho answered ({reason}); zbmcp retried the read. "
-            "Try again in a moment.",
+            f"The connection to {_host(where)} failed before Zoho answered ({reason}); zbmcp retried the "
+            "read. Try again in a moment.",
             status=None, code=None, zoho_message=None,
         )
     return OutcomeUnknown(
-        f"The connection to {_host(where)} failed after the {request.method} was sent ({reason}), so it is not "
-        "known whether Zoho recorded it. It was not retried, to avoid a duplicate.",
+        f"The connection to {_host(where)} failed after the {request.method} was sent ({reason}), so it is "
+        "not known whether Zoho recorded it. It was not retried, to avoid a duplicate.",
         status=None, code=None, zoho_message=None,
     )
 
@@ -316,13 +326,14 @@ def _lost_answer(request: ZohoRequest, where: str, reason: str) -> ZohoApiError:
 def _unreadable(request: ZohoRequest, where: str, status: int) -> ZohoApiError:
     if request.method == "GET":
         return ZohoApiError(
-            f"Zoho answered HTTP {status} with a body that is not JSON.", status=status, code=None, zoho_message=None
+            f"Zoho answered HTTP {status} with a body that is not JSON.", status=status, code=None,
+            zoho_message=None,
         )
     # Not Zoho's JSON: maybe a gateway's page (502/503/504) sent after Zoho acted, maybe an answer cut short.
     return OutcomeUnknown(
-        f"{_host(where)} answered HTTP {status} to the {request.method} with a body that is not Zoho's JSON (a "
-        "gateway page, or an answer cut short), so it is not known whether the change was recorded. It was not "
-        "retried, to avoid a duplicate.",
+        f"{_host(where)} answered HTTP {status} to the {request.method} with a body that is not Zoho's JSON "
+        "(a gateway page, or an answer cut short), so it is not known whether the change was recorded. It "
+        "was not retried, to avoid a duplicate.",
         status=status, code=None, zoho_message=None,
     )
 

@@ -69,8 +69,8 @@ class Gate:
 
     def limits(self) -> GateLimits:
         if self._limits is None:
-            self._limits = GateLimits(self.key, self.per_window, with_slack(self.window_seconds), self.concurrency,
-                                      self.daily_budget)
+            self._limits = GateLimits(self.key, self.per_window, with_slack(self.window_seconds),
+                                      self.concurrency, self.daily_budget)
         return self._limits
 
     def learn_budget(self, budget: int) -> None:
@@ -99,7 +99,8 @@ class Pacer:
 
     def organization_gate(
         self, connection: str, organization_id: str, *, per_minute: int, concurrency: int,
-        daily_budget: int | None, max_wait: float, window_seconds: float = WINDOW_SECONDS, timeout: float = 30.0,
+        daily_budget: int | None, max_wait: float, window_seconds: float = WINDOW_SECONDS,
+        timeout: float = 30.0,
     ) -> Gate:
         key = f"org:{connection}:{organization_id}"
         gate = self._gates.get(key)
@@ -111,7 +112,8 @@ class Pacer:
             )
         return gate
 
-    def agent_gate(self, agent: str, *, per_minute: int | None, per_day: int | None, max_wait: float) -> Gate | None:
+    def agent_gate(self, agent: str, *, per_minute: int | None, per_day: int | None,
+                   max_wait: float) -> Gate | None:
         if per_minute is None and per_day is None:
             return None
         key = f"agent:{agent}"
@@ -135,8 +137,8 @@ class Pacer:
             await self._admit(active, limits, ticket, max(g.lease for g in active) or LEASE_MARGIN_SECONDS)
             yield
         finally:
-            # Also after a refusal or a cancellation mid-admission: the State may have admitted the ticket just
-            # before, and finishing a ticket it does not hold changes nothing.
+            # Also after a refusal or a cancellation mid-admission: the State may have admitted the ticket
+            # just before, and finishing a ticket it does not hold changes nothing.
             await self._finish(active, limits, ticket)
 
     def hold(self, gate: Gate, seconds: float) -> None:

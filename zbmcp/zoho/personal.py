@@ -1,7 +1,7 @@
 """`connection: per_user`: calls made with the signed-in person's own Zoho token, so Zoho's own roles and
 organization memberships apply as well as the agent's config, and Zoho's records name the person.
 
-Each person's token goes through the token broker like a connection's (zbmcp.zoho.oauth.TokenManager): kept
+Each person's token goes through the token broker like a connection's (zbmcp.zoho.token_manager): kept
 where the sign-in connection keeps its own (a 0600 file, memory, or encrypted in the State for replicas, as
 "<connection>.person.<Zoho user id>"), refreshed once at a time across every process and replica sharing the
 State. Everything else (region, API host, limits, pacing per organization) is the sign-in connection's.
@@ -15,7 +15,8 @@ from zbmcp.core.policy import scope_granted
 from zbmcp.state import State
 from zbmcp.state.tokens import TokenVault
 from zbmcp.zoho.client import ZohoConnection
-from zbmcp.zoho.oauth import OAuthClient, TokenManager
+from zbmcp.zoho.accounts import OAuthClient
+from zbmcp.zoho.token_manager import TokenManager
 from zbmcp.core.regions import region_of_accounts_server
 
 
@@ -35,9 +36,11 @@ class PersonalConnections:
             client = OAuthClient(connection=f"{self._base.name}.person.{user_id}", client_id=base.client_id,
                                  client_secret=base.client_secret, accounts_url=base.accounts_url)
             tokens = TokenManager(client, self._vaults(user_id), state=self._state,
-                                  transport=self._base.tokens.transport, timeout=self._base.settings.timeout_seconds)
+                                  transport=self._base.tokens.transport,
+                                  timeout=self._base.settings.timeout_seconds)
             # Named like the sign-in connection: Zoho's limits are per organization, whoever calls.
-            connection = self._connections[user_id] = ZohoConnection(self._base.name, self._base.settings, tokens)
+            connection = ZohoConnection(self._base.name, self._base.settings, tokens)
+            self._connections[user_id] = connection
         return connection
 
     async def ready(self, user_id: str, email: str, scopes: list[str]) -> bool:

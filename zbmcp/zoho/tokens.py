@@ -97,7 +97,8 @@ class FileTokenStore:
 
 
 class KeyringTokenStore:
-    """The desktop's keychain (macOS Keychain, Windows Credential Locker, Secret Service): `pip install zbmcp[keyring]`."""
+    """The desktop's keychain (macOS Keychain, Windows Credential Locker, Secret Service):
+    `pip install zbmcp[keyring]`."""
 
     def __init__(self, connection: str) -> None:
         import keyring  # optional dependency, imported only when chosen
@@ -134,7 +135,8 @@ def token_store(kind: str, home: Path, connection: str) -> TokenStore:
         try:
             return KeyringTokenStore(connection)
         except ImportError:
-            log.warning("token_store: keyring needs `pip install zbmcp[keyring]`; using the file store instead")
+            log.warning("token_store: keyring needs `pip install zbmcp[keyring]`; "
+                        "using the file store instead")
     return FileTokenStore(token_path(home, connection))
 
 
@@ -158,8 +160,9 @@ def sound_token(data: dict[str, Any], now: float | None = None) -> tuple[dict[st
             problems.append(f"{key} is not text")
         elif key in _URL_FIELDS and not (isinstance(value, str) and value.startswith(("https://", "http://"))):
             problems.append(f"{key} is not an http(s) URL")
-        elif key in _TIME_FIELDS and not (isinstance(value, int | float) and not isinstance(value, bool)
-                                          and math.isfinite(value) and value < now + MAX_TOKEN_LIFETIME_SECONDS):
+        elif key in _TIME_FIELDS and not (
+                isinstance(value, int | float) and not isinstance(value, bool)
+                and math.isfinite(value) and value < now + MAX_TOKEN_LIFETIME_SECONDS):
             problems.append(f"{key} is not a possible time")
         else:
             sound[key] = value

@@ -11,6 +11,7 @@ without an email address, is refused before anything is recorded.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -20,7 +21,7 @@ from zbmcp.sandbox.filters import Filterable, ListSpec, Predicate
 from zbmcp.sandbox.records import OutboxEmail
 from zbmcp.sandbox.rules import invoices
 from zbmcp.sandbox.rules.base import Call, Reply, account_ref, contact_ref, existing
-from zbmcp.sandbox.store import Record, public
+from zbmcp.sandbox.store import OrgStore, Record, public
 
 DEPOSIT_TYPES = frozenset({"cash", "bank", "credit_card", "other_current_asset"})
 _MODES = ("Check", "Cash", "BankTransfer", "Paypal", "CreditCard", "GoogleCheckout", "Credit", "Authorizenet",
@@ -65,9 +66,49 @@ def get_payment(call: Call) -> Reply:
     return Reply(200, "success", "payment", public(payment))
 
 
+@dataclass(frozen=True)
+class _NewPayment:
+    """A payment request's checked fields (the free-text ones are read as the record is built)."""
+
+    customer_id: str
+    customer: Record
+    mode: str
+    amount: float
+    date: str
+    account: Record  # where the money is deposited; {} when no Undeposited Funds account exists
+    bank_charges: float
+    applied: dict[str, Decimal]  # invoice id -> amount applied to it
+    thanked: list[str]  # addresses of the contact persons who get a thank-you note
+
+
 def create_payment(call: Call) -> Reply:
     store = call.org
-    body = call.data
+    payment = _checked_payment(store, call.data)
+    payment_id = store.new_id()
+    now = store.timestamp()
+    for invoice_id, portion in payment.applied.items():
+        invoice = store.invoices[invoice_id]
+        invoice["_payments"][payment_id] = fields.money(portion)
+        invoice["last_payment_date"] = max(invoice["last_payment_date"], payment.date)
+        invoice["last_modified_time"] = now
+        invoices.settle(invoice)
+    record = _payment_record(store, call.data, payment_id, payment, now)
+    store.add("payments", payment_id, record)
+    if payment.thanked:
+        org = store.organization
+        call.env.outbox.append(OutboxEmail(
+            organization_id=store.organization_id, document_type="payment", document_id=payment_id,
+            document_number=record["payment_number"], to=payment.thanked,
+            subject=f"Payment Receipt - {record['payment_number']} from {org.name}",
+            body=f"Dear {payment.customer['contact_name']},\n\nThank you for your payment of "
+                 f"{org.currency_code} {payment.amount:,.2f}.\n\n{org.name}",
+            at=call.env.clock(),
+        ))
+    return Reply(201, "The payment has been created.", "payment", public(record))
+
+
+def _checked_payment(store: OrgStore, body: dict[str, Any]) -> _NewPayment:
+    """The request's payment, each field checked in the order Zoho reports them; nothing is changed."""
     customer_id = fields.ident(body, "customer_id", need=True)
     mode = fields.text(body, "payment_mode", need=True, max_len=100)
     amount = fields.number(body, "amount", need=True, positive=True)
@@ -82,12 +123,22 @@ def create_payment(call: Call) -> Reply:
     else:
         account = next((a for a in store.accounts.values() if a["account_name"] == "Undeposited Funds"), {})
     bank_charges = fields.number(body, "bank_charges", minimum=0) or 0.0
+    applied = _applied(store, customer_id, customer, entries)
+    if sum(applied.values(), Decimal(0)) > fields.dec(amount):
+        raise rule("The amount applied to invoices is more than the amount of the payment.")
+    return _NewPayment(customer_id, customer, mode, amount, payment_date, account, bank_charges, applied,
+                       _thanked(customer, body))
 
+
+def _applied(store: OrgStore, customer_id: str, customer: Record,
+             entries: list[dict[str, Any]]) -> dict[str, Decimal]:
+    """How much goes to each invoice: the customer's own, sent, and never more than its balance."""
     applied: dict[str, Decimal] = {}
     for index, entry in enumerate(entries):
         path = f"invoices[{index}]"
         invoice_id = fields.ident(entry, "invoice_id", path=f"{path}.invoice_id", need=True)
-        share = fields.number(entry, "amount_applied", path=f"{path}.amount_applied", need=True, positive=True)
+        share = fields.number(entry, "amount_applied", path=f"{path}.amount_applied", need=True,
+                              positive=True)
         assert invoice_id and share is not None
         invoice = store.invoices.get(invoice_id)
         if invoice is None:
@@ -104,43 +155,39 @@ def create_payment(call: Call) -> Reply:
         applied[invoice_id] = applied.get(invoice_id, Decimal(0)) + fields.dec(fields.money(share))
         if applied[invoice_id] > fields.dec(invoice["balance"]):
             raise ZohoError(400, 24016, "The amount entered is more than the balance due for this invoice.")
-    total_applied = sum(applied.values(), Decimal(0))
-    if total_applied > fields.dec(amount):
-        raise rule("The amount applied to invoices is more than the amount of the payment.")
-    thanked = _thanked(customer, body)
+    return applied
 
-    payment_id = store.new_id()
-    now = store.timestamp()
-    for invoice_id, portion in applied.items():
-        invoice = store.invoices[invoice_id]
-        invoice["_payments"][payment_id] = fields.money(portion)
-        invoice["last_payment_date"] = max(invoice["last_payment_date"], payment_date)
-        invoice["last_modified_time"] = now
-        invoices.settle(invoice)
+
+def _payment_record(store: OrgStore, body: dict[str, Any], payment_id: str, payment: _NewPayment,
+                    now: str) -> Record:
+    """The payment as Zoho shows it, the invoices it paid already settled."""
     org = store.organization
-    record: Record = {
+    applied = payment.applied
+    paid = {invoice_id: store.invoices[invoice_id] for invoice_id in applied}
+    taken = (p["payment_number"] for p in store.payments.values())
+    return {
         "payment_id": payment_id,
-        "payment_number": store.next_number("payment", (p["payment_number"] for p in store.payments.values())),
-        "payment_mode": mode,
-        "amount": amount,
-        "unused_amount": fields.money(fields.dec(amount) - total_applied),
-        "bank_charges": fields.money(bank_charges),
-        "date": payment_date,
+        "payment_number": store.next_number("payment", taken),
+        "payment_mode": payment.mode,
+        "amount": payment.amount,
+        "unused_amount": fields.money(fields.dec(payment.amount) - sum(applied.values(), Decimal(0))),
+        "bank_charges": fields.money(payment.bank_charges),
+        "date": payment.date,
         "status": "success",
         "reference_number": fields.text(body, "reference_number", max_len=100) or "",
         "description": fields.text(body, "description") or "",
-        "customer_id": customer_id,
-        "customer_name": customer["contact_name"],
-        "email": customer.get("email", ""),
-        "account_id": account.get("account_id", ""),
-        "account_name": account.get("account_name", ""),
+        "customer_id": payment.customer_id,
+        "customer_name": payment.customer["contact_name"],
+        "email": payment.customer.get("email", ""),
+        "account_id": payment.account.get("account_id", ""),
+        "account_name": payment.account.get("account_name", ""),
         # §4.8: list rows name the invoices a payment paid (Zoho's Java wrapper reads invoice_numbers).
-        "invoice_numbers": ", ".join(store.invoices[invoice_id]["invoice_number"] for invoice_id in applied),
+        "invoice_numbers": ", ".join(invoice["invoice_number"] for invoice in paid.values()),
         "invoices": [
-            {"invoice_id": invoice_id, "invoice_number": store.invoices[invoice_id]["invoice_number"],
-             "date": store.invoices[invoice_id]["date"], "invoice_amount": store.invoices[invoice_id]["total"],
-             "amount_applied": fields.money(portion), "balance_amount": store.invoices[invoice_id]["balance"]}
-            for invoice_id, portion in applied.items()
+            {"invoice_id": invoice_id, "invoice_number": invoice["invoice_number"], "date": invoice["date"],
+             "invoice_amount": invoice["total"], "amount_applied": fields.money(applied[invoice_id]),
+             "balance_amount": invoice["balance"]}
+            for invoice_id, invoice in paid.items()
         ],
         "currency_code": org.currency_code,
         "currency_symbol": org.currency_symbol,
@@ -149,17 +196,6 @@ def create_payment(call: Call) -> Reply:
         "created_time": now,
         "last_modified_time": now,
     }
-    store.add("payments", payment_id, record)
-    if thanked:
-        call.env.outbox.append(OutboxEmail(
-            organization_id=store.organization_id, document_type="payment", document_id=payment_id,
-            document_number=record["payment_number"], to=thanked,
-            subject=f"Payment Receipt - {record['payment_number']} from {org.name}",
-            body=f"Dear {customer['contact_name']},\n\nThank you for your payment of {org.currency_code} "
-                 f"{amount:,.2f}.\n\n{org.name}",
-            at=call.env.clock(),
-        ))
-    return Reply(201, "The payment has been created.", "payment", public(record))
 
 
 def _thanked(customer: Record, body: dict[str, Any]) -> list[str]:
@@ -167,7 +203,8 @@ def _thanked(customer: Record, body: dict[str, Any]) -> list[str]:
     wanted = body.get("contact_persons")
     if wanted is None or wanted == []:
         return []
-    if not isinstance(wanted, list) or not all(isinstance(i, str | int) and not isinstance(i, bool) for i in wanted):
+    if not isinstance(wanted, list) or not all(isinstance(i, str | int) and not isinstance(i, bool)
+                                               for i in wanted):
         raise invalid_value("contact_persons")
     persons = {str(p["contact_person_id"]): p for p in customer.get("contact_persons", [])}
     addresses = []

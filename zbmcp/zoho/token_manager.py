@@ -1,4 +1,4 @@
-"""Zoho OAuth: authlib talks to the accounts server; ZohoAuth signs API requests and handles their 401s.
+"""The token broker: one connection's access token, refreshed at the accounts server once per expiry.
 
 Zoho's rules shape this module (../shared/zoho-books-api.md §8): access tokens last an hour; one refresh token
 may mint only about ten access tokens per ten minutes and keep only a few alive; refresh answers carry no new
@@ -17,9 +17,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import AsyncGenerator, Callable, Generator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 import anyio
 import httpx2
@@ -27,156 +26,23 @@ import httpx2
 from zbmcp.errors import AuthError
 from zbmcp.state import LockTimeout, State
 from zbmcp.state.tokens import TokenVault
-from zbmcp.core.regions import KNOWN_ACCOUNTS_SERVERS
-
-if TYPE_CHECKING:
-    from authlib.integrations.httpx_client import AsyncOAuth2Client
+from zbmcp.zoho.accounts import OAuthClient, accounts_client, token_endpoint
 
 log = logging.getLogger(__name__)
 
-AUTH_SCHEME = "Zoho-oauthtoken"
-PROFILE_SCOPE = "AaaServer.profile.READ"  # who signed in: GET {accounts}/oauth/user/info
 MAX_LEEWAY_SECONDS = 300.0
 BACKOFF_START_SECONDS = 60.0
 BACKOFF_MAX_SECONDS = 600.0  # Zoho's refresh window is ten minutes
-# The refresh lock lasts this long unless its holder renews it (it does, every third of it, while it refreshes):
-# a refresher that dies holds up the other replicas' refreshes for at most this. Waiters wait up to the
-# refresh's own timeout plus this margin.
+# The refresh lock lasts this long unless its holder renews it (it does, every third of it, while it
+# refreshes): a refresher that dies holds up the other replicas' refreshes for at most this. Waiters wait up
+# to the refresh's own timeout plus this margin.
 LOCK_TTL_SECONDS = 5.0
 LOCK_MARGIN_SECONDS = 10.0
 REFUSALS = "zoho-token-refusals"  # State namespace: a refusal, shared until its back-off ends
 
 
-@dataclass(frozen=True)
-class OAuthClient:
-    """One Zoho OAuth client (from the API console) as a connection uses it."""
-
-    connection: str
-    client_id: str
-    client_secret: str
-    accounts_url: str
-    refresh_token: str | None = None  # from the config; else the one `zbmcp auth login` stored
-
-    def __repr__(self) -> str:  # never show the secret, even in a traceback
-        return f"OAuthClient(connection={self.connection!r}, client_id={self.client_id!r}, accounts_url={self.accounts_url!r})"
-
-
 def fingerprint(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()[:16]
-
-
-def token_endpoint(accounts_url: str) -> str:
-    return f"{accounts_url.rstrip('/')}/oauth/v2/token"
-
-
-def accounts_client(
-    client: OAuthClient, transport: httpx2.AsyncBaseTransport | None = None, timeout: float = 30.0
-) -> AsyncOAuth2Client:
-    """An authlib client for the accounts server only."""
-    # Imported here: authlib costs ~150 ms at start-up, and a cached token needs none of it.
-    from authlib.integrations.httpx_client import AsyncOAuth2Client
-
-    return AsyncOAuth2Client(
-        client_id=client.client_id,
-        client_secret=client.client_secret,
-        token_endpoint_auth_method="client_secret_post",  # Zoho wants id and secret as form fields
-        # no scope= here: authlib would add it to every refresh body
-        transport=transport,
-        timeout=timeout,
-    )
-
-
-def authorization_url(client: OAuthClient, accounts_url: str, redirect_uri: str, scopes: list[str], state: str,
-                      *, offline: bool) -> str:
-    """Where to send a person's browser to grant `scopes` to this client at Zoho."""
-    extra = {"access_type": "offline",  # a refresh token, so calls can go on for months
-             "prompt": "consent"} if offline else {}  # a fresh refresh token even if consented before
-    url, _ = accounts_client(client).create_authorization_url(
-        f"{accounts_url.rstrip('/')}/oauth/v2/auth",
-        redirect_uri=redirect_uri,
-        scope=",".join(scopes),  # Zoho separates scopes with commas
-        state=state,
-        **extra,
-    )
-    return str(url)
-
-
-def trusted_accounts_server(server: str, configured_accounts_url: str) -> str:
-    """The accounts server a login redirect named, if a client secret may be sent there; else AuthError."""
-    server = server.rstrip("/")
-    if server in KNOWN_ACCOUNTS_SERVERS or server == configured_accounts_url.rstrip("/"):
-        return server
-    raise AuthError(
-        f"The login redirect named accounts server {server!r}, which is not a Zoho accounts server; "
-        "the client secret was not sent. Start the login again."
-    )
-
-
-async def exchange_code(
-    client: OAuthClient,
-    code: str,
-    accounts_server: str,
-    *,
-    redirect_uri: str | None = None,
-    transport: httpx2.AsyncBaseTransport | None = None,
-    timeout: float = 30.0,
-) -> dict[str, Any]:
-    """Trade a grant code for Zoho's token answer at `accounts_server` (already checked as trusted)."""
-    from authlib.integrations.base_client import OAuthError
-
-    oauth = accounts_client(client, transport, timeout)
-    try:
-        extra = {"redirect_uri": redirect_uri} if redirect_uri else {}
-        token = await oauth.fetch_token(token_endpoint(accounts_server), grant_type="authorization_code", code=code,
-                                        **extra)
-    except OAuthError as exc:
-        hint = {
-            "invalid_code": "the code is wrong, already used or expired (codes last minutes); generate a new one",
-            "invalid_client": "the client id/secret in the config do not match the Zoho API console",
-            "invalid_redirect_uri": "the redirect URI is not the one registered for this client",
-        }.get(exc.error or "", exc.description or "")
-        raise AuthError(f"Zoho refused the code exchange ({exc.error}): {hint}.") from None
-    except httpx2.HTTPError as exc:
-        raise AuthError(f"Could not reach {accounts_server} ({type(exc).__name__}).") from None
-    finally:
-        await oauth.aclose()
-    return dict(token)
-
-
-@dataclass(frozen=True)
-class ZohoIdentity:
-    """A person as Zoho Accounts knows them."""
-
-    user_id: str  # the ZUID
-    email: str
-    name: str
-
-
-async def fetch_identity(
-    accounts_server: str,
-    access_token: str,
-    *,
-    transport: httpx2.AsyncBaseTransport | None = None,
-    timeout: float = 30.0,
-) -> ZohoIdentity:
-    """Who an access token (with AaaServer.profile.READ) belongs to, from the accounts server's user-info endpoint."""
-    url = f"{accounts_server.rstrip('/')}/oauth/user/info"
-    try:
-        async with httpx2.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False) as http:
-            response = await http.get(url, headers={"Authorization": f"{AUTH_SCHEME} {access_token}"})
-    except httpx2.HTTPError as exc:
-        raise AuthError(f"Could not reach {accounts_server} to learn who signed in ({type(exc).__name__}).") from None
-    try:
-        body = response.json() if response.status_code == 200 else None
-    except ValueError:
-        body = None
-    user_id = body.get("ZUID") if isinstance(body, dict) else None
-    email = body.get("Email") if isinstance(body, dict) else None
-    if body is None or not isinstance(email, str) or not str(user_id or "").isdigit():
-        raise AuthError(f"Zoho did not say who signed in (HTTP {response.status_code} from /oauth/user/info).")
-    assert isinstance(body, dict)
-    name = " ".join(str(body.get(part) or "") for part in ("First_Name", "Last_Name")).strip()
-    return ZohoIdentity(user_id=str(user_id), email=email.strip().lower(), name=name or email)
 
 
 class TokenManager:
@@ -264,8 +130,8 @@ class TokenManager:
                 await self._refresh_locked()
         except LockTimeout:
             raise AuthError(
-                f"Connection {name!r}: another zbmcp process has been refreshing the Zoho access token for over "
-                f"{wait:g} s. Nothing was sent to Zoho; retry in a moment."
+                f"Connection {name!r}: another zbmcp process has been refreshing the Zoho access token for "
+                f"over {wait:g} s. Nothing was sent to Zoho; retry in a moment."
             ) from None
 
     async def _refresh_locked(self) -> None:
@@ -280,7 +146,8 @@ class TokenManager:
         if self._state is not None:
             shared = await self._state.get(REFUSALS, self.client.connection)
             if isinstance(shared, dict) and isinstance(shared.get("message"), str):
-                raise AuthError(shared["message"])  # another replica was refused moments ago: do not ask again
+                # another replica was refused moments ago: do not ask again
+                raise AuthError(shared["message"])
         refresh_token = await self._refresh_token()
         server = self._token.get("accounts_server") or self.client.accounts_url
         # Shielded: a cancelled tool call must not waste a token Zoho has already minted.
@@ -307,17 +174,21 @@ class TokenManager:
         if error == "Access Denied":
             what = (
                 "Zoho refused to mint another access token: too many refreshes in a short time "
-                f"(Zoho allows about ten per ten minutes). zbmcp will wait {int(self._backoff)} s before asking again."
+                f"(Zoho allows about ten per ten minutes). zbmcp will wait {int(self._backoff)} s before "
+                "asking again."
             )
         elif error in ("invalid_code", "invalid_token"):
             what = (
-                "Zoho refused the refresh token (invalid_code): it was revoked, expired, or belongs to another "
-                f"client. Run `zbmcp auth login --connection {name}` (or update refresh_token in the config)."
+                "Zoho refused the refresh token (invalid_code): it was revoked, expired, or belongs to "
+                f"another client. Run `zbmcp auth login --connection {name}` (or update refresh_token in the "
+                "config)."
             )
         elif error == "invalid_client":
-            what = f"Zoho does not recognise the client id/secret of connection {name!r}; check them in the config."
+            what = (f"Zoho does not recognise the client id/secret of connection {name!r}; check them in the "
+                    "config.")
         elif error == "unreachable":
-            what = f"could not reach the Zoho accounts server ({description}); check the network and accounts_url."
+            what = (f"could not reach the Zoho accounts server ({description}); check the network and "
+                    "accounts_url.")
         else:
             what = f"Zoho refused to refresh the token ({error}{': ' + description if description else ''})."
         failure = AuthError(f"Connection {name!r}: {what}")
@@ -332,7 +203,8 @@ class TokenManager:
         if self._state is not None:
             seconds = self._blocked_until - self._clock()
             if seconds > 0:
-                await self._state.put(REFUSALS, self.client.connection, {"message": str(failure)}, ttl=seconds)
+                await self._state.put(REFUSALS, self.client.connection, {"message": str(failure)},
+                                      ttl=seconds)
         return failure
 
     async def _refresh_token(self) -> str:
@@ -352,7 +224,7 @@ class TokenManager:
         return bool(token.get("access_token")) and self._clock() < float(token.get("refresh_at", 0))
 
     async def _set(self, token: dict[str, Any], *, accounts_server: str, refresh_token: str) -> None:
-        """Keep and persist a token answer. authlib replaces the whole dict, so our own keys are added back."""
+        """Keep and persist a token answer (authlib replaces the whole dict: our own keys are added back)."""
         now = self._clock()
         expires_in = float(token.get("expires_in") or 3600)
         leeway = min(MAX_LEEWAY_SECONDS, expires_in * 0.1)
@@ -385,14 +257,16 @@ class TokenManager:
 
     # -- logging in (zbmcp auth ...) ----------------------------------------------------------------
 
-    async def adopt(self, token: dict[str, Any], *, accounts_server: str, extra: dict[str, Any] | None = None) -> None:
+    async def adopt(self, token: dict[str, Any], *, accounts_server: str,
+                    extra: dict[str, Any] | None = None) -> None:
         """Store the answer to a code exchange (it carries the refresh token)."""
         refresh_token = token.get("refresh_token")
         if not refresh_token:
             raise AuthError("Zoho's answer carried no refresh token; log in again with access_type=offline")
         self._token = dict(extra or {})
         self.client = OAuthClient(
-            self.client.connection, self.client.client_id, self.client.client_secret, self.client.accounts_url, None
+            self.client.connection, self.client.client_id, self.client.client_secret,
+            self.client.accounts_url, None,
         )
         await self._set(token, accounts_server=accounts_server, refresh_token=str(refresh_token))
         self._loaded = True
@@ -407,26 +281,3 @@ class TokenManager:
         self._loaded = True
         await self._vault.delete()
 
-
-class ZohoAuth(httpx2.Auth):
-    """Signs each request with `Zoho-oauthtoken`; on a 401, refreshes once (single-flight) and retries once."""
-
-    requires_request_body = True  # buffered, so the retry can send the same body again
-
-    def __init__(self, tokens: TokenManager) -> None:
-        self._tokens = tokens
-
-    def sync_auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
-        raise RuntimeError("ZohoAuth works only with an AsyncClient")
-        yield request  # pragma: no cover
-
-    async def async_auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
-        await request.aread()
-        access_token = await self._tokens.access_token()
-        request.headers["Authorization"] = f"{AUTH_SCHEME} {access_token}"
-        response = yield request
-        if response.status_code != 401:
-            return
-        await self._tokens.invalidate(access_token)
-        request.headers["Authorization"] = f"{AUTH_SCHEME} {await self._tokens.access_token()}"
-        yield request  # a second 401 goes back to the caller: refreshing did not help (e.g. a missing scope)
