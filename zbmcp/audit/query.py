@@ -100,8 +100,8 @@ def complete_end(path: Path) -> int:
 
 def newest(path: Path, filters: AuditFilter = AuditFilter(), *, limit: int = 50,
            before: int | None = None, index: ZoneIndex | None = None) -> Page:
-    """One row per call, as `zbmcp audit` shows it: a call written ahead shows as its outcome record, or, while
-    no outcome follows its intent record, as an outcome unknown (audit.fold_calls' rule)."""
+    """One row per call, as `zbmcp audit` shows it: a call written ahead shows as its outcome record, or,
+    while no outcome follows its intent record, as an outcome unknown (audit.fold_calls' rule)."""
     end = complete_end(path)
     if end == 0:
         return Page([], None, 0)
@@ -188,7 +188,8 @@ def _parse(line: bytes) -> dict[str, Any] | None:
     return record if isinstance(record, dict) else None
 
 
-def _candidates(mapped: mmap.mmap, lower: int, upper: int, needles: list[bytes]) -> Iterator[tuple[int, bytes]]:
+def _candidates(mapped: mmap.mmap, lower: int, upper: int,
+                needles: list[bytes]) -> Iterator[tuple[int, bytes]]:
     """(offset, line) for each line in [lower, upper) that contains every needle, last first.
 
     The memory-mapped file is searched for the first needle at C speed, so lines without it cost nothing in
@@ -273,7 +274,8 @@ class ZoneIndex:
 
     def skippable(self, path: Path, filters: AuditFilter) -> list[tuple[int, int]]:
         wanted = {name.encode(): json.dumps(value, ensure_ascii=False).encode()
-                  for name, value in filters._fields().items() if not (name == "decision" and value == "unknown")}
+                  for name, value in filters._fields().items()
+                  if not (name == "decision" and value == "unknown")}
         event = audit_events.needle(filters.event) if filters.event else None
         self._grow(path)
         if not wanted and event is None:
@@ -295,7 +297,8 @@ class ZoneIndex:
         except FileNotFoundError:
             return
         with self._lock:
-            if (info.st_dev, info.st_ino) != self._file or (self._zones and self._zones[-1][1] > info.st_size):
+            if (info.st_dev, info.st_ino) != self._file \
+                    or (self._zones and self._zones[-1][1] > info.st_size):
                 self._zones, self._file = [], (info.st_dev, info.st_ino)  # a new or rotated log
             indexed = self._zones[-1][1] if self._zones else 0
             if self._building or info.st_size - indexed < ZONE_BYTES:
@@ -346,5 +349,6 @@ def parse_since(text: str, now: dt.datetime | None = None) -> dt.datetime:
     try:
         moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise ConfigError(f"--since {text!r}: use 30m, 2h, 7d or a date like 2026-11-25 or 2026-11-25T10:00") from None
+        raise ConfigError(f"--since {text!r}: use 30m, 2h, 7d or a date like 2026-11-25 or "
+                          "2026-11-25T10:00") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
