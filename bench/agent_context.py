@@ -11,16 +11,18 @@ its side has:
   who owes us money      before: list_invoices status=unpaid, 200 a page, every page; sum balance by customer
                          (and, reported beside it, the cheaper path: list_contacts with outstanding amounts)
                          after:  get_aged_receivables
-  invoice a customer     list_contacts search_text=<name> -> list_items search_text=Consulting -> create_invoice
+  invoice a customer     list_contacts search_text=<name> -> list_items search_text=Consulting
+                         -> create_invoice
   record a payment       list_invoices customer_id, status=unpaid -> create_customer_payment for the oldest
-  P&L for last quarter   before: list_invoices, list_bills and list_expenses over the quarter, every page; income
-                         less bills and expenses. after: get_profit_and_loss filter_by=TransactionDate.PreviousQuarter
+  P&L for last quarter   before: list_invoices, list_bills and list_expenses over the quarter, every page;
+                         income less bills and expenses.
+                         after: get_profit_and_loss filter_by=TransactionDate.PreviousQuarter
   the vendor we owe most before: list_bills, every page; sum balance by vendor. after: get_aged_payables
 
-"Bytes an agent reads" per call: Claude Desktop, the Agents SDK and LangChain read the text blocks; Claude Code
-and VS Code read JSON.stringify(structuredContent) (docs/tools.md). Both are measured; a task's figure is the
-larger of the two sums. The answers of both sides are compared: they must be the same.
-Target: who owes us money in at most 20 KB after, with the same answer.
+"Bytes an agent reads" per call: Claude Desktop, the Agents SDK and LangChain read the text blocks; Claude
+Code and VS Code read JSON.stringify(structuredContent) (docs/tools.md). Both are measured; a task's figure is
+the larger of the two sums. The answers of both sides are compared: they must be the same. Target: who owes us
+money in at most 20 KB after, with the same answer.
 """
 
 from __future__ import annotations
@@ -41,7 +43,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import REPO, SandboxProcess, StdioServer, load_average, machine, now_iso, write_config, write_results
+from common import (
+    REPO,
+    SandboxProcess,
+    StdioServer,
+    load_average,
+    machine,
+    now_iso,
+    write_config,
+    write_results,
+)
 
 WHO_OWES_TARGET_BYTES = 20_000
 CUSTOMER = "Northwind Traders"
@@ -83,7 +94,8 @@ class Agent:
             raise RuntimeError(f"{tool} failed: {result['content'][0]['text']}")
         text = sum(len(block["text"].encode()) for block in result["content"] if block.get("type") == "text")
         structured = result.get("structuredContent")
-        as_js = len(json.dumps(structured, ensure_ascii=False, separators=(",", ":")).encode()) if structured else 0
+        as_js = len(json.dumps(structured, ensure_ascii=False, separators=(",", ":")).encode()) \
+            if structured else 0
         self.run.calls.append(Call(tool, text, as_js))
         payload: dict[str, Any] = structured or {}
         return payload
@@ -134,8 +146,8 @@ def record_a_payment(agent: Agent, after: bool) -> dict[str, Any]:
     unpaid = agent.call("list_invoices", customer_id=customer["contact_id"], status="unpaid",
                         sort_column="date", sort_order="A")["invoices"]
     oldest = unpaid[0]
-    payment = agent.call("create_customer_payment", customer_id=customer["contact_id"], payment_mode="banktransfer",
-                         amount=oldest["balance"], date=date.today().isoformat(),
+    payment = agent.call("create_customer_payment", customer_id=customer["contact_id"],
+                         payment_mode="banktransfer", amount=oldest["balance"], date=date.today().isoformat(),
                          invoices=[{"invoice_id": oldest["invoice_id"], "amount_applied": oldest["balance"]}])
     return {"invoice": oldest["invoice_number"], "amount": payment["payment"]["amount"]}
 
@@ -144,18 +156,21 @@ def last_quarter(today: date) -> tuple[str, str]:
     quarter = (today.month - 1) // 3 - 1
     year = today.year + quarter // 4
     first = (quarter % 4) * 3 + 1
-    return date(year, first, 1).isoformat(), date(year, first + 2, calendar.monthrange(year, first + 2)[1]).isoformat()
+    return date(year, first, 1).isoformat(), date(year, first + 2,
+                                                  calendar.monthrange(year, first + 2)[1]).isoformat()
 
 
 def profit_last_quarter(agent: Agent, after: bool) -> float:
     if after:
-        report = agent.call("get_profit_and_loss", filter_by="TransactionDate.PreviousQuarter")["profit_and_loss"]
+        report = agent.call("get_profit_and_loss",
+                            filter_by="TransactionDate.PreviousQuarter")["profit_and_loss"]
         return float(next(node["total"] for node in report if node["name"] == "Net Profit/Loss"))
     start, end = last_quarter(date.today())
     period = {"date_start": start, "date_end": end}
     invoices = agent.pages("list_invoices", "invoices", **period)
     income = sum(row["total"] for row in invoices if row["status"] not in ("draft", "void"))
-    bills = sum(row["total"] for row in agent.pages("list_bills", "bills", **period) if row["status"] != "void")
+    bills = sum(row["total"] for row in agent.pages("list_bills", "bills", **period)
+                if row["status"] != "void")
     spent = sum(row["total"] for row in agent.pages("list_expenses", "expenses", **period))
     return round(income - bills - spent, 2)
 
@@ -185,7 +200,8 @@ def export(ref: str, into: Path) -> str:
     """The tree of `ref` (a commit of this repository) in a folder; its short commit id."""
     commit = subprocess.run(["git", "rev-parse", "--short", ref], cwd=REPO, capture_output=True, text=True,
                             check=True).stdout.strip()
-    archive = subprocess.run(["git", "archive", "--format=tar", ref], cwd=REPO, capture_output=True, check=True)
+    archive = subprocess.run(["git", "archive", "--format=tar", ref], cwd=REPO, capture_output=True,
+                             check=True)
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
     return commit
 
@@ -196,8 +212,8 @@ def side(source: Path, sandbox: SandboxProcess, workdir: Path) -> StdioServer:
         "bookkeeper": {"organizations": sandbox.info.organization_ids[:1], "tools": ["*:*"]}})
     # The source folder first on the path, so "before" runs its own zbmcp rather than this checkout's.
     env["PYTHONPATH"] = str(source)
-    return StdioServer([sys.executable, "-m", "zbmcp", "serve", "--config", str(config), "--agent", "bookkeeper"],
-                       env, cwd=source)
+    return StdioServer([sys.executable, "-m", "zbmcp", "serve", "--config", str(config), "--agent",
+                        "bookkeeper"], env, cwd=source)
 
 
 def run_side(name: str, source: Path, invoices: int, workdir: Path) -> tuple[dict[str, Any], int]:
@@ -218,8 +234,10 @@ def run_side(name: str, source: Path, invoices: int, workdir: Path) -> tuple[dic
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--invoices", type=int, default=600, help="invoices seeded on top of the default books")
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--invoices", type=int, default=600,
+                        help="invoices seeded on top of the default books")
     parser.add_argument("--before", default="main", help="git ref whose zbmcp is 'before' (default main)")
     parser.add_argument("--write", action="store_true", help="store the results in bench/results.json")
     args = parser.parse_args()
@@ -235,7 +253,8 @@ def main() -> None:
     for task in TASKS:
         b, a = before[task], after[task]
         tasks[task] = {"before": b, "after": a, "same_answer": b["answer"] == a["answer"],
-                       "reduction": round(b["reads_bytes"] / a["reads_bytes"], 1) if a["reads_bytes"] else None}
+                       "reduction": round(b["reads_bytes"] / a["reads_bytes"], 1) if a["reads_bytes"]
+                       else None}
     who = tasks["who_owes_us_money"]
     results = {
         "benchmark": "agent_context",

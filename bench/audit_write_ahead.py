@@ -46,13 +46,15 @@ def a_record(tool: str, access: str) -> Any:
 
     return AuditRecord(
         time="2026-11-25T10:00:00.000Z", agent="bookkeeper", tool=tool, scope=f"ZohoBooks.contacts.{access}",
-        access=access, organization="10234695", region="eu", decision="allowed", rule="allowed", http_status=200,
-        zoho_code=0, duration_ms=212, arguments=["contact_name", "contact_type"], call_id=new_call_id(),
-        sentence='agent "bookkeeper" created contact Bench Ltd for organization 10234695 (eu): allowed, 201 in 212 ms',
+        access=access, organization="10234695", region="eu", decision="allowed", rule="allowed",
+        http_status=200, zoho_code=0, duration_ms=212, arguments=["contact_name", "contact_type"],
+        call_id=new_call_id(),
+        sentence='agent "bookkeeper" created contact Bench Ltd for organization 10234695 (eu): allowed, '
+                 '201 in 212 ms',
     )
 
 
-# -- records --------------------------------------------------------------------------------------------------
+# -- records -------------------------------------------------------------------------------------------------
 
 
 def bench_records(folder: Path, count: int) -> dict[str, Any]:
@@ -77,7 +79,7 @@ def bench_records(folder: Path, count: int) -> dict[str, Any]:
     return results
 
 
-# -- calls ----------------------------------------------------------------------------------------------------
+# -- calls ---------------------------------------------------------------------------------------------------
 
 
 async def bench_calls(folder: Path, calls: int, rounds: int) -> dict[str, Any]:
@@ -105,7 +107,8 @@ async def bench_calls(folder: Path, calls: int, rounds: int) -> dict[str, Any]:
     })
     specs = load_manifests()
     modes = ("discarded", *SYNCS)
-    samples: dict[str, dict[str, list[float]]] = {mode: {"list_items": [], "create_contact": []} for mode in modes}
+    samples: dict[str, dict[str, list[float]]] = {mode: {"list_items": [], "create_contact": []}
+                                                  for mode in modes}
     serial = 0
     with open(os.devnull, "w") as devnull:
         for round_number in range(rounds):
@@ -122,7 +125,8 @@ async def bench_calls(folder: Path, calls: int, rounds: int) -> dict[str, Any]:
                         for tool in ("list_items", "create_contact"):
                             for _ in range(calls):
                                 serial += 1
-                                arguments = {} if tool == "list_items" else {"contact_name": f"Bench {serial:06d}"}
+                                arguments = {} if tool == "list_items" \
+                                    else {"contact_name": f"Bench {serial:06d}"}
                                 started = time.perf_counter()
                                 result = await client.call_tool(tool, arguments)
                                 samples[mode][tool].append(time.perf_counter() - started)
@@ -138,7 +142,7 @@ async def bench_calls(folder: Path, calls: int, rounds: int) -> dict[str, Any]:
     return summary
 
 
-# -- processes ------------------------------------------------------------------------------------------------
+# -- processes -----------------------------------------------------------------------------------------------
 
 
 def child_append(path: str, count: int, sync: str) -> None:
@@ -159,7 +163,8 @@ def bench_processes(folder: Path, counts: list[int], per_process: int) -> dict[s
     for sync in ("none", "writes"):
         for processes in counts:
             path = folder / f"processes-{sync}-{processes}.jsonl"
-            children = [subprocess.Popen([sys.executable, __file__, "child", str(path), str(per_process), sync],
+            children = [subprocess.Popen([sys.executable, __file__, "child", str(path), str(per_process),
+                                          sync],
                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO)
                         for _ in range(processes)]
             time.sleep(2.0)  # imports done, records built
@@ -179,11 +184,12 @@ def bench_processes(folder: Path, counts: list[int], per_process: int) -> dict[s
                 "chained_records": checked.records, "exit_codes": sorted(set(codes)),
             }
             print(f"processes: {processes} with sync {sync}: {total / elapsed:.0f} records/s, "
-                  f"chain {'intact' if checked.intact else 'BROKEN: ' + str(checked.problem)}", file=sys.stderr)
+                  f"chain {'intact' if checked.intact else 'BROKEN: ' + str(checked.problem)}",
+                  file=sys.stderr)
     return results
 
 
-# -- main -----------------------------------------------------------------------------------------------------
+# -- main ----------------------------------------------------------------------------------------------------
 
 
 def filesystem(folder: Path) -> str:
@@ -195,7 +201,8 @@ def filesystem(folder: Path) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=1000, help="calls' worth of records per setting")
     parser.add_argument("--calls", type=int, default=200, help="tool calls per tool, setting and round")
     parser.add_argument("--rounds", type=int, default=3)

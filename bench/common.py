@@ -11,7 +11,8 @@ for the GIL with the process that measures. The child is driven over its stdin, 
     reset -> forget the recorded requests
     latency SECONDS -> every /books/v3 request takes this long from now on (Zoho's take hundreds of ms);
                        replaces any fault set before
-    duplicates -> one JSON line: contact names recorded more than once, per organization, and the contact count
+    duplicates -> one JSON line: contact names recorded more than once, per organization, and the
+                  contact count
     EOF   -> stop
 
     python bench/common.py table   -> the "Latest results" table of bench/README.md, from bench/results.json
@@ -157,7 +158,8 @@ def _sandbox_main(settings_json: str) -> None:
 
 
 def write_config(directory: Path, info: SandboxInfo, agents: dict[str, Any], *,
-                 limits: dict[str, Any] | None = None, audit_path: Path | None = None) -> tuple[Path, dict[str, str]]:
+                 limits: dict[str, Any] | None = None,
+                 audit_path: Path | None = None) -> tuple[Path, dict[str, str]]:
     """A zbmcp config pointing at the sandbox (as tests/conftest.py builds one), and the environment it needs.
 
     The audit log goes to a file (default: <directory>/audit.jsonl) so that stderr stays quiet."""
@@ -194,8 +196,8 @@ def write_config(directory: Path, info: SandboxInfo, agents: dict[str, Any], *,
 
 
 class StdioServer:
-    """A stdio MCP server as a subprocess, driven with raw newline-delimited JSON-RPC (no client library in the
-    timed path: one write, one blocking readline)."""
+    """A stdio MCP server as a subprocess, driven with raw newline-delimited JSON-RPC (no client library in
+    the timed path: one write, one blocking readline)."""
 
     def __init__(self, argv: list[str], env: dict[str, str] | None = None, stderr: Any = subprocess.DEVNULL,
                  cwd: Path = REPO) -> None:
@@ -248,7 +250,8 @@ class StdioServer:
         return result
 
     def close_stdin(self) -> None:
-        """EOF: the SDK's stdio server returns. (stop() waits for it; close many first to stop them together.)"""
+        """EOF: the SDK's stdio server returns. (stop() waits for it; close many first
+        to stop them together.)"""
         if self.proc is not None and self.proc.stdin is not None and not self.proc.stdin.closed:
             self.proc.stdin.close()
 
@@ -371,10 +374,10 @@ def results_table(results: dict[str, Any]) -> str:
     if startup:
         cold, call, listing = startup["cold_start"], startup["tool_call"], startup["tools_list"]
         rows.append(
-            f"| startup_latency | cold start, spawn → tools/list (median of {cold['zbmcp']['tools_list']['n']}) | "
-            f"zbmcp {cold['zbmcp']['tools_list']['median_ms']:.0f} ms vs minimal "
-            f"{cold['minimal']['tools_list']['median_ms']:.0f} ms = **{cold['ratio']:.2f}x** (paired runs: "
-            f"{cold['paired_ratio_median']:.2f}x) | ≤ {cold['target']}x | {met(cold['met'])} |")
+            "| startup_latency | cold start, spawn → tools/list (median of "
+            f"{cold['zbmcp']['tools_list']['n']}) | zbmcp {cold['zbmcp']['tools_list']['median_ms']:.0f} "
+            f"ms vs minimal {cold['minimal']['tools_list']['median_ms']:.0f} ms = **{cold['ratio']:.2f}x** "
+            f"(paired runs: {cold['paired_ratio_median']:.2f}x) | ≤ {cold['target']}x | {met(cold['met'])} |")
         rows.append(
             f"| startup_latency | tool call list_invoices over stdio (median of {call['zbmcp']['n']}) | "
             f"zbmcp {call['zbmcp']['median_ms']:.2f} ms vs minimal {call['minimal']['median_ms']:.2f} ms = "
@@ -390,13 +393,14 @@ def results_table(results: dict[str, Any]) -> str:
             rows.append(
                 f"| startup_latency | tools/list, {entry['tools_listed']} tools"
                 f"{' (the original ones)' if agent.startswith('original') else ''}, {entry['organizations']} "
-                f"organization{'s' if entry['organizations'] > 1 else ''} | **{entry['wire_line_bytes']:,} bytes** "
-                f"on the wire ({entry['bytes_per_tool']} per tool; listing_size {entry['listing_size_bytes']:,}) | "
-                f"{target} | {met(entry['met'])} |")
+                f"organization{'s' if entry['organizations'] > 1 else ''} | "
+                f"**{entry['wire_line_bytes']:,} bytes** on the wire ({entry['bytes_per_tool']} per tool; "
+                f"listing_size {entry['listing_size_bytes']:,}) | {target} | {met(entry['met'])} |")
     throughput = results.get("throughput_limits")
     if throughput:
         settings = throughput["settings"]
-        labels = {"shared": "one zbmcp, 10 agents (in memory)", "full": "the same, zbmcp at 100 % of the limit",
+        labels = {"shared": "one zbmcp, 10 agents (in memory)",
+                  "full": "the same, zbmcp at 100 % of the limit",
                   "stdio": "10 zbmcp stdio processes, one agent each"}
         for name, entry in throughput["scenarios"].items():
             rows.append(
@@ -412,43 +416,49 @@ def results_table(results: dict[str, Any]) -> str:
         for task, entry in context["tasks"].items():
             before, after = entry["before"], entry["after"]
             is_who = task == "who_owes_us_money"
-            limit = f"≤ {target['who_owes_us_money_after_max_bytes']:,} bytes, same answer" if is_who else "same answer"
+            limit = f"≤ {target['who_owes_us_money_after_max_bytes']:,} bytes, same answer" if is_who \
+                else "same answer"
             same = "yes" if entry["same_answer"] else "**no**"
             rows.append(
-                f"| agent_context | {task.replace('_', ' ')} ({context['settings']['bulk_invoices']} more invoices): "
-                f"bytes an agent reads | {before['reads_bytes']:,} ({before['calls']} calls) → "
-                f"**{after['reads_bytes']:,}** ({after['calls']}), {entry['reduction']}x less; same answer: {same} | "
-                f"{limit} | {met(target['met'] if is_who else entry['same_answer'])} |")
+                f"| agent_context | {task.replace('_', ' ')} ({context['settings']['bulk_invoices']} "
+                f"more invoices): bytes an agent reads | {before['reads_bytes']:,} "
+                f"({before['calls']} calls) → **{after['reads_bytes']:,}** ({after['calls']}), "
+                f"{entry['reduction']}x less; same answer: {same} | {limit} | "
+                f"{met(target['met'] if is_who else entry['same_answer'])} |")
     fleet = results.get("replicas_redis")
     if fleet:
         settings, result = fleet["settings"], fleet["result"]
         places = result["killed_replica"].get("places", {})
         reached = result["met"]
+        shared_met = reached["one_refresh_per_expiry"] and reached["dead_places_back_within_lease"] \
+            and reached["nothing_sent_twice"]
         rows.append(
-            f"| replicas_redis | {settings['replicas']} HTTP replicas on one Redis, {settings['agents']} agents, one "
-            f"organization: limit {settings['limit']} per {settings['window_seconds']:g} s, zbmcp "
-            f"{settings['zbmcp_requests_per_window']}; one replica killed at {settings['kill_at']:.0%} of "
-            f"{settings['duration_seconds']:g} s | **{result['fraction_before_kill']:.3f}** of the limit with the "
-            f"three replicas up ({result['fraction_after_kill']:.3f} after the kill, {result['fraction_of_limit']:.3f} "
-            f"over the run); **{result['surfaced_429s']}** 429s surfaced ({result['sandbox_429s']} sent) | "
-            f"≥ 0.95 (replicas up), 0 | "
-            f"{met(reached['throughput'] and reached['no_429_reached_an_agent'])} |")
+            f"| replicas_redis | {settings['replicas']} HTTP replicas on one Redis, {settings['agents']} "
+            f"agents, one organization: limit {settings['limit']} per "
+            f"{settings['window_seconds']:g} s, zbmcp {settings['zbmcp_requests_per_window']}; one replica "
+            f"killed at {settings['kill_at']:.0%} of {settings['duration_seconds']:g} s | "
+            f"**{result['fraction_before_kill']:.3f}** of the limit with the three replicas up "
+            f"({result['fraction_after_kill']:.3f} after the kill, {result['fraction_of_limit']:.3f} over "
+            f"the run); **{result['surfaced_429s']}** 429s surfaced ({result['sandbox_429s']} sent) | ≥ 0.95 "
+            f"(replicas up), 0 | {met(reached['throughput'] and reached['no_429_reached_an_agent'])} |")
         rows.append(
             f"| replicas_redis | the same: token refreshes, the killed replica's places, writes sent twice | "
             f"**{result['refreshes']}** refreshes, {settings['token_lifetime_seconds']:g} s tokens (gaps "
-            f"{', '.join(f'{g:g}' for g in result['refresh_gaps_s'])} s); the killed replica's places in flight "
-            f"(**{places.get('tickets', 0)}**) back {places.get('leases_ended_after_s', '?')} s after the kill "
-            f"(lease {settings['lease_seconds']:g} s); "
-            f"**{sum(len(d) for d in result['sent_twice'].values())}** contacts sent twice | 1 per expiry, within "
-            f"the lease, 0 | {met(reached['one_refresh_per_expiry'] and reached['dead_places_back_within_lease'] and reached['nothing_sent_twice'])} |")
+            f"{', '.join(f'{g:g}' for g in result['refresh_gaps_s'])} s); the killed replica's "
+            f"places in flight (**{places.get('tickets', 0)}**) back "
+            f"{places.get('leases_ended_after_s', '?')} s after the kill (lease "
+            f"{settings['lease_seconds']:g} s); **{sum(len(d) for d in result['sent_twice'].values())}** "
+            "contacts sent twice | 1 per expiry, within the lease, 0 | "
+            f"{met(shared_met)} |")
         cost = result["pacing_cost"]
         rows.append(
             f"| replicas_redis | pacing cost per call (admission + finish), median of "
-            f"{cost['redis']['per_call_wall']['n']} | Redis **{cost['redis']['per_call_wall']['median_ms']:.2f} ms** "
-            f"(p90 {cost['redis']['per_call_wall']['p90_ms']:.2f}; Redis's own time "
+            f"{cost['redis']['per_call_wall']['n']} | Redis "
+            f"**{cost['redis']['per_call_wall']['median_ms']:.2f} ms** (p90 "
+            f"{cost['redis']['per_call_wall']['p90_ms']:.2f}; Redis's own time "
             f"{cost['redis']['redis_server_us_per_call']:g} µs); local State "
-            f"{cost['local']['per_call_wall']['median_ms']:.2f} ms | ≤ {cost['target_median_ms']:g} ms (Redis) | "
-            f"{met(cost['met'])} |")
+            f"{cost['local']['per_call_wall']['median_ms']:.2f} ms | ≤ {cost['target_median_ms']:g} ms "
+            f"(Redis) | {met(cost['met'])} |")
     audit = results.get("audit_write_ahead")
     if audit:
         rows.extend(_audit_rows(audit))
@@ -469,19 +479,23 @@ def _audit_rows(audit: dict[str, Any]) -> list[str]:
     records, calls, disk = audit["records"], audit["calls"], audit["settings"]["filesystem"]
     for access in ("write", "read"):
         cells = ", ".join(f"sync {sync}: **{records[f'{access}_sync_{sync}']['median_ms']:.2f} ms** "
-                          f"(p90 {records[f'{access}_sync_{sync}']['p90_ms']:.2f})" for sync in ("writes", "all", "none"))
-        rows.append(f"| audit_write_ahead | the two records of a call to a {access} tool, on {disk} (median of "
-                    f"{records[f'{access}_sync_writes']['n']}) | {cells} | — | — |")
+                          f"(p90 {records[f'{access}_sync_{sync}']['p90_ms']:.2f})"
+                          for sync in ("writes", "all", "none"))
+        rows.append(f"| audit_write_ahead | the two records of a call to a {access} tool, on "
+                    f"{disk} (median of {records[f'{access}_sync_writes']['n']}) | {cells} | — | — |")
     for tool in ("create_contact", "list_items"):
-        added = ", ".join(f"sync {sync} {calls['added_ms'][sync][tool]:+.2f} ms" for sync in ("writes", "all", "none"))
-        rows.append(f"| audit_write_ahead | {tool} end to end in process (median of {calls['writes'][tool]['n']}), "
-                    f"against records thrown away ({calls['discarded'][tool]['median_ms']:.2f} ms) | {added} | — | — |")
+        added = ", ".join(f"sync {sync} {calls['added_ms'][sync][tool]:+.2f} ms"
+                          for sync in ("writes", "all", "none"))
+        rows.append(f"| audit_write_ahead | {tool} end to end in process (median of "
+                    f"{calls['writes'][tool]['n']}), against records thrown away "
+                    f"({calls['discarded'][tool]['median_ms']:.2f} ms) | {added} | — | — |")
     most = max(int(key.split("_")[2]) for key in audit["processes"])
     for sync in ("none", "writes"):
         entry = audit["processes"][f"sync_{sync}_{most}_processes"]
         rows.append(f"| audit_write_ahead | {most} processes appending to one log at once, sync {sync} | "
-                    f"**{entry['records_per_second']:,} records/s** in all ({entry['ms_per_record']:.2f} ms each); "
-                    f"chain {'intact' if entry['chain_intact'] else 'BROKEN'} | chain intact | "
+                    f"**{entry['records_per_second']:,} records/s** in all "
+                    f"({entry['ms_per_record']:.2f} ms each); chain "
+                    f"{'intact' if entry['chain_intact'] else 'BROKEN'} | chain intact | "
                     f"{'yes' if entry['chain_intact'] else '**no**'} |")
     return rows
 

@@ -85,7 +85,8 @@ def write_audit(path: Path, count: int) -> None:
             at = (START + step * seq).isoformat(timespec="milliseconds").replace("+00:00", "Z")
             if seq % 500 == 250:
                 append(AuditEvent(time=at, event="console.sign_in", decision="allowed", operator="olivia",
-                                  sentence='operator "olivia" signed in to the console from 10.0.0.7').fields())
+                                  sentence='operator "olivia" signed in to the console '
+                                           'from 10.0.0.7').fields())
                 continue
             agent = rng.choice(list(AGENTS))
             tool = rng.choice(AGENTS[agent])
@@ -102,11 +103,15 @@ def write_audit(path: Path, count: int) -> None:
                 arguments=["organization_id", "page"], argument_values={}, call_id=new_call_id(),
             )
             if writes and not denied:
-                intent = AuditRecord(**{**vars(record), "phase": "intent", "http_status": None, "zoho_code": None})
-                intent.sentence = intent_sentence(agent, f"tried to {tool.replace('_', ' ')}", organization, "eu")
+                intent = AuditRecord(**{**vars(record), "phase": "intent", "http_status": None,
+                                        "zoho_code": None})
+                intent.sentence = intent_sentence(agent, f"tried to {tool.replace('_', ' ')}", organization,
+                                                  "eu")
                 append(intent.fields())
-            phrase = f"tried to {tool.replace('_', ' ')}" if denied else f"{tool.replace('_', ' ')}d {rng.randint(1, 200)}"
-            record.sentence = sentence(agent, phrase, organization, "eu", record.decision, record.rule, status, ms)
+            phrase = f"tried to {tool.replace('_', ' ')}" if denied \
+                else f"{tool.replace('_', ' ')}d {rng.randint(1, 200)}"
+            record.sentence = sentence(agent, phrase, organization, "eu", record.decision, record.rule,
+                                       status, ms)
             append(record.fields())
 
 
@@ -131,7 +136,8 @@ async def run(records: int, runs: int) -> dict[str, Any]:
         audit_bytes = audit_path.stat().st_size
         config_path = directory / "zbmcp.yaml"
         config_path.write_text(config_text(audit_path))
-        loaded = parse_config(config_path.read_text(), str(config_path), {"ZBMCP_HOME": str(directory / "home")})
+        loaded = parse_config(config_path.read_text(), str(config_path),
+                              {"ZBMCP_HOME": str(directory / "home")})
         async with open_runtime(loaded) as runtime:
             runtime.inbox.hold_seconds = 0
             spec = runtime.specs["email_invoice"]
@@ -141,8 +147,9 @@ async def run(records: int, runs: int) -> dict[str, Any]:
                 request = build_request(spec, arguments, tuple(ORGS))
                 decision = runtime.policies["bookkeeper"].decide(spec, request, dt.date.today())
                 assert decision.facts is not None
-                question = build_question("bookkeeper", spec, request, f"https://www.zohoapis.eu{request.path}",
-                                          decision.facts, decision.reasons)
+                question = build_question("bookkeeper", spec, request,
+                                          f"https://www.zohoapis.eu{request.path}", decision.facts,
+                                          decision.reasons)
                 await runtime.inbox.hold(spec, request, arguments, question)
             pending = (await runtime.inbox.all())[0]
             console = ConsoleApp(runtime)
@@ -150,10 +157,12 @@ async def run(records: int, runs: int) -> dict[str, Any]:
             async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=timed),
                                           base_url="http://127.0.0.1:8000") as http:
                 page = await http.get("/console/sign-in")
-                csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
-                await http.post("/console/sign-in", data={"operator": "olivia", "secret": SECRET, "csrf": csrf})
+                csrf_field = r'name="csrf" value="([^"]+)"'
+                csrf = re.search(csrf_field, page.text).group(1)  # type: ignore[union-attr]
+                await http.post("/console/sign-in",
+                                data={"operator": "olivia", "secret": SECRET, "csrf": csrf})
                 inbox = await http.get("/console/approvals")
-                session_csrf = re.search(r'name="csrf" value="([^"]+)"', inbox.text).group(1)  # type: ignore[union-attr]
+                session_csrf = re.search(csrf_field, inbox.text).group(1)  # type: ignore[union-attr]
                 first = await http.get("/console/audit")
                 end = int(re.search(r'data-cursor="(\d+)"', first.text).group(1))  # type: ignore[union-attr]
                 middle = end // 2
@@ -169,8 +178,10 @@ async def run(records: int, runs: int) -> dict[str, Any]:
                     "audit, one agent": ("GET", "/console/audit?agent=payables", None),
                     "audit, denied (1 %)": ("GET", "/console/audit?decision=denied", None),
                     "audit, agent + tool + organization": (
-                        "GET", f"/console/audit?agent=bookkeeper&tool=email_invoice&organization={ORGS[1]}", None),
-                    "audit, one day, 2 weeks back": ("GET", "/console/audit?since=2026-11-10&until=2026-11-11", None),
+                        "GET", f"/console/audit?agent=bookkeeper&tool=email_invoice&organization={ORGS[1]}",
+                        None),
+                    "audit, one day, 2 weeks back": (
+                        "GET", "/console/audit?since=2026-11-10&until=2026-11-11", None),
                     "audit, page in the middle": ("GET", f"/console/audit?before={middle}", None),
                     "audit, no match": ("GET", "/console/audit?agent=nobody", None),
                     "audit, live refresh": ("GET", f"/console/audit/live?after={end - 20_000}", None),
@@ -193,7 +204,8 @@ async def run(records: int, runs: int) -> dict[str, Any]:
             "load_average_at_start": load_average(),
             "settings": {"audit_records": records, "audit_bytes": audit_bytes,
                          "runs": runs, "pending_approvals": 20, "agents": len(AGENTS)},
-            "chain": chain, "pages": results, "worst_p90_ms": worst, "target_ms": TARGET_MS, "met": worst <= TARGET_MS,
+            "chain": chain, "pages": results, "worst_p90_ms": worst, "target_ms": TARGET_MS,
+            "met": worst <= TARGET_MS,
         }
 
 
@@ -209,7 +221,8 @@ async def _verified(console: ConsoleApp, http: httpx2.AsyncClient) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--write", action="store_true", help="store the results in bench/results.json")

@@ -1,6 +1,7 @@
 """Calls per second over Streamable HTTP with 10 concurrent agents: zbmcp against a minimal server, same run.
 
-    python bench/http_throughput.py [--seconds 5] [--rounds 2] [--agents 10] [--mode auto|legacy] [--state redis]
+    python bench/http_throughput.py [--seconds 5] [--rounds 2] [--agents 10] [--mode auto|legacy]
+                                    [--state redis]
 
 Three processes on loopback sockets, so that no two of them share a GIL:
   * the Zoho Books sandbox (zbmcp.sandbox.server.SandboxServer, limits off);
@@ -80,7 +81,8 @@ def child_minimal(api_base: str, organization_id: str) -> None:
         async with httpx2.AsyncClient() as http:
             server = build(api_base, organization_id, token, http)
             manager = StreamableHTTPSessionManager(app=server, stateless=True, security_settings=(
-                TransportSecuritySettings(allowed_hosts=["127.0.0.1:*"], allowed_origins=["http://127.0.0.1:*"])))
+                TransportSecuritySettings(allowed_hosts=["127.0.0.1:*"],
+                                          allowed_origins=["http://127.0.0.1:*"])))
 
             @contextlib.asynccontextmanager
             async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -148,7 +150,8 @@ class Child:
                 stream.close()
 
 
-def zbmcp_config(sandbox: dict[str, Any], hashes: list[str], audit: Path, state: dict[str, Any] | None = None) -> str:
+def zbmcp_config(sandbox: dict[str, Any], hashes: list[str], audit: Path,
+                 state: dict[str, Any] | None = None) -> str:
     import yaml
 
     agents = {f"agent{i:02d}": {"connection": "sandbox", "organizations": [sandbox["organization_id"]],
@@ -227,7 +230,8 @@ def main() -> int:
     parser.add_argument("--mode", choices=["auto", "legacy"], default="auto",
                         help="client protocol era: auto = 2026-07-28 (sessionless), legacy = 2025-11-25")
     parser.add_argument("--state", choices=["local", "redis"], default="local",
-                        help="zbmcp's state backend: local files (default) or a redis-server started for the run")
+                        help="zbmcp's state backend: local files (default) or a redis-server "
+                             "started for the run")
     parser.add_argument("--child", choices=["sandbox", "minimal"], help=argparse.SUPPRESS)
     parser.add_argument("--api-base", help=argparse.SUPPRESS)
     parser.add_argument("--organization", help=argparse.SUPPRESS)

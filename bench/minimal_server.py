@@ -27,7 +27,8 @@ from mcp.server.stdio import stdio_server
 TOOL = types.Tool(
     name="list_invoices",
     description="List invoices of the organization.",
-    input_schema={"type": "object", "properties": {"organization_id": {"type": "string"}, "page": {"type": "integer"}}},
+    input_schema={"type": "object", "properties": {"organization_id": {"type": "string"},
+                                                   "page": {"type": "integer"}}},
     annotations=types.ToolAnnotations(title="List invoices", read_only_hint=True),
 )
 

@@ -1,19 +1,19 @@
-"""Issue #13: three zbmcp replicas on one Redis, ten agents on one organization, and one replica killed mid-run.
+"""Issue #13: three zbmcp replicas on one Redis, ten agents on one organization, one replica killed mid-run.
 
     python bench/replicas_redis.py [--limit 100] [--window 10] [--duration 50] [--kill-at 0.5] [--write]
 
 Processes, all on loopback: a redis-server (Debian's, a temporary folder); the Zoho Books sandbox (its own
 process) enforcing --limit requests per --window seconds per organization (Zoho's 100 a minute, 6 times
-faster) with access tokens that last --token-lifetime seconds and --latency seconds per API request; three `zbmcp serve --transport http` replicas
-with `state: {backend: redis}`, each with its own ZBMCP_HOME (nothing shared but Redis) and the connection's
-timeout at --timeout s (a place's lease is 2 x timeout + 5 s); and this process, a load balancer and ten
-agents: each agent creates contacts (unique names) back to back, each call to the next live replica in turn,
-over Streamable HTTP (2026-07-28 clients, sessionless).
+faster) with access tokens that last --token-lifetime seconds and --latency seconds per API request; three
+`zbmcp serve --transport http` replicas with `state: {backend: redis}`, each with its own ZBMCP_HOME (nothing
+shared but Redis) and the connection's timeout at --timeout s (a place's lease is 2 x timeout + 5 s); and this
+process, a load balancer and ten agents: each agent creates contacts (unique names) back to back, each call to
+the next live replica in turn, over Streamable HTTP (2026-07-28 clients, sessionless).
 
-At --kill-at of the run, Zoho (the sandbox) slows to 1.5 s a request for a moment, and once five requests are in
-flight (of all replicas) the replica with the most calls pending gets SIGKILL. Its calls in flight are lost to their agents (as a crash
-loses them; an agent must not blindly repeat a write whose outcome it does not know), the balancer drops it,
-and the others carry on. Measured:
+At --kill-at of the run, Zoho (the sandbox) slows to 1.5 s a request for a moment, and once five requests are
+in flight (of all replicas) the replica with the most calls pending gets SIGKILL. Its calls in flight are lost
+to their agents (as a crash loses them; an agent must not blindly repeat a write whose outcome it does not
+know), the balancer drops it, and the others carry on. Measured:
   * fraction_of_limit: agents' successful calls as a fraction of the organization's limit (the same steady
     measure as throughput_limits.py), over the whole run and before and after the kill (target >= 0.95 for
     the fleet's steady state, before the kill);
@@ -64,7 +64,8 @@ SLOW_SECONDS = 1.5  # how slow Zoho is for the moment around the kill
 IN_FLIGHT_AT_KILL = 5  # requests in flight (of all replicas) when the kill comes
 
 
-def config(sandbox: Any, hashes: list[str], redis_url: str, key: str, args: argparse.Namespace, audit: Path) -> str:
+def config(sandbox: Any, hashes: list[str], redis_url: str, key: str, args: argparse.Namespace,
+           audit: Path) -> str:
     import yaml
 
     org = sandbox.organization_ids[0]
@@ -73,7 +74,8 @@ def config(sandbox: Any, hashes: list[str], redis_url: str, key: str, args: argp
             "region": "eu", "client_id": sandbox.client_id, "client_secret": "${SANDBOX_CLIENT_SECRET}",
             "refresh_token": "${SANDBOX_REFRESH_TOKEN}", "api_base_url": sandbox.api_base_url,
             "accounts_url": sandbox.accounts_url, "timeout_seconds": args.timeout,
-            # zbmcp's default 98 of Zoho's 100, over the short window; 10 in flight, as Zoho's paid plans allow
+            # zbmcp's default 98 of Zoho's 100, over the short window; 10 in flight,
+            # as Zoho's paid plans allow
             "limits": {"window_seconds": args.window, "concurrency": args.concurrency},
         }},
         "agents": {f"agent{i}": {"connection": "main", "organizations": [org], "tools": ["create_contact"],
@@ -215,8 +217,9 @@ async def watch_dead_places(redis: Any, gate: str, lease: float, dead: dict[byte
     left = time.time() - killed_at
     # From its lease's end a place is free: the next admission counts it out before deciding (and removes it,
     # which is when it leaves the gate: later if every waiter sleeps until the window's next free place).
-    return {"tickets": len(dead), "leases_ended_after_s": round(ends, 2), "left_the_gate_after_s": round(left, 2),
-            "lease_s": lease, "within_lease": bool(dead) and ends <= lease}
+    return {"tickets": len(dead), "leases_ended_after_s": round(ends, 2),
+            "left_the_gate_after_s": round(left, 2), "lease_s": lease,
+            "within_lease": bool(dead) and ends <= lease}
 
 
 async def pacing_cost(redis_url: str, cycles: int) -> dict[str, Any]:
@@ -236,7 +239,8 @@ async def pacing_cost(redis_url: str, cycles: int) -> dict[str, Any]:
         assert admitted.admitted
         return time.perf_counter() - wall, time.process_time() - cpu
 
-    samples: dict[str, dict[str, list[float]]] = {"redis": {"wall": [], "cpu": []}, "local": {"wall": [], "cpu": []}}
+    samples: dict[str, dict[str, list[float]]] = {"redis": {"wall": [], "cpu": []},
+                                                  "local": {"wall": [], "cpu": []}}
     stats = Redis.from_url(redis_url)
     before = (await stats.info("commandstats")).get("cmdstat_evalsha", {})
     with tempfile.TemporaryDirectory() as tmp:
@@ -328,19 +332,23 @@ def main() -> int:
         replicas: list[Child] = []
         try:
             with SandboxProcess(requests_per_window=args.limit, window_seconds=args.window,
-                                token_lifetime_seconds=args.token_lifetime, daily_budget=100_000_000) as sandbox:
+                                token_lifetime_seconds=args.token_lifetime,
+                                daily_budget=100_000_000) as sandbox:
                 assert sandbox.info is not None
                 info = sandbox.info
                 sandbox.command(f"latency {args.latency}")
                 keys, hashes = zip(*(new_api_key() for _ in range(AGENTS)), strict=True)
-                env = {"SANDBOX_CLIENT_SECRET": info.client_secret, "SANDBOX_REFRESH_TOKEN": info.refresh_token}
+                env = {"SANDBOX_CLIENT_SECRET": info.client_secret,
+                       "SANDBOX_REFRESH_TOKEN": info.refresh_token}
                 state_key = new_id() + new_id()
                 urls = []
                 for i in range(REPLICAS):
                     path = tmp / f"replica{i}.yaml"
-                    path.write_text(config(info, list(hashes), redis.url, state_key, args, tmp / f"audit{i}.jsonl"))
-                    child = Child([sys.executable, "-m", "zbmcp", "serve", "--config", str(path), "--transport",
-                                   "http", "--port", "0"], {**env, "ZBMCP_HOME": str(tmp / f"home{i}")})
+                    path.write_text(config(info, list(hashes), redis.url, state_key, args,
+                                           tmp / f"audit{i}.jsonl"))
+                    child = Child([sys.executable, "-m", "zbmcp", "serve", "--config", str(path),
+                                   "--transport", "http", "--port", "0"],
+                                  {**env, "ZBMCP_HOME": str(tmp / f"home{i}")})
                     replicas.append(child)
                 logs: list[deque[str]] = []
                 for child in replicas:
@@ -371,7 +379,8 @@ def main() -> int:
                     killed["replica"] = victim
                     balancer.live.remove(victim)
                     sandbox.command(f"latency {args.latency}")
-                    await anyio.sleep(SLOW_SECONDS + 1)  # the live replicas' slow requests are answered by now
+                    # the live replicas' slow requests are answered by now
+                    await anyio.sleep(SLOW_SECONDS + 1)
                     still = set(await client.zrange(gate, 0, -1))
                     dead = {ticket: end for ticket, end in in_flight.items() if ticket in still}
                     killed["in_flight_at_kill"] = len(in_flight)
@@ -419,10 +428,10 @@ def main() -> int:
         "machine": machine(),
         "load_average_at_start": load_at_start,
         "load_average_at_end": load_average(),
-        "settings": {"replicas": REPLICAS, "agents": AGENTS, "limit": args.limit, "window_seconds": args.window,
-                     "zbmcp_requests_per_window": 98, "duration_seconds": args.duration,
-                     "kill_at": args.kill_at, "sandbox_latency_seconds": args.latency,
-                     "zbmcp_concurrency": args.concurrency,
+        "settings": {"replicas": REPLICAS, "agents": AGENTS, "limit": args.limit,
+                     "window_seconds": args.window, "zbmcp_requests_per_window": 98,
+                     "duration_seconds": args.duration, "kill_at": args.kill_at,
+                     "sandbox_latency_seconds": args.latency, "zbmcp_concurrency": args.concurrency,
                      "token_lifetime_seconds": args.token_lifetime, "timeout_seconds": args.timeout,
                      "lease_seconds": lease, "state": "redis (one redis-server, loopback)"},
         "result": result,

@@ -2,7 +2,7 @@
 
     python bench/startup_latency.py [--runs 15] [--calls 200] [--write]
     python bench/startup_latency.py --listing-only [--write]   # just tools/list (a few seconds); --write
-                                                                # replaces only that part of the stored results
+                                                                # replaces only that part of the results
 
 Everything runs against a loopback sandbox (a SandboxServer on 127.0.0.1 in its own process) and is measured
 with raw newline-delimited JSON-RPC over the servers' pipes (one write, one blocking readline; no client
@@ -68,10 +68,10 @@ ORIGINAL_TOOLS = (
     "list_invoices", "get_invoice", "create_invoice", "update_invoice", "delete_invoice", "mark_invoice_sent",
     "email_invoice", "list_contacts", "get_contact", "create_contact", "update_contact", "delete_contact",
     "list_estimates", "create_estimate", "email_estimate", "create_sales_order", "list_sales_orders",
-    "create_bill", "list_bills", "create_purchase_order", "list_purchase_orders", "create_expense", "list_expenses",
-    "create_customer_payment", "list_customer_payments", "delete_customer_payment", "create_item", "list_items",
-    "list_bank_accounts", "create_bank_account", "list_chart_of_accounts", "create_chart_of_account",
-    "list_organizations",
+    "create_bill", "list_bills", "create_purchase_order", "list_purchase_orders", "create_expense",
+    "list_expenses", "create_customer_payment", "list_customer_payments", "delete_customer_payment",
+    "create_item", "list_items", "list_bank_accounts", "create_bank_account", "list_chart_of_accounts",
+    "create_chart_of_account", "list_organizations",
 )
 # A latency benchmark must not measure waits for Zoho's per-minute limit (bench/throughput_limits.py does):
 # the default number of requests, over a window short enough never to make a call wait.
@@ -111,7 +111,8 @@ class Servers:
 
 
 def cold_start(argv: list[str], env: dict[str, str]) -> tuple[float, float, dict[str, Any], int]:
-    """Seconds from spawn to initialize answered and to tools/list answered; the listing and its line's bytes."""
+    """Seconds from spawn to initialize answered and to tools/list answered; the listing
+    and its line's bytes."""
     server = StdioServer(argv, env)
     started = time.perf_counter()
     server.start()
@@ -128,11 +129,13 @@ def cold_start(argv: list[str], env: dict[str, str]) -> tuple[float, float, dict
 def measure_cold_start(servers: Servers, runs: int) -> dict[str, Any]:
     cold_start(*servers.zbmcp())  # untimed: compile .pyc files, warm the page cache
     cold_start(*servers.minimal())
-    samples: dict[str, dict[str, list[float]]] = {k: {"initialize": [], "tools_list": []} for k in ("zbmcp", "minimal")}
+    samples: dict[str, dict[str, list[float]]] = {k: {"initialize": [], "tools_list": []}
+                                                  for k in ("zbmcp", "minimal")}
     for run in range(runs):
         order = ["zbmcp", "minimal"] if run % 4 in (0, 3) else ["minimal", "zbmcp"]  # ABBA
         for name in order:
-            initialized, listed, _, _ = cold_start(*(servers.zbmcp() if name == "zbmcp" else servers.minimal()))
+            initialized, listed, _, _ = cold_start(*(servers.zbmcp() if name == "zbmcp"
+                                                     else servers.minimal()))
             samples[name]["initialize"].append(initialized)
             samples[name]["tools_list"].append(listed)
     result: dict[str, Any] = {name: {phase: summarize(values) for phase, values in phases.items()}
@@ -214,7 +217,8 @@ def measure_listing(servers: Servers) -> dict[str, Any]:
     orgs_of = {"one_org": 1, "two_orgs": 2, "original_two_orgs": 2}
     for agent, count in orgs_of.items():
         orgs = servers.info.organization_ids[:count]
-        specs = [every[name] for name in ORIGINAL_TOOLS] if agent.startswith("original") else list(every.values())
+        specs = [every[name] for name in ORIGINAL_TOOLS] if agent.startswith("original") \
+            else list(every.values())
         _, _, listing, line_bytes = cold_start(*servers.zbmcp(agent))
         tools = listing["tools"]
         result_bytes = len(json.dumps(listing, separators=(",", ":"), ensure_ascii=False).encode())
@@ -223,10 +227,12 @@ def measure_listing(servers: Servers) -> dict[str, Any]:
             "tools_listed": len(tools),
             "wire_line_bytes": line_bytes,  # the whole JSON-RPC response line, as read from the pipe
             "result_bytes": result_bytes,  # the result object in it
-            "listing_size_bytes": listing_size(specs, orgs),  # the in-process figure
+            # zbmcp.calls.tool_list.listing_size (the in-process figure)
+            "listing_size_bytes": listing_size(specs, orgs),
             "bytes_per_tool": round(result_bytes / max(1, len(tools))),
             "largest_tools": sorted(
-                ((t["name"], len(json.dumps(t, separators=(",", ":"), ensure_ascii=False).encode())) for t in tools),
+                ((t["name"], len(json.dumps(t, separators=(",", ":"), ensure_ascii=False).encode()))
+                 for t in tools),
                 key=lambda pair: -pair[1])[:3],
             "met": (line_bytes < LISTING_TARGET_BYTES if agent.startswith("original")
                     else line_bytes / max(1, len(tools)) <= LISTING_TARGET_BYTES_PER_TOOL),
@@ -355,8 +361,9 @@ def measure_breakdown(servers: Servers, repeats: int = 5) -> dict[str, Any]:
     top = sorted(extra.items(), key=lambda kv: -kv[1][0])[:12]
     steps: dict[str, list[Any]] = {}
     for _ in range(repeats):
-        done = subprocess.run([sys.executable, "-c", _STEPS, str(servers.config), "one_org"], capture_output=True,
-                              text=True, env={**os.environ, **zb_env}, cwd=REPO, check=False)
+        done = subprocess.run([sys.executable, "-c", _STEPS, str(servers.config), "one_org"],
+                              capture_output=True, text=True, env={**os.environ, **zb_env}, cwd=REPO,
+                              check=False)
         if done.returncode != 0:  # zbmcp's internals moved: say so rather than lose the other results
             steps = {"error": [done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"]}
             break
@@ -380,9 +387,11 @@ def measure_breakdown(servers: Servers, repeats: int = 5) -> dict[str, Any]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description="zbmcp cold start, tool-call latency and tools/list size vs a "
-                                                 "minimal server on the same SDK (issue #3).")
-    parser.add_argument("--runs", type=int, default=15, help="cold starts per server (default 15, at least 10)")
+    parser = argparse.ArgumentParser(description="zbmcp cold start, tool-call latency and "
+                                                 "tools/list size vs a minimal server on the same "
+                                                 "SDK (issue #3).")
+    parser.add_argument("--runs", type=int, default=15,
+                        help="cold starts per server (default 15, at least 10)")
     parser.add_argument("--calls", type=int, default=200, help="measured tool calls per server (default 200)")
     parser.add_argument("--warmup", type=int, default=20, help="unmeasured calls first (default 20)")
     parser.add_argument("--no-breakdown", action="store_true", help="skip the start-up breakdown")
@@ -429,10 +438,12 @@ def listing_only(write: bool) -> int:
     with SandboxProcess() as sandbox, tempfile.TemporaryDirectory(prefix="zbmcp-bench-") as tmp:
         assert sandbox.info is not None
         listing = measure_listing(Servers(sandbox.info, Path(tmp)))
-    listing["measured"] = {"when": now_iso(), "commit": machine()["commit"], "uncommitted": machine()["uncommitted"]}
+    listing["measured"] = {"when": now_iso(), "commit": machine()["commit"],
+                           "uncommitted": machine()["uncommitted"]}
     print(json.dumps(listing, indent=2))
     if write:
-        stored = json.loads(RESULTS_FILE.read_text()).get("startup_latency") if RESULTS_FILE.exists() else None
+        stored = json.loads(RESULTS_FILE.read_text()).get("startup_latency") if RESULTS_FILE.exists() \
+            else None
         if stored is None:
             sys.exit("no stored startup_latency results to update; run the whole benchmark with --write")
         stored["tools_list"] = listing

@@ -1,6 +1,7 @@
 """Issue #7: sustained throughput under Zoho's per-organization limit, with 10 agents calling at once.
 
-    python bench/throughput_limits.py [--limit 100] [--window 2] [--duration 12] [--scenarios shared,full,stdio] [--write]
+    python bench/throughput_limits.py [--limit 100] [--window 2] [--duration 12]
+                                      [--scenarios shared,full,stdio] [--write]
 
 The loopback sandbox (its own process) enforces a per-organization window of --limit requests per --window
 seconds: Zoho's 100 per 60 s (429, code 44), 30 times faster by default so that a run takes seconds. zbmcp's
@@ -136,7 +137,8 @@ def run_shared(info: SandboxInfo, sandbox: SandboxProcess, workdir: Path, *, lim
 
     org = info.organization_ids[0]
     names = [f"agent{i}" for i in range(AGENTS)]
-    config, env = write_config(workdir, info, {n: {"organizations": [org], "tools": ["list_invoices"]} for n in names},
+    config, env = write_config(workdir, info, {n: {"organizations": [org], "tools": ["list_invoices"]}
+                                               for n in names},
                                limits={"requests_per_minute": zbmcp_limit, "window_seconds": window})
     loaded = load_config(config, env)
     records: list[tuple[float, str, str]] = []
@@ -191,9 +193,11 @@ def run_stdio(info: SandboxInfo, sandbox: SandboxProcess, workdir: Path, *, limi
 
     org = info.organization_ids[0]
     names = [f"agent{i}" for i in range(AGENTS)]
-    config, env = write_config(workdir, info, {n: {"organizations": [org], "tools": ["list_invoices"]} for n in names},
+    config, env = write_config(workdir, info, {n: {"organizations": [org], "tools": ["list_invoices"]}
+                                               for n in names},
                                limits={"requests_per_minute": zbmcp_limit, "window_seconds": window})
-    servers = [StdioServer([*zbmcp_command(), "serve", "--config", str(config), "--agent", n], env) for n in names]
+    servers = [StdioServer([*zbmcp_command(), "serve", "--config", str(config), "--agent", n], env)
+               for n in names]
     records: list[tuple[float, str, str]] = []
     latencies: list[float] = []
     lock = threading.Lock()
@@ -256,9 +260,12 @@ def default_share() -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description="Throughput of 10 agents under a per-organization limit (issue #7).")
-    parser.add_argument("--limit", type=int, default=100, help="requests per window the sandbox admits (default 100)")
-    parser.add_argument("--window", type=float, default=2.0, help="window in seconds, sandbox and zbmcp (default 2)")
+    parser = argparse.ArgumentParser(description="Throughput of 10 agents under a per-organization "
+                                                 "limit (issue #7).")
+    parser.add_argument("--limit", type=int, default=100,
+                        help="requests per window the sandbox admits (default 100)")
+    parser.add_argument("--window", type=float, default=2.0,
+                        help="window in seconds, sandbox and zbmcp (default 2)")
     parser.add_argument("--duration", type=float, default=12.0, help="seconds per scenario (default 12)")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated; default all three")
     parser.add_argument("--write", action="store_true", help="store the results in bench/results.json")
@@ -287,8 +294,8 @@ def main() -> int:
         for name in scenarios:
             workdir = Path(tmp) / name
             if name == "stdio":
-                outcome_ = run_stdio(sandbox.info, sandbox, workdir, limit=args.limit, zbmcp_limit=default_limit,
-                                     window=args.window, duration=args.duration)
+                outcome_ = run_stdio(sandbox.info, sandbox, workdir, limit=args.limit,
+                                     zbmcp_limit=default_limit, window=args.window, duration=args.duration)
             else:
                 outcome_ = run_shared(sandbox.info, sandbox, workdir, limit=args.limit,
                                       zbmcp_limit=args.limit if name == "full" else default_limit,

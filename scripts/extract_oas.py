@@ -11,12 +11,13 @@ query parameter's description, as plain text: the effect-classification tests re
 deterministic (sorted keys and lists), so re-running it on the same files gives no diff. The tests read only
 the JSON, so they run without the OAS files.
 
-Operations are keyed by operationId. Zoho's files give one operationId to two operations in a few places (e.g.
-`list_credit_note_refunds` for both `GET /creditnotes/refunds` and `GET /creditnotes/{creditnote_id}/refunds`):
-then no operation takes the bare operationId, each is keyed "operationId METHOD path" (e.g.
-"list_credit_note_refunds GET /creditnotes/refunds") and carries its operationId under "operation_id", so both
-are kept and a reader never mistakes one for the other. An operation with no operationId (Zoho's files have
-one: `POST /crm/item/{crm_product_id}/import`) is keyed "METHOD path" with "operation_id": null.
+Operations are keyed by operationId. Zoho's files give one operationId to two operations
+in a few places (e.g. `list_credit_note_refunds` for both `GET /creditnotes/refunds` and
+`GET /creditnotes/{creditnote_id}/refunds`): then no operation takes the bare operationId, each is keyed
+"operationId METHOD path" (e.g. "list_credit_note_refunds GET /creditnotes/refunds") and carries its
+operationId under "operation_id", so both are kept and a reader never mistakes one for the other. An operation
+with no operationId (Zoho's files have one: `POST /crm/item/{crm_product_id}/import`) is keyed "METHOD
+path" with "operation_id": null.
 """
 
 from __future__ import annotations
@@ -81,7 +82,8 @@ def resolve(doc: dict[str, Any], node: Any, seen: frozenset[str] = frozenset()) 
 
 
 def walk_schema(
-    doc: dict[str, Any], schema: Any, prefix: str, fields: dict[str, str], required: set[str], seen: frozenset[str]
+    doc: dict[str, Any], schema: Any, prefix: str, fields: dict[str, str], required: set[str],
+    seen: frozenset[str]
 ) -> None:
     """Collect dotted field names (with their descriptions) and dotted required names below one object or
     array schema."""
@@ -189,7 +191,8 @@ def main(argv: list[str]) -> int:
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
     OUTPUT.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     print(
-        f"{len(data['operations'])} operations from {len(data['files'])} files -> {OUTPUT.relative_to(REPO_ROOT)}"
+        f"{len(data['operations'])} operations from {len(data['files'])} files -> "
+        f"{OUTPUT.relative_to(REPO_ROOT)}"
     )
     return 0
 

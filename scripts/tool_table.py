@@ -9,8 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from zbmcp.calls.catalog import load_manifests
 from zbmcp.core.manifest import EFFECTS, ToolSpec
@@ -85,11 +84,12 @@ def effect_table() -> str:
     for spec in specs:
         if spec.read_only:
             continue
-        lines.append(f"| `{spec.name}` | {_by_effect(dict(spec.effects))} | {_by_effect(dict(spec.withheld))} |")
+        lines.append(f"| `{spec.name}` | {_by_effect(dict(spec.effects))} | "
+                     f"{_by_effect(dict(spec.withheld))} |")
     reads = [spec for spec in specs if spec.read_only]
     filters = sum(len(spec.effects) for spec in reads)
-    lines += ["", f"The {len(reads)} reads forward {filters} query parameters (filters, sorting, paging), all with effect "
-              "none: a GET changes nothing."]
+    lines += ["", f"The {len(reads)} reads forward {filters} query parameters (filters, sorting, paging), "
+                  "all with effect none: a GET changes nothing."]
     return "\n".join(lines) + "\n"
 
 
@@ -101,7 +101,8 @@ def table() -> str:
     ]
     for spec in specs:
         lines.append(
-            f"| `{spec.name}` | `{spec.method} {spec.path}` | `{spec.scope}` | {_kind(spec)} | {_what(spec)} |"
+            f"| `{spec.name}` | `{spec.method} {spec.path}` | `{spec.scope}` | {_kind(spec)} | "
+            f"{_what(spec)} |"
         )
     scopes = sorted({spec.scope for spec in specs})
     lines += [
@@ -130,7 +131,8 @@ def main(argv: list[str]) -> int:
         if START not in document or END not in document:
             sys.exit(f"{target}: add the markers first:\n{START}\n{END}")
         document = _replace(document, START, END, text)
-        if EFFECTS_START in document and EFFECTS_END in document:  # (docs/tools.md has it; the README does not)
+        # (docs/tools.md has it; the README does not)
+        if EFFECTS_START in document and EFFECTS_END in document:
             document = _replace(document, EFFECTS_START, EFFECTS_END, effect_table())
         target.write_text(document, encoding="utf-8")
         print(f"updated the tables in {target}")

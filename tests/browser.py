@@ -61,8 +61,8 @@ async def chromium() -> AsyncIterator[Browser]:
     """A headless chromium, stopped on exit."""
     executable = chromium_executable()
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=executable, args=chromium_flags(), headless=True,
-                                                   timeout=LAUNCH_TIMEOUT_MS)
+        browser = await playwright.chromium.launch(executable_path=executable, args=chromium_flags(),
+                                                   headless=True, timeout=LAUNCH_TIMEOUT_MS)
         try:
             yield browser
         finally:

@@ -1,4 +1,5 @@
-"""Shared fixtures: a fresh sandbox per test, configs that point at it, and MCP clients over real transports."""
+"""Shared fixtures: a fresh sandbox per test, configs that point at it, and MCP clients
+over real transports."""
 
 from __future__ import annotations
 
@@ -209,8 +210,8 @@ async def state(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         await opened.aclose()
 
 
-# .ci/run sets ZBMCP_NO_SKIPS=1: CI installs everything the tests need, so a skip there means something is missing.
-# The one allowed: Zoho's own OpenAPI files are not in the repository (tests/unit/test_manifests.py).
+# .ci/run sets ZBMCP_NO_SKIPS=1: CI installs everything the tests need, so a skip there means something is
+# missing. The one allowed: Zoho's own OpenAPI files are not in the repository (tests/unit/test_manifests.py).
 SKIPS_ALLOWED_IN_CI = ("Zoho's OpenAPI files are not at",)
 
 
@@ -222,5 +223,5 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                if not any(allowed in str(report.longrepr) for allowed in SKIPS_ALLOWED_IN_CI)]
     if skipped and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        reporter.write_line(f"ZBMCP_NO_SKIPS: {len(skipped)} test(s) skipped, which CI must not do; install what "
-                            "they need (the summary says why)", red=True)
+        reporter.write_line(f"ZBMCP_NO_SKIPS: {len(skipped)} test(s) skipped, which CI must not do; "
+                            "install what they need (the summary says why)", red=True)

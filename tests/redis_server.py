@@ -1,5 +1,6 @@
-"""A real redis-server (Debian's package) for tests and benchmarks: a free loopback port, a temporary folder,
-stopped after. (No pytest here: bench/ starts it too; tests/conftest.py turns a missing server into a skip.)"""
+"""A real redis-server (Debian's package) for tests and benchmarks: a free loopback port, a
+temporary folder, stopped after. (No pytest here: bench/ starts it too; tests/conftest.py turns a
+missing server into a skip.)"""
 
 from __future__ import annotations
 
@@ -47,9 +48,9 @@ class RedisServer:
     def _options(self) -> list[str]:
         options = ["--requirepass", self.password] if self.password else []
         if self.tls:
-            options += ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", str(self.tls.certificate),
-                        "--tls-key-file", str(self.tls.key), "--tls-ca-cert-file", str(self.tls.authority),
-                        "--tls-auth-clients", "no"]
+            options += ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file",
+                        str(self.tls.certificate), "--tls-key-file", str(self.tls.key), "--tls-ca-cert-file",
+                        str(self.tls.authority), "--tls-auth-clients", "no"]
         else:
             options += ["--port", str(self.port)]
         return options
@@ -91,7 +92,8 @@ class RedisServer:
             assert self._process is not None
             if self._process.poll() is not None:
                 return False
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1) as raw, \
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port),
+                                                                        timeout=1) as raw, \
                     self._secured(raw) as s:
                 s.sendall(b"PING\r\n")
                 if s.recv(16).startswith((b"+PONG", b"-NOAUTH")):  # it answers: it is up
@@ -107,7 +109,8 @@ class RedisServer:
 
 
 @contextlib.contextmanager
-def redis_server(directory: Path, *, password: str | None = None, tls: Tls | None = None) -> Iterator[RedisServer]:
+def redis_server(directory: Path, *, password: str | None = None,
+                 tls: Tls | None = None) -> Iterator[RedisServer]:
     server = RedisServer(directory, password=password, tls=tls)
     server.start()
     try:

@@ -1,4 +1,5 @@
-"""Issue #5: connecting a Zoho account against the sandbox's accounts server, and living with Zoho's token rules."""
+"""Issue #5: connecting a Zoho account against the sandbox's accounts server, and living
+with Zoho's token rules."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ LOGIN_CLIENT_ID = "1000.LOGINTEST"
 LOGIN_SECRET = "login-test-secret-3f9a"
 
 
-def login_config(sandbox, home: Path, base_url: str, *, tokens: str = "file", refresh_token: str | None = None):
+def login_config(sandbox, home: Path, base_url: str, *, tokens: str = "file",
+                 refresh_token: str | None = None):
     lines = [
         "connections:",
         "  main:",
@@ -107,7 +109,8 @@ async def test_browser_login_asks_least_privilege_offline_consent_and_stores_the
     ("tamper", "says"),
     [
         (lambda url: replace_param(url, "state", "forged-state"), "wrong state"),
-        (lambda url: replace_param(url, "accounts-server", "https://accounts.evil.example"), "not a Zoho accounts"),
+        (lambda url: replace_param(url, "accounts-server", "https://accounts.evil.example"),
+         "not a Zoho accounts"),
     ],
 )
 async def test_a_tampered_redirect_is_refused_before_any_secret_is_sent(login_sandbox, home, tamper, says):
@@ -115,8 +118,8 @@ async def test_a_tampered_redirect_is_refused_before_any_secret_is_sent(login_sa
     async with AsyncSandboxServer(sandbox) as server:
         manager = token_managers(login_config(sandbox, home, server.base_url))["main"]
         with anyio.fail_after(20), pytest.raises(AuthError) as refused:
-            await browser_login(manager, region="eu", scopes=["ZohoBooks.invoices.READ"], open_browser=Browser(tamper),
-                                port=port, accounts_url=server.base_url)
+            await browser_login(manager, region="eu", scopes=["ZohoBooks.invoices.READ"],
+                                open_browser=Browser(tamper), port=port, accounts_url=server.base_url)
     assert says in str(refused.value)
     assert [t for t in sandbox.token_requests if t.grant_type == "authorization_code"] == []
     assert not (home / "tokens" / "main.json").exists()
@@ -147,7 +150,8 @@ def test_self_client_exchange_status_and_logout_from_the_command_line(login_sand
         assert cli.main(["auth", "logout", "--connection", "main", *config]) == 0
         assert cli.main(["auth", "exchange", "--connection", "main", "--code", code, *config]) == 1
         reused = capsys.readouterr().err
-    assert "region eu" in status and "ZohoBooks.invoices.READ" in status and "access token: valid for" in status
+    assert "region eu" in status and "ZohoBooks.invoices.READ" in status \
+        and "access token: valid for" in status
     assert ORG in status and "Sandbox Trading" in status
     assert "FAIL" not in doctor and f"organizations {ORG} reachable" in doctor
     assert [(t.grant_type, t.outcome) for t in sandbox.token_requests][-2:] == [
@@ -157,7 +161,8 @@ def test_self_client_exchange_status_and_logout_from_the_command_line(login_sand
     assert LOGIN_SECRET not in status + doctor + reused
 
 
-def test_status_doctor_and_logout_exit_1_when_the_token_is_revoked_or_zoho_is_gone(login_sandbox, home, capsys):
+def test_status_doctor_and_logout_exit_1_when_the_token_is_revoked_or_zoho_is_gone(
+        login_sandbox, home, capsys):
     sandbox, _ = login_sandbox
     with exchanged_on_the_command_line(sandbox, home) as (server, config, _):
         stored = json.loads((home / "tokens" / "main.json").read_text())

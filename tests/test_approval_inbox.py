@@ -144,8 +144,9 @@ async def test_an_approved_call_runs_once_and_the_audit_names_the_operator(make_
     assert [mail.to for mail in sandbox.outbox] == [["ap@acme.example"]]
     records = runtime.audit.records
     call = [r for r in records if r.get("tool") == "email_invoice" and r.get("decision") == "allowed"]
-    assert len(call) == 1 and call[0]["rule"] == (f"approved by operator olivia in the console (approval {held.id}); "
-                                                  "asked by require_approval: email_invoice")
+    assert len(call) == 1 and call[0]["rule"] \
+        == (f"approved by operator olivia in the console (approval {held.id}); "
+            "asked by require_approval: email_invoice")
     assert call[0]["config_revision"] == loaded.revision  # and which config asked (#10)
     events = [(r["event"], r["decision"]) for r in records if "event" in r]
     assert ("approval.requested", "pending") in events and ("approval.decided", "approved") in events
@@ -186,7 +187,8 @@ async def test_a_decision_for_one_call_never_lets_a_changed_call_through(make_co
             await runtime.inbox.decide(held.id, held.binding, "olivia", approve=True)
             with pytest.raises(DecisionRefused, match="already decided by olivia"):
                 await runtime.inbox.decide(held.id, held.binding, "mallory", approve=False)
-            switched = await client.call_tool("email_invoice", {**arguments, "to_mail_ids": ["x@evil.example"]})
+            switched = await client.call_tool("email_invoice",
+                                              {**arguments, "to_mail_ids": ["x@evil.example"]})
             original = await client.call_tool("email_invoice", arguments)
     assert switched.is_error and switched.structured_content["error"]["type"] == "ApprovalPending"
     assert not original.is_error
@@ -203,20 +205,22 @@ async def test_every_call_that_waits_for_an_operator_is_on_the_record(make_confi
             await legacy.call_tool("email_invoice", arguments)
             await legacy.call_tool("email_invoice", arguments)
             await modern.session.call_tool("email_invoice", arguments, allow_input_required=True,
-                                           input_responses={"zbmcp-approval": ACCEPT}, request_state="approved")
+                                           input_responses={"zbmcp-approval": ACCEPT},
+                                           request_state="approved")
         [held] = await pending(runtime.inbox)
     calls = [r for r in runtime.audit.records if r.get("tool") == "email_invoice" and "call_id" in r]
     assert [r["decision"] for r in calls] == ["pending"] * 3
     assert len({r["call_id"] for r in calls}) == 3
-    assert all(f"waiting for approval {held.id}" in r["rule"] and "require_approval: email_invoice" in r["rule"]
+    assert all(f"waiting for approval {held.id}" in r["rule"]
+               and "require_approval: email_invoice" in r["rule"]
                for r in calls)
     assert "waiting for approval" in calls[0]["sentence"]
     assert emails_sent(sandbox) == 0
 
 
 @pytest.mark.parametrize("backend", ["local", "redis"])
-async def test_replicas_sharing_the_state_honour_each_others_decisions_once(make_config, sandbox, tmp_path: Path,
-                                                                           backend, request):
+async def test_replicas_sharing_the_state_honour_each_others_decisions_once(
+        make_config, sandbox, tmp_path: Path, backend, request):
     """Two replicas, each with its own connection to one shared state (a folder on one machine, or one Redis):
     a call held on one is released by a decision taken on the other, once."""
     loaded = make_config({"mailer": mailer()}, console={"hold_seconds": 30})
@@ -248,7 +252,8 @@ async def test_over_stdio_the_agents_own_client_still_asks_by_default(make_confi
     from tests.conftest import mcp_client
 
     loaded = make_config({"desk": agent(["invoices:*"], require_approval=["email_invoice"]),
-                          "held": agent(["invoices:*"], require_approval=["email_invoice"], approval="console")},
+                          "held": agent(["invoices:*"], require_approval=["email_invoice"],
+                                        approval="console")},
                          console={"hold_seconds": 0})
     asked: list[str] = []
 
@@ -285,7 +290,8 @@ async def chat_webhook() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
         return JSONResponse({"ok": True})
 
     app = Starlette(routes=[Route("/services/T000/B000/secret-token", hook, methods=["POST"])])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", log_config=None))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
+                                           log_config=None))
     async with anyio.create_task_group() as tg:
         tg.start_soon(server.serve)
         with anyio.fail_after(10):
@@ -315,8 +321,11 @@ async def test_a_pending_approval_is_announced_to_the_webhook_and_its_url_never_
     assert 'mailer wants to email invoice in organization' in message["text"]
     unreachable = make_config({"mailer": mailer()}, console={"hold_seconds": 0,
                                                              "webhook_url": "http://127.0.0.1:9/hooks/secret-token"})
-    async with running(unreachable, sandbox) as runtime, serving(runtime) as server, connect(server) as client:
+    async with running(unreachable, sandbox) as runtime, serving(runtime) as server, \
+            connect(server) as client:
         answer = await client.call_tool("email_invoice", await email_arguments(client, to="ar@acme.example"))
-    assert answer.structured_content["error"]["type"] == "ApprovalPending"  # the call is still held and answered
+    # the call is still held and answered
+    assert answer.structured_content["error"]["type"] == "ApprovalPending"
     ours = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("zbmcp"))
-    assert "could not announce approval" in ours and "secret-token" not in ours  # (the CLI keeps httpx2 quiet)
+    # (the CLI keeps httpx2 quiet)
+    assert "could not announce approval" in ours and "secret-token" not in ours

@@ -47,7 +47,8 @@ async def test_send_true_asks_the_bookkeepers_person_and_a_no_sends_nothing(make
     asked: list[str] = []
     async with running(loaded, sandbox, audit=audit) as runtime:
         before = len(sandbox.api_requests)
-        async with mcp_client(runtime, "bookkeeper", mode=mode, elicitation_callback=answering(DECLINE, asked)) as c:
+        async with mcp_client(runtime, "bookkeeper", mode=mode,
+                              elicitation_callback=answering(DECLINE, asked)) as c:
             declined = await c.call_tool("create_invoice", a_new_invoice(sandbox, send=True))
     assert declined.is_error and "did not approve" in declined.content[0].text
     assert len(asked) == 1 and "create_invoice" in asked[0] and "Effect: send = true" in asked[0]
@@ -82,11 +83,12 @@ async def test_an_agent_that_may_not_email_is_refused_send_true(make_config, san
         estimate = await client.call_tool("create_estimate", a_new_invoice(sandbox, send=True))
         draft = await client.call_tool("create_invoice", a_new_invoice(sandbox))
     assert refused.is_error and estimate.is_error and not draft.is_error
-    assert "may not use email_invoice" in refused.content[0].text and "Leave send out" in refused.content[0].text
+    assert "may not use email_invoice" in refused.content[0].text \
+        and "Leave send out" in refused.content[0].text
     assert "may not use email_estimate" in estimate.content[0].text
     assert len(sandbox.api_requests) == before + 1 and sandbox.outbox == []  # only the draft reached Zoho
-    assert refused.structured_content["error"]["rule"] == "effects: send emails like email_invoice, which the " \
-                                                          "agent may not use"
+    assert refused.structured_content["error"]["rule"] == ("effects: send emails like email_invoice, which "
+                                                          "the agent may not use")
     assert [r["decision"] for r in audit.records] == ["denied", "denied", "allowed"]
 
 
@@ -95,7 +97,8 @@ async def test_an_agent_that_may_not_email_is_refused_send_true(make_config, san
     [
         ({"place_of_supply": "TN"}, "place_of_supply", None),  # a real Zoho field that zbmcp does not offer
         ({"Send": True}, "Send", "send"),  # case tricks name another field
-        ({"line_items": [{"item_id": "460000000000009", "rate": 1, "Send": True}]}, "line_items[0].Send", None),
+        ({"line_items": [{"item_id": "460000000000009", "rate": 1, "Send": True}]}, "line_items[0].Send",
+         None),
         ({"line_items": [{"item_id": "460000000000009", "rate": 1, "time_entry_ids": ["1"]}]},
          "line_items[0].time_entry_ids", None),
         ({"organization_id ": ORG}, "organization_id ", "organization_id"),
@@ -116,7 +119,8 @@ async def test_an_undeclared_field_is_refused_naming_the_accepted_ones_and_nothi
     takes = result.content[0].text.split("it takes: ", 1)[1]
     if closest:
         assert takes.startswith(closest + ", ")
-    assert audit.records[-1]["decision"] == "denied" and audit.records[-1]["config_revision"] == loaded.revision
+    assert audit.records[-1]["decision"] == "denied" \
+        and audit.records[-1]["config_revision"] == loaded.revision
 
 
 @pytest.mark.parametrize(
@@ -125,7 +129,8 @@ async def test_an_undeclared_field_is_refused_naming_the_accepted_ones_and_nothi
         ({"send": "true"}, "send"),  # a string is not a boolean
         ({"send": 1}, "send"),
         ({"line_items": [{"item_id": "460000000000009", "rate": "1; DROP"}]}, "line_items[0].rate"),
-        ({"line_items": [{"item_id": "460000000000009", "rate": 1, "discount": "10 %"}]}, "line_items[0].discount"),
+        ({"line_items": [{"item_id": "460000000000009", "rate": 1, "discount": "10 %"}]},
+         "line_items[0].discount"),
     ],
 )
 async def test_a_declared_field_with_the_wrong_shape_is_refused(make_config, sandbox, arguments, field):
@@ -141,7 +146,8 @@ async def test_list_filters_beyond_the_schema_reach_zoho_and_unknown_ones_do_not
     loaded = make_config({"reader": agent(["*:read"])})
     async with running(loaded, sandbox) as runtime, mcp_client(runtime, "reader") as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
-        found = await client.call_tool("list_invoices", {"invoice_number_startswith": "INV-00000", "per_page": 2})
+        found = await client.call_tool("list_invoices",
+                                       {"invoice_number_startswith": "INV-00000", "per_page": 2})
         before = len(sandbox.api_requests)
         unknown = await client.call_tool("list_invoices", {"invoice_number_startwith": "INV"})
         smuggled = await client.call_tool("list_invoices", {"status": "draft&organization_id=20987654"})
@@ -156,13 +162,16 @@ async def test_list_filters_beyond_the_schema_reach_zoho_and_unknown_ones_do_not
 async def test_an_email_approval_with_a_5000_character_body_still_shows_every_recipient(make_config, sandbox):
     loaded = make_config({"bookkeeper": BOOKKEEPER})
     asked: list[str] = []
-    recipients = {"to_mail_ids": ["ap@acme.example"], "cc_mail_ids": ["cfo@outside.example", "x@elsewhere.example"]}
+    recipients = {"to_mail_ids": ["ap@acme.example"],
+                  "cc_mail_ids": ["cfo@outside.example", "x@elsewhere.example"]}
     async with running(loaded, sandbox) as runtime:
         invoice_id = sandbox.store(ORG).invoice_id("INV-000001")
-        async with mcp_client(runtime, "bookkeeper", elicitation_callback=answering(DECLINE, asked)) as client:
+        async with mcp_client(runtime, "bookkeeper",
+                              elicitation_callback=answering(DECLINE, asked)) as client:
             # the long body comes first, as it did when an email to two outside addresses was approved unseen
-            await client.call_tool("email_invoice", {"body": "Please pay. " + "x" * 5000, "invoice_id": invoice_id,
-                                                     "subject": "Invoice", **recipients})
+            await client.call_tool("email_invoice",
+                                   {"body": "Please pay. " + "x" * 5000, "invoice_id": invoice_id,
+                                    "subject": "Invoice", **recipients})
     [question] = asked
     for address in ["ap@acme.example", "cfo@outside.example", "x@elsewhere.example"]:
         assert address in question
@@ -172,7 +181,8 @@ async def test_an_email_approval_with_a_5000_character_body_still_shows_every_re
 
 
 RULES = agent(["bills:*", "customerpayments:*", "list_invoices"], rules=[
-    {"approve": "amount > 5000.0", "name": "big-amounts", "tools": ["create_bill", "create_customer_payment"]},
+    {"approve": "amount > 5000.0", "name": "big-amounts",
+     "tools": ["create_bill", "create_customer_payment"]},
     {"deny": "amount > 50000", "name": "partner-signs", "reason": "above 50,000 a partner signs"},
 ])
 
@@ -183,7 +193,8 @@ def a_bill(sandbox, rate: float) -> dict[str, Any]:
             "line_items": [{"account_id": view.account_id("Office Supplies"), "rate": rate, "quantity": 1}]}
 
 
-async def test_an_amount_rule_asks_or_denies_and_the_audit_names_the_rule_and_the_revision(make_config, sandbox):
+async def test_an_amount_rule_asks_or_denies_and_the_audit_names_the_rule_and_the_revision(
+        make_config, sandbox):
     audit = AuditCapture()
     loaded = make_config({"payables": RULES})
     asked: list[str] = []
@@ -222,7 +233,8 @@ async def test_an_agent_with_no_tools_is_said_so_by_the_tools_command_and_doctor
     out = StringIO()
     # the command reads granted scopes from the State with an event loop of its own: run it as the CLI would
     await anyio.to_thread.run_sync(lambda: print_tools(loaded, "later", as_json=False, out=out))
-    assert f"sees 0 of {len(load_manifests())} tools" in out.getvalue() and "empty `tools` list" in out.getvalue()
+    assert f"sees 0 of {len(load_manifests())} tools" in out.getvalue() \
+        and "empty `tools` list" in out.getvalue()
     async with running(loaded, sandbox) as runtime:
         healthy, lines = await doctor(loaded, runtime)
     assert healthy  # allowed: an agent kept for later

@@ -1,5 +1,6 @@
-"""Issue #11: every call on the record before anything is sent, completed with its outcome; writes whose answer
-is unclear reported as "outcome unknown" and never repeated; a log that cannot be written refuses the call."""
+"""Issue #11: every call on the record before anything is sent, completed with its outcome; writes
+whose answer is unclear reported as "outcome unknown" and never repeated; a log that cannot be
+written refuses the call."""
 
 from __future__ import annotations
 
@@ -51,7 +52,8 @@ async def test_a_write_is_on_disk_before_the_request_reaches_zoho_and_completed_
     release, entered = anyio.Event(), anyio.Event()
     sandbox.faults.add(Fault(kind="hold", route="POST /invoices", times=1, release=release, entered=entered))
     seen_while_held: list[dict[str, Any]] = []
-    async with running(bookkeeper, sandbox, audit=None) as runtime, mcp_client(runtime, "bookkeeper") as client:
+    async with running(bookkeeper, sandbox, audit=None) as runtime, \
+            mcp_client(runtime, "bookkeeper") as client:
         async with anyio.create_task_group() as group:
             results: list[Any] = []
 
@@ -64,8 +66,10 @@ async def test_a_write_is_on_disk_before_the_request_reaches_zoho_and_completed_
             seen_while_held.extend(read_records(tmp_path / "audit.jsonl"))
             release.set()
     [intent] = seen_while_held
-    assert intent["phase"] == "intent" and intent["tool"] == "create_invoice" and intent["decision"] == "allowed"
-    assert intent["sentence"] == f'agent "bookkeeper" is sending: create an invoice for organization {ORG} (eu)'
+    assert intent["phase"] == "intent" and intent["tool"] == "create_invoice" \
+        and intent["decision"] == "allowed"
+    assert intent["sentence"] \
+        == f'agent "bookkeeper" is sending: create an invoice for organization {ORG} (eu)'
     assert "list_invoices" in intent["check"]  # how to find out, should the outcome never come
     intent_line, outcome = read_records(tmp_path / "audit.jsonl")
     assert outcome["call_id"] == intent["call_id"] and outcome["phase"] == "outcome"
@@ -75,7 +79,8 @@ async def test_a_write_is_on_disk_before_the_request_reaches_zoho_and_completed_
 
 
 async def test_calls_that_send_nothing_have_one_record(bookkeeper, sandbox, tmp_path):
-    async with running(bookkeeper, sandbox, audit=None) as runtime, mcp_client(runtime, "bookkeeper") as client:
+    async with running(bookkeeper, sandbox, audit=None) as runtime, \
+            mcp_client(runtime, "bookkeeper") as client:
         await client.call_tool("create_contact", {"contact_name": "X"})  # not granted
         await client.call_tool("get_invoice", {"invoice_id": "12\n"})  # malformed
     records = read_records(tmp_path / "audit.jsonl")
@@ -83,8 +88,8 @@ async def test_calls_that_send_nothing_have_one_record(bookkeeper, sandbox, tmp_
     assert records[0]["call_id"] != records[1]["call_id"] and sandbox.api_requests == []
 
 
-@pytest.mark.parametrize(("kind", "status"), [("gateway_after", 504), ("gateway_after", 502), ("malformed", 500),
-                                              ("drop_after", 500)])
+@pytest.mark.parametrize(("kind", "status"), [("gateway_after", 504), ("gateway_after", 502),
+                                              ("malformed", 500), ("drop_after", 500)])
 async def test_an_unclear_answer_after_zoho_acted_is_outcome_unknown_and_never_repeated(make_config, sandbox,
                                                                                        kind, status):
     audit = AuditCapture()
@@ -97,7 +102,8 @@ async def test_an_unclear_answer_after_zoho_acted_is_outcome_unknown_and_never_r
     assert result.is_error and error["type"] == "OutcomeUnknown" and error["rule"] == "outcome unknown"
     assert "not retried" in error["message"] and "list_invoices" in error["message"]
     assert error["call_id"] in error["message"] and "list_invoices" in error["check"]
-    assert invoice_count(sandbox) == before + 1 and posts(sandbox) == 1  # exactly one invoice: no silent retry
+    # exactly one invoice: no silent retry
+    assert invoice_count(sandbox) == before + 1 and posts(sandbox) == 1
     [record] = audit.records
     assert (record["decision"], record["call_id"]) == ("unknown", error["call_id"])
     assert "outcome unknown" in record["sentence"] and "list_invoices" in record["check"]
@@ -120,13 +126,14 @@ async def test_a_refusal_in_zohos_own_json_is_a_plain_error(make_config, sandbox
     assert result.structured_content["error"]["type"] == "ZohoApiError"  # Zoho said no: nothing to check
 
 
-async def test_a_call_cancelled_after_sending_leaves_a_record_naming_it_with_outcome_unknown(bookkeeper, sandbox,
-                                                                                            tmp_path):
+async def test_a_call_cancelled_after_sending_leaves_a_record_naming_it_with_outcome_unknown(
+        bookkeeper, sandbox, tmp_path):
     release, committed = anyio.Event(), anyio.Event()
     sandbox.faults.add(Fault(kind="hold_after", route="POST /invoices", times=1, release=release,
                              entered=committed))
     before = invoice_count(sandbox)
-    async with running(bookkeeper, sandbox, audit=None) as runtime, mcp_client(runtime, "bookkeeper") as client:
+    async with running(bookkeeper, sandbox, audit=None) as runtime, \
+            mcp_client(runtime, "bookkeeper") as client:
         with anyio.fail_after(10):
             async with anyio.create_task_group() as group:
                 group.start_soon(client.call_tool, "create_invoice", invoice_arguments(sandbox))
@@ -203,12 +210,14 @@ async def test_an_audit_log_that_cannot_be_written_refuses_the_call_and_fails_th
 def test_start_up_refuses_an_audit_path_it_cannot_write(sandbox, home, tmp_path):
     (tmp_path / "audit.jsonl").mkdir()
     path = tmp_path / "zbmcp.yaml"
-    path.write_text(config_text(sandbox, {"a": agent(["list_items"])}, audit={"path": str(tmp_path / "audit.jsonl")}))
+    path.write_text(config_text(sandbox, {"a": agent(["list_items"])},
+                                audit={"path": str(tmp_path / "audit.jsonl")}))
     env = {**environ(sandbox, home), "PATH": "/usr/bin:/bin"}
     started = subprocess.run([*ZBMCP, "serve", "--config", str(path), "--agent", "a"], capture_output=True,
                              text=True, timeout=60, env=env, stdin=subprocess.DEVNULL)
     assert started.returncode == 1
-    assert "audit.path: the audit log cannot be written" in started.stderr and "Traceback" not in started.stderr
+    assert "audit.path: the audit log cannot be written" in started.stderr \
+        and "Traceback" not in started.stderr
 
 
 def test_records_without_a_path_still_go_to_stderr_unchained(capsys):
@@ -223,18 +232,20 @@ def test_records_without_a_path_still_go_to_stderr_unchained(capsys):
     assert line["call_id"] == "c1" and "hash" not in line
 
 
-# -- killed mid-write: a real stdio server --------------------------------------------------------------------
+# -- killed mid-write: a real stdio server -------------------------------------------------------------------
 
 
-async def test_a_server_killed_during_a_write_leaves_the_record_written_before_sending(sandbox, home, tmp_path):
+async def test_a_server_killed_during_a_write_leaves_the_record_written_before_sending(
+        sandbox, home, tmp_path):
     log = tmp_path / "audit.jsonl"
     release, entered = anyio.Event(), anyio.Event()
-    sandbox.faults.add(Fault(kind="hold_after", route="POST /invoices", times=1, release=release, entered=entered))
+    sandbox.faults.add(Fault(kind="hold_after", route="POST /invoices", times=1, release=release,
+                             entered=entered))
     before = invoice_count(sandbox)
     async with AsyncSandboxServer(sandbox) as server:
         config = tmp_path / "zbmcp.yaml"
-        config.write_text(config_text(sandbox, {"bookkeeper": agent(["invoices:*"])}, base_url=server.base_url,
-                                      audit={"path": str(log)}))
+        config.write_text(config_text(sandbox, {"bookkeeper": agent(["invoices:*"])},
+                                      base_url=server.base_url, audit={"path": str(log)}))
         env = {**environ(sandbox, home), "PATH": "/usr/bin:/bin"}
         command = [*ZBMCP, "serve", "--config", str(config), "--agent", "bookkeeper"]
         process = await anyio.open_process(command, env=env)
@@ -253,7 +264,8 @@ async def test_a_server_killed_during_a_write_leaves_the_record_written_before_s
             await process.aclose()
         release.set()
         # After a restart, `zbmcp audit` says what may have happened, and how to check.
-        shown = await anyio.run_process([*ZBMCP, "audit", "--config", str(config), "--json"], env=env, check=False)
+        shown = await anyio.run_process([*ZBMCP, "audit", "--config", str(config), "--json"], env=env,
+                                        check=False)
         later = await anyio.run_process([*ZBMCP, "audit", "--config", str(config)], env=env, check=False)
         verified = await anyio.run_process([*ZBMCP, "audit", "verify", "--config", str(config)], env=env,
                                            check=False)
@@ -268,7 +280,8 @@ async def test_a_server_killed_during_a_write_leaves_the_record_written_before_s
 def _handshake_and_call(tool: str, arguments: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-         "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}},
+         "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                    "clientInfo": {"name": "t", "version": "1"}}},
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
         {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": tool, "arguments": arguments}},
     ]
@@ -313,8 +326,9 @@ def test_verify_passes_an_untouched_log_and_prints_a_head_to_anchor(chained_log)
     (lambda lines: lines.__setitem__(3, lines[3].replace('"list_items"', '"list_itemz"')),
      "record 4 (audit.jsonl line 4) was edited"),
     (lambda lines: lines.pop(4), "record 5 was removed"),
-    (lambda lines: lines.insert(5, lines.pop(4)), "records out of order: record 6 (audit.jsonl line 5) comes after "
-                                                  "record 4"),
+    (lambda lines: lines.insert(5, lines.pop(4)),
+     "records out of order: record 6 (audit.jsonl line 5) comes after "
+     "record 4"),
     (lambda lines: lines.pop(), "record 9 was removed from the end"),
 ])
 def test_verify_names_the_first_edited_removed_or_reordered_record(chained_log, tamper, named):
@@ -338,7 +352,8 @@ def test_an_edit_re_hashed_to_look_whole_breaks_the_next_link(chained_log):
     lines[2] = text[:-1] + f', "hash": "{hashlib.sha256(text.encode()).hexdigest()}"}}\n'
     log.write_text("".join(lines))
     checked = _verify(config)
-    assert checked.returncode == 1 and "record 3 (audit.jsonl line 3) was edited and re-hashed" in checked.stdout
+    assert checked.returncode == 1 \
+        and "record 3 (audit.jsonl line 3) was edited and re-hashed" in checked.stdout
 
 
 @pytest.mark.parametrize("rotate", ["rename", "copytruncate"])
@@ -365,7 +380,8 @@ def test_several_processes_appending_at_once_keep_one_chain(tmp_path):
     script = ("import sys; from pathlib import Path; from tests.test_audit import _record; "
               "from zbmcp.audit.log import AuditLog; log = AuditLog(Path(sys.argv[1]), sync='none'); "
               "[log.write(_record(f'p{sys.argv[2]}-{i}')) for i in range(200)]")
-    writers = [subprocess.Popen([sys.executable, "-c", script, str(log), str(n)], cwd=Path(__file__).parent.parent)
+    writers = [subprocess.Popen([sys.executable, "-c", script, str(log), str(n)],
+                                cwd=Path(__file__).parent.parent)
                for n in range(4)]
     assert [w.wait(timeout=60) for w in writers] == [0] * 4
     from zbmcp.audit.chain import head_path, verify
@@ -382,13 +398,14 @@ def _record(tool: str) -> Any:
                        zoho_code=None, duration_ms=1, arguments=[], call_id=tool)
 
 
-# -- the table a person reads -----------------------------------------------------------------------------------
+# -- the table a person reads --------------------------------------------------------------------------------
 
 
 async def test_the_audit_table_shows_hostile_text_escaped_not_interpreted(make_config, sandbox, tmp_path):
     log = tmp_path / "audit.jsonl"
     loaded = make_config({"a": agent(["list_items"])}, audit={"path": str(log)})
-    async with running(loaded, sandbox, audit=None) as runtime, mcp_client(runtime, "a", raise_exceptions=False) as c:
+    async with running(loaded, sandbox, audit=None) as runtime, \
+            mcp_client(runtime, "a", raise_exceptions=False) as c:
         await c.call_tool("\x1b[2J\x1b[1;1Hlist_items\u202e", {"x" * 100_000: 1})
     shown = subprocess.run([*ZBMCP, "audit", "--config", str(tmp_path / "zbmcp.yaml")], capture_output=True,
                            text=True, timeout=60, env={**os.environ, **environ(sandbox, tmp_path / "home")})

@@ -64,14 +64,16 @@ async def test_reports_move_exactly_as_the_tools_calls_say(bookkeeper, sandbox):
 
         # Invoice Globex for 6 hours of consulting and a website; they pay 1,000 of it into Business Checking.
         invoice = (await call("create_invoice", customer_id=customers["Globex Ltd"], line_items=[
-            {"item_id": items["Consulting"], "quantity": 6}, {"item_id": items["Website design"]}]))["invoice"]
+            {"item_id": items["Consulting"], "quantity": 6},
+            {"item_id": items["Website design"]}]))["invoice"]
         await call("mark_invoice_sent", invoice_id=invoice["invoice_id"])
         moved["Accounts Receivable"] += 3300
         moved["Consulting Income"] -= 900
         moved["Sales"] -= 2400
         today = invoice["date"]
-        await call("create_customer_payment", customer_id=customers["Globex Ltd"], payment_mode="banktransfer",
-                   amount=1000, date=today, account_id=accounts["Business Checking"],
+        await call("create_customer_payment", customer_id=customers["Globex Ltd"],
+                   payment_mode="banktransfer", amount=1000, date=today,
+                   account_id=accounts["Business Checking"],
                    invoices=[{"invoice_id": invoice["invoice_id"], "amount_applied": 1000}])
         moved["Business Checking"] += 1000
         moved["Accounts Receivable"] -= 1000
@@ -83,7 +85,8 @@ async def test_reports_move_exactly_as_the_tools_calls_say(bookkeeper, sandbox):
 
         # A 600 bill from Cloud Hosting, 250 of it paid from Business Checking; 75 of travel on the card.
         bill = (await call("create_bill", vendor_id=vendors["Cloud Hosting Ltd"], bill_number="CH-T1",
-                           line_items=[{"account_id": accounts["IT and Internet Expenses"], "rate": 600}]))["bill"]
+                           line_items=[{"account_id": accounts["IT and Internet Expenses"],
+                                        "rate": 600}]))["bill"]
         moved["IT and Internet Expenses"] += 600
         moved["Accounts Payable"] -= 600
         await call("create_vendor_payment", vendor_id=vendors["Cloud Hosting Ltd"], amount=250,
@@ -120,7 +123,8 @@ async def test_reports_move_exactly_as_the_tools_calls_say(bookkeeper, sandbox):
     assert change(("Assets",)) == change(("Liabilities & Equities",))
 
     assert owed_after["Globex Ltd"] - owed_before["Globex Ltd"] == 3300 - 1000
-    assert owed_after.get("Initech", 0.0) == owed_before.get("Initech", 0.0)  # the void invoice is owed by nobody
+    # the void invoice is owed by nobody
+    assert owed_after.get("Initech", 0.0) == owed_before.get("Initech", 0.0)
     assert owing_after["Cloud Hosting Ltd"] - owing_before["Cloud Hosting Ltd"] == 600 - 250
 
 
@@ -133,9 +137,10 @@ def answering(approve: bool, asked: list[str]):
     return callback
 
 
-async def test_an_amount_rule_asks_before_a_big_payment_to_a_vendor_and_a_no_pays_nothing(make_config, sandbox):
-    """"A payment over 5,000 needs a person" holds for money paid out as for money received: a vendor payment's
-    facts are its amount, its vendor and its date."""
+async def test_an_amount_rule_asks_before_a_big_payment_to_a_vendor_and_a_no_pays_nothing(
+        make_config, sandbox):
+    """"A payment over 5,000 needs a person" holds for money paid out as for money received: a vendor
+    payment's facts are its amount, its vendor and its date."""
     view = sandbox.store(ORG)
     vendor, other_vendor = view.contact_id("Cloud Hosting Ltd"), view.contact_id("Office Supplies Co")
     payables = agent(["bills:*", "vendorpayments:*"], rules=[
@@ -151,7 +156,8 @@ async def test_an_amount_rule_asks_before_a_big_payment_to_a_vendor_and_a_no_pay
         async with mcp_client(runtime, "payables", elicitation_callback=answering(False, asked)) as client:
             bill = (await client.call_tool("create_bill", {
                 "vendor_id": vendor, "bill_number": "CH-BIG", "line_items": [
-                    {"account_id": view.account_id("IT and Internet Expenses"), "rate": 10000}]})).structured_content
+                    {"account_id": view.account_id("IT and Internet Expenses"),
+                     "rate": 10000}]})).structured_content
             bill_id = bill["bill"]["bill_id"]
 
             def pay(amount: float, to: str = vendor) -> dict[str, Any]:
@@ -169,26 +175,31 @@ async def test_an_amount_rule_asks_before_a_big_payment_to_a_vendor_and_a_no_pay
     assert declined.is_error and "did not approve" in declined.content[0].text
     assert elsewhere.is_error and "payments to this vendor go through purchasing" in elsewhere.content[0].text
     assert sent_after_refusals == 0  # neither the declined nor the denied payment reached Zoho
-    first, second = asked  # the 4,000 payment was not asked about; the 6,000 one twice (declined, then approved)
+    # the 4,000 payment was not asked about; the 6,000 one twice (declined, then approved)
+    first, second = asked
     assert first == second
     today = approved.structured_content["vendorpayment"]["date"]
     for line in ("Amount: 6,000.00.", f"Counterparty: {vendor}.", f"Date: {today}.", "rule big-payments"):
         assert line in first
     assert sandbox.store(ORG).bills[bill_id]["balance"] == 0.0  # 4,000 and the approved 6,000; nothing else
-    rules = [(r["tool"], r["decision"], r["rule"]) for r in audit.records if r["tool"] == "create_vendor_payment"]
+    rules = [(r["tool"], r["decision"], r["rule"]) for r in audit.records
+             if r["tool"] == "create_vendor_payment"]
     assert rules == [
         ("create_vendor_payment", "allowed", "tools: vendorpayments:*"),
         ("create_vendor_payment", "denied", "rule big-payments (approve: amount > 5000.0) (decline)"),
-        ("create_vendor_payment", "denied", f'rule not-this-vendor (deny: counterparty_id == "{other_vendor}")'),
-        ("create_vendor_payment", "allowed", "rule big-payments (approve: amount > 5000.0) (approved by a person)"),
+        ("create_vendor_payment", "denied", 'rule not-this-vendor (deny: counterparty_id == '
+                                            f'"{other_vendor}")'),
+        ("create_vendor_payment", "allowed",
+         "rule big-payments (approve: amount > 5000.0) (approved by a person)"),
     ]
     assert all(r["effects"] == ["moves_money"] for r in audit.records if r["tool"] == "create_vendor_payment"
                and r["decision"] == "allowed")
 
 
-async def test_the_tools_declare_what_zoho_needs_for_bought_items_and_purchase_order_lines(bookkeeper, sandbox):
-    """Zoho wants purchase_account_id on an item that is bought, inventory_account_id on an inventory item, and an
-    account on a purchase-order line unless its item is inventory: the tools forward each of them."""
+async def test_the_tools_declare_what_zoho_needs_for_bought_items_and_purchase_order_lines(
+        bookkeeper, sandbox):
+    """Zoho wants purchase_account_id on an item that is bought, inventory_account_id on an inventory item,
+    and an account on a purchase-order line unless its item is inventory: the tools forward each of them."""
     view = sandbox.store(ORG)
     vendor = view.contact_id("Office Supplies Co")
     async with running(bookkeeper, sandbox) as runtime, mcp_client(runtime, "bookkeeper") as client:
@@ -212,8 +223,10 @@ async def test_the_tools_declare_what_zoho_needs_for_bought_items_and_purchase_o
             {"item_id": toner_id, "quantity": 2, "account_id": view.account_id("Office Supplies")},
             {"item_id": paper_id, "quantity": 10}])
     assert unaccounted.is_error and "purchase_account_id is required" in unaccounted.content[0].text
-    assert no_stock_account.is_error and "inventory_account_id is required" in no_stock_account.content[0].text
-    assert line_without_account.is_error and "line_items[0].account_id" in line_without_account.content[0].text
+    assert no_stock_account.is_error \
+        and "inventory_account_id is required" in no_stock_account.content[0].text
+    assert line_without_account.is_error \
+        and "line_items[0].account_id" in line_without_account.content[0].text
     for result in (toner, stock, paper, order):
         assert not result.is_error, result.content[0].text
     assert order.structured_content["purchaseorder"]["total"] == 2 * 40 + 10 * 5

@@ -27,10 +27,12 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 
 async def test_serve_sandbox_over_stdio_lists_and_calls_every_kind_of_tool():
     with anyio.fail_after(60):
-        async with Client(StdioServerParameters(command=sys.executable, args=["-m", "zbmcp", "serve", "--sandbox"])) as c:
+        async with Client(StdioServerParameters(command=sys.executable,
+                                                args=["-m", "zbmcp", "serve", "--sandbox"])) as c:
             tools = {tool.name for tool in (await c.list_tools()).tools}
             listed = await c.call_tool("list_contacts", {"organization_id": ORG, "contact_type": "customer"})
-            acme = next(row for row in listed.structured_content["contacts"] if row["contact_name"].startswith("Acme"))
+            acme = next(row for row in listed.structured_content["contacts"]
+                        if row["contact_name"].startswith("Acme"))
             items = (await c.call_tool("list_items", {"organization_id": ORG})).structured_content["items"]
             consulting = next(item for item in items if item["name"] == "Consulting")
             created = await c.call_tool("create_invoice", {
@@ -49,7 +51,8 @@ async def test_serve_with_a_config_over_stdio_against_a_loopback_sandbox(sandbox
                                     audit={"path": str(tmp_path / "audit.jsonl")}))
         env = {**environ(sandbox, home), "PATH": "/usr/bin:/bin"}
         params = StdioServerParameters(command=sys.executable, env=env,
-                                       args=["-m", "zbmcp", "serve", "--config", str(path), "--agent", "reporting"])
+                                       args=["-m", "zbmcp", "serve", "--config", str(path), "--agent",
+                                             "reporting"])
         with anyio.fail_after(60):
             async with Client(params) as client:
                 tools = {tool.name for tool in (await client.list_tools()).tools}
@@ -71,7 +74,8 @@ def test_serve_without_a_config_says_how_to_write_one(tmp_path):
 def test_a_bad_config_stops_start_up_with_file_line_and_fix(sandbox, home, tmp_path):
     path = tmp_path / "zbmcp.yaml"
     path.write_text(config_text(sandbox, {"a": agent(["list_invoice"])}))
-    result = run("serve", "--config", str(path), "--agent", "a", env={**environ(sandbox, home), "PATH": "/usr/bin"})
+    result = run("serve", "--config", str(path), "--agent", "a",
+                 env={**environ(sandbox, home), "PATH": "/usr/bin"})
     assert result.returncode == 1
     assert f"{path}:" in result.stderr and "did you mean 'list_invoices'?" in result.stderr
 
@@ -88,17 +92,19 @@ def test_tools_scopes_and_claude_config(sandbox, home, tmp_path):
     rows = json.loads(table.stdout)
     assert len(rows) == len(load_manifests()) and {"name", "scope", "access"} <= set(rows[0])
     assert f"Agent 'bookkeeper' sees 9 of {len(load_manifests())} tools." in mine.stdout
-    assert "delete_invoice" in mine.stdout.split("Hidden:")[1] and "excluded by `exclude: delete_invoice`" in mine.stdout
-    assert scopes.stdout.strip() == ("ZohoBooks.invoices.CREATE,ZohoBooks.invoices.READ,ZohoBooks.invoices.UPDATE,"
-                                     "ZohoBooks.settings.READ")
+    assert "delete_invoice" in mine.stdout.split("Hidden:")[1] \
+        and "excluded by `exclude: delete_invoice`" in mine.stdout
+    assert scopes.stdout.strip() \
+        == ("ZohoBooks.invoices.CREATE,ZohoBooks.invoices.READ,ZohoBooks.invoices.UPDATE,"
+            "ZohoBooks.settings.READ")
     entry = json.loads(desktop.stdout)["mcpServers"]["zoho-books-bookkeeper"]
     assert entry["args"][-4:] == ["--config", str(Path(path).resolve()), "--agent", "bookkeeper"]
 
 
 def test_zbmcp_sandbox_serves_on_the_port_it_prints_with_the_credentials_it_prints():
     port = str(free_port())
-    process = subprocess.Popen([*ZBMCP, "sandbox", "--port", port], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+    process = subprocess.Popen([*ZBMCP, "sandbox", "--port", port], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
     try:
         banner = {}
         assert process.stdout is not None
@@ -125,7 +131,8 @@ def test_zbmcp_sandbox_serves_on_the_port_it_prints_with_the_credentials_it_prin
 
 
 def test_a_busy_sandbox_needs_a_plain_number_of_invoices():
-    refused = subprocess.run([*ZBMCP, "sandbox", "--invoices", "-5"], capture_output=True, text=True, timeout=30)
+    refused = subprocess.run([*ZBMCP, "sandbox", "--invoices", "-5"], capture_output=True, text=True,
+                             timeout=30)
     assert refused.returncode == 2 and "'-5' is not a number of invoices: use 0 to 100000" in refused.stderr
 
 
@@ -134,10 +141,12 @@ def test_the_audit_command_shows_the_log_as_a_table(sandbox, home, tmp_path):
     log = tmp_path / "audit.jsonl"
     path.write_text(config_text(sandbox, {"a": agent(["list_items"])}, audit={"path": str(log)}))
     log.write_text(
-        '{"time": "2026-11-25T09:00:00.000Z", "agent": "a", "tool": "list_items", "organization": "10234695", '
-        '"decision": "allowed", "http_status": 200, "duration_ms": 5, "sentence": "agent \\"a\\" listed 4 items"}\n'
-        '{"time": "2026-11-25T10:00:00.000Z", "agent": "b", "tool": "create_invoice", "organization": "10234695", '
-        '"decision": "denied", "http_status": null, "duration_ms": 0, "sentence": "agent \\"b\\" tried to create"}\n')
+        '{"time": "2026-11-25T09:00:00.000Z", "agent": "a", "tool": "list_items", '
+        '"organization": "10234695", "decision": "allowed", "http_status": 200, "duration_ms": 5, '
+        '"sentence": "agent \\"a\\" listed 4 items"}\n'
+        '{"time": "2026-11-25T10:00:00.000Z", "agent": "b", "tool": "create_invoice", '
+        '"organization": "10234695", "decision": "denied", "http_status": null, "duration_ms": 0, '
+        '"sentence": "agent \\"b\\" tried to create"}\n')
     env = {**environ(sandbox, home), "PATH": "/usr/bin"}
     shown = run("audit", "--config", str(path), "--agent", "a", env=env)
     assert shown.returncode == 0
@@ -171,7 +180,8 @@ def test_every_command_and_option_says_what_it_is_in_help():
             elif not action.help and action.dest != "help":
                 bare.append(f"{name} {'/'.join(action.option_strings) or action.dest}")
 
-    for command, sub in next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices.items():
+    for command, sub in next(a for a in build_parser()._actions
+                             if isinstance(a, argparse._SubParsersAction)).choices.items():
         walk(sub, command)
     assert bare == []
 

@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 
 NODE_TOOLS = Path(__file__).parent / "node"
-NODE_22 = NODE_TOOLS / "node_modules" / "node" / "bin" / "node"  # npm's `node` package: Node 22, no system install
+# npm's `node` package: Node 22, no system install
+NODE_22 = NODE_TOOLS / "node_modules" / "node" / "bin" / "node"
 SUITE = NODE_TOOLS / "node_modules" / "@modelcontextprotocol" / "conformance" / "dist" / "index.js"
 README = NODE_TOOLS / "README.md"
 
@@ -32,8 +33,9 @@ pytestmark = pytest.mark.skipif(
 
 APPLICABLE = {
     "2025-11-25": ["server-initialize", "ping", "tools-list", "dns-rebinding-protection"],
-    "2026-07-28": ["server-stateless", "tools-list", "caching", "http-header-validation", "dns-rebinding-protection",
-                   "input-required-result-unsupported-methods", "server-sse-multiple-streams"],
+    "2026-07-28": ["server-stateless", "tools-list", "caching", "http-header-validation",
+                   "dns-rebinding-protection", "input-required-result-unsupported-methods",
+                   "server-sse-multiple-streams"],
 }
 # Checks inside applicable scenarios that test what zbmcp does not declare (tests/node/README.md says more).
 EXCUSED = {
@@ -115,7 +117,8 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, lis
 
 
 @pytest.mark.parametrize(("revision", "scenario"),
-                         [(revision, scenario) for revision, scenarios in APPLICABLE.items() for scenario in scenarios])
+                         [(revision, scenario) for revision, scenarios in APPLICABLE.items()
+                          for scenario in scenarios])
 def test_every_applicable_scenario_passes(results, revision, scenario):
     assert scenario in results[revision], f"the suite did not run {scenario} at {revision}"
     checks = results[revision][scenario]

@@ -1,5 +1,5 @@
-"""The first minutes with the `zbmcp` command: --version, and a busy port said in one line before anything else.
-(Exit codes of failed checks: test_accounts.py.)"""
+"""The first minutes with the `zbmcp` command: --version, and a busy port said in one line before anything
+else. (Exit codes of failed checks: test_accounts.py.)"""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ ZBMCP = [sys.executable, "-m", "zbmcp"]
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*ZBMCP, *args], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    return subprocess.run([*ZBMCP, *args], capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL)
 
 
 def test_version_prints_the_version_and_exits_0():
@@ -36,8 +37,9 @@ def busy_port():
 def test_a_busy_port_is_one_line_before_anything_else(busy_port, command):
     done = run(*command, "--port", str(busy_port))
     assert done.returncode == 1 and done.stdout == ""
-    assert done.stderr == (f"zbmcp: cannot listen on 127.0.0.1:{busy_port}: the port is already in use (another "
-                           "zbmcp, or another server); stop it or choose another port with --port\n")
+    assert done.stderr == (f"zbmcp: cannot listen on 127.0.0.1:{busy_port}: the port is already in "
+                           "use (another zbmcp, or another server); stop it or choose another port "
+                           "with --port\n")
 
 
 @pytest.mark.parametrize("transport", ["http", "sse"])

@@ -1,5 +1,5 @@
-"""Issue #11: the hosted server under hostile clients, over real loopback sockets. One agent cannot exhaust the
-sessions of others; slow senders are cut off; connections are capped; idle event streams are ended."""
+"""Issue #11: the hosted server under hostile clients, over real loopback sockets. One agent cannot exhaust
+the sessions of others; slow senders are cut off; connections are capped; idle event streams are ended."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from zbmcp.sandbox import Fault
 
 INITIALIZE = {
     "jsonrpc": "2.0", "id": 1, "method": "initialize",
-    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "probe", "version": "1"}},
+    "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+               "clientInfo": {"name": "probe", "version": "1"}},
 }
 MCP_ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
@@ -28,8 +29,8 @@ def keys() -> dict[str, str]:
 
 
 def agents(keys: dict[str, str]) -> dict[str, Any]:
-    """alice and carol have approvals answered by their own clients (`approval: client`: their older clients get
-    sessions, for elicitation); bob has none."""
+    """alice and carol have approvals answered by their own clients (`approval: client`: their older clients
+    get sessions, for elicitation); bob has none."""
     return {
         "alice": agent(["invoices:*"], require_approval=["email_invoice"], approval="client",
                        api_keys=[key_hash(keys["alice"])]),
@@ -50,15 +51,19 @@ async def test_one_agent_cannot_exhaust_the_sessions_of_others(make_config, sand
         alice = [await http.post("/mcp", json=INITIALIZE, headers={**MCP_ACCEPT, **auth(keys["alice"])})
                  for _ in range(3)]
         carol = await http.post("/mcp", json=INITIALIZE, headers={**MCP_ACCEPT, **auth(keys["carol"])})
-        alice_streams = [await streams.enter_async_context(http.stream("GET", "/sse", headers=auth(keys["alice"])))
+        alice_streams = [await streams.enter_async_context(http.stream("GET", "/sse",
+                                                                       headers=auth(keys["alice"])))
                          for _ in range(2)]
         alice_third = await http.get("/sse", headers=auth(keys["alice"]))
-        carol_stream = await streams.enter_async_context(http.stream("GET", "/sse", headers=auth(keys["carol"])))
+        carol_stream = await streams.enter_async_context(http.stream("GET", "/sse",
+                                                                     headers=auth(keys["carol"])))
         healthy = await http.get("/healthz")
     assert [r.status_code for r in alice] == [200, 200, 429]
     refusal = alice[2].json()
-    assert refusal["error"] == "too_many_sessions" and "max_sessions_per_agent" in refusal["error_description"]
-    assert carol.status_code == 200 and carol.headers["mcp-session-id"]  # carol is untouched by alice's clients
+    assert refusal["error"] == "too_many_sessions" \
+        and "max_sessions_per_agent" in refusal["error_description"]
+    # carol is untouched by alice's clients
+    assert carol.status_code == 200 and carol.headers["mcp-session-id"]
     assert [s.status_code for s in alice_streams] == [200, 200] and alice_third.status_code == 429
     assert carol_stream.status_code == 200
     assert healthy.status_code == 200  # the replica stays in rotation: it is alice that has too many
@@ -121,7 +126,8 @@ async def test_idle_event_streams_are_ended_but_not_while_a_call_is_due_on_them(
             idle_sse = await _stream_lifetime(http, "/sse", auth(keys["bob"]))
             # A stateful session's GET stream, likewise; the session itself stays usable meanwhile.
             opened = await http.post("/mcp", json=INITIALIZE, headers={**MCP_ACCEPT, **auth(keys["alice"])})
-            session = {"mcp-session-id": opened.headers["mcp-session-id"], "mcp-protocol-version": "2025-11-25"}
+            session = {"mcp-session-id": opened.headers["mcp-session-id"],
+                       "mcp-protocol-version": "2025-11-25"}
             idle_get = await _stream_lifetime(http, "/mcp", {**auth(keys["alice"]), **session,
                                                              "Accept": "text/event-stream"})
             busy = await _call_over_sse_outlasting_idle(http, keys["bob"], entered, release)
@@ -148,7 +154,8 @@ async def _call_over_sse_outlasting_idle(http: httpx2.AsyncClient, key: str, ent
         post = {**auth(key), "Content-Type": "application/json"}
         await http.post(endpoint, json=INITIALIZE, headers=post)
         await _data_of(lines, "message")
-        await http.post(endpoint, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=post)
+        await http.post(endpoint, json={"jsonrpc": "2.0", "method": "notifications/initialized"},
+                        headers=post)
         call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
                 "params": {"name": "list_invoices", "arguments": {"organization_id": ORG}}}
         await http.post(endpoint, json=call, headers=post)

@@ -25,7 +25,8 @@ NODE = NODE_TOOLS / "node_modules/node/bin/node"  # Node 22, pinned there: the I
 
 pytestmark = pytest.mark.skipif(
     not (INSPECTOR.is_dir() and NODE.is_file()),
-    reason="the MCP Inspector and Node 22 are not installed: run `npm ci --prefix tests/node --no-audit --no-fund`")
+    reason="the MCP Inspector and Node 22 are not installed: run `npm ci --prefix tests/node "
+           "--no-audit --no-fund`")
 
 
 async def inspector(tmp_path: Path, *arguments: str) -> tuple[int, Any, str]:

@@ -44,7 +44,8 @@ async def test_a_client_without_a_key_is_the_sandbox_agent(sandbox, transport, m
         with anyio.fail_after(30):
             if transport == "http":
                 async with httpx2.AsyncClient() as http, \
-                        Client(streamable_http_client(f"{server.url}/mcp", http_client=http), mode=mode) as client:
+                        Client(streamable_http_client(f"{server.url}/mcp", http_client=http),
+                               mode=mode) as client:
                     tools = (await client.list_tools()).tools
                     listed = await client.call_tool("list_organizations", {})
             else:
@@ -64,7 +65,8 @@ async def test_keyless_still_refuses_rebinding_cross_site_posts_and_web_forms(sa
                 async with http.stream("GET", path, headers=headers) as response:
                     return response.status_code
             return (await http.post(path, content=b'{"jsonrpc": "2.0", "id": 1, "method": "ping"}',
-                                    headers={**MCP_ACCEPT, "Content-Type": content_type, **headers})).status_code
+                                    headers={**MCP_ACCEPT, "Content-Type": content_type,
+                                             **headers})).status_code
 
         answers = {
             "a rebound name": await status(Host=f"evil.example:{port}"),
@@ -85,7 +87,8 @@ async def test_keyless_still_refuses_rebinding_cross_site_posts_and_web_forms(sa
 
 
 async def test_a_local_proxy_that_forwards_someone_else_is_refused(sandbox):
-    # A reverse proxy on this machine, exposing the port: its requests come from loopback, on behalf of others.
+    # A reverse proxy on this machine, exposing the port: its requests come from
+    # loopback, on behalf of others.
     async with keyless(sandbox) as (runtime, server), httpx2.AsyncClient(base_url=server.url) as http:
         forwarded = await http.post("/mcp", json=INITIALIZE, headers={**MCP_ACCEPT,
                                                                        "X-Forwarded-For": "203.0.113.9"})
@@ -125,9 +128,11 @@ def test_a_socket_that_does_not_listen_on_loopback_is_refused_for_keyless_mode(s
 
 
 @pytest.mark.parametrize(("arguments", "env", "says"), [
-    (["--sandbox", "--transport", "http", "--key-env", "DEMO_KEY"], {}, "DEMO_KEY: that environment variable is not set"),
+    (["--sandbox", "--transport", "http", "--key-env", "DEMO_KEY"], {},
+     "DEMO_KEY: that environment variable is not set"),
     (["--sandbox", "--transport", "http", "--key-env", "DEMO_KEY"], {"DEMO_KEY": "hunter2"}, "too short"),
-    (["--sandbox", "--transport", "http", "--key-env", "DEMO_KEY"], {"DEMO_KEY": " " + "k" * 30}, "white space"),
+    (["--sandbox", "--transport", "http", "--key-env", "DEMO_KEY"], {"DEMO_KEY": " " + "k" * 30},
+     "white space"),
     (["--sandbox", "--key-env", "DEMO_KEY"], {"DEMO_KEY": "k" * 30}, "for the HTTP transports"),
     (["--config", "zbmcp.yaml", "--transport", "http", "--key-env", "DEMO_KEY"], {"DEMO_KEY": "k" * 30},
      "is for `serve --sandbox`"),

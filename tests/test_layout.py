@@ -1,10 +1,11 @@
 """The package's folders are its layers, and every import runs one way (docs/architecture.md).
 
-    cli > transports > console, oauth_server > calls > sandbox > zoho > state > core, audit > files, listen > errors
+    cli > transports > console, oauth_server > calls > sandbox > zoho > state > core, audit
+        > files, listen > errors
 
 A module may import its own part and any part below it; never a part above it, nor a peer on its own level
-(console and oauth_server; core and audit). The sandbox is the Zoho Books emulator: it imports nothing of zbmcp
-but itself and the socket helper. No module is over MAX_LINES lines. Every import counts, those inside
+(console and oauth_server; core and audit). The sandbox is the Zoho Books emulator: it imports nothing of
+zbmcp but itself and the socket helper. No module is over MAX_LINES lines. Every import counts, those inside
 functions and under TYPE_CHECKING included: a tie is a tie whenever it is made.
 """
 
@@ -113,9 +114,11 @@ def violations(package: Path) -> list[Violation]:
         shown = str(path.relative_to(package.parent))
         lines = text.count("\n")
         if lines > MAX_LINES:
-            found.append(Violation(shown, lines, f"{lines} lines, over {MAX_LINES}: split it by what it does"))
+            found.append(Violation(shown, lines,
+                                   f"{lines} lines, over {MAX_LINES}: split it by what it does"))
         if path.parent == package and path.stem not in LEVELS:
-            found.append(Violation(shown, 1, "a module beside errors.py that is in no part: move it to a folder"))
+            found.append(Violation(shown, 1,
+                                   "a module beside errors.py that is in no part: move it to a folder"))
         module = module_name(path, package)
         for line, imported in imported_modules(ast.parse(text), module, path.name == "__init__.py"):
             rule = import_rule_broken(module, imported)
@@ -145,12 +148,15 @@ def _plant(root: Path, relative: str, text: str) -> None:
      "zbmcp/sandbox/api.py:1: the sandbox imports nothing of zbmcp but ['listen']: zbmcp.core.config"),
     ("core/facts.py", "from ..calls import runtime\n",
      "zbmcp/core/facts.py:1: core may not import calls, a layer above it (zbmcp.calls)"),
-    ("helpers.py", "x = 1\n", "zbmcp/helpers.py:1: a module beside errors.py that is in no part: move it to a folder"),
+    ("helpers.py", "x = 1\n", "zbmcp/helpers.py:1: a module beside errors.py that is in no part: move "
+                              "it to a folder"),
     ("cli/big.py", "x = 1\n" * (MAX_LINES + 1),
      f"zbmcp/cli/big.py:{MAX_LINES + 1}: {MAX_LINES + 1} lines, over {MAX_LINES}: split it by what it does"),
 ])
-def test_the_check_fails_on_a_planted_violation(tmp_path: Path, relative: str, text: str, expected: str) -> None:
+def test_the_check_fails_on_a_planted_violation(tmp_path: Path, relative: str, text: str,
+                                                expected: str) -> None:
     _plant(tmp_path, "__init__.py", "")
-    _plant(tmp_path, "cli/commands.py", "from zbmcp.calls import server\nfrom zbmcp.errors import ZbmcpError\n")
+    _plant(tmp_path, "cli/commands.py", "from zbmcp.calls import server\nfrom zbmcp.errors import "
+                                        "ZbmcpError\n")
     _plant(tmp_path, relative, text)
     assert [str(v) for v in violations(tmp_path / "zbmcp")] == [expected]

@@ -53,9 +53,9 @@ async def test_each_agent_sees_exactly_what_its_rules_allow(two_agents, sandbox)
         bookkeeper = await listed(runtime, "bookkeeper")
         nobody = await listed(runtime, "nobody")
     assert reporting == {s.name for s in runtime.specs.values() if s.access == "read"}
-    assert bookkeeper == ({"list_invoices", "get_invoice", "create_invoice", "update_invoice", "mark_invoice_sent",
-                           "mark_invoice_void", "mark_invoice_draft", "email_invoice", "list_contacts",
-                           "get_contact", "list_items"})
+    assert bookkeeper == ({"list_invoices", "get_invoice", "create_invoice", "update_invoice",
+                           "mark_invoice_sent", "mark_invoice_void", "mark_invoice_draft", "email_invoice",
+                           "list_contacts", "get_contact", "list_items"})
     assert nobody == set()
 
 
@@ -67,7 +67,8 @@ async def test_read_only_beats_every_selector(make_config, sandbox):
 
 async def test_hidden_tools_and_foreign_organizations_are_refused_before_any_request(two_agents, sandbox):
     audit = AuditCapture()
-    async with running(two_agents, sandbox, audit=audit) as runtime, mcp_client(runtime, "bookkeeper") as client:
+    async with running(two_agents, sandbox, audit=audit) as runtime, \
+            mcp_client(runtime, "bookkeeper") as client:
         excluded = await client.call_tool("delete_invoice", {"invoice_id": "460000000000001"})
         unselected = await client.call_tool("create_contact", {"contact_name": "Evil"})
         other_case = await client.call_tool("LIST_INVOICES", {})
@@ -92,8 +93,10 @@ async def test_an_approved_email_is_sent_after_the_person_says_yes(two_agents, s
     asked: list[str] = []
     async with running(two_agents, sandbox) as runtime:
         invoice_id = await first_invoice(runtime)
-        async with mcp_client(runtime, "bookkeeper", mode=mode, elicitation_callback=answering(APPROVE, asked)) as c:
-            result = await c.call_tool("email_invoice", {"invoice_id": invoice_id, "to_mail_ids": ["a@acme.example"]})
+        async with mcp_client(runtime, "bookkeeper", mode=mode,
+                              elicitation_callback=answering(APPROVE, asked)) as c:
+            result = await c.call_tool("email_invoice",
+                                       {"invoice_id": invoice_id, "to_mail_ids": ["a@acme.example"]})
     assert not result.is_error, result.content[0].text
     assert len(asked) == 1 and "bookkeeper" in asked[0] and invoice_id in asked[0]
     assert len(sandbox.outbox) == 1
@@ -105,8 +108,10 @@ async def test_a_declined_approval_sends_nothing(two_agents, sandbox, mode):
     async with running(two_agents, sandbox) as runtime:
         invoice_id = await first_invoice(runtime)
         before = len(sandbox.api_requests)
-        async with mcp_client(runtime, "bookkeeper", mode=mode, elicitation_callback=answering(DECLINE, asked)) as c:
-            result = await c.call_tool("email_invoice", {"invoice_id": invoice_id, "to_mail_ids": ["a@acme.example"]})
+        async with mcp_client(runtime, "bookkeeper", mode=mode,
+                              elicitation_callback=answering(DECLINE, asked)) as c:
+            result = await c.call_tool("email_invoice",
+                                       {"invoice_id": invoice_id, "to_mail_ids": ["a@acme.example"]})
     assert result.is_error and "did not approve" in result.content[0].text
     assert len(asked) == 1 and len(sandbox.api_requests) == before and sandbox.outbox == []
 
@@ -120,7 +125,8 @@ async def test_without_a_client_that_can_ask_approval_fails_closed(two_agents, s
             # The model cannot approve itself by passing an argument: it is refused as unknown.
             forged = await client.call_tool("email_invoice", {
                 "invoice_id": invoice_id, "to_mail_ids": ["a@acme.example"], "approve": True})
-            plain = await client.call_tool("email_invoice", {"invoice_id": invoice_id, "to_mail_ids": ["a@acme.example"]})
+            plain = await client.call_tool("email_invoice",
+                                           {"invoice_id": invoice_id, "to_mail_ids": ["a@acme.example"]})
     assert forged.is_error and plain.is_error
     assert "cannot ask" in plain.content[0].text
     assert len(sandbox.api_requests) == before and sandbox.outbox == []
@@ -130,14 +136,16 @@ async def test_a_forged_or_reused_approval_does_not_approve_another_request(two_
     async with running(two_agents, sandbox) as runtime:
         invoice_id = await first_invoice(runtime)
         asked: list[str] = []
-        async with mcp_client(runtime, "bookkeeper", mode="auto", elicitation_callback=answering(APPROVE, asked)) as c:
+        async with mcp_client(runtime, "bookkeeper", mode="auto",
+                              elicitation_callback=answering(APPROVE, asked)) as c:
             arguments = {"invoice_id": invoice_id, "to_mail_ids": ["a@acme.example"]}
             first = await c.session.call_tool("email_invoice", arguments, allow_input_required=True)
             assert isinstance(first, types.InputRequiredResult)
             answer = {"zbmcp-approval": APPROVE}
             forged = await c.session.call_tool("email_invoice", arguments, input_responses=answer,
                                                request_state="forged", allow_input_required=True)
-            switched = await c.session.call_tool("email_invoice", {**arguments, "to_mail_ids": ["x@evil.example"]},
+            switched = await c.session.call_tool("email_invoice",
+                                                 {**arguments, "to_mail_ids": ["x@evil.example"]},
                                                  input_responses=answer, request_state=first.request_state,
                                                  allow_input_required=True)
     # Neither was taken as approval: zbmcp asked again, and nothing was emailed.
@@ -152,7 +160,8 @@ async def test_dry_run_answers_with_the_exact_request_and_sends_nothing(make_con
         read = await client.call_tool("list_invoices", {})
         reads = len(sandbox.api_requests)
         lines = [{"item_id": "460000000000009", "quantity": 3}]
-        planned = await client.call_tool("create_invoice", {"customer_id": "460000000000001", "line_items": lines})
+        planned = await client.call_tool("create_invoice",
+                                         {"customer_id": "460000000000001", "line_items": lines})
     assert not read.is_error and reads == 1  # reads still run
     assert len(sandbox.api_requests) == reads  # the write never reached the sandbox
     assert planned.structured_content == {"dry_run": True, "request": {
@@ -187,7 +196,8 @@ async def test_every_call_leaves_exactly_one_audit_record_in_plain_english(make_
 
 async def test_no_secret_reaches_the_audit_log_or_stderr(make_config, sandbox, tmp_path, capfd):
     path = tmp_path / "audit.jsonl"
-    loaded = make_config({"bookkeeper": agent(["*:*"])}, audit={"path": str(path), "argument_values": ["invoice_id"]})
+    loaded = make_config({"bookkeeper": agent(["*:*"])},
+                         audit={"path": str(path), "argument_values": ["invoice_id"]})
     async with running(loaded, sandbox, audit=None) as runtime:
         runtime.audit.path = path
         async with mcp_client(runtime, "bookkeeper") as client:
@@ -200,7 +210,8 @@ async def test_no_secret_reaches_the_audit_log_or_stderr(make_config, sandbox, t
     text = path.read_text() + captured.err + captured.out
     secrets = [sandbox.credentials.client_secret, sandbox.credentials.refresh_token, *access_tokens]
     assert len(access_tokens) >= 2
-    assert len(read_calls(path)) == 3 and path.read_text().count("\n") == 5  # two reads sent: intent + outcome
+    # two reads sent: intent + outcome
+    assert len(read_calls(path)) == 3 and path.read_text().count("\n") == 5
     for secret in secrets:
         assert secret not in text
 

@@ -17,7 +17,8 @@ AGENTS = [f"agent{i}" for i in range(10)]
 
 
 def fast_limits(**overrides: Any) -> dict[str, Any]:
-    return {"limits": {"requests_per_minute": 20, "window_seconds": 0.25, "max_wait_seconds": 30, **overrides}}
+    return {"limits": {"requests_per_minute": 20, "window_seconds": 0.25, "max_wait_seconds": 30,
+                       **overrides}}
 
 
 async def test_a_burst_of_300_calls_from_10_agents_never_shows_an_agent_a_429(make_config, sandbox):

@@ -17,9 +17,11 @@ def two_orgs(make_config):
 async def test_ids_sent_as_numbers_are_taken_as_their_digits(two_orgs, sandbox):
     async with running(two_orgs, sandbox) as runtime, mcp_client(runtime, "clerk") as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
-        customers = await client.call_tool("list_contacts", {"organization_id": int(ORG), "contact_type": "customer"})
+        customers = await client.call_tool("list_contacts",
+                                           {"organization_id": int(ORG), "contact_type": "customer"})
         customer = customers.structured_content["contacts"][0]
-        items = (await client.call_tool("list_items", {"organization_id": int(ORG)})).structured_content["items"]
+        items = (await client.call_tool("list_items",
+                                        {"organization_id": int(ORG)})).structured_content["items"]
         created = await client.call_tool("create_invoice", {
             "organization_id": int(ORG), "customer_id": int(customer["contact_id"]),
             "line_items": [{"item_id": int(items[0]["item_id"]), "quantity": 1}]})
@@ -35,7 +37,8 @@ async def test_ids_sent_as_numbers_are_taken_as_their_digits(two_orgs, sandbox):
 async def test_an_id_too_large_to_be_exact_is_refused_and_nothing_is_sent(two_orgs, sandbox):
     async with running(two_orgs, sandbox) as runtime, mcp_client(runtime, "clerk") as client:
         before = len(sandbox.api_requests)
-        refused = await client.call_tool("get_invoice", {"organization_id": ORG, "invoice_id": 460000000026049123})
+        refused = await client.call_tool("get_invoice",
+                                         {"organization_id": ORG, "invoice_id": 460000000026049123})
     text = refused.content[0].text
     assert refused.is_error and "invoice_id" in text and "send ids as strings" in text
     assert refused.structured_content["error"]["fields"] == ["invoice_id"]

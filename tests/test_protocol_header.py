@@ -17,7 +17,8 @@ from zbmcp.calls.demo import DEMO_AGENT, demo_config
 MCP_ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 LIST_TOOLS = {"jsonrpc": "2.0", "id": 7, "method": "tools/list"}
 MODERN_LIST_TOOLS = {"jsonrpc": "2.0", "id": 8, "method": "tools/list", "params": {"_meta": {
-    "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}}}
+    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+    "io.modelcontextprotocol/clientCapabilities": {}}}}
 
 
 @contextlib.asynccontextmanager
@@ -29,7 +30,8 @@ async def sandbox_http(sandbox: Any) -> AsyncIterator[httpx2.AsyncClient]:
 
 
 @pytest.mark.parametrize("version", ["bogus", "2025-13-45", "2099-01-01", "1" * 500])
-async def test_an_older_client_with_an_unknown_version_is_told_which_header_and_what_to_send(sandbox, version):
+async def test_an_older_client_with_an_unknown_version_is_told_which_header_and_what_to_send(
+        sandbox, version):
     async with sandbox_http(sandbox) as http:
         answer = await http.post("/mcp", json=LIST_TOOLS, headers={"MCP-Protocol-Version": version})
         body = answer.json()
@@ -42,8 +44,10 @@ async def test_an_older_client_with_an_unknown_version_is_told_which_header_and_
 
 async def test_a_stream_request_with_an_unknown_version_is_told_too(sandbox):
     async with sandbox_http(sandbox) as http:
-        answer = await http.get("/mcp", headers={"MCP-Protocol-Version": "bogus", "Accept": "text/event-stream"})
-        assert answer.status_code == 400 and "MCP-Protocol-Version header 'bogus'" in answer.json()["error"]["message"]
+        answer = await http.get("/mcp", headers={"MCP-Protocol-Version": "bogus",
+                                                 "Accept": "text/event-stream"})
+        assert answer.status_code == 400 \
+            and "MCP-Protocol-Version header 'bogus'" in answer.json()["error"]["message"]
 
 
 async def test_a_2026_client_whose_header_disagrees_with_its_envelope_is_told_by_the_sdk(sandbox):

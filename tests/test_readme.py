@@ -49,17 +49,20 @@ def test_the_worked_example_gives_each_agent_what_the_readme_says():
     assert reporting.organizations == bookkeeper.organizations == ("10234695",)
 
 
-# -- the first section: from a fresh clone to a tool call, one copy-paste per step ------------------------------
+# -- the first section: from a fresh clone to a tool call, one copy-paste per step ---------------------------
 
 NODE_TOOLS = REPO / "tests" / "node"
 NODE_22 = NODE_TOOLS / "node_modules" / "node" / "bin" / "node"
-INSPECTOR = NODE_TOOLS / "node_modules" / "@modelcontextprotocol" / "inspector" / "clients" / "launcher" / "build"
+INSPECTOR = NODE_TOOLS / "node_modules" / "@modelcontextprotocol" / "inspector" / "clients" / "launcher" \
+    / "build"
 PINNED = json.loads((NODE_TOOLS / "package.json").read_text())["devDependencies"]
 NPX_INSPECTOR = ["npx", "-y", f"@modelcontextprotocol/inspector@{PINNED['@modelcontextprotocol/inspector']}"]
-ZBMCP = Path(sys.executable).parent / "zbmcp"  # the venv's console script: .venv/bin/zbmcp in CI and the brief
+# the venv's console script: .venv/bin/zbmcp in CI and the brief
+ZBMCP = Path(sys.executable).parent / "zbmcp"
 needs_inspector = pytest.mark.skipif(
     not (NODE_22.is_file() and INSPECTOR.is_dir()),
-    reason="the MCP Inspector and Node 22 are not installed: run `npm ci --prefix tests/node --no-audit --no-fund`")
+    reason="the MCP Inspector and Node 22 are not installed: run `npm ci --prefix tests/node "
+           "--no-audit --no-fund`")
 
 
 def first_section_commands() -> list[str]:
@@ -68,7 +71,8 @@ def first_section_commands() -> list[str]:
 
 
 def as_run_here(command: str) -> list[str]:
-    """The README's command, with the venv's zbmcp for `.venv/bin/zbmcp` and the pinned Inspector for `npx`."""
+    """The README's command, with the venv's zbmcp for `.venv/bin/zbmcp` and the
+    pinned Inspector for `npx`."""
     words = shlex.split(command)
     if words[:3] == NPX_INSPECTOR:
         words = [str(NODE_22), str(INSPECTOR / "index.js"), *words[3:]]
@@ -76,8 +80,9 @@ def as_run_here(command: str) -> list[str]:
 
 
 async def inspect(command: list[str], tmp_path: Path) -> Any:
-    env = {**os.environ, "MCP_STORAGE_DIR": str(tmp_path / "inspector"), "MCP_INSPECTOR_SECRET_STORE": "memory",
-           "NODE_NO_WARNINGS": "1", "ZBMCP_HOME": str(tmp_path / "home")}
+    env = {**os.environ, "MCP_STORAGE_DIR": str(tmp_path / "inspector"),
+           "MCP_INSPECTOR_SECRET_STORE": "memory", "NODE_NO_WARNINGS": "1",
+           "ZBMCP_HOME": str(tmp_path / "home")}
     with anyio.fail_after(60):
         done = await anyio.run_process(command, cwd=REPO, env=env, check=False)
     assert done.returncode == 0, done.stderr.decode()
@@ -93,8 +98,10 @@ def test_the_first_step_is_the_install_and_every_npx_uses_the_inspector_the_test
 
 @needs_inspector
 async def test_the_readme_inspector_command_calls_a_tool_on_the_sandbox_over_stdio(tmp_path):
-    command = next(c for c in first_section_commands() if c.startswith("npx") and "--cli .venv/bin/zbmcp" in c)
-    assert "--tool-arg organization_id=10234695" in command  # a number to the Inspector: zbmcp takes its digits
+    command = next(c for c in first_section_commands() if c.startswith("npx")
+                   and "--cli .venv/bin/zbmcp" in c)
+    # a number to the Inspector: zbmcp takes its digits
+    assert "--tool-arg organization_id=10234695" in command
     answer = await inspect(as_run_here(command), tmp_path)
     listed = json.loads(answer["content"][0]["text"])  # the text is the compact result, as JSON
     assert listed["summary"].startswith("Listed 2 invoices") and len(listed["invoices"]) == 2
@@ -102,7 +109,8 @@ async def test_the_readme_inspector_command_calls_a_tool_on_the_sandbox_over_std
 
 async def test_the_command_the_readme_gives_a_client_is_absolute_and_serves_the_sandbox(tmp_path):
     echo = next(c for c in first_section_commands() if c.startswith("echo"))
-    printed = subprocess.run(["bash", "-c", echo], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    printed = subprocess.run(["bash", "-c", echo], cwd=REPO, capture_output=True, text=True,
+                             check=True).stdout
     program, *arguments = printed.split()
     assert Path(program).is_absolute() and program == str(REPO / ".venv" / "bin" / "zbmcp")
     params = StdioServerParameters(command=str(ZBMCP), args=arguments,

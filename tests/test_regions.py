@@ -1,4 +1,5 @@
-"""Each Zoho data center: tokens from its accounts server, calls to its API host (the sandbox plays every one)."""
+"""Each Zoho data center: tokens from its accounts server, calls to its API host (the
+sandbox plays every one)."""
 
 from __future__ import annotations
 

@@ -40,7 +40,8 @@ async def test_all_51_tools_are_listed_with_their_scope_access_and_hints(demo, s
     async with running(demo, sandbox) as runtime, mcp_client(runtime, "demo", mode=mode) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
     assert set(tools) == set(SPECS) and len(tools) == 51
-    defaults = {"read_only_hint": False, "destructive_hint": True, "idempotent_hint": False, "open_world_hint": True}
+    defaults = {"read_only_hint": False, "destructive_hint": True, "idempotent_hint": False,
+                "open_world_hint": True}
 
     def hint(hints: Any, key: str) -> bool:  # a hint left out is MCP's default
         value = getattr(hints, key)
@@ -50,7 +51,8 @@ async def test_all_51_tools_are_listed_with_their_scope_access_and_hints(demo, s
         spec = SPECS[name]
         assert tool.meta == {"zbmcp/scope": spec.scope}
         hints = tool.annotations
-        emails = name.startswith("email_") or name in ("create_invoice", "create_estimate")  # send=true emails
+        # send=true emails
+        emails = name.startswith("email_") or name in ("create_invoice", "create_estimate")
         assert hints.title == spec.title
         assert hint(hints, "read_only_hint") is (spec.access == "read")
         if spec.access == "write":
@@ -80,7 +82,8 @@ async def test_every_tool_works_against_the_sandbox(demo, sandbox):
         acme = next(c for c in customers if c["contact_name"].startswith("Acme"))
         vendors = (await call("list_contacts", contact_type="vendor"))["contacts"]
         vendor = vendors[0]
-        assert (await call("get_contact", contact_id=acme["contact_id"]))["contact"]["contact_id"] == acme["contact_id"]
+        assert (await call("get_contact", contact_id=acme["contact_id"]))["contact"]["contact_id"] \
+            == acme["contact_id"]
         new = (await call("create_contact", contact_name="Umbrella plc", contact_type="customer"))["contact"]
         await call("update_contact", contact_id=new["contact_id"], contact_name="Umbrella Corporation")
         await call("delete_contact", contact_id=new["contact_id"])
@@ -107,11 +110,12 @@ async def test_every_tool_works_against_the_sandbox(demo, sandbox):
         await call("mark_invoice_sent", invoice_id=invoice_id)
         await call("email_invoice", invoice_id=invoice_id, to_mail_ids=["ap@acme.example"])
         assert (await call("list_invoices", status="sent", customer_id=acme["contact_id"]))["invoices"]
-        payment = (await call("create_customer_payment", customer_id=acme["contact_id"], payment_mode="banktransfer",
-                              amount=100, date="2026-11-25",
+        payment = (await call("create_customer_payment", customer_id=acme["contact_id"],
+                              payment_mode="banktransfer", amount=100, date="2026-11-25",
                               invoices=[{"invoice_id": invoice_id, "amount_applied": 100}]))["payment"]
         assert (await call("list_customer_payments", customer_id=acme["contact_id"]))["customerpayments"]
-        applied = (await call("get_customer_payment", payment_id=payment["payment_id"]))["payment"]["invoices"]
+        applied = (await call("get_customer_payment",
+                              payment_id=payment["payment_id"]))["payment"]["invoices"]
         assert [entry["invoice_id"] for entry in applied] == [invoice_id]
         await call("delete_customer_payment", payment_id=payment["payment_id"])
         draft = (await call("create_invoice", customer_id=acme["contact_id"], line_items=lines))["invoice"]
@@ -120,15 +124,18 @@ async def test_every_tool_works_against_the_sandbox(demo, sandbox):
         await call("mark_invoice_draft", invoice_id=invoice_id)
         assert (await call("get_invoice", invoice_id=invoice_id))["invoice"]["status"] == "draft"
 
-        estimate = (await call("create_estimate", customer_id=acme["contact_id"], line_items=lines))["estimate"]
+        estimate = (await call("create_estimate", customer_id=acme["contact_id"],
+                               line_items=lines))["estimate"]
         await call("email_estimate", estimate_id=estimate["estimate_id"], to_mail_ids=["buyer@acme.example"])
         await call("list_estimates")
         await call("get_estimate", estimate_id=estimate["estimate_id"])
-        order = (await call("create_sales_order", customer_id=acme["contact_id"], line_items=lines))["salesorder"]
+        order = (await call("create_sales_order", customer_id=acme["contact_id"],
+                            line_items=lines))["salesorder"]
         await call("list_sales_orders")
         await call("get_sales_order", salesorder_id=order["salesorder_id"])
         bill = (await call("create_bill", vendor_id=vendor["contact_id"], bill_number="B-2026-11",
-                           line_items=[{"account_id": expense_account["account_id"], "rate": 80, "quantity": 1}]))["bill"]
+                           line_items=[{"account_id": expense_account["account_id"], "rate": 80,
+                                        "quantity": 1}]))["bill"]
         await call("list_bills")
         await call("get_bill", bill_id=bill["bill_id"])
         paid = (await call("create_vendor_payment", vendor_id=vendor["contact_id"], amount=80,
@@ -196,12 +203,14 @@ async def test_a_wrong_sort_or_filter_value_is_refused_with_the_values_zoho_take
     """The listing names a few sort columns and filters; the refusal of a wrong one names them all."""
     async with running(demo, sandbox) as runtime, mcp_client(runtime, "demo") as client:
         seen = len(sandbox.api_requests)
-        wrong_sort = error(await client.call_tool("list_invoices", {"organization_id": ORG, "sort_column": "amount"}))
+        wrong_sort = error(await client.call_tool("list_invoices",
+                                                  {"organization_id": ORG, "sort_column": "amount"}))
         wrong_filter = error(await client.call_tool("list_contacts", {"organization_id": ORG,
                                                                       "filter_by": "Invoice.Overdue"}))
         refused = len(sandbox.api_requests) - seen
-        biggest = body(await client.call_tool("list_invoices", {"organization_id": ORG, "sort_column": "balance",
-                                                                "sort_order": "D", "per_page": 3}))
+        biggest = body(await client.call_tool("list_invoices",
+                                              {"organization_id": ORG, "sort_column": "balance",
+                                               "sort_order": "D", "per_page": 3}))
     assert refused == 0
     assert wrong_sort["fields"] == ["sort_column"]
     for column in ("customer_name", "invoice_number", "date", "due_date", "total", "balance", "created_time"):
@@ -215,7 +224,8 @@ async def test_bad_arguments_are_refused_naming_the_field_and_nothing_is_sent(de
     async with running(demo, sandbox) as runtime, mcp_client(runtime, "demo") as client:
         seen = len(sandbox.api_requests)
         missing = error(await client.call_tool("create_invoice", {"organization_id": ORG}))
-        traversal = error(await client.call_tool("get_invoice", {"organization_id": ORG, "invoice_id": "../1"}))
+        traversal = error(await client.call_tool("get_invoice",
+                                                 {"organization_id": ORG, "invoice_id": "../1"}))
         mistyped = error(await client.call_tool("list_invoices", {"organization_id": ORG, "page": "two"}))
     assert missing["fields"] == ["customer_id", "line_items"]
     assert traversal["fields"] == ["invoice_id"] and "digits only" in traversal["message"]
@@ -279,7 +289,8 @@ async def test_reads_retry_through_5xx_and_429_but_a_failed_write_is_not_repeate
     async with running(demo, sandbox) as runtime, mcp_client(runtime, "demo") as client:
         body(await client.call_tool("list_invoices", {"organization_id": ORG}))
         body(await client.call_tool("list_items", {"organization_id": ORG}))
-        unknown = error(await client.call_tool("create_contact", {"organization_id": ORG, "contact_name": "X"}))
+        unknown = error(await client.call_tool("create_contact",
+                                               {"organization_id": ORG, "contact_name": "X"}))
     assert unknown["type"] == "OutcomeUnknown" and "list_contacts" in unknown["message"]
     assert len([r for r in sandbox.api_requests if r.method == "POST"]) == 1
 

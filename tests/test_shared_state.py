@@ -1,5 +1,5 @@
-"""Issue #13 as a user meets it: several zbmcp processes (stdio servers a desktop started, replicas of a fleet)
-share one organization's limits, one agent's quota and one Zoho token, on either State backend."""
+"""Issue #13 as a user meets it: several zbmcp processes (stdio servers a desktop started, replicas of a
+fleet) share one organization's limits, one agent's quota and one Zoho token, on either State backend."""
 
 from __future__ import annotations
 
@@ -21,22 +21,24 @@ STATE_KEY = "test-state-key-" + "x" * 32
 def state_section(backend: str, request: pytest.FixtureRequest) -> dict[str, Any] | None:
     if backend == "local":
         return None
-    return {"backend": "redis", "url": request.getfixturevalue("redis_url"), "key_prefix": f"t-{new_id()[:10]}:",
-            "encryption_key": STATE_KEY}
+    return {"backend": "redis", "url": request.getfixturevalue("redis_url"),
+            "key_prefix": f"t-{new_id()[:10]}:", "encryption_key": STATE_KEY}
 
 
 @pytest.mark.parametrize("backend", ["local", "redis"])
 async def test_six_stdio_servers_started_together_share_one_refresh_and_one_quota(
         backend, request, sandbox, home, tmp_path):
-    """Six servers for one agent start at once. Zoho lets a refresh token mint about ten access tokens per ten
-    minutes: they must mint one between them (not one each). And the agent's quota of 3 a minute is 3 in all."""
+    """Six servers for one agent start at once. Zoho lets a refresh token mint about ten access
+    tokens per ten minutes: they must mint one between them (not one each). And the agent's quota
+    of 3 a minute is 3 in all."""
     with SandboxServer(sandbox) as server:
         path = tmp_path / "zbmcp.yaml"
         path.write_text(config_text(
             sandbox, {"a": agent(["list_items"], quota={"per_minute": 3})}, base_url=server.base_url,
             connection={"token_store": None, "limits": {"max_wait_seconds": 0}},
             audit={"path": str(tmp_path / "audit.jsonl")}, state=state_section(backend, request)))
-        params = StdioServerParameters(command=sys.executable, env={**environ(sandbox, home), "PATH": "/usr/bin:/bin"},
+        params = StdioServerParameters(command=sys.executable,
+                                       env={**environ(sandbox, home), "PATH": "/usr/bin:/bin"},
                                        args=["-m", "zbmcp", "serve", "--config", str(path), "--agent", "a"])
         results: list[Any] = []
         with anyio.fail_after(90):

@@ -40,14 +40,15 @@ DAMAGES: dict[str, Callable[[Path], None]] = {
     "a JSON list": lambda p: p.write_text('["access_token", "1000.x"]'),
     "not JSON": lambda p: p.write_text('{"access_token": '),
     "a FIFO": lambda p: os.mkfifo(p),
-    "wrong types": lambda p: p.write_text(json.dumps({"access_token": 5, "expires_at": "soon", "refresh_at": None})),
+    "wrong types": lambda p: p.write_text(json.dumps({"access_token": 5, "expires_at": "soon",
+                                                      "refresh_at": None})),
     "huge": lambda p: p.write_text(" " * 200_000 + "{}"),
 }
 
 
 @pytest.mark.parametrize("damage", DAMAGES, ids=list(DAMAGES))
-async def test_a_damaged_token_file_is_moved_aside_with_a_warning_and_rebuilt(make_config, sandbox, home, caplog,
-                                                                            damage):
+async def test_a_damaged_token_file_is_moved_aside_with_a_warning_and_rebuilt(
+        make_config, sandbox, home, caplog, damage):
     caplog.set_level(logging.WARNING, logger="zbmcp")
     planted = plant(home, DAMAGES[damage])
     loaded = make_config({"a": agent(["list_items"])}, connection=FILE_STORE)
@@ -80,8 +81,8 @@ async def test_an_impossible_expiry_keeps_the_refresh_token_and_refreshes(make_c
 def test_a_config_that_is_not_utf8_is_a_clear_error(tmp_path):
     path = tmp_path / "zbmcp.yaml"
     path.write_bytes(b"agents:\n  caf\xe9: {}\n")
-    shown = subprocess.run([sys.executable, "-m", "zbmcp", "tools", "--config", str(path)], capture_output=True,
-                           text=True, timeout=60)
+    shown = subprocess.run([sys.executable, "-m", "zbmcp", "tools", "--config", str(path)],
+                           capture_output=True, text=True, timeout=60)
     assert shown.returncode == 1 and "Traceback" not in shown.stderr
     assert f"{path}:2: the config is not UTF-8 text" in shown.stderr
 
@@ -108,7 +109,8 @@ def test_agent_key_never_writes_through_a_symlink_planted_at_its_temporary_path(
     assert all(link.is_symlink() for link in planted)
     assert key_hash(key) in config.read_text() and not config.is_symlink()
     assert stat.S_IMODE(config.stat().st_mode) == 0o640  # the user's permissions are kept
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")) == sorted(p.name for p in planted)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")) \
+        == sorted(p.name for p in planted)
 
 
 def test_a_replaced_file_is_private_from_its_creation(tmp_path, monkeypatch):
@@ -136,4 +138,5 @@ def test_the_sandbox_token_file_warning_names_no_secret(sandbox: Sandbox, home, 
                                                            "expires_at": "x"})))
     assert FileTokenStore(path).load() == {"refresh_token": sandbox.credentials.refresh_token}
     assert "expires_at is not a possible time" in caplog.text
-    assert sandbox.credentials.refresh_token not in caplog.text  # the warning says what is wrong, never the secret
+    # the warning says what is wrong, never the secret
+    assert sandbox.credentials.refresh_token not in caplog.text

@@ -19,7 +19,8 @@ SERVE = [sys.executable, "-m", "zbmcp", "serve", "--sandbox"]
 async def test_a_malformed_line_gets_a_json_rpc_error_and_a_stderr_line_and_the_server_goes_on(tmp_path):
     lines = [
         b"this is not json\n",
-        b'{"jsonrpc": "2.0", "id": 5, "method": 5}\n',  # JSON, but not a JSON-RPC message: answered under id 5
+        # JSON, but not a JSON-RPC message: answered under id 5
+        b'{"jsonrpc": "2.0", "id": 5, "method": 5}\n',
         b"\n",  # a blank line is nothing to answer
         b'[1, 2]\n',
         b'{"jsonrpc": "2.0", "id": 1, "method": "ping"}\n',
@@ -36,7 +37,8 @@ async def test_a_malformed_line_gets_a_json_rpc_error_and_a_stderr_line_and_the_
             code = await process.wait()
             stderr = b"".join([chunk async for chunk in process.stderr]).decode()
     assert answers[0] == {"jsonrpc": "2.0", "id": None, "error": answers[0]["error"]}
-    assert answers[0]["error"]["code"] == -32700 and "one JSON-RPC message per line" in answers[0]["error"]["message"]
+    assert answers[0]["error"]["code"] == -32700 \
+        and "one JSON-RPC message per line" in answers[0]["error"]["message"]
     assert answers[1]["id"] == 5 and answers[1]["error"]["code"] == -32600
     assert answers[2]["id"] is None and answers[2]["error"]["code"] == -32600
     assert answers[3] == {"jsonrpc": "2.0", "id": 1, "result": {}}  # the server is still there

@@ -259,9 +259,10 @@ async def test_a_person_approves_an_invoice_email_over_http(hosted, sandbox, key
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
-async def test_an_approval_asked_only_by_an_argument_rule_reaches_the_person_over_http(make_config, sandbox, keys,
-                                                                                      mode):
-    """No `require_approval` at all: an `approve` rule alone must still give older clients a session to answer in."""
+async def test_an_approval_asked_only_by_an_argument_rule_reaches_the_person_over_http(
+        make_config, sandbox, keys, mode):
+    """No `require_approval` at all: an `approve` rule alone must still give older clients
+    a session to answer in."""
     loaded = make_config({"alice": agent(["bills:*"], approval="client", api_keys=[key_hash(keys["alice"])],
                                          rules=[{"approve": "amount > 5000.0", "name": "big-bills"}])})
     questions: list[str] = []
@@ -271,8 +272,9 @@ async def test_an_approval_asked_only_by_an_argument_rule_reaches_the_person_ove
         return types.ElicitResult(action="accept", content={"approve": True})
 
     view = sandbox.store(ORG)
-    bill = {"organization_id": ORG, "vendor_id": view.contact_id("Office Supplies Co"), "bill_number": "B-9000",
-            "line_items": [{"account_id": view.account_id("Office Supplies"), "rate": 9000, "quantity": 1}]}
+    bill = {"organization_id": ORG, "vendor_id": view.contact_id("Office Supplies Co"),
+            "bill_number": "B-9000", "line_items": [{"account_id": view.account_id("Office Supplies"),
+                                                     "rate": 9000, "quantity": 1}]}
     async with running(loaded, sandbox) as runtime, serving(runtime) as server:
         async with connect(server, keys["alice"], mode=mode, elicitation_callback=person) as alice:
             created = await alice.call_tool("create_bill", bill)
@@ -497,7 +499,8 @@ def test_agent_key_refuses_an_unknown_agent_and_leaves_the_file_alone(sandbox, h
 # -- the command line: `zbmcp serve --sandbox --transport http` ---------------------------------------
 
 
-async def test_serve_sandbox_over_http_with_a_key_from_the_environment_needs_it_and_stops_on_sigterm(tmp_path):
+async def test_serve_sandbox_over_http_with_a_key_from_the_environment_needs_it_and_stops_on_sigterm(
+        tmp_path):
     key = new_api_key()[0]
     command = [sys.executable, "-m", "zbmcp", "serve", "--sandbox", "--transport", "both", "--port", "0",
                "--key-env", "DEMO_KEY"]
@@ -530,5 +533,6 @@ async def test_serve_sandbox_over_http_with_a_key_from_the_environment_needs_it_
     assert keyless.status_code == 401  # with a key set, there is no keyless mode
     assert "`Authorization: Bearer <the value of $DEMO_KEY>`" in output
     assert key not in output and "no key needed" not in output
-    assert f"the operator's console is at {server.url}/console; the sandbox has no operators (docs/console.md" in output
+    assert (f"the operator's console is at {server.url}/console; the sandbox has no operators "
+            "(docs/console.md") in output
     assert "Traceback" not in output

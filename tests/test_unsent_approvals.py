@@ -1,8 +1,8 @@
 """A call that never reached Zoho: it says so on the record, and the person's approval it used is not spent.
 
 Only a failure proven to come before any byte of the request was sent (here: Zoho's port refuses connections)
-gives the approval back. Anything that may have reached Zoho (a reset or a timeout after sending, a 5xx) spends
-it: a second send could double the write. Racing retries send at most once.
+gives the approval back. Anything that may have reached Zoho (a reset or a timeout after sending, a 5xx)
+spends it: a second send could double the write. Racing retries send at most once.
 """
 
 from __future__ import annotations
@@ -47,8 +47,10 @@ async def together(*calls: Any) -> list[types.CallToolResult]:
 # -- the record ----------------------------------------------------------------------------------------------
 
 
-async def test_a_write_that_could_not_connect_is_recorded_as_nothing_sent(make_config, sandbox, home, tmp_path):
-    """The intent record said "is sending"; the outcome says plainly that nothing was, here and in `zbmcp audit`."""
+async def test_a_write_that_could_not_connect_is_recorded_as_nothing_sent(
+        make_config, sandbox, home, tmp_path):
+    """The intent record said "is sending"; the outcome says plainly that nothing was,
+    here and in `zbmcp audit`."""
     log = tmp_path / "audit.jsonl"
     async with SwitchableZoho(sandbox) as zoho:
         loaded = make_config({"bookkeeper": agent(["invoices:*"])}, base_url=zoho.base_url,
@@ -71,7 +73,7 @@ async def test_a_write_that_could_not_connect_is_recorded_as_nothing_sent(make_c
     assert "sending" not in row
 
 
-# -- approval: console -----------------------------------------------------------------------------------------
+# -- approval: console ---------------------------------------------------------------------------------------
 
 
 async def test_an_operators_approval_survives_a_call_that_could_not_connect_and_is_spent_once_sent(
@@ -93,12 +95,14 @@ async def test_an_operators_approval_survives_a_call_that_could_not_connect_and_
     assert error_type(unsent) == "ZohoUnreachable"
     assert f"Approval {held.id} still holds for this exact call" in unsent.content[0].text
     assert not done.is_error, done.content[0].text  # the retry, without asking again
-    assert error_type(again) == "ApprovalPending" and held.id not in again.content[0].text  # spent by the send
+    # spent by the send
+    assert error_type(again) == "ApprovalPending" and held.id not in again.content[0].text
     assert [mail.to for mail in sandbox.outbox] == [["ap@acme.example"]]
     assert after.status == "used"
     calls = [r for r in runtime.audit.records if r.get("tool") == "email_invoice" and "call_id" in r]
     assert [r["decision"] for r in calls] == ["pending", "failed", "allowed", "pending"]
-    assert calls[1]["rule"].startswith(f"could not connect to Zoho; nothing sent; approval {held.id} still holds")
+    assert calls[1]["rule"].startswith("could not connect to Zoho; nothing sent; approval "
+                                       f"{held.id} still holds")
     assert calls[2]["rule"].startswith(f"approved by operator olivia in the console (approval {held.id})")
 
 
@@ -117,7 +121,8 @@ async def test_racing_retries_of_a_kept_approval_send_once(make_config, sandbox)
             await zoho.up()
             # Both retries at once, the first one held inside Zoho while the second one arrives.
             release, entered = anyio.Event(), anyio.Event()
-            sandbox.faults.add(Fault(kind="hold", route=EMAIL_ROUTE, times=1, release=release, entered=entered))
+            sandbox.faults.add(Fault(kind="hold", route=EMAIL_ROUTE, times=1, release=release,
+                                     entered=entered))
             results: list[types.CallToolResult] = []
             with anyio.fail_after(30):
                 async with anyio.create_task_group() as tg:
@@ -144,7 +149,8 @@ async def test_racing_retries_of_a_kept_approval_send_once(make_config, sandbox)
     {"kind": "latency", "delay_seconds": 2.0},  # no answer within the timeout
 ], ids=["reset-after-acting", "reset-after-sending", "500", "502", "timeout"])
 async def test_an_approval_is_spent_by_anything_that_may_have_reached_zoho(make_config, sandbox, fault):
-    loaded = make_config({"mailer": mailer()}, console={"hold_seconds": 0}, connection={"timeout_seconds": 0.5})
+    loaded = make_config({"mailer": mailer()}, console={"hold_seconds": 0},
+                         connection={"timeout_seconds": 0.5})
     async with running(loaded, sandbox) as runtime, serving(runtime) as server, connect(server) as client:
         arguments = await email_arguments(client)
         await client.call_tool("email_invoice", arguments)
@@ -158,7 +164,7 @@ async def test_an_approval_is_spent_by_anything_that_may_have_reached_zoho(make_
     assert emails_sent(sandbox) <= 1 and len(sandbox.outbox) == (1 if fault["kind"] == "drop_after" else 0)
 
 
-# -- approval: client (the person answers through the agent's own MCP client) ---------------------------------
+# -- approval: client (the person answers through the agent's own MCP client) --------------------------------
 
 
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
@@ -211,7 +217,8 @@ async def test_a_kept_approval_lets_only_the_same_call_through(make_config, sand
             await zoho.down()
             unsent = await client.call_tool("email_invoice", arguments)
             await zoho.up()
-            changed = await client.call_tool("email_invoice", {**arguments, "to_mail_ids": ["x@evil.example"]})
+            changed = await client.call_tool("email_invoice",
+                                             {**arguments, "to_mail_ids": ["x@evil.example"]})
             elsewhere = await other.call_tool("email_invoice", arguments)
             kept = await client.call_tool("email_invoice", arguments)
     assert error_type(unsent) == "ZohoUnreachable"
@@ -221,8 +228,9 @@ async def test_a_kept_approval_lets_only_the_same_call_through(make_config, sand
 
 
 async def test_an_approval_held_back_by_zbmcps_own_limits_holds_after_a_restart(make_config, sandbox):
-    """The daily budget refuses the approved call before it goes out: the approval is kept in the shared state,
-    so once the budget allows it (here: raised, and zbmcp restarted) the same call goes through unasked."""
+    """The daily budget refuses the approved call before it goes out: the approval is kept in
+    the shared state, so once the budget allows it (here: raised, and zbmcp restarted) the same
+    call goes through unasked."""
     asked: list[str] = []
 
     async def person(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:

@@ -62,7 +62,8 @@ class AuditUnavailable(ZbmcpError):
 
 
 class ZohoApiError(ZbmcpError):
-    def __init__(self, message: str, *, status: int | None, code: int | None, zoho_message: str | None) -> None:
+    def __init__(self, message: str, *, status: int | None, code: int | None,
+                 zoho_message: str | None) -> None:
         self.status = status
         self.code = code
         self.zoho_message = zoho_message

@@ -3,8 +3,8 @@ writing through someone else's file.
 
 The new content goes to a temporary file in the same folder, created exclusively (O_EXCL: never a file or a
 link that is already there, so a symlink planted at a guessable name is refused, not followed), never through
-a symbolic link (O_NOFOLLOW), readable by the owner only from the moment it exists (0600), flushed, then renamed
-over the target in one step: a reader sees the old file or the new one, never a half-written one.
+a symbolic link (O_NOFOLLOW), readable by the owner only from the moment it exists (0600), flushed, then
+renamed over the target in one step: a reader sees the old file or the new one, never a half-written one.
 """
 
 from __future__ import annotations
@@ -58,7 +58,8 @@ def replace_file(path: Path, data: bytes, *, mode: int = 0o600, durable: bool = 
 
 
 def write_private_file(path: Path, data: bytes, *, durable: bool = True) -> None:
-    """Atomically replace `path` with `data`, readable by the owner only, in a folder only the owner can enter.
+    """Atomically replace `path` with `data`, readable by the owner only, in a folder
+    only the owner can enter.
 
     durable=False skips the fsyncs, for counters rewritten on every call where losing the last write is fine.
     """

@@ -35,8 +35,8 @@ def listen(host: str, port: int) -> socket.socket:
     try:
         return bind_listener(host, port)
     except socket.gaierror:
-        raise CannotListen(f"cannot listen on {host}: no such host name; give --host an address of this machine "
-                           "(e.g. 127.0.0.1)") from None
+        raise CannotListen(f"cannot listen on {host}: no such host name; give --host an address of "
+                           "this machine (e.g. 127.0.0.1)") from None
     except OverflowError:
         raise CannotListen(f"cannot listen on port {port}: a port is a number from 0 to 65535") from None
     except OSError as exc:
@@ -49,7 +49,8 @@ def _explain(exc: OSError, host: str, port: int) -> str:
         return (f"cannot listen on {where}: the port is already in use (another zbmcp, or another server); "
                 f"stop it or choose another port with --port")
     if exc.errno in (errno.EACCES, errno.EPERM):
-        return f"cannot listen on {where}: not allowed (ports below 1024 need privileges); choose --port 1024 or above"
+        return (f"cannot listen on {where}: not allowed (ports below 1024 need privileges); "
+                "choose --port 1024 or above")
     if exc.errno == errno.EADDRNOTAVAIL:
         return f"cannot listen on {where}: {host} is not an address of this machine; check --host"
     return f"cannot listen on {where}: {exc.strerror or exc}"

@@ -38,7 +38,8 @@ def console_config(make_config, tmp_path):
     return make
 
 
-async def sign_in(http: httpx2.AsyncClient, base: str, name: str = "olivia", secret: str = SECRET) -> httpx2.Response:
+async def sign_in(http: httpx2.AsyncClient, base: str, name: str = "olivia",
+                  secret: str = SECRET) -> httpx2.Response:
     page = await http.get(f"{base}/console/sign-in")
     return await http.post(f"{base}/console/sign-in",
                            data={"operator": name, "secret": secret, "csrf": csrf_in(page.text)})

@@ -2,7 +2,8 @@
 real agent calling through MCP: sign in, read the README config's access matrix, approve and deny a pending
 email and see the agent's call end, filter the audit log and watch new records arrive.
 
-These tests also take the screenshots in docs/console/ (ZBMCP_SCREENSHOTS=1; otherwise into a temporary folder).
+These tests also take the screenshots in docs/console/ (ZBMCP_SCREENSHOTS=1; otherwise
+into a temporary folder).
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ def screenshots(tmp_path: Path) -> Screenshots:
 @contextlib.asynccontextmanager
 async def agent_client(server: HttpServer, key: str = MAILER_KEY) -> AsyncIterator[Client]:
     async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"}) as http:
-        async with Client(streamable_http_client(f"{server.url}/mcp", http_client=http), mode="legacy") as client:
+        async with Client(streamable_http_client(f"{server.url}/mcp", http_client=http),
+                          mode="legacy") as client:
             yield client
 
 
@@ -86,7 +88,8 @@ async def test_sign_in_and_read_the_readme_configs_access_matrix(sandbox, home, 
         await expect(cell).to_contain_text("excluded by `exclude: delete_invoice`")
         await expect(cell).to_contain_text("a person approves each call (`require_approval: email_invoice`)")
         overflow = await page.locator(".scroll").evaluate("box => box.scrollWidth - box.clientWidth")
-        assert overflow <= 0, f"the matrix needs {overflow} px more than a wide window: some modules are out of sight"
+        assert overflow <= 0, (f"the matrix needs {overflow} px more than a wide window: "
+                               "some modules are out of sight")
         await screenshots.take(page, "access")
 
         await page.get_by_role("link", name="Compare with another config").click()
@@ -114,7 +117,8 @@ async def test_an_operator_decides_a_pending_email_and_the_agents_call_ends(cons
             async with anyio.create_task_group() as tg:
                 async def email() -> None:
                     results.append(await agent.call_tool("email_invoice", {
-                        "organization_id": ORG, "invoice_id": invoice_id, "to_mail_ids": ["ap@acme.example"]}))
+                        "organization_id": ORG, "invoice_id": invoice_id,
+                        "to_mail_ids": ["ap@acme.example"]}))
 
                 tg.start_soon(email)
                 card = page.locator("article.held")  # appears without a reload: the inbox refreshes itself
@@ -146,12 +150,14 @@ async def test_filter_the_audit_and_watch_new_records_arrive(console_config, san
             browser_page(height=900) as page:
         invoice_id = await first_draft(agent)
         await agent.call_tool("list_contacts", {"organization_id": ORG})
-        await agent.call_tool("delete_invoice", {"organization_id": ORG, "invoice_id": invoice_id})  # excluded
+        # excluded
+        await agent.call_tool("delete_invoice", {"organization_id": ORG, "invoice_id": invoice_id})
         await sign_in(page, server)
         await page.get_by_role("link", name="Audit").click()
         rows = page.locator("#audit-rows tr")
         await expect(rows.first.locator(".sentence")).to_contain_text('operator "olivia" signed in')
-        await expect(rows.nth(1).locator(".sentence")).to_contain_text('agent "bookkeeper" tried to delete an invoice')
+        await expect(rows.nth(1).locator(".sentence")).to_contain_text('agent "bookkeeper" tried to '
+                                                                       'delete an invoice')
         await page.get_by_label("Decision").select_option("denied")
         await page.get_by_role("button", name="Filter").click()
         await expect(rows).to_have_count(1)
@@ -181,4 +187,5 @@ def test_the_screenshots_in_the_docs_exist():
     """docs/console.md shows these; they are retaken with ZBMCP_SCREENSHOTS=1."""
     folder = Path(__file__).resolve().parents[2] / "docs" / "console"
     for name in ("sign-in", "access", "compare", "inbox", "audit"):
-        assert (folder / f"{name}.png").is_file(), f"run ZBMCP_SCREENSHOTS=1 pytest {__file__} to take {name}.png"
+        assert (folder / f"{name}.png").is_file(), \
+            f"run ZBMCP_SCREENSHOTS=1 pytest {__file__} to take {name}.png"

@@ -45,7 +45,8 @@ def test_operator_add_prints_a_secret_once_and_stores_only_its_hash(sandbox, hom
     assert verify_secret(secret, operators["olivia"].secret)
     assert verify_secret("a passphrase oscar chose", operators["oscar"].secret)
     assert not verify_secret(secret, operators["oscar"].secret)
-    assert short.returncode == 1 and "at least 12 characters" in short.stderr and "otto" not in path.read_text()
+    assert short.returncode == 1 and "at least 12 characters" in short.stderr \
+        and "otto" not in path.read_text()
     assert taken.returncode == 1 and "operator 'olivia' exists" in taken.stderr
 
 

@@ -44,7 +44,8 @@ async def test_behind_a_tls_proxy_the_cookie_is_secure(console_config, sandbox):
             page = await http.get(f"{server.url}/console/sign-in")
             form_cookie = page.headers["set-cookie"].split(";")[0]  # a client on https would send it back
             signed = await http.post(f"{server.url}/console/sign-in", headers={"Cookie": form_cookie},
-                                     data={"operator": "olivia", "secret": SECRET, "csrf": csrf_in(page.text)})
+                                     data={"operator": "olivia", "secret": SECRET,
+                                           "csrf": csrf_in(page.text)})
     cookie = next(c for c in signed.headers.get_list("set-cookie") if c.startswith("zbmcp_console="))
     assert "secure" in cookie.lower() and "secure" in page.headers["set-cookie"].lower()
 
@@ -77,7 +78,8 @@ async def test_agent_keys_never_open_the_console(console_config, sandbox):
     records = runtime.audit.records
     refused = [r for r in records if r.get("event") == "console.refused"]
     failed = [r for r in records if r.get("event") == "console.sign_in"]
-    assert refused[-1]["agent"] == "bookkeeper" and "agent keys never open the console" in refused[-1]["sentence"]
+    assert refused[-1]["agent"] == "bookkeeper" \
+        and "agent keys never open the console" in refused[-1]["sentence"]
     assert failed[-1]["agent"] == "bookkeeper" and failed[-1]["decision"] == "denied"
     assert MAILER_KEY not in runtime.audit.buffer.getvalue()
 
@@ -98,7 +100,8 @@ async def test_forged_replayed_and_late_forms_are_refused_and_audited(console_co
             await http.post(f"{server.url}/console/sign-out", data={"csrf": token})
             after_sign_out = await http.post(compare, data={"candidate": "agents: {}", "csrf": token})
         async with httpx2.AsyncClient() as stranger:
-            hostile_host = await stranger.get(f"{server.url}/console/sign-in", headers={"Host": "evil.example"})
+            hostile_host = await stranger.get(f"{server.url}/console/sign-in",
+                                              headers={"Host": "evil.example"})
     assert no_token.status_code == wrong_token.status_code == 403
     assert "security token is missing or stale" in no_token.text
     assert other_site.status_code == 403 and "another site" in other_site.text

@@ -1,5 +1,5 @@
-"""An operator approves in the console; the agent's call cannot reach Zoho: the approval still holds, the inbox
-says it waits for the call, and the audit viewer says plainly that nothing was sent."""
+"""An operator approves in the console; the agent's call cannot reach Zoho: the approval still holds, the
+inbox says it waits for the call, and the audit viewer says plainly that nothing was sent."""
 
 from __future__ import annotations
 
@@ -15,17 +15,21 @@ from tests.unreachable import SwitchableZoho
 from zbmcp.core.credentials import key_hash
 
 
-async def test_an_approval_given_in_the_console_outlives_a_call_zoho_never_got(make_config, sandbox, tmp_path):
+async def test_an_approval_given_in_the_console_outlives_a_call_zoho_never_got(
+        make_config, sandbox, tmp_path):
     async with SwitchableZoho(sandbox) as zoho:
         loaded = make_config(
-            {"bookkeeper": agent(["invoices:*"], require_approval=["email_invoice"], api_keys=[key_hash(MAILER_KEY)])},
+            {"bookkeeper": agent(["invoices:*"], require_approval=["email_invoice"],
+                                 api_keys=[key_hash(MAILER_KEY)])},
             base_url=zoho.base_url, operators={"olivia": OLIVIA}, console={"hold_seconds": 0},
             audit={"path": str(tmp_path / "audit.jsonl")})
-        async with running(loaded, sandbox, transport=None, audit=None) as runtime, serving(runtime) as server:
+        async with running(loaded, sandbox, transport=None, audit=None) as runtime, \
+                serving(runtime) as server:
             agent_http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {MAILER_KEY}"})
             async with agent_http, Client(streamable_http_client(f"{server.url}/mcp", http_client=agent_http),
                                           mode="legacy") as bookkeeper, httpx2.AsyncClient() as operator:
-                drafts = await bookkeeper.call_tool("list_invoices", {"organization_id": ORG, "status": "draft"})
+                drafts = await bookkeeper.call_tool("list_invoices",
+                                                    {"organization_id": ORG, "status": "draft"})
                 arguments = {"organization_id": ORG, "to_mail_ids": ["ap@acme.example"],
                              "invoice_id": drafts.structured_content["invoices"][0]["invoice_id"]}
                 waiting = await bookkeeper.call_tool("email_invoice", arguments)

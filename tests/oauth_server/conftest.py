@@ -1,6 +1,6 @@
-"""A zbmcp that lets people sign in (its OAuth server on a real loopback port) in front of the sandbox (also on
-a real port, with Zoho's sign-in page), a person's browser that follows redirects and fills forms, and the MCP
-SDK's own OAuth client.
+"""A zbmcp that lets people sign in (its OAuth server on a real loopback port) in front of the sandbox (also
+on a real port, with Zoho's sign-in page), a person's browser that follows redirects and fills forms, and
+the MCP SDK's own OAuth client.
 
     async with connector(make_config, sandbox, agents) as zb:   # zb.url, zb.audit, zb.sandbox
         async with signed_in(zb, "alice@sandbox-trading.example") as client:
@@ -27,7 +27,12 @@ import httpx2
 from mcp import Client
 from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
+from mcp.shared.auth import (
+    AuthorizationCodeResult,
+    OAuthClientInformationFull,
+    OAuthClientMetadata,
+    OAuthToken,
+)
 
 from tests.conftest import ORG, AuditCapture, free_port, running, serving
 from zbmcp.audit.log import fold_calls, read_records
@@ -110,7 +115,7 @@ async def connector(make_config: Callable[..., LoadedConfig], sandbox: Sandbox, 
                 yield Connector(server.url, sandbox, runtime, server, audit)
 
 
-# -- a person's browser ---------------------------------------------------------------------------------------
+# -- a person's browser --------------------------------------------------------------------------------------
 
 
 class _Forms(HTMLParser):
@@ -145,13 +150,15 @@ def form_of(page: httpx2.Response) -> dict[str, Any]:
 
 @dataclass
 class Browser:
-    """Cookies, redirects followed one by one (so a test can stop at the app's redirect URI), forms filled in."""
+    """Cookies, redirects followed one by one (so a test can stop at the app's redirect
+    URI), forms filled in."""
 
     http: httpx2.AsyncClient = field(default_factory=lambda: httpx2.AsyncClient(follow_redirects=False,
                                                                                 timeout=10))
     history: list[str] = field(default_factory=list)
 
-    async def go(self, url: str, *, method: str = "GET", data: dict[str, str] | None = None) -> httpx2.Response:
+    async def go(self, url: str, *, method: str = "GET",
+                 data: dict[str, str] | None = None) -> httpx2.Response:
         """Follow redirects until a page, or until the app's redirect URI (returned unvisited as a 302)."""
         response = await self.http.request(method, url, data=data)
         self.history.append(url)
@@ -197,7 +204,7 @@ async def sign_in_and_consent(browser: Browser, authorize_url: str, email: str, 
     return await browser.submit(consent, **values)
 
 
-# -- the MCP SDK's OAuth client ---------------------------------------------------------------------------------
+# -- the MCP SDK's OAuth client ------------------------------------------------------------------------------
 
 
 class MemoryStorage:
@@ -241,7 +248,8 @@ class SdkClient:
         self.authorizations += 1
         answer = app_redirect(await sign_in_and_consent(self.browser, url, self.email,
                                                         allow_writes=self.allow_writes))
-        self._result = AuthorizationCodeResult(code=answer["code"], state=answer.get("state"), iss=answer.get("iss"))
+        self._result = AuthorizationCodeResult(code=answer["code"], state=answer.get("state"),
+                                               iss=answer.get("iss"))
 
     async def _callback(self) -> AuthorizationCodeResult:
         assert self._result is not None
@@ -256,7 +264,8 @@ async def signed_in(zb: Connector, email: str, *, allow_writes: bool = True, mod
     try:
         with anyio.fail_after(30):
             async with httpx2.AsyncClient(auth=sdk.provider(), timeout=10) as http:
-                async with Client(streamable_http_client(f"{zb.url}/mcp", http_client=http), mode=mode) as client:
+                async with Client(streamable_http_client(f"{zb.url}/mcp", http_client=http),
+                                  mode=mode) as client:
                     client.sdk = sdk  # type: ignore[attr-defined]
                     yield client
     finally:
@@ -266,7 +275,7 @@ async def signed_in(zb: Connector, email: str, *, allow_writes: bool = True, mod
 TOKEN = re.compile(r"zb(at|rt)_[A-Za-z0-9_-]{20,}")
 
 
-# -- an OAuth client done by hand, to send what a well-behaved one never would -----------------------------------
+# -- an OAuth client done by hand, to send what a well-behaved one never would -------------------------------
 
 
 def pkce() -> tuple[str, str]:
@@ -295,7 +304,8 @@ class RawClient:
         return f"{self.zb.url}/authorize?" + urlencode({k: v for k, v in params.items() if v is not None})
 
     async def token(self, http: httpx2.AsyncClient, **fields: str | None) -> httpx2.Response:
-        data: dict[str, str | None] = {"client_id": self.client_id, "client_secret": self.client_secret, **fields}
+        data: dict[str, str | None] = {"client_id": self.client_id, "client_secret": self.client_secret,
+                                       **fields}
         return await http.post(f"{self.zb.url}/token", data={k: v for k, v in data.items() if v is not None})
 
     async def exchange(self, http: httpx2.AsyncClient, code: str, **overrides: str | None) -> httpx2.Response:
@@ -305,7 +315,8 @@ class RawClient:
         fields.update(overrides)
         return await self.token(http, **fields)
 
-    async def refresh(self, http: httpx2.AsyncClient, refresh_token: str, **overrides: str | None) -> httpx2.Response:
+    async def refresh(self, http: httpx2.AsyncClient, refresh_token: str,
+                      **overrides: str | None) -> httpx2.Response:
         return await self.token(http, grant_type="refresh_token", refresh_token=refresh_token, **overrides)
 
 

@@ -48,7 +48,8 @@ async def test_refusals_show_in_zbmcp_audit_and_the_console_with_who_and_why(mak
         revoked = await mcp_call(zb, http, issued["access_token"])
         secrets_seen += [code, issued["access_token"], issued["refresh_token"]]
 
-        other = await client.exchange(http, (await grant(client))["code"], resource="https://other.example/mcp")
+        other = await client.exchange(http, (await grant(client))["code"],
+                                      resource="https://other.example/mcp")
         fresh = await tokens(client, http)
         clock.now += fresh["expires_in"] + 1
         expired = await mcp_call(zb, http, fresh["access_token"])
@@ -70,7 +71,8 @@ async def test_refusals_show_in_zbmcp_audit_and_the_console_with_who_and_why(mak
         env = environ(sandbox, home)
         shown = await anyio.run_process([sys.executable, "-m", "zbmcp", "audit", "--config", config],
                                         check=False, env=env)
-        verified = await anyio.run_process([sys.executable, "-m", "zbmcp", "audit", "verify", "--config", config],
+        verified = await anyio.run_process([sys.executable, "-m", "zbmcp", "audit", "verify", "--config",
+                                            config],
                                            check=False, env=env)
 
     assert (wrong_verifier.json()["error"], reused.json()["error"], other.json()["error"]) == (
@@ -79,16 +81,16 @@ async def test_refusals_show_in_zbmcp_audit_and_the_console_with_who_and_why(mak
     by = f'as agent "bookkeeper" with client {client.client_id}'
     expected = [
         f"{ALICE}: token {by}: denied (invalid_grant: incorrect code_verifier)",
-        f"{ALICE}: token {by}: denied (invalid_grant: authorization code does not exist; authorization code used a "
-        "second time: the tokens it gave were revoked)",
-        f'{ALICE}: bearer as agent "bookkeeper" with client {client.client_id}: denied (invalid_token: access '
-        "token revoked)",
+        f"{ALICE}: token {by}: denied (invalid_grant: authorization code does not exist; authorization "
+        "code used a second time: the tokens it gave were revoked)",
+        f'{ALICE}: bearer as agent "bookkeeper" with client {client.client_id}: denied '
+        "(invalid_token: access token revoked)",
         f"someone: token with client {client.client_id}: denied (invalid_target: resource "
         "'https://other.example/mcp' is not this server)",
-        f'{ALICE}: bearer as agent "bookkeeper" with client {client.client_id}: denied (invalid_token: access '
-        "token expired)",
-        f"{MALLORY}: sign-in with client {client.client_id}: denied (access_denied: this Zoho user is not mapped "
-        "to any agent)",
+        f'{ALICE}: bearer as agent "bookkeeper" with client {client.client_id}: denied '
+        "(invalid_token: access token expired)",
+        f"{MALLORY}: sign-in with client {client.client_id}: denied (access_denied: this Zoho user "
+        "is not mapped to any agent)",
     ]
     table = shown.stdout.decode()
     assert shown.returncode == 0, shown.stderr.decode()
@@ -112,7 +114,8 @@ async def test_refusals_show_in_zbmcp_audit_and_the_console_with_who_and_why(mak
     assert not sandbox.api_requests  # none of it reached Zoho Books
 
 
-async def test_a_console_session_is_no_bearer_token_and_an_access_token_opens_no_console(make_config, sandbox):
+async def test_a_console_session_is_no_bearer_token_and_an_access_token_opens_no_console(
+        make_config, sandbox):
     key = new_api_key()[0]
     agents = {**AGENTS, "robot": agent(["contacts:read"], api_keys=[key_hash(key)])}
     async with connector(make_config, sandbox, agents, operators={"olivia": OLIVIA}) as zb, \
@@ -130,9 +133,12 @@ async def test_a_console_session_is_no_bearer_token_and_an_access_token_opens_no
         nonce = browser_cookie.http.cookies.get(BROWSER_COOKIE)
         assert nonce
         await browser_cookie.aclose()
-        token_on_console = await http.get(f"{zb.url}/console/audit", headers={"Authorization": f"Bearer {access}"})
-        token_as_session = await http.get(f"{zb.url}/console/audit", headers={"Cookie": f"zbmcp_console={access}"})
-        nonce_as_session = await http.get(f"{zb.url}/console/audit", headers={"Cookie": f"zbmcp_console={nonce}"})
+        token_on_console = await http.get(f"{zb.url}/console/audit",
+                                          headers={"Authorization": f"Bearer {access}"})
+        token_as_session = await http.get(f"{zb.url}/console/audit",
+                                          headers={"Cookie": f"zbmcp_console={access}"})
+        nonce_as_session = await http.get(f"{zb.url}/console/audit",
+                                          headers={"Cookie": f"zbmcp_console={nonce}"})
         key_on_console = await http.get(f"{zb.url}/console/audit", headers={"Authorization": f"Bearer {key}"})
         with_key = await mcp_call(zb, http, key)
         with_token = await mcp_call(zb, http, access)

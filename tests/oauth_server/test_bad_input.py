@@ -1,5 +1,6 @@
-"""Everything a client or a person could get wrong, or try on purpose: each refused with the error the OAuth and
-MCP specs name, each written to the audit log with the reason, and none of it reaching Zoho's Books API."""
+"""Everything a client or a person could get wrong, or try on purpose: each refused with the
+error the OAuth and MCP specs name, each written to the audit log with the reason, and none of it
+reaching Zoho's Books API."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ from tests.oauth_server.conftest import (
     tokens,
 )
 
-AGENTS = {"bookkeeper": person(["invoices:*"], [ALICE]), "reporting": person(["bills:read"], ["nobody@example.com"])}
+AGENTS = {"bookkeeper": person(["invoices:*"], [ALICE]),
+          "reporting": person(["bills:read"], ["nobody@example.com"])}
 
 
 def denied(zb: Connector, event: str) -> list[dict[str, str]]:
@@ -45,10 +47,11 @@ async def http():
         yield client
 
 
-# -- wrong audience ---------------------------------------------------------------------------------------------
+# -- wrong audience ------------------------------------------------------------------------------------------
 
 
-async def test_an_authorization_for_another_resource_is_refused_with_invalid_target(make_config, sandbox, http):
+async def test_an_authorization_for_another_resource_is_refused_with_invalid_target(
+        make_config, sandbox, http):
     async with connector(make_config, sandbox, AGENTS) as zb:
         client = await register(zb, http)
         browser = Browser()
@@ -62,7 +65,8 @@ async def test_an_authorization_for_another_resource_is_refused_with_invalid_tar
         assert nothing_reached_books(zb)
 
 
-async def test_a_token_request_for_another_resource_is_refused_with_invalid_target(make_config, sandbox, http):
+async def test_a_token_request_for_another_resource_is_refused_with_invalid_target(
+        make_config, sandbox, http):
     async with connector(make_config, sandbox, AGENTS) as zb:
         client = await register(zb, http)
         code = (await grant(client))["code"]
@@ -84,7 +88,7 @@ async def test_a_token_issued_for_another_zbmcp_is_refused_here(make_config, san
     assert denied(second, "bearer")[-1]["rule"] == f"token issued for {first.url}, not this server"
 
 
-# -- codes ------------------------------------------------------------------------------------------------------
+# -- codes ---------------------------------------------------------------------------------------------------
 
 
 async def test_a_reused_code_is_refused_and_revokes_what_it_gave(make_config, sandbox, http):
@@ -122,7 +126,7 @@ async def test_a_code_belongs_to_the_client_it_was_given_to(make_config, sandbox
         assert denied(zb, "token")[-1]["client"] == thief.client_id
 
 
-# -- PKCE -------------------------------------------------------------------------------------------------------
+# -- PKCE ----------------------------------------------------------------------------------------------------
 
 
 async def test_a_pkce_mismatch_is_refused(make_config, sandbox, http):
@@ -149,7 +153,7 @@ async def test_authorization_without_s256_pkce_is_refused(make_config, sandbox, 
         assert denied(zb, "authorize")[-1]["error"] == "invalid_request"
 
 
-# -- redirect URIs ----------------------------------------------------------------------------------------------
+# -- redirect URIs -------------------------------------------------------------------------------------------
 
 
 async def test_an_unregistered_redirect_uri_gets_no_redirect_at_all(make_config, sandbox, http):
@@ -171,9 +175,11 @@ async def test_the_token_request_must_repeat_the_redirect_uri(make_config, sandb
         assert answer.status_code == 400 and answer.json()["error"] == "invalid_request"
 
 
-@pytest.mark.parametrize("uri", ["http://evil.example/cb", "javascript:alert(1)", "https://ok.example/cb#frag",
-                                 "https://user:pw@ok.example/cb", "myapp://callback"])
-async def test_registration_refuses_redirect_uris_that_are_neither_https_nor_loopback(make_config, sandbox, http, uri):
+@pytest.mark.parametrize("uri", ["http://evil.example/cb", "javascript:alert(1)",
+                                 "https://ok.example/cb#frag", "https://user:pw@ok.example/cb",
+                                 "myapp://callback"])
+async def test_registration_refuses_redirect_uris_that_are_neither_https_nor_loopback(
+        make_config, sandbox, http, uri):
     async with connector(make_config, sandbox, AGENTS) as zb:
         answer = await http.post(f"{zb.url}/register", json={"redirect_uris": [uri], "client_name": "x"})
         assert answer.status_code == 400
@@ -190,7 +196,7 @@ async def test_sign_in_pages_never_redirect_anywhere_they_were_not_told(make_con
         assert denied(zb, "sign-in")[-1]["rule"] == "Zoho sent back an unknown or expired sign-in (state)"
 
 
-# -- who signs in -----------------------------------------------------------------------------------------------
+# -- who signs in --------------------------------------------------------------------------------------------
 
 
 async def test_a_zoho_user_no_agent_lists_is_refused(make_config, sandbox, http):
@@ -225,7 +231,8 @@ async def test_denying_consent_sends_access_denied_and_no_code(make_config, sand
     async with connector(make_config, sandbox, AGENTS) as zb:
         client = await register(zb, http)
         browser = Browser()
-        query = app_redirect(await sign_in_and_consent(browser, client.authorize_url(), ALICE, decision="deny"))
+        query = app_redirect(await sign_in_and_consent(browser, client.authorize_url(), ALICE,
+                                                       decision="deny"))
         await browser.aclose()
         assert query["error"] == "access_denied" and "code" not in query and query["iss"] == zb.url
         assert denied(zb, "consent")[-1]["person"] == ALICE
@@ -241,7 +248,7 @@ async def test_a_consent_form_cannot_pick_an_agent_it_did_not_offer(make_config,
         assert "was not offered" in denied(zb, "consent")[-1]["rule"]
 
 
-# -- tokens -----------------------------------------------------------------------------------------------------
+# -- tokens --------------------------------------------------------------------------------------------------
 
 
 async def test_an_expired_access_token_is_refused_and_audited(make_config, sandbox, http):
@@ -262,8 +269,9 @@ async def test_a_revoked_token_is_refused_everywhere(make_config, sandbox, http)
     async with connector(make_config, sandbox, AGENTS) as zb:
         client = await register(zb, http)
         issued = await tokens(client, http)
-        revoke = await http.post(f"{zb.url}/revoke", data={"token": issued["refresh_token"], "client_id": client.client_id,
-                                                           "client_secret": client.client_secret})
+        revoke = await http.post(f"{zb.url}/revoke",
+                                 data={"token": issued["refresh_token"], "client_id": client.client_id,
+                                       "client_secret": client.client_secret})
         assert revoke.status_code == 200
         assert (await mcp_call(zb, http, issued["access_token"])).status_code == 401
         assert (await client.refresh(http, issued["refresh_token"])).json()["error"] == "invalid_grant"
@@ -271,14 +279,16 @@ async def test_a_revoked_token_is_refused_everywhere(make_config, sandbox, http)
         assert denied(zb, "bearer")[-1]["rule"] == "access token revoked"
 
 
-async def test_a_refresh_token_works_once_and_its_replay_revokes_the_sign_in(make_config, sandbox, http, state):
+async def test_a_refresh_token_works_once_and_its_replay_revokes_the_sign_in(
+        make_config, sandbox, http, state):
     async with connector(make_config, sandbox, AGENTS, state=state) as zb:  # files and Redis alike
         client = await register(zb, http)
         issued = await tokens(client, http)
         rotated = await client.refresh(http, issued["refresh_token"])
         assert rotated.status_code == 200
         fresh = rotated.json()
-        assert fresh["refresh_token"] != issued["refresh_token"] and fresh["access_token"] != issued["access_token"]
+        assert fresh["refresh_token"] != issued["refresh_token"] \
+            and fresh["access_token"] != issued["access_token"]
         assert (await mcp_call(zb, http, fresh["access_token"])).status_code == 200
         replay = await client.refresh(http, issued["refresh_token"])  # a stolen copy of the old one
         assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
@@ -305,7 +315,7 @@ async def test_a_wrong_client_secret_is_refused(make_config, sandbox, http):
         assert denied(zb, "token")[-1]["error"] == "invalid_client"
 
 
-# -- agents ------------------------------------------------------------------------------------------------------
+# -- agents --------------------------------------------------------------------------------------------------
 
 
 async def test_a_token_for_one_agent_cannot_call_another_agents_tools(make_config, sandbox, http):
@@ -325,7 +335,8 @@ async def test_a_person_removed_from_the_config_loses_their_tokens(make_config, 
         client = await register(before, http)
         issued = await tokens(client, http)
     without_alice = {"bookkeeper": person(["invoices:*"], ["bob@example.com"])}
-    async with connector(make_config, sandbox, without_alice, port=int(before.url.rsplit(":", 1)[1])) as after:
+    async with connector(make_config, sandbox, without_alice,
+                         port=int(before.url.rsplit(":", 1)[1])) as after:
         answer = await mcp_call(after, http, issued["access_token"])
         refreshed = await client.refresh(http, issued["refresh_token"])
     assert answer.status_code == 401
@@ -333,8 +344,8 @@ async def test_a_person_removed_from_the_config_loses_their_tokens(make_config, 
     assert refreshed.json()["error"] == "invalid_grant"
 
 
-async def test_two_refreshes_racing_with_one_token_get_one_answer_and_revoke_the_sign_in(make_config, sandbox, http,
-                                                                                         state):
+async def test_two_refreshes_racing_with_one_token_get_one_answer_and_revoke_the_sign_in(
+        make_config, sandbox, http, state):
     async with connector(make_config, sandbox, AGENTS, state=state) as zb:
         client = await register(zb, http)
         issued = await tokens(client, http)

@@ -17,13 +17,14 @@ AGENTS = {"bookkeeper": person(["invoices:read"], [ALICE])}
 
 
 def trusting(host, **policy):
-    return {"client_metadata_documents": {"allow_private_networks": True, "ca_file": str(host.ca_file), **policy}}
+    return {"client_metadata_documents": {"allow_private_networks": True, "ca_file": str(host.ca_file),
+                                          **policy}}
 
 
 async def authorize(zb, client_id: str, redirect_uri: str = APP_REDIRECT) -> httpx2.Response:
     params = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri,
-              "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "code_challenge_method": "S256",
-              "state": "s", "resource": zb.url}
+              "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+              "code_challenge_method": "S256", "state": "s", "resource": zb.url}
     async with httpx2.AsyncClient(timeout=10) as http:
         return await http.get(f"{zb.url}/authorize", params=params)
 

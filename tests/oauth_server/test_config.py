@@ -22,7 +22,8 @@ def test_the_issuer_must_be_an_https_origin(make_config, issuer, message):
 
 
 def test_people_and_per_user_need_an_oauth_section(make_config):
-    with pytest.raises(ConfigError, match=r"agents.a.users: people sign in only through zbmcp's OAuth server"):
+    with pytest.raises(ConfigError, match=r"agents.a.users: people sign in only through zbmcp's "
+                                          r"OAuth server"):
         make_config({"a": person(["invoices:read"], [ALICE])})
     with pytest.raises(ConfigError, match=r"agents.b.connection: .*add an `oauth:` section"):
         make_config({"b": {"connection": "per_user", "organizations": [ORG], "tools": ["invoices:read"]}})
@@ -30,7 +31,8 @@ def test_people_and_per_user_need_an_oauth_section(make_config):
 
 def test_users_are_emails_or_zoho_user_ids(make_config):
     with pytest.raises(ConfigError, match="'alice' is neither an email address nor a Zoho user id"):
-        make_config({"a": person(["invoices:read"], ["alice"])}, oauth={"issuer": "https://zbmcp.example.com"})
+        make_config({"a": person(["invoices:read"], ["alice"])},
+                    oauth={"issuer": "https://zbmcp.example.com"})
     loaded = make_config({"a": person(["invoices:read"], ["Alice@Example.com", 700000000000003])},
                          oauth={"issuer": "https://zbmcp.example.com"})
     assert loaded.config.agents["a"].users == ["alice@example.com", "700000000000003"]
@@ -61,12 +63,13 @@ async def test_the_issuers_host_is_accepted_without_listing_it_by_mcp_and_the_co
                "MCP-Protocol-Version": "2025-11-25"}
     async with running(loaded, sandbox) as runtime, serving(runtime) as server:
         async with httpx2.AsyncClient(timeout=10) as http:  # as a TLS-terminating proxy would pass it on
-            listed = await http.post(f"{server.url}/mcp", json=request, headers={**headers,
-                                                                                 "Host": "zbmcp.example.com"})
-            foreign = await http.post(f"{server.url}/mcp", json=request, headers={**headers,
-                                                                                  "Host": "elsewhere.example"})
+            listed = await http.post(f"{server.url}/mcp", json=request,
+                                     headers={**headers, "Host": "zbmcp.example.com"})
+            foreign = await http.post(f"{server.url}/mcp", json=request,
+                                      headers={**headers, "Host": "elsewhere.example"})
             console = await http.get(f"{server.url}/console/sign-in", headers={"Host": "zbmcp.example.com"})
-            console_foreign = await http.get(f"{server.url}/console/sign-in", headers={"Host": "elsewhere.example"})
+            console_foreign = await http.get(f"{server.url}/console/sign-in",
+                                             headers={"Host": "elsewhere.example"})
     assert listed.status_code == 200 and "list_invoices" in listed.text
     assert foreign.status_code == 421
     # the operator's console, on the same origin, answers there too (and only there)

@@ -1,6 +1,7 @@
 """The official MCP conformance suite's authorization-server scenarios (@modelcontextprotocol/conformance,
-pinned in tests/node, on its own Node 22) against zbmcp's OAuth server: the metadata document, and a whole
-authorization-code grant (the suite prints the authorization URL for a person; a sandbox person answers it)."""
+pinned in tests/node, on its own Node 22) against zbmcp's OAuth server: the metadata document,
+and a whole authorization-code grant (the suite prints the authorization URL for a person; a
+sandbox person answers it)."""
 
 from __future__ import annotations
 

@@ -39,7 +39,8 @@ async def test_serve_sandbox_with_oauth_lets_a_sandbox_person_sign_in_from_a_cli
                 async with Client(streamable_http_client(f"{url}/mcp", http_client=http)) as client:
                     tools = (await client.list_tools()).tools
             outsider = Browser()
-            refused = await sign_in_and_consent(outsider, browser.history[0], MALLORY)  # the same app, another person
+            # the same app, another person
+            refused = await sign_in_and_consent(outsider, browser.history[0], MALLORY)
             await browser.aclose()
             await outsider.aclose()
             process.send_signal(signal.SIGTERM)

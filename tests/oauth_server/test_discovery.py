@@ -44,7 +44,8 @@ async def test_dynamic_registration_can_be_turned_off(make_config, sandbox):
     async with connector(make_config, sandbox, agents, oauth={"dynamic_registration": False}) as zb:
         async with httpx2.AsyncClient() as http:
             metadata = (await http.get(f"{zb.url}/.well-known/oauth-authorization-server")).json()
-            register = await http.post(f"{zb.url}/register", json={"redirect_uris": ["http://127.0.0.1:9/cb"]})
+            register = await http.post(f"{zb.url}/register",
+                                       json={"redirect_uris": ["http://127.0.0.1:9/cb"]})
     assert "registration_endpoint" not in metadata
     assert register.status_code in (404, 405)
 
@@ -57,6 +58,7 @@ async def test_api_keys_keep_working_next_to_oauth(make_config, sandbox):
         async with httpx2.AsyncClient() as http:
             listed = await mcp_call(zb, http, key)
             wrong = await mcp_call(zb, http, "zbmcp_not-a-key")
-    assert {tool["name"] for tool in rpc_result(listed)["result"]["tools"]} == {"list_contacts", "get_contact"}
+    assert {tool["name"] for tool in rpc_result(listed)["result"]["tools"]} \
+        == {"list_contacts", "get_contact"}
     assert wrong.status_code == 401 and 'error="invalid_token"' in wrong.headers["www-authenticate"]
     assert [e["rule"] for e in zb.events("bearer")] == ["unknown access token"]

@@ -37,7 +37,8 @@ def operator(sandbox, home, monkeypatch, capsys):
         monkeypatch.setenv(name, value)
 
     async def run(*arguments: str) -> tuple[int, str, str]:
-        code = await anyio.to_thread.run_sync(main, list(arguments))  # the commands start their own event loop
+        # the commands start their own event loop
+        code = await anyio.to_thread.run_sync(main, list(arguments))
         out, err = capsys.readouterr()
         return code, out.strip(), err
 
@@ -82,7 +83,8 @@ async def test_an_enrollment_link_lets_one_person_in_once(make_config, sandbox, 
 async def test_a_link_for_one_email_refuses_everyone_else(make_config, sandbox, home, operator):
     async with connector(make_config, sandbox, AGENTS) as zb:
         config = zb.runtime.config.source.file
-        _, link, _ = await operator("oauth", "enroll", "--agent", "bookkeeper", "--email", SAM, "--config", config)
+        _, link, _ = await operator("oauth", "enroll", "--agent", "bookkeeper", "--email", SAM, "--config",
+                                    config)
         refused = await enroll(link, ALICE)
         accepted = await enroll(link, SAM)
     assert refused.status_code == 403 and SAM in refused.text
@@ -94,7 +96,8 @@ async def test_a_tampered_or_expired_link_is_refused(make_config, sandbox, home,
         config = zb.runtime.config.source.file
         _, link, _ = await operator("oauth", "enroll", "--agent", "bookkeeper", "--config", config)
         payload, signature = link.split("t=")[1].split(".")
-        forged = link.replace(signature, signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1])
+        forged = link.replace(signature, signature[:-2] + ("A" if signature[-2] != "A"
+                                                           else "B") + signature[-1])
         async with httpx2.AsyncClient(timeout=10) as http:
             answer = await http.get(forged)
     assert answer.status_code == 400 and "not valid" in answer.text
@@ -121,10 +124,12 @@ async def test_removing_an_enrolled_person_revokes_their_tokens(make_config, san
 
 
 async def test_enrollment_needs_an_oauth_section_and_a_known_agent(make_config, operator):
-    loaded = make_config({"bookkeeper": person(["invoices:read"], [])}, oauth={"issuer": "https://zbmcp.example.com"})
+    loaded = make_config({"bookkeeper": person(["invoices:read"], [])},
+                         oauth={"issuer": "https://zbmcp.example.com"})
     code, _, err = await operator("oauth", "enroll", "--agent", "bookeeper", "--config", loaded.source.file)
     assert code == 1 and "did you mean 'bookkeeper'" in err
-    plain = make_config({"bookkeeper": {"connection": "main", "organizations": ["10234695"], "tools": ["*:read"]}})
+    plain = make_config({"bookkeeper": {"connection": "main", "organizations": ["10234695"],
+                                        "tools": ["*:read"]}})
     code, _, err = await operator("oauth", "enroll", "--agent", "bookkeeper", "--config", plain.source.file)
     assert code == 1 and "no `oauth:` section" in err
 
@@ -142,13 +147,15 @@ async def test_claude_config_remote_prints_what_reaches_a_signing_in_zbmcp(make_
     assert answer.status_code == 401 and "resource_metadata" in answer.headers["www-authenticate"]
 
 
-@pytest.mark.parametrize("url", ["http://zbmcp.example.com", "ftp://x", "https://zbmcp.example.com/other/path"])
+@pytest.mark.parametrize("url", ["http://zbmcp.example.com", "ftp://x",
+                                 "https://zbmcp.example.com/other/path"])
 async def test_claude_config_remote_refuses_urls_that_cannot_work(operator, url):
     code, out, err = await operator("claude-config", "--remote", url)
     assert code == 1 and out == "" and "--remote" in err
 
 
-async def test_sign_in_events_join_the_chained_audit_log_and_zbmcp_audit_shows_them(make_config, sandbox, operator):
+async def test_sign_in_events_join_the_chained_audit_log_and_zbmcp_audit_shows_them(
+        make_config, sandbox, operator):
     async with connector(make_config, sandbox, {"bookkeeper": person(["invoices:read"], [ALICE])},
                          audit_file="audit.jsonl") as zb:
         async with signed_in(zb, ALICE) as client:
@@ -156,7 +163,8 @@ async def test_sign_in_events_join_the_chained_audit_log_and_zbmcp_audit_shows_t
             await client.call_tool("list_invoices", {})
         config = zb.runtime.config.source.file
         # as a separate process: `zbmcp audit` writes to the stdout it found when it was imported
-        shown = await anyio.run_process([sys.executable, "-m", "zbmcp", "audit", "--config", config], check=False)
+        shown = await anyio.run_process([sys.executable, "-m", "zbmcp", "audit", "--config", config],
+                                        check=False)
         verified, _, report = await operator("audit", "verify", "--config", config)
     code, table = shown.returncode, shown.stdout.decode()
     assert code == 0 and "oauth.sign-in" in table and "oauth.token" in table and "list_invoices" in table
@@ -171,8 +179,10 @@ async def test_another_site_cannot_post_an_enrollment_for_someone(make_config, s
         _, link, _ = await operator("oauth", "enroll", "--agent", "bookkeeper", "--config",
                                     zb.runtime.config.source.file)
         token = link.split("t=")[1]
-        async with httpx2.AsyncClient(timeout=10) as victim:  # a form on another site, posted in the victim's browser
+        # a form on another site, posted in the victim's browser
+        async with httpx2.AsyncClient(timeout=10) as victim:
             answer = await victim.post(f"{zb.url}/oauth/enroll", data={"t": token, "b": "guess"})
     assert answer.status_code == 400 and "Open the enrollment link again" in answer.text
     assert "location" not in answer.headers
-    assert [e["rule"] for e in zb.events("enroll")] == ["the enrollment form was not sent from the page that shows it"]
+    assert [e["rule"] for e in zb.events("enroll")] \
+        == ["the enrollment form was not sent from the page that shows it"]

@@ -20,10 +20,11 @@ from tests.oauth_server.conftest import (
 )
 
 
-async def test_a_person_signs_in_with_zoho_and_the_client_lists_and_calls_the_agents_tools(make_config, sandbox,
-                                                                                          state):
+async def test_a_person_signs_in_with_zoho_and_the_client_lists_and_calls_the_agents_tools(
+        make_config, sandbox, state):
     agents = {"bookkeeper": person(["invoices:read", "contacts:read"], [ALICE])}
-    async with connector(make_config, sandbox, agents, state=state) as zb:  # both State backends: files, Redis
+    # both State backends: files, Redis
+    async with connector(make_config, sandbox, agents, state=state) as zb:
         async with signed_in(zb, ALICE) as client:
             tools = {tool.name for tool in (await client.list_tools()).tools}
             result = await client.call_tool("list_invoices", {"organization_id": ORG})
@@ -39,7 +40,8 @@ async def test_a_person_signs_in_with_zoho_and_the_client_lists_and_calls_the_ag
     assert ("consent", "allowed") in events and ("token", "allowed") in events
 
 
-async def test_a_write_beyond_the_grant_gets_a_scope_challenge_and_works_after_asking_again(make_config, sandbox):
+async def test_a_write_beyond_the_grant_gets_a_scope_challenge_and_works_after_asking_again(
+        make_config, sandbox):
     agents = {"bookkeeper": person(["contacts:*"], [ALICE])}
     async with connector(make_config, sandbox, agents) as zb:
         async with signed_in(zb, ALICE) as client:
@@ -63,8 +65,8 @@ async def test_a_person_may_allow_reads_only_though_the_app_asked_for_writes(mak
         async with httpx2.AsyncClient(timeout=10) as http:
             client = await register(zb, http)
             browser = Browser()
-            answer = await sign_in_and_consent(browser, client.authorize_url(scope="books:read books:write"), ALICE,
-                                               allow_writes=False)
+            answer = await sign_in_and_consent(browser, client.authorize_url(scope="books:read books:write"),
+                                               ALICE, allow_writes=False)
             await browser.aclose()
             code = answer.headers["location"].split("code=")[1].split("&")[0]
             issued = (await client.exchange(http, code)).json()
@@ -73,7 +75,8 @@ async def test_a_person_may_allow_reads_only_though_the_app_asked_for_writes(mak
 
 
 async def test_a_person_listed_under_two_agents_chooses_one_on_the_consent_page(make_config, sandbox):
-    agents = {"bookkeeper": person(["invoices:read"], [ALICE]), "purchasing": person(["bills:read"], ["700000000000003"])}
+    agents = {"bookkeeper": person(["invoices:read"], [ALICE]),
+              "purchasing": person(["bills:read"], ["700000000000003"])}
     async with connector(make_config, sandbox, agents) as zb:
         async with httpx2.AsyncClient(timeout=10) as http:
             client = await register(zb, http)
@@ -91,7 +94,8 @@ async def test_a_person_listed_under_two_agents_chooses_one_on_the_consent_page(
             await browser.aclose()
             code = answer.headers["location"].split("code=")[1].split("&")[0]
             issued = (await client.exchange(http, code)).json()
-            listed = await http.post(f"{zb.url}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+            listed = await http.post(f"{zb.url}/mcp",
+                                     json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
                                      headers={"Authorization": f"Bearer {issued['access_token']}",
                                               "Accept": "application/json, text/event-stream",
                                               "MCP-Protocol-Version": "2025-11-25"})

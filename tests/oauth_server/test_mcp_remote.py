@@ -61,7 +61,8 @@ async def lines(stream: ByteReceiveStream, into: list[str], found: anyio.Event) 
                 found.set()
 
 
-async def exchange(process: Process, replies: list[dict[str, Any]], message: dict[str, Any]) -> dict[str, Any]:
+async def exchange(process: Process, replies: list[dict[str, Any]],
+                   message: dict[str, Any]) -> dict[str, Any]:
     """Send one JSON-RPC request on the bridge's stdin; its answer from stdout."""
     assert process.stdin is not None and process.stdout is not None
     await process.stdin.send((json.dumps(message) + "\n").encode())
@@ -75,7 +76,8 @@ async def exchange(process: Process, replies: list[dict[str, Any]], message: dic
                 return dict(reply)
 
 
-async def test_the_mcp_remote_bridge_claude_config_prints_signs_in_and_lists_tools(make_config, sandbox, tmp_path):
+async def test_the_mcp_remote_bridge_claude_config_prints_signs_in_and_lists_tools(
+        make_config, sandbox, tmp_path):
     async with connector(make_config, sandbox, {"bookkeeper": person(["invoices:read"], [ALICE])}) as zb:
         entry, _ = remote_config(zb.url)
         args = entry["mcpServers"]["zoho-books"]["args"]
@@ -103,7 +105,8 @@ async def test_the_mcp_remote_bridge_claude_config_prints_signs_in_and_lists_too
                             "clientInfo": {"name": "claude-desktop-stand-in", "version": "1"}}})
                     assert process.stdin is not None
                     await process.stdin.send(b'{"jsonrpc": "2.0", "method": "notifications/initialized"}\n')
-                    listed = await exchange(process, replies, {"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
+                    listed = await exchange(process, replies,
+                                            {"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
                     tg.cancel_scope.cancel()
             finally:
                 if process.returncode is None:
@@ -114,7 +117,9 @@ async def test_the_mcp_remote_bridge_claude_config_prints_signs_in_and_lists_too
                     process.kill()
                     await process.wait()
     assert back.status_code == 200, back.text[:300]
-    assert sorted(t["name"] for t in listed["result"]["tools"]) == ["get_invoice", "list_invoices"], "\n".join(stderr)
-    assert [e["step"] for e in zb.events() if e["decision"] == "allowed"] == ["register", "sign-in", "consent",
-                                                                              "token"]
+    assert sorted(t["name"] for t in listed["result"]["tools"]) \
+        == ["get_invoice", "list_invoices"], "\n".join(stderr)
+    assert [e["step"] for e in zb.events() if e["decision"] == "allowed"] \
+        == ["register", "sign-in", "consent",
+            "token"]
     assert zb.events("sign-in")[-1]["person"] == ALICE

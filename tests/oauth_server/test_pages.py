@@ -1,5 +1,6 @@
-"""The pages a person sees, in a real browser (Debian's chromium through Playwright): Zoho's sign-in page (the
-sandbox's), zbmcp's consent page naming the agent, its tools and organizations, and the answers an app gets."""
+"""The pages a person sees, in a real browser (Debian's chromium through Playwright): Zoho's sign-in
+page (the sandbox's), zbmcp's consent page naming the agent, its tools and organizations, and
+the answers an app gets."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ async def catch_app_redirect(page: Page) -> list[str]:
 
     async def answer(route: Route) -> None:
         seen.append(route.request.url)
-        await route.fulfill(status=200, content_type="text/html", body="<title>App</title><p>Back in the app.</p>")
+        await route.fulfill(status=200, content_type="text/html",
+                            body="<title>App</title><p>Back in the app.</p>")
 
     await page.route(f"{APP_REDIRECT}**", answer)
     return seen

@@ -31,7 +31,8 @@ async def test_a_per_user_call_reaches_zoho_with_the_persons_own_token(make_conf
     assert [request.user_id for request in sandbox.api_requests] == [ALICE_USER_ID, ALICE_USER_ID]
     call = zb.calls()[-1]
     assert call["person"] == ALICE and call["agent"] == "mine" and call["decision"] == "allowed"
-    # Alice granted zbmcp her own Books access at Zoho (offline, for this agent's scopes) once, then it was reused
+    # Alice granted zbmcp her own Books access at Zoho (offline, for this agent's scopes)
+    # once, then it was reused
     grants = [r for r in sandbox.token_requests if r.grant_type == "authorization_code"]
     assert len(grants) == 2  # who she is, then her Books grant
     assert not [r for r in sandbox.token_requests if r.grant_type == "refresh_token"]
@@ -56,7 +57,8 @@ async def test_granting_books_access_with_another_zoho_account_is_refused(make_c
             consent = await browser.submit(zoho, email=ALICE, password="sandbox", action="sign_in")
             browser.http.cookies.delete(SESSION_COOKIE)  # so Zoho asks who is signing in the second time
             second_zoho = await browser.submit(consent, decision="allow")
-            assert "ZohoBooks.invoices.READ" in second_zoho.text  # the agent's own Books scopes, asked of Zoho
+            # the agent's own Books scopes, asked of Zoho
+            assert "ZohoBooks.invoices.READ" in second_zoho.text
             answer = await browser.submit(second_zoho, email=SAM, password="sandbox", action="sign_in")
             await browser.aclose()
     query = app_redirect(answer)
@@ -70,7 +72,8 @@ async def test_a_per_user_agent_cannot_be_used_without_a_signed_in_person(make_c
     loaded = make_config(OWN, oauth={"issuer": "http://127.0.0.1:8000"})
     async with running(loaded, sandbox) as runtime, mcp_client(runtime, "mine") as client:  # stdio
         result = await client.call_tool("list_invoices", {"organization_id": ORG})
-    assert result.is_error and result.structured_content["error"]["rule"] == "per_user needs a signed-in person"
+    assert result.is_error and result.structured_content["error"]["rule"] \
+        == "per_user needs a signed-in person"
     assert not sandbox.api_requests
 
 

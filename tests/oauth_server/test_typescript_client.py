@@ -37,7 +37,8 @@ AGENTS = {"bookkeeper": person(["invoices:read", "contacts:*"], [ALICE])}
 async def typescript_client(*arguments: str) -> dict[str, Any]:
     env = {**os.environ, "NODE_NO_WARNINGS": "1"}
     with anyio.fail_after(60):
-        done = await anyio.run_process([str(NODE), str(SCRIPT), *arguments], cwd=NODE_TOOLS, env=env, check=False)
+        done = await anyio.run_process([str(NODE), str(SCRIPT), *arguments], cwd=NODE_TOOLS, env=env,
+                                       check=False)
     assert done.returncode == 0, done.stderr.decode()[-3000:]
     answer: dict[str, Any] = json.loads(done.stdout.decode().strip().splitlines()[-1])
     return answer
@@ -47,8 +48,8 @@ async def typescript_client(*arguments: str) -> dict[str, Any]:
 async def test_the_typescript_sdk_registers_signs_in_and_lists_tools(make_config, sandbox, sdk):
     async with connector(make_config, sandbox, AGENTS) as zb:
         answer = await typescript_client("--sdk", sdk, "--url", zb.url, "--email", ALICE)
-    assert answer["tools"] == ["create_contact", "delete_contact", "get_contact", "get_invoice", "list_contacts",
-                               "list_invoices", "update_contact"]
+    assert answer["tools"] == ["create_contact", "delete_contact", "get_contact", "get_invoice",
+                               "list_contacts", "list_invoices", "update_contact"]
     assert answer["registered"] is True and answer["scope"] == "books:read" and answer["authorizations"] == 1
     assert [e["step"] for e in zb.events() if e["decision"] == "allowed"] == [
         "register", "sign-in", "consent", "token"]

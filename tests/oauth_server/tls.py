@@ -48,8 +48,8 @@ def self_signed(folder: Path) -> tuple[Path, Path]:
 
 @dataclass
 class MetadataHost:
-    """Serves whatever a test puts in `documents` (path -> JSON value, a Response, or an anyio.Event to wait for
-    before answering); counts the fetches."""
+    """Serves whatever a test puts in `documents` (path -> JSON value, a Response, or an anyio.Event to wait
+    for before answering); counts the fetches."""
 
     base_url: str
     ca_file: Path
@@ -64,8 +64,8 @@ class MetadataHost:
         client_id = self.client_id(path)
         self.documents[path] = {"client_id": client_id, "client_name": "Metadata Desk",
                                 "redirect_uris": ["http://127.0.0.1:9/callback"],
-                                "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],
-                                "token_endpoint_auth_method": "none", **metadata}
+                                "grant_types": ["authorization_code", "refresh_token"],
+                                "response_types": ["code"], "token_endpoint_auth_method": "none", **metadata}
         return client_id
 
 

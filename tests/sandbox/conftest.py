@@ -1,5 +1,5 @@
-"""Fixtures for the sandbox's own tests: a fresh sandbox on a controllable clock, and clients that reach it over
-HTTP through httpx2.ASGITransport."""
+"""Fixtures for the sandbox's own tests: a fresh sandbox on a controllable clock, and clients that reach it
+over HTTP through httpx2.ASGITransport."""
 
 from __future__ import annotations
 

@@ -16,13 +16,15 @@ NOT_AUTHORIZED = "You are not authorized to perform this operation"
 
 
 @pytest.mark.parametrize("header", [None, "", "Zoho-oauthtoken", "Zoho-oauthtoken   ", "Token abc"])
-async def test_missing_or_unusable_header_is_401_code_14(http: httpx2.AsyncClient, header: str | None) -> None:
+async def test_missing_or_unusable_header_is_401_code_14(http: httpx2.AsyncClient,
+                                                         header: str | None) -> None:
     headers = {"Authorization": header} if header is not None else {}
     response = await http.get("/books/v3/invoices", params={"organization_id": ORG}, headers=headers)
     assert "could not be authenticated" in error(response, 401, 14)
 
 
-async def test_bearer_scheme_is_refused_even_with_a_good_token(http: httpx2.AsyncClient, sandbox: Sandbox) -> None:
+async def test_bearer_scheme_is_refused_even_with_a_good_token(
+        http: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     token = sandbox.mint_access_token([FULL])
     response = await http.get("/books/v3/invoices", params={"organization_id": ORG},
                               headers={"Authorization": f"Bearer {token}"})
@@ -37,7 +39,8 @@ async def test_unknown_token_is_401_code_57(http: httpx2.AsyncClient) -> None:
     assert error(response, 401, 57) == NOT_AUTHORIZED
 
 
-async def test_expired_token_is_401_code_57(http: httpx2.AsyncClient, sandbox: Sandbox, clock: FakeClock) -> None:
+async def test_expired_token_is_401_code_57(http: httpx2.AsyncClient, sandbox: Sandbox,
+                                            clock: FakeClock) -> None:
     token = sandbox.mint_access_token([FULL], lifetime_seconds=2)
     ok(await http.get("/books/v3/organizations", headers=auth(token)))
     clock.advance(2.5)
@@ -54,7 +57,8 @@ async def test_expire_access_tokens_ends_every_live_token(http: httpx2.AsyncClie
 @pytest.mark.parametrize("granted, method, path, allowed", [
     (["ZohoBooks.invoices.READ"], "GET", "/invoices", True),
     (["ZohoBooks.invoices.READ"], "POST", "/invoices", False),
-    (["ZohoBooks.invoices.UPDATE"], "POST", "/invoices/{invoice}/status/sent", False),  # §3: CREATE, not UPDATE
+    # §3: CREATE, not UPDATE
+    (["ZohoBooks.invoices.UPDATE"], "POST", "/invoices/{invoice}/status/sent", False),
     (["ZohoBooks.invoices.CREATE"], "POST", "/invoices/{invoice}/status/sent", True),
     (["ZohoBooks.invoices.CREATE"], "DELETE", "/invoices/{invoice}", False),
     (["ZohoBooks.invoices.ALL"], "DELETE", "/invoices/{invoice}", True),
@@ -67,11 +71,12 @@ async def test_expire_access_tokens_ends_every_live_token(http: httpx2.AsyncClie
     (["ZohoBooks.banking.READ"], "GET", "/bankaccounts", True),
     (["ZohoBooks.banking.READ"], "GET", "/chartofaccounts", False),
     (["ZohoBooks.accountants.READ"], "GET", "/chartofaccounts", True),
-    (["ZohoBooks.customerpayments.READ", "ZohoBooks.invoices.ALL"], "DELETE", "/customerpayments/{payment}", False),
+    (["ZohoBooks.customerpayments.READ", "ZohoBooks.invoices.ALL"], "DELETE", "/customerpayments/{payment}",
+     False),
     (["ZohoBooks.fullaccess.all"], "DELETE", "/customerpayments/{payment}", True),
 ])
-async def test_scopes_decide_access(http: httpx2.AsyncClient, sandbox: Sandbox, granted: list[str], method: str,
-                                    path: str, allowed: bool) -> None:
+async def test_scopes_decide_access(http: httpx2.AsyncClient, sandbox: Sandbox, granted: list[str],
+                                    method: str, path: str, allowed: bool) -> None:
     view = sandbox.store(ORG)
     draft = view.invoice_id("INV-000004")
     payment = next(iter(view.payments))
@@ -94,18 +99,21 @@ def test_minting_refuses_scopes_zoho_books_does_not_have(sandbox: Sandbox) -> No
 @pytest.mark.parametrize("params", [{}, {"organization_id": ""}, {"organization_id": "ten"}])
 async def test_missing_or_malformed_organization_is_400(http: httpx2.AsyncClient, sandbox: Sandbox,
                                                         params: dict[str, str]) -> None:
-    response = await http.get("/books/v3/invoices", params=params, headers=auth(sandbox.mint_access_token([FULL])))
+    response = await http.get("/books/v3/invoices", params=params,
+                              headers=auth(sandbox.mint_access_token([FULL])))
     assert error(response, 400, 2) == "Invalid value passed for organization_id"
 
 
 @pytest.mark.parametrize("org", [FOREIGN_ORG, "99999999"])
-async def test_an_organization_not_the_callers_is_6041(http: httpx2.AsyncClient, sandbox: Sandbox, org: str) -> None:
+async def test_an_organization_not_the_callers_is_6041(http: httpx2.AsyncClient, sandbox: Sandbox,
+                                                       org: str) -> None:
     response = await http.get("/books/v3/contacts", params={"organization_id": org},
                               headers=auth(sandbox.mint_access_token([FULL])))
     assert error(response, 400, 6041) == f"This user is not associated with the CompanyID/CompanyName:{org}."
 
 
-async def test_the_other_user_reaches_only_their_organization(http: httpx2.AsyncClient, sandbox: Sandbox) -> None:
+async def test_the_other_user_reaches_only_their_organization(
+        http: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     from zbmcp.sandbox.seed import OTHER_USER_ID
 
     token = sandbox.mint_access_token([FULL], user_id=OTHER_USER_ID)
@@ -114,7 +122,8 @@ async def test_the_other_user_reaches_only_their_organization(http: httpx2.Async
     contacts = ok(await http.get("/books/v3/contacts", params={"organization_id": FOREIGN_ORG},
                                  headers=auth(token)))["contacts"]
     assert [contact["contact_name"] for contact in contacts] == ["Umbrella Corporation"]
-    error(await http.get("/books/v3/contacts", params={"organization_id": ORG}, headers=auth(token)), 400, 6041)
+    error(await http.get("/books/v3/contacts", params={"organization_id": ORG}, headers=auth(token)), 400,
+          6041)
 
 
 async def test_a_record_of_one_organization_does_not_exist_in_the_other(books: httpx2.AsyncClient,
@@ -136,8 +145,10 @@ async def test_unknown_url_and_method(books: httpx2.AsyncClient) -> None:
 
 def _oas_scopes() -> dict[str, str]:
     """Route -> scope, from the committed extract of Zoho's OpenAPI files (scripts/extract_oas.py)."""
-    extract = json.loads((Path(__file__).resolve().parent.parent / "data" / "zoho_oas_extract.json").read_text())
-    return {f"{op['method']} {op['path']}": op["scopes"][0] for op in extract["operations"].values() if op["scopes"]}
+    path = Path(__file__).resolve().parent.parent / "data" / "zoho_oas_extract.json"
+    extract = json.loads(path.read_text())
+    return {f"{op['method']} {op['path']}": op["scopes"][0] for op in extract["operations"].values()
+            if op["scopes"]}
 
 
 # Routes in none of Zoho's OpenAPI files, with the scope the sandbox requires: the reports, for which Zoho

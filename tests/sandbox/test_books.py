@@ -40,7 +40,8 @@ class Books:
 
 
 async def _record_a_quarter(books: httpx2.AsyncClient, sandbox: Sandbox) -> Books:
-    """Invoices, payments, a bill, a vendor payment and expenses through the API, with the test's own ledger."""
+    """Invoices, payments, a bill, a vendor payment and expenses through the API, with
+    the test's own ledger."""
     ledger = Books(sandbox)
     view = ledger.view
     acme, globex = view.contact_id("Acme Corporation"), view.contact_id("Globex Ltd")
@@ -49,7 +50,8 @@ async def _record_a_quarter(books: httpx2.AsyncClient, sandbox: Sandbox) -> Book
     checking, card = view.account_id("Business Checking"), view.account_id("Company Credit Card")
 
     async def invoice(customer: str, lines: list[dict[str, Any]], day: str) -> dict[str, Any]:
-        made = ok(await books.post("invoices", json={"customer_id": customer, "date": day, "line_items": lines}),
+        made = ok(await books.post("invoices", json={"customer_id": customer, "date": day,
+                                                     "line_items": lines}),
                   201)["invoice"]
         ok(await books.post(f"invoices/{made['invoice_id']}/status/sent"))
         return made
@@ -60,22 +62,26 @@ async def _record_a_quarter(books: httpx2.AsyncClient, sandbox: Sandbox) -> Book
     ledger.post(("Accounts Receivable", 600), ("Consulting Income", -600))
     voided = await invoice(globex, [{"item_id": design}], "2024-05-20")  # voided below: never in the books
     ok(await books.post(f"invoices/{voided['invoice_id']}/status/void"))
-    ok(await books.post("invoices", json={"customer_id": acme, "date": "2024-05-21",  # a draft: not in the books
+    # a draft: not in the books
+    ok(await books.post("invoices", json={"customer_id": acme, "date": "2024-05-21",
                                           "line_items": [{"item_id": design}]}), 201)
 
     ok(await books.post("customerpayments", json={
         "customer_id": acme, "payment_mode": "banktransfer", "amount": 3000, "date": "2024-05-15",
-        "account_id": checking, "invoices": [{"invoice_id": first["invoice_id"], "amount_applied": 3000}]}), 201)
+        "account_id": checking, "invoices": [{"invoice_id": first["invoice_id"], "amount_applied": 3000}]}),
+       201)
     ledger.post(("Business Checking", 3000), ("Accounts Receivable", -3000))
     ok(await books.post("customerpayments", json={
         "customer_id": globex, "payment_mode": "cash", "amount": 600, "date": "2024-06-01", "bank_charges": 5,
-        "account_id": checking, "invoices": [{"invoice_id": second["invoice_id"], "amount_applied": 600}]}), 201)
+        "account_id": checking, "invoices": [{"invoice_id": second["invoice_id"], "amount_applied": 600}]}),
+       201)
     ledger.post(("Business Checking", 595), ("Bank Fees and Charges", 5), ("Accounts Receivable", -600))
 
     bill = ok(await books.post("bills", json={
         "vendor_id": office, "bill_number": "Q2-1", "date": "2024-04-20",
         "line_items": [{"account_id": view.account_id("Office Supplies"), "rate": 250},
-                       {"account_id": view.account_id("IT and Internet Expenses"), "rate": 150}]}), 201)["bill"]
+                       {"account_id": view.account_id("IT and Internet Expenses"), "rate": 150}]}),
+              201)["bill"]
     ledger.post(("Office Supplies", 250), ("IT and Internet Expenses", 150), ("Accounts Payable", -400))
     ok(await books.post("vendorpayments", json={
         "vendor_id": office, "amount": 300, "date": "2024-05-05", "paid_through_account_id": checking,
@@ -94,7 +100,8 @@ async def _record_a_quarter(books: httpx2.AsyncClient, sandbox: Sandbox) -> Book
 
 
 def _flatten(nodes: list[dict[str, Any]], path: tuple[str, ...] = ()) -> dict[tuple[str, ...], float]:
-    """Every node of a report tree by its path of names, e.g. ("Gross Profit", "Operating Income", "Sales")."""
+    """Every node of a report tree by its path of names, e.g. ("Gross Profit",
+    "Operating Income", "Sales")."""
     found: dict[tuple[str, ...], float] = {}
     for node in nodes:
         here = (*path, node["name"])
@@ -107,12 +114,15 @@ async def test_profit_and_loss_is_the_quarters_income_less_its_expenses(books: h
                                                                        sandbox: Sandbox) -> None:
     ledger = await _record_a_quarter(books, sandbox)
     body = ok(await books.get("reports/profitandloss", params=QUARTER))
-    assert body["page_context"]["from_date"] == "2024-04-01" and body["page_context"]["to_date"] == "2024-06-30"
+    assert body["page_context"]["from_date"] == "2024-04-01" \
+        and body["page_context"]["to_date"] == "2024-06-30"
     report = _flatten(body["profit_and_loss"])
     income = ledger.income("Consulting Income") + ledger.income("Sales")
     expenses = sum(ledger.expense(name) for name in ("Office Supplies", "IT and Internet Expenses",
-                                                     "Travel Expense", "Rent Expense", "Bank Fees and Charges"))
-    assert report[("Gross Profit", "Operating Income", "Consulting Income")] == ledger.income("Consulting Income")
+                                                     "Travel Expense", "Rent Expense",
+                                                     "Bank Fees and Charges"))
+    assert report[("Gross Profit", "Operating Income", "Consulting Income")] \
+        == ledger.income("Consulting Income")
     assert report[("Gross Profit", "Operating Income", "Sales")] == ledger.income("Sales") == 2400.0
     assert report[("Gross Profit", "Operating Income")] == report[("Gross Profit",)] == income == 4500.0
     assert report[("Operating Profit", "Operating Expense", "Rent Expense")] == 1000.0  # July's is not in it
@@ -124,10 +134,12 @@ async def test_profit_and_loss_is_the_quarters_income_less_its_expenses(books: h
 async def test_balance_sheet_balances_and_holds_what_the_quarter_left(books: httpx2.AsyncClient,
                                                                       sandbox: Sandbox) -> None:
     ledger = await _record_a_quarter(books, sandbox)
-    report = _flatten(ok(await books.get("reports/balancesheet", params={"to_date": "2024-06-30"}))["balance_sheet"])
+    report = _flatten(ok(await books.get("reports/balancesheet",
+                                         params={"to_date": "2024-06-30"}))["balance_sheet"])
     opening = 25000.0  # Business Checking's opening balance, on the day the books start
     current = ("Assets", "Current Assets")
-    assert report[(*current, "Business Checking")] == opening + float(ledger.moved["Business Checking"]) == 27295.0
+    assert report[(*current, "Business Checking")] == opening + float(ledger.moved["Business Checking"]) \
+        == 27295.0
     assert report[(*current, "Accounts Receivable")] == float(ledger.moved["Accounts Receivable"]) == 900.0
     liabilities = ("Liabilities & Equities", "Liabilities", "Current Liabilities")
     assert report[(*liabilities, "Accounts Payable")] == -float(ledger.moved["Accounts Payable"]) == 100.0
@@ -152,14 +164,16 @@ async def test_aged_receivables_are_the_open_invoices_by_customer_and_days_overd
         expected[row["customer_name"]][bucket] += row["balance"]
     body = ok(await books.get("reports/aragingsummary"))
     customers = body["invoice"]["group_list"][0]["group_list"]
-    got = {row["name"]: {i["interval"]: i["amount"] for i in row["intervals"] if i["amount"]} for row in customers}
+    got = {row["name"]: {i["interval"]: i["amount"] for i in row["intervals"] if i["amount"]}
+           for row in customers}
     assert got == {name: {k: round(v, 2) for k, v in buckets.items()} for name, buckets in expected.items()}
     assert body["invoice"]["total"] == round(sum(row["balance"] for row in open_invoices), 2)
     # Globex's seeded overdue invoice (dated 45 days ago, Net 15) is 30 days late; Acme's 2024 rest is old.
     assert got["Globex Ltd"] == {"16-30": 1200.0} and got["Acme Corporation"]["above_45"] == 900.0
 
 
-async def test_aged_payables_are_the_open_bills_by_vendor(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
+async def test_aged_payables_are_the_open_bills_by_vendor(books: httpx2.AsyncClient,
+                                                          sandbox: Sandbox) -> None:
     await _record_a_quarter(books, sandbox)
     bills = ok(await books.get("bills"))["bills"]
     owed: dict[str, float] = defaultdict(float)
@@ -178,7 +192,8 @@ async def test_every_entry_balances_and_bank_balances_come_from_the_books(books:
     journal = sandbox.store(ORG).journal()
     assert journal and all(entry.balanced for entry in journal)
     assert sum(posting.amount for entry in journal for posting in entry.postings) == 0
-    banks = {row["account_name"]: row["balance"] for row in ok(await books.get("bankaccounts"))["bankaccounts"]}
+    banks = {row["account_name"]: row["balance"]
+             for row in ok(await books.get("bankaccounts"))["bankaccounts"]}
     # Seed: 25,000 opening, +2,400 from INV-000001, -1,200 rent; the quarter; July's rent.
     assert banks["Business Checking"] == 25000 + 2400 - 1200 + float(ledger.moved["Business Checking"]) - 1000
     assert banks["Company Credit Card"] == -120.5  # spending on the card lowers its balance
@@ -187,7 +202,8 @@ async def test_every_entry_balances_and_bank_balances_come_from_the_books(books:
 async def test_voiding_drafting_and_deleting_take_documents_out_of_the_books(books: httpx2.AsyncClient,
                                                                             sandbox: Sandbox) -> None:
     view = sandbox.store(ORG)
-    made = ok(await books.post("invoices", json={"customer_id": view.contact_id("Initech"), "date": "2024-04-03",
+    made = ok(await books.post("invoices", json={"customer_id": view.contact_id("Initech"),
+                                                 "date": "2024-04-03",
                                                  "line_items": [{"item_id": view.item_id("Support plan")}]}),
               201)["invoice"]
     path = f"invoices/{made['invoice_id']}"
@@ -217,14 +233,17 @@ async def test_voiding_drafting_and_deleting_take_documents_out_of_the_books(boo
 
 @pytest.mark.parametrize("params, field", [
     ({"filter_by": "TransactionDate.CustomDate", "from_date": "2024-04-01"}, "to_date"),
-    ({"filter_by": "TransactionDate.CustomDate", "from_date": "2024-04-31", "to_date": "2024-05-01"}, "from_date"),
-    ({"filter_by": "TransactionDate.CustomDate", "from_date": "2024-05-01", "to_date": "2024-04-01"}, "to_date"),
+    ({"filter_by": "TransactionDate.CustomDate", "from_date": "2024-04-31", "to_date": "2024-05-01"},
+     "from_date"),
+    ({"filter_by": "TransactionDate.CustomDate", "from_date": "2024-05-01", "to_date": "2024-04-01"},
+     "to_date"),
     ({"filter_by": "TransactionDate.LastFortnight"}, "filter_by"),
     ({"filter_by": "InvoiceDate.ThisMonth"}, "filter_by"),
 ])
-async def test_a_bad_report_period_is_refused_naming_the_parameter(books: httpx2.AsyncClient,
-                                                                   params: dict[str, str], field: str) -> None:
-    assert error(await books.get("reports/profitandloss", params=params), 400, 2) == f"Invalid value passed for {field}"
+async def test_a_bad_report_period_is_refused_naming_the_parameter(
+        books: httpx2.AsyncClient, params: dict[str, str], field: str) -> None:
+    assert error(await books.get("reports/profitandloss", params=params), 400, 2) \
+        == f"Invalid value passed for {field}"
 
 
 async def test_without_filter_by_the_profit_and_loss_is_this_months(books: httpx2.AsyncClient,
@@ -247,8 +266,8 @@ async def test_a_busy_organization_keeps_balanced_books() -> None:
     view = sandbox.store(ORG)
     invoices = view.invoices
     assert len(invoices) >= 520 + 4
-    assert {row["status"] for row in invoices.values()} >= {"draft", "sent", "overdue", "partially_paid", "paid",
-                                                           "void"}
+    assert {row["status"] for row in invoices.values()} >= {"draft", "sent", "overdue", "partially_paid",
+                                                            "paid", "void"}
     assert view.vendorpayments and all(entry.balanced for entry in view.journal())
     async with asgi_client(sandbox, headers=auth(sandbox.mint_access_token([FULL])),
                            params={"organization_id": ORG}) as client:
@@ -261,6 +280,8 @@ async def test_a_busy_organization_keeps_balanced_books() -> None:
 
 
 async def test_a_balance_sheet_as_of_the_first_year_there_is_answers(books: httpx2.AsyncClient) -> None:
-    """Found by the hostile-arguments test: the year before year 1 does not exist, and nothing is dated in it."""
-    report = _flatten(ok(await books.get("reports/balancesheet", params={"to_date": "0001-06-30"}))["balance_sheet"])
+    """Found by the hostile-arguments test: the year before year 1 does not exist, and
+    nothing is dated in it."""
+    report = _flatten(ok(await books.get("reports/balancesheet",
+                                         params={"to_date": "0001-06-30"}))["balance_sheet"])
     assert report[("Assets",)] == report[("Liabilities & Equities",)] == 0  # the books start long after

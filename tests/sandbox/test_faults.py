@@ -1,4 +1,5 @@
-"""Fault injection: latency, 5xx, dropped connections before and after the write, malformed JSON, 429 bursts."""
+"""Fault injection: latency, 5xx, dropped connections before and after the write,
+malformed JSON, 429 bursts."""
 
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ async def test_latency_delays_the_answer(books: httpx2.AsyncClient, sandbox: San
     assert time.monotonic() - started < 0.2
 
 
-async def test_internal_error_is_code_1000_and_nothing_happens(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
+async def test_internal_error_is_code_1000_and_nothing_happens(
+        books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     fault = sandbox.faults.add(Fault(kind="error", route="POST /contacts", times=1))
     assert error(await books.post("contacts", json=_contact("Ghost")), 500, 1000) == "Internal error"
     assert "Ghost" not in _names(sandbox) and fault.fired == 1 and fault.spent
@@ -111,7 +113,8 @@ async def test_probability_uses_a_seeded_rng(books: httpx2.AsyncClient, sandbox:
     assert 0 < first.count(500) < 20 and set(first) == {200, 500}
 
 
-async def test_hold_keeps_a_request_in_flight_until_released(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
+async def test_hold_keeps_a_request_in_flight_until_released(
+        books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     release, entered = anyio.Event(), anyio.Event()
     sandbox.faults.add(Fault(kind="hold", route="GET /items", times=1, release=release, entered=entered))
     answers: list[int] = []
@@ -138,8 +141,8 @@ def test_bad_faults_are_refused_when_made(kwargs: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("status", [502, 503, 504])
-async def test_gateway_after_the_write_takes_effect_then_answers_a_gateway_page(books: httpx2.AsyncClient,
-                                                                             sandbox: Sandbox, status: int) -> None:
+async def test_gateway_after_the_write_takes_effect_then_answers_a_gateway_page(
+        books: httpx2.AsyncClient, sandbox: Sandbox, status: int) -> None:
     sandbox.faults.add(Fault(kind="gateway_after", status=status, route="POST /contacts", times=1))
     response = await books.post("contacts", json=_contact("Late Answer Ltd"))
     assert response.status_code == status and response.headers["content-type"].startswith("text/html")
@@ -151,7 +154,8 @@ async def test_gateway_after_the_write_takes_effect_then_answers_a_gateway_page(
 async def test_hold_after_answers_once_released_the_write_already_done(books: httpx2.AsyncClient,
                                                                        sandbox: Sandbox) -> None:
     release, committed = anyio.Event(), anyio.Event()
-    sandbox.faults.add(Fault(kind="hold_after", route="POST /contacts", times=1, release=release, entered=committed))
+    sandbox.faults.add(Fault(kind="hold_after", route="POST /contacts", times=1, release=release,
+                             entered=committed))
     answers: list[int] = []
 
     async def create() -> None:

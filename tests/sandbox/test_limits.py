@@ -11,8 +11,8 @@ from zbmcp.sandbox import Fault, Sandbox
 HEADERS = ("X-Rate-Limit-Limit", "X-Rate-Limit-Remaining", "X-Rate-Limit-Reset")
 
 
-async def test_every_answer_carries_rate_limit_headers_and_never_retry_after(books: httpx2.AsyncClient,
-                                                                             http: httpx2.AsyncClient) -> None:
+async def test_every_answer_carries_rate_limit_headers_and_never_retry_after(
+        books: httpx2.AsyncClient, http: httpx2.AsyncClient) -> None:
     responses = [await books.get("invoices"), await books.get("invoices/1"), await books.get("widgets"),
                  await books.get("organizations"), await http.get("/books/v3/invoices")]
     assert [response.status_code for response in responses] == [200, 404, 404, 200, 401]
@@ -38,8 +38,8 @@ async def test_headers_count_down_the_daily_budget(books: httpx2.AsyncClient, sa
     ok(await books.get("contacts", params={"organization_id": OTHER_ORG}))
 
 
-async def test_daily_budget_set_at_runtime_counts_calls_already_made(books: httpx2.AsyncClient,
-                                                                     sandbox: Sandbox, clock: FakeClock) -> None:
+async def test_daily_budget_set_at_runtime_counts_calls_already_made(
+        books: httpx2.AsyncClient, sandbox: Sandbox, clock: FakeClock) -> None:
     for _ in range(2):
         ok(await books.get("items"))
     sandbox.settings.daily_budget = 2
@@ -55,7 +55,8 @@ async def test_requests_per_window(books: httpx2.AsyncClient, sandbox: Sandbox, 
     second = await books.get("invoices")
     ok(second)
     # The headers describe the day's quota (nominal 10,000 here), never the per-window limit.
-    assert (second.headers["X-Rate-Limit-Limit"], second.headers["X-Rate-Limit-Remaining"]) == ("10000", "9998")
+    assert (second.headers["X-Rate-Limit-Limit"], second.headers["X-Rate-Limit-Remaining"]) \
+        == ("10000", "9998")
     message = error(await books.get("invoices"), 429, 44)
     assert message.startswith("For security reasons your organization has been blocked")
     ok(await books.get("invoices", params={"organization_id": OTHER_ORG}))

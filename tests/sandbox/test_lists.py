@@ -72,9 +72,12 @@ async def test_customer_search_text_and_text_suffixes(books: httpx2.AsyncClient,
     assert {row["invoice_number"] for row in await _invoices(books, search_text="acme")} == {
         "INV-000001", "INV-000003"}
     assert [row["invoice_number"] for row in await _invoices(books, search_text="000004")] == ["INV-000004"]
-    assert [row["customer_name"] for row in await _invoices(books, customer_name_startswith="glo")] == ["Globex Ltd"]
-    assert [row["customer_name"] for row in await _invoices(books, customer_name_contains="TECH")] == ["Initech"]
-    assert [row["invoice_number"] for row in await _invoices(books, invoice_number="inv-000002")] == ["INV-000002"]
+    assert [row["customer_name"] for row in await _invoices(books, customer_name_startswith="glo")] \
+        == ["Globex Ltd"]
+    assert [row["customer_name"] for row in await _invoices(books, customer_name_contains="TECH")] \
+        == ["Initech"]
+    assert [row["invoice_number"] for row in await _invoices(books, invoice_number="inv-000002")] \
+        == ["INV-000002"]
     assert len(await _invoices(books, invoice_number_startswith="INV-00000")) == 4
     assert {row["invoice_number"] for row in await _invoices(books, item_name_contains="consult")} == {
         "INV-000002", "INV-000004"}
@@ -89,7 +92,8 @@ async def test_date_ranges(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
         "INV-000002", "INV-000003", "INV-000004"}
     assert {row["invoice_number"] for row in await _invoices(books, date_after=middle)} == {
         "INV-000003", "INV-000004"}
-    assert {row["invoice_number"] for row in await _invoices(books, date_end=middle)} == {"INV-000001", "INV-000002"}
+    assert {row["invoice_number"] for row in await _invoices(books, date_end=middle)} \
+        == {"INV-000001", "INV-000002"}
     assert {row["invoice_number"] for row in await _invoices(books, date_before=middle)} == {"INV-000001"}
     assert [row["invoice_number"] for row in await _invoices(books, date=middle)] == ["INV-000002"]
     both = await _invoices(books, date_start=dates["INV-000002"], date_end=dates["INV-000003"])
@@ -109,7 +113,8 @@ async def test_number_ranges(books: httpx2.AsyncClient) -> None:
 
 async def test_sorting(books: httpx2.AsyncClient) -> None:
     default = ok(await books.get("invoices"))
-    assert (default["page_context"]["sort_column"], default["page_context"]["sort_order"]) == ("created_time", "D")
+    assert (default["page_context"]["sort_column"], default["page_context"]["sort_order"]) \
+        == ("created_time", "D")
     assert [row["invoice_number"] for row in default["invoices"]] == [
         "INV-000004", "INV-000003", "INV-000002", "INV-000001"]  # newest first
     ascending = [row["total"] for row in await _invoices(books, sort_column="total", sort_order="A")]

@@ -1,4 +1,5 @@
-"""Zoho Accounts: consent redirect, code exchange, refresh, revoke, expiry and the token endpoint's quirks (§8)."""
+"""Zoho Accounts: consent redirect, code exchange, refresh, revoke, expiry and the token
+endpoint's quirks (§8)."""
 
 from __future__ import annotations
 
@@ -66,8 +67,8 @@ async def test_consent_errors_that_cannot_redirect_show_a_page(http: httpx2.Asyn
     ({"scope": ""}, "invalid_scope"),
     ({"response_type": "token"}, "unsupported_response_type"),
 ])
-async def test_consent_errors_after_a_good_redirect_uri_go_back_to_it(http: httpx2.AsyncClient, sandbox: Sandbox,
-                                                                      overrides: dict[str, str], reason: str) -> None:
+async def test_consent_errors_after_a_good_redirect_uri_go_back_to_it(
+        http: httpx2.AsyncClient, sandbox: Sandbox, overrides: dict[str, str], reason: str) -> None:
     query = _redirect(await _authorize(http, sandbox, **overrides))
     assert query["error"] == reason and "code" not in query and query["state"] == "xyz"
 
@@ -84,7 +85,8 @@ async def test_code_exchange_gives_tokens_with_the_consented_scope(http: httpx2.
     # A client that follows api_domain lands on the sandbox, with exactly the scope consented to.
     api = body["api_domain"] + "/books/v3"
     ok(await http.get(f"{api}/invoices", params={"organization_id": ORG}, headers=auth(body["access_token"])))
-    error(await http.get(f"{api}/contacts", params={"organization_id": ORG}, headers=auth(body["access_token"])),
+    error(await http.get(f"{api}/contacts", params={"organization_id": ORG},
+                         headers=auth(body["access_token"])),
           401, 57)
     assert [(r.grant_type, r.outcome) for r in sandbox.token_requests] == [("authorization_code", "ok")]
 
@@ -110,11 +112,11 @@ async def test_codes_are_single_use_and_short_lived(http: httpx2.AsyncClient, sa
     ({"code": "1000.nope.nope"}, "invalid_code"),
     ({"grant_type": "password"}, "unsupported_grant_type"),
 ])
-async def test_token_endpoint_errors_are_200_with_an_error_field(http: httpx2.AsyncClient, sandbox: Sandbox,
-                                                                 params: dict[str, str], expected: str) -> None:
+async def test_token_endpoint_errors_are_200_with_an_error_field(
+        http: httpx2.AsyncClient, sandbox: Sandbox, params: dict[str, str], expected: str) -> None:
     code = await _code(http, sandbox)
-    request = {"grant_type": "authorization_code", "code": code, "redirect_uri": sandbox.credentials.redirect_uri,
-               **params}
+    request = {"grant_type": "authorization_code", "code": code,
+               "redirect_uri": sandbox.credentials.redirect_uri, **params}
     assert await _token(http, sandbox, **request) == {"error": expected}
     assert sandbox.token_requests[-1].outcome == expected
 
@@ -135,7 +137,8 @@ async def test_an_unreadable_body_is_a_json_error_too(http: httpx2.AsyncClient) 
 
 async def test_refresh_gives_an_access_token_and_no_new_refresh_token(http: httpx2.AsyncClient,
                                                                       sandbox: Sandbox) -> None:
-    body = await _token(http, sandbox, grant_type="refresh_token", refresh_token=sandbox.credentials.refresh_token)
+    body = await _token(http, sandbox, grant_type="refresh_token",
+                        refresh_token=sandbox.credentials.refresh_token)
     assert set(body) == {"access_token", "scope", "api_domain", "token_type", "expires_in"}
     assert body["scope"] == "ZohoBooks.fullaccess.all"
     ok(await http.get("/books/v3/organizations", headers=auth(body["access_token"])))
@@ -167,10 +170,12 @@ async def test_self_client_codes_need_no_redirect_uri(http: httpx2.AsyncClient, 
     code = sandbox.mint_grant_code(["ZohoBooks.contacts.READ", "ZohoBooks.settings.READ"])
     body = await _token(http, sandbox, grant_type="authorization_code", code=code)
     assert body["scope"] == "ZohoBooks.contacts.READ,ZohoBooks.settings.READ" and "refresh_token" in body
-    ok(await http.get("/books/v3/contacts", params={"organization_id": ORG}, headers=auth(body["access_token"])))
+    ok(await http.get("/books/v3/contacts", params={"organization_id": ORG},
+                      headers=auth(body["access_token"])))
 
 
-async def test_revoking_a_refresh_token_kills_its_access_tokens(http: httpx2.AsyncClient, sandbox: Sandbox) -> None:
+async def test_revoking_a_refresh_token_kills_its_access_tokens(
+        http: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     refresh = sandbox.mint_refresh_token(["ZohoBooks.invoices.ALL"])
     access = [(await _token(http, sandbox, grant_type="refresh_token", refresh_token=refresh))["access_token"]
               for _ in range(2)]
@@ -178,9 +183,11 @@ async def test_revoking_a_refresh_token_kills_its_access_tokens(http: httpx2.Asy
     revoked = await http.post("/oauth/v2/token/revoke", params={"token": refresh})
     assert revoked.status_code == 200
     for token in access:
-        error(await http.get("/books/v3/invoices", params={"organization_id": ORG}, headers=auth(token)), 401, 57)
+        error(await http.get("/books/v3/invoices", params={"organization_id": ORG}, headers=auth(token)), 401,
+              57)
     ok(await http.get("/books/v3/invoices", params={"organization_id": ORG}, headers=auth(unrelated)))
-    assert await _token(http, sandbox, grant_type="refresh_token", refresh_token=refresh) == {"error": "invalid_code"}
+    assert await _token(http, sandbox, grant_type="refresh_token", refresh_token=refresh) \
+        == {"error": "invalid_code"}
     again = await http.post("/oauth/v2/token/revoke", params={"token": refresh})
     assert again.status_code == 400
     assert [(r.grant_type, r.outcome) for r in sandbox.token_requests[-3:]] == [
@@ -190,12 +197,14 @@ async def test_revoking_a_refresh_token_kills_its_access_tokens(http: httpx2.Asy
 async def test_a_short_token_lifetime_expires_tokens(http: httpx2.AsyncClient, sandbox: Sandbox,
                                                      clock: FakeClock) -> None:
     sandbox.settings.token_lifetime_seconds = 1.5
-    body = await _token(http, sandbox, grant_type="refresh_token", refresh_token=sandbox.credentials.refresh_token)
+    body = await _token(http, sandbox, grant_type="refresh_token",
+                        refresh_token=sandbox.credentials.refresh_token)
     assert body["expires_in"] == 2
     ok(await http.get("/books/v3/organizations", headers=auth(body["access_token"])))
     clock.advance(1.6)
     error(await http.get("/books/v3/organizations", headers=auth(body["access_token"])), 401, 57)
-    fresh = await _token(http, sandbox, grant_type="refresh_token", refresh_token=sandbox.credentials.refresh_token)
+    fresh = await _token(http, sandbox, grant_type="refresh_token",
+                         refresh_token=sandbox.credentials.refresh_token)
     ok(await http.get("/books/v3/organizations", headers=auth(fresh["access_token"])))
 
 
@@ -219,7 +228,8 @@ async def test_live_access_tokens_per_refresh_token_can_be_capped(http: httpx2.A
                                                                   sandbox: Sandbox) -> None:
     sandbox.settings.max_access_tokens_per_refresh_token = 2
     tokens = [(await _token(http, sandbox, grant_type="refresh_token",
-                            refresh_token=sandbox.credentials.refresh_token))["access_token"] for _ in range(3)]
+                            refresh_token=sandbox.credentials.refresh_token))["access_token"]
+              for _ in range(3)]
     error(await http.get("/books/v3/organizations", headers=auth(tokens[0])), 401, 57)
     for token in tokens[1:]:
         ok(await http.get("/books/v3/organizations", headers=auth(token)))
@@ -231,7 +241,8 @@ async def test_api_domain_and_accounts_server_can_be_set(http: httpx2.AsyncClien
     sandbox.settings.location = "eu"
     query = _redirect(await _authorize(http, sandbox))
     assert (query["location"], query["accounts-server"]) == ("eu", "https://accounts.zoho.eu")
-    body = await _token(http, sandbox, grant_type="refresh_token", refresh_token=sandbox.credentials.refresh_token)
+    body = await _token(http, sandbox, grant_type="refresh_token",
+                        refresh_token=sandbox.credentials.refresh_token)
     assert body["api_domain"] == "https://www.zohoapis.eu"
     info = (await http.get("/oauth/serverinfo")).json()
     assert info["locations"] == {"eu": "https://accounts.zoho.eu"}

@@ -38,7 +38,8 @@ async def test_every_list_has_its_key_and_a_page_context_object(books: httpx2.As
             "report_name"} <= set(context)
     assert context["page"] == 1 and context["per_page"] == 200 and context["has_more_page"] is False
     id_key = {"customerpayments": "payment_id", "bankaccounts": "account_id", "chartofaccounts": "account_id",
-              "salesorders": "salesorder_id", "purchaseorders": "purchaseorder_id"}.get(path, path[:-1] + "_id")
+              "salesorders": "salesorder_id", "purchaseorders": "purchaseorder_id"}.get(path,
+                                                                                        path[:-1] + "_id")
     assert all(isinstance(row[id_key], str) and ZOHO_ID.match(row[id_key]) for row in body[key])
 
 
@@ -72,14 +73,16 @@ async def test_invoice_lifecycle_operations(books: httpx2.AsyncClient, sandbox: 
 
 
 async def test_contact_operations(books: httpx2.AsyncClient) -> None:
-    created = ok(await books.post("contacts", json={"contact_name": "Hooli", "contact_type": "customer"}), 201)
+    created = ok(await books.post("contacts", json={"contact_name": "Hooli", "contact_type": "customer"}),
+                 201)
     assert created["message"] == "The contact has been created"
     contact_id = created["contact"]["contact_id"]
     assert ok(await books.get(f"contacts/{contact_id}"))["contact"]["contact_name"] == "Hooli"
     updated = ok(await books.put(f"contacts/{contact_id}", json={"company_name": "Hooli XYZ"}))
     assert updated["message"] == "Contact has been updated successfully"
     assert updated["contact"]["contact_name"] == "Hooli" and updated["contact"]["company_name"] == "Hooli XYZ"
-    assert ok(await books.delete(f"contacts/{contact_id}")) == {"code": 0, "message": "The contact has been deleted."}
+    assert ok(await books.delete(f"contacts/{contact_id}")) \
+        == {"code": 0, "message": "The contact has been deleted."}
 
 
 async def test_estimate_operations(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
@@ -97,10 +100,12 @@ async def test_estimate_operations(books: httpx2.AsyncClient, sandbox: Sandbox) 
 async def test_salesorder_and_purchaseorder_operations(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     view = sandbox.store(ORG)
     order = ok(await books.post("salesorders", json={
-        "customer_id": view.contact_id("Initech"), "line_items": [{"item_id": view.item_id("Support plan")}]}), 201)
+        "customer_id": view.contact_id("Initech"),
+        "line_items": [{"item_id": view.item_id("Support plan")}]}), 201)
     assert order["message"] == "Sales Order Created Successfully."
     assert isinstance(order["salesorder"], dict) and order["salesorder"]["salesorder_number"] == "SO-00002"
-    assert ok(await books.get(f"salesorders/{order['salesorder']['salesorder_id']}"))["salesorder"]["total"] == 99.0
+    assert ok(await books.get(f"salesorders/{order['salesorder']['salesorder_id']}"))["salesorder"]["total"] \
+        == 99.0
 
     purchase = ok(await books.post("purchaseorders", json={
         "vendor_id": view.contact_id("Office Supplies Co"),
@@ -117,9 +122,11 @@ async def test_bill_and_expense_operations(books: httpx2.AsyncClient, sandbox: S
     view = sandbox.store(ORG)
     bill = ok(await books.post("bills", json={
         "vendor_id": view.contact_id("Cloud Hosting Ltd"), "bill_number": "CH-1002",
-        "line_items": [{"name": "Hosting", "rate": 180, "account_id": view.account_id("IT and Internet Expenses")}],
+        "line_items": [{"name": "Hosting", "rate": 180,
+                        "account_id": view.account_id("IT and Internet Expenses")}],
     }), 201)
-    assert bill["message"] == "success" and bill["bill"]["status"] == "open" and bill["bill"]["balance"] == 180.0
+    assert bill["message"] == "success" and bill["bill"]["status"] == "open" \
+        and bill["bill"]["balance"] == 180.0
     assert ok(await books.get(f"bills/{bill['bill']['bill_id']}"))["bill"]["bill_number"] == "CH-1002"
     # An expense line is just an account, a rate and a quantity: Zoho names it after the account.
     account_line = ok(await books.post("bills", json={
@@ -142,8 +149,8 @@ async def test_customer_payment_operations(books: httpx2.AsyncClient, sandbox: S
     view = sandbox.store(ORG)
     invoice_id = view.invoice_id("INV-000002")
     created = ok(await books.post("customerpayments", json={
-        "customer_id": view.contact_id("Globex Ltd"), "payment_mode": "cash", "amount": 200, "date": "2025-03-01",
-        "invoices": [{"invoice_id": invoice_id, "amount_applied": 200}]}), 201)
+        "customer_id": view.contact_id("Globex Ltd"), "payment_mode": "cash", "amount": 200,
+        "date": "2025-03-01", "invoices": [{"invoice_id": invoice_id, "amount_applied": 200}]}), 201)
     assert created["message"] == "The payment has been created."
     payment = created["payment"]
     assert payment["invoices"] == [{"invoice_id": invoice_id, "invoice_number": "INV-000002", "date":
@@ -166,7 +173,8 @@ async def test_item_bank_and_chart_operations(books: httpx2.AsyncClient) -> None
     one = ok(await books.get(f"bankaccounts/{bank['bankaccount']['account_id']}"))
     assert one["bankaccount"]["account_name"] == "Savings"
 
-    chart = ok(await books.post("chartofaccounts", json={"account_name": "Marketing", "account_type": "expense"}),
+    chart = ok(await books.post("chartofaccounts",
+                                json={"account_name": "Marketing", "account_type": "expense"}),
                201)
     assert chart["message"] == "The account has been created."
     assert chart["chart_of_account"]["account_type"] == "expense"
@@ -179,7 +187,8 @@ async def test_auto_numbering_is_per_organization(books: httpx2.AsyncClient, san
     for org in (ORG, ORG, OTHER_ORG):
         view = sandbox.store(org)
         body = ok(await books.post("invoices", params={"organization_id": org}, json={
-            "customer_id": view.contact_id("Initech"), "line_items": [{"item_id": view.item_id("Consulting")}]}), 201)
+            "customer_id": view.contact_id("Initech"),
+            "line_items": [{"item_id": view.item_id("Consulting")}]}), 201)
         numbers.append(body["invoice"]["invoice_number"])
     assert numbers == ["INV-000005", "INV-000006", "INV-000005"]
 

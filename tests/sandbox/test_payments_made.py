@@ -16,15 +16,16 @@ async def _bill(books: httpx2.AsyncClient, sandbox: Sandbox, number: str, rate: 
     view = sandbox.store(ORG)
     return ok(await books.post("bills", json={
         "vendor_id": view.contact_id(vendor), "bill_number": number,
-        "line_items": [{"account_id": view.account_id("IT and Internet Expenses"), "rate": rate}]}), 201)["bill"]
+        "line_items": [{"account_id": view.account_id("IT and Internet Expenses"), "rate": rate}]}),
+              201)["bill"]
 
 
-async def _pay(books: httpx2.AsyncClient, sandbox: Sandbox, amount: float, *applied: tuple[dict[str, Any], float],
-               vendor: str = "Cloud Hosting Ltd") -> httpx2.Response:
+async def _pay(books: httpx2.AsyncClient, sandbox: Sandbox, amount: float,
+               *applied: tuple[dict[str, Any], float], vendor: str = "Cloud Hosting Ltd") -> httpx2.Response:
     view = sandbox.store(ORG)
     return await books.post("vendorpayments", json={
-        "vendor_id": view.contact_id(vendor), "amount": amount, "date": "2025-03-01", "payment_mode": "banktransfer",
-        "paid_through_account_id": view.account_id("Business Checking"),
+        "vendor_id": view.contact_id(vendor), "amount": amount, "date": "2025-03-01",
+        "payment_mode": "banktransfer", "paid_through_account_id": view.account_id("Business Checking"),
         "bills": [{"bill_id": bill["bill_id"], "amount_applied": share} for bill, share in applied]})
 
 
@@ -40,9 +41,10 @@ async def test_a_vendor_payment_pays_bills_down_and_deleting_it_restores_them(bo
     assert body["message"] == "The payment made to the vendor has been recorded."
     payment = body["vendorpayment"]
     assert payment["balance"] == 300.0 and payment["bill_numbers"] == "CH-2001, CH-2002"
-    assert [(entry["bill_number"], entry["amount_applied"], entry["balance"]) for entry in payment["bills"]] == [
-        ("CH-2001", 500.0, 0.0), ("CH-2002", 100.0, 200.0)]
-    assert _bill_state(sandbox, first) == ("paid", 0.0) and _bill_state(sandbox, second) == ("partially_paid", 200.0)
+    assert [(entry["bill_number"], entry["amount_applied"], entry["balance"]) for entry in payment["bills"]] \
+        == [("CH-2001", 500.0, 0.0), ("CH-2002", 100.0, 200.0)]
+    assert _bill_state(sandbox, first) == ("paid", 0.0) \
+        and _bill_state(sandbox, second) == ("partially_paid", 200.0)
     assert ok(await books.get(f"vendorpayments/{payment['payment_id']}"))["vendorpayment"]["amount"] == 900.0
     rows = ok(await books.get("vendorpayments", params={"bill_id": first["bill_id"]}))["vendorpayments"]
     assert [row["payment_id"] for row in rows] == [payment["payment_id"]] and "bills" not in rows[0]

@@ -29,8 +29,8 @@ def _line(sandbox: Sandbox, rate: float) -> dict[str, Any]:
 async def _pay(books: httpx2.AsyncClient, sandbox: Sandbox, invoice: dict[str, Any], amount: float,
                applied: float | None = None, customer: str = "Acme Corporation") -> httpx2.Response:
     return await books.post("customerpayments", json={
-        "customer_id": sandbox.store(ORG).contact_id(customer), "payment_mode": "banktransfer", "amount": amount,
-        "date": "2025-03-01", "invoices": [{"invoice_id": invoice["invoice_id"],
+        "customer_id": sandbox.store(ORG).contact_id(customer), "payment_mode": "banktransfer",
+        "amount": amount, "date": "2025-03-01", "invoices": [{"invoice_id": invoice["invoice_id"],
                                             "amount_applied": amount if applied is None else applied}]})
 
 
@@ -109,7 +109,8 @@ async def test_a_payment_with_contact_persons_emails_them_a_thank_you(books: htt
     person = acme["contact_persons"][0]["contact_person_id"]
     payment = ok(await books.post("customerpayments", json={
         "customer_id": acme["contact_id"], "payment_mode": "cash", "amount": 300, "date": "2025-03-01",
-        "contact_persons": [person], "invoices": [{"invoice_id": invoice["invoice_id"], "amount_applied": 300}]}),
+        "contact_persons": [person], "invoices": [{"invoice_id": invoice["invoice_id"],
+                                                   "amount_applied": 300}]}),
         201)["payment"]
     [email] = sandbox.outbox
     assert (email.document_type, email.document_id, email.to) == (
@@ -154,7 +155,8 @@ async def test_email_defaults_to_the_customers_address_and_needs_one(books: http
     assert _status(sandbox, initech) == ("draft", 300.0) and len(sandbox.outbox) == 1
     error(await books.post(f"invoices/{initech['invoice_id']}/email", json={"to_mail_ids": ["not-an-email"]}),
           400, 2)
-    ok(await books.post(f"invoices/{initech['invoice_id']}/email", json={"to_mail_ids": ["bill@initech.example"]}))
+    ok(await books.post(f"invoices/{initech['invoice_id']}/email",
+                        json={"to_mail_ids": ["bill@initech.example"]}))
     assert sandbox.outbox[-1].to == ["bill@initech.example"] and _status(sandbox, initech)[0] == "sent"
 
 
@@ -181,7 +183,8 @@ async def test_payments_move_an_invoice_to_partially_paid_then_paid(books: httpx
     assert stored["payment_made"] == 300.0 and len(stored["payments"]) == 2
 
 
-async def test_over_applying_is_refused_and_changes_nothing(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
+async def test_over_applying_is_refused_and_changes_nothing(books: httpx2.AsyncClient,
+                                                            sandbox: Sandbox) -> None:
     invoice = await _invoice(books, sandbox, total=300.0, sent=True)
     ok(await _pay(books, sandbox, invoice, 100), 201)
     payments_before = sandbox.store(ORG).payments
@@ -198,7 +201,8 @@ async def test_applying_more_than_the_payment_is_refused(books: httpx2.AsyncClie
     assert _status(sandbox, invoice) == ("sent", 300.0)
 
 
-async def test_a_payment_leaves_its_unapplied_rest_as_credit(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
+async def test_a_payment_leaves_its_unapplied_rest_as_credit(
+        books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     invoice = await _invoice(books, sandbox, total=300.0, sent=True)
     payment = ok(await _pay(books, sandbox, invoice, 500, applied=300), 201)["payment"]
     assert payment["unused_amount"] == 200.0 and _status(sandbox, invoice) == ("paid", 0.0)
@@ -206,7 +210,8 @@ async def test_a_payment_leaves_its_unapplied_rest_as_credit(books: httpx2.Async
     assert sandbox.store(ORG).contacts[acme]["unused_credits_receivable_amount"] == 200.0
 
 
-async def test_a_payment_must_be_for_the_invoices_customer(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
+async def test_a_payment_must_be_for_the_invoices_customer(books: httpx2.AsyncClient,
+                                                           sandbox: Sandbox) -> None:
     invoice = await _invoice(books, sandbox, customer="Globex Ltd", sent=True)
     assert "does not belong" in error(await _pay(books, sandbox, invoice, 10), 400, 3004)
     assert _status(sandbox, invoice) == ("sent", 300.0)
@@ -216,7 +221,8 @@ async def test_a_draft_invoice_cannot_be_paid(books: httpx2.AsyncClient, sandbox
     invoice = await _invoice(books, sandbox)
     assert "Mark it as sent first" in error(await _pay(books, sandbox, invoice, 10), 400, 9999)
     assert _status(sandbox, invoice) == ("draft", 300.0)
-    assert all(entry.source_id != invoice["invoice_id"] for entry in sandbox.store(ORG).journal())  # not in books
+    # not in books
+    assert all(entry.source_id != invoice["invoice_id"] for entry in sandbox.store(ORG).journal())
 
 
 async def test_deleting_a_payment_restores_balances_and_status(books: httpx2.AsyncClient,
@@ -233,19 +239,23 @@ async def test_deleting_a_payment_restores_balances_and_status(books: httpx2.Asy
     assert stored["payment_made"] == 0.0 and stored["last_payment_date"] == "" and stored["payments"] == []
 
 
-async def test_an_invoice_with_payments_cannot_be_deleted(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
+async def test_an_invoice_with_payments_cannot_be_deleted(books: httpx2.AsyncClient,
+                                                          sandbox: Sandbox) -> None:
     invoice = await _invoice(books, sandbox, sent=True)
     payment = ok(await _pay(books, sandbox, invoice, 10), 201)["payment"]
-    assert "Payments have been recorded" in error(await books.delete(f"invoices/{invoice['invoice_id']}"), 400, 4001)
+    assert "Payments have been recorded" in error(await books.delete(f"invoices/{invoice['invoice_id']}"),
+                                                  400, 4001)
     assert invoice["invoice_id"] in sandbox.store(ORG).invoices
     ok(await books.delete(f"customerpayments/{payment['payment_id']}"))
     ok(await books.delete(f"invoices/{invoice['invoice_id']}"))
 
 
-async def test_an_invoice_cannot_drop_below_what_was_paid(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
+async def test_an_invoice_cannot_drop_below_what_was_paid(books: httpx2.AsyncClient,
+                                                          sandbox: Sandbox) -> None:
     invoice = await _invoice(books, sandbox, total=300.0, sent=True)
     ok(await _pay(books, sandbox, invoice, 200), 201)
-    response = await books.put(f"invoices/{invoice['invoice_id']}", json={"line_items": [_line(sandbox, 150)]})
+    response = await books.put(f"invoices/{invoice['invoice_id']}",
+                               json={"line_items": [_line(sandbox, 150)]})
     error(response, 400, 3010)
     assert _status(sandbox, invoice) == ("partially_paid", 100.0)
     ok(await books.put(f"invoices/{invoice['invoice_id']}", json={"line_items": [_line(sandbox, 250)]}))
@@ -256,7 +266,8 @@ async def test_void_and_back_to_draft(books: httpx2.AsyncClient, sandbox: Sandbo
     invoice = await _invoice(books, sandbox)
     path = f"invoices/{invoice['invoice_id']}"
     error(await books.post(f"{path}/status/draft"), 400, 9999)
-    assert ok(await books.post(f"{path}/status/void"))["message"] == "Invoice status has been changed to Void."
+    assert ok(await books.post(f"{path}/status/void"))["message"] \
+        == "Invoice status has been changed to Void."
     assert _status(sandbox, invoice)[0] == "void"
     error(await books.post(f"{path}/status/sent"), 400, 9999)
     error(await _pay(books, sandbox, invoice, 10), 400, 9999)
@@ -272,12 +283,14 @@ async def test_outstanding_amounts_follow_invoices(books: httpx2.AsyncClient, sa
     before = ok(await books.get(f"contacts/{acme}"))["contact"]["outstanding_receivable_amount"]
     assert before == 688.0  # INV-000003, 1188 less 500 paid
     invoice = await _invoice(books, sandbox, total=300.0)
-    assert ok(await books.get(f"contacts/{acme}"))["contact"]["outstanding_receivable_amount"] == 688.0  # draft
+    # draft
+    assert ok(await books.get(f"contacts/{acme}"))["contact"]["outstanding_receivable_amount"] == 688.0
     ok(await books.post(f"invoices/{invoice['invoice_id']}/status/sent"))
     assert ok(await books.get(f"contacts/{acme}"))["contact"]["outstanding_receivable_amount"] == 988.0
 
 
-async def test_a_contact_with_transactions_cannot_be_deleted(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
+async def test_a_contact_with_transactions_cannot_be_deleted(
+        books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     acme = sandbox.store(ORG).contact_id("Acme Corporation")
     assert "associated with transactions" in error(await books.delete(f"contacts/{acme}"), 400, 9999)
     assert acme in sandbox.store(ORG).contacts
@@ -285,7 +298,8 @@ async def test_a_contact_with_transactions_cannot_be_deleted(books: httpx2.Async
     assert sandbox.store(ORG).contacts[acme]["contact_type"] == "customer"
 
 
-async def test_contact_persons_are_replaced_and_set_the_email(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
+async def test_contact_persons_are_replaced_and_set_the_email(
+        books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     initech = sandbox.store(ORG).contact_id("Initech")
     body = ok(await books.put(f"contacts/{initech}", json={"contact_persons": [
         {"first_name": "Peter", "last_name": "Gibbons", "email": "peter@initech.example"}]}))["contact"]
@@ -306,7 +320,8 @@ async def test_contact_persons_are_replaced_and_set_the_email(books: httpx2.Asyn
     ("GET", "customerpayments/1", "Customer payment"), ("DELETE", "customerpayments/1", "Customer payment"),
     ("GET", "bankaccounts/1", "Account"), ("GET", "chartofaccounts/1", "Account"),
 ])
-async def test_unknown_ids_are_404_code_1002(books: httpx2.AsyncClient, method: str, path: str, thing: str) -> None:
+async def test_unknown_ids_are_404_code_1002(books: httpx2.AsyncClient, method: str, path: str,
+                                             thing: str) -> None:
     body = {"reference_number": "x"} if method == "PUT" else None
     response = await books.request(method, path, json=body)
     assert error(response, 404, 1002) == f"{thing} does not exist."

@@ -1,4 +1,5 @@
-"""The sandbox over real sockets: SandboxServer (thread), AsyncSandboxServer, and `python -m zbmcp.sandbox`."""
+"""The sandbox over real sockets: SandboxServer (thread), AsyncSandboxServer, and
+`python -m zbmcp.sandbox`."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _refresh(client: httpx2.Client, base_url: str, sandbox_creds: dict[str, str]) -> dict[str, object]:
-    response = client.post(f"{base_url}/oauth/v2/token", data={"grant_type": "refresh_token", **sandbox_creds})
+    response = client.post(f"{base_url}/oauth/v2/token",
+                           data={"grant_type": "refresh_token", **sandbox_creds})
     assert response.status_code == 200, response.text
     body: dict[str, object] = response.json()
     return body
@@ -41,7 +43,8 @@ def test_sandbox_server_serves_api_and_accounts_on_loopback() -> None:
             response = client.get(f"{token['api_domain']}/books/v3/organizations",
                                   headers={"Authorization": f"Zoho-oauthtoken {token['access_token']}"})
             assert response.status_code == 200
-            assert [org["organization_id"] for org in response.json()["organizations"]] == creds.organization_ids
+            assert [org["organization_id"] for org in response.json()["organizations"]] \
+                == creds.organization_ids
     with pytest.raises(httpx2.ConnectError):
         httpx2.get(server.api_base_url + "/organizations")
 

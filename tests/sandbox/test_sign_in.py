@@ -38,7 +38,8 @@ def redirect_query(response: httpx2.Response) -> dict[str, str]:
     return {key: values[0] for key, values in parse_qs(urlsplit(location).query).items()}
 
 
-async def sign_in(http: httpx2.AsyncClient, email: str, password: str = "sandbox", **fields: str) -> httpx2.Response:
+async def sign_in(http: httpx2.AsyncClient, email: str, password: str = "sandbox",
+                  **fields: str) -> httpx2.Response:
     return await http.post("/oauth/v2/auth", data={**authorize_params(), "email": email, "password": password,
                                                    "action": "sign_in", **fields})
 
@@ -76,7 +77,8 @@ async def test_a_user_who_signs_in_gets_a_code_for_themselves_and_user_info_name
     books = await http.get("/books/v3/invoices", params={"organization_id": ORG}, headers=auth(token))
     ok(books)
     assert signing_in.api_requests[-1].user_id == ALICE_USER_ID
-    denied = await http.get("/books/v3/invoices", params={"organization_id": FOREIGN_ORG}, headers=auth(token))
+    denied = await http.get("/books/v3/invoices", params={"organization_id": FOREIGN_ORG},
+                            headers=auth(token))
     error(denied, 400, 6041)
 
 
@@ -107,7 +109,8 @@ async def test_a_signed_in_browser_is_not_asked_again(signing_in: Sandbox) -> No
         redirect_query(await sign_in(browser, "alice@sandbox-trading.example"))
         again = redirect_query(await browser.get("/oauth/v2/auth", params=authorize_params(state="s-2")))
         token = (await exchange(browser, again["code"]))["access_token"]
-        assert (await browser.get("/oauth/user/info", headers=auth(token))).json()["ZUID"] == int(ALICE_USER_ID)
+        assert (await browser.get("/oauth/user/info", headers=auth(token))).json()["ZUID"] \
+            == int(ALICE_USER_ID)
     async with asgi_client(signing_in) as stranger:  # another browser has no session: the page again
         assert (await stranger.get("/oauth/v2/auth", params=authorize_params())).status_code == 200
 
@@ -129,4 +132,5 @@ async def test_automatic_consent_stays_the_default(sandbox: Sandbox, http: httpx
     sandbox.register_client("1000.ZBMCPAPP", "app-secret", [REDIRECT])
     query = redirect_query(await http.get("/oauth/v2/auth", params=authorize_params()))
     token = (await exchange(http, query["code"]))["access_token"]
-    assert (await http.get("/oauth/user/info", headers=auth(token))).json()["ZUID"] == int(sandbox.default_user_id)
+    assert (await http.get("/oauth/user/info", headers=auth(token))).json()["ZUID"] \
+        == int(sandbox.default_user_id)

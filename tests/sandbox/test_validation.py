@@ -42,7 +42,8 @@ def fill(value: Any, ids: dict[str, str]) -> Any:
 async def test_json_form_and_multipart_bodies_are_all_accepted(books: httpx2.AsyncClient) -> None:
     as_json = ok(await books.post("contacts", json={"contact_name": "Alpha"}), 201)
     as_form = ok(await books.post("contacts", data={"JSONString": json.dumps({"contact_name": "Beta"})}), 201)
-    as_multipart = ok(await books.post("contacts", files={"JSONString": (None, json.dumps({"contact_name": "Gamma"}))}),
+    as_multipart = ok(await books.post("contacts",
+                                       files={"JSONString": (None, json.dumps({"contact_name": "Gamma"}))}),
                       201)
     names = [body["contact"]["contact_name"] for body in (as_json, as_form, as_multipart)]
     assert names == ["Alpha", "Beta", "Gamma"]
@@ -70,7 +71,8 @@ async def test_a_body_is_optional_on_email_but_must_parse_if_sent(books: httpx2.
                                                                   sandbox: Sandbox) -> None:
     invoice_id = sandbox.store(ORG).invoice_id("INV-000001")
     ok(await books.post(f"invoices/{invoice_id}/email"))
-    error(await books.post(f"invoices/{invoice_id}/email", content=b"{", headers={"content-type": "application/json"}),
+    error(await books.post(f"invoices/{invoice_id}/email", content=b"{",
+                           headers={"content-type": "application/json"}),
           400, 4)
 
 
@@ -78,7 +80,8 @@ async def test_a_body_is_optional_on_email_but_must_parse_if_sent(books: httpx2.
     ("invoices", {"line_items": [{"item_id": "{consulting}", "rate": 1}]}, "customer_id"),
     ("invoices", {"customer_id": "{acme}"}, "line_items"),
     ("invoices", {"customer_id": "{acme}", "line_items": []}, "line_items"),
-    ("invoices", {"customer_id": "{acme}", "line_items": [{"name": "x", "rate": 5}]}, "line_items[0].item_id"),
+    ("invoices", {"customer_id": "{acme}", "line_items": [{"name": "x", "rate": 5}]},
+     "line_items[0].item_id"),
     ("estimates", {"customer_id": "{acme}", "line_items": [{"rate": 5}]}, "line_items[0].item_id or"),
     ("estimates", {"customer_id": "{acme}", "line_items": [{"name": "x"}]}, "line_items[0].rate"),
     ("estimates", {"customer_id": "{acme}"}, "line_items"),
@@ -89,19 +92,24 @@ async def test_a_body_is_optional_on_email_but_must_parse_if_sent(books: httpx2.
     ("bills", {"vendor_id": "{office}", "line_items": [{"name": "x", "rate": 1}]}, "bill_number"),
     ("purchaseorders", {"vendor_id": "{office}"}, "line_items"),
     ("purchaseorders", {"line_items": [{"name": "x", "rate": 1}]}, "vendor_id"),
-    ("purchaseorders", {"vendor_id": "{office}", "line_items": [{"name": "x", "rate": 1}]}, "line_items[0].account_id"),
+    ("purchaseorders", {"vendor_id": "{office}", "line_items": [{"name": "x", "rate": 1}]},
+     "line_items[0].account_id"),
     ("purchaseorders", {"vendor_id": "{office}", "line_items": [{"item_id": "{consulting}"}]},
      "line_items[0].account_id"),
     ("expenses", {"date": "2025-01-01", "amount": 5, "paid_through_account_id": "{checking}"}, "account_id"),
     ("expenses", {"account_id": "{rent}", "amount": 5, "paid_through_account_id": "{checking}"}, "date"),
-    ("expenses", {"account_id": "{rent}", "date": "2025-01-01", "paid_through_account_id": "{checking}"}, "amount"),
+    ("expenses", {"account_id": "{rent}", "date": "2025-01-01", "paid_through_account_id": "{checking}"},
+     "amount"),
     ("expenses", {"account_id": "{rent}", "date": "2025-01-01", "amount": 5}, "paid_through_account_id"),
-    ("customerpayments", {"payment_mode": "cash", "amount": 1, "date": "2025-01-01", "invoices": []}, "customer_id"),
+    ("customerpayments", {"payment_mode": "cash", "amount": 1, "date": "2025-01-01", "invoices": []},
+     "customer_id"),
     ("customerpayments", {"customer_id": "{acme}", "amount": 1, "date": "2025-01-01", "invoices": []},
      "payment_mode"),
-    ("customerpayments", {"customer_id": "{acme}", "payment_mode": "cash", "date": "2025-01-01", "invoices": []},
+    ("customerpayments", {"customer_id": "{acme}", "payment_mode": "cash", "date": "2025-01-01",
+                          "invoices": []},
      "amount"),
-    ("customerpayments", {"customer_id": "{acme}", "payment_mode": "cash", "amount": 1, "invoices": []}, "date"),
+    ("customerpayments", {"customer_id": "{acme}", "payment_mode": "cash", "amount": 1, "invoices": []},
+     "date"),
     ("customerpayments", {"customer_id": "{acme}", "payment_mode": "cash", "amount": 1, "date": "2025-01-01"},
      "invoices"),
     ("contacts", {"company_name": "Nameless"}, "contact_name"),
@@ -126,21 +134,27 @@ async def test_required_fields_are_named(books: httpx2.AsyncClient, sandbox: San
 
 @pytest.mark.parametrize("path, body, field", [
     ("invoices", {"line_items": [{"item_id": "{consulting}", "rate": "abc"}]}, "line_items[0].rate"),
-    ("invoices", {"line_items": [{"item_id": "{consulting}", "rate": 5, "quantity": -1}]}, "line_items[0].quantity"),
-    ("invoices", {"line_items": [{"item_id": "{consulting}", "rate": 5, "quantity": 0}]}, "line_items[0].quantity"),
+    ("invoices", {"line_items": [{"item_id": "{consulting}", "rate": 5, "quantity": -1}]},
+     "line_items[0].quantity"),
+    ("invoices", {"line_items": [{"item_id": "{consulting}", "rate": 5, "quantity": 0}]},
+     "line_items[0].quantity"),
     ("invoices", {"line_items": [{"item_id": "{consulting}", "rate": -5}]}, "line_items[0].rate"),
     ("invoices", {"line_items": [{"item_id": "{consulting}", "rate": True}]}, "line_items[0].rate"),
     ("invoices", {"line_items": [{"item_id": "{consulting}", "rate": 5}], "date": "2025/01/31"}, "date"),
     ("invoices", {"line_items": [{"item_id": "{consulting}", "rate": 5}], "date": "2025-02-30"}, "date"),
-    ("invoices", {"line_items": [{"item_id": "{consulting}", "rate": 5}], "payment_terms": "Net 15"}, "payment_terms"),
-    ("invoices", {"line_items": [{"item_id": "{consulting}", "rate": 5}], "payment_terms": 1.5}, "payment_terms"),
+    ("invoices", {"line_items": [{"item_id": "{consulting}", "rate": 5}], "payment_terms": "Net 15"},
+     "payment_terms"),
+    ("invoices", {"line_items": [{"item_id": "{consulting}", "rate": 5}], "payment_terms": 1.5},
+     "payment_terms"),
     ("invoices", {"line_items": [{"item_id": "{consulting}", "rate": 5}], "date": "2025-03-10",
                   "due_date": "2025-03-01"}, "due_date"),
     ("invoices", {"line_items": "all of them"}, "line_items"),
     ("invoices", {"line_items": [{"item_id": "{consulting}", "rate": 5, "discount": "150%"}]},
      "line_items[0].discount"),
-    ("invoices", {"line_items": [{"item_id": "{consulting}", "rate": 5, "tax_id": "123"}]}, "line_items[0].tax_id"),
-    ("invoices", {"line_items": [{"item_id": "{consulting}", "rate": 5}], "customer_id": "acme"}, "customer_id"),
+    ("invoices", {"line_items": [{"item_id": "{consulting}", "rate": 5, "tax_id": "123"}]},
+     "line_items[0].tax_id"),
+    ("invoices", {"line_items": [{"item_id": "{consulting}", "rate": 5}], "customer_id": "acme"},
+     "customer_id"),
 ])
 async def test_type_errors_are_400_code_2(books: httpx2.AsyncClient, sandbox: Sandbox, path: str,
                                           body: dict[str, Any], field: str) -> None:
@@ -149,15 +163,19 @@ async def test_type_errors_are_400_code_2(books: httpx2.AsyncClient, sandbox: Sa
 
 
 @pytest.mark.parametrize("path, body, field", [
-    ("invoices", {"customer_id": "460000000000001", "line_items": [{"item_id": "{consulting}"}]}, "customer_id"),
+    ("invoices", {"customer_id": "460000000000001", "line_items": [{"item_id": "{consulting}"}]},
+     "customer_id"),
     ("invoices", {"customer_id": "{office}", "line_items": [{"item_id": "{consulting}"}]}, "customer_id"),
-    ("invoices", {"customer_id": "{acme}", "line_items": [{"item_id": "460000000000001"}]}, "line_items[0].item_id"),
+    ("invoices", {"customer_id": "{acme}", "line_items": [{"item_id": "460000000000001"}]},
+     "line_items[0].item_id"),
     ("purchaseorders", {"vendor_id": "{acme}", "line_items": [{"name": "x", "rate": 1}]}, "vendor_id"),
     ("bills", {"vendor_id": "{office}", "bill_number": "B", "line_items": [
         {"name": "x", "rate": 1, "account_id": "{sales}"}]}, "line_items[0].account_id"),
-    ("expenses", {"account_id": "{sales}", "date": "2025-01-01", "amount": 5, "paid_through_account_id": "{checking}"},
+    ("expenses", {"account_id": "{sales}", "date": "2025-01-01", "amount": 5,
+                  "paid_through_account_id": "{checking}"},
      "account_id"),
-    ("expenses", {"account_id": "{rent}", "date": "2025-01-01", "amount": 5, "paid_through_account_id": "{rent}"},
+    ("expenses", {"account_id": "{rent}", "date": "2025-01-01", "amount": 5,
+                  "paid_through_account_id": "{rent}"},
      "paid_through_account_id"),
     ("customerpayments", {"customer_id": "{acme}", "payment_mode": "cash", "amount": 5, "date": "2025-01-01",
                           "invoices": [{"invoice_id": "460000000000001", "amount_applied": 5}]},
@@ -166,9 +184,11 @@ async def test_type_errors_are_400_code_2(books: httpx2.AsyncClient, sandbox: Sa
     ("bankaccounts", {"account_name": "Vault", "account_type": "expense"}, "account_type"),
     ("chartofaccounts", {"account_name": "Misc", "account_type": "rocket"}, "account_type"),
 ])
-async def test_unknown_or_wrong_references_name_the_field(books: httpx2.AsyncClient, sandbox: Sandbox, path: str,
-                                                          body: dict[str, Any], field: str) -> None:
-    assert error(await books.post(path, json=fill(body, _ids(sandbox))), 400, 2) == f"Invalid value passed for {field}"
+async def test_unknown_or_wrong_references_name_the_field(books: httpx2.AsyncClient, sandbox: Sandbox,
+                                                          path: str, body: dict[str, Any],
+                                                          field: str) -> None:
+    assert error(await books.post(path, json=fill(body, _ids(sandbox))), 400, 2) \
+        == f"Invalid value passed for {field}"
 
 
 async def test_a_refused_write_changes_nothing(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
@@ -186,10 +206,13 @@ async def test_a_refused_write_changes_nothing(books: httpx2.AsyncClient, sandbo
 async def test_duplicate_invoice_number_with_manual_numbering_is_1001(books: httpx2.AsyncClient,
                                                                       sandbox: Sandbox) -> None:
     ids = _ids(sandbox)
-    body = {"customer_id": ids["acme"], "invoice_number": "CUSTOM-1", "line_items": [{"item_id": ids["consulting"]}]}
+    body = {"customer_id": ids["acme"], "invoice_number": "CUSTOM-1",
+            "line_items": [{"item_id": ids["consulting"]}]}
     manual = {"ignore_auto_number_generation": "true"}
-    assert ok(await books.post("invoices", params=manual, json=body), 201)["invoice"]["invoice_number"] == "CUSTOM-1"
-    assert error(await books.post("invoices", params=manual, json=body), 400, 1001) == "Invoice Number already exist"
+    assert ok(await books.post("invoices", params=manual, json=body), 201)["invoice"]["invoice_number"] \
+        == "CUSTOM-1"
+    assert error(await books.post("invoices", params=manual, json=body), 400, 1001) \
+        == "Invoice Number already exist"
     seeded = dict(body, invoice_number="INV-000001")
     error(await books.post("invoices", params=manual, json=seeded), 400, 1001)
     no_number = {key: value for key, value in body.items() if key != "invoice_number"}
@@ -208,14 +231,16 @@ async def test_invoice_lines_need_an_item_unless_lenient(books: httpx2.AsyncClie
     assert ok(await books.post("invoices", json=body), 201)["invoice"]["total"] == 160.0
     estimate = {"customer_id": ids["acme"], "line_items": [{"name": "Ad-hoc work", "rate": 80}]}
     sandbox.settings.strict_line_items = True
-    assert ok(await books.post("estimates", json=estimate), 201)["estimate"]["total"] == 80.0  # optional there
+    # optional there
+    assert ok(await books.post("estimates", json=estimate), 201)["estimate"]["total"] == 80.0
 
 
 async def test_purchase_lines_name_their_account_and_items_their_purchase_account(books: httpx2.AsyncClient,
                                                                                   sandbox: Sandbox) -> None:
     ids = _ids(sandbox)
     po = {"vendor_id": ids["office"], "line_items": [{"name": "Toner", "rate": 30}]}
-    assert error(await books.post("purchaseorders", json=po), 400, 4) == "line_items[0].account_id is required."
+    assert error(await books.post("purchaseorders", json=po), 400, 4) \
+        == "line_items[0].account_id is required."
     po["line_items"][0]["account_id"] = ids["rent"]
     assert ok(await books.post("purchaseorders", json=po), 201)["purchaseorder"]["line_items"][0][
         "account_name"] == "Rent Expense"
@@ -233,9 +258,9 @@ async def test_purchase_lines_name_their_account_and_items_their_purchase_accoun
     ([{"item_id": "{consulting}", "rate": 100}, {"item_id": "{consulting}", "rate": 50}],
      {"discount": "10%", "shipping_charge": 5, "adjustment": -0.5}, 139.5),
 ])
-async def test_totals_are_rate_times_quantity_rounded_to_cents(books: httpx2.AsyncClient, sandbox: Sandbox,
-                                                               lines: list[dict[str, Any]], extra: dict[str, Any],
-                                                               total: float) -> None:
+async def test_totals_are_rate_times_quantity_rounded_to_cents(
+        books: httpx2.AsyncClient, sandbox: Sandbox, lines: list[dict[str, Any]], extra: dict[str, Any],
+        total: float) -> None:
     body = fill({"customer_id": "{acme}", "line_items": lines, **extra}, _ids(sandbox))
     invoice = ok(await books.post("invoices", json=body), 201)["invoice"]
     assert invoice["total"] == total and invoice["balance"] == total
@@ -243,26 +268,30 @@ async def test_totals_are_rate_times_quantity_rounded_to_cents(books: httpx2.Asy
 
 async def test_put_merges_fields_and_replaces_line_items(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     ids = _ids(sandbox)
-    invoice = ok(await books.post("invoices", json={"customer_id": ids["acme"], "notes": "Thanks", "line_items": [
-        {"item_id": ids["consulting"], "quantity": 2}, {"item_id": ids["consulting"], "name": "Travel", "rate": 40}]}),
-        201)["invoice"]
+    lines = [{"item_id": ids["consulting"], "quantity": 2},
+             {"item_id": ids["consulting"], "name": "Travel", "rate": 40}]
+    invoice = ok(await books.post("invoices", json={"customer_id": ids["acme"], "notes": "Thanks",
+                                                    "line_items": lines}), 201)["invoice"]
     path = f"invoices/{invoice['invoice_id']}"
     merged = ok(await books.put(path, json={"reference_number": "R-9"}))["invoice"]
-    assert merged["notes"] == "Thanks" and merged["reference_number"] == "R-9" and len(merged["line_items"]) == 2
+    assert merged["notes"] == "Thanks" and merged["reference_number"] == "R-9" \
+        and len(merged["line_items"]) == 2
     assert [line["line_item_id"] for line in merged["line_items"]] == [
         line["line_item_id"] for line in invoice["line_items"]]
-    replaced = ok(await books.put(path, json={"line_items": [{"item_id": ids["consulting"], "name": "Flat fee",
-                                                              "rate": 99}]}))["invoice"]
+    replaced = ok(await books.put(path, json={"line_items": [{"item_id": ids["consulting"],
+                                                              "name": "Flat fee", "rate": 99}]}))["invoice"]
     assert [line["name"] for line in replaced["line_items"]] == ["Flat fee"] and replaced["total"] == 99.0
     assert replaced["invoice_number"] == invoice["invoice_number"] and replaced["status"] == "draft"
     error(await books.put(path, json={"payment_terms": "soon"}), 400, 2)
     assert sandbox.store(ORG).invoices[invoice["invoice_id"]]["total"] == 99.0
 
 
-async def test_a_new_date_moves_the_due_date_by_the_terms(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
+async def test_a_new_date_moves_the_due_date_by_the_terms(books: httpx2.AsyncClient,
+                                                          sandbox: Sandbox) -> None:
     ids = _ids(sandbox)
     invoice = ok(await books.post("invoices", json={"customer_id": ids["acme"], "date": "2025-01-01",
-                                                    "line_items": [{"item_id": ids["consulting"]}]}), 201)["invoice"]
+                                                    "line_items": [{"item_id": ids["consulting"]}]}),
+                 201)["invoice"]
     assert (invoice["payment_terms"], invoice["due_date"]) == (30, "2025-01-31")  # Acme is on Net 30
     moved = ok(await books.put(f"invoices/{invoice['invoice_id']}", json={"date": "2025-02-01"}))["invoice"]
     assert moved["due_date"] == "2025-03-03" and moved["payment_terms_label"] == "Net 30"
@@ -271,34 +300,40 @@ async def test_a_new_date_moves_the_due_date_by_the_terms(books: httpx2.AsyncCli
 async def test_duplicate_names_are_refused(books: httpx2.AsyncClient) -> None:
     error(await books.post("contacts", json={"contact_name": "acme corporation"}), 400, 1001)
     error(await books.post("items", json={"name": "Consulting", "rate": 1}), 400, 1001)
-    error(await books.post("chartofaccounts", json={"account_name": "Sales", "account_type": "income"}), 400, 1001)
+    error(await books.post("chartofaccounts", json={"account_name": "Sales", "account_type": "income"}), 400,
+          1001)
 
 
 EDGE_VALUES: list[Any] = [
-    "2025-01-31", "9999-12-31", "0001-01-01", "2025-02-29", "10%", "100%", "101%", "-5", "1e30", "1e12", 10**15,
-    -1, 0, 1, 5, "5", 0.001, 1e12, 3650, 3651, "", None, True, [], {}, [{}], "a@b.example", "not-an-email",
-    "460000000000001", "{acme}", "{office}",
-    "{consulting}", "{rent}", "{checking}", "{sales}", "{partly}", "{draft}", "bank", "credit_card", "expense",
+    "2025-01-31", "9999-12-31", "0001-01-01", "2025-02-29", "10%", "100%", "101%", "-5", "1e30", "1e12",
+    10**15, -1, 0, 1, 5, "5", 0.001, 1e12, 3650, 3651, "", None, True, [], {}, [{}], "a@b.example",
+    "not-an-email", "460000000000001", "{acme}", "{office}",
+    "{consulting}", "{rent}", "{checking}", "{sales}", "{partly}", "{draft}", "bank", "credit_card",
+    "expense",
 ]
 _edges = st.sampled_from(EDGE_VALUES)
 _json = _edges | st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=8),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children,
+                                                                      max_size=3),
     max_leaves=8,
 )
-_EXTRA_FIELDS = ["date", "due_date", "payment_terms", "discount", "adjustment", "shipping_charge", "currency_id",
-                 "exchange_rate", "is_billable", "credit_limit", "expiry_date", "to_mail_ids", "billing_address",
-                 "contact_persons", "account_id", "customer_id", "vendor_id", "line_items", "invoices"]
-_EXTRA_LINE_FIELDS = ["item_id", "name", "rate", "quantity", "discount", "tax_id", "line_item_id", "account_id",
-                      "email", "is_primary_contact", "invoice_id", "amount_applied"]
+_EXTRA_FIELDS = ["date", "due_date", "payment_terms", "discount", "adjustment", "shipping_charge",
+                 "currency_id", "exchange_rate", "is_billable", "credit_limit", "expiry_date", "to_mail_ids",
+                 "billing_address", "contact_persons", "account_id", "customer_id", "vendor_id", "line_items",
+                 "invoices"]
+_EXTRA_LINE_FIELDS = ["item_id", "name", "rate", "quantity", "discount", "tax_id", "line_item_id",
+                      "account_id", "email", "is_primary_contact", "invoice_id", "amount_applied"]
 _VALID: dict[str, dict[str, Any]] = {
     "invoices": {"customer_id": "{acme}", "line_items": [{"item_id": "{consulting}", "quantity": 2}]},
     "estimates": {"customer_id": "{acme}", "line_items": [{"name": "x", "rate": 3}]},
     "salesorders": {"customer_id": "{acme}", "line_items": [{"item_id": "{consulting}"}]},
     "bills": {"vendor_id": "{office}", "bill_number": "B-1", "line_items": [{"name": "x", "rate": 3}]},
-    "purchaseorders": {"vendor_id": "{office}", "line_items": [{"name": "x", "rate": 3, "account_id": "{rent}"}]},
-    "expenses": {"account_id": "{rent}", "date": "2025-01-01", "amount": 5, "paid_through_account_id": "{checking}"},
+    "purchaseorders": {"vendor_id": "{office}", "line_items": [{"name": "x", "rate": 3,
+                                                                "account_id": "{rent}"}]},
+    "expenses": {"account_id": "{rent}", "date": "2025-01-01", "amount": 5,
+                 "paid_through_account_id": "{checking}"},
     "customerpayments": {"customer_id": "{acme}", "payment_mode": "cash", "amount": 5, "date": "2025-01-01",
                          "invoices": [{"invoice_id": "{partly}", "amount_applied": 5}]},
     "contacts": {"contact_name": "Fuzz Ltd", "contact_persons": [{"email": "a@b.example"}]},

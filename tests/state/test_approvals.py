@@ -27,10 +27,13 @@ async def approve_me(context: Any, params: types.ElicitRequestParams) -> types.E
     return APPROVE
 
 
-async def test_an_answered_ticket_is_honoured_once_across_replicas_and_restarts(state: State, make_config, sandbox):
+async def test_an_answered_ticket_is_honoured_once_across_replicas_and_restarts(
+        state: State, make_config, sandbox):
     loaded = make_config({"bookkeeper": agent(["invoices:*"], require_approval=["email_invoice"])},
-                         state={"backend": "local"})  # no approval_secret: the key is shared through the State
-    async with running(loaded, sandbox, state=state) as asking, running(loaded, sandbox, state=state) as answering:
+                         # no approval_secret: the key is shared through the State
+                         state={"backend": "local"})
+    async with running(loaded, sandbox, state=state) as asking, \
+            running(loaded, sandbox, state=state) as answering:
         async with mcp_client(asking, "bookkeeper") as client:
             invoices = (await client.call_tool("list_invoices", {"status": "draft"})).structured_content
         arguments = {"invoice_id": invoices["invoices"][0]["invoice_id"], "to_mail_ids": ["ap@acme.example"]}
@@ -39,14 +42,16 @@ async def test_an_answered_ticket_is_honoured_once_across_replicas_and_restarts(
         assert isinstance(question, types.InputRequiredResult)
         retry: dict[str, Any] = {"input_responses": {"zbmcp-approval": APPROVE},
                                  "request_state": question.request_state, "allow_input_required": True}
-        async with mcp_client(answering, "bookkeeper", mode="auto", elicitation_callback=approve_me) as client:
+        async with mcp_client(answering, "bookkeeper", mode="auto",
+                              elicitation_callback=approve_me) as client:
             sent = await client.session.call_tool("email_invoice", arguments, **retry)  # another replica
         async with mcp_client(asking, "bookkeeper", mode="auto", elicitation_callback=approve_me) as client:
             replayed = await client.session.call_tool("email_invoice", arguments, **retry)
     restarted = reopened(state)
     try:
         async with running(loaded, sandbox, state=restarted) as runtime:
-            async with mcp_client(runtime, "bookkeeper", mode="auto", elicitation_callback=approve_me) as client:
+            async with mcp_client(runtime, "bookkeeper", mode="auto",
+                                  elicitation_callback=approve_me) as client:
                 after_restart = await client.session.call_tool("email_invoice", arguments, **retry)
     finally:
         await restarted.aclose()

@@ -1,4 +1,5 @@
-"""The `state:` section: local by default; Redis only with what it needs, and mistakes named with their fix."""
+"""The `state:` section: local by default; Redis only with what it needs, and mistakes
+named with their fix."""
 
 from __future__ import annotations
 
@@ -36,11 +37,13 @@ def test_redis_with_url_and_key_from_the_environment_keeps_them_secret():
     ("state:\n  backend: redis\n  url: http://x\n  encryption_key: ${STATE_KEY}\n", "not a Redis URL"),
     ("state:\n  backend: local\n  encryption_key: short\n", "at least 32 characters"),
     ("state:\n  backend: memcached\n", "'local' or 'redis'"),
-    ("state:\n  backend: local\n  hosts: [a]\n", "unknown key 'hosts'; expected one of: backend, encryption_key"),
+    ("state:\n  backend: local\n  hosts: [a]\n",
+     "unknown key 'hosts'; expected one of: backend, encryption_key"),
 ])
 def test_mistakes_name_the_setting_and_the_fix(state, expected):
     message = error_of(state)
-    assert message.startswith(("zbmcp.yaml:14:", "zbmcp.yaml:15:", "zbmcp.yaml:16:")) and "state" in message and expected in message, message
+    assert message.startswith(("zbmcp.yaml:14:", "zbmcp.yaml:15:", "zbmcp.yaml:16:")) and "state" in message \
+        and expected in message, message
 
 
 def test_the_hosting_guides_state_section_and_compose_file_are_valid():

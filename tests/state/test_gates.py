@@ -34,7 +34,8 @@ async def test_a_request_holds_its_place_until_a_window_after_its_answer(state: 
     gates = [org(per_window=3, window=WINDOW)]
     tickets = await fill(state, gates, 3)
     refused = await state.admit(gates, new_id(), lease=LEASE)
-    assert refused == Admission(False, refused.wait, 0, "window") and refused.wait <= 0.05  # only answers free it
+    # only answers free it
+    assert refused == Admission(False, refused.wait, 0, "window") and refused.wait <= 0.05
     await finish(state, gates, tickets)
     refused = await state.admit(gates, new_id(), lease=LEASE)
     assert not refused.admitted and WINDOW - 0.1 < refused.wait <= WINDOW

@@ -1,5 +1,5 @@
-"""The Pacer over a shared State, as replicas meet it: Zoho's "window full" on one replica holds the organization
-on all of them. Both backends."""
+"""The Pacer over a shared State, as replicas meet it: Zoho's "window full" on one replica holds the
+organization on all of them. Both backends."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ from zbmcp.zoho.client import RetryPolicy
 HOLD = RetryPolicy(attempts=4, base_delay=0.5, max_delay=1.0)  # after Zoho's first 44: hold 0.5 x 2 = 1 s
 
 
-async def test_a_429_on_one_replica_holds_the_organization_on_every_replica(state: State, make_config, sandbox):
+async def test_a_429_on_one_replica_holds_the_organization_on_every_replica(
+        state: State, make_config, sandbox):
     refusal = sandbox.faults.add(Fault(kind="rate_limit", route="GET /items", times=1))
     loaded = make_config({"a": agent(["list_items"])})
     answers = {}
-    async with running(loaded, sandbox, state=state, retry=HOLD) as one, running(loaded, sandbox, state=state) as two:
+    async with running(loaded, sandbox, state=state, retry=HOLD) as one, \
+            running(loaded, sandbox, state=state) as two:
         async with mcp_client(one, "a") as first, mcp_client(two, "a") as second:
 
             async def told_429() -> None:
@@ -36,4 +38,5 @@ async def test_a_429_on_one_replica_holds_the_organization_on_every_replica(stat
     statuses = [(r.status, r.at) for r in sandbox.api_requests]
     (said_429,) = [at for status, at in statuses if status == 429]
     later = [at for status, at in statuses if status == 200]
-    assert len(later) == 2 and all(at >= said_429 + 0.95 for at in later)  # neither replica asked during the hold
+    # neither replica asked during the hold
+    assert len(later) == 2 and all(at >= said_429 + 0.95 for at in later)

@@ -1,4 +1,5 @@
-"""The State's record store: one contract, both backends (LocalState files, RedisState on a real redis-server)."""
+"""The State's record store: one contract, both backends (LocalState files, RedisState
+on a real redis-server)."""
 
 from __future__ import annotations
 

@@ -57,7 +57,8 @@ async def test_a_call_in_flight_when_redis_stops_is_answered_once_and_later_call
 
 
 async def test_healthz_fails_while_redis_is_unreachable(make_config, sandbox, own_redis: RedisServer):
-    async with running(redis_config(make_config, own_redis.url), sandbox) as runtime, serving(runtime) as server:
+    async with running(redis_config(make_config, own_redis.url), sandbox) as runtime, \
+            serving(runtime) as server:
         async with httpx2.AsyncClient(base_url=server.url, timeout=10) as http:
             up = await http.get("/healthz")
             own_redis.stop()

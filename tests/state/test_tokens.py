@@ -10,7 +10,8 @@ from zbmcp.state import State
 from zbmcp.state.tokens import NAMESPACE, EncryptedVault, TokenCipher
 
 KEY = "k" * 40
-TOKEN = {"access_token": "1000.secret-access-token", "refresh_token": "1000.secret-refresh", "expires_at": 1.0}
+TOKEN = {"access_token": "1000.secret-access-token", "refresh_token": "1000.secret-refresh",
+         "expires_at": 1.0}
 
 
 async def test_tokens_at_rest_are_encrypted_and_bound_to_their_connection(state: State, caplog):
@@ -32,7 +33,8 @@ def shared_tokens_config(make_config, **connection):
                        state={"backend": "local", "encryption_key": KEY})
 
 
-async def test_replicas_refresh_once_per_expiry_and_reuse_each_others_token(state: State, make_config, sandbox):
+async def test_replicas_refresh_once_per_expiry_and_reuse_each_others_token(
+        state: State, make_config, sandbox):
     loaded = shared_tokens_config(make_config)
     async with running(loaded, sandbox, state=state) as one, running(loaded, sandbox, state=state) as two:
         async with mcp_client(one, "a") as first, mcp_client(two, "a") as second:

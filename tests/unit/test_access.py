@@ -46,7 +46,8 @@ def test_each_cell_names_the_rule_behind_each_tool():
 
 def test_a_comparison_lists_what_is_granted_and_what_is_taken_away():
     before = matrix_of(CONFIG, "old.yaml", SPECS)
-    after = matrix_of(CONFIG.replace("dry_run: true", "dry_run: false").replace('"contacts:read"', '"list_bills"'),
+    after = matrix_of(CONFIG.replace("dry_run: true", "dry_run: false").replace('"contacts:read"',
+                                                                                '"list_bills"'),
                       "new.yaml", SPECS)
     changes = {(c.agent, c.what): (c.before, c.after, c.grants) for c in compare(before, after)}
     assert changes[("rehearsal", "create_invoice")] == ("dry run", "write", True)
@@ -56,9 +57,11 @@ def test_a_comparison_lists_what_is_granted_and_what_is_taken_away():
 
 
 def test_an_api_key_added_is_the_only_change_not_a_change_of_approver_too():
-    """`zbmcp agent key` on an agent without `approval:`: the same people approve its calls before and after."""
+    """`zbmcp agent key` on an agent without `approval:`: the same people approve its
+    calls before and after."""
     before = matrix_of(CONFIG, "old.yaml", SPECS)
-    after = matrix_of(CONFIG.replace("  payables:\n", '  payables:\n    api_keys: ["sha256:' + "a" * 64 + '"]\n'),
+    after = matrix_of(CONFIG.replace("  payables:\n",
+                                     '  payables:\n    api_keys: ["sha256:' + "a" * 64 + '"]\n'),
                       "new.yaml", SPECS)
     changes = [(c.agent, c.what, c.before, c.after, c.grants) for c in compare(before, after)]
     assert changes == [("payables", "API keys", "0", "1", True)]

@@ -34,7 +34,8 @@ async def test_a_ticket_expires_and_a_forged_one_is_refused(state: State):
 
 
 async def test_replicas_sharing_a_key_accept_each_others_tickets_once(state: State):
-    asking, answering, again = ApprovalTickets(KEY, state), ApprovalTickets(KEY, state), ApprovalTickets(KEY, state)
+    asking, answering, again = (ApprovalTickets(KEY, state), ApprovalTickets(KEY, state),
+                                ApprovalTickets(KEY, state))
     stranger = ApprovalTickets(b"s" * 32, state)
     ticket = asking.issue("bookkeeper", EMAIL, CALL)
     assert not await stranger.redeem(ticket, "bookkeeper", EMAIL, CALL)

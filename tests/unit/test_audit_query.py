@@ -69,7 +69,8 @@ def test_records_appended_after_a_cursor_arrive_newest_first(log: Path):
     later = appended(log, AuditFilter(), after=page.end)
     assert [r["n"] for r in later.records] == [301, 300]
     assert [r["n"] for r in appended(log, AuditFilter(agent="reporting"), after=page.end).records] == [300]
-    assert appended(log, AuditFilter(), after=later.end).records == []  # the partial line waits until complete
+    # the partial line waits until complete
+    assert appended(log, AuditFilter(), after=later.end).records == []
 
 
 def test_an_empty_or_missing_log_has_no_records(tmp_path: Path):
@@ -84,9 +85,12 @@ def test_a_call_written_ahead_is_one_row_and_an_unfinished_one_says_its_outcome_
 
     base = {"agent": "bookkeeper", "tool": "create_invoice", "organization": "10234695", "rule": "allowed"}
     lines = [
-        {**base, "time": at(1), "call_id": "c1", "phase": "intent", "decision": "allowed", "sentence": "c1 intent"},
-        {**base, "time": at(2), "call_id": "c2", "phase": "intent", "decision": "allowed", "sentence": "c2 intent"},
-        {**base, "time": at(3), "call_id": "c1", "phase": "outcome", "decision": "allowed", "sentence": "c1 done"},
+        {**base, "time": at(1), "call_id": "c1", "phase": "intent", "decision": "allowed",
+         "sentence": "c1 intent"},
+        {**base, "time": at(2), "call_id": "c2", "phase": "intent", "decision": "allowed",
+         "sentence": "c2 intent"},
+        {**base, "time": at(3), "call_id": "c1", "phase": "outcome", "decision": "allowed",
+         "sentence": "c1 done"},
         {"time": at(4), "event": "console.sign_in", "decision": "allowed", "sentence": "olivia signed in"},
     ]
     path = tmp_path / "audit.jsonl"
@@ -95,7 +99,8 @@ def test_a_call_written_ahead_is_one_row_and_an_unfinished_one_says_its_outcome_
     assert [r["sentence"].split(";")[0] for r in rows] == ["olivia signed in", "c1 done", "c2 intent"]
     assert rows[2]["decision"] == "unknown" and "no outcome was recorded" in rows[2]["sentence"]
     assert [r["call_id"] for r in newest(path, AuditFilter(decision="unknown")).records] == ["c2"]
-    assert [r["call_id"] for r in newest(path, AuditFilter(decision="allowed", tool="create_invoice")).records] == ["c1"]
+    assert [r["call_id"] for r in newest(path, AuditFilter(decision="allowed",
+                                                           tool="create_invoice")).records] == ["c1"]
     assert [r.get("call_id") for r in appended(path, after=0).records] == [None, "c1"]  # intents are not news
 
 

@@ -43,7 +43,8 @@ def test_an_unknown_region_lists_the_valid_ones():
 
 
 def test_an_unknown_key_is_refused_with_the_keys_that_exist():
-    message = error_of(EXAMPLE_CONFIG.replace("    connection: main", "    connection: main\n    readonly: true"))
+    message = error_of(EXAMPLE_CONFIG.replace("    connection: main",
+                                              "    connection: main\n    readonly: true"))
     assert message.startswith("zbmcp.yaml:10:")
     assert "unknown key 'readonly'" in message and "read_only" in message
 
@@ -65,7 +66,8 @@ def test_a_duplicate_key_is_refused_instead_of_silently_overwriting():
 
 
 def test_api_keys_must_be_hashes_not_keys():
-    text = EXAMPLE_CONFIG.replace("    connection: main", "    connection: main\n    api_keys: [my-plain-key]")
+    text = EXAMPLE_CONFIG.replace("    connection: main",
+                                  "    connection: main\n    api_keys: [my-plain-key]")
     assert "zbmcp agent key" in error_of(text)
 
 

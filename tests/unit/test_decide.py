@@ -44,7 +44,8 @@ def decide(policy: AgentPolicy, tool: str, arguments: dict[str, Any]):
 
 
 def invoice(rate: float = 100.0, quantity: float = 3, **extra: Any) -> dict[str, Any]:
-    return {"customer_id": ACME, "line_items": [{"item_id": "1", "rate": rate, "quantity": quantity}], **extra}
+    return {"customer_id": ACME, "line_items": [{"item_id": "1", "rate": rate, "quantity": quantity}],
+            **extra}
 
 
 BOOKKEEPER = """\
@@ -79,7 +80,8 @@ def test_send_true_is_refused_for_an_agent_that_may_not_email():
 
 
 def test_send_true_is_allowed_where_email_invoice_is_and_for_estimates_too():
-    assert decide(agent('    tools: ["invoices:*"]\n'), "create_invoice", invoice(send=True)).outcome == "allow"
+    assert decide(agent('    tools: ["invoices:*"]\n'), "create_invoice", invoice(send=True)).outcome \
+        == "allow"
     estimates = agent('    tools: [create_estimate]\n')
     assert decide(estimates, "create_estimate", invoice(send=True)).outcome == "deny"
     assert decide(estimates, "create_estimate", invoice()).outcome == "allow"
@@ -111,18 +113,22 @@ RULES = """\
         ("create_invoice", invoice(rate=1000, quantity=3), "allow", "rule known-customers"),
         ("create_invoice", invoice(rate=1000, quantity=6), "approve", "rule big-amounts"),
         ("create_invoice", invoice(rate=1000, quantity=60), "deny", "rule too-big"),  # deny beats approve
-        ("create_invoice", {**invoice(), "customer_id": GLOBEX}, "deny", "no allow rule holds (known-customers)"),
+        ("create_invoice", {**invoice(), "customer_id": GLOBEX}, "deny",
+         "no allow rule holds (known-customers)"),
         ("create_invoice", invoice(date="2025-12-31"), "deny", "rule closed-period"),
         ("create_invoice", invoice(date="2026-01-01"), "allow", "rule known-customers"),
         ("create_customer_payment", {"customer_id": GLOBEX, "payment_mode": "cash", "amount": 5000.01,
-                                     "date": "2026-11-25", "invoices": [{"invoice_id": "9", "amount_applied": 1}]},
+                                     "date": "2026-11-25",
+                                     "invoices": [{"invoice_id": "9", "amount_applied": 1}]},
          "approve", "rule big-amounts"),
-        ("create_bill", {"vendor_id": "7", "bill_number": "B-1", "line_items": [{"account_id": "8", "rate": 4999}]},
+        ("create_bill", {"vendor_id": "7", "bill_number": "B-1", "line_items": [{"account_id": "8",
+                                                                                 "rate": 4999}]},
          "allow", "tools: *:*"),
         ("email_invoice", {"invoice_id": "5", "to_mail_ids": ["ap@acme.example"],
                            "cc_mail_ids": ["me@elsewhere.example"]}, "deny", "rule acme-only"),
         ("email_invoice", {"invoice_id": "5", "to_mail_ids": ["ap@acme.example"]}, "allow", "tools: *:*"),
-        ("list_invoices", {"date_start": "2020-01-01"}, "allow", "tools: *:*"),  # a filter is not a document date
+        # a filter is not a document date
+        ("list_invoices", {"date_start": "2020-01-01"}, "allow", "tools: *:*"),
     ],
 )
 def test_rules_deny_ask_or_allow_and_the_decision_names_the_rule(tool, arguments, outcome, rule):
@@ -134,7 +140,8 @@ def test_rules_deny_ask_or_allow_and_the_decision_names_the_rule(tool, arguments
 
 
 def test_a_create_without_a_date_is_dated_today_as_zoho_does():
-    policy = agent('    tools: ["*:*"]\n    rules:\n      - deny: date < "2026-12-01"\n        name: future-only\n')
+    policy = agent('    tools: ["*:*"]\n    rules:\n      - deny: date < "2026-12-01"\n        name: '
+                   'future-only\n')
     assert decide(policy, "create_invoice", invoice()).rule.startswith("rule future-only")
     assert decide(policy, "create_invoice", invoice(date="2026-12-01")).outcome == "allow"
 
@@ -164,8 +171,8 @@ def test_rules_of_the_email_tool_apply_to_a_create_that_sends():
 
 
 def test_an_argument_a_rule_reads_that_the_call_lacks_counts_against_the_call():
-    policy = agent('    tools: ["*:*"]\n    rules:\n      - deny: args.payment_mode == "cash"\n        name: no-cash\n'
-                   '      - allow: args.reference_number != ""\n        name: with-reference\n'
+    policy = agent('    tools: ["*:*"]\n    rules:\n      - deny: args.payment_mode == "cash"\n        '
+                   'name: no-cash\n      - allow: args.reference_number != ""\n        name: with-reference\n'
                    "        tools: [create_expense]\n")
     payment = {"customer_id": "1", "payment_mode": "cash", "amount": 1, "date": "2026-11-25",
                "invoices": [{"invoice_id": "2", "amount_applied": 1}]}
@@ -189,8 +196,10 @@ def test_an_argument_a_rule_reads_that_the_call_lacks_counts_against_the_call():
         ('      - deny: totl > 5.0\n', 12, "unknown variable 'totl'"),
         ('      - deny: amount > "5000"\n', 12, "No such overload"),
         ('      - approve: amount\n', 12, "must give true or false"),
-        ('      - deny: amount > 1.0\n        approve: amount > 2.0\n', 12, "exactly one of deny, approve or allow"),
-        ('      - deny: amount > 1.0\n        tools: [create_invoce]\n', 13, "did you mean 'create_invoice'?"),
+        ('      - deny: amount > 1.0\n        approve: amount > 2.0\n', 12,
+         "exactly one of deny, approve or allow"),
+        ('      - deny: amount > 1.0\n        tools: [create_invoce]\n', 13,
+         "did you mean 'create_invoice'?"),
         ('      - deny: amount > 1.0\n        name: x\n      - deny: amount > 2.0\n        name: x\n', 15,
          "'x' is also rules[0]'s name"),
         ('      - deny: nosuchfunction(amount)\n', 12, "nosuchfunction"),
@@ -204,9 +213,10 @@ def test_a_bad_rule_stops_start_up_with_file_line_and_fix(rule, line, fix):
 
 
 def test_rules_may_loop_over_recipients_with_their_own_variable():
-    policy = agent('    tools: ["*:*"]\n    rules:\n      - deny: recipients.all(address, address.size() > 60)\n'
-                   "        tools: [email_invoice]\n")
-    assert decide(policy, "email_invoice", {"invoice_id": "1", "to_mail_ids": ["a@b.example"]}).outcome == "allow"
+    policy = agent('    tools: ["*:*"]\n    rules:\n      - deny: recipients.all(address, '
+                   "address.size() > 60)\n        tools: [email_invoice]\n")
+    assert decide(policy, "email_invoice", {"invoice_id": "1", "to_mail_ids": ["a@b.example"]}).outcome \
+        == "allow"
 
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
@@ -219,8 +229,10 @@ def test_the_documented_rules_load_and_decide_as_the_documents_say(document, nam
     example = next(block for block in text.split("```yaml\n")[1:] if "rules:" in block).split("```")[0]
     policy = policies(parse_config(CONNECTION + example, document, {}), SPECS)[name]
     bill = {"vendor_id": "7", "bill_number": "B-1", "date": "2026-11-25", "line_items": [{"account_id": "8"}]}
-    assert decide(policy, "create_bill", {**bill, "line_items": [{"account_id": "8", "rate": 6000}]}).outcome == "approve"
-    assert decide(policy, "create_bill", {**bill, "line_items": [{"account_id": "8", "rate": 60}]}).outcome == "allow"
+    assert decide(policy, "create_bill", {**bill, "line_items": [{"account_id": "8",
+                                                                  "rate": 6000}]}).outcome == "approve"
+    assert decide(policy, "create_bill", {**bill, "line_items": [{"account_id": "8", "rate": 60}]}).outcome \
+        == "allow"
     assert decide(policy, "create_bill", {**bill, "date": "2025-12-31",
                                           "line_items": [{"account_id": "8", "rate": 60}]}).outcome == "deny"
     assert decide(policy, "create_invoice", invoice()).outcome in ("allow", "approve")

@@ -27,8 +27,8 @@ REPO = Path(__file__).resolve().parents[2]
 EXTRACT_PATH = REPO / "tests" / "data" / "zoho_oas_extract.json"
 EXTRACTED = json.loads(EXTRACT_PATH.read_text(encoding="utf-8"))["operations"]
 # Reports: not in Zoho's OpenAPI files; their facts, and where they come from, written by hand.
-UNVERIFIED = json.loads((REPO / "tests" / "data" / "zoho_unverified_operations.json").read_text(encoding="utf-8"))[
-    "operations"]
+UNVERIFIED_PATH = REPO / "tests" / "data" / "zoho_unverified_operations.json"
+UNVERIFIED = json.loads(UNVERIFIED_PATH.read_text(encoding="utf-8"))["operations"]
 OAS = {**EXTRACTED, **UNVERIFIED}
 SPECS = load_manifests()
 ORG = "10234695"
@@ -51,9 +51,9 @@ ORIGINAL_TOOLS = {
 }  # fmt: skip
 # issue #15: a get_* for every listed module, void and back to draft, vendor payments, reports
 EXPECTED_TOOLS = ORIGINAL_TOOLS | {
-    "get_estimate", "get_sales_order", "get_purchase_order", "get_bill", "get_expense", "get_customer_payment",
-    "get_item", "get_bank_account", "get_chart_of_account", "mark_invoice_void", "mark_invoice_draft",
-    "list_vendor_payments", "get_vendor_payment", "create_vendor_payment",
+    "get_estimate", "get_sales_order", "get_purchase_order", "get_bill", "get_expense",
+    "get_customer_payment", "get_item", "get_bank_account", "get_chart_of_account", "mark_invoice_void",
+    "mark_invoice_draft", "list_vendor_payments", "get_vendor_payment", "create_vendor_payment",
     "get_profit_and_loss", "get_balance_sheet", "get_aged_receivables", "get_aged_payables",
 }  # fmt: skip
 
@@ -77,10 +77,11 @@ REQUIRED_SLIPS: dict[str, dict[str, str]] = {
     },
 }
 
-# Zoho's customer-payments file names the list key customer_payments; Zoho's Java wrapper and real clients
-# read customerpayments (zoho-books-api.md §3, note 2). The chart-of-accounts file draws one account's fields at
-# the top level of the answer; Zoho's Java wrapper (ChartOfAccountParser) reads them under chart_of_account. The
-# vendor-payments file does the same for a new payment; the wrapper (VendorPaymentParser) reads vendorpayment.
+# Zoho's customer-payments file names the list key customer_payments; Zoho's Java wrapper and real
+# clients read customerpayments (zoho-books-api.md §3, note 2). The chart-of-accounts file draws one
+# account's fields at the top level of the answer; Zoho's Java wrapper (ChartOfAccountParser) reads
+# them under chart_of_account. The vendor-payments file does the same for a new payment; the wrapper
+# (VendorPaymentParser) reads vendorpayment.
 RESULT_KEY_SLIPS = {"list_customer_payments": ("customer_payments", "customerpayments"),
                     "get_chart_of_account": ("account_id", "chart_of_account"),
                     "create_vendor_payment": ("payment_id", "vendorpayment")}
@@ -142,10 +143,11 @@ def test_every_tool_is_a_zoho_operation() -> None:
 
 def test_only_reports_rest_on_facts_outside_our_openapi_files() -> None:
     assert set(UNVERIFIED) == {name for name in EXPECTED_TOOLS if SPECS[name].module == "reports"}
-    assert not set(UNVERIFIED) & set(EXTRACTED)  # once Zoho's file is in ../shared/zoho-oas, drop the hand copy
+    # once Zoho's file is in ../shared/zoho-oas, drop the hand copy
+    assert not set(UNVERIFIED) & set(EXTRACTED)
 
 
-# --- each tool against Zoho's OpenAPI file -------------------------------------------------------------------
+# --- each tool against Zoho's OpenAPI file ------------------------------------------------------------------
 
 ALL = sorted(EXPECTED_TOOLS)
 
@@ -210,14 +212,16 @@ def _script(name: str) -> Any:
 
 
 def test_the_oas_extract_is_as_the_script_writes_it() -> None:
-    """Runs everywhere (Zoho's files are not in the repository): a hand edit shows, and so does a stale format."""
+    """Runs everywhere (Zoho's files are not in the repository): a hand edit shows, and
+    so does a stale format."""
     text = EXTRACT_PATH.read_text(encoding="utf-8")
-    assert text == json.dumps(json.loads(text), indent=1, sort_keys=True) + "\n", "run: python scripts/extract_oas.py"
+    assert text == json.dumps(json.loads(text), indent=1,
+                              sort_keys=True) + "\n", "run: python scripts/extract_oas.py"
 
 
 def test_the_oas_extract_is_current() -> None:
-    """The committed extract is what scripts/extract_oas.py makes of Zoho's files (when they are here; CI allows
-    this one skip, see SKIPS_ALLOWED_IN_CI in tests/conftest.py)."""
+    """The committed extract is what scripts/extract_oas.py makes of Zoho's files (when they are here; CI
+    allows this one skip, see SKIPS_ALLOWED_IN_CI in tests/conftest.py)."""
     extract_oas = _script("extract_oas")
     if not any(extract_oas.DEFAULT_OAS_DIR.glob("*.yml")):
         pytest.skip(f"Zoho's OpenAPI files are not at {extract_oas.DEFAULT_OAS_DIR}")
@@ -242,7 +246,7 @@ def test_the_effect_table_in_the_docs_is_current() -> None:
     )
 
 
-# --- what an agent sees ---------------------------------------------------------------------------------------
+# --- what an agent sees -------------------------------------------------------------------------------------
 
 
 def _hint(annotations: Any, name: str) -> bool:
@@ -301,7 +305,8 @@ def test_lists_say_their_page_size_and_advertise_fields(name: str) -> None:
         assert "50 a page" in spec.description
 
 
-# Zoho's description of a filter_by or sort_column parameter lists the values it takes ("Allowed Values: ...").
+# Zoho's description of a filter_by or sort_column parameter lists the values it
+# takes ("Allowed Values: ...").
 _VALUES_START = re.compile(r"(?:allowed values|options include)\s*:?", re.I)
 # Where Zoho's description gives examples rather than the list: list_invoices' filter_by ("Use Status.* ... or
 # Date.PaymentExpectedDate"); the manifest has the ten values of Zoho's API documentation for invoices.
@@ -318,15 +323,16 @@ def _documented_values(parameter: str, description: str) -> set[str]:
     return set(re.findall(r"\b[a-z][a-z_]*\b", values)) - {"and"}
 
 
-# (the unverified operations keep Zoho's field names but not its descriptions, so their values are not checked)
+# (the unverified operations keep Zoho's field names but not its descriptions, so
+# their values are not checked)
 VALUE_CASES = [(name, parameter) for name in ALL for parameter in ("filter_by", "sort_column")
                if name.startswith("list_") and OAS[name].get("query_descriptions", {}).get(parameter)]
 
 
 @pytest.mark.parametrize(("name", "parameter"), VALUE_CASES)
 def test_filter_and_sort_values_are_the_ones_zoho_documents(name: str, parameter: str) -> None:
-    """zbmcp checks filter_by and sort_column against the values Zoho documents, so a wrong one is refused with
-    the list (where an agent needs it) instead of costing context in every listing."""
+    """zbmcp checks filter_by and sort_column against the values Zoho documents, so a wrong one is refused
+    with the list (where an agent needs it) instead of costing context in every listing."""
     spec = SPECS[name]
     documented = _documented_values(parameter, OAS[name]["query_descriptions"][parameter])
     schema = {**spec.query, **spec.unadvertised_query}[parameter]
@@ -344,7 +350,8 @@ def _id_locations(properties: Mapping[str, Any], path: tuple[Any, ...] = ()) -> 
         here = (*path, name)
         if name.endswith("_id") and schema.get("type") == "string":
             yield here
-        if name.endswith("_ids") and schema.get("type") == "array" and "format" not in (schema.get("items") or {}):
+        if name.endswith("_ids") and schema.get("type") == "array" \
+                and "format" not in (schema.get("items") or {}):
             yield (*here, 0)  # (to_mail_ids holds email addresses, and says so with a format)
         inner, at = schema, here
         while inner.get("type") == "array" and isinstance(inner.get("items"), dict):
@@ -423,7 +430,8 @@ def test_every_field_of_zohos_operation_that_zbmcp_forwards_has_an_effect(name: 
     """Walks Zoho's whole field list for the operation; a forwarded field without a classification fails."""
     spec = SPECS[name]
     forwarded = _forwarded(spec)
-    unclassified = sorted(field for field in _oas_fields(name) if field in forwarded and field not in spec.effects)
+    unclassified = sorted(field for field in _oas_fields(name) if field in forwarded
+                          and field not in spec.effects)
     assert unclassified == []
     assert set(spec.effects) == forwarded  # and nothing else is forwarded (filter variants included)
     assert set(spec.effects.values()) <= set(EFFECTS)
@@ -489,7 +497,7 @@ def test_send_emails_and_brings_the_email_tools_rules() -> None:
     assert SPECS["email_invoice"].effects["cc_mail_ids"] == "recipients"
 
 
-# --- the loader refuses broken manifests, naming the file, the tool and the fix ------------------------------
+# --- the loader refuses broken manifests, naming the file, the tool and the fix -----------------------------
 
 GOOD = """\
 module: invoices
@@ -602,7 +610,8 @@ tools:
 @pytest.mark.parametrize(
     ("text", "fix"),
     [
-        pytest.param(WRITE, "field 'send' is forwarded to Zoho but has no effect classification", id="unclassified"),
+        pytest.param(WRITE, "field 'send' is forwarded to Zoho but has no effect classification",
+                     id="unclassified"),
         pytest.param(WRITE.replace("  none: [customer_id]", "  none: [customer_id]\n  emails: [send]"),
                      "module 'invoices' has no email tool", id="emails-without-an-email-tool"),
         pytest.param(WRITE.replace("  none: [customer_id]", "  none: [customer_id]\n  numbering: [send]"),

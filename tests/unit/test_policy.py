@@ -63,7 +63,8 @@ def test_exclude_beats_tools_and_read_only_beats_everything():
     )
     assert "delete_invoice" not in policy.visible and "create_invoice" in policy.visible
     assert "exclude" in policy.hidden["delete_invoice"].rule
-    read_only = one("  a:\n    connection: main\n    organizations: ['1']\n    tools: ['*:*']\n    read_only: true\n")
+    read_only = one("  a:\n    connection: main\n    organizations: ['1']\n    tools: ['*:*']\n    "
+                    "read_only: true\n")
     assert all(spec.access == "read" for spec in read_only.visible.values())
     assert "read_only" in read_only.hidden["create_invoice"].rule
 
@@ -96,7 +97,8 @@ def test_bad_selectors_fail_at_start_up_with_file_line_and_fix(selector, fix):
 
 
 def test_least_privilege_scopes_cover_exactly_the_agents_tools():
-    policy = one("  a:\n    connection: main\n    organizations: ['1']\n    tools: ['invoices:read', list_items]\n")
+    policy = one("  a:\n    connection: main\n    organizations: ['1']\n    tools: ['invoices:read', "
+                 "list_items]\n")
     assert policy.scopes == ["ZohoBooks.invoices.READ", "ZohoBooks.settings.READ"]
 
 
@@ -105,7 +107,8 @@ def test_tools_whose_scope_was_not_granted_are_hidden_with_the_reason():
     policy = one(yaml, granted=["ZohoBooks.invoices.ALL"])
     assert set(policy.visible) == {"list_invoices", "get_invoice"}
     assert "ZohoBooks.settings.READ" in policy.hidden["list_items"].rule
-    assert set(one(yaml, granted=["ZohoBooks.fullaccess.all"]).visible) == {"list_invoices", "get_invoice", "list_items"}
+    assert set(one(yaml, granted=["ZohoBooks.fullaccess.all"]).visible) \
+        == {"list_invoices", "get_invoice", "list_items"}
 
 
 def test_require_approval_applies_to_the_tools_the_agent_has():
@@ -122,7 +125,8 @@ def test_require_approval_applies_to_the_tools_the_agent_has():
         ("    require_approval: [email_invoice, delete_contact]\n", 12,
          "require_approval[1]: 'delete_contact' selects no tool agent 'a' can see"),
         ("    exclude: [email_invoice]\n    require_approval:\n      - email_invoice\n", 14,
-         "'email_invoice' selects no tool agent 'a' can see (email_invoice: excluded by `exclude: email_invoice`)"),
+         "'email_invoice' selects no tool agent 'a' can see (email_invoice: excluded by `exclude: "
+         "email_invoice`)"),
         ("    rules:\n      - deny: amount > 1.0\n        tools: [create_bill]\n", 14,
          "rules[0].tools[0]: 'create_bill' selects no tool agent 'a' can see"),
     ],

@@ -20,7 +20,8 @@ URL = "https://www.zohoapis.eu/books/v3/invoices/460000000000001/email"
 def question_for(tool: str, arguments: dict, reasons=("require_approval: email_invoice",)):
     spec = SPECS[tool]
     request = build_request(spec, arguments, ["10234695"])
-    return build_question("bookkeeper", spec, request, URL, facts_of(spec, request, dt.date(2026, 11, 25)), reasons)
+    return build_question("bookkeeper", spec, request, URL, facts_of(spec, request, dt.date(2026, 11, 25)),
+                          reasons)
 
 
 def test_a_long_body_sent_first_never_hides_a_recipient():
@@ -29,7 +30,8 @@ def test_a_long_body_sent_first_never_hides_a_recipient():
                  "cc_mail_ids": ["someone@outside.example", "another@outside.example"]}
     text = question_for("email_invoice", arguments).text()
     assert len(text) <= QUESTION_LIMIT
-    for address in ("ap@acme.example", "boss@acme.example", "someone@outside.example", "another@outside.example"):
+    for address in ("ap@acme.example", "boss@acme.example", "someone@outside.example",
+                    "another@outside.example"):
         assert address in text
     assert text.index("someone@outside.example") < text.index("Dear customer")  # facts first, free text last
     assert "Invoice INV-000042" in text and "more characters)" in text

@@ -1,4 +1,5 @@
-"""Arguments -> the exact request Zoho gets; bad arguments -> a refusal naming each field, before anything is sent."""
+"""Arguments -> the exact request Zoho gets; bad arguments -> a refusal naming each field,
+before anything is sent."""
 
 from __future__ import annotations
 
@@ -19,16 +20,18 @@ def refusal(tool: str, arguments: dict, organizations=("10234695",)) -> InvalidA
 
 
 def test_a_create_puts_its_declared_fields_in_the_body_and_send_in_the_query():
-    lines = [{"item_id": "4600001", "rate": 150, "quantity": 3, "description": "Consulting", "discount": "10%"}]
+    lines = [{"item_id": "4600001", "rate": 150, "quantity": 3, "description": "Consulting",
+              "discount": "10%"}]
     request = build_request(
         SPECS["create_invoice"],
-        {"customer_id": "460000000026049", "line_items": lines, "date": "2026-11-25", "reference_number": "PO-7",
-         "send": True},
+        {"customer_id": "460000000026049", "line_items": lines, "date": "2026-11-25",
+         "reference_number": "PO-7", "send": True},
         ["10234695"],
     )
     assert request == ZohoRequest(
         "POST", "/invoices", (("organization_id", "10234695"), ("send", "true")),
-        {"customer_id": "460000000026049", "line_items": lines, "date": "2026-11-25", "reference_number": "PO-7"},
+        {"customer_id": "460000000026049", "line_items": lines, "date": "2026-11-25",
+         "reference_number": "PO-7"},
         "10234695",
     )
 
@@ -84,8 +87,9 @@ def test_a_list_sends_filters_as_query_and_the_single_organization_by_default():
                                                      "page": 2, "per_page": 200, "date_start": "2026-01-01"},
                             ["10234695"])
     assert request.method == "GET" and request.body is None
-    assert request.query() == {"organization_id": "10234695", "status": "draft", "invoice_number_startswith": "INV",
-                               "page": "2", "per_page": "200", "date_start": "2026-01-01"}
+    assert request.query() == {"organization_id": "10234695", "status": "draft",
+                               "invoice_number_startswith": "INV", "page": "2", "per_page": "200",
+                               "date_start": "2026-01-01"}
 
 
 def test_a_filter_zoho_does_not_document_for_that_list_is_refused_with_the_ones_it_does():
@@ -125,7 +129,8 @@ def test_several_organizations_make_organization_id_required_and_bounded():
 def test_unknown_arguments_are_refused_where_zoho_takes_no_extras():
     error = refusal("get_invoice", {"invoice_id": "1", "accept": "pdf"})
     assert error.fields == ["accept"] and "it takes: " in str(error)
-    assert set(str(error).split("it takes: ", 1)[1].split(". ")[0].split(", ")) == {"organization_id", "invoice_id"}
+    assert set(str(error).split("it takes: ", 1)[1].split(". ")[0].split(", ")) \
+        == {"organization_id", "invoice_id"}
 
 
 def test_list_filters_must_be_plain_values_with_plain_names():

@@ -16,22 +16,25 @@ SPECS = load_manifests()
 
 
 def _invoice_row(number: int, **overrides: Any) -> dict[str, Any]:
-    row = {"invoice_id": f"46000000000{number:04d}", "invoice_number": f"INV-{number:06d}", "customer_id": "4601",
-           "customer_name": "Acme Corporation", "status": "sent", "date": "2026-10-01", "due_date": "2026-10-31",
-           "due_days": "", "total": 100.1, "balance": 0.2, "currency_code": "GBP", "currency_id": "4699",
-           "reference_number": "", "is_emailed": False, "custom_fields": [], "salesperson_name": "",
-           "write_off_amount": 0.0, "exchange_rate": 1.0, "created_time": "2026-10-01T09:00:00+0000"}
+    row = {"invoice_id": f"46000000000{number:04d}", "invoice_number": f"INV-{number:06d}",
+           "customer_id": "4601", "customer_name": "Acme Corporation", "status": "sent", "date": "2026-10-01",
+           "due_date": "2026-10-31", "due_days": "", "total": 100.1, "balance": 0.2, "currency_code": "GBP",
+           "currency_id": "4699", "reference_number": "", "is_emailed": False, "custom_fields": [],
+           "salesperson_name": "", "write_off_amount": 0.0, "exchange_rate": 1.0,
+           "created_time": "2026-10-01T09:00:00+0000"}
     return row | overrides
 
 
 def _page(*rows: dict[str, Any], more: bool = False) -> dict[str, Any]:
     return {"code": 0, "message": "success", "invoices": list(rows),
             "page_context": {"page": 1, "per_page": 50, "has_more_page": more, "report_name": "Invoices",
-                             "applied_filter": "Status.All", "sort_column": "created_time", "sort_order": "D"}}
+                             "applied_filter": "Status.All", "sort_column": "created_time",
+                             "sort_order": "D"}}
 
 
 def test_list_rows_keep_what_an_agent_acts_on_and_the_page_adds_up_exactly() -> None:
-    shaped = shape(SPECS["list_invoices"], {}, _page(_invoice_row(1), _invoice_row(2, balance=0.1, total=200.2),
+    shaped = shape(SPECS["list_invoices"], {}, _page(_invoice_row(1), _invoice_row(2, balance=0.1,
+                                                                                   total=200.2),
                                                      more=True))
     first = shaped.structured["invoices"][0]
     assert list(first) == ["invoice_id", "invoice_number", "customer_id", "customer_name", "date", "due_date",
@@ -47,9 +50,11 @@ def test_fields_adds_to_the_row_and_star_keeps_every_field_but_the_empty_ones() 
     more = shape(SPECS["list_invoices"], {}, _page(row), View(extra=("reference_number", "no_such_field")))
     assert more.structured["invoices"][0]["reference_number"] == "PO-7"
     assert "no_such_field" not in more.structured["invoices"][0]
-    everything = shape(SPECS["list_invoices"], {}, _page(row), View(every_field=True)).structured["invoices"][0]
+    everything = shape(SPECS["list_invoices"], {}, _page(row),
+                       View(every_field=True)).structured["invoices"][0]
     assert everything["exchange_rate"] == 1.0 and everything["is_emailed"] is False
-    assert "salesperson_name" not in everything and "custom_fields" not in everything and "due_days" not in everything
+    assert "salesperson_name" not in everything and "custom_fields" not in everything \
+        and "due_days" not in everything
 
 
 def test_the_text_is_the_structured_content_as_compact_json() -> None:
@@ -65,9 +70,9 @@ def test_a_default_page_of_invoices_costs_about_two_hundred_bytes_a_row() -> Non
 
 def test_a_record_loses_only_its_empty_values() -> None:
     payload = {"code": 0, "message": "The invoice has been created.",
-               "invoice": {"invoice_id": "4601", "invoice_number": "INV-000009", "status": "draft", "notes": "",
-                           "line_items": [{"name": "Consulting", "tax_id": "", "discount": 0}], "taxes": [],
-                           "billing_address": {}, "total": 450.0, "is_emailed": False}}
+               "invoice": {"invoice_id": "4601", "invoice_number": "INV-000009", "status": "draft",
+                           "notes": "", "line_items": [{"name": "Consulting", "tax_id": "", "discount": 0}],
+                           "taxes": [], "billing_address": {}, "total": 450.0, "is_emailed": False}}
     shaped = shape(SPECS["create_invoice"], {}, payload).structured
     assert shaped["invoice"] == {"invoice_id": "4601", "invoice_number": "INV-000009", "status": "draft",
                                  "line_items": [{"name": "Consulting", "discount": 0}], "total": 450.0,
@@ -79,8 +84,8 @@ def test_a_record_loses_only_its_empty_values() -> None:
 def test_an_action_answers_with_its_summary_alone() -> None:
     shaped = shape(SPECS["mark_invoice_sent"], {"invoice_id": "4601"},
                    {"code": 0, "message": "Invoice status has been changed to Sent."})
-    assert shaped.structured == {"summary": "Marked invoice 4601 as sent. Zoho: Invoice status has been changed "
-                                            "to Sent."}
+    assert shaped.structured == {"summary": "Marked invoice 4601 as sent. Zoho: Invoice status has "
+                                            "been changed to Sent."}
 
 
 def test_an_aging_report_becomes_one_row_per_contact() -> None:
@@ -102,7 +107,8 @@ def test_an_aging_report_becomes_one_row_per_contact() -> None:
 
 
 def test_split_view_takes_fields_out_and_sets_the_default_page_size() -> None:
-    to_send, view = split_view(SPECS["list_invoices"], {"status": "unpaid", "fields": ["reference_number", "*"]})
+    to_send, view = split_view(SPECS["list_invoices"],
+                               {"status": "unpaid", "fields": ["reference_number", "*"]})
     assert to_send == {"status": "unpaid", "per_page": DEFAULT_PAGE_SIZE}
     assert view == View(extra=("reference_number",), every_field=True)
     assert split_view(SPECS["list_invoices"], {"per_page": 200, "fields": "email, due_days"}) == (
@@ -125,7 +131,8 @@ def test_bad_fields_are_refused_naming_the_argument(tool: str, fields: Any, says
 
 
 def test_compact_drops_empty_values_at_any_depth_and_keeps_zero_and_false() -> None:
-    assert compact({"a": "", "b": None, "c": [], "d": {}, "e": [{"f": ""}], "g": 0, "h": False, "i": [0, ""]}) == {
+    assert compact({"a": "", "b": None, "c": [], "d": {}, "e": [{"f": ""}], "g": 0, "h": False,
+                    "i": [0, ""]}) == {
         "g": 0, "h": False, "i": [0]}
 
 
@@ -133,4 +140,5 @@ def test_one_row_is_counted_in_the_singular() -> None:
     assert shape(SPECS["list_invoices"], {}, _page(_invoice_row(1))).structured["summary"] == \
         "Listed 1 invoice (page 1; no more pages)."
     payments = {"code": 0, "customerpayments": [{"payment_id": "4602", "amount": 5.0}]}
-    assert shape(SPECS["list_customer_payments"], {}, payments).structured["summary"] == "Listed 1 customer payment."
+    assert shape(SPECS["list_customer_payments"], {}, payments).structured["summary"] \
+        == "Listed 1 customer payment."

@@ -4,11 +4,11 @@ Each line is one JSON object that ends with three fields:
 
     {"time": ..., "call_id": ..., ..., "seq": 42, "prev": "<hash of record 41>", "hash": "<sha256>"}
 
-`seq` numbers the records of the chain, `prev` is the hash of the record before, and `hash` is the SHA-256 of
-the line's own bytes up to `, "hash"` (closed with `}`). An edited record no longer matches its hash, a removed
-one leaves a gap in `seq`, records moved around come out of order, and a record edited *and* re-hashed no
-longer matches the `prev` of the one after it. Only rewriting every later record too goes unseen, and cutting
-records off the end: an anchor kept elsewhere (`zbmcp audit verify` prints one) catches both.
+`seq` numbers the records of the chain, `prev` is the hash of the record before, and `hash` is the SHA-256
+of the line's own bytes up to `, "hash"` (closed with `}`). An edited record no longer matches its hash, a
+removed one leaves a gap in `seq`, records moved around come out of order, and a record edited *and* re-hashed
+no longer matches the `prev` of the one after it. Only rewriting every later record too goes unseen, and
+cutting records off the end: an anchor kept elsewhere (`zbmcp audit verify` prints one) catches both.
 
 The chain survives rotation (logrotate renaming or truncating the file) and several zbmcp processes appending
 to the same file (one stdio server per desktop client): the head of the chain (last seq, last hash, and the
@@ -127,11 +127,12 @@ class ChainWriter:
     def _locked_head(self) -> int:
         for _ in range(10):
             if self._head_fd is None:
-                self._head_fd = os.open(self._head_name, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW,
-                                        0o600)
+                self._head_fd = os.open(self._head_name,
+                                        os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
             if fcntl is not None:
                 fcntl.flock(self._head_fd, fcntl.LOCK_EX)
-            # The file locked must still be the one at the path (removed and recreated meanwhile: lock that one).
+            # The file locked must still be the one at the path (removed and recreated
+            # meanwhile: lock that one).
             try:
                 if os.fstat(self._head_fd).st_ino == os.stat(self._head_name, follow_symlinks=False).st_ino:
                     return self._head_fd
@@ -141,7 +142,8 @@ class ChainWriter:
         raise OSError(f"{self._head_name} keeps being replaced")
 
     def _current_log(self) -> tuple[int, os.stat_result]:
-        """The log's descriptor and state; reopened when the path now names another file (rotated, replaced)."""
+        """The log's descriptor and state; reopened when the path now names another
+        file (rotated, replaced)."""
         if self._log_fd is not None:
             info = os.fstat(self._log_fd)
             try:
@@ -184,7 +186,8 @@ def probe(log: Path) -> str | None:
 
 
 def _parse_head(raw: bytes) -> Head | None:
-    """`seq hash inode size`, padded; None when empty (first use) or damaged: the log's last record decides."""
+    """`seq hash inode size`, padded; None when empty (first use) or damaged: the
+    log's last record decides."""
     try:
         seq, digest, inode, size = raw.split()
         head = Head(int(seq), digest.decode("ascii"), int(inode), int(size))
@@ -278,7 +281,8 @@ def _lines(path: Path) -> Iterator[_Line]:
                 yield _Line(path.name, number, raw)
 
 
-def verify(files: Sequence[Path], *, head: Path | None = None, anchor: tuple[int, str] | None = None) -> Verification:
+def verify(files: Sequence[Path], *, head: Path | None = None,
+           anchor: tuple[int, str] | None = None) -> Verification:
     """Walk the records of `files` (oldest first) and report the first edited, removed or reordered one."""
     result = Verification()
     lines = [line for path in files for line in _lines(path)]
@@ -289,21 +293,23 @@ def verify(files: Sequence[Path], *, head: Path | None = None, anchor: tuple[int
     for line, link in zip(lines, links, strict=True):
         if link is None:
             if expected is None and not _claims_a_place(line.raw):  # written before the chain began
-                result.notes.append(f"{line.where} is not part of the chain (written before it began); not checked")
+                result.notes.append(f"{line.where} is not part of the chain (written before it "
+                                    "began); not checked")
                 continue
             result.problem = _damaged(line)
             return result
         if expected is None:
             if link.seq != 1:
-                result.notes.append(f"the chain starts at record {link.seq} ({line.where}): earlier files were "
-                                    "not given, so what came before is not checked")
+                result.notes.append(f"the chain starts at record {link.seq} ({line.where}): "
+                                    "earlier files were not given, so what came before is not checked")
             result.first_seq = link.seq
         elif link.seq != expected.seq + 1:
             result.problem = _out_of_place(line, link.seq, expected.seq, seqs, previous)
             return result
         elif _prev(line.raw) != expected.hash:
             result.problem = (f"record {expected.seq} ({previous.where if previous else '?'}) was edited and "
-                              f"re-hashed: record {link.seq} ({line.where}) was chained to a different version of it")
+                              f"re-hashed: record {link.seq} ({line.where}) was chained to a different "
+                              "version of it")
             return result
         expected, previous = link, line
         result.records += 1
@@ -339,7 +345,8 @@ def _out_of_place(line: _Line, seq: int, last: int, seqs: set[int], previous: _L
     if missing in seqs:
         return f"records out of order: record {seq} ({line.where}) comes {after}, before record {missing}"
     gap = f"record {missing} was" if seq == missing + 1 else f"records {missing} to {seq - 1} were"
-    return f"{gap} removed: the chain jumps from record {last} ({previous.where if previous else '?'}) to {seq}"
+    return (f"{gap} removed: the chain jumps from record {last} ({previous.where if previous else '?'}) "
+            f"to {seq}")
 
 
 def _prev(raw: bytes) -> str | None:
@@ -359,14 +366,15 @@ def _check_head(result: Verification, head_file: Path | None) -> None:
     except OSError:
         head = None
     if head is None:
-        result.notes.append(f"{head_file} is unreadable, so a cut-off end of the log cannot be detected from it")
+        result.notes.append(f"{head_file} is unreadable, so a cut-off end of the log cannot be "
+                            "detected from it")
         return
     seq, digest = head.seq, head.hash
     last = result.last_seq or 0
     if seq > last:
         cut = f"record {seq} was" if seq == last + 1 else f"records {last + 1} to {seq} were"
-        result.problem = (f"the log ends at record {last}, but zbmcp last wrote record {seq} (per {head_file.name}): "
-                          f"{cut} removed from the end")
+        result.problem = (f"the log ends at record {last}, but zbmcp last wrote record {seq} (per "
+                          f"{head_file.name}): {cut} removed from the end")
     elif seq == last and result.last_hash is not None and digest != result.last_hash:
         result.problem = f"record {seq}, the last one, is not the record zbmcp wrote (per {head_file.name})"
 
@@ -377,10 +385,11 @@ def _check_anchor(result: Verification, lines: list[_Line], chained: list[Head |
     for line, link in zip(lines, chained, strict=True):
         if link is not None and link.seq == seq:
             if link.hash != digest:
-                result.problem = (f"record {seq} ({line.where}) is not the one anchored: the log was rewritten "
-                                  "from there on (or the anchor is wrong)")
+                result.problem = (f"record {seq} ({line.where}) is not the one anchored: the log "
+                                  "was rewritten from there on (or the anchor is wrong)")
             return
     if result.first_seq is not None and seq < result.first_seq:
         result.notes.append(f"the anchor (record {seq}) is in a file that was not given")
         return
-    result.problem = f"the anchored record {seq} is missing: the log was cut short (it ends at {result.last_seq})"
+    result.problem = (f"the anchored record {seq} is missing: the log was cut short "
+                      f"(it ends at {result.last_seq})")

@@ -1,6 +1,6 @@
 """The kinds of record in the audit log, for filtering it: tool calls, and the events written beside them
-(zbmcp.audit.log.AuditEvent), named <family>.<step>. A filter names a kind: "call", a family ("oauth") or one step
-("oauth.token"); a family matches each of its steps.
+(zbmcp.audit.log.AuditEvent), named <family>.<step>. A filter names a kind: "call", a family ("oauth") or one
+step ("oauth.token"); a family matches each of its steps.
 """
 
 from __future__ import annotations

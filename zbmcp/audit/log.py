@@ -1,12 +1,13 @@
-"""The audit log: every tool call on the record, allowed, denied, failed, dry run or of unknown outcome, in JSON
-lines with a plain-English sentence. Never a token, secret or API key; argument values only for the names the
-config lists, cut short.
+"""The audit log: every tool call on the record, allowed, denied, failed, dry run or of unknown outcome,
+in JSON lines with a plain-English sentence. Never a token, secret or API key; argument values only for the
+names the config lists, cut short.
 
-One call, one `call_id`. A call that sends nothing (a denial, a dry run, bad arguments) has one record. A call
-that sends a request to Zoho is written ahead: an "intent" record before anything is sent, then an "outcome"
-record once the answer is known. If the outcome never comes (the server was killed, the disk failed), the intent
-record stays as evidence that the request may have reached Zoho, and says how to check. `read_calls` folds the
-records back into one row per call with its final state; `zbmcp audit` and `zbmcp audit verify` read through here.
+One call, one `call_id`. A call that sends nothing (a denial, a dry run, bad arguments) has one record.
+A call that sends a request to Zoho is written ahead: an "intent" record before anything is sent, then
+an "outcome" record once the answer is known. If the outcome never comes (the server was killed, the
+disk failed), the intent record stays as evidence that the request may have reached Zoho, and says how to
+check. `read_calls` folds the records back into one row per call with its final state; `zbmcp audit` and
+`zbmcp audit verify` read through here.
 
 A record that cannot be written stops the call before anything is sent (AuditUnavailable). Records of write
 tools are flushed to disk (fsync) before the request goes out, by default (`audit.sync`).
@@ -34,7 +35,8 @@ Decision = Literal["allowed", "denied", "failed", "unknown", "dry_run", "pending
 Phase = Literal["intent", "outcome"]
 Sync = Literal["writes", "all", "none"]
 
-MAX_VALUE_CHARS = 200  # a recorded argument value, a tool name: enough to recognise, too little to flood the log
+# a recorded argument value, a tool name: enough to recognise, too little to flood the log
+MAX_VALUE_CHARS = 200
 MAX_NAMES = 64  # argument names recorded per call
 
 
@@ -55,7 +57,8 @@ class AuditRecord:
     arguments: list[str]
     argument_values: dict[str, Any] = field(default_factory=dict)
     sentence: str = ""
-    config_revision: str = ""  # the config file's revision (zbmcp.core.config_parse.revision_of): which policy decided
+    # the config file's revision (zbmcp.core.config_parse.revision_of): which policy decided
+    config_revision: str = ""
     effects: list[str] = field(default_factory=list)  # what the call does beyond its record, e.g. ["emails"]
     call_id: str = ""
     phase: Phase = "outcome"
@@ -119,7 +122,8 @@ def sentence(agent: str, phrase: str, organization: str | None, region: str | No
     if decision == "allowed":
         detail = f", {http_status} in {duration_ms} ms" if http_status else f" in {duration_ms} ms"
     elif decision in ("failed", "unknown"):
-        detail = f" ({rule})" + (f", {http_status} in {duration_ms} ms" if http_status else f" after {duration_ms} ms")
+        detail = f" ({rule})" + (f", {http_status} in {duration_ms} ms" if http_status
+                                 else f" after {duration_ms} ms")
     else:
         detail = f" ({rule})" if rule else ""
     who = f'agent "{agent}"' + (f" ({person})" if person else "")
@@ -161,7 +165,8 @@ class AuditLog:
     "none" leaves it to the operating system (a power cut may lose the last seconds of records).
     """
 
-    def __init__(self, path: Path | None = None, stream: TextIO | None = None, *, sync: Sync = "writes") -> None:
+    def __init__(self, path: Path | None = None, stream: TextIO | None = None, *,
+                 sync: Sync = "writes") -> None:
         self.path = path
         self.sync = sync
         self._stream = stream
@@ -185,9 +190,9 @@ class AuditLog:
             except (OSError, ValueError) as exc:
                 reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
                 raise AuditUnavailable(
-                    f"zbmcp could not write the audit record ({reason}), so the call was refused and nothing was "
-                    "sent to Zoho. The operator must fix the audit log (audit.path: a writable file on a disk with "
-                    "room); try again once it is fixed."
+                    f"zbmcp could not write the audit record ({reason}), so the call was refused and "
+                    "nothing was sent to Zoho. The operator must fix the audit log (audit.path: a writable "
+                    "file on a disk with room); try again once it is fixed."
                 ) from None
 
     def problem(self) -> str | None:
@@ -245,6 +250,6 @@ def _unfinished(intent: dict[str, Any]) -> dict[str, Any]:
         **intent,
         "decision": "unknown",
         "rule": "no outcome recorded",
-        "sentence": f"{intent.get('sentence', '')}; no outcome was recorded (the server stopped, or the call is "
-                    f"still running). {check}",
+        "sentence": f"{intent.get('sentence', '')}; no outcome was recorded (the server stopped, or "
+                    f"the call is still running). {check}",
     }

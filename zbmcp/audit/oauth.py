@@ -23,16 +23,17 @@ log = logging.getLogger(__name__)
 
 MAX_RULE_CHARS = 600  # a reason quotes what the client sent (a resource, a client_id): never all 64 KB of it
 
-Event = Literal["authorize", "sign-in", "consent", "token", "refresh", "revoke", "register", "client", "bearer",
-                "enroll", "scope"]
+Event = Literal["authorize", "sign-in", "consent", "token", "refresh", "revoke", "register", "client",
+                "bearer", "enroll", "scope"]
 
 
 class AuthAudit:
     def __init__(self, log_: AuditLog) -> None:
         self._log = log_
 
-    def record(self, event: Event, decision: Literal["allowed", "denied"], rule: str, *, client: str | None = None,
-               person: str | None = None, agent: str | None = None, error: str | None = None) -> None:
+    def record(self, event: Event, decision: Literal["allowed", "denied"], rule: str, *,
+               client: str | None = None, person: str | None = None, agent: str | None = None,
+               error: str | None = None) -> None:
         rule = shorten(rule, MAX_RULE_CHARS)
         client, person, error = (shorten(value) if value else None for value in (client, person, error))
         who = person or "someone"
@@ -60,7 +61,8 @@ class Notes(list[str]):
         self.client: str | None = None
 
 
-# For the one audit record the endpoint writes about the request. Set per request, so notes from any depth land in it.
+# For the one audit record the endpoint writes about the request. Set per request, so notes
+# from any depth land in it.
 _notes: contextvars.ContextVar[Notes | None] = contextvars.ContextVar("zbmcp_oauth_notes", default=None)
 
 

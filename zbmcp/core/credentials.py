@@ -39,7 +39,8 @@ def _b64(data: bytes) -> str:
 
 def hash_secret(secret: str, *, salt: bytes | None = None) -> str:
     salt = salt or secrets.token_bytes(16)
-    digest = hashlib.scrypt(secret.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, maxmem=_MAX_MEMORY)
+    digest = hashlib.scrypt(secret.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P,
+                            maxmem=_MAX_MEMORY)
     return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(digest)}"
 
 
@@ -47,10 +48,11 @@ def verify_secret(secret: str, stored: str) -> bool:
     if not OPERATOR_SECRET.match(stored):
         return False
     _, n, r, p, salt, expected = stored.split("$")
-    if int(n) > 2**20 or int(r) > 16 or int(p) > 4:  # a hostile config must not make each check cost minutes
+    # a hostile config must not make each check cost minutes
+    if int(n) > 2**20 or int(r) > 16 or int(p) > 4:
         return False
-    digest = hashlib.scrypt(secret.encode(), salt=base64.urlsafe_b64decode(salt), n=int(n), r=int(r), p=int(p),
-                            maxmem=_MAX_MEMORY)
+    digest = hashlib.scrypt(secret.encode(), salt=base64.urlsafe_b64decode(salt), n=int(n), r=int(r),
+                            p=int(p), maxmem=_MAX_MEMORY)
     return hmac.compare_digest(digest, base64.urlsafe_b64decode(expected))
 
 

@@ -18,7 +18,8 @@ from zbmcp.state import open_state
 def _settings(loaded: LoadedConfig) -> ServerSettings:
     settings = server_settings(loaded)
     if settings is None:
-        raise ConfigError(f"{loaded.source.file} has no `oauth:` section, so nobody signs in (see docs/connectors.md)")
+        raise ConfigError(f"{loaded.source.file} has no `oauth:` section, so nobody signs in (see "
+                          "docs/connectors.md)")
     return settings
 
 
@@ -27,7 +28,8 @@ def enrollment_link(loaded: LoadedConfig, agent: str, *, email: str | None, hour
     if agent not in loaded.config.agents:
         raise unknown_agent(agent, loaded.config.agents)
     try:
-        return EnrollmentLinks(enrollment_key(loaded), settings.issuer).create(agent, email=email, hours=hours)
+        return EnrollmentLinks(enrollment_key(loaded), settings.issuer).create(agent, email=email,
+                                                                               hours=hours)
     except ValueError as exc:
         raise ConfigError(f"--hours: {exc}") from None
 
@@ -46,7 +48,8 @@ async def people_lines(loaded: LoadedConfig) -> list[str]:
     for user_id, record in sorted(enrolled.items()):
         when = dt.datetime.fromtimestamp(record.get("enrolled_at", 0), dt.UTC).strftime("%Y-%m-%d %H:%M")
         for name in record.get("agents", []):
-            lines.append(f"{record.get('email', user_id):<40} {name:<16} enrolled {when} (Zoho user {user_id})")
+            lines.append(f"{record.get('email', user_id):<40} {name:<16} enrolled {when} (Zoho "
+                         f"user {user_id})")
     return lines or ["Nobody may sign in yet: list people under agents.NAME.users, or `zbmcp oauth enroll`."]
 
 
@@ -58,11 +61,12 @@ async def remove_person(loaded: LoadedConfig, who: str) -> str:
         people = People(loaded.config, store)
         wanted = who.strip().lower()
         enrolled = await people.enrolled()
-        user_id = next((uid for uid, record in enrolled.items() if wanted in (uid, str(record.get("email", "")))),
+        user_id = next((uid for uid, record in enrolled.items()
+                        if wanted in (uid, str(record.get("email", "")))),
                        None)
         if user_id is None:
-            raise ConfigError(f"{who!r} is not enrolled (`zbmcp oauth people` lists who is); people listed in the "
-                              "config are removed by editing agents.NAME.users")
+            raise ConfigError(f"{who!r} is not enrolled (`zbmcp oauth people` lists who is); people "
+                              "listed in the config are removed by editing agents.NAME.users")
         await people.unenroll(user_id)
         tokens = TokenService(store, access_seconds=settings.access_seconds,
                               refresh_seconds=settings.refresh_seconds)

@@ -1,5 +1,5 @@
-"""Two ASGI tools the OAuth edge needs around other apps: read a request body and hand it on unchanged, and see
-the response another app sends (to audit it, or to add RFC 9207's `iss` to an error redirect)."""
+"""Two ASGI tools the OAuth edge needs around other apps: read a request body and hand it on unchanged, and
+see the response another app sends (to audit it, or to add RFC 9207's `iss` to an error redirect)."""
 
 from __future__ import annotations
 

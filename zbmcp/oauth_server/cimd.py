@@ -1,7 +1,8 @@
-"""Client ID Metadata Documents: a client whose client_id is an https URL is described by the JSON found there.
+"""Client ID Metadata Documents: a client whose client_id is an https URL is described by the JSON
+found there.
 
-Fetching a URL a stranger chose is a server-side request forgery risk, so (draft-ietf-oauth-client-id-metadata-
-document §6 and the MCP spec's security considerations):
+Fetching a URL a stranger chose is a server-side request forgery risk, so
+(draft-ietf-oauth-client-id-metadata-document §6 and the MCP spec's security considerations):
   * only https, with a path, no fragment, no user info, no dot segments;
   * the host's addresses are resolved first and every one must be public (loopback, private, link-local, ...
     refused) unless the config allows private networks; the request then goes to the address that was checked,
@@ -72,8 +73,8 @@ def check_url(client_id: str, policy: ClientMetadataDocuments) -> _Target:
         raise DocumentRefused("a client_id URL must name a host")
     allowed = [name.lower() for name in policy.allowed_hosts]
     if allowed and host not in allowed:
-        raise DocumentRefused(f"clients hosted at {host} are not trusted here (oauth.client_metadata_documents."
-                              "allowed_hosts)")
+        raise DocumentRefused(f"clients hosted at {host} are not trusted here "
+                              "(oauth.client_metadata_documents.allowed_hosts)")
     try:
         port = parts.port or 443
     except ValueError:
@@ -117,9 +118,10 @@ async def fetch_document(client_id: str, policy: ClientMetadataDocuments, *, ca_
     body = bytearray()
     try:
         with anyio.fail_after(TIMEOUT_SECONDS):
-            async with httpx2.AsyncClient(verify=_ssl_context(ca_file), trust_env=False, follow_redirects=False,
-                                          timeout=TIMEOUT_SECONDS) as http:
-                request = http.build_request("GET", url, headers={"Host": host_header, "Accept": "application/json"},
+            async with httpx2.AsyncClient(verify=_ssl_context(ca_file), trust_env=False,
+                                          follow_redirects=False, timeout=TIMEOUT_SECONDS) as http:
+                request = http.build_request("GET", url,
+                                             headers={"Host": host_header, "Accept": "application/json"},
                                              extensions={"sni_hostname": target.host})
                 response = await http.send(request, stream=True)
                 try:
@@ -129,13 +131,16 @@ async def fetch_document(client_id: str, policy: ClientMetadataDocuments, *, ca_
                     async for chunk in response.aiter_bytes():
                         body.extend(chunk)
                         if len(body) > MAX_BYTES:
-                            raise DocumentRefused(f"the client's metadata document is larger than {MAX_BYTES} bytes")
+                            raise DocumentRefused("the client's metadata document is larger than "
+                                                  f"{MAX_BYTES} bytes")
                 finally:
                     await response.aclose()
     except TimeoutError:
-        raise DocumentRefused(f"the client's metadata document did not arrive within {TIMEOUT_SECONDS:g} s") from None
+        raise DocumentRefused("the client's metadata document did not arrive within "
+                              f"{TIMEOUT_SECONDS:g} s") from None
     except httpx2.HTTPError as exc:
-        raise DocumentRefused(f"could not fetch the client's metadata document ({type(exc).__name__})") from None
+        raise DocumentRefused("could not fetch the client's metadata document "
+                              f"({type(exc).__name__})") from None
     try:
         document = json.loads(bytes(body))
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -157,19 +162,22 @@ def _cache_seconds(cache_control: str) -> float:
 
 
 def client_from_document(client_id: str, document: dict[str, Any]) -> OAuthClientInformationFull:
-    """The registered-client view of a fetched document, after the checks the draft and the MCP spec require."""
+    """The registered-client view of a fetched document, after the checks the draft
+    and the MCP spec require."""
     if document.get("client_id") != client_id:
         raise DocumentRefused("the document's client_id is not the URL it was fetched from")
     if "client_secret" in document or "client_secret_expires_at" in document:
         raise DocumentRefused("a client metadata document must not carry a client secret")
     method = document.get("token_endpoint_auth_method") or "none"
     if method in _SHARED_SECRET_METHODS:
-        raise DocumentRefused(f"token_endpoint_auth_method {method!r} needs a shared secret, which a metadata "
-                              "document cannot have")
+        raise DocumentRefused(f"token_endpoint_auth_method {method!r} needs a shared secret, "
+                              "which a metadata document cannot have")
     if method != "none":
-        raise DocumentRefused(f"token_endpoint_auth_method {method!r} is not supported here; use \"none\" (PKCE)")
+        raise DocumentRefused(f"token_endpoint_auth_method {method!r} is not supported here; use "
+                              "\"none\" (PKCE)")
     redirect_uris = document.get("redirect_uris")
-    if not isinstance(redirect_uris, list) or not redirect_uris or not all(isinstance(u, str) for u in redirect_uris):
+    if not isinstance(redirect_uris, list) or not redirect_uris \
+            or not all(isinstance(u, str) for u in redirect_uris):
         raise DocumentRefused("the document needs redirect_uris: a list of URLs")
     for uri in redirect_uris:
         problem = redirect_uri_problem(uri)
@@ -196,13 +204,15 @@ def client_from_document(client_id: str, document: dict[str, Any]) -> OAuthClien
             "scope": " ".join(SUPPORTED),
         })
     except ValidationError as exc:
-        raise DocumentRefused(f"the document is not valid client metadata ({exc.errors()[0]['msg']})") from None
+        raise DocumentRefused("the document is not valid client metadata "
+                              f"({exc.errors()[0]['msg']})") from None
 
 
 class ClientDocuments:
     """Fetches, checks and caches client metadata documents."""
 
-    def __init__(self, policy: ClientMetadataDocuments, store: Records, *, ca_file: str | None = None) -> None:
+    def __init__(self, policy: ClientMetadataDocuments, store: Records, *,
+                 ca_file: str | None = None) -> None:
         self.policy = policy
         self._store = store
         self._ca_file = ca_file
@@ -216,5 +226,6 @@ class ClientDocuments:
             return OAuthClientInformationFull.model_validate(cached)
         document, seconds = await fetch_document(client_id, self.policy, ca_file=self._ca_file)
         client = client_from_document(client_id, document)
-        await self._store.put(NAMESPACE, client_id, client.model_dump(mode="json", exclude_none=True), ttl=seconds)
+        await self._store.put(NAMESPACE, client_id, client.model_dump(mode="json", exclude_none=True),
+                              ttl=seconds)
         return client

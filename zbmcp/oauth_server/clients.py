@@ -1,5 +1,5 @@
-"""Who the OAuth clients are: registered through RFC 7591 (kept for older clients), or described by a Client ID
-Metadata Document at their https client_id.
+"""Who the OAuth clients are: registered through RFC 7591 (kept for older clients), or described by a Client
+ID Metadata Document at their https client_id.
 
 Every client is offered every scope zbmcp knows: what a token may do is settled by the person on the consent
 page and by the agent's config, not by what a client wrote when it registered.

@@ -158,7 +158,8 @@ class _Audited:
             fields.update(parse_qsl(body.decode("utf-8", "replace")))
         client = fields.get("client_id")
         settings = self._edge.settings
-        if self._event == "token" and "resource" in fields and settings.audience_of(fields["resource"]) is None:
+        if self._event == "token" and "resource" in fields \
+                and settings.audience_of(fields["resource"]) is None:
             description = f"This server is {settings.resource}; it issues no tokens for {fields['resource']}."
             self._edge.audit.record("token", "denied", f"resource {fields['resource']!r} is not this server",
                                     client=client, error="invalid_target")
@@ -171,11 +172,11 @@ class _Audited:
         refusal = _refusal(captured)
         if refusal is not None:
             error, description = refusal
-            # Each part cut short on its own: the SDK's description may quote a huge client_id, the note after it
-            # says why.
+            # Each part cut short on its own: the SDK's description may quote a huge client_id,
+            # the note after it says why.
             rule = "; ".join([shorten(part, 250) for part in (description, *notes) if part]) or error
-            self._edge.audit.record(self._event, "denied", rule, client=client or notes.client, person=notes.person,
-                                    agent=notes.agent, error=error)
+            self._edge.audit.record(self._event, "denied", rule, client=client or notes.client,
+                                    person=notes.person, agent=notes.agent, error=error)
 
     def _with_iss(self, location: str) -> str:
         """RFC 9207: `iss` in error responses too (the SDK adds it to none); never on the way to sign-in."""

@@ -3,9 +3,10 @@
     zbmcp oauth enroll --agent bookkeeper [--email alice@example.com] [--hours 72]
     -> https://zbmcp.example.com/oauth/enroll?t=<invitation>.<signature>
 
-The link is signed (HMAC-SHA256 with oauth.enrollment_secret, or a key file under $ZBMCP_HOME/oauth), so the
-command needs no running server, and carries the agent, an expiry, a nonce and optionally the only Zoho email
-allowed to use it. It is used up when someone finishes signing in with it (not when a link preview fetches it).
+The link is signed (HMAC-SHA256 with oauth.enrollment_secret, or a key file under $ZBMCP_HOME/oauth),
+so the command needs no running server, and carries the agent, an expiry, a nonce and optionally the
+only Zoho email allowed to use it. It is used up when someone finishes signing in with it (not when
+a link preview fetches it).
 """
 
 from __future__ import annotations

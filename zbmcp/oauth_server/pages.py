@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from starlette.responses import HTMLResponse
 
 _STYLE = """
-body{font-family:system-ui,sans-serif;max-width:42rem;margin:2rem auto;padding:0 1rem;line-height:1.45;color:#222}
+body{font-family:system-ui,sans-serif;max-width:42rem;margin:2rem auto;padding:0 1rem;line-height:1.45;
+color:#222}
 h1{font-size:1.4rem} .who{color:#555} .warn{background:#fff4e5;border:1px solid #f0b04f;padding:.5rem .75rem}
-ul.tools{columns:2} code{background:#f2f2f2;padding:0 .2rem} button{font-size:1rem;padding:.4rem 1rem;margin-right:.5rem}
+ul.tools{columns:2} code{background:#f2f2f2;padding:0 .2rem}
+button{font-size:1rem;padding:.4rem 1rem;margin-right:.5rem}
 fieldset{border:1px solid #ddd;margin:1rem 0} .error{color:#a00}
 """
 
@@ -82,13 +84,14 @@ def consent(view: ConsentView) -> HTMLResponse:
             write_part = (f"<p>And, if you allow changes below, it may change your books:</p>"
                           f'<ul class="tools" data-kind="writes">{write_items}</ul>')
         elif writes:
-            write_part = (f"<p>Not asked for now: {len(writes)} tools that change your books (the app must ask "
-                          f"again before it may use them).</p>")
+            write_part = (f"<p>Not asked for now: {len(writes)} tools that change your books (the "
+                          "app must ask again before it may use them).</p>")
         choices.append(
             f'<fieldset data-agent="{esc(agent)}"><legend>{radio} <label for="agent-{index}">'
             f'Agent <strong>{esc(agent)}</strong></label></legend>'
             f"<p>Organizations: {esc(', '.join(view.organizations[agent]))}</p>"
-            f'<p>It may read:</p><ul class="tools" data-kind="reads">{tool_items}</ul>{write_part}</fieldset>')
+            '<p>It may read:</p><ul class="tools" '
+            f'data-kind="reads">{tool_items}</ul>{write_part}</fieldset>')
     loopback = ""
     if view.loopback_redirect:
         loopback = ('<p class="warn">The app receives the answer on this computer (<code>'
@@ -101,8 +104,8 @@ def consent(view: ConsentView) -> HTMLResponse:
     body = f"""
 <h1>Connect {esc(view.client_name)} to Zoho Books</h1>
 <p class="who">Signed in with Zoho as {esc(view.person)}.</p>
-<p><strong>{esc(view.client_name)}</strong> ({esc(view.client_note)}) wants to use zbmcp on your behalf. It will
-receive access at <code>{esc(view.redirect_host)}</code>.</p>
+<p><strong>{esc(view.client_name)}</strong> ({esc(view.client_note)}) wants to use zbmcp on your behalf.
+It will receive access at <code>{esc(view.redirect_host)}</code>.</p>
 {loopback}
 <form method="post" action="/oauth/consent">
 <input type="hidden" name="consent" value="{esc(view.consent_id)}">

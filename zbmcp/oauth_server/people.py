@@ -1,6 +1,6 @@
-"""Which agents a signed-in person may act as: the config's `agents.NAME.users` (email or Zoho user id), and the
-people an operator enrolled with a one-time link. Asked at sign-in, and again on every token use, so removing a
-person from the config (and restarting) or un-enrolling them cuts their tokens off at once.
+"""Which agents a signed-in person may act as: the config's `agents.NAME.users` (email or Zoho user id),
+and the people an operator enrolled with a one-time link. Asked at sign-in, and again on every token use, so
+removing a person from the config (and restarting) or un-enrolling them cuts their tokens off at once.
 """
 
 from __future__ import annotations

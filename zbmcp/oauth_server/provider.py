@@ -26,8 +26,8 @@ from zbmcp.oauth_server.tokens import Access, Code, Refresh, TokenService
 
 class ZbmcpAuthProvider(OAuthAuthorizationServerProvider[Code, Refresh, Access]):
 
-    def __init__(self, settings: ServerSettings, clients: ClientRegistry, tokens: TokenService, people: People,
-                 sign_in: SignInFlow, audit: AuthAudit) -> None:
+    def __init__(self, settings: ServerSettings, clients: ClientRegistry, tokens: TokenService,
+                 people: People, sign_in: SignInFlow, audit: AuthAudit) -> None:
         self._settings = settings
         self._clients = clients
         self._tokens = tokens
@@ -52,14 +52,16 @@ class ZbmcpAuthProvider(OAuthAuthorizationServerProvider[Code, Refresh, Access])
         audience = self._settings.audience_of(params.resource)
         if audience is None:
             note(f"resource {params.resource!r} is not this server")
-            raise AuthorizeError("invalid_target", f"This server is {self._settings.resource}; it issues no tokens "
-                                                   f"for {params.resource}.")
+            raise AuthorizeError("invalid_target",
+                                 f"This server is {self._settings.resource}; it issues no tokens "
+                                 f"for {params.resource}.")
         scopes = [scope for scope in (params.scopes or DEFAULT) if scope in SUPPORTED] or list(DEFAULT)
         return await self._sign_in.start(client, params, scopes, audience)
 
     # -- codes ---------------------------------------------------------------------------------------------
 
-    async def load_authorization_code(self, client: OAuthClientInformationFull, authorization_code: str) -> Code | None:
+    async def load_authorization_code(self, client: OAuthClientInformationFull,
+                                      authorization_code: str) -> Code | None:
         return await self._tokens.load_code(authorization_code)
 
     async def exchange_authorization_code(self, client: OAuthClientInformationFull, authorization_code: Code
@@ -70,7 +72,8 @@ class ZbmcpAuthProvider(OAuthAuthorizationServerProvider[Code, Refresh, Access])
             raise TokenError("invalid_grant", "The person who signed in may no longer use this agent.")
         issued = await self._tokens.exchange_code(authorization_code)
         if issued is None:
-            raise TokenError("invalid_grant", "The authorization code was already used; its tokens were revoked.")
+            raise TokenError("invalid_grant",
+                             "The authorization code was already used; its tokens were revoked.")
         answer, access = issued
         self._audit.record("token", "allowed", f"issued tokens ({answer.scope})", client=client.client_id,
                            person=access.person, agent=access.agent)
@@ -78,19 +81,22 @@ class ZbmcpAuthProvider(OAuthAuthorizationServerProvider[Code, Refresh, Access])
 
     # -- refresh tokens ------------------------------------------------------------------------------------
 
-    async def load_refresh_token(self, client: OAuthClientInformationFull, refresh_token: str) -> Refresh | None:
+    async def load_refresh_token(self, client: OAuthClientInformationFull,
+                                 refresh_token: str) -> Refresh | None:
         return await self._tokens.load_refresh(refresh_token)
 
     async def exchange_refresh_token(self, client: OAuthClientInformationFull, refresh_token: Refresh,
                                      scopes: list[str]) -> OAuthToken:
-        if not await self._people.may_act_as(refresh_token.subject or "", refresh_token.person, refresh_token.agent):
+        if not await self._people.may_act_as(refresh_token.subject or "", refresh_token.person,
+                                             refresh_token.agent):
             await self._tokens.revoke_family(refresh_token.family)
             note(f"{refresh_token.person} may no longer act as agent {refresh_token.agent}: tokens revoked")
             raise TokenError("invalid_grant", "The person who signed in may no longer use this agent.")
         issued = await self._tokens.rotate(refresh_token, scopes)
         if issued is None:
-            raise TokenError("invalid_grant", "The refresh token was already used; every token of that sign-in was "
-                                              "revoked. Sign in again.")
+            raise TokenError("invalid_grant",
+                             "The refresh token was already used; every token of that sign-in was "
+                             "revoked. Sign in again.")
         answer, access = issued
         self._audit.record("refresh", "allowed", f"rotated tokens ({answer.scope})", client=client.client_id,
                            person=access.person, agent=access.agent)

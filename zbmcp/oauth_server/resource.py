@@ -37,7 +37,8 @@ class _Refusal(NamedTuple):
 
 
 # Why the token of the request being handled was refused, and whose it was, for the 401's audit record.
-_refusal: contextvars.ContextVar[_Refusal | None] = contextvars.ContextVar("zbmcp_bearer_refusal", default=None)
+_refusal: contextvars.ContextVar[_Refusal | None] = contextvars.ContextVar("zbmcp_bearer_refusal",
+                                                                           default=None)
 
 
 class BearerVerifier:
@@ -57,7 +58,8 @@ class BearerVerifier:
         with collecting_notes() as notes:
             access = await self._tokens.load_access(token)
         if access is None:
-            _refusal.set(_Refusal(notes[0] if notes else "unknown token", notes.person, notes.agent, notes.client))
+            _refusal.set(_Refusal(notes[0] if notes else "unknown token", notes.person, notes.agent,
+                                  notes.client))
             return None
         whose = access.person, access.agent, access.client_id
         if access.resource != self._resource:
@@ -66,14 +68,16 @@ class BearerVerifier:
         if not await self._people.may_act_as(access.subject or "", access.person, access.agent):
             _refusal.set(_Refusal(f"{access.person} may no longer act as agent {access.agent}", *whose))
             return None
-        # client_id is the agent: what every other part of zbmcp calls the caller. The person is in the claims.
-        return AccessToken(token="", client_id=access.agent, scopes=access.scopes, expires_at=access.expires_at,
-                           resource=access.resource, subject=access.subject,
+        # client_id is the agent: what every other part of zbmcp calls the caller.
+        # The person is in the claims.
+        return AccessToken(token="", client_id=access.agent, scopes=access.scopes,
+                           expires_at=access.expires_at, resource=access.resource, subject=access.subject,
                            claims={"person": access.person, "oauth_client": access.client_id})
 
 
 class ResourceGuard:
-    """In front of /mcp, /sse and /messages/: the 401 and 403 challenges, and the scope check on tool calls."""
+    """In front of /mcp, /sse and /messages/: the 401 and 403 challenges, and the
+    scope check on tool calls."""
 
     def __init__(self, app: ASGIApp, *, resource_metadata_url: str, specs_by_agent: Mapping[str, AgentPolicy],
                  audit: AuthAudit, max_body: int) -> None:
@@ -89,8 +93,8 @@ class ResourceGuard:
             presented = any(key.lower() == b"authorization" for key, _ in scope.get("headers", []))
             if presented:
                 refusal = _refusal.get() or _Refusal("unknown or malformed token")
-                self._audit.record("bearer", "denied", refusal.why, client=refusal.client, person=refusal.person,
-                                   agent=refusal.agent, error="invalid_token")
+                self._audit.record("bearer", "denied", refusal.why, client=refusal.client,
+                                   person=refusal.person, agent=refusal.agent, error="invalid_token")
                 await self._challenge(send, 401, list(DEFAULT), error="invalid_token",
                                       description="The access token is not valid here: sign in again.")
             else:
@@ -113,7 +117,8 @@ class ResourceGuard:
                 if spec is not None and not allows(token.scopes, spec):
                     needed = challenge_for(spec)
                     self._audit.record("scope", "denied", f"{name} needs {' '.join(needed)}; the token has "
-                                       f"{' '.join(token.scopes) or 'none'}", client=str((token.claims or {}).get(
+                                       f"{' '.join(token.scopes) or 'none'}",
+                                       client=str((token.claims or {}).get(
                                            "oauth_client")), person=str(person), agent=token.client_id,
                                        error="insufficient_scope")
                     await self._challenge(send, 403, needed, error="insufficient_scope",

@@ -63,8 +63,8 @@ def _digest(value: str) -> str:
 
 
 class ZohoSignIn:
-    """The sign-in connection's Zoho OAuth client, used to learn who a person is (and, for per_user, to get their
-    own Books grant)."""
+    """The sign-in connection's Zoho OAuth client, used to learn who a person is (and, for per_user, to
+    get their own Books grant)."""
 
     def __init__(self, connection: ZohoConnection, redirect_uri: str) -> None:
         self._connection = connection
@@ -72,14 +72,16 @@ class ZohoSignIn:
 
     def url(self, state: str, books_scopes: Sequence[str] = ()) -> str:
         client = self._connection.tokens.client
-        return authorization_url(client, client.accounts_url, self._redirect_uri, [PROFILE_SCOPE, *books_scopes],
-                                 state, offline=bool(books_scopes))
+        return authorization_url(client, client.accounts_url, self._redirect_uri,
+                                 [PROFILE_SCOPE, *books_scopes], state, offline=bool(books_scopes))
 
-    async def finish(self, code: str, accounts_server: str | None) -> tuple[dict[str, Any], ZohoIdentity, str]:
+    async def finish(self, code: str,
+                     accounts_server: str | None) -> tuple[dict[str, Any], ZohoIdentity, str]:
         client = self._connection.tokens.client
         server = trusted_accounts_server(accounts_server or client.accounts_url, client.accounts_url)
         transport = self._connection.tokens.transport
-        token = await exchange_code(client, code, server, redirect_uri=self._redirect_uri, transport=transport)
+        token = await exchange_code(client, code, server, redirect_uri=self._redirect_uri,
+                                    transport=transport)
         identity = await fetch_identity(server, str(token.get("access_token", "")), transport=transport)
         return token, identity, server
 
@@ -116,8 +118,9 @@ class SignInFlow:
         request_id = secrets.token_urlsafe(24)
         record = {"kind": "authorize", "client_id": client.client_id, "client_name": _client_name(client),
                   "redirect_uri": str(params.redirect_uri),
-                  "explicit": params.redirect_uri_provided_explicitly, "code_challenge": params.code_challenge,
-                  "state": params.state, "scopes": scopes, "resource": audience, "browser": None}
+                  "explicit": params.redirect_uri_provided_explicitly,
+                  "code_challenge": params.code_challenge, "state": params.state, "scopes": scopes,
+                  "resource": audience, "browser": None}
         await self._store.put(PENDING, request_id, record, ttl=PENDING_SECONDS)
         return f"{self._settings.issuer}/oauth/sign-in?request={request_id}"
 
@@ -134,7 +137,8 @@ class SignInFlow:
                                  "It was started in another browser. Start again from your app.")
         record["browser"] = _digest(nonce)
         await self._store.put(PENDING, request_id, record, ttl=PENDING_SECONDS)
-        return self._bound(RedirectResponse(self._zoho.url(request_id), status_code=302, headers=_NO_STORE), nonce)
+        return self._bound(RedirectResponse(self._zoho.url(request_id), status_code=302, headers=_NO_STORE),
+                           nonce)
 
     def _bound(self, response: Response, nonce: str) -> Response:
         response.set_cookie(BROWSER_COOKIE, nonce, httponly=True, samesite="lax", path="/oauth",
@@ -159,14 +163,16 @@ class SignInFlow:
         if not self._same_browser(request, record):
             self._audit.record("sign-in", "denied", "the Zoho sign-in came back to a different browser",
                                client=client)
-            return pages.message("Sign-in refused", "This sign-in was started in another browser. Start again "
+            return pages.message("Sign-in refused",
+                                 "This sign-in was started in another browser. Start again "
                                  "from your app, in this browser.")
         if query.get("error") or not query.get("code"):
             self._audit.record("sign-in", "denied", f"Zoho answered {query.get('error') or 'without a code'}",
                                client=client, error="access_denied")
             return self._back(record, "access_denied", "The sign-in at Zoho was cancelled.")
         try:
-            token, identity, accounts_server = await self._zoho.finish(query["code"], query.get("accounts-server"))
+            token, identity, accounts_server = await self._zoho.finish(query["code"],
+                                                                       query.get("accounts-server"))
         except AuthError as failure:
             self._audit.record("sign-in", "denied", str(failure), client=client, error="server_error")
             return self._back(record, "server_error", "zbmcp could not complete the Zoho sign-in.")
@@ -183,8 +189,8 @@ class SignInFlow:
                                client=record["client_id"], person=identity.email, error="access_denied")
             return pages.message(
                 "Your Zoho account may not use this zbmcp",
-                f"You signed in as {identity.email}, and no agent of this zbmcp server lists you. Ask its operator "
-                "to add you to an agent's users, or for an enrollment link.", status=403,
+                f"You signed in as {identity.email}, and no agent of this zbmcp server lists you. Ask "
+                "its operator to add you to an agent's users, or for an enrollment link.", status=403,
                 link=("Return to the app", self._back_url(record, "access_denied",
                                                           "This Zoho user may not use this server.")))
         consent_id = secrets.token_urlsafe(24)
@@ -224,7 +230,8 @@ class SignInFlow:
         consent_id = fields.get("consent", "")
         record = await self._store.take(CONSENTS, consent_id) if consent_id else None
         if record is None or not self._same_browser(request, record):
-            self._audit.record("consent", "denied", "a consent form that is unknown, used or from another browser")
+            self._audit.record("consent", "denied",
+                               "a consent form that is unknown, used or from another browser")
             return pages.message("This request has expired", "Start again from your app.")
         person = record["person"]
         if fields.get("decision") != "allow":
@@ -261,7 +268,8 @@ class SignInFlow:
     async def _to_connect(self, record: Record, agent: str, scopes: list[str], books_scopes: list[str]
                           ) -> Response:
         request_id = secrets.token_urlsafe(24)
-        await self._store.put(PENDING, request_id, {**record, "kind": "connect", "agent": agent, "granted": scopes},
+        await self._store.put(PENDING, request_id,
+                              {**record, "kind": "connect", "agent": agent, "granted": scopes},
                               ttl=PENDING_SECONDS)
         return RedirectResponse(self._zoho.url(request_id, books_scopes), status_code=302, headers=_NO_STORE)
 
@@ -269,7 +277,8 @@ class SignInFlow:
                               accounts_server: str) -> Response:
         person = record["person"]
         if identity.user_id != person["user_id"]:
-            self._audit.record("sign-in", "denied", f"signed in to Zoho as {identity.email} to grant Books access "
+            self._audit.record("sign-in", "denied",
+                               f"signed in to Zoho as {identity.email} to grant Books access "
                                f"for {person['email']}", client=record["client_id"], person=person["email"],
                                error="access_denied")
             return self._back(record, "access_denied", "A different Zoho account was used to grant access.")
@@ -291,10 +300,13 @@ class SignInFlow:
         except InvalidLink as invalid:
             return pages.message("Enrollment link refused", str(invalid))
         if invitation.agent not in self._policies:
-            return pages.message("Enrollment link refused", "The agent this link was made for no longer exists.")
-        # The form must come back from this browser: another site cannot post it for someone (and enroll them).
+            return pages.message("Enrollment link refused",
+                                 "The agent this link was made for no longer exists.")
+        # The form must come back from this browser: another site cannot post it for
+        # someone (and enroll them).
         nonce = request.cookies.get(BROWSER_COOKIE) or secrets.token_urlsafe(24)
-        return self._bound(pages.enroll_start(token, _digest(nonce), invitation.agent, invitation.email), nonce)
+        return self._bound(pages.enroll_start(token, _digest(nonce), invitation.agent, invitation.email),
+                           nonce)
 
     async def start_enrollment(self, request: Request) -> Response:
         async with request.form() as form:
@@ -305,8 +317,10 @@ class SignInFlow:
             self._audit.record("enroll", "denied", str(invalid))
             return pages.message("Enrollment link refused", str(invalid))
         nonce = request.cookies.get(BROWSER_COOKIE)
-        if nonce is None or not isinstance(browser, str) or not secrets.compare_digest(_digest(nonce), browser):
-            self._audit.record("enroll", "denied", "the enrollment form was not sent from the page that shows it",
+        if nonce is None or not isinstance(browser, str) \
+                or not secrets.compare_digest(_digest(nonce), browser):
+            self._audit.record("enroll", "denied",
+                               "the enrollment form was not sent from the page that shows it",
                                agent=invitation.agent)
             return pages.message("Enrollment refused", "Open the enrollment link again, in this browser.")
         request_id = secrets.token_urlsafe(24)
@@ -314,27 +328,31 @@ class SignInFlow:
             "kind": "enroll", "browser": _digest(nonce), "client_id": None,
             "invitation": {"agent": invitation.agent, "email": invitation.email, "nonce": invitation.nonce,
                            "expires_at": invitation.expires_at}}, ttl=PENDING_SECONDS)
-        return self._bound(RedirectResponse(self._zoho.url(request_id), status_code=302, headers=_NO_STORE), nonce)
+        return self._bound(RedirectResponse(self._zoho.url(request_id), status_code=302, headers=_NO_STORE),
+                           nonce)
 
     async def _finish_enrollment(self, record: Record, identity: ZohoIdentity) -> Response:
         invitation = record["invitation"]
         agent = invitation["agent"]
         if invitation.get("email") and invitation["email"] != identity.email:
-            self._audit.record("enroll", "denied", f"the link is for {invitation['email']}", person=identity.email,
-                               agent=agent)
-            return pages.message("Enrollment refused", f"This link is for {invitation['email']}, and you signed "
+            self._audit.record("enroll", "denied", f"the link is for {invitation['email']}",
+                               person=identity.email, agent=agent)
+            return pages.message("Enrollment refused",
+                                 f"This link is for {invitation['email']}, and you signed "
                                  f"in as {identity.email}.", status=403)
         if agent not in self._policies:
             return pages.message("Enrollment refused", "The agent this link was made for no longer exists.")
         remaining = max(60.0, invitation["expires_at"] - time.time())
         if not await self._store.put_if_absent(USED_LINKS, invitation["nonce"], {"by": identity.user_id},
                                                ttl=remaining):
-            self._audit.record("enroll", "denied", "the enrollment link was already used", person=identity.email,
-                               agent=agent)
-            return pages.message("Enrollment link already used", "Each enrollment link works once. Ask your zbmcp "
+            self._audit.record("enroll", "denied", "the enrollment link was already used",
+                               person=identity.email, agent=agent)
+            return pages.message("Enrollment link already used",
+                                 "Each enrollment link works once. Ask your zbmcp "
                                  "operator for a new one.", status=410)
         await self._people.enroll(identity, agent)
-        self._audit.record("enroll", "allowed", "enrolled with a one-time link", person=identity.email, agent=agent)
+        self._audit.record("enroll", "allowed", "enrolled with a one-time link", person=identity.email,
+                           agent=agent)
         return pages.enrolled(agent, f"{identity.name} ({identity.email})", f"{self._settings.issuer}/mcp")
 
     # -- answers to the app -------------------------------------------------------------------------------
@@ -346,7 +364,8 @@ class SignInFlow:
     def _back(self, record: Record, error: str, description: str) -> Response:
         if record.get("kind") == "enroll" or not record.get("redirect_uri"):
             return pages.message("Sign-in did not complete", description)
-        return RedirectResponse(self._back_url(record, error, description), status_code=302, headers=_NO_STORE)
+        return RedirectResponse(self._back_url(record, error, description), status_code=302,
+                                headers=_NO_STORE)
 
 
 def _client_name(client: OAuthClientInformationFull) -> str:

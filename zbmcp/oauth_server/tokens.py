@@ -69,8 +69,9 @@ class TokenService:
         code = secrets.token_urlsafe(32)
         record = {"client_id": client_id, "redirect_uri": redirect_uri,
                   "redirect_uri_provided_explicitly": redirect_uri_provided_explicitly,
-                  "code_challenge": code_challenge, "scopes": scopes, "resource": resource, "subject": subject,
-                  "agent": agent, "person": person, "expires_at": self._clock() + CODE_SECONDS}
+                  "code_challenge": code_challenge, "scopes": scopes, "resource": resource,
+                  "subject": subject, "agent": agent, "person": person,
+                  "expires_at": self._clock() + CODE_SECONDS}
         await self._store.put(CODES, digest(code), record, ttl=CODE_SECONDS)
         return code
 
@@ -85,7 +86,8 @@ class TokenService:
             else:
                 note("unknown or expired authorization code")
             return None
-        note(person=record["person"], agent=record["agent"], client=record["client_id"])  # whoever fails the checks that follow (PKCE...)
+        # whoever fails the checks that follow (PKCE...)
+        note(person=record["person"], agent=record["agent"], client=record["client_id"])
         if record["expires_at"] <= self._clock():
             note("authorization code expired")
             return None
@@ -104,7 +106,8 @@ class TokenService:
         family = secrets.token_urlsafe(16)
         await self._store.put(USED_CODES, digest(code.code), {"family": family}, ttl=USED_MARK_SECONDS)
         await self._store.put(FAMILIES, family, {"client_id": code.client_id, "subject": code.subject,
-                                                 "agent": code.agent, "person": code.person, "revoked": False},
+                                                 "agent": code.agent, "person": code.person,
+                                                 "revoked": False},
                               ttl=self.refresh_seconds + USED_MARK_SECONDS)
         return await self._issue(family, code.client_id, code.scopes, code.resource or "", code.subject or "",
                                  code.agent, code.person, refresh_scopes=code.scopes)
@@ -128,7 +131,8 @@ class TokenService:
                               ttl=self.refresh_seconds)
         answer = OAuthToken(access_token=access_token, expires_in=self.access_seconds, scope=" ".join(scopes),
                             refresh_token=refresh_token)
-        return answer, Access.model_validate({**common, "token": "", "scopes": scopes, "expires_at": access_expires})
+        return answer, Access.model_validate({**common, "token": "", "scopes": scopes,
+                                              "expires_at": access_expires})
 
     async def load_access(self, token: str) -> Access | None:
         record = await self._store.get(ACCESS, digest(token))
@@ -162,14 +166,17 @@ class TokenService:
         return Refresh.model_validate({**record, "token": token})
 
     async def rotate(self, refresh: Refresh, scopes: list[str]) -> tuple[OAuthToken, Access] | None:
-        """New tokens for a refresh token, which dies; None if it was used concurrently (the family is revoked)."""
-        await self._store.put(USED_REFRESH, digest(refresh.token), {"family": refresh.family}, ttl=USED_MARK_SECONDS)
+        """New tokens for a refresh token, which dies; None if it was used concurrently
+        (the family is revoked)."""
+        await self._store.put(USED_REFRESH, digest(refresh.token), {"family": refresh.family},
+                              ttl=USED_MARK_SECONDS)
         if await self._store.take(REFRESH, digest(refresh.token)) is None:
             await self.revoke_family(refresh.family)
             note("refresh token used twice at once: every token of that sign-in was revoked")
             return None
         return await self._issue(refresh.family, refresh.client_id, scopes, refresh.resource or "",
-                                 refresh.subject or "", refresh.agent, refresh.person, refresh_scopes=refresh.scopes)
+                                 refresh.subject or "", refresh.agent, refresh.person,
+                                 refresh_scopes=refresh.scopes)
 
     # -- families -----------------------------------------------------------------------------------------
 

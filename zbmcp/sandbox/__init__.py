@@ -1,4 +1,5 @@
-"""zbmcp.sandbox: a faithful, stateful Zoho Books API v3 emulator with Zoho Accounts OAuth, for tests and demos.
+"""zbmcp.sandbox: a faithful, stateful Zoho Books API v3 emulator with Zoho Accounts
+OAuth, for tests and demos.
 
     from zbmcp.sandbox import Sandbox, SandboxSettings
     sandbox = Sandbox(SandboxSettings())        # fresh seeded state

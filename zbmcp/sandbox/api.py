@@ -89,14 +89,16 @@ class BooksApi:
                 refusal = sandbox.limiter.admit(store.organization_id) if store is not None else None
             if store is None:
                 await _delay(fired)
-                status, payload = await self._dispatch(request, operation, params, query, record, access, None)
+                status, payload = await self._dispatch(request, operation, params, query, record, access,
+                                                       None)
                 return None, status, payload
             org_id = store.organization_id
             if refusal is not None:
                 raise refusal
             try:
                 await _delay(fired)
-                status, payload = await self._dispatch(request, operation, params, query, record, access, store)
+                status, payload = await self._dispatch(request, operation, params, query, record, access,
+                                                       store)
                 return org_id, status, payload
             finally:
                 with sandbox.lock:
@@ -122,7 +124,8 @@ class BooksApi:
             raise invalid_value("organization_id")
         if org_id not in self._sandbox.organization_ids_of(access.user_id):
             # §1: the same answer whether the organization is someone else's or does not exist.
-            raise ZohoError(400, 6041, f"This user is not associated with the CompanyID/CompanyName:{org_id}.")
+            raise ZohoError(400, 6041, "This user is not associated with the "
+                                       f"CompanyID/CompanyName:{org_id}.")
         return self._sandbox.org_store(org_id)
 
     async def _dispatch(self, request: Request, operation: Operation, params: dict[str, str],

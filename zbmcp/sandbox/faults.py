@@ -1,7 +1,7 @@
 """Fault injection for /books/v3, changeable while the sandbox runs.
 
     sandbox.faults.add(Fault(kind="drop_after", route="POST /invoices", times=1))
-    sandbox.faults.add(Fault(kind="error", status=503, probability=0.2))   # seeded RNG: sandbox.faults.seed(7)
+    sandbox.faults.add(Fault(kind="error", status=503, probability=0.2))  # seeded: sandbox.faults.seed(7)
 
 Kinds:
     latency      wait delay_seconds before handling (the request counts as in flight meanwhile)
@@ -38,8 +38,8 @@ from typing import Any, Literal
 
 import httpx2
 
-FaultKind = Literal["latency", "hold", "error", "rate_limit", "drop_before", "drop_after", "malformed", "hold_after",
-                    "gateway_after"]
+FaultKind = Literal["latency", "hold", "error", "rate_limit", "drop_before", "drop_after", "malformed",
+                    "hold_after", "gateway_after"]
 PRE_KINDS = ("error", "rate_limit", "drop_before")
 POST_KINDS = ("drop_after", "malformed", "gateway_after")  # spoil the answer; hold_after only delays it
 GATEWAY_STATUSES = (502, 503, 504)

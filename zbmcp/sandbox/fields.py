@@ -183,7 +183,8 @@ def emails(body: Mapping[str, Any], key: str) -> list[str] | None:
     return [email(entry, key) for entry in value]
 
 
-def objects(body: Mapping[str, Any], key: str, *, need: bool = False, non_empty: bool = False) -> list[dict[str, Any]] | None:
+def objects(body: Mapping[str, Any], key: str, *, need: bool = False,
+            non_empty: bool = False) -> list[dict[str, Any]] | None:
     """A list of JSON objects (line_items, invoices, contact_persons)."""
     if not _present(body, key):
         if need:
@@ -205,7 +206,8 @@ def obj(body: Mapping[str, Any], key: str) -> dict[str, Any] | None:
     return body[key]
 
 
-def choice(body: Mapping[str, Any], key: str, allowed: tuple[str, ...], *, default: str | None = None) -> str | None:
+def choice(body: Mapping[str, Any], key: str, allowed: tuple[str, ...], *,
+           default: str | None = None) -> str | None:
     value = text(body, key)
     if value is None:
         return default

@@ -3,7 +3,8 @@
 Filter grammar, shared by every module (§5):
     text fields    <f>, <f>_startswith, <f>_contains        (case-insensitive; plain <f> is "contains" for
                                                              names and descriptions, equality for numbers)
-    numbers        <f>, <f>_less_than, <f>_less_equals, <f>_greater_than, <f>_greater_equals, <f>_start, <f>_end
+    numbers        <f>, <f>_less_than, <f>_less_equals, <f>_greater_than, <f>_greater_equals, <f>_start,
+                   <f>_end
     dates          <f>, <f>_start, <f>_end (inclusive), <f>_before, <f>_after (exclusive); yyyy-mm-dd
     ids            <f> (equality)
     status=<value>, filter_by=<Group.Value>, search_text, sort_column, sort_order=A|D, page, per_page
@@ -55,7 +56,8 @@ _RESERVED = frozenset({
 @dataclass(frozen=True)
 class Filterable:
     kind: Kind
-    get: Callable[[Record], Any] | None = None  # default: the record's own key; may return a list (any matches)
+    # default: the record's own key; may return a list (any matches)
+    get: Callable[[Record], Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -171,29 +173,31 @@ def _parse_key(spec: ListSpec, key: str) -> tuple[str, str] | None:
 
 
 def _predicate(spec: ListSpec, name: str, suffix: str, raw: str, key: str) -> Predicate:
-    kind = spec.fields[name].kind
+    test = _value_test(spec.fields[name].kind, suffix, raw, key)
+    return lambda record: any(test(value) for value in _values(record, name, spec))
+
+
+def _value_test(kind: Kind, suffix: str, raw: str, key: str) -> Callable[[Any], bool]:
+    """Whether one value of a field passes the filter `key=raw` (a bad `raw` is refused here, at once)."""
     if kind in ("text", "exact"):
         needle = raw.lower()
         if suffix == "_startswith":
-            test: Callable[[Any], bool] = lambda value: _lower(value).startswith(needle)
-        elif suffix == "_contains" or kind == "text":
-            test = lambda value: needle in _lower(value)
-        else:
-            test = lambda value: _lower(value) == needle
-    elif kind == "id":
-        test = lambda value: str(value) == raw
-    elif kind == "bool":
+            return lambda value: _lower(value).startswith(needle)
+        if suffix == "_contains" or kind == "text":
+            return lambda value: needle in _lower(value)
+        return lambda value: _lower(value) == needle
+    if kind == "id":
+        return lambda value: str(value) == raw
+    if kind == "bool":
         wanted = parse_bool(raw, key)
-        test = lambda value: bool(value) is wanted
-    elif kind == "number":
+        return lambda value: bool(value) is wanted
+    if kind == "number":
         bound = parse_number(raw, key)
         compare = _NUMBER_SUFFIXES.get(suffix, operator.eq)
-        test = lambda value: isinstance(value, (int, float)) and compare(float(value), bound)
-    else:
-        day = parse_date(raw, key)
-        compare = _DATE_SUFFIXES.get(suffix, operator.eq)
-        test = lambda value: isinstance(value, str) and value != "" and compare(value[:10], day)
-    return lambda record: any(test(value) for value in _values(record, name, spec))
+        return lambda value: isinstance(value, (int, float)) and compare(float(value), bound)
+    day = parse_date(raw, key)
+    compare = _DATE_SUFFIXES.get(suffix, operator.eq)
+    return lambda value: isinstance(value, str) and value != "" and compare(value[:10], day)
 
 
 def _values(record: Record, name: str, spec: ListSpec) -> list[Any]:

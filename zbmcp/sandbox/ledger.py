@@ -4,7 +4,8 @@ Every journal entry balances (debits equal credits). Entries are derived from th
 voiding an invoice, deleting a payment or bringing an invoice back to draft takes its entry out at once:
 
     invoice (sent, not void)  Dr Accounts Receivable total   Cr each line's income account (item's, or Sales)
-    customer payment          Dr deposit account, Dr Bank Fees and Charges (bank charges)   Cr Accounts Receivable
+    customer payment          Dr deposit account, Dr Bank Fees and Charges (bank charges)
+                              Cr Accounts Receivable
     bill (not void)           Dr each line's expense account (item's purchase account, or Cost of Goods Sold)
                               Cr Accounts Payable total
     vendor payment            Dr Accounts Payable   Cr the paid-through account
@@ -60,7 +61,8 @@ def journal(store: OrgStore) -> list[Entry]:
     return sorted(entries, key=lambda entry: entry.date)
 
 
-def balances(entries: Iterable[Entry], *, start: str | None = None, end: str | None = None) -> dict[str, Decimal]:
+def balances(entries: Iterable[Entry], *, start: str | None = None,
+             end: str | None = None) -> dict[str, Decimal]:
     """Debit minus credit per account over the entries dated within [start, end] (either end open)."""
     totals: dict[str, Decimal] = defaultdict(Decimal)
     for entry in entries:
@@ -83,7 +85,8 @@ def _entry(date: str, source: str, source_id: str, postings: Iterable[tuple[str,
     for account_id, amount in postings:
         merged[account_id] += amount
     return Entry(date, source, source_id,
-                 tuple(Posting(account_id, amount) for account_id, amount in merged.items() if amount != ZERO))
+                 tuple(Posting(account_id, amount) for account_id, amount in merged.items()
+                       if amount != ZERO))
 
 
 def _opening_balances(store: OrgStore) -> Iterator[Entry]:
@@ -91,13 +94,15 @@ def _opening_balances(store: OrgStore) -> Iterator[Entry]:
         opening = dec(account.get("_opening_balance", 0.0))
         if opening != ZERO:
             yield _entry(BOOKS_START, "opening_balance", account["account_id"],
-                         [(account["account_id"], opening), (account_named(store, OPENING_BALANCES), -opening)])
+                         [(account["account_id"], opening),
+                          (account_named(store, OPENING_BALANCES), -opening)])
 
 
 def _document_lines(store: OrgStore, document: Record, default_account: str) -> list[tuple[str, Decimal]]:
     """Each line's amount on its account; header amounts (total less the lines) on the first line's."""
     fallback = account_named(store, default_account)
-    lines = [(str(line.get("account_id") or fallback), dec(line["item_total"])) for line in document["line_items"]]
+    lines = [(str(line.get("account_id") or fallback), dec(line["item_total"]))
+             for line in document["line_items"]]
     header = dec(document["total"]) - sum((amount for _, amount in lines), ZERO)
     first = lines[0][0] if lines else fallback
     return [*lines, (first, header)]
@@ -108,7 +113,8 @@ def _invoices(store: OrgStore) -> Iterator[Entry]:
     for invoice in store.invoices.values():
         if invoice["_lifecycle"] in ("draft", "void"):
             continue
-        credits = [(account_id, -amount) for account_id, amount in _document_lines(store, invoice, DEFAULT_INCOME)]
+        credits = [(account_id, -amount) for account_id, amount in _document_lines(store, invoice,
+                                                                                   DEFAULT_INCOME)]
         yield _entry(invoice["date"], "invoice", invoice["invoice_id"],
                      [(receivable, dec(invoice["total"])), *credits])
 

@@ -1,15 +1,16 @@
 """The Zoho Accounts endpoints (§8), served on the same host as the API:
 
     GET  /oauth/v2/auth            consent; 302 to redirect_uri. Given at once for the default user (settings
-                                   sign_in="automatic") or for a browser already signed in; else the sign-in page
+                                   sign_in="automatic") or for a browser already signed in; else the
+                                   sign-in page
     POST /oauth/v2/auth            the sign-in page's form: a sandbox user's email and password, or Reject
     POST /oauth/v2/token           authorization_code and refresh_token grants; params in the body or query
     POST /oauth/v2/token/revoke    ?token=<refresh token>
     GET  /oauth/serverinfo         the data-centre map, with this server as the only location
     GET  /oauth/user/info          who the token belongs to (scope AaaServer.profile.READ): ZUID, Email, names
 
-The user-info endpoint's success body is Zoho's; its error body is not documented by Zoho, so the sandbox answers
-HTTP 401 with {"response": "error", "cause": ...}, a shape zbmcp does not rely on.
+The user-info endpoint's success body is Zoho's; its error body is not documented by Zoho, so the sandbox
+answers HTTP 401 with {"response": "error", "cause": ...}, a shape zbmcp does not rely on.
 
 Token-endpoint errors come back as HTTP 200 with {"error": ...} (§8.8), except "Access Denied" for too many
 refreshes, which is HTTP 400 with Zoho's three-key body (§8.5). Nothing secret is logged.
@@ -169,7 +170,8 @@ class OAuthEndpoints:
         here = self._sandbox.settings.accounts_server or base_url(request)
         return JSONResponse({"result": "success", "locations": {self._sandbox.settings.location: here}})
 
-    def _grant(self, request: Request, grant_type: str, client_id: str, params: dict[str, str]) -> dict[str, object]:
+    def _grant(self, request: Request, grant_type: str, client_id: str,
+               params: dict[str, str]) -> dict[str, object]:
         tokens = self._sandbox.tokens
         secret = params.get("client_secret", "")
         if grant_type == "authorization_code":
@@ -181,7 +183,8 @@ class OAuthEndpoints:
             return self._token_body(request, access, None)  # §8.3: no new refresh token
         raise TokenError("unsupported_grant_type")
 
-    def _token_body(self, request: Request, access: AccessToken, refresh_token: str | None) -> dict[str, object]:
+    def _token_body(self, request: Request, access: AccessToken,
+                    refresh_token: str | None) -> dict[str, object]:
         body: dict[str, object] = {"access_token": access.token}
         if refresh_token is not None:
             body["refresh_token"] = refresh_token

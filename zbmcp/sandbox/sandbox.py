@@ -46,9 +46,9 @@ class Credentials:
 
 
 class Sandbox:
-    """Fresh, seeded state per instance. `clock` (seconds since the epoch) drives token expiry, limits and dates;
-    `bulk_invoices` adds that many invoices, with their customers, payments, bills and expenses, to the default
-    organization (zbmcp/sandbox/volume.py)."""
+    """Fresh, seeded state per instance. `clock` (seconds since the epoch) drives token expiry, limits and
+    dates; `bulk_invoices` adds that many invoices, with their customers, payments, bills and expenses, to the
+    default organization (zbmcp/sandbox/volume.py)."""
 
     def __init__(self, settings: SandboxSettings | None = None, *, clock: Callable[[], float] = time.time,
                  bulk_invoices: int = 0) -> None:
@@ -65,7 +65,8 @@ class Sandbox:
         self.default_user_id = seed.DEFAULT_USER_ID
         self.users = Directory()
         # Seeding goes through the business rules with default settings, whatever this sandbox's are.
-        self._stores = seed.build(IdGenerator(), lambda: Env(SandboxSettings(), [], clock), clock, bulk_invoices)
+        self._stores = seed.build(IdGenerator(), lambda: Env(SandboxSettings(), [], clock), clock,
+                                  bulk_invoices)
         self.tokens.register_client(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, [DEFAULT_REDIRECT_URI])
         self.tokens.mint_refresh_token(DEFAULT_CLIENT_ID, self.default_user_id, [scope_rules.FULL_ACCESS],
                                        token=DEFAULT_REFRESH_TOKEN)
@@ -110,8 +111,8 @@ class Sandbox:
         """A refresh token as if the user had consented to `scopes` (for the default client unless named)."""
         _check(scopes)
         with self.lock:
-            return self.tokens.mint_refresh_token(client_id or DEFAULT_CLIENT_ID, user_id or self.default_user_id,
-                                                  scopes)
+            return self.tokens.mint_refresh_token(client_id or DEFAULT_CLIENT_ID,
+                                                  user_id or self.default_user_id, scopes)
 
     def mint_access_token(self, scopes: list[str], lifetime_seconds: float | None = None, *,
                           user_id: str | None = None) -> str:

@@ -1,7 +1,8 @@
-"""OAuth scopes as Zoho Books reads them (§3 "Scope grammar"): ZohoBooks.<module>.<CREATE|READ|UPDATE|DELETE|ALL>.
+"""OAuth scopes as Zoho Books reads them (§3 "Scope grammar"):
+ZohoBooks.<module>.<CREATE|READ|UPDATE|DELETE|ALL>.
 
-`ZohoBooks.<module>.ALL` covers every operation of the module and `ZohoBooks.fullaccess.all` covers everything.
-Scopes compare case-insensitively: clients write both `fullaccess.all` and `fullaccess.ALL`.
+`ZohoBooks.<module>.ALL` covers every operation of the module and `ZohoBooks.fullaccess.all` covers
+everything. Scopes compare case-insensitively: clients write both `fullaccess.all` and `fullaccess.ALL`.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ import re
 from collections.abc import Iterable
 
 MODULES = frozenset({
-    "contacts", "settings", "estimates", "invoices", "customerpayments", "creditnotes", "projects", "expenses",
-    "salesorders", "purchaseorders", "bills", "debitnotes", "vendorpayments", "banking", "accountants",
-    "reports",  # not on the list copied from Zoho's OAuth page; what integrators consent to for /reports (V2)
+    "contacts", "settings", "estimates", "invoices", "customerpayments", "creditnotes", "projects",
+    "expenses", "salesorders", "purchaseorders", "bills", "debitnotes", "vendorpayments", "banking",
+    # not on the list copied from Zoho's OAuth page; what integrators consent to for /reports (V2)
+    "accountants", "reports",
 })
 OPERATIONS = frozenset({"create", "read", "update", "delete", "all"})
 FULL_ACCESS = "ZohoBooks.fullaccess.all"

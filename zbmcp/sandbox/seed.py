@@ -62,8 +62,8 @@ def organizations(ids: IdGenerator) -> list[Organization]:
     return [
         Organization("10234695", "Sandbox Trading Ltd", DEFAULT_USER_ID, ids(), "GBP", "£", "Europe/London",
                      "Sam Sandbox", "owner@sandbox-trading.example", "United Kingdom", is_default_org=True),
-        Organization("10234696", "Sandbox Services Inc", DEFAULT_USER_ID, ids(), "USD", "$", "America/New_York",
-                     "Sam Sandbox", "owner@sandbox-services.example", "U.S.A"),
+        Organization("10234696", "Sandbox Services Inc", DEFAULT_USER_ID, ids(), "USD", "$",
+                     "America/New_York", "Sam Sandbox", "owner@sandbox-services.example", "U.S.A"),
         Organization("20987654", "Nordwind Handels GmbH", OTHER_USER_ID, ids(), "EUR", "€", "Europe/Berlin",
                      "Nora Nordwind", "nora@nordwind.example", "Germany"),
     ]
@@ -100,30 +100,37 @@ def _chart(seeder: _Seeder) -> None:
         store.add("accounts", record["account_id"], record)
     for name, account_type, number, opening in (("Business Checking", "bank", "****4321", 25000.0),
                                                 ("Company Credit Card", "credit_card", "****9876", 0.0)):
-        record = accounts.build(store, {"account_name": name, "account_type": account_type, "account_number": number,
-                                        "bank_name": "Sandbox Bank", "is_primary_account": account_type == "bank"},
+        record = accounts.build(store, {"account_name": name, "account_type": account_type,
+                                        "account_number": number, "bank_name": "Sandbox Bank",
+                                        "is_primary_account": account_type == "bank"},
                                 accounts.BANK_TYPES)
         record["_opening_balance"] = opening
         store.add("accounts", record["account_id"], record)
 
 
 def _person(first: str, last: str, email: str = "", phone: str = "") -> dict[str, Any]:
-    return {"first_name": first, "last_name": last, "email": email, "phone": phone, "is_primary_contact": True}
+    return {"first_name": first, "last_name": last, "email": email, "phone": phone,
+            "is_primary_contact": True}
 
 
 def _books(seeder: _Seeder) -> None:
     """The default user's books: enough to invoice Acme for three hours of consulting straight away."""
     _chart(seeder)
     run = seeder.run
-    account = lambda name: seeder.id_of("accounts", "account_name", name, "account_id")
+
+    def account(name: str) -> str:
+        return seeder.id_of("accounts", "account_name", name, "account_id")
+
     acme = run(contacts.create_contact, {
         "contact_name": "Acme Corporation", "company_name": "Acme Corporation", "contact_type": "customer",
-        "payment_terms": 30, "contact_persons": [_person("Jane", "Smith", "jane.smith@acme.example", "+1-555-0100")],
-        "billing_address": {"address": "1 Acme Way", "city": "Springfield", "zip": "12345", "country": "U.S.A"},
+        "payment_terms": 30, "contact_persons": [_person("Jane", "Smith", "jane.smith@acme.example",
+                                                         "+1-555-0100")],
+        "billing_address": {"address": "1 Acme Way", "city": "Springfield", "zip": "12345",
+                            "country": "U.S.A"},
     })["contact_id"]
     globex = run(contacts.create_contact, {
-        "contact_name": "Globex Ltd", "company_name": "Globex Ltd", "contact_type": "customer", "payment_terms": 15,
-        "contact_persons": [_person("Hank", "Scorpio", "hank.scorpio@globex.example")],
+        "contact_name": "Globex Ltd", "company_name": "Globex Ltd", "contact_type": "customer",
+        "payment_terms": 15, "contact_persons": [_person("Hank", "Scorpio", "hank.scorpio@globex.example")],
     })["contact_id"]
     initech = run(contacts.create_contact, {
         "contact_name": "Initech", "company_name": "Initech", "contact_type": "customer", "payment_terms": 30,
@@ -145,9 +152,10 @@ def _books(seeder: _Seeder) -> None:
                                      "description": "Design and build of a small business website",
                                      "account_id": account("Sales")})["item_id"]
     support = run(items.create_item, {"name": "Support plan", "rate": 99, "unit": "month",
-                                      "description": "Monthly support and maintenance", "account_id": account("Sales")})
-    paper = run(items.create_item, {"name": "Printer paper", "rate": 8.5, "unit": "ream", "product_type": "goods",
-                                    "item_type": "purchases", "purchase_rate": 6,
+                                      "description": "Monthly support and maintenance",
+                                      "account_id": account("Sales")})
+    paper = run(items.create_item, {"name": "Printer paper", "rate": 8.5, "unit": "ream",
+                                    "product_type": "goods", "item_type": "purchases", "purchase_rate": 6,
                                     "purchase_account_id": account("Office Supplies")})["item_id"]
     legacy = run(items.create_item, {"name": "Legacy hosting", "rate": 40, "unit": "month"})["item_id"]
     seeder.store.items[legacy]["status"] = "inactive"
@@ -173,7 +181,8 @@ def _books(seeder: _Seeder) -> None:
         seeder.backdate("payments", payment["payment_id"], seeder.day(days_ago))
 
     quote = run(estimates.create_estimate, {"customer_id": globex, "date": seeder.day(7),
-                                            "expiry_date": seeder.day(-23), "line_items": [{"item_id": design}]})
+                                            "expiry_date": seeder.day(-23),
+                                            "line_items": [{"item_id": design}]})
     seeder.backdate("estimates", quote["estimate_id"], seeder.day(7))
     quote = run(estimates.create_estimate, {"customer_id": acme, "date": seeder.day(20),
                                             "line_items": [{"item_id": consulting, "quantity": 20}]})
@@ -191,8 +200,8 @@ def _books(seeder: _Seeder) -> None:
                               "account_id": account("IT and Internet Expenses")}, 20),
         (office, "OS-2231", {"item_id": paper, "quantity": 2}, 3),
     ):
-        bill = run(bills.create_bill, {"vendor_id": vendor, "bill_number": number, "date": seeder.day(days_ago),
-                                       "line_items": [line]})
+        bill = run(bills.create_bill, {"vendor_id": vendor, "bill_number": number,
+                                       "date": seeder.day(days_ago), "line_items": [line]})
         seeder.backdate("bills", bill["bill_id"], seeder.day(days_ago))
     for expense_account, spent, through, description, days_ago, vendor_id in (
         ("Rent Expense", 1200.0, "Business Checking", "Office rent", 25, ""),
@@ -200,7 +209,8 @@ def _books(seeder: _Seeder) -> None:
     ):
         expense = run(expenses.create_expense, {
             "account_id": account(expense_account), "amount": spent, "date": seeder.day(days_ago),
-            "paid_through_account_id": account(through), "description": description, "vendor_id": vendor_id or None,
+            "paid_through_account_id": account(through), "description": description,
+            "vendor_id": vendor_id or None,
         })
         seeder.backdate("expenses", expense["expense_id"], seeder.day(days_ago))
 
@@ -218,7 +228,8 @@ def _other_books(seeder: _Seeder) -> None:
 
 def build(ids: IdGenerator, env_for: Callable[[], Env], clock: Callable[[], float],
           bulk_invoices: int = 0) -> dict[str, OrgStore]:
-    """Every organization's books; `bulk_invoices` more invoices (and their surroundings) in the default one."""
+    """Every organization's books; `bulk_invoices` more invoices (and their surroundings)
+    in the default one."""
     stores: dict[str, OrgStore] = {}
     for organization in organizations(ids):
         store = OrgStore(organization, ids, clock)

@@ -48,8 +48,8 @@ class _DropConnections:
 
 
 def _config(sandbox: Sandbox, log_level: str) -> uvicorn.Config:
-    return uvicorn.Config(_DropConnections(sandbox.app), log_level=log_level, access_log=False, lifespan="off",
-                          log_config=None, timeout_graceful_shutdown=2)
+    return uvicorn.Config(_DropConnections(sandbox.app), log_level=log_level, access_log=False,
+                          lifespan="off", log_config=None, timeout_graceful_shutdown=2)
 
 
 def _url(host: str, port: int) -> str:
@@ -77,7 +77,8 @@ class _Urls:
 class SandboxServer(_Urls):
     """uvicorn in a background thread on its own event loop."""
 
-    def __init__(self, sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning") -> None:
+    def __init__(self, sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0,
+                 log_level: str = "warning") -> None:
         self.sandbox = sandbox
         self._host = host
         self._port = port
@@ -122,7 +123,8 @@ class SandboxServer(_Urls):
 class AsyncSandboxServer(_Urls):
     """uvicorn as a task of the current event loop."""
 
-    def __init__(self, sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning") -> None:
+    def __init__(self, sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0,
+                 log_level: str = "warning") -> None:
         self.sandbox = sandbox
         self._host = host
         self._port = port
@@ -176,7 +178,8 @@ def banner(sandbox: Sandbox, base_url: str) -> str:
         f"  Redirect URI:   {creds.redirect_uri}",
         f"  Organizations:  {orgs}",
         "Try:",
-        f"  TOKEN=$({token_call} | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')",
+        f"  TOKEN=$({token_call} | python3 -c 'import json,sys; "
+        "print(json.load(sys.stdin)[\"access_token\"])')",
         (f"  curl -s -H \"Authorization: Zoho-oauthtoken $TOKEN\" "
          f"'{base_url}/books/v3/invoices?organization_id={creds.organization_ids[0]}'"),
         "Press Ctrl-C to stop.",
@@ -201,7 +204,8 @@ def run_sandbox(host: str = "127.0.0.1", port: int = 8765, *, settings: SandboxS
         stream = out or sys.stdout
         stream.write(banner(sandbox, base_url))
         stream.flush()
-        uvicorn.Server(_config(sandbox, "warning")).run(sockets=[sock])  # errors only: no "Started server process"
+        # errors only: no "Started server process"
+        uvicorn.Server(_config(sandbox, "warning")).run(sockets=[sock])
     except KeyboardInterrupt:
         pass  # uvicorn re-raises the Ctrl-C it already handled by shutting down cleanly
     finally:

@@ -16,10 +16,13 @@ class SandboxSettings(BaseModel):
 
     # OAuth (zoho-books-api.md §8)
     token_lifetime_seconds: float = Field(default=3600.0, gt=0)
-    grant_code_lifetime_seconds: float = Field(default=180.0, gt=0)  # §8.1: "three minutes by default" (CRM page)
-    max_refreshes_per_window: int | None = Field(default=None, ge=1)  # §8.5: Zoho's figure is 10 per 10 minutes
+    # §8.1: "three minutes by default" (CRM page)
+    grant_code_lifetime_seconds: float = Field(default=180.0, gt=0)
+    # §8.5: Zoho's figure is 10 per 10 minutes
+    max_refreshes_per_window: int | None = Field(default=None, ge=1)
     refresh_window_seconds: float = Field(default=600.0, gt=0)
-    max_access_tokens_per_refresh_token: int | None = Field(default=None, ge=1)  # §8.5: 10; the oldest is invalidated
+    # §8.5: 10; the oldest is invalidated
+    max_access_tokens_per_refresh_token: int | None = Field(default=None, ge=1)
     api_domain: str | None = None  # None: the base URL of the request that asked for the token
     accounts_server: str | None = None  # None: the base URL of the authorisation request
     location: str = "us"

@@ -88,7 +88,8 @@ class Organization:
 
 
 class OrgStore:
-    """Every record of one organization. Handlers validate first, then mutate: a refused write leaves no trace."""
+    """Every record of one organization. Handlers validate first, then mutate: a refused
+    write leaves no trace."""
 
     def __init__(self, organization: Organization, ids: IdGenerator, clock: Clock) -> None:
         self.organization = organization

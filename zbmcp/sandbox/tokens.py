@@ -28,7 +28,8 @@ ACCESS_DENIED = {
 
 
 class TokenError(Exception):
-    """A token-endpoint refusal; `error` is Zoho's value for the "error" key (invalid_code, invalid_client...)."""
+    """A token-endpoint refusal; `error` is Zoho's value for the "error" key (invalid_code,
+    invalid_client...)."""
 
     def __init__(self, error: str) -> None:
         self.error = error
@@ -161,7 +162,8 @@ class TokenRegistry:
 
     # -- minting for tests, and checking tokens on API calls ------------------------------------------------
 
-    def mint_refresh_token(self, client_id: str, user_id: str, scopes: list[str], token: str | None = None) -> str:
+    def mint_refresh_token(self, client_id: str, user_id: str, scopes: list[str],
+                           token: str | None = None) -> str:
         return self._new_refresh(client_id, user_id, scopes, token).token
 
     def mint_access_token(self, user_id: str, scopes: list[str], lifetime: float | None = None) -> str:
@@ -181,11 +183,13 @@ class TokenRegistry:
 
     def _client(self, client_id: str, client_secret: str) -> OAuthClient:
         client = self.clients.get(client_id)
-        if client is None or not secrets.compare_digest(client.client_secret.encode(), client_secret.encode()):
+        if client is None or not secrets.compare_digest(client.client_secret.encode(),
+                                                        client_secret.encode()):
             raise TokenError("invalid_client")
         return client
 
-    def _new_refresh(self, client_id: str, user_id: str, scopes: list[str], token: str | None = None) -> RefreshToken:
+    def _new_refresh(self, client_id: str, user_id: str, scopes: list[str],
+                     token: str | None = None) -> RefreshToken:
         refresh = RefreshToken(token or new_token(), client_id, user_id, list(scopes))
         self._refresh[refresh.token] = refresh
         return refresh

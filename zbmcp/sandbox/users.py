@@ -1,12 +1,15 @@
-"""Zoho Accounts people: who can sign in to the sandbox, with which password, and which organizations they reach.
+"""Zoho Accounts people: who can sign in to the sandbox, with which password, and which
+organizations they reach.
 
-    700000000000001  Sam Sandbox       sam@sandbox-trading.example      owns 10234695 and 10234696 (the default user)
+    700000000000001  Sam Sandbox       sam@sandbox-trading.example      owns 10234695 and 10234696
+                                                                        (the default user)
     700000000000002  Nora Nordwind     nora@nordwind.example            owns 20987654
     700000000000003  Alice Accountant  alice@sandbox-trading.example    a user of 10234695
     700000000000004  Mallory Outsider  mallory@outsider.example         no organization at all
 
-Every sandbox user's password is "sandbox": nothing here is real. A browser that signed in once carries a session
-cookie, and Zoho then lets it through the sign-in page without asking again, as the real accounts server does.
+Every sandbox user's password is "sandbox": nothing here is real. A browser that signed in once
+carries a session cookie, and Zoho then lets it through the sign-in page without asking again, as
+the real accounts server does.
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ class User:
         return f"{self.first_name}{self.last_name}"  # Zoho's Display_Name is the login name, no space
 
     def user_info(self) -> dict[str, object]:
-        """The body of GET /oauth/user/info (AaaServer.profile.READ): Zoho's capitalised keys, ZUID a number."""
+        """The body of GET /oauth/user/info (AaaServer.profile.READ): Zoho's capitalised
+        keys, ZUID a number."""
         return {"First_Name": self.first_name, "Email": self.email, "Last_Name": self.last_name,
                 "Display_Name": self.display_name, "ZUID": int(self.user_id)}
 
@@ -48,7 +52,8 @@ SEEDED = (
 
 
 class Directory:
-    """The accounts server's users, their memberships in organizations they do not own, and browser sessions."""
+    """The accounts server's users, their memberships in organizations they do not
+    own, and browser sessions."""
 
     def __init__(self) -> None:
         self.users: dict[str, User] = {}

@@ -100,7 +100,8 @@ class StoreView:
             return ledger.journal(self._store)
 
     def find(self, collection: str, **match: Any) -> Record | None:
-        """The first record whose fields equal every keyword, e.g. find("contacts", contact_name="Initech")."""
+        """The first record whose fields equal every keyword, e.g. find("contacts",
+        contact_name="Initech")."""
         for record in self.records(collection).values():
             if all(record.get(key) == value for key, value in match.items()):
                 return record

@@ -19,11 +19,11 @@ if TYPE_CHECKING:
     from zbmcp.sandbox.seed import _Seeder
 
 HISTORY_DAYS = 450
-_FIRST = ("Northwind", "Contoso", "Fabrikam", "Tailspin", "Wingtip", "Blue Yonder", "Coho", "Lucerne", "Proseware",
-          "Alpine", "Litware", "Woodgrove")
+_FIRST = ("Northwind", "Contoso", "Fabrikam", "Tailspin", "Wingtip", "Blue Yonder", "Coho", "Lucerne",
+          "Proseware", "Alpine", "Litware", "Woodgrove")
 _SECOND = ("Traders", "Group", "Partners")
-_VENDORS = ("Paper Mill Supplies", "Metro Office Rentals", "Swift Couriers", "Brightline Telecom", "Keystone Legal",
-            "Harbor Insurance", "Pixel Print Shop", "Summit Travel")
+_VENDORS = ("Paper Mill Supplies", "Metro Office Rentals", "Swift Couriers", "Brightline Telecom",
+            "Keystone Legal", "Harbor Insurance", "Pixel Print Shop", "Summit Travel")
 _BILL_ACCOUNTS = ("IT and Internet Expenses", "Office Supplies", "Rent Expense", "Travel Expense")
 _EXPENSE_ACCOUNTS = ("Travel Expense", "Office Supplies", "IT and Internet Expenses")
 _PAID_THROUGH = ("Business Checking", "Company Credit Card", "Petty Cash")
@@ -54,9 +54,10 @@ def populate(seeder: _Seeder, invoice_count: int) -> None:
 def _contact(seeder: _Seeder, name: str, kind: str, rng: random.Random) -> str:
     slug = name.lower().replace(" ", "")
     made = seeder.run(contacts.create_contact, {
-        "contact_name": name, "company_name": name, "contact_type": kind, "payment_terms": rng.choice((15, 30, 45)),
-        "contact_persons": [{"first_name": "Accounts", "last_name": "Team", "email": f"accounts@{slug}.example",
-                             "is_primary_contact": True}]})
+        "contact_name": name, "company_name": name, "contact_type": kind,
+        "payment_terms": rng.choice((15, 30, 45)),
+        "contact_persons": [{"first_name": "Accounts", "last_name": "Team",
+                             "email": f"accounts@{slug}.example", "is_primary_contact": True}]})
     return str(made["contact_id"])
 
 
@@ -70,7 +71,8 @@ def _fate(rng: random.Random, age: int) -> str:
     return "paid" if roll < 0.2 else "part" if roll < 0.3 else "open" if roll < 0.8 else "draft"
 
 
-def _invoice(seeder: _Seeder, rng: random.Random, customer: str, sold: list[str], account: dict[str, str]) -> None:
+def _invoice(seeder: _Seeder, rng: random.Random, customer: str, sold: list[str],
+             account: dict[str, str]) -> None:
     age = rng.randint(0, HISTORY_DAYS)
     lines = [{"item_id": rng.choice(sold), "quantity": rng.randint(1, 10)} for _ in range(rng.randint(1, 3))]
     made = seeder.run(invoices.create_invoice, {"customer_id": customer, "date": seeder.day(age),
@@ -95,7 +97,8 @@ def _invoice(seeder: _Seeder, rng: random.Random, customer: str, sold: list[str]
 def _bill(seeder: _Seeder, rng: random.Random, vendor: str, account: dict[str, str]) -> None:
     age = rng.randint(0, HISTORY_DAYS)
     number = f"VB-{len(seeder.store.bills) + 1:05d}"
-    line: dict[str, Any] = {"account_id": account[rng.choice(_BILL_ACCOUNTS)], "rate": rng.randint(5000, 300000) / 100}
+    line: dict[str, Any] = {"account_id": account[rng.choice(_BILL_ACCOUNTS)],
+                            "rate": rng.randint(5000, 300000) / 100}
     made = seeder.run(bills.create_bill, {"vendor_id": vendor, "bill_number": number, "date": seeder.day(age),
                                           "line_items": [line]})
     fate = _fate(rng, age)
@@ -103,8 +106,8 @@ def _bill(seeder: _Seeder, rng: random.Random, vendor: str, account: dict[str, s
         amount = made["total"] if fate == "paid" else round(made["total"] * 0.5, 2)
         paid_on = max(0, age - rng.randint(5, 30))
         payment = seeder.run(vendorpayments.create_vendor_payment, {
-            "vendor_id": vendor, "amount": amount, "date": seeder.day(paid_on), "payment_mode": "banktransfer",
-            "paid_through_account_id": account["Business Checking"],
+            "vendor_id": vendor, "amount": amount, "date": seeder.day(paid_on),
+            "payment_mode": "banktransfer", "paid_through_account_id": account["Business Checking"],
             "bills": [{"bill_id": made["bill_id"], "amount_applied": amount}]})
         seeder.backdate("vendorpayments", payment["payment_id"], seeder.day(paid_on))
     seeder.backdate("bills", made["bill_id"], seeder.day(age))

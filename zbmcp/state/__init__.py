@@ -42,14 +42,16 @@ from typing import TYPE_CHECKING
 
 from zbmcp.state.base import LockTimeout, State, StateUnavailable, Value, new_id
 
-if TYPE_CHECKING:  # the config's pydantic models cost 0.3 s to import; a process that only needs State skips them
+# the config's pydantic models cost 0.3 s to import; a process that only needs State skips them
+if TYPE_CHECKING:
     from zbmcp.core.config_hosting import StateSettings
 
 __all__ = ["LockTimeout", "State", "StateUnavailable", "Value", "new_id", "open_state"]
 
 
 def open_state(settings: StateSettings, home: Path) -> State:
-    """The configured backend. Opening does no IO: a Redis that is down shows on first use (and in /healthz)."""
+    """The configured backend. Opening does no IO: a Redis that is down shows on first
+    use (and in /healthz)."""
     if settings.backend == "redis":
         from zbmcp.state.redis import RedisState
 

@@ -1,4 +1,5 @@
-"""The State protocol, and what both backends share: how values are encoded, what names are allowed, the lock."""
+"""The State protocol, and what both backends share: how values are encoded, what names
+are allowed, the lock."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from zbmcp.errors import ZbmcpError
 from zbmcp.state.gates import Gates
 
 Value = bytes | str | dict[str, Any]
-"""What a record holds. A dict travels as JSON (so JSON types only); bytes and str come back as they went in."""
+"""What a record holds. A dict travels as JSON (so JSON types only); bytes and str
+come back as they went in."""
 
 Backend = Literal["local", "redis"]
 
@@ -28,7 +30,8 @@ LOCK_POLL_SECONDS = 0.02  # how often a waiter looks again; locks are held for m
 
 
 class StateUnavailable(ZbmcpError):
-    """The state backend cannot be reached (Redis down, say). Nothing was sent to Zoho; the caller may retry."""
+    """The state backend cannot be reached (Redis down, say). Nothing was sent to
+    Zoho; the caller may retry."""
 
     def __init__(self, message: str, *, retry_after: int = 5) -> None:
         super().__init__(message)
@@ -64,7 +67,8 @@ class State(Gates, Protocol):
     async def get(self, ns: str, key: str) -> Value | None: ...
 
     async def take(self, ns: str, key: str) -> Value | None:
-        """Get and delete at once: of any number of concurrent takers, exactly one gets the value (single use)."""
+        """Get and delete at once: of any number of concurrent takers, exactly one gets
+        the value (single use)."""
         ...
 
     async def delete(self, ns: str, key: str, *, only_if: Value | None = None) -> bool:
@@ -72,7 +76,8 @@ class State(Gates, Protocol):
         ...
 
     async def extend(self, ns: str, key: str, *, only_if: Value, ttl: float) -> bool:
-        """Give a live record that holds exactly `only_if` a new expiry, `ttl` from now (atomic); True if it did."""
+        """Give a live record that holds exactly `only_if` a new expiry, `ttl` from now
+        (atomic); True if it did."""
         ...
 
     async def items(self, ns: str) -> dict[str, Value]:
@@ -86,8 +91,9 @@ class State(Gates, Protocol):
     async def aclose(self) -> None: ...
 
     def lock(self, name: str, *, ttl: float, wait: float) -> AbstractAsyncContextManager[None]:
-        """Held by one task of one process at a time, everywhere; freed when the block ends, or within `ttl` of its
-        holder's death (a live holder keeps renewing it). Waits up to `wait` seconds for it, else LockTimeout."""
+        """Held by one task of one process at a time, everywhere; freed when the block ends, or within
+        `ttl` of its holder's death (a live holder keeps renewing it). Waits up to `wait` seconds
+        for it, else LockTimeout."""
         ...
 
 
@@ -121,7 +127,8 @@ def decode(data: bytes) -> Value:
 
 def check_namespace(ns: str) -> None:
     if not NAMESPACE.match(ns):
-        raise ValueError(f"state namespace {ns!r}: use 1-64 of a-z, 0-9, '_', '.', '-', starting with a letter")
+        raise ValueError(f"state namespace {ns!r}: use 1-64 of a-z, 0-9, '_', '.', '-', starting "
+                         "with a letter")
 
 
 def key_fits(key: str) -> bool:
@@ -145,9 +152,10 @@ def new_id() -> str:
 
 @contextlib.asynccontextmanager
 async def record_lock(state: State, name: str, *, ttl: float, wait: float) -> AsyncIterator[None]:
-    """A lock built from the record operations, so both backends share its semantics: the holder writes a record
-    with its own random id and a short ttl, renews it while it works, and deletes it (only a holder with that id
-    can). So a holder that dies blocks the others for at most `ttl`, however long the work would have taken."""
+    """A lock built from the record operations, so both backends share its semantics: the holder writes
+    a record with its own random id and a short ttl, renews it while it works, and deletes it (only a
+    holder with that id can). So a holder that dies blocks the others for at most `ttl`, however long
+    the work would have taken."""
     check_ttl(ttl)
     owner = new_id()
     deadline = anyio.current_time() + wait

@@ -153,7 +153,8 @@ class LocalState:
             probe.write_bytes(b"")
             probe.unlink()
         except OSError as exc:
-            raise StateUnavailable(f"zbmcp cannot write its state folder {self.root} ({exc.strerror}).") from None
+            raise StateUnavailable(f"zbmcp cannot write its state folder {self.root} "
+                                   f"({exc.strerror}).") from None
 
     async def aclose(self) -> None:
         self._gates.close()

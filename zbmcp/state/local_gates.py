@@ -103,7 +103,8 @@ class LocalGates:
             for gate_file in locked:
                 gate_file.write(_dump(read[gate_file.path]))
         except OSError as exc:
-            raise StateUnavailable(f"zbmcp cannot use its state folder {self._folder} ({exc.strerror}).") from None
+            raise StateUnavailable(f"zbmcp cannot use its state folder {self._folder} "
+                                   f"({exc.strerror}).") from None
         finally:
             for gate_file in locked:
                 files.unlock(gate_file.fd)
@@ -128,7 +129,8 @@ class LocalGates:
         path = self._paths.get(key)
         if path is None:
             readable = re.sub(r"[^A-Za-z0-9_.-]", "_", key)[:80]
-            path = self._paths[key] = str(self._folder / f"{readable}-{hashlib.sha256(key.encode()).hexdigest()[:12]}")
+            digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+            path = self._paths[key] = str(self._folder / f"{readable}-{digest}")
         return path
 
     def _read(self, gate_file: _GateFile, now: float) -> GateState:
@@ -188,7 +190,8 @@ def _parse(data: bytes, now: float) -> GateState:
     except (ValueError, UnicodeDecodeError):
         raise CorruptGate("does not parse") from None
     count = raw.get("n") if isinstance(raw, dict) else None
-    # Bytes past the `n` answers are left over from a longer version of the file (it is not truncated each time).
+    # Bytes past the `n` answers are left over from a longer version of the file (it
+    # is not truncated each time).
     if not newline or not _count(count) or len(packed) < 8 * count:
         raise CorruptGate("is not a gate zbmcp wrote")
     in_flight = raw.get("f")
@@ -217,7 +220,8 @@ def _dump(gate_state: GateState) -> bytes:
 
 
 def _time(value: Any) -> TypeGuard[float]:
-    return isinstance(value, float | int) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+    return isinstance(value, float | int) and not isinstance(value, bool) and math.isfinite(value) \
+        and value >= 0
 
 
 def _count(value: Any) -> TypeGuard[int]:

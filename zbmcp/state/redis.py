@@ -129,7 +129,8 @@ class RedisState:
 
     async def day_used(self, gate_key: str) -> int:
         with self.unavailable_as_error():
-            return int(await self._day_used(keys=redis_gates.gate_keys(self.prefix, [GateLimits(gate_key)])[2:]))
+            return int(await self._day_used(keys=redis_gates.gate_keys(self.prefix,
+                                                                       [GateLimits(gate_key)])[2:]))
 
     # -- records ---------------------------------------------------------------------------------------
 
@@ -152,7 +153,8 @@ class RedisState:
         if not key_fits(key):
             return None
         with self.unavailable_as_error():
-            data = await self._remove(keys=[self.key("r", ns, key), self.key("i", ns)], args=[key, "0", "", "take"])
+            data = await self._remove(keys=[self.key("r", ns, key), self.key("i", ns)],
+                                      args=[key, "0", "", "take"])
         return _decoded(data)
 
     async def delete(self, ns: str, key: str, *, only_if: Value | None = None) -> bool:
@@ -161,7 +163,8 @@ class RedisState:
             return False
         compare: list[str | bytes] = ["1", encode(only_if)] if only_if is not None else ["0", b""]
         with self.unavailable_as_error():
-            done = await self._remove(keys=[self.key("r", ns, key), self.key("i", ns)], args=[key, *compare, ""])
+            done = await self._remove(keys=[self.key("r", ns, key), self.key("i", ns)],
+                                      args=[key, *compare, ""])
         return bool(done)
 
     async def extend(self, ns: str, key: str, *, only_if: Value, ttl: float) -> bool:

@@ -1,7 +1,7 @@
 """Gates for RedisState: the rules of zbmcp.state.gates, as two Lua scripts that Redis runs atomically.
 
-Per gate, three keys: `<prefix>g:<gate>:f` (leases in flight: ticket -> lease end), `...:a` (answers: ticket ->
-answer time) and `...:m` (a hash: held, day, used). Times are the Redis server's, in seconds. Every key
+Per gate, three keys: `<prefix>g:<gate>:f` (leases in flight: ticket -> lease end), `...:a` (answers: ticket
+-> answer time) and `...:m` (a hash: held, day, used). Times are the Redis server's, in seconds. Every key
 expires on its own once idle, so ten thousand organizations cost only what is in use.
 """
 
@@ -14,8 +14,8 @@ from zbmcp.state.gates import IN_FLIGHT_POLL_SECONDS, REASONS, Admission, GateLi
 
 META_TTL_MS = 2 * 86400 * 1000  # the day's count must outlive the day
 
-# KEYS: f, a, m per gate. ARGV: ticket, lease, poll, then per gate: limit, window, concurrency, budget (0: none).
-# Returns {reason or 'ok', gate index (1-based), wait, day count}.
+# KEYS: f, a, m per gate. ARGV: ticket, lease, poll, then per gate: limit, window, concurrency, budget (0:
+# none). Returns {reason or 'ok', gate index (1-based), wait, day count}.
 ADMIT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -87,7 +87,8 @@ end
 return {'ok', 0, '0', '0'}
 """ % {"meta_ttl": META_TTL_MS}
 
-# KEYS: f, a, m per gate. ARGV: ticket, then per gate: limit (0: none), window, day count seen (-1: none), hold.
+# KEYS: f, a, m per gate. ARGV: ticket, then per gate: limit (0: none), window, day
+# count seen (-1: none), hold.
 FINISH = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -141,7 +142,8 @@ def gate_keys(prefix: str, gates: Sequence[GateLimits]) -> list[str]:
 def admit_args(gates: Sequence[GateLimits], ticket: str, lease: float) -> list[Any]:
     args: list[Any] = [ticket, repr(float(lease)), repr(IN_FLIGHT_POLL_SECONDS)]
     for gate in gates:
-        args += [gate.per_window or 0, repr(float(gate.window)), gate.concurrency or 0, gate.daily_budget or 0]
+        args += [gate.per_window or 0, repr(float(gate.window)), gate.concurrency or 0,
+                 gate.daily_budget or 0]
     return args
 
 

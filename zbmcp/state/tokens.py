@@ -1,8 +1,9 @@
 """Where a connection's Zoho tokens live, as the token broker (zbmcp.zoho.token_manager) sees them.
 
     StoreVault       a TokenStore of zbmcp.zoho.tokens (the 0600 file, the keychain, memory): one machine
-    EncryptedVault   a record in the State, encrypted: with backend redis, every replica reads the token one of
-                     them refreshed, and Redis (its memory, its dumps, its replicas) never holds a usable token
+    EncryptedVault   a record in the State, encrypted: with backend redis, every replica reads the token
+                     one of them refreshed, and Redis (its memory, its dumps, its replicas) never holds a
+                     usable token
 
 The vault holds the token; the refresh lock (State.lock) makes the others wait while one refreshes.
 """
@@ -36,7 +37,8 @@ class TokenStore(Protocol):
 
 
 NAMESPACE = "zoho-tokens"
-FORMAT = b"\x01"  # AES-256-GCM, key from HKDF-SHA256 of the configured secret; a later format gets another byte
+# AES-256-GCM, key from HKDF-SHA256 of the configured secret; a later format gets another byte
+FORMAT = b"\x01"
 NONCE_BYTES = 12
 
 
@@ -82,15 +84,16 @@ class TokenCipher:
         from cryptography.exceptions import InvalidTag
 
         if not sealed.startswith(FORMAT) or len(sealed) < 1 + NONCE_BYTES + 16:
-            log.warning("the stored token of connection %s is not in a format zbmcp writes; it will be replaced",
+            log.warning("the stored token of connection %s is not in a format zbmcp writes; it "
+                        "will be replaced",
                         connection)
             return None
         nonce, body = sealed[1:1 + NONCE_BYTES], sealed[1 + NONCE_BYTES:]
         try:
             token = json.loads(self._aead.decrypt(nonce, body, _bound(connection)))
         except InvalidTag:
-            log.warning("the stored token of connection %s does not decrypt with state.encryption_key (was the key "
-                        "changed?); it will be replaced", connection)
+            log.warning("the stored token of connection %s does not decrypt with state.encryption_key "
+                        "(was the key changed?); it will be replaced", connection)
             return None
         return token if isinstance(token, dict) else None
 
@@ -106,7 +109,8 @@ class EncryptedVault:
         return self._cipher.open(self._connection, sealed) if isinstance(sealed, bytes) else None
 
     async def save(self, token: dict[str, Any]) -> None:
-        await self._state.put(NAMESPACE, self._connection, self._cipher.seal(self._connection, token), ttl=None)
+        await self._state.put(NAMESPACE, self._connection, self._cipher.seal(self._connection, token),
+                              ttl=None)
 
     async def delete(self) -> None:
         await self._state.delete(NAMESPACE, self._connection)

@@ -1,7 +1,7 @@
 """Chart of accounts (§4.11, accountants scope) and bank accounts (§4.10, banking scope).
 
-As in Zoho, a bank or credit-card account is a row of the chart of accounts: one store, two views.
-Balances come from the ledger (zbmcp/sandbox/ledger.py): opening balance, payments in, payments and expenses out.
+As in Zoho, a bank or credit-card account is a row of the chart of accounts: one store, two views. Balances
+come from the ledger (zbmcp/sandbox/ledger.py): opening balance, payments in, payments and expenses out.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ LIABILITY = frozenset({"other_current_liability", "credit_card", "long_term_liab
 EQUITY = frozenset({"equity"})
 INCOME = frozenset({"income", "other_income", "finance_income", "other_comprehensive_income"})
 EXPENSE = frozenset({"expense", "cost_of_goods_sold", "other_expense", "manufacturing_expense",
-                     "impairment_expense", "depreciation_expense", "employee_benefit_expense", "lease_expense",
-                     "finance_expense", "tax_expense"})
+                     "impairment_expense", "depreciation_expense", "employee_benefit_expense",
+                     "lease_expense", "finance_expense", "tax_expense"})
 ACCOUNT_TYPES = ASSET | LIABILITY | EQUITY | INCOME | EXPENSE
 BANK_TYPES = frozenset({"bank", "credit_card"})
 
@@ -36,18 +36,23 @@ def _of(types: frozenset[str]) -> Predicate:
     return lambda record: record["account_type"] in types
 
 
-_ACTIVE: Predicate = lambda record: bool(record["is_active"])
-_INACTIVE: Predicate = lambda record: not record["is_active"]
+def _active(record: Record) -> bool:
+    return bool(record["is_active"])
+
+
+def _inactive(record: Record) -> bool:
+    return not record["is_active"]
+
 
 CHART_LIST = ListSpec(
     key="chartofaccounts",
     report_name="Chart of Accounts",
     fields={"account_name": Filterable("text"), "account_code": Filterable("exact"),
             "account_type": Filterable("exact"), "last_modified_time": Filterable("date")},
-    filter_by={"AccountType.All": lambda r: True, "AccountType.Active": _ACTIVE, "AccountType.Inactive": _INACTIVE,
-               "AccountType.Asset": _of(ASSET), "AccountType.Liability": _of(LIABILITY),
-               "AccountType.Equity": _of(EQUITY), "AccountType.Income": _of(INCOME),
-               "AccountType.Expense": _of(EXPENSE)},
+    filter_by={"AccountType.All": lambda r: True, "AccountType.Active": _active,
+               "AccountType.Inactive": _inactive, "AccountType.Asset": _of(ASSET),
+               "AccountType.Liability": _of(LIABILITY), "AccountType.Equity": _of(EQUITY),
+               "AccountType.Income": _of(INCOME), "AccountType.Expense": _of(EXPENSE)},
     default_filter="AccountType.All",
     search=("account_name", "account_code", "description"),
     sort_columns=frozenset({"account_name", "account_type"}),
@@ -62,7 +67,7 @@ BANK_LIST = ListSpec(
     key="bankaccounts",
     report_name="Bank Accounts",
     fields={"account_name": Filterable("text"), "account_type": Filterable("exact")},
-    filter_by={"Status.All": lambda r: True, "Status.Active": _ACTIVE, "Status.Inactive": _INACTIVE},
+    filter_by={"Status.All": lambda r: True, "Status.Active": _active, "Status.Inactive": _inactive},
     search=("account_name", "bank_name", "account_number"),
     sort_columns=frozenset({"account_name", "account_type", "account_code"}),
     default_sort="account_name",

@@ -93,7 +93,8 @@ def contact_ref(store: OrgStore, contact_id: str, field_name: str, contact_type:
     return contact
 
 
-def account_ref(store: OrgStore, account_id: str, field_name: str, types: frozenset[str] | None = None) -> Record:
+def account_ref(store: OrgStore, account_id: str, field_name: str,
+                types: frozenset[str] | None = None) -> Record:
     account = store.accounts.get(account_id)
     if account is None or (types is not None and account["account_type"] not in types):
         raise invalid_value(field_name)
@@ -101,7 +102,8 @@ def account_ref(store: OrgStore, account_id: str, field_name: str, types: frozen
 
 
 def primary_email(contact: Record) -> str | None:
-    persons = sorted(contact.get("contact_persons", []), key=lambda person: not person.get("is_primary_contact"))
+    persons = sorted(contact.get("contact_persons", []),
+                     key=lambda person: not person.get("is_primary_contact"))
     for person in persons:
         if person.get("email"):
             return str(person["email"])

@@ -41,13 +41,16 @@ LIST = ListSpec(
         "last_modified_time": Filterable("date"),
     },
     statuses={status: _is(status) for status in ("paid", "open", "overdue", "void", "partially_paid")},
-    filter_by={"Status.All": lambda r: True, "Status.PartiallyPaid": _is("partially_paid"), "Status.Paid": _is("paid"),
-               "Status.Overdue": _is("overdue"), "Status.Void": _is("void"), "Status.Open": _is("open")},
+    filter_by={"Status.All": lambda r: True, "Status.PartiallyPaid": _is("partially_paid"),
+               "Status.Paid": _is("paid"), "Status.Overdue": _is("overdue"), "Status.Void": _is("void"),
+               "Status.Open": _is("open")},
     search=("bill_number", "reference_number", "vendor_name"),
-    sort_columns=frozenset({"vendor_name", "bill_number", "date", "due_date", "total", "balance", "created_time"}),
+    sort_columns=frozenset({"vendor_name", "bill_number", "date", "due_date", "total", "balance",
+                            "created_time"}),
     default_sort="created_time",
-    row_exclude=frozenset({"line_items", "notes", "terms", "taxes", "sub_total", "tax_total", "price_precision",
-                           "discount_amount", "adjustment_description", "payment_terms", "payment_terms_label"}),
+    row_exclude=frozenset({"line_items", "notes", "terms", "taxes", "sub_total", "tax_total",
+                           "price_precision", "discount_amount", "adjustment_description", "payment_terms",
+                           "payment_terms_label"}),
 )
 
 

@@ -23,7 +23,8 @@ from zbmcp.sandbox.rules.documents import MAX_TERMS
 from zbmcp.sandbox.store import OrgStore, Record, public
 
 _PERSON_TEXT = ("salutation", "first_name", "last_name", "phone", "mobile", "designation", "department")
-_ADDRESS_KEYS = ("attention", "address", "street2", "city", "state", "state_code", "zip", "country", "phone", "fax")
+_ADDRESS_KEYS = ("attention", "address", "street2", "city", "state", "state_code", "zip", "country", "phone",
+                 "fax")
 
 LIST = ListSpec(
     key="contacts",
@@ -57,8 +58,8 @@ LIST = ListSpec(
         "Status.Crm": lambda r: False,
     },
     search=("contact_name", "company_name", "notes", "email"),
-    sort_columns=frozenset({"contact_name", "first_name", "last_name", "email", "outstanding_receivable_amount",
-                            "created_time", "last_modified_time"}),
+    sort_columns=frozenset({"contact_name", "first_name", "last_name", "email",
+                            "outstanding_receivable_amount", "created_time", "last_modified_time"}),
     default_sort="contact_name",
     default_order="A",
     row_exclude=frozenset({"contact_persons", "billing_address", "shipping_address", "notes", "custom_fields",
@@ -77,7 +78,8 @@ def present(store: OrgStore, contact: Record) -> Record:
         bill["balance"] for bill in store.bills.values()
         if bill["vendor_id"] == contact_id and bill["status"] not in ("draft", "void")))
     shown["unused_credits_receivable_amount"] = fields.money(sum(
-        payment["unused_amount"] for payment in store.payments.values() if payment["customer_id"] == contact_id))
+        payment["unused_amount"] for payment in store.payments.values()
+        if payment["customer_id"] == contact_id))
     return shown
 
 
@@ -111,7 +113,8 @@ def update_contact(call: Call) -> Reply:
 
 def _invitations(call: Call, record: Record, current: Record | None) -> list[OutboxEmail]:
     """The portal invitations this write sends: persons newly given access (validated before storing)."""
-    before = {p["contact_person_id"] for p in (current or {}).get("contact_persons", []) if p.get("enable_portal")}
+    before = {p["contact_person_id"] for p in (current or {}).get("contact_persons", [])
+              if p.get("enable_portal")}
     org = call.org.organization
     emails = []
     for index, person in enumerate(record["contact_persons"]):
@@ -123,8 +126,8 @@ def _invitations(call: Call, record: Record, current: Record | None) -> list[Out
             organization_id=call.org.organization_id, document_type="portal_invitation",
             document_id=record["contact_id"], document_number=record["contact_name"], to=[person["email"]],
             subject=f"Your access to the {org.name} portal",
-            body=f"Dear {person.get('first_name') or record['contact_name']},\n\n{org.name} has given you access "
-                 "to its customer portal.",
+            body=f"Dear {person.get('first_name') or record['contact_name']},\n\n{org.name} has "
+                 "given you access to its customer portal.",
             at=call.env.clock(),
         ))
     return emails
@@ -140,7 +143,8 @@ def delete_contact(call: Call) -> Reply:
 
 def _in_use(store: OrgStore, contact_id: str) -> bool:
     return any(doc.get("customer_id") == contact_id or doc.get("vendor_id") == contact_id
-               for name in ("invoices", "estimates", "salesorders", "bills", "purchaseorders", "expenses", "payments")
+               for name in ("invoices", "estimates", "salesorders", "bills", "purchaseorders", "expenses",
+                            "payments")
                for doc in store.collection(name).values())
 
 
@@ -157,7 +161,8 @@ def build(store: OrgStore, body: dict[str, Any], current: Record | None) -> Reco
         raise already_exists("Contact name")
     contact_type = fields.choice(body, "contact_type", ("customer", "vendor"),
                                  default=base.get("contact_type", "customer"))
-    if current is not None and contact_type != current["contact_type"] and _in_use(store, current["contact_id"]):
+    if current is not None and contact_type != current["contact_type"] \
+            and _in_use(store, current["contact_id"]):
         raise rule("The contact type cannot be changed while the contact has transactions.")
     currency_id = fields.ident(body, "currency_id")
     if currency_id is not None and currency_id != store.organization.currency_id:
@@ -231,7 +236,8 @@ def _person(store: OrgStore, raw: dict[str, Any], index: int, old_persons: dict[
         person[key] = fields.text(raw, key, path=f"{path}.{key}") or ""
     address = raw.get("email")
     person["email"] = fields.email(address, f"{path}.email") if address else ""
-    person["is_primary_contact"] = bool(fields.boolean(raw, "is_primary_contact", path=f"{path}.is_primary_contact"))
+    person["is_primary_contact"] = bool(fields.boolean(raw, "is_primary_contact",
+                                                       path=f"{path}.is_primary_contact"))
     portal = fields.boolean(raw, "enable_portal", path=f"{path}.enable_portal")
     old_person = old_persons.get(str(person["contact_person_id"]), {})
     person["enable_portal"] = bool(portal) if portal is not None else bool(old_person.get("enable_portal"))

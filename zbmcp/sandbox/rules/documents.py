@@ -1,4 +1,5 @@
-"""What invoices, estimates, sales orders, bills and purchase orders share: party, line items, totals, numbers.
+"""What invoices, estimates, sales orders, bills and purchase orders share: party,
+line items, totals, numbers.
 
 build() validates a whole body and returns the record it would store, without touching the store, so a
 refused write changes nothing. On update the body is merged over the stored document's own fields and
@@ -24,7 +25,8 @@ _HEADER = (
     "custom_fields", "currency_id", "payment_terms", "due_date", "expiry_date", "shipment_date",
     "delivery_date", "delivery_method", "ship_via", "attention", "allow_partial_payments",
 )
-_LINE_INPUT = ("line_item_id", "item_id", "name", "description", "rate", "quantity", "unit", "discount", "account_id")
+_LINE_INPUT = ("line_item_id", "item_id", "name", "description", "rate", "quantity", "unit", "discount",
+               "account_id")
 SALES_ACCOUNT_TYPES = frozenset({"income", "other_income", "finance_income"})
 EXPENSE_ACCOUNT_TYPES = frozenset({
     "expense", "cost_of_goods_sold", "other_expense", "manufacturing_expense", "impairment_expense",
@@ -61,7 +63,8 @@ def merged_body(spec: DocSpec, call: Call, current: Record | None) -> dict[str, 
         return body
     merged: dict[str, Any] = {key: current[key] for key in _HEADER if key in current}
     merged[spec.party_field] = current[spec.party_field]
-    merged["line_items"] = [{key: line[key] for key in _LINE_INPUT if key in line} for line in current["line_items"]]
+    merged["line_items"] = [{key: line[key] for key in _LINE_INPUT if key in line}
+                            for line in current["line_items"]]
     if spec.number_field in current:
         merged[spec.number_field] = current[spec.number_field]
     if ("date" in body or "payment_terms" in body) and "due_date" not in body:
@@ -77,7 +80,8 @@ def build(spec: DocSpec, call: Call, current: Record | None) -> tuple[Record, di
     party_id = fields.ident(body, spec.party_field, need=True)
     assert party_id is not None
     party = contact_ref(store, party_id, spec.party_field, spec.party)
-    raw_lines = fields.objects(body, "line_items", need=spec.lines_required, non_empty=spec.lines_required) or []
+    raw_lines = fields.objects(body, "line_items", need=spec.lines_required, non_empty=spec.lines_required) \
+        or []
     old_lines = {line["line_item_id"] for line in current["line_items"]} if current else set()
     lines = [_line(store, raw, index, spec, call, old_lines) for index, raw in enumerate(raw_lines)]
     doc_date = fields.day(body, "date") or store.today().isoformat()
@@ -212,8 +216,10 @@ def _line(store: OrgStore, raw: dict[str, Any], index: int, spec: DocSpec, call:
     return line
 
 
-def _line_account(store: OrgStore, raw: dict[str, Any], path: str, spec: DocSpec, item: Record | None) -> Record | None:
-    """The ledger account a line posts to: the one sent, else the item's; None leaves it to the ledger's default.
+def _line_account(store: OrgStore, raw: dict[str, Any], path: str, spec: DocSpec,
+                  item: Record | None) -> Record | None:
+    """The ledger account a line posts to: the one sent, else the item's; None leaves
+    it to the ledger's default.
 
     Purchase-order lines of anything but an inventory item must name their account: Zoho's OAS calls
     line_items[].account_id "mandatory for non-inventory items" (§4.6).

@@ -37,12 +37,14 @@ LIST = ListSpec(
         "expiry_date": Filterable("date"),
     },
     statuses={status: _is(status) for status in _STATUSES},
-    filter_by={"Status.All": lambda r: True} | {f"Status.{status.capitalize()}": _is(status) for status in _STATUSES},
+    filter_by={"Status.All": lambda r: True} | {f"Status.{status.capitalize()}": _is(status)
+                                                for status in _STATUSES},
     search=("estimate_number", "reference_number", "customer_name"),
     sort_columns=frozenset({"customer_name", "estimate_number", "date", "total", "created_time"}),
     default_sort="created_time",
     row_exclude=frozenset({"line_items", "billing_address", "shipping_address", "notes", "terms", "taxes",
-                           "sub_total", "tax_total", "price_precision", "discount_amount", "adjustment_description"}),
+                           "sub_total", "tax_total", "price_precision", "discount_amount",
+                           "adjustment_description"}),
 )
 
 

@@ -10,8 +10,8 @@ from zbmcp.sandbox.rules.documents import EXPENSE_ACCOUNT_TYPES
 from zbmcp.sandbox.store import Record, public
 
 # Accounts money can be paid through: Zoho lists cash, bank and card accounts, plus liabilities and equity.
-PAID_THROUGH_TYPES = frozenset({"cash", "bank", "credit_card", "other_current_asset", "other_current_liability",
-                                "equity", "long_term_liability"})
+PAID_THROUGH_TYPES = frozenset({"cash", "bank", "credit_card", "other_current_asset",
+                                "other_current_liability", "equity", "long_term_liability"})
 
 LIST = ListSpec(
     key="expenses",

@@ -1,8 +1,9 @@
 """Invoices (§4.1): drafts, sending, emailing, voiding, and balances that payments lower.
 
-State machine (§9.8): create -> draft (sent with send=true, in the query or the body); /status/sent and /email move draft -> sent;
-payments move it to partially_paid / paid and deleting them moves it back; /status/void -> void and
-/status/draft brings a void invoice back. "overdue" is not stored: a sent invoice past its due date shows it.
+State machine (§9.8): create -> draft (sent with send=true, in the query or the body); /status/sent and
+/email move draft -> sent; payments move it to partially_paid / paid and deleting them moves it back;
+/status/void -> void and /status/draft brings a void invoice back. "overdue" is not stored: a sent invoice
+past its due date shows it.
 """
 
 from __future__ import annotations

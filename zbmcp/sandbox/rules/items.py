@@ -67,7 +67,8 @@ def create_item(call: Call) -> Reply:
     if item_type != "sales" and purchase_account is None:
         raise required("purchase_account_id")
     inventory_account_id = fields.ident(body, "inventory_account_id")
-    inventory_account = (account_ref(store, inventory_account_id, "inventory_account_id", frozenset({"stock"}))
+    inventory_account = (account_ref(store, inventory_account_id, "inventory_account_id",
+                                     frozenset({"stock"}))
                          if inventory_account_id else None)
     if item_type == "inventory" and inventory_account is None:
         raise required("inventory_account_id")

@@ -24,7 +24,8 @@ def compose(call: Call, document_type: str, document: Record, number_field: str,
     store = call.org
     if custom:
         data = call.data
-        body = {own: data[key] for key, own in (("custom_subject", "subject"), ("custom_body", "body")) if key in data}
+        body = {own: data[key] for key, own in (("custom_subject", "subject"), ("custom_body", "body"))
+                if key in data}
     else:
         body = call.data
     to = fields.emails(body, "to_mail_ids") or []
@@ -47,6 +48,7 @@ def compose(call: Call, document_type: str, document: Record, number_field: str,
         cc=cc,
         subject=fields.text(body, "subject") or f"{label} - {number} from {org_name}",
         body=fields.text(body, "body")
-        or f"Dear {document['customer_name']},\n\nPlease find attached {document_type} {number}.\n\n{org_name}",
+        or f"Dear {document['customer_name']},\n\nPlease find attached {document_type} "
+           f"{number}.\n\n{org_name}",
         at=call.env.clock(),
     )

@@ -12,7 +12,8 @@ from zbmcp.sandbox.rules.documents import DocSpec
 from zbmcp.sandbox.store import Record, public
 
 # §4.4: the OAS does not mark line_items required on sales orders; an order without lines makes no sense.
-SALESORDER = DocSpec("salesorders", "salesorder_id", "salesorder_number", "salesorder", "Sales Order", "customer")
+SALESORDER = DocSpec("salesorders", "salesorder_id", "salesorder_number", "salesorder", "Sales Order",
+                     "customer")
 PURCHASEORDER = DocSpec("purchaseorders", "purchaseorder_id", "purchaseorder_number", "purchaseorder",
                         "Purchase Order", "vendor")
 
@@ -50,7 +51,8 @@ SALESORDER_LIST = ListSpec(
                                                  "overdue")},
     filter_by={"Status.All": lambda r: True, "Status.Open": _is("open"), "Status.Draft": _is("draft"),
                "Status.OverDue": _is("overdue"), "Status.PartiallyInvoiced": _is("partially_invoiced"),
-               "Status.Invoiced": _is("invoiced"), "Status.Void": _is("void"), "Status.Closed": _is("closed")},
+               "Status.Invoiced": _is("invoiced"), "Status.Void": _is("void"),
+               "Status.Closed": _is("closed")},
     search=("salesorder_number", "reference_number", "customer_name"),
     sort_columns=frozenset({"customer_name", "salesorder_number", "shipment_date", "last_modified_time",
                             "reference_number", "total", "date", "created_time"}),

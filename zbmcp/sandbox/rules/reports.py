@@ -4,9 +4,10 @@ UNVERIFIED. Zoho's OpenAPI files have no reports module. Paths, parameters and a
 client code written against real Zoho organizations reads (see docs/sandbox.md, "Reports"):
 
     GET /reports/profitandloss    filter_by=TransactionDate.<period>, from_date/to_date with .CustomDate
-                                  -> profit_and_loss: [Gross Profit, Operating Profit, Net Profit/Loss], each a
-                                     {name, total, account_transactions: [section {name, total,
-                                     account_transactions: [account {name, account_id, account_code, total}]}]}
+                                  -> profit_and_loss: [Gross Profit, Operating Profit, Net Profit/Loss],
+                                     each a {name, total, account_transactions: [section {name, total,
+                                     account_transactions: [account {name, account_id, account_code,
+                                     total}]}]}
     GET /reports/balancesheet     to_date (as of; default today) or filter_by (as of the end of the period)
                                   -> balance_sheet: [Assets, Liabilities & Equities], nested the same way
     GET /reports/aragingsummary   interval_range (days, 15), number_of_columns (4): as of today
@@ -60,8 +61,10 @@ OTHER_LIABILITIES = accounts.LIABILITY - CURRENT_LIABILITIES - LONG_TERM_LIABILI
 
 # -- periods -------------------------------------------------------------------------------------------------
 
-def period(filter_by: str | None, query: Any, today: date, group: str = "TransactionDate") -> tuple[str, date, date]:
-    """(period name, first day, last day) for filter_by=<group>.<period>; CustomDate takes from_date/to_date."""
+def period(filter_by: str | None, query: Any, today: date,
+           group: str = "TransactionDate") -> tuple[str, date, date]:
+    """(period name, first day, last day) for filter_by=<group>.<period>; CustomDate
+    takes from_date/to_date."""
     name = DEFAULT_PERIOD
     if filter_by:
         prefix, _, name = filter_by.partition(".")
@@ -91,7 +94,8 @@ def _named_period(name: str, today: date) -> tuple[date, date]:
         monday = today - timedelta(days=today.weekday()) - timedelta(weeks=name.startswith("Previous"))
         return monday, monday + timedelta(days=6)
     if name.endswith("Month"):
-        year, month = (today.year, today.month) if name.startswith("This") else _month_before(today.year, today.month)
+        year, month = (today.year, today.month) if name.startswith("This") \
+            else _month_before(today.year, today.month)
         return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
     if name.endswith("Quarter"):
         quarter = (today.month - 1) // 3 - (1 if name.startswith("Previous") else 0)
@@ -99,7 +103,8 @@ def _named_period(name: str, today: date) -> tuple[date, date]:
         first_month = (quarter % 4) * 3 + 1
         last_month = first_month + 2
         return date(year, first_month, 1), date(year, last_month, calendar.monthrange(year, last_month)[1])
-    year = today.year - (1 if name.startswith("Previous") else 0)  # the sandbox's fiscal year is the calendar's
+    # the sandbox's fiscal year is the calendar's
+    year = today.year - (1 if name.startswith("Previous") else 0)
     return date(year, 1, 1), date(year, 12, 31)
 
 
@@ -130,8 +135,9 @@ def profit_and_loss(call: Call) -> Reply:
         _node("Net Profit/Loss", net, [_group("Non Operating Income", other_income),
                                        _group("Non Operating Expense", other_expense)]),
     ]
-    context = {"report_name": "Profit and Loss", "report_basis": "Accrual", "filter_by": f"TransactionDate.{name}",
-               "from_date": start.isoformat(), "to_date": end.isoformat()}
+    context = {"report_name": "Profit and Loss", "report_basis": "Accrual",
+               "filter_by": f"TransactionDate.{name}", "from_date": start.isoformat(),
+               "to_date": end.isoformat()}
     return Reply(200, "success", "profit_and_loss", report, context)
 
 
@@ -252,12 +258,14 @@ def _aging(call: Call, key: str, report_name: str, aging_by: str,
         per_contact[(name, contact_id)][bucket_of(days)] += fields.dec(balance)
     contacts = [{"name": name, "id": contact_id, "total": fields.money(sum(amounts, ZERO)),
                  "intervals": _intervals(labels, amounts)}
-                for (name, contact_id), amounts in sorted(per_contact.items(), key=lambda kv: kv[0][0].lower())]
+                for (name, contact_id), amounts in sorted(per_contact.items(),
+                                                          key=lambda kv: kv[0][0].lower())]
     totals = [sum((amounts[index] for amounts in per_contact.values()), ZERO) for index in range(len(labels))]
     grand = fields.money(sum(totals, ZERO))
     intervals = _intervals(labels, totals)
     report = {"total": grand, "intervals": intervals,
-              "group_list": [{"name": "none", "total": grand, "intervals": intervals, "group_list": contacts}]}
+              "group_list": [{"name": "none", "total": grand, "intervals": intervals,
+                              "group_list": contacts}]}
     context = {"report_name": report_name, "as_of_date": today.isoformat(), "aging_by": aging_by,
                "interval_type": "days", "interval_range": interval_range, "number_of_columns": columns,
                "page": 1, "per_page": 500, "has_more_page": False}

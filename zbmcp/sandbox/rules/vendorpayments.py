@@ -82,7 +82,8 @@ def create_vendor_payment(call: Call) -> Reply:
     for index, entry in enumerate(fields.objects(body, "bills") or []):
         path = f"bills[{index}]"
         bill_id = fields.ident(entry, "bill_id", path=f"{path}.bill_id", need=True)
-        share = fields.number(entry, "amount_applied", path=f"{path}.amount_applied", need=True, positive=True)
+        share = fields.number(entry, "amount_applied", path=f"{path}.amount_applied", need=True,
+                              positive=True)
         assert bill_id and share is not None
         bill = store.bills.get(bill_id)
         if bill is None:
@@ -106,9 +107,10 @@ def create_vendor_payment(call: Call) -> Reply:
         bill["_payments"][payment_id] = fields.money(portion)
         bill["last_modified_time"] = now
         bills.settle(bill)
-        entries.append({"bill_payment_id": store.new_id(), "bill_id": bill_id, "bill_number": bill["bill_number"],
-                        "date": bill["date"], "due_date": bill["due_date"], "total": bill["total"],
-                        "balance": bill["balance"], "amount_applied": fields.money(portion)})
+        entries.append({"bill_payment_id": store.new_id(), "bill_id": bill_id,
+                        "bill_number": bill["bill_number"], "date": bill["date"],
+                        "due_date": bill["due_date"], "total": bill["total"], "balance": bill["balance"],
+                        "amount_applied": fields.money(portion)})
     org = store.organization
     unapplied = fields.money(fields.dec(amount) - total_applied)
     record: Record = {
