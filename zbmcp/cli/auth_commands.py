@@ -53,8 +53,10 @@ def add_auth(commands: Commands) -> None:
 
 
 def add_doctor(commands: Commands) -> None:
-    add_command(commands, "doctor", "Check the config, tokens, scopes and organizations; print what to fix.",
-                _doctor)
+    doctor = add_command(commands, "doctor",
+                         "Check the config, tokens, scopes and organizations; print what to fix.", _doctor)
+    doctor.add_argument("--sandbox", action="store_true",
+                        help="check the embedded sandbox as `zbmcp serve --sandbox` runs it (no config)")
 
 
 def _connection_settings(loaded: LoadedConfig, name: str) -> Connection:
@@ -185,11 +187,21 @@ def _doctor(args: argparse.Namespace) -> int:
     from zbmcp.cli.doctor import doctor
     from zbmcp.calls.runtime import open_runtime
 
-    loaded = _load(args)
+    if args.sandbox:
+        if args.config is not None:
+            raise ConfigError("--sandbox checks the embedded sandbox's built-in config; leave out --config, "
+                              "or leave out --sandbox to check that file")
+        from zbmcp.cli.serving import sandbox_runtime
 
-    async def run() -> tuple[bool, list[str]]:
-        async with open_runtime(loaded) as runtime:
-            return await doctor(loaded, runtime)
+        async def run() -> tuple[bool, list[str]]:
+            async with sandbox_runtime() as runtime:
+                return await doctor(runtime.config, runtime)
+    else:
+        loaded = _load(args)
+
+        async def run() -> tuple[bool, list[str]]:
+            async with open_runtime(loaded) as runtime:
+                return await doctor(loaded, runtime)
 
     healthy, lines = anyio.run(run)
     print("\n".join(lines))

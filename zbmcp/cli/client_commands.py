@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from zbmcp.cli.commands import _environ, _load, add_command, add_group
+from zbmcp.errors import ConfigError
 
 if TYPE_CHECKING:
     from zbmcp.cli.commands import Commands
@@ -52,6 +53,8 @@ def add_claude_config(commands: Commands) -> None:
     who.add_argument("--agent",
                      help="the agent Claude Desktop's server acts for (zbmcp run locally over stdio)")
     who.add_argument("--remote", metavar="URL", help="a hosted zbmcp that people sign in to (OAuth)")
+    who.add_argument("--sandbox", action="store_true",
+                     help="zbmcp on the embedded sandbox (`zbmcp serve --sandbox`), no config needed")
 
 
 def _agent_key(args: argparse.Namespace) -> int:
@@ -120,7 +123,13 @@ def _claude_config(args: argparse.Namespace) -> int:
         print(json.dumps(entry, indent=2))
         print(advice, file=sys.stderr)
         return 0
-    loaded = _load(args)
+    if args.sandbox:
+        if args.config is not None:
+            raise ConfigError("--sandbox needs no config: leave out --config, or name an --agent of it")
+        sandbox = {"command": sys.executable, "args": ["-m", "zbmcp", "serve", "--sandbox"]}
+        print(json.dumps({"mcpServers": {"zoho-books-sandbox": sandbox}}, indent=2))
+        return 0
+    loaded = _load(args, offline=True)  # the ${VARIABLES} are named in the entry, never read
     if args.agent not in loaded.config.agents:
         raise unknown_agent(args.agent, loaded.config.agents)
     from zbmcp.core.config import HOME_ENV

@@ -53,7 +53,9 @@ def _environ() -> dict[str, str]:
     return dict(os.environ)
 
 
-def _load(args: argparse.Namespace) -> LoadedConfig:
+def _load(args: argparse.Namespace, *, offline: bool = False) -> LoadedConfig:
+    """The config. `offline` for a command that contacts neither Zoho nor the State: the ${VARIABLES} it
+    does not need (the Zoho client's secret, say) may be unset."""
     from zbmcp.cli.config_file import load_config
 
-    return load_config(args.config, _environ())
+    return load_config(args.config, _environ(), offline=offline)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import platformdirs
 
-from zbmcp.core.access import Change, compare_texts
+from zbmcp.core.access import Change, Placeholders, compare_texts
 from zbmcp.core.config import HOME_ENV, LoadedConfig
 from zbmcp.core.config_parse import parse_config
 from zbmcp.calls.catalog import load_manifests
@@ -53,7 +53,21 @@ def default_config_path(environ: Mapping[str, str]) -> Path:
     return Path(platformdirs.user_config_dir(APP_NAME)) / "zbmcp.yaml"
 
 
-def load_config(path: Path | None = None, environ: Mapping[str, str] | None = None) -> LoadedConfig:
+class UnsetAsPlaceholders(Placeholders):
+    """The environment of a command that contacts nothing (`tools`, `scopes`, `claude-config`, `agent key`):
+    a ${VARIABLE} that is set reads as itself, one that is not as a placeholder, since only a request to
+    Zoho would need its value."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def __getitem__(self, name: str) -> str:
+        return self._environ[name] if name in self._environ else super().__getitem__(name)
+
+
+def load_config(path: Path | None = None, environ: Mapping[str, str] | None = None, *,
+                offline: bool = False) -> LoadedConfig:
+    """`offline`: for a command that contacts nothing, the ${VARIABLES} that are not set do not matter."""
     environ = os.environ if environ is None else environ
     path = path or default_config_path(environ)
     if not path.is_file():
@@ -61,7 +75,8 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
             f"no config file at {path}. Write one (example below), pass --config PATH or set {CONFIG_ENV}; "
             f"or try zbmcp on the embedded sandbox with `zbmcp serve --sandbox`.\n\n{EXAMPLE_CONFIG}"
         )
-    return parse_config(read_config_text(path), str(path), environ, default_home(environ))
+    expand = UnsetAsPlaceholders(environ) if offline else environ
+    return parse_config(read_config_text(path), str(path), expand, default_home(environ))
 
 
 def read_config_text(path: Path) -> str:

@@ -12,6 +12,7 @@ from zbmcp.cli.login import describe_token
 from zbmcp.calls.catalog import load_manifests
 from zbmcp.core.policy import policies, scope_granted
 from zbmcp.core.requests import ZohoRequest
+from zbmcp.calls.demo import SANDBOX_SOURCE
 from zbmcp.calls.runtime import Runtime
 
 
@@ -66,8 +67,11 @@ def format_status(entries: list[ConnectionStatus]) -> str:
 
 async def doctor(loaded: LoadedConfig, runtime: Runtime) -> tuple[bool, list[str]]:
     """Every check with a mark and, when it fails, the fix. Returns (all good, lines)."""
-    lines = [f"ok   config {loaded.source.file} (revision {loaded.revision}): "
-             f"{len(loaded.config.connections)} connection(s), {len(loaded.config.agents)} agent(s)"]
+    counts = f"{len(loaded.config.connections)} connection(s), {len(loaded.config.agents)} agent(s)"
+    if loaded.source.file == SANDBOX_SOURCE:
+        lines = [f"ok   config: the embedded sandbox's, as `zbmcp serve --sandbox` runs it: {counts}"]
+    else:
+        lines = [f"ok   config {loaded.source.file} (revision {loaded.revision}): {counts}"]
     healthy = True
     audit_problem = runtime.audit.problem()
     if loaded.audit_path is None:
@@ -125,3 +129,4 @@ async def doctor(loaded: LoadedConfig, runtime: Runtime) -> tuple[bool, list[str
                 lines.append(f"ok   agent {agent_name!r}: organizations {', '.join(agent.organizations)} "
                              "reachable")
     return healthy, lines
+

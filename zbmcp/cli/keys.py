@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from zbmcp.cli.config_file import default_config_path, read_config_text
+from zbmcp.cli.config_file import UnsetAsPlaceholders, default_config_path, read_config_text
 from zbmcp.core.config_parse import parse_config
 from zbmcp.core.credentials import new_api_key
 from zbmcp.errors import ConfigError
@@ -22,7 +22,8 @@ def add_api_key(config_path: Path | None, agent: str, environ: Mapping[str, str]
     if not path.is_file():
         raise ConfigError(f"no config file at {path}; pass --config PATH")
     key, digest = new_api_key()
-    rewrite_config(path, lambda text: with_key_hash(text, str(path), agent, digest, environ), environ)
+    offline = UnsetAsPlaceholders(environ)  # a key is made here, on the operator's machine: no Zoho secret
+    rewrite_config(path, lambda text: with_key_hash(text, str(path), agent, digest, offline), offline)
     return path, key
 
 

@@ -9,6 +9,7 @@ from typing import Any, TextIO
 from zbmcp.core.config import LoadedConfig
 from zbmcp.calls.catalog import load_manifests
 from zbmcp.core.policy import policies, unknown_agent
+from zbmcp.core.yamlsource import ENV_REFERENCE
 
 
 def tool_rows(loaded: LoadedConfig | None, agent: str | None) -> list[dict[str, Any]]:
@@ -42,6 +43,15 @@ def _granted_scopes(loaded: LoadedConfig) -> dict[str, list[str] | None]:
     import anyio
 
     from zbmcp.calls.runtime import token_session
+
+    state = loaded.config.state
+    settings = [secret.get_secret_value() for secret in (state.url, state.encryption_key) if secret]
+    unset = [match.group(1) for match in map(ENV_REFERENCE.fullmatch, settings) if match]
+    if unset:  # the config was read without them (a command that contacts nothing)
+        print(f"zbmcp: {' and '.join(unset)} {'is' if len(unset) == 1 else 'are'} not set, so the scopes "
+              "granted (kept in the State) were not read: this shows what the config selects.",
+              file=sys.stderr)
+        return {}
 
     async def read() -> dict[str, list[str] | None]:
         async with token_session(loaded) as managers:  # the stored tokens may be in Redis

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from zbmcp.cli.config_file import default_config_path
+from zbmcp.cli.config_file import UnsetAsPlaceholders, default_config_path
 from zbmcp.core.config import OPERATOR_NAME
 from zbmcp.core.credentials import hash_secret, new_secret
 from zbmcp.errors import ConfigError
@@ -28,7 +28,8 @@ def add_operator(config_path: Path | None, name: str, environ: Mapping[str, str]
         raise ConfigError(f"no config file at {path}; pass --config PATH")
     secret = secret or new_secret()
     digest = hash_secret(secret)
-    rewrite_config(path, lambda text: with_operator(text, str(path), name, digest, environ), environ)
+    offline = UnsetAsPlaceholders(environ)  # the file is edited as text: no Zoho secret is needed
+    rewrite_config(path, lambda text: with_operator(text, str(path), name, digest, offline), offline)
     return path, secret
 
 

@@ -41,7 +41,7 @@ def add_access(commands: Commands) -> None:
 def _tools(args: argparse.Namespace) -> int:
     from zbmcp.cli.listing import print_tools
 
-    loaded = _load(args) if (args.agent or args.config) else None
+    loaded = _load(args, offline=True) if (args.agent or args.config) else None
     print_tools(loaded, args.agent, as_json=args.json)
     return 0
 
@@ -50,7 +50,7 @@ def _scopes(args: argparse.Namespace) -> int:
     from zbmcp.calls.catalog import load_manifests
     from zbmcp.core.policy import policies, unknown_agent
 
-    loaded = _load(args)
+    loaded = _load(args, offline=True)
     agent_policies = policies(loaded, load_manifests())
     if args.agent not in agent_policies:
         raise unknown_agent(args.agent, agent_policies)

@@ -10,7 +10,7 @@ import contextlib
 import logging
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -63,13 +63,9 @@ def check_audit_log(runtime: Runtime) -> None:
 
 async def serve_sandbox(transport: str, host: str, port: int, key: SandboxKey | None = None,
                         oauth: bool = False) -> None:
-    import httpx2
-
-    from zbmcp.calls.demo import DEMO_AGENT, demo_config
+    from zbmcp.calls.demo import DEMO_AGENT
     from zbmcp.transports.keyless import require_loopback_host, require_loopback_socket
     from zbmcp.core.credentials import key_hash
-    from zbmcp.calls.runtime import open_runtime
-    from zbmcp.sandbox import Sandbox, SandboxSettings
 
     if oauth:
         await _serve_sandbox_with_sign_in(transport, host, port)
@@ -80,24 +76,37 @@ async def serve_sandbox(transport: str, host: str, port: int, key: SandboxKey | 
     with _listening(transport, host, port) as listener:
         if keyless and listener is not None:
             require_loopback_socket(listener)  # `localhost` may resolve anywhere: what was bound decides
-        sandbox = Sandbox(SandboxSettings())
-        loaded = demo_config(sandbox, api_keys=[key_hash(key.value)] if key else [])
-        print(
-            f"zbmcp: serving on the embedded Zoho Books sandbox as agent {DEMO_AGENT!r} "
-            f"(organizations {', '.join(sandbox.credentials.organization_ids)}); nothing reaches Zoho.",
-            file=sys.stderr,
-        )
-        if keyless:
-            print(f"zbmcp: no key needed: every request from this machine acts as agent {DEMO_AGENT!r} "
-                  "(keyless mode, loopback only). To require a key, pass --key-env NAME.", file=sys.stderr)
-        elif key is not None and transport != "stdio":
-            print(f"zbmcp: every request needs `Authorization: Bearer <the value of ${key.env_name}>`.",
-                  file=sys.stderr)
-        async with open_runtime(
-            loaded, transport=httpx2.ASGITransport(app=sandbox.app), store_factory=_memory_store
-        ) as runtime:
+        async with sandbox_runtime(api_keys=[key_hash(key.value)] if key else []) as runtime:
+            organizations = runtime.config.config.agents[DEMO_AGENT].organizations
+            print(f"zbmcp: serving on the embedded Zoho Books sandbox as agent {DEMO_AGENT!r} "
+                  f"(organizations {', '.join(organizations)}); nothing reaches Zoho.", file=sys.stderr)
+            if keyless:
+                print(f"zbmcp: no key needed: every request from this machine acts as agent {DEMO_AGENT!r} "
+                      "(keyless mode, loopback only). To require a key, pass --key-env NAME.",
+                      file=sys.stderr)
+            elif key is not None and transport != "stdio":
+                print(f"zbmcp: every request needs `Authorization: Bearer <the value of ${key.env_name}>`.",
+                      file=sys.stderr)
             await _run(runtime, DEMO_AGENT if transport == "stdio" else None, transport, host, port, listener,
                        keyless_agent=DEMO_AGENT if keyless else None)
+
+
+@contextlib.asynccontextmanager
+async def sandbox_runtime(api_keys: list[str] | None = None) -> AsyncIterator[Runtime]:
+    """What `serve --sandbox` runs on (and `doctor --sandbox` checks): a fresh embedded sandbox, reached in
+    memory, and the built-in config of agent `demo`."""
+    import httpx2
+
+    from zbmcp.calls.demo import demo_config
+    from zbmcp.calls.runtime import open_runtime
+    from zbmcp.sandbox import Sandbox, SandboxSettings
+
+    sandbox = Sandbox(SandboxSettings())
+    loaded = demo_config(sandbox, api_keys=api_keys)
+    async with open_runtime(
+        loaded, transport=httpx2.ASGITransport(app=sandbox.app), store_factory=_memory_store
+    ) as runtime:
+        yield runtime
 
 
 @contextlib.contextmanager

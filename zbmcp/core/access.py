@@ -176,7 +176,7 @@ class Placeholders(Mapping[str, str]):
     comparison never needs, nor shows, a secret."""
 
     def __getitem__(self, name: str) -> str:
-        return f"<{name}>"
+        return "${" + name + "}"  # as written: zbmcp.core.yamlsource.unexpanded
 
     def __contains__(self, name: object) -> bool:
         return True

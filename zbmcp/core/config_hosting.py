@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from zbmcp.core.yamlsource import unexpanded
+
 
 class Section(BaseModel):
     """A section of the config: a key it does not know is a mistake, and a loaded one never changes."""
@@ -102,14 +104,18 @@ class StateSettings(Section):
     @field_validator("url")
     @classmethod
     def _redis_url(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not value.get_secret_value().startswith(("redis://", "rediss://", "unix://")):
+        if value is None or unexpanded(value.get_secret_value()):
+            return value
+        if not value.get_secret_value().startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("not a Redis URL: use redis://[user:password@]host:6379/0 (rediss:// for TLS)")
         return value
 
     @field_validator("encryption_key")
     @classmethod
     def _long_key(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value()) < 32:
+        if value is None or unexpanded(value.get_secret_value()):
+            return value
+        if len(value.get_secret_value()) < 32:
             raise ValueError("needs at least 32 characters; generate one with "
                              "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`")
         return value
@@ -152,7 +158,9 @@ class Console(Section):
     @field_validator("webhook_url")
     @classmethod
     def _webhook(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not value.get_secret_value().startswith(("https://", "http://")):
+        if value is None or unexpanded(value.get_secret_value()):
+            return value
+        if not value.get_secret_value().startswith(("https://", "http://")):
             raise ValueError("is not an http(s) URL")
         return value
 

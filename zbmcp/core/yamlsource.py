@@ -15,6 +15,12 @@ Path_ = tuple[str | int, ...]
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
+def unexpanded(value: str) -> bool:
+    """A ${VARIABLE} left as written: the config is read only to be checked or compared, without the values
+    of its variables (zbmcp.core.access.Placeholders), so no check of the value's shape applies."""
+    return ENV_REFERENCE.fullmatch(value) is not None
+
+
 @dataclass
 class SourceMap:
     """Where each value of a parsed YAML document came from."""
