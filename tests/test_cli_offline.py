@@ -1,5 +1,5 @@
 """The commands that contact nothing work without the secrets a config reads from the environment; the sandbox
-needs no config at all."""
+needs no config at all; `doctor` says when an agent would approve its own calls."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from pathlib import Path
 import anyio
 from mcp import Client, StdioServerParameters
 
-from tests.conftest import ORG
+from tests.conftest import ORG, agent, running
 from zbmcp.calls.catalog import load_manifests
+from zbmcp.cli.doctor import doctor
 
 # The README's example, on a fleet: every secret and the Redis URL come from the environment.
 FLEET_CONFIG = """\
@@ -118,3 +119,27 @@ async def test_claude_config_for_the_sandbox_starts_the_sandbox_without_a_config
             listed = await client.call_tool("list_invoices", {"organization_id": ORG, "per_page": 1})
     assert not listed.is_error and listed.structured_content["summary"].startswith("Listed 1 invoice")
 
+
+async def test_doctor_warns_when_an_agent_with_api_keys_would_approve_its_own_calls(make_config, sandbox):
+    key = "sha256:" + "ab" * 32
+    loaded = make_config({
+        "self-approver": agent(["invoices:*"], api_keys=[key], approval="client",
+                               require_approval=["email_invoice"]),
+        "big-spender": agent(["bills:*"], api_keys=["sha256:" + "cd" * 32], approval="client",
+                             rules=[{"approve": "amount > 5000.0", "name": "big-amounts"}]),
+        "desktop": agent(["invoices:*"], approval="client", require_approval=["email_invoice"]),
+        "hosted": agent(["invoices:*"], api_keys=["sha256:" + "ef" * 32], require_approval=["email_invoice"]),
+        "asks-nothing": agent(["invoices:read"], api_keys=["sha256:" + "01" * 32], approval="client"),
+    })
+    async with running(loaded, sandbox) as runtime:
+        healthy, lines = await doctor(loaded, runtime)
+    warnings = [line for line in lines if line.startswith("WARN")]
+    assert healthy  # a warning: the config may be meant so (a person's client in between)
+    advice = ("so the agent approves its own calls. Remove `approval: client` to have an operator decide in "
+              "the console, unless a person's own client sits between the agent and zbmcp.")
+    assert warnings == [
+        "WARN agent 'self-approver' has API keys and `approval: client`: over HTTP the agent's own MCP "
+        f"client answers the approval questions (require_approval: email_invoice), {advice}",
+        "WARN agent 'big-spender' has API keys and `approval: client`: over HTTP the agent's own MCP "
+        f"client answers the approval questions (rule big-amounts), {advice}",
+    ]

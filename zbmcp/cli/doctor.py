@@ -10,7 +10,7 @@ from zbmcp.errors import ZbmcpError
 from zbmcp.cli.listing import no_tools_note
 from zbmcp.cli.login import describe_token
 from zbmcp.calls.catalog import load_manifests
-from zbmcp.core.policy import policies, scope_granted
+from zbmcp.core.policy import AgentPolicy, policies, scope_granted
 from zbmcp.core.requests import ZohoRequest
 from zbmcp.calls.demo import SANDBOX_SOURCE
 from zbmcp.calls.runtime import Runtime
@@ -86,6 +86,9 @@ async def doctor(loaded: LoadedConfig, runtime: Runtime) -> tuple[bool, list[str
     for agent_name, agent_policy in needs.items():
         if not agent_policy.visible:
             lines.append(f"WARN {no_tools_note(loaded, agent_name)}")
+        settings = loaded.config.agents[agent_name]
+        if settings.approval == "client" and settings.api_keys and agent_policy.may_ask_approval:
+            lines.append(f"WARN {self_approval_note(agent_name, agent_policy)}")
     for name, connection in runtime.connections.items():
         try:
             await connection.tokens.access_token()
@@ -130,3 +133,14 @@ async def doctor(loaded: LoadedConfig, runtime: Runtime) -> tuple[bool, list[str
                              "reachable")
     return healthy, lines
 
+
+def self_approval_note(agent: str, agent_policy: AgentPolicy) -> str:
+    """An agent that connects with an API key is its own MCP client: with `approval: client` it is asked, and
+    answers, its own approval questions (docs/console.md)."""
+    asks = [f"require_approval: {', '.join(sorted(agent_policy.needs_approval))}"] \
+        if agent_policy.needs_approval else []
+    asks += [f"rule {rule.label}" for rule in agent_policy.rules if rule.kind == "approve"]
+    return (f"agent {agent!r} has API keys and `approval: client`: over HTTP the agent's own MCP client "
+            f"answers the approval questions ({'; '.join(asks)}), so the agent approves its own calls. "
+            "Remove `approval: client` to have an operator decide in the console, unless a person's own "
+            "client sits between the agent and zbmcp.")
