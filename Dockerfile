@@ -3,7 +3,11 @@
 #   docker run -p 8000:8000 -v ./zbmcp.yaml:/config/zbmcp.yaml:ro -v zbmcp-data:/data --stop-timeout 35 zbmcp
 # See docs/hosting.md.
 
-FROM python:3.11-slim AS build
+# Any Debian-like image with python (3.11 or newer), python -m venv and pip will do; CI, which cannot reach
+# the public registry, passes one made from Debian's packages (.ci/debian-base).
+ARG BASE_IMAGE=python:3.11-slim
+
+FROM ${BASE_IMAGE} AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY zbmcp ./zbmcp
@@ -13,7 +17,7 @@ RUN python -m venv --without-pip /opt/zbmcp \
  && pip --python /opt/zbmcp/bin/python install --no-cache-dir --no-compile . \
  && /opt/zbmcp/bin/python -m compileall -q /opt/zbmcp/lib
 
-FROM python:3.11-slim
+FROM ${BASE_IMAGE}
 RUN groupadd --system --gid 10001 zbmcp \
  && useradd --system --uid 10001 --gid zbmcp --home-dir /data --shell /usr/sbin/nologin zbmcp \
  && mkdir -p /config /data \
