@@ -92,6 +92,17 @@ def test_a_value_that_is_set_is_still_checked(tmp_path):
     assert done.returncode == 1 and "state.url: not a Redis URL" in done.stderr
 
 
+def test_a_server_checks_a_value_even_when_it_looks_like_a_variable(tmp_path):
+    path = tmp_path / "zbmcp.yaml"
+    path.write_text(FLEET_CONFIG)
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **{name: "x" for name in SECRETS},
+           "ZBMCP_REDIS_URL": "redis://127.0.0.1:1/0", "ZBMCP_STATE_KEY": "${K}",  # 4 characters of key
+           "SLACK_WEBHOOK_URL": "https://hooks.example/1"}
+    done = subprocess.run([sys.executable, "-m", "zbmcp", "doctor", "--config", str(path)],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 1 and "state.encryption_key: needs at least 32 characters" in done.stderr
+
+
 def test_doctor_checks_the_sandbox_without_a_config(tmp_path):
     done = zbmcp("doctor", "--sandbox", cwd=tmp_path, home=tmp_path / "home")
     assert done.returncode == 0, done.stderr

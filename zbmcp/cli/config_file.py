@@ -15,9 +15,10 @@ from pathlib import Path
 
 import platformdirs
 
-from zbmcp.core.access import Change, Placeholders, compare_texts
+from zbmcp.core.access import Change, compare_texts
 from zbmcp.core.config import HOME_ENV, LoadedConfig
 from zbmcp.core.config_parse import parse_config
+from zbmcp.core.yamlsource import Placeholders
 from zbmcp.calls.catalog import load_manifests
 from zbmcp.errors import ConfigError
 

@@ -7,7 +7,7 @@ config would grant or take away (pure: built from the resolved policies, never a
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -15,6 +15,7 @@ from zbmcp.core.config import LoadedConfig
 from zbmcp.core.config_parse import parse_config
 from zbmcp.core.manifest import ToolSpec
 from zbmcp.core.policy import AgentPolicy, policies, select
+from zbmcp.core.yamlsource import Placeholders
 
 State = Literal["hidden", "dry run", "read", "approval", "write"]
 POWER: dict[State, int] = {"hidden": 0, "dry run": 1, "read": 2, "approval": 3, "write": 4}
@@ -169,23 +170,6 @@ def compare(before: Matrix, after: Matrix) -> list[Change]:
         if old.keys != new.keys:
             changes.append(Change(name, "API keys", str(old.keys), str(new.keys), grants=new.keys > old.keys))
     return changes
-
-
-class Placeholders(Mapping[str, str]):
-    """The environment for a config read only to compare it: every ${VARIABLE} reads as a placeholder, so a
-    comparison never needs, nor shows, a secret."""
-
-    def __getitem__(self, name: str) -> str:
-        return "${" + name + "}"  # as written: zbmcp.core.yamlsource.unexpanded
-
-    def __contains__(self, name: object) -> bool:
-        return True
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(())
-
-    def __len__(self) -> int:
-        return 0
 
 
 def matrix_of(text: str, file: str, specs: Mapping[str, ToolSpec]) -> Matrix:

@@ -8,7 +8,7 @@ import ipaddress
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from zbmcp.core.yamlsource import unexpanded
 
@@ -103,8 +103,8 @@ class StateSettings(Section):
 
     @field_validator("url")
     @classmethod
-    def _redis_url(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None or unexpanded(value.get_secret_value()):
+    def _redis_url(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is None or unexpanded(value.get_secret_value(), info.context):
             return value
         if not value.get_secret_value().startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("not a Redis URL: use redis://[user:password@]host:6379/0 (rediss:// for TLS)")
@@ -112,8 +112,8 @@ class StateSettings(Section):
 
     @field_validator("encryption_key")
     @classmethod
-    def _long_key(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None or unexpanded(value.get_secret_value()):
+    def _long_key(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is None or unexpanded(value.get_secret_value(), info.context):
             return value
         if len(value.get_secret_value()) < 32:
             raise ValueError("needs at least 32 characters; generate one with "
@@ -157,8 +157,8 @@ class Console(Section):
 
     @field_validator("webhook_url")
     @classmethod
-    def _webhook(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None or unexpanded(value.get_secret_value()):
+    def _webhook(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is None or unexpanded(value.get_secret_value(), info.context):
             return value
         if not value.get_secret_value().startswith(("https://", "http://")):
             raise ValueError("is not an http(s) URL")

@@ -23,7 +23,7 @@ from zbmcp.core.config import (
     LoadedConfig,
     Operator,
 )
-from zbmcp.core.yamlsource import SourceMap, load_yaml
+from zbmcp.core.yamlsource import WITHOUT_VARIABLES, Placeholders, SourceMap, load_yaml
 from zbmcp.errors import ConfigError
 
 
@@ -35,7 +35,7 @@ def parse_config(text: str, file: str, environ: Mapping[str, str], home: Path | 
         raise ConfigError("the config must be a mapping with connections, agents and audit",
                           file=file, line=1)
     try:
-        config = Config.model_validate(raw)
+        config = Config.model_validate(raw, context={WITHOUT_VARIABLES: isinstance(environ, Placeholders)})
     except ValidationError as exc:
         raise _explain(exc, source) from None
     if PER_USER in config.connections:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,12 +13,33 @@ from zbmcp.errors import ConfigError
 
 Path_ = tuple[str | int, ...]
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# The validation context of a config read with Placeholders (zbmcp.core.config_parse)
+WITHOUT_VARIABLES = "read without its variables"
 
 
-def unexpanded(value: str) -> bool:
-    """A ${VARIABLE} left as written: the config is read only to be checked or compared, without the values
-    of its variables (zbmcp.core.access.Placeholders), so no check of the value's shape applies."""
-    return ENV_REFERENCE.fullmatch(value) is not None
+class Placeholders(Mapping[str, str]):
+    """The environment for a config read only to check or compare it: every ${VARIABLE} reads as written, so
+    the reading never needs, nor shows, a secret."""
+
+    def __getitem__(self, name: str) -> str:
+        return "${" + name + "}"
+
+    def __contains__(self, name: object) -> bool:
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+def unexpanded(value: str, context: Any) -> bool:
+    """A ${VARIABLE} left as written in a config read with Placeholders (`context` is pydantic's validation
+    context): no check of the value's shape applies to it. A running server never gets here with one: its
+    variables are read, and a value that merely looks like a reference is checked like any other."""
+    return isinstance(context, dict) and bool(context.get(WITHOUT_VARIABLES)) \
+        and ENV_REFERENCE.fullmatch(value) is not None
 
 
 @dataclass
