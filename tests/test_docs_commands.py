@@ -200,6 +200,7 @@ WALKTHROUGHS = [
     )),
 ]
 
+NOT_RUN_OFFLINE = "a doc's command, not run offline:"  # tests/conftest.py allows these skips in CI
 NOT_RUN = {
     ("README.md", "python3 -m venv .venv && .venv/bin/pip install -e ."):
         "installs from the package index; its result is the venv these terminals use",
@@ -215,6 +216,11 @@ NOT_RUN = {
     ("docs/console.md", "ZBMCP_SCREENSHOTS=1"):
         "drives Chromium (a browser), and rewrites the screenshots: tests/console/test_browser.py runs here",
 }
+
+
+@pytest.mark.parametrize("listed", NOT_RUN, ids=[f"{doc}: {starts[:40]}" for doc, starts in NOT_RUN])
+def test_the_blocks_that_cannot_run_offline_are_said_so(listed):
+    pytest.skip(f"{NOT_RUN_OFFLINE} {listed[0]}: {listed[1].splitlines()[0]}: {NOT_RUN[listed]}")
 
 
 def not_run(block: Block) -> str | None:
