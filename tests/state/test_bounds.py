@@ -6,20 +6,8 @@ from __future__ import annotations
 import anyio
 import pytest
 
+from tests.state.sizes import stored_bytes
 from zbmcp.state import State
-from zbmcp.state.local import LocalState
-from zbmcp.state.redis import RedisState
-
-
-async def stored_bytes(state: State) -> int:
-    """What the State holds, in bytes: its files, or the memory its keys take in Redis."""
-    if isinstance(state, LocalState):
-        return sum(path.stat().st_size for path in state.root.rglob("*") if path.is_file())
-    assert isinstance(state, RedisState)
-    total = 0
-    async for key in state.client.scan_iter(match=state.prefix + "*"):
-        total += await state.client.memory_usage(key) or 0
-    return total
 
 
 async def test_a_capped_namespace_keeps_the_newest_records_and_drops_those_nearest_to_expiry(state: State):
