@@ -25,7 +25,7 @@ from tests.oauth_server.conftest import (
 )
 from tests.state.sizes import stored_bytes
 from zbmcp.oauth_server.clients import MAX_RECORD_BYTES, NAMESPACE, UNUSED
-from zbmcp.oauth_server.registration import AUDITED_REFUSALS, MAX_METADATA_BYTES
+from zbmcp.oauth_server.doors import AUDITED_REFUSALS, MAX_METADATA_BYTES
 from zbmcp.state import State
 from zbmcp.state.local import LocalState
 

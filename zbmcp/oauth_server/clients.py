@@ -5,7 +5,7 @@ Every client is offered every scope zbmcp knows: what a token may do is settled 
 page and by the agent's config, not by what a client wrote when it registered.
 
 Anyone may register, so what registrations can make zbmcp keep is bounded (oauth.registration; the size and
-rate limits are checked at the door, registration.py). A registration starts "unused", in a namespace capped
+rate limits are checked at the door, doors.py). A registration starts "unused", in a namespace capped
 at `max_unused` records that are forgotten after `unused_days`: a flood pushes out its own oldest, never a
 client a person has used. Once a person signs in through it (their code becomes tokens), it moves to the
 clients in use, kept for a year after its last sign-in or refresh.
@@ -28,7 +28,7 @@ from zbmcp.oauth_server.scopes import SUPPORTED
 NAMESPACE = "oauth_clients"  # in use: a person signed in through them
 UNUSED = "oauth_clients_unused"
 USED_DAYS = 365  # a client in use that nobody uses for a year is forgotten
-MAX_RECORD_BYTES = 6 * 1024  # a stored registration: its metadata (at most registration.MAX_METADATA_BYTES)
+MAX_RECORD_BYTES = 6 * 1024  # a stored registration: its metadata (at most doors.MAX_METADATA_BYTES)
 # and what zbmcp adds (client_id, secret, times)
 
 

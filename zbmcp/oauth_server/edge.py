@@ -4,6 +4,7 @@ zbmcp's provider, the sign-in and consent pages, the two metadata documents, and
     GET  /.well-known/oauth-protected-resource     RFC 9728: this resource and its authorization server
     GET  /.well-known/oauth-authorization-server   RFC 8414 (+ CIMD support, RFC 9207 iss)
     GET  /authorize  POST /token  POST /revoke  [POST /register]     the SDK's handlers
+    (doors.py bounds what strangers can make /authorize and /register keep)
     /oauth/sign-in, /oauth/zoho/callback, /oauth/consent, /oauth/enroll      signin.py
 
 Every refusal at /authorize, /token, /register and /revoke is audited with the error the client was given and
@@ -32,10 +33,10 @@ from zbmcp.oauth_server.asgi import Captured, buffer_body, capturing, send_json
 from zbmcp.audit.oauth import AuthAudit, Event, collecting_notes
 from zbmcp.oauth_server.cimd import ClientDocuments
 from zbmcp.oauth_server.clients import ClientRegistry
+from zbmcp.oauth_server.doors import Door, authorization_rules, registration_rules
 from zbmcp.oauth_server.enrollment import EnrollmentLinks, enrollment_key
 from zbmcp.oauth_server.people import People
 from zbmcp.oauth_server.provider import ZbmcpAuthProvider
-from zbmcp.oauth_server.registration import RegistrationDoor
 from zbmcp.oauth_server.resource import BearerVerifier, ResourceGuard
 from zbmcp.oauth_server.scopes import DEFAULT, SUPPORTED
 from zbmcp.oauth_server.settings import RESOURCE_METADATA_PATH, server_settings
@@ -122,9 +123,10 @@ class OAuthEdge:
                 continue  # replaced below, with what the SDK's metadata leaves out
             event = _AUDITED.get(route.path)
             endpoint = _Audited(route.app, event, self) if event else route.app
-            if route.path == "/register":
-                endpoint = RegistrationDoor(endpoint, self.store.state, self.settings.registration,
-                                            self._proxies, self.audit)
+            rules = {"/register": registration_rules(self.settings.registration),
+                     "/authorize": authorization_rules()}.get(route.path)
+            if rules is not None:
+                endpoint = Door(endpoint, rules, self.store.state, self._proxies, self.audit)
             routes.append(Route(route.path, endpoint=endpoint, methods=list(route.methods or [])))
         metadata = build_metadata(issuer, None, registration, revocation)
         metadata.client_id_metadata_document_supported = self._cimd_enabled

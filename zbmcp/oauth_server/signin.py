@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 
 PENDING, CONSENTS, USED_LINKS = "oauth_pending", "oauth_consents", "oauth_used_links"
 PENDING_SECONDS = 900  # from the app's /authorize to the end of the Zoho sign-in
+# Anyone may start a sign-in: at most this many are pending at once (about 3 KB each), the oldest go first.
+MAX_PENDING = 5000
 CONSENT_SECONDS = 600
 STALE_LINK = "the enrollment link was made before the State lost its records (a Redis restarted empty)"
 BROWSER_COOKIE = "zbmcp_oauth_browser"
@@ -123,7 +125,7 @@ class SignInFlow:
                   "explicit": params.redirect_uri_provided_explicitly,
                   "code_challenge": params.code_challenge, "state": params.state, "scopes": scopes,
                   "resource": audience, "browser": None}
-        await self._store.put(PENDING, request_id, record, ttl=PENDING_SECONDS)
+        await self._store.put(PENDING, request_id, record, ttl=PENDING_SECONDS, most=MAX_PENDING)
         return f"{self._settings.issuer}/oauth/sign-in?request={request_id}"
 
     async def sign_in(self, request: Request) -> Response:
