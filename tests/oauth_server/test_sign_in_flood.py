@@ -13,6 +13,7 @@ from tests.oauth_server.conftest import (
     ALICE,
     Browser,
     Connector,
+    FakeClock,
     RawClient,
     app_redirect,
     connector,
@@ -23,6 +24,7 @@ from tests.oauth_server.conftest import (
 from tests.state.sizes import stored_bytes
 from zbmcp.oauth_server import doors, signin
 from zbmcp.oauth_server.doors import MAX_STATE_CHARS
+from zbmcp.state.local import LocalState
 
 AGENTS = {"bookkeeper": person(["invoices:read"], [ALICE])}
 
@@ -57,28 +59,35 @@ async def test_a_state_of_more_than_2048_characters_is_refused_and_nothing_is_ke
     assert fits.status_code == 302
 
 
-async def test_a_sign_in_flood_keeps_a_bounded_number_pending_and_a_person_still_signs_in(
-        make_config, sandbox, http, monkeypatch):
+async def test_a_sign_in_flood_is_limited_keeps_a_bounded_total_and_a_person_signs_in_after(
+        make_config, sandbox, http, home, monkeypatch):
     monkeypatch.setattr(signin, "MAX_PENDING", 20)
     monkeypatch.setattr(doors, "AUTHORIZE_PER_ADDRESS", 5)
-    async with connector(make_config, sandbox, AGENTS) as zb:
+    monkeypatch.setattr(doors, "AUTHORIZE_IN_ALL", 40)
+    clock = FakeClock()
+    state = LocalState(home / "state", clock=clock)
+    async with connector(make_config, sandbox, AGENTS, state=state, clock=clock) as zb:
         client = await register(zb, http)
-        before = await stored_bytes(zb.runtime.state)
+        before = await stored_bytes(state)
         one_address = [await start(zb, http, client, "198.51.100.7", state="s" * MAX_STATE_CHARS)
                        for _ in range(6)]
-        for i in range(100):
-            answer = await start(zb, http, client, f"2001:db8:{i:x}::1", state="s" * MAX_STATE_CHARS)
-            assert answer.status_code == 302
-        pending = await zb.runtime.state.items(signin.PENDING)
-        grown = await stored_bytes(zb.runtime.state) - before
+        flood = [await start(zb, http, client, f"2001:db8:{i:x}::1", state="s" * MAX_STATE_CHARS)
+                 for i in range(100)]
+        pending = await state.items(signin.PENDING)
+        grown = await stored_bytes(state) - before
+        told = await start(zb, http, client, "203.0.113.80")  # a person, while the flood has spent it all
+        clock.now += 10 * 60 + 1
         browser = Browser()
         try:
             answer = app_redirect(await sign_in_and_consent(browser, client.authorize_url(), ALICE))
         finally:
             await browser.aclose()
     assert [r.status_code for r in one_address] == [302] * 5 + [429]
-    assert "at most 5 every 10 minutes" in one_address[-1].json()["error_description"]
-    assert 0 < int(one_address[-1].headers["retry-after"]) <= 600
-    assert len(pending) == 20
-    assert grown <= 20 * 4096 + 106 * 400, grown
+    assert [r.status_code for r in flood] == [302] * 35 + [429] * 65
+    assert told.status_code == 429
+    why = told.json()["error_description"]
+    assert "at most 5 from one address and 40 from everyone every 10 minutes" in why
+    assert 0 < int(told.headers["retry-after"]) <= 600
+    assert len(pending) == 20  # the oldest went first
+    assert grown <= 20 * (MAX_STATE_CHARS + 2048) + 40 * 400, grown
     assert answer["code"]

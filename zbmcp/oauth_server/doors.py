@@ -5,8 +5,8 @@ something: what gets through is bounded before the MCP SDK's handlers see it.
                                      more than registration.per_address, or registration.in_all from everyone,
                                      per window: 429 with Retry-After
     GET|POST /authorize              a `state` over 2048 characters: 400 invalid_request (a pending sign-in is
-                                     kept for 15 minutes, with its state); more than 300 per 10 minutes from
-                                     one address: 429 with Retry-After
+                                     kept for 15 minutes, with its state); more than 100 sign-ins started from
+                                     one address, or 1000 from everyone, per 10 minutes: 429 with Retry-After
 
 An address is an IPv4 address or an IPv6 /64 (what one subscriber gets), found behind the proxies zbmcp
 trusts. The counts live in the State, so they hold across processes and replicas, and a refused request is
@@ -34,7 +34,8 @@ from zbmcp.state import State, StateUnavailable
 MAX_METADATA_BYTES = 4096  # a real client's registration is well under 1 KB
 MAX_STATE_CHARS = 2048  # a client's `state` at /authorize; clients send a few dozen characters
 MAX_AUTHORIZE_BYTES = 64 * 1024  # an authorization request sent as a form
-AUTHORIZE_PER_ADDRESS = 300  # a person starts a sign-in a few times a day; an office shares an address
+AUTHORIZE_PER_ADDRESS = 100  # a person starts a few sign-ins a day; an office shares an address
+AUTHORIZE_IN_ALL = 1000  # signin.MAX_PENDING holds two windows of these: none is pushed out before its time
 AUTHORIZE_WINDOW_SECONDS = 600.0
 AUDITED_REFUSALS = 10
 
@@ -71,10 +72,10 @@ def authorization_rules() -> Rules:
         event="authorize", methods=frozenset({"GET", "POST"}), max_body=MAX_AUTHORIZE_BYTES,
         too_large=f"The authorization request is larger than {MAX_AUTHORIZE_BYTES} bytes.",
         error="invalid_request", window=AUTHORIZE_WINDOW_SECONDS,
-        budgets=lambda address: [(f"address:{address}", AUTHORIZE_PER_ADDRESS)],
-        too_many=f"Too many sign-ins started from your address: zbmcp takes at most "
-                 f"{AUTHORIZE_PER_ADDRESS} every {AUTHORIZE_WINDOW_SECONDS / 60:g} minutes. Try again in "
-                 "{wait} s.",
+        budgets=lambda address: [(f"address:{address}", AUTHORIZE_PER_ADDRESS), ("all", AUTHORIZE_IN_ALL)],
+        too_many=f"Too many sign-ins started: zbmcp takes at most {AUTHORIZE_PER_ADDRESS} from one address "
+                 f"and {AUTHORIZE_IN_ALL} from everyone every {AUTHORIZE_WINDOW_SECONDS / 60:g} minutes. Try "
+                 "again in {wait} s.",
         check=_state_problem)
 
 

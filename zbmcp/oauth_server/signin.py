@@ -54,8 +54,9 @@ log = logging.getLogger(__name__)
 
 PENDING, CONSENTS, USED_LINKS = "oauth_pending", "oauth_consents", "oauth_used_links"
 PENDING_SECONDS = 900  # from the app's /authorize to the end of the Zoho sign-in
-# Anyone may start a sign-in: at most this many are pending at once (about 3 KB each), the oldest go first.
-MAX_PENDING = 5000
+# Anyone may start a sign-in: at most this many are pending at once (the oldest go first), what two windows
+# of doors.AUTHORIZE_IN_ALL let in within PENDING_SECONDS.
+MAX_PENDING = 2000
 CONSENT_SECONDS = 600
 STALE_LINK = "the enrollment link was made before the State lost its records (a Redis restarted empty)"
 BROWSER_COOKIE = "zbmcp_oauth_browser"
