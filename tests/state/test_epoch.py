@@ -69,3 +69,17 @@ async def test_a_redis_restarted_with_its_data_still_starts_a_new_epoch(own_redi
         assert await state.epoch() != epoch
     finally:
         await state.aclose()
+
+
+async def test_a_redis_that_evicts_keys_when_full_is_named_in_a_warning(own_redis: RedisServer, caplog):
+    state = RedisState(own_redis.url, prefix="zbmcp:")
+    try:
+        await state.client.config_set("maxmemory", "100mb")
+        await state.client.config_set("maxmemory-policy", "volatile-lru")  # what some hosted Redis default to
+        await state.epoch()
+        await state.epoch()
+    finally:
+        await state.aclose()
+    warnings = [r.getMessage() for r in caplog.records if "evicts keys" in r.getMessage()]
+    assert len(warnings) == 1 and "maxmemory-policy volatile-lru" in warnings[0]
+    assert "Set maxmemory-policy noeviction" in warnings[0]

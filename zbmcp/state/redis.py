@@ -146,6 +146,7 @@ class RedisState:
         self._extend = self._redis.register_script(_EXTEND)
         self._spend = self._redis.register_script(_SPEND)
         self._run_unknown_told = False
+        self._eviction_told = False
         self._admit = self._redis.register_script(redis_gates.ADMIT)
         self._finish = self._redis.register_script(redis_gates.FINISH)
         self._day_used = self._redis.register_script(redis_gates.DAY_USED)
@@ -250,10 +251,14 @@ class RedisState:
                 pipe.set(marker, new_id(), nx=True)
                 pipe.get(marker)
                 pipe.info("server")
-                _, stored, info = await pipe.execute(raise_on_error=False)
-            for answer in (stored, info):
-                if isinstance(answer, Exception) and not (answer is info and isinstance(info, ResponseError)):
+                pipe.info("memory")
+                _, stored, info, memory = await pipe.execute(raise_on_error=False)
+            if isinstance(stored, Exception):
+                raise stored
+            for answer in (info, memory):
+                if isinstance(answer, Exception) and not isinstance(answer, ResponseError):
                     raise answer
+        self._warn_if_evicting(memory)
         run = info.get("run_id") if isinstance(info, dict) else None
         if not isinstance(run, str):
             if not self._run_unknown_told:
@@ -262,6 +267,18 @@ class RedisState:
                             "restarted from an older snapshot cannot be told from the one before", self.where)
             run = ""
         return epoch_name(run, bytes(stored or b"").decode())
+
+    def _warn_if_evicting(self, memory: Any) -> None:
+        """A Redis that evicts keys when full forgets used tickets without restarting: no epoch shows that."""
+        if self._eviction_told or not isinstance(memory, dict):
+            return
+        policy = str(memory.get("maxmemory_policy", "noeviction"))
+        if policy != "noeviction" and int(memory.get("maxmemory", 0) or 0) > 0:
+            self._eviction_told = True
+            log.warning("state: Redis at %s evicts keys when it is full (maxmemory-policy %s): a used "
+                        "approval ticket or enrollment link evicted before it expires would work again, and "
+                        "limits would forget what they counted. Set maxmemory-policy noeviction.",
+                        self.where, policy)
 
     def lock(self, name: str, *, ttl: float, wait: float) -> AbstractAsyncContextManager[None]:
         return record_lock(self, name, ttl=ttl, wait=wait)
