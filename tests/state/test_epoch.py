@@ -83,3 +83,20 @@ async def test_a_redis_that_evicts_keys_when_full_is_named_in_a_warning(own_redi
     warnings = [r.getMessage() for r in caplog.records if "evicts keys" in r.getMessage()]
     assert len(warnings) == 1 and "maxmemory-policy volatile-lru" in warnings[0]
     assert "Set maxmemory-policy noeviction" in warnings[0]
+
+
+async def test_a_redis_user_refused_info_still_gets_an_epoch_from_the_marker_and_a_warning(
+        own_redis: RedisServer, caplog):
+    admin = RedisState(own_redis.url, prefix="zbmcp:")
+    await admin.client.execute_command("ACL", "SETUSER", "zb", "on", ">secret-pw", "~*", "+@all", "-info")
+    await admin.aclose()
+    state = RedisState(f"redis://zb:secret-pw@127.0.0.1:{own_redis.port}/0", prefix="zbmcp:")
+    try:
+        epoch = await state.epoch()
+        assert await state.epoch() == epoch
+        await state.client.delete("zbmcp:epoch")  # as a flush would
+        assert await state.epoch() != epoch
+    finally:
+        await state.aclose()
+    warnings = [r.getMessage() for r in caplog.records if "INFO is refused" in r.getMessage()]
+    assert len(warnings) == 1 and "secret-pw" not in warnings[0]

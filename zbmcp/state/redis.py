@@ -146,7 +146,7 @@ class RedisState:
         self._extend = self._redis.register_script(_EXTEND)
         self._spend = self._redis.register_script(_SPEND)
         self._run_unknown_told = False
-        self._eviction_told = False
+        self._checked_run = ""  # the Redis run whose eviction policy was looked at
         self._admit = self._redis.register_script(redis_gates.ADMIT)
         self._finish = self._redis.register_script(redis_gates.FINISH)
         self._day_used = self._redis.register_script(redis_gates.DAY_USED)
@@ -251,14 +251,10 @@ class RedisState:
                 pipe.set(marker, new_id(), nx=True)
                 pipe.get(marker)
                 pipe.info("server")
-                pipe.info("memory")
-                _, stored, info, memory = await pipe.execute(raise_on_error=False)
-            if isinstance(stored, Exception):
-                raise stored
-            for answer in (info, memory):
-                if isinstance(answer, Exception) and not isinstance(answer, ResponseError):
-                    raise answer
-        self._warn_if_evicting(memory)
+                _, stored, info = await pipe.execute(raise_on_error=False)
+            if isinstance(stored, Exception) or (isinstance(info, Exception)
+                                                 and not isinstance(info, ResponseError)):
+                raise stored if isinstance(stored, Exception) else info
         run = info.get("run_id") if isinstance(info, dict) else None
         if not isinstance(run, str):
             if not self._run_unknown_told:
@@ -266,15 +262,22 @@ class RedisState:
                 log.warning("state: Redis at %s does not tell zbmcp its run_id (INFO is refused), so a Redis "
                             "restarted from an older snapshot cannot be told from the one before", self.where)
             run = ""
+        if run and run != self._checked_run:  # once a run: a restarted Redis may have another config
+            self._checked_run = run
+            await self._warn_if_evicting()
         return epoch_name(run, bytes(stored or b"").decode())
 
-    def _warn_if_evicting(self, memory: Any) -> None:
+    async def _warn_if_evicting(self) -> None:
         """A Redis that evicts keys when full forgets used tickets without restarting: no epoch shows that."""
-        if self._eviction_told or not isinstance(memory, dict):
-            return
+        from redis.exceptions import ResponseError
+
+        with self.unavailable_as_error():
+            try:
+                memory = await self._redis.info("memory")
+            except ResponseError:
+                return
         policy = str(memory.get("maxmemory_policy", "noeviction"))
         if policy != "noeviction" and int(memory.get("maxmemory", 0) or 0) > 0:
-            self._eviction_told = True
             log.warning("state: Redis at %s evicts keys when it is full (maxmemory-policy %s): a used "
                         "approval ticket or enrollment link evicted before it expires would work again, and "
                         "limits would forget what they counted. Set maxmemory-policy noeviction.",
