@@ -14,6 +14,7 @@ clients in use, kept for a year after its last sign-in or refresh.
 from __future__ import annotations
 
 import json
+import logging
 
 from mcp.server.auth.provider import RegistrationError
 from mcp.shared.auth import OAuthClientInformationFull
@@ -24,6 +25,9 @@ from zbmcp.oauth_server.cimd import ClientDocuments, DocumentRefused, is_documen
 from zbmcp.oauth_server.records import Record, Records
 from zbmcp.oauth_server.redirects import redirect_uri_problem
 from zbmcp.oauth_server.scopes import SUPPORTED
+from zbmcp.state import StateUnavailable
+
+log = logging.getLogger(__name__)
 
 NAMESPACE = "oauth_clients"  # in use: a person signed in through them
 UNUSED = "oauth_clients_unused"
@@ -70,14 +74,17 @@ class ClientRegistry:
                               most=self._limits.max_unused)
 
     async def in_use(self, client_id: str) -> None:
-        """A person signed in through this client, or refreshed its tokens: kept for a year from now."""
+        """A person signed in through this client, or refreshed its tokens: kept for a year from now. Best
+        effort: the tokens are issued already, and a State that fails here only leaves the client unused."""
         if is_document_client_id(client_id):
             return
-        record = await self._record(client_id)
-        if record is None:
-            return
-        await self._store.put(NAMESPACE, client_id, record, ttl=USED_DAYS * 86400)
-        await self._store.delete(UNUSED, client_id)
+        try:
+            record = await self._record(client_id)
+            if record is not None:
+                await self._store.put(NAMESPACE, client_id, record, ttl=USED_DAYS * 86400)
+                await self._store.delete(UNUSED, client_id)
+        except StateUnavailable as unavailable:
+            log.warning("client %s could not be marked as in use: %s", client_id[:40], unavailable)
 
     async def _record(self, client_id: str) -> Record | None:
         return await self._store.get(NAMESPACE, client_id) or await self._store.get(UNUSED, client_id)

@@ -8,7 +8,8 @@ zbmcp's provider, the sign-in and consent pages, the two metadata documents, and
     /oauth/sign-in, /oauth/zoho/callback, /oauth/consent, /oauth/enroll      signin.py
 
 Every refusal at /authorize, /token, /register and /revoke is audited with the error the client was given and
-the reason found underneath; error redirects carry `iss` as well as successful ones.
+the reason found underneath (the doors' own, at most ten a window); error redirects carry `iss` as well as
+successful ones.
 """
 
 from __future__ import annotations
