@@ -30,6 +30,7 @@ INSPECTOR = NODE_TOOLS / "node_modules" / "@modelcontextprotocol" / "inspector" 
     / "build" / "index.js"
 VENV = Path(sys.prefix)
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+LIFETIME_SECONDS = 900  # a session's longest life, whatever becomes of the test that opened it
 
 # lo comes up down in a new network namespace: IFF_UP through the ioctls `ip link set lo up` uses
 LOOPBACK_UP = """
@@ -86,9 +87,10 @@ class Terminal:
         self.log = session.root / f"terminal-{name}.out"
         self._out: IO[bytes] = self.log.open("wb")
         self.blocks = 0
+        # timeout: should this test be killed, the shell and what it runs (its group) end all the same
         self.process = subprocess.Popen(
             ["nsenter", f"--target={session.holder.pid}", "--user", "--net", "--",
-             "bash", "--noprofile", "--norc"],
+             "timeout", "-k", "10", str(LIFETIME_SECONDS), "bash", "--noprofile", "--norc"],
             stdin=subprocess.PIPE, stdout=self._out, stderr=subprocess.STDOUT, cwd=session.clone,
             env=session.env, start_new_session=True)
         self._send("set -e")
@@ -133,24 +135,23 @@ class Terminal:
             time.sleep(0.2)
 
     def close(self) -> None:
-        """Ctrl-C, as a reader stops a server; then the shell and whatever it still runs."""
-        for sent, grace in ((signal.SIGINT, 15.0), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+        """Ctrl-C, as a reader stops a server; then the shell and whatever it still runs. The signal goes to
+        `timeout`, which passes it on to its group once (a second Ctrl-C would cut a graceful stop short)."""
+        for sent, grace in ((signal.SIGINT, 15.0), (signal.SIGTERM, 5.0)):
             if self.process.poll() is not None:
                 break
-            try:
-                os.killpg(self.process.pid, sent)
-            except ProcessLookupError:
-                break
+            self.process.send_signal(sent)
             if sent == signal.SIGINT and self.process.stdin is not None:
                 self.process.stdin.close()  # the shell ends at the end of its input, once the server is gone
             try:
                 self.process.wait(grace)
             except subprocess.TimeoutExpired:
                 continue
-        try:  # background jobs the shell left behind are in its group too
+        try:  # what is left of its group (background jobs the shell left behind)
             os.killpg(self.process.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+        self.process.wait(10)
         self._out.close()
 
 
@@ -166,7 +167,8 @@ class Session:
         npx_for_the_pinned_inspector(shims, inspector_version, root / "inspector")
         self.env = {"HOME": str(home), "TMPDIR": str(tmp), "LANG": "C.UTF-8", "TERM": "dumb",
                     "VIRTUAL_ENV": str(VENV), "PATH": f"{shims}:{VENV / 'bin'}:{SYSTEM_PATH}"}
-        self.holder = subprocess.Popen(["unshare", "--user", "--map-root-user", "--net", "sleep", "900"],
+        self.holder = subprocess.Popen(["unshare", "--user", "--map-root-user", "--net", "sleep",
+                                        str(LIFETIME_SECONDS)],
                                        stdin=subprocess.DEVNULL, start_new_session=True)
         self._wait_for_own_network()
         subprocess.run(["nsenter", f"--target={self.holder.pid}", "--user", "--net", "--", sys.executable,
