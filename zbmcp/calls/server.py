@@ -29,6 +29,9 @@ from zbmcp.errors import ZbmcpError
 
 log = logging.getLogger(__name__)
 
+# Which API key a call came with (set by zbmcp.transports.api_keys): the start of its hash, never the key.
+KEY_CLAIM = "zbmcp/key"
+
 INSTRUCTIONS = (
     "Zoho Books for one or more organizations. Ids are digit strings: find them with the list_* tools. "
     "Lists return 50 rows a page (per_page up to 200) with their main fields and the page's sums; "
@@ -74,6 +77,17 @@ class ZbmcpServer:
             return None
         return token.subject, person
 
+    def asked_by(self, agent: str | None) -> str | None:
+        """Whose call an approval is for: the signed-in person, else the agent and the key it presented."""
+        person = self.person()
+        if person is not None:
+            return f"{person[1]} (signed in)"
+        if agent is None:
+            return None
+        token = get_access_token()
+        key = (token.claims or {}).get(KEY_CLAIM) if token is not None else None
+        return f"agent {agent} (API key {key})" if isinstance(key, str) else None  # the agent alone
+
     def _policy(self) -> AgentPolicy | None:
         agent = self.caller()
         return self.runtime.policies.get(agent) if agent else None
@@ -99,9 +113,9 @@ class ZbmcpServer:
     ) -> types.CallToolResult | types.InputRequiredResult:
         started = time.perf_counter()
         call = ToolCall(self.runtime, self._policy(), params.name, params.arguments or {}, started,
-                        self.person())
+                        self.person(), self.asked_by(self.caller()))
         try:
-            decided = decide(call)
+            decided = await decide(self.runtime, call)
             if decided.decision.outcome == "approve":
                 held = await approve(self.runtime, call, decided, ctx, params,
                                      url=self._url(decided), channel=self._approval_channel(decided.policy))
