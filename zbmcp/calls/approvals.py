@@ -108,22 +108,22 @@ class ApprovalTickets:
             return False
         return await self._state.put_if_absent(USED_TICKETS, nonce, "used", ttl=expires - now + 1)
 
-    async def keep(self, key: str, seen: Mapping[str, Any]) -> str | None:
+    async def keep(self, key: str, seen: Mapping[str, Any] | None = None) -> str | None:
         """A person's approval of the call `key` (a binding), whose call sent nothing: usable once more by the
         same call, for as long as a ticket lives, while it shows what `seen` showed (still_holds). Says so,
         or None when one is kept already."""
-        if not await self._state.put_if_absent(KEPT, key, {"seen": dict(seen)}, ttl=self._ttl):
+        if not await self._state.put_if_absent(KEPT, key, {"seen": dict(seen or {})}, ttl=self._ttl):
             return None
         until = until_text(self._clock() + self._ttl)
         return f"the person's approval still holds for this exact call until {until}"
 
-    async def take_kept(self, key: str, seen: Mapping[str, Any]) -> bool:
+    async def take_kept(self, key: str, seen: Mapping[str, Any] | None = None) -> bool:
         """True once for an approval kept for the call `key`: of any number of identical calls, exactly
         one, and only if what it shows now still holds for it (taken either way)."""
         kept = await self._state.take(KEPT, key)
         if kept is None:
             return False
-        return not isinstance(kept, dict) or still_holds(kept.get("seen") or {}, seen)
+        return not isinstance(kept, dict) or still_holds(kept.get("seen") or {}, seen or {})
 
     def _mac(self, agent: str, spec: ToolSpec, arguments: Mapping[str, Any], seen: str, nonce: str,
              expires: int) -> str:
