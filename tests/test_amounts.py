@@ -1,6 +1,6 @@
-"""`amount` never under-counts (#21.6): computed as Zoho totals a document, it is never less than the sandbox's
-total, and equal where the currency's precision is known. Replayed attack: the computed 4,999.995 let an
-`approve: amount > 5000` rule pass, and the invoice came out at 5,002.49 (each line rounded by Zoho).
+"""`amount` never under-counts (#21.6): computed as Zoho totals a document, it is never less than the
+sandbox's total, and equal where the currency's precision is known. Replayed attack: the computed 4,999.995
+let an `approve: amount > 5000` rule pass, and the invoice came out at 5,002.49 (each line rounded by Zoho).
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ def decimals(low: str, high: str, places: int) -> st.SearchStrategy[float]:
 
 @st.composite
 def lines(draw: st.DrawFn) -> dict[str, Any]:
-    line: dict[str, Any] = {"rate": draw(decimals("0", "20000", 4)), "quantity": draw(decimals("0.001", "50", 3))}
+    line: dict[str, Any] = {"rate": draw(decimals("0", "20000", 4)),
+                            "quantity": draw(decimals("0.001", "50", 3))}
     kind = draw(st.sampled_from(["none", "percent", "amount"]))
     if kind == "percent":
         line["discount"] = f"{draw(decimals('0', '100', 2)):g}%"
@@ -148,14 +149,16 @@ async def test_an_amount_rule_sees_the_total_zoho_will_book_not_the_lines_added_
     assert declined.is_error and declined.structured_content["error"]["rule"].startswith("rule big-invoices")
     [question] = asked
     assert "Amount: 5,002.49 GBP." in question
-    assert len([invoice for invoice in sandbox.store(ORG).invoices.values() if invoice["total"] == 5002.49]) == 1
+    booked = [invoice for invoice in sandbox.store(ORG).invoices.values() if invoice["total"] == 5002.49]
+    assert len(booked) == 1  # the drafter's only
 
 
 @pytest.mark.parametrize(("discount", "says"), [
     ("150%", 'is 150%; a discount is at most 100% ("100%") of its line'),
     (151, "is 151, more than the line's 150 (rate x quantity)"),
 ])
-async def test_a_line_discount_beyond_its_line_is_refused_naming_the_field(make_config, sandbox, discount, says):
+async def test_a_line_discount_beyond_its_line_is_refused_naming_the_field(make_config, sandbox, discount,
+                                                                            says):
     audit = AuditCapture()
     loaded = make_config({"bookkeeper": agent(["invoices:*"])})
     async with running(loaded, sandbox, audit=audit) as runtime, mcp_client(runtime, "bookkeeper") as client:

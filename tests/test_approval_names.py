@@ -62,8 +62,9 @@ async def test_a_name_that_cannot_be_read_shows_the_id_says_so_and_holds_nothing
 
 
 async def test_the_console_card_names_the_customer_the_document_and_the_money(make_config, sandbox):
-    loaded = make_config({"mailer": agent(["invoices:*"], require_approval=["email_invoice", "create_invoice"],
-                                          api_keys=[key_hash(KEY_A)])},
+    mailer = agent(["invoices:*"], require_approval=["email_invoice", "create_invoice"],
+                   api_keys=[key_hash(KEY_A)])
+    loaded = make_config({"mailer": mailer},
                          operators={"olivia": OLIVIA}, console={"hold_seconds": 0})
     store = sandbox.store(ORG)
     invoice = store.invoices[store.invoice_id("INV-000001")]
@@ -86,3 +87,20 @@ async def test_the_console_card_names_the_customer_the_document_and_the_money(ma
     assert f'class="counterparty">Acme Corporation ({acme})<' in cards["create_invoice"]
     assert 'class="amount">2,500.50 GBP<' in cards["create_invoice"]
     assert sandbox.outbox == []
+
+
+async def test_an_agent_calling_again_while_it_waits_spends_none_of_zohos_calls(make_config, sandbox):
+    """The card's names are read once, when the approval opens: a waiting agent's retries read nothing."""
+    loaded = make_config({"mailer": agent(["invoices:*"], require_approval=["email_invoice"],
+                                          api_keys=[key_hash(KEY_A)])}, console={"hold_seconds": 0})
+    invoice_id = sandbox.store(ORG).invoice_id("INV-000001")
+    arguments = {"organization_id": ORG, "invoice_id": invoice_id, "to_mail_ids": ["ap@acme.example"]}
+    async with running(loaded, sandbox) as runtime, serving(runtime) as server, \
+            connect(server, KEY_A) as client:
+        await client.call_tool("email_invoice", arguments)
+        opened = len(sandbox.api_requests)
+        for _ in range(3):
+            await client.call_tool("email_invoice", arguments)
+        [held] = await pending(runtime.inbox)
+    assert [r.route for r in sandbox.api_requests[:opened]] == ["GET /invoices/{invoice_id}"]
+    assert len(sandbox.api_requests) == opened and held.document is not None

@@ -21,7 +21,7 @@ from zbmcp.core.found import NOTHING, Found
 from zbmcp.core.manifest import ToolSpec
 from zbmcp.core.numeric_ids import ids_as_strings
 from zbmcp.core.policy import AgentPolicy, Decision
-from zbmcp.core.question import build_question
+from zbmcp.core.question import Question, build_question
 from zbmcp.core.requests import ZohoRequest, build_request
 from zbmcp.core.shaping import View, split_view
 from zbmcp.errors import PolicyDenied
@@ -73,21 +73,30 @@ async def approve(runtime: Runtime, call: ToolCall, decided: Decided, ctx: Serve
     what the agent is answered meanwhile. ApprovalRefused when a person refused. `url` is where the request
     would go, for the question."""
     policy, spec, request, decision = decided.policy, decided.spec, decided.request, decided.decision
-    more = reads_for(spec, request, amount=True, question=True).without(decided.found)
-    found = decided.found.merged(await read_for(runtime, call, request, more, "for its approval question")) \
-        if more else decided.found
-    facts = facts_of(spec, request, decided.today, found)
-    question = build_question(policy.agent, spec, request, url, facts, decision.reasons, call.asked_by)
+    asked: list[Question] = []
+
+    async def question() -> Question:
+        """The question, with what a person knows the call by read from Zoho, once, when first needed."""
+        if not asked:
+            more = reads_for(spec, request, amount=True, question=True).without(decided.found)
+            found = decided.found.merged(await read_for(runtime, call, request, more, "for its approval "
+                                                        "question")) if more else decided.found
+            facts = facts_of(spec, request, decided.today, found)
+            asked.append(build_question(policy.agent, spec, request, url, facts, decision.reasons,
+                                        call.asked_by))
+        return asked[0]
+
     if channel == "console":
-        answer = await ask_operator(runtime.inbox, ctx, spec, request, call.arguments, question,
-                                    decision.rule)
+        answer = await ask_operator(runtime.inbox, ctx, spec, request, call.arguments, policy.agent,
+                                    call.asked_by, question, decision.rule)
         if not isinstance(answer, OperatorDecision):
             return call.finish_pending(answer, decision.rule)  # held; the agent calls again
         call.approved_by = answer.rule
         call.give_back = partial(runtime.inbox.give_back, answer)
         return None
-    key = binding(policy.agent, spec.name, request.organization_id, call.arguments, question.asked_by)
-    pending = await request_approval(ctx, params, spec, question, decision.rule, runtime.approvals, key)
+    key = binding(policy.agent, spec.name, request.organization_id, call.arguments, call.asked_by)
+    asking = await question()
+    pending = await request_approval(ctx, params, spec, asking, decision.rule, runtime.approvals, key)
     if pending is None:
-        call.give_back = partial(runtime.approvals.keep, key, question.seen())
+        call.give_back = partial(runtime.approvals.keep, key, asking.seen())
     return pending  # the client asks the person and calls again; that call gets the audit record

@@ -25,7 +25,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 # changed: approved, but what zbmcp read from Zoho for the call changed before the call took it (asked again)
 Status = Literal["pending", "approved", "denied", "used", "changed"]
+Asking = Callable[[], Awaitable[Question]]  # the question about a call, read from Zoho when first needed
 DECISION_SECONDS = 600.0  # an approval given while the agent is not waiting stays usable this long
 POLL_SECONDS = 0.5  # how often a held call looks for a decision made by another process or replica
 WEBHOOK_TIMEOUT_SECONDS = 5.0
@@ -135,26 +136,30 @@ class ApprovalInbox:
 
     # -- the agent's side --------------------------------------------------------------------------------
 
-    async def hold(self, spec: ToolSpec, request: ZohoRequest, arguments: Mapping[str, Any],
-                   question: Question) -> HeldCall | OperatorDecision:
+    async def hold(self, spec: ToolSpec, request: ZohoRequest, arguments: Mapping[str, Any], agent: str,
+                   asked_by: str | None, question: Asking) -> HeldCall | OperatorDecision:
         """The operator's decision on this exact call, waiting up to hold_seconds; else the held call.
 
         The first call opens the approval (and announces it); a retry of the same call waits on the same
         one. A decision is taken here once: the call that takes it is the only one it lets through.
+        `question` builds the question (reading from Zoho): only to open an approval or to take a decision,
+        so an agent calling again while it waits spends none of Zoho's calls.
         """
-        key = binding(question.agent, spec.name, request.organization_id, arguments, question.asked_by)
-        seen = question.seen()
-        decision = await self._take_decision(key, seen)
+        key = binding(agent, spec.name, request.organization_id, arguments, asked_by)
+        decision = await self._take_decision(key, question)
         if decision is not None:
             return decision
         held, opened = await self._open(key, spec, request, arguments, question)
         async with anyio.create_task_group() as tg:
             if opened:
                 tg.start_soon(self._announce, held)
-            decision = await self._wait(key, seen)
+            decision = await self._wait(key, question)
         return decision or held
 
-    async def _take_decision(self, key: str, seen: Mapping[str, Any]) -> OperatorDecision | None:
+    async def _take_decision(self, key: str, question: Asking) -> OperatorDecision | None:
+        if await self.state.get("inbox-decision", key) is None:
+            return None
+        seen = (await question()).seen()  # read before taking it: a failed read leaves the decision in place
         record = _as_dict(await self.state.take("inbox-decision", key))
         if record is None:
             return None
@@ -195,7 +200,7 @@ class ApprovalInbox:
         return f"approval {decision.approval} still holds for this exact call until {until}"
 
     async def _open(self, key: str, spec: ToolSpec, request: ZohoRequest, arguments: Mapping[str, Any],
-                    question: Question) -> tuple[HeldCall, bool]:
+                    asking: Asking) -> tuple[HeldCall, bool]:
         """The open approval for this call, or a new one; True when this call opened it."""
         for _ in range(3):  # another process may open or close the same call's approval meanwhile
             existing = _as_dict(await self.state.get("inbox-call", key))
@@ -204,6 +209,7 @@ class ApprovalInbox:
                 if held is not None:
                     return held, False
                 await self.state.delete("inbox-call", key)
+            question = await asking()
             now = self._clock()
             held = HeldCall(
                 id="".join(secrets.choice(_ID_ALPHABET) for _ in range(8)), binding=key, agent=question.agent,
@@ -232,10 +238,10 @@ class ApprovalInbox:
         raise ApprovalRefused("zbmcp could not open an approval for this call; nothing was sent to Zoho. "
                               "Try again.", rule="approval: console (could not open)")
 
-    async def _wait(self, key: str, seen: Mapping[str, Any]) -> OperatorDecision | None:
+    async def _wait(self, key: str, question: Asking) -> OperatorDecision | None:
         deadline = anyio.current_time() + self.hold_seconds
         while True:
-            decision = await self._take_decision(key, seen)
+            decision = await self._take_decision(key, question)
             if decision is not None:
                 return decision
             remaining = deadline - anyio.current_time()
@@ -353,13 +359,15 @@ async def ask_operator(
     spec: ToolSpec,
     request: ZohoRequest,
     arguments: Mapping[str, Any],
-    question: Question,
+    agent: str,
+    asked_by: str | None,
+    question: Asking,
     rule: str,
 ) -> OperatorDecision | types.CallToolResult | types.InputRequiredResult:
     """An operator's approval for this call, or the answer that tells the agent to wait; ApprovalRefused when
     an operator denied it. Nothing in the agent's messages is read here: only the inbox decides. `rule` is the
     policy's rule that asks."""
-    answer = await inbox.hold(spec, request, arguments, question)
+    answer = await inbox.hold(spec, request, arguments, agent, asked_by, question)
     if isinstance(answer, OperatorDecision):
         if answer.approved:
             return answer

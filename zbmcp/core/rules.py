@@ -12,7 +12,8 @@
             tools: [create_invoice]
 
 Variables (VARIABLES below says what each holds). A rule that cannot be evaluated for a call (a type error,
-an argument it reads that the call does not carry, an amount zbmcp cannot know) counts against the call:
+an argument it reads that the call does not carry, an amount zbmcp cannot know, recipients it could not read
+from Zoho) counts against the call:
 a deny or approve rule denies it, an allow rule does not allow it. A rule that does not compile, names an
 unknown variable, mixes types or does not yield true/false stops start-up with the file and line.
 
