@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 from mcp import Client, types
 
 from tests.conftest import ORG, AuditCapture, agent, mcp_client, running
+from zbmcp.calls import contact_guard
 from zbmcp.sandbox import Fault
 
 DECLINE = types.ElicitResult(action="decline")
@@ -125,3 +127,55 @@ async def test_every_approval_of_send_true_shows_each_address_zoho_will_email(ma
             f"question: {OUTSIDE} (primary contact person).") in question
     assert "the addresses Zoho has for the customer" not in question
     assert sandbox.outbox == []
+
+
+# -- the moments between reading whom Zoho emails and Zoho having the call -----------------------------------
+
+
+async def test_an_address_cannot_be_moved_while_a_send_true_call_is_between_its_read_and_zoho(
+        make_config, sandbox, monkeypatch):
+    """The agent races: while its send=true call (checked against Acme's real address) is on its way to
+    Zoho, it moves the address. The move waits for the call (here: gives up waiting), so the invoice goes
+    where the rule saw it would."""
+    monkeypatch.setattr(contact_guard, "WAIT_SECONDS", 0.2)  # the move gives up instead of waiting its turn
+    loaded = make_config({"bookkeeper": agent(["invoices:*", "contacts:*"], rules=[ACME_ONLY])})
+    release, entered = anyio.Event(), anyio.Event()
+    sandbox.faults.add(Fault(kind="hold", route="POST /invoices", times=1, release=release, entered=entered))
+    results: dict[str, Any] = {}
+    async with running(loaded, sandbox) as runtime, mcp_client(runtime, "bookkeeper") as client:
+        async def send() -> None:
+            results["send"] = await client.call_tool("create_invoice", a_new_invoice(sandbox, send=True))
+
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(send)
+                await entered.wait()  # the invoice is inside Zoho, not yet handled
+                results["move"] = await client.call_tool("update_contact", {
+                    "contact_id": sandbox.store(ORG).contact_id("Acme Corporation"),
+                    "contact_name": "Acme Corporation", "contact_persons": [{"email": OUTSIDE}]})
+                release.set()
+    assert not results["send"].is_error, results["send"].content[0].text
+    assert results["move"].is_error and "nothing was sent to Zoho" in results["move"].content[0].text
+    assert [mail.to for mail in sandbox.outbox] == [["jane.smith@acme.example"]]
+    assert "PUT /contacts/{contact_id}" not in [r.route for r in sandbox.api_requests]
+
+
+async def test_an_address_moved_while_the_person_decides_is_not_emailed_on_their_yes(make_config, sandbox):
+    """The person is shown Acme's real address; while they think, the agent moves it; their yes does not
+    send the invoice to the new one."""
+    asked: list[str] = []
+
+    loaded = make_config({"bookkeeper": agent(["invoices:*"], require_approval=["email_invoice"]),
+                          "crm": agent(["contacts:*"])})
+    async with running(loaded, sandbox) as runtime, mcp_client(runtime, "crm") as crm:
+        async def person(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+            asked.append(params.message)
+            await move_acme_email(crm, sandbox)  # meanwhile
+            return types.ElicitResult(action="accept", content={"approve": True})
+
+        async with mcp_client(runtime, "bookkeeper", mode="legacy", elicitation_callback=person) as client:
+            result = await client.call_tool("create_invoice", a_new_invoice(sandbox, send=True))
+    assert "jane.smith@acme.example" in asked[0]
+    assert result.is_error and result.structured_content["error"]["type"] == "ApprovalRefused"
+    assert "changed before it could be sent (recipients" in result.content[0].text
+    assert sandbox.outbox == [] and [r.route for r in sandbox.api_requests if r.method == "POST"] == []

@@ -18,6 +18,7 @@ from mcp.server import Server, ServerRequestContext
 from mcp.server.auth.middleware.auth_context import get_access_token
 
 from zbmcp import __version__
+from zbmcp.calls.contact_guard import let_go
 from zbmcp.calls.decide import Decided, approve, decide
 from zbmcp.calls.outcomes import outcome_of
 from zbmcp.calls.runtime import Runtime
@@ -133,6 +134,8 @@ class ZbmcpServer:
                 log.exception("tool %s failed unexpectedly", params.name)
             error, outcome, rule = outcome_of(exc, may_have_changed_zoho=call.may_have_changed_zoho)
             return call.finish_error(error, outcome, rule)
+        finally:
+            await let_go(call)
 
     def _approval_channel(self, policy: AgentPolicy) -> Literal["console", "client"]:
         """Who approves: over HTTP the agent's code is its own MCP client, so by default an operator does."""

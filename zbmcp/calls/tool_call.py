@@ -3,6 +3,7 @@ written ahead to the one that completes it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -55,6 +56,8 @@ class ToolCall:
         # who asked, for an approval: the signed-in person, else the agent (and its key, over HTTP)
         self.asked_by = asked_by or (person[1] if person else None)
         self.read_for: str | None = None  # zbmcp's own read for another call (zbmcp.calls.lookups): its id
+        # the customer this call holds, whom it emails (zbmcp.calls.contact_guard): its lock's name and lease
+        self.holding: tuple[str, contextlib.AsyncExitStack[bool | None]] | None = None
         self.policy = policy
         self.name = name
         self.arguments = arguments

@@ -111,6 +111,16 @@ def reads_for(spec: ToolSpec, request: ZohoRequest, *, amount: bool, question: b
                  organization=(question and money or precise) and request.organization_id is not None)
 
 
+def emailed_counterparty(spec: ToolSpec, request: ZohoRequest) -> str | None:
+    """The customer whose contact persons Zoho will email for this call (a field such as send=true, and no
+    address named); None when the call emails nobody that way."""
+    arguments = call_arguments(request)
+    kinds = {effect.effect for effect in _effects(spec, arguments)}
+    if "emails" not in kinds or "recipients" in kinds:
+        return None
+    return _counterparty(arguments)
+
+
 def call_arguments(request: ZohoRequest) -> dict[str, Any]:
     """The call's arguments as Zoho gets them: query (but organization_id) and body together, with query
     booleans as booleans again."""
