@@ -27,7 +27,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from mcp import types
@@ -117,6 +117,10 @@ class ApprovalTickets:
         until = until_text(self._clock() + self._ttl)
         return f"the person's approval still holds for this exact call until {until}"
 
+    async def has_kept(self, key: str) -> bool:
+        """Whether an approval is kept for the call `key` (look before reading what take_kept compares)."""
+        return await self._state.get(KEPT, key) is not None
+
     async def take_kept(self, key: str, seen: Mapping[str, Any] | None = None) -> bool:
         """True once for an approval kept for the call `key`: of any number of identical calls, exactly
         one, and only if what it shows now still holds for it (taken either way)."""
@@ -146,16 +150,16 @@ async def request_approval(
     ctx: ServerRequestContext[Any],
     params: types.CallToolRequestParams,
     spec: ToolSpec,
-    question: Question,
+    asking: Callable[[], Awaitable[Question]],
     rule: str,
     tickets: ApprovalTickets,
     call: str,
 ) -> types.InputRequiredResult | None:
     """None when a person approved; an InputRequiredResult when the client must ask first (2026-07-28);
-    ApprovalRefused otherwise. `rule` is the rule that asks (the policy Decision's); `call` the call's
-    binding, under which an approval given back by an identical call that sent nothing is kept."""
-    agent = question.agent
-    if await tickets.take_kept(call, question.seen()):
+    ApprovalRefused otherwise. `asking` builds the question (reading from Zoho), only when one is needed;
+    `rule` is the rule that asks (the policy Decision's); `call` the call's binding, under which an approval
+    given back by an identical call that sent nothing is kept."""
+    if await tickets.has_kept(call) and await tickets.take_kept(call, (await asking()).seen()):
         return None
     if not client_can_elicit(ctx):
         raise ApprovalRefused(
@@ -164,6 +168,8 @@ async def request_approval(
             "elicitation, or have a person do this in Zoho Books.",
             rule=rule + " (client cannot ask)",
         )
+    question = await asking()
+    agent = question.agent
     text = question.text()
     if modern(ctx):
         arguments = params.arguments or {}

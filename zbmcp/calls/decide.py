@@ -104,11 +104,11 @@ async def approve(runtime: Runtime, call: ToolCall, decided: Decided, ctx: Serve
         await _still_as_approved(runtime, call, decided, held, answer.seen, question)
         return None
     key = binding(policy.agent, spec.name, request.organization_id, call.arguments, call.asked_by)
-    asking = await question()
-    pending = await request_approval(ctx, params, spec, asking, decision.rule, runtime.approvals, key)
+    pending = await request_approval(ctx, params, spec, question, decision.rule, runtime.approvals, key)
     if pending is None:
-        call.give_back = partial(runtime.approvals.keep, key, asking.seen())
-        await _still_as_approved(runtime, call, decided, held, asking.seen(), question)
+        approved = (await question()).seen()
+        call.give_back = partial(runtime.approvals.keep, key, approved)
+        await _still_as_approved(runtime, call, decided, held, approved, question)
     return pending  # the client asks the person and calls again; that call gets the audit record
 
 

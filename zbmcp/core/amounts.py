@@ -4,7 +4,7 @@
     each line      gross = round(rate x quantity); its discount, "10%" of the gross or an amount, rounded;
                    the line's total = gross - discount
     the document   sub_total = the lines' totals; less the document's own discount ("10%" of the sub_total
-                   or an amount), plus shipping_charge and adjustment, each rounded
+                   or an amount, rounded), plus shipping_charge and adjustment; the total rounded
     rounding       half up, to the decimal places of the document's currency (as the sandbox does it)
 
 Where zbmcp does not know the decimal places (nothing it read says them), the amount is the largest of the
@@ -87,8 +87,8 @@ def _document_total(lines: list[Any], arguments: Mapping[str, Any], kept: tuple[
     sub_total = sum((line_total(line, places) for line in lines), Decimal(0))
     shipping = _decimal(arguments["shipping_charge"]) if "shipping_charge" in arguments else kept[0]
     adjustment = _decimal(arguments["adjustment"]) if "adjustment" in arguments else kept[1]
-    return (sub_total - _discount(arguments.get("discount"), sub_total, places) + _round(shipping, places)
-            + _round(adjustment, places))
+    return _round(sub_total - _discount(arguments.get("discount"), sub_total, places) + shipping + adjustment,
+                  places)
 
 
 def _discount(raw: Any, base: Decimal, places: int) -> Decimal:

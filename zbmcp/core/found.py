@@ -65,9 +65,11 @@ class Document:
     def label(self) -> str:
         if self.unread is not None:
             return f"{self.kind} {self.id} (it could not be read from Zoho: {self.unread})"
-        text = f"{self.kind} {self.number} ({self.id})" if self.number else f"{self.kind} {self.id}"
-        if self.party:
-            text += f" for {self.party}"
+        if self.number is None and self.party:  # a record known by its name, such as a contact
+            text = f"{self.kind} {self.party} ({self.id})"
+        else:
+            text = f"{self.kind} {self.number} ({self.id})" if self.number else f"{self.kind} {self.id}"
+            text += f" for {self.party}" if self.party else ""
         if self.total is not None:
             text += f", total {money_text(self.total, self.currency)}"
         return text
