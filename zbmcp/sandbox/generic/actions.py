@@ -84,7 +84,7 @@ def email(route: Route, call: Call) -> Reply:
     subject, text = _default_message(call.org, resource, record)
     call.env.outbox.append(OutboxEmail(
         organization_id=call.org.organization_id, document_type=resource.record_key,
-        document_id=str(record.get(resource.id_field, "")), document_number=_number(resource, record), to=to,
+        document_id=records.id_of(resource, record), document_number=_number(resource, record), to=to,
         cc=fields.emails(data, "cc_mail_ids") or [], subject=fields.text(data, "subject") or subject,
         body=fields.text(data, "body") or text, at=call.env.clock()))
     return Reply(route.status, route.message)
@@ -113,10 +113,10 @@ def _contact_email(store: OrgStore, record: Record) -> str | None:
 
 
 def _number(resource: Resource, record: Record) -> str:
-    for key in (f"{resource.record_key}_number", "contact_name", "name", resource.id_field):
+    for key in (f"{resource.record_key}_number", "contact_name", "name"):
         if record.get(key):
             return str(record[key])
-    return ""
+    return records.id_of(resource, record)
 
 
 def _default_message(store: OrgStore, resource: Resource, record: Record) -> tuple[str, str]:
@@ -150,7 +150,7 @@ def attach(route: Route, call: Call) -> Reply:
     record, resource = target(route, call), of(route)
     documents = records.documents_of(resource)
     name = call.query.get("file_name") or call.query.get("attachment") or "attachment"
-    document = crud.new_record(call.org, documents, (record[resource.id_field],), {"file_name": name})
+    document = crud.new_record(call.org, documents, (records.id_of(resource, record),), {"file_name": name})
     call.org.add_generic(documents.path, document[documents.id_field], document)
     return answers.nothing(route)
 
@@ -158,7 +158,7 @@ def attach(route: Route, call: Call) -> Reply:
 def _last_document(route: Route, call: Call) -> tuple[Resource, Record]:
     record, resource = target(route, call), of(route)
     documents = records.documents_of(resource)
-    attached = records.records(call.org, documents, (record[resource.id_field],))
+    attached = records.records(call.org, documents, (records.id_of(resource, record),))
     if not attached:
         raise not_found("Attachment")
     return documents, attached[-1]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from zbmcp.sandbox.errors import invalid_value, required
-from zbmcp.sandbox.fields import parse_bool, parse_date, parse_number
+from zbmcp.sandbox.fields import parse_bool, parse_date, parse_id, parse_number
 from zbmcp.sandbox.generic import records
 from zbmcp.sandbox.generic.data import Route
 from zbmcp.sandbox.store import OrgStore
@@ -49,7 +49,9 @@ def missing(names: tuple[str, ...], body: dict[str, Any]) -> None:
 
 def check(name: str, kind: str, value: Any) -> None:
     """One value against its JSON type in Zoho's file (ids may come as bare numbers, numbers as text)."""
-    if kind == "string":
+    if name.endswith("_id") and kind in ("string", "integer", "number"):
+        parse_id(value, name)  # Zoho's files type some ids as integers; they are long digit strings (§2)
+    elif kind == "string":
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             raise invalid_value(name)
         if name.endswith("date") and isinstance(value, str) and value:

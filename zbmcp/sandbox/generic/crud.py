@@ -272,7 +272,10 @@ def bulk_update(route: Route, call: Call) -> Reply:
     if found is None:
         if not parse_bool(call.headers.get("x-upsert", "false"), "X-Upsert"):
             raise not_found(resource.thing)
-        return create(route, call)
+        reply = create(route, call)
+        made = records.records(call.org, resource, under)[-1]  # it carries the value it was found by
+        made.setdefault("custom_fields", []).append({"api_name": key, "value": value})
+        return answers.record(route, resource, made) if route.key else reply
     found.update(body.clean(route, call.org, call.body, creating=False),
                  last_modified_time=call.org.timestamp())
     return answers.record(route, resource, found)

@@ -25,29 +25,30 @@ def _is_bank(record: Record) -> bool:
 
 @dataclass(frozen=True)
 class Owned:
-    """A resource a rule module keeps: its collection in OrgStore, the name its rules give a missing record,
-    and the field a generic status action may set (None: the record's status is the rules' alone, because
-    the books read it)."""
+    """A resource a rule module keeps: its collection in OrgStore, its records' id field, the name its rules
+    give a missing record, and the field a generic status action may set (None: the record's status is the
+    rules' alone, because the books read it)."""
 
     collection: str
+    id_field: str
     thing: str
     status_field: str | None = None
     select: Callable[[Record], bool] | None = None
 
 
 OWNED: dict[str, Owned] = {
-    "/invoices": Owned("invoices", "Invoice"),
-    "/bills": Owned("bills", "Bill"),
-    "/expenses": Owned("expenses", "Expense"),
-    "/customerpayments": Owned("payments", "Customer payment"),
-    "/vendorpayments": Owned("vendorpayments", "Vendor payment"),
-    "/contacts": Owned("contacts", "Contact", "status"),
-    "/estimates": Owned("estimates", "Estimate", "status"),
-    "/salesorders": Owned("salesorders", "Sales Order", "status"),
-    "/purchaseorders": Owned("purchaseorders", "Purchase Order", "status"),
-    "/items": Owned("items", "Item", "status"),
-    "/bankaccounts": Owned("accounts", "Account", "is_active", _is_bank),
-    "/chartofaccounts": Owned("accounts", "Account", "is_active"),
+    "/invoices": Owned("invoices", "invoice_id", "Invoice"),
+    "/bills": Owned("bills", "bill_id", "Bill"),
+    "/expenses": Owned("expenses", "expense_id", "Expense"),
+    "/customerpayments": Owned("payments", "payment_id", "Customer payment"),
+    "/vendorpayments": Owned("vendorpayments", "payment_id", "Vendor payment"),
+    "/contacts": Owned("contacts", "contact_id", "Contact", "status"),
+    "/estimates": Owned("estimates", "estimate_id", "Estimate", "status"),
+    "/salesorders": Owned("salesorders", "salesorder_id", "Sales Order", "status"),
+    "/purchaseorders": Owned("purchaseorders", "purchaseorder_id", "Purchase Order", "status"),
+    "/items": Owned("items", "item_id", "Item", "status"),
+    "/bankaccounts": Owned("accounts", "account_id", "Account", "is_active", _is_bank),
+    "/chartofaccounts": Owned("accounts", "account_id", "Account", "is_active"),
 }
 
 # Body fields naming another record, checked like the rules check theirs (400 code 2 naming the field):
@@ -72,6 +73,12 @@ REFERENCES: dict[str, tuple[str, str | None]] = {
 
 def resource(path: str) -> Resource:
     return RESOURCES[path]
+
+
+def id_of(of: Resource, record: Record) -> str:
+    """A record's id (a rule module may name its id field otherwise than Zoho's path does)."""
+    own = OWNED.get(of.path)
+    return str(record[own.id_field if own is not None else of.id_field])
 
 
 def documents_of(of: Resource) -> Resource:

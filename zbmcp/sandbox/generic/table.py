@@ -50,7 +50,8 @@ def refusal(route: Route) -> str | None:
     if route.kind not in ON_OWNED:
         return f"the sandbox models {module} by rule, and its rules do not cover this operation yet"
     if route.kind == "status" and own.status_field is None:
-        return f"a {own.thing.lower()}'s status is the {module} rules' to change: the books read it"
+        article = "an" if own.thing[0].lower() in "aeiou" else "a"
+        return f"{article} {own.thing.lower()}'s status is the {module} rules' to change: the books read it"
     return None
 
 
