@@ -8,7 +8,8 @@ ZohoBooks.settings, bank accounts ZohoBooks.banking, the chart of accounts ZohoB
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 from zbmcp.sandbox.rules import (
@@ -40,12 +41,13 @@ class Operation:
     body: Body = "none"
     needs_org: bool = True
     param_patterns: tuple[tuple[str, str], ...] = ()  # a parameter narrower than one path segment
-    pattern: re.Pattern[str] = field(init=False, compare=False, repr=False)
 
-    def __post_init__(self) -> None:
+    @cached_property
+    def pattern(self) -> re.Pattern[str]:
+        # compiled on first use: the sandbox has ~560 routes, a request tries a few of them
         narrow = dict(self.param_patterns)
         regex = re.sub(r"\{(\w+)\}", lambda m: f"(?P<{m[1]}>{narrow.get(m[1], '[^/]+')})", self.template)
-        object.__setattr__(self, "pattern", re.compile(f"^{regex}$"))
+        return re.compile(f"^{regex}$")
 
     @property
     def key(self) -> str:
