@@ -157,7 +157,8 @@ def child_append(path: str, count: int, sync: str) -> None:
 
 
 def bench_processes(folder: Path, counts: list[int], per_process: int) -> dict[str, Any]:
-    from zbmcp.audit.chain import head_path, verify
+    from zbmcp.audit.chain import head_path
+    from zbmcp.audit.verify import verify
 
     results: dict[str, Any] = {}
     for sync in ("none", "writes"):

@@ -141,6 +141,32 @@ async def test_the_audit_page_says_when_the_hash_chain_is_broken(console_config,
     assert 'class="chain broken"' in page.text
 
 
+async def test_the_audit_page_says_what_the_chain_cannot_prove_and_when_the_log_is_gone(console_config,
+                                                                                      sandbox):
+    loaded = console_config()
+    path = loaded.audit_path
+
+    async def page_saying(http: httpx2.AsyncClient, base: str, text: str) -> str:
+        with anyio.fail_after(20):
+            while text not in (page := await http.get(f"{base}/console/audit")).text:
+                await anyio.sleep(0.05)  # verified in the background: the page shows the latest result
+        return page.text
+
+    async with running(loaded, sandbox, audit=AuditLog(path)) as runtime, serving(runtime) as server:
+        async with httpx2.AsyncClient() as http:
+            await sign_in(http, server.url)
+            intact = await page_saying(http, server.url, "Hash chain intact")
+            (path.parent / f".{path.name}.chain").unlink()  # the chain file removed
+            unproven = await page_saying(http, server.url, "not proven complete")
+            path.unlink()  # and the log
+            gone = await page_saying(http, server.url, "Hash chain broken")
+    assert 'class="chain intact"' in intact
+    assert 'class="chain unproven"' in unproven and ".audit.jsonl.chain, the chain file zbmcp keeps beside " \
+        "the log, is gone" in unproven
+    assert 'class="chain broken"' not in unproven and "Hash chain intact" not in unproven
+    assert 'class="chain broken"' in gone and "the audit log and its chain file are gone" in gone
+
+
 async def test_the_access_page_names_the_revision_the_server_runs_not_the_file_edited_since(console_config,
                                                                                              sandbox):
     """`zbmcp agent key` edits the file while the server runs the config it loaded: the page must name the

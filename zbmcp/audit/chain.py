@@ -16,21 +16,23 @@ log's inode and size after that append) is kept in a small file next to the log,
 exclusive lock every appender holds from reading the head to writing the record. The log itself stays the
 authority: when it does not end where the head says (another writer, a crash between the two writes), the
 last record of the log is read instead; when it is empty (just rotated), the chain continues from the head.
+A write cut off midway (a full disk) leaves a torn line at the end: the next writer seals it
+(zbmcp.audit.repairs) before it goes on. zbmcp.audit.verify reads the chain back.
 """
 
 from __future__ import annotations
 
 import contextlib
-import gzip
 import hashlib
 import json
 import os
 import re
 import stat
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from zbmcp.audit import repairs
 
 try:
     import fcntl
@@ -88,23 +90,44 @@ class ChainWriter:
         self._head_fd: int | None = None
 
     def append(self, fields: dict[str, Any], *, durable: bool) -> int:
-        """Seal `fields` as the next record of the chain and append it to the log; returns its seq.
+        """Seal `fields` as the next record of the chain and append it to the log; returns its seq. A torn
+        line left by a write cut off midway is sealed first, in the same write.
 
         Raises OSError (or ValueError for a log that is not a regular file) when the record cannot be written.
         """
+        seq = self._write(fields, durable=durable)
+        assert seq is not None
+        return seq
+
+    def seal_torn(self) -> int | None:
+        """Seal the torn lines at the end of the log, if any (a start after a full disk): the sealing record's
+        seq, or None when nothing was torn. Raises as `append` does."""
+        return self._write(None, durable=True)
+
+    def _write(self, fields: dict[str, Any] | None, *, durable: bool) -> int | None:
         head_fd = self._locked_head()
         try:
             fd, info = self._current_log()
-            head = _parse_head(os.pread(head_fd, _HEAD_SIZE, 0))
-            previous, needs_newline = _previous(fd, info, head)
-            line, digest = seal(fields, previous.seq + 1, previous.hash)
-            data = (b"\n" if needs_newline else b"") + line + b"\n"
+            head = parse_head(os.pread(head_fd, _HEAD_SIZE, 0))
+            tail = _tail(fd, info, head)
+            records = []
+            if head is None and tail.last.seq > 0:  # the chain file was deleted (or damaged) meanwhile
+                records.append(repairs.chain_file_fields(head_path(self.log).name, tail.last.seq))
+            if tail.torn:
+                records.append(repairs.seal_fields(tail.torn, tail.last.seq))
+            if fields is not None:
+                records.append(fields)
+            if not records:
+                return None
+            data, last = _chained_lines(records, tail.last)
+            if tail.needs_newline:
+                data = b"\n" + data
             written = os.write(fd, data)
             if written != len(data):  # a short write: the disk filled up mid-record
                 raise OSError(f"only {written} of {len(data)} bytes of the record were written")
             if durable:
                 _sync(fd)
-            after = Head(previous.seq + 1, digest, info.st_ino, info.st_size + len(data))
+            after = Head(last.seq, last.hash, info.st_ino, info.st_size + len(data))
             os.pwrite(head_fd, _format_head(after), 0)
             return after.seq
         except BaseException:
@@ -185,7 +208,7 @@ def probe(log: Path) -> str | None:
     return None
 
 
-def _parse_head(raw: bytes) -> Head | None:
+def parse_head(raw: bytes) -> Head | None:
     """`seq hash inode size`, padded; None when empty (first use) or damaged: the
     log's last record decides."""
     try:
@@ -200,20 +223,44 @@ def _format_head(head: Head) -> bytes:
     return f"{head.seq} {head.hash} {head.inode} {head.size}".encode().ljust(_HEAD_SIZE - 1) + b"\n"
 
 
-def _previous(fd: int, info: os.stat_result, head: Head | None) -> tuple[Head, bool]:
-    """The record the next one follows, and whether the log lacks its final newline (a torn last write)."""
+@dataclass(frozen=True)
+class _Tail:
+    """Where the log ends: the record the next one follows, the torn lines after it, and whether the log lacks
+    its final newline (a write cut off midway)."""
+
+    last: Head
+    torn: list[bytes]
+    needs_newline: bool
+
+
+def _tail(fd: int, info: os.stat_result, head: Head | None) -> _Tail:
     if head is not None and (head.inode, head.size) == (info.st_ino, info.st_size):
-        return head, False
+        return _Tail(head, [], False)
     if info.st_size == 0:
-        return head or Head(0, GENESIS), False  # a new or freshly rotated file continues the chain
+        return _Tail(head or Head(0, GENESIS), [], False)  # a new or freshly rotated file continues the chain
     start = max(0, info.st_size - _TAIL_BYTES)
     tail = os.pread(fd, info.st_size - start, start)
-    needs_newline = not tail.endswith(b"\n")
-    for line in reversed(tail.splitlines()):
+    lines = tail.split(b"\n")[1 if start else 0:]  # from the middle of a file, the first is part of a line
+    torn: list[bytes] = []
+    for line in reversed(lines):
+        if not line.strip():
+            continue
         last = _chained(line)
         if last is not None:
-            return last, needs_newline
-    return head or Head(0, GENESIS), needs_newline
+            return _Tail(last, torn[::-1], not tail.endswith(b"\n"))
+        if repairs.is_torn(line):
+            torn.append(line)
+    return _Tail(head or Head(0, GENESIS), torn[::-1], not tail.endswith(b"\n"))
+
+
+def _chained_lines(records: list[dict[str, Any]], previous: Head) -> tuple[bytes, Head]:
+    """The lines of `records`, chained after `previous`, and the last of them."""
+    data = b""
+    for fields in records:
+        line, digest = seal(fields, previous.seq + 1, previous.hash)
+        data += line + b"\n"
+        previous = Head(previous.seq + 1, digest)
+    return data, previous
 
 
 def _chained(line: bytes) -> Head | None:
@@ -225,171 +272,3 @@ def _chained(line: bytes) -> Head | None:
     except (ValueError, KeyError, TypeError):
         return None
     return Head(seq, digest) if isinstance(seq, int) else None
-
-
-# -- verifying -------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Verification:
-    """What `zbmcp audit verify` found. `problem` names the first break in the chain, if any."""
-
-    records: int = 0
-    first_seq: int | None = None
-    last_seq: int | None = None
-    last_hash: str | None = None
-    problem: str | None = None
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def intact(self) -> bool:
-        return self.problem is None
-
-
-@dataclass(frozen=True)
-class _Line:
-    file: str
-    number: int
-    raw: bytes
-
-    @property
-    def where(self) -> str:
-        return f"{self.file} line {self.number}"
-
-
-def log_files(log: Path) -> list[Path]:
-    """The log and its rotated siblings (NAME.1, NAME.2.gz, NAME-20261125...), oldest first."""
-    siblings = [p for p in log.parent.glob(f"{log.name}?*") if p.is_file() and p.name != head_path(log).name]
-    files = [*siblings, log] if log.exists() else siblings
-    return sorted(files, key=first_seq)
-
-
-def first_seq(path: Path) -> float:
-    for line in _lines(path):
-        head = _chained(line.raw)
-        if head is not None:
-            return head.seq
-    return float("inf")
-
-
-def _lines(path: Path) -> Iterator[_Line]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            raw = raw.rstrip(b"\n")
-            if raw.strip():
-                yield _Line(path.name, number, raw)
-
-
-def verify(files: Sequence[Path], *, head: Path | None = None,
-           anchor: tuple[int, str] | None = None) -> Verification:
-    """Walk the records of `files` (oldest first) and report the first edited, removed or reordered one."""
-    result = Verification()
-    lines = [line for path in files for line in _lines(path)]
-    links = [_chained(line.raw) for line in lines]
-    seqs = {link.seq for link in links if link is not None}
-    expected: Head | None = None
-    previous: _Line | None = None
-    for line, link in zip(lines, links, strict=True):
-        if link is None:
-            if expected is None and not _claims_a_place(line.raw):  # written before the chain began
-                result.notes.append(f"{line.where} is not part of the chain (written before it "
-                                    "began); not checked")
-                continue
-            result.problem = _damaged(line)
-            return result
-        if expected is None:
-            if link.seq != 1:
-                result.notes.append(f"the chain starts at record {link.seq} ({line.where}): "
-                                    "earlier files were not given, so what came before is not checked")
-            result.first_seq = link.seq
-        elif link.seq != expected.seq + 1:
-            result.problem = _out_of_place(line, link.seq, expected.seq, seqs, previous)
-            return result
-        elif _prev(line.raw) != expected.hash:
-            result.problem = (f"record {expected.seq} ({previous.where if previous else '?'}) was edited and "
-                              f"re-hashed: record {link.seq} ({line.where}) was chained to a different "
-                              "version of it")
-            return result
-        expected, previous = link, line
-        result.records += 1
-    if expected is not None:
-        result.last_seq, result.last_hash = expected.seq, expected.hash
-    _check_head(result, head)
-    if anchor is not None and result.problem is None:
-        _check_anchor(result, lines, links, anchor)
-    return result
-
-
-def _claims_a_place(raw: bytes) -> bool:
-    """Whether a line that does not verify at least looks like a chained record (so it was edited)."""
-    return b'"hash"' in raw or b'"seq"' in raw or b'"prev"' in raw
-
-
-def _damaged(line: _Line) -> str:
-    try:
-        record = json.loads(line.raw)
-    except ValueError:
-        return f"{line.where} is not a whole record: it was damaged or edited"
-    seq = record.get("seq") if isinstance(record, dict) else None
-    if isinstance(seq, int):
-        return f"record {seq} ({line.where}) was edited: its content no longer matches its hash"
-    return f"{line.where} was inserted into the chain: it carries no seq and hash"
-
-
-def _out_of_place(line: _Line, seq: int, last: int, seqs: set[int], previous: _Line | None) -> str:
-    missing = last + 1
-    after = f"after record {last} ({previous.where})" if previous else ""
-    if seq <= last:
-        return f"records out of order: record {seq} ({line.where}) comes {after}"
-    if missing in seqs:
-        return f"records out of order: record {seq} ({line.where}) comes {after}, before record {missing}"
-    gap = f"record {missing} was" if seq == missing + 1 else f"records {missing} to {seq - 1} were"
-    return (f"{gap} removed: the chain jumps from record {last} ({previous.where if previous else '?'}) "
-            f"to {seq}")
-
-
-def _prev(raw: bytes) -> str | None:
-    try:
-        value = json.loads(raw).get("prev")
-    except (ValueError, AttributeError):
-        return None
-    return value if isinstance(value, str) else None
-
-
-def _check_head(result: Verification, head_file: Path | None) -> None:
-    """The head file remembers the last record written: a log that ends earlier lost its tail."""
-    if head_file is None or not head_file.is_file() or result.problem is not None:
-        return
-    try:
-        head = _parse_head(head_file.read_bytes())
-    except OSError:
-        head = None
-    if head is None:
-        result.notes.append(f"{head_file} is unreadable, so a cut-off end of the log cannot be "
-                            "detected from it")
-        return
-    seq, digest = head.seq, head.hash
-    last = result.last_seq or 0
-    if seq > last:
-        cut = f"record {seq} was" if seq == last + 1 else f"records {last + 1} to {seq} were"
-        result.problem = (f"the log ends at record {last}, but zbmcp last wrote record {seq} (per "
-                          f"{head_file.name}): {cut} removed from the end")
-    elif seq == last and result.last_hash is not None and digest != result.last_hash:
-        result.problem = f"record {seq}, the last one, is not the record zbmcp wrote (per {head_file.name})"
-
-
-def _check_anchor(result: Verification, lines: list[_Line], chained: list[Head | None],
-                  anchor: tuple[int, str]) -> None:
-    seq, digest = anchor
-    for line, link in zip(lines, chained, strict=True):
-        if link is not None and link.seq == seq:
-            if link.hash != digest:
-                result.problem = (f"record {seq} ({line.where}) is not the one anchored: the log "
-                                  "was rewritten from there on (or the anchor is wrong)")
-            return
-    if result.first_seq is not None and seq < result.first_seq:
-        result.notes.append(f"the anchor (record {seq}) is in a file that was not given")
-        return
-    result.problem = (f"the anchored record {seq} is missing: the log was cut short "
-                      f"(it ends at {result.last_seq})")

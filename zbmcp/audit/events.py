@@ -9,6 +9,7 @@ import json
 import re
 from typing import Any, get_args
 
+from zbmcp.audit import repairs
 from zbmcp.audit.oauth import Event as OAuthStep
 
 CALLS = "call"  # tool calls carry no "event" field
@@ -19,6 +20,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
     "oauth": ("OAuth sign-in", "every OAuth sign-in step"),
     "console": ("Console", "every console sign-in, sign-out and refusal"),
     "approval": ("Approvals", "every approval requested or decided"),
+    "audit": ("The audit log", "every note about the log itself"),
 }
 
 # Every step zbmcp writes, by family (the OAuth steps come from the type its writer is checked against).
@@ -26,6 +28,7 @@ STEPS: dict[str, list[str]] = {
     "oauth": [f"oauth.{step}" for step in get_args(OAuthStep)],
     "console": ["console.sign_in", "console.sign_out", "console.refused"],
     "approval": ["approval.requested", "approval.decided"],
+    "audit": [repairs.TORN, repairs.CHAIN_FILE],  # what happened to the log file itself
 }
 
 

@@ -180,20 +180,38 @@ class AuditLog:
         with self._lock:
             try:
                 if self.path is not None:
-                    if self._chain is None or self._chain.log != self.path:
-                        self._chain = audit_chain.ChainWriter(self.path)
-                    self._chain.append(record.fields(), durable=durable)
+                    self._writer(self.path).append(record.fields(), durable=durable)
                 else:
                     stream = self._stream or sys.stderr
                     stream.write(record.to_json() + "\n")
                     stream.flush()
             except (OSError, ValueError) as exc:
-                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
                 raise AuditUnavailable(
-                    f"zbmcp could not write the audit record ({reason}), so the call was refused and "
+                    f"zbmcp could not write the audit record ({_reason(exc)}), so the call was refused and "
                     "nothing was sent to Zoho. The operator must fix the audit log (audit.path: a writable "
                     "file on a disk with room); try again once it is fixed."
                 ) from None
+
+    def open(self) -> str | None:
+        """At start-up: why records cannot be written, or None once the log is ready. A torn line that a full
+        disk left at its end is sealed now, with a record that says so."""
+        problem = self.problem()
+        if problem is not None or self.path is None:
+            return problem
+        with self._lock:
+            try:
+                seq = self._writer(self.path).seal_torn()
+            except (OSError, ValueError) as exc:
+                return f"a torn line at its end could not be sealed ({_reason(exc)})"
+        if seq is not None:
+            log.warning("the audit log ended with a line cut off midway (a full disk?); sealed by record %d",
+                        seq)
+        return None
+
+    def _writer(self, path: Path) -> audit_chain.ChainWriter:
+        if self._chain is None or self._chain.log != path:
+            self._chain = audit_chain.ChainWriter(path)
+        return self._chain
 
     def problem(self) -> str | None:
         """Why records cannot be written right now (for /healthz and start-up), or None."""
@@ -205,6 +223,10 @@ class AuditLog:
                 log.info("the audit log can be written again")
             self._last_problem = problem
         return problem
+
+
+def _reason(exc: OSError | ValueError) -> str:
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
 
 
 # -- reading -----------------------------------------------------------------------------------------------

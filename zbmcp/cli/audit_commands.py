@@ -26,13 +26,15 @@ def add_audit(commands: Commands) -> None:
         "verify",
         help="Check the audit log's hash chain; name the first edited, removed or reordered record.",
         description="Check the audit log's hash chain (the configured file and its rotated siblings, or the "
-                    "FILES given) and name the first edited, removed or reordered record. Exit status 1 if "
-                    "it is broken.")
+                    "FILES given) and name the first edited, removed or reordered record, records cut off "
+                    "either end, and what the files cannot prove. Exit status 1 if it is broken (with "
+                    "--anchor: or anything is missing).")
     verify.set_defaults(run=_audit_verify)
     verify.add_argument("files", nargs="*", metavar="FILE", help="audit files to check instead (any order)")
     verify.add_argument("--anchor", metavar="SEQ:HASH",
                         help="a head printed by an earlier verify, kept elsewhere: proves the log still "
-                             "holds that record unchanged")
+                             "holds records 1 to SEQ unchanged, and fails on anything missing (the log, its "
+                             "chain file, records at either end, a rotated file)")
     verify.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=CONFIG_HELP)
     verify.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
     audit.usage = shows + "\n       " + verify.format_usage().removeprefix("usage: ").rstrip()

@@ -12,6 +12,7 @@ from typing import Any, TextIO
 
 from zbmcp.audit import chain as audit_chain
 from zbmcp.audit import events as audit_events
+from zbmcp.audit import verify as audit_verify
 from zbmcp.audit.log import read_calls
 from zbmcp.audit.query import parse_since
 from zbmcp.core.config import LoadedConfig
@@ -89,35 +90,71 @@ def printable(text: str) -> str:
 
 def verify_audit(loaded: LoadedConfig | None, files: list[str], *, anchor: str | None,
                  out: TextIO = sys.stdout) -> bool:
-    """`zbmcp audit verify`: True when the chain is intact. Prints what was checked and the head to anchor."""
-    path = loaded.audit_path if loaded is not None else None
+    """`zbmcp audit verify`: True when nothing was found broken (with an anchor: nothing missing either).
+    Prints what was checked, what it proves and what it cannot, and the head to anchor."""
+    anchored = _anchor(anchor) if anchor else None
+    log = loaded.audit_path if loaded is not None else None
     if files:
-        paths = sorted((Path(f).expanduser() for f in files), key=audit_chain.first_seq)
-    elif path is None:
+        paths = sorted(_given(files), key=audit_verify.first_seq)
+        beside = audit_chain.head_path(paths[-1])  # the chain file, when the newest file given is a live log
+        head = beside if beside.exists() else None
+    elif log is None:
         raise ConfigError("no audit.path in the config (the records go to stderr, unchained): nothing to "
                           "verify")
     else:
-        paths = audit_chain.log_files(path)
-    if not paths:
-        out.write(f"No audit records yet ({path} does not exist).\n")
-        return True
-    missing = [str(p) for p in paths if not p.is_file()]
-    if missing:
-        raise ConfigError(f"no such file: {', '.join(missing)}")
-    result = audit_chain.verify(paths, head=audit_chain.head_path(path) if path and not files else None,
-                                anchor=_anchor(anchor) if anchor else None)
-    out.write(f"Checked {', '.join(str(p) for p in paths)}: {result.records} chained records")
-    out.write(f" ({result.first_seq} to {result.last_seq}).\n" if result.records else ".\n")
+        paths, head = audit_verify.log_files(log), audit_chain.head_path(log)
+    result = audit_verify.verify(paths, head=head, anchor=anchored)
+    _report(result, paths, log, anchored, out)
+    return result.intact
+
+
+def _given(files: list[str]) -> list[Path]:
+    paths = [Path(f).expanduser() for f in files]
+    for path in paths:
+        if not path.exists():
+            raise ConfigError(f"no such file: {path}; name audit files that exist, or leave out FILE to "
+                              "check the configured log")
+        if not path.is_file():
+            raise ConfigError(f"{path} is not a file: name the audit log and its rotated files")
+        try:
+            path.open("rb").close()
+        except OSError as exc:
+            raise ConfigError(f"{path} cannot be read ({exc.strerror}): run as a user who may read "
+                              "it") from None
+    return paths
+
+
+def _report(result: audit_verify.Verification, paths: list[Path], log: Path | None,
+            anchored: tuple[int, str] | None, out: TextIO) -> None:
+    if paths:
+        out.write(f"Checked {', '.join(str(p) for p in paths)}: {result.records} chained records")
+        out.write(f" ({result.first_seq} to {result.last_seq}).\n" if result.records else ".\n")
+    else:
+        out.write(f"No audit file: {log} does not exist, nor does a rotated copy of it.\n")
     for note in result.notes:
         out.write(f"Note: {printable(note)}\n")
     if result.problem is not None:
         out.write(f"BROKEN: {printable(result.problem)}.\n")
-        return False
-    if result.last_seq is not None:
-        out.write(f"Intact. Head: {result.last_seq}:{result.last_hash}\n"
-                  "Keep the head somewhere else (another machine, a ticket): `zbmcp audit verify --anchor "
-                  "SEQ:HASH` later proves the log was neither cut short nor rewritten up to it.\n")
-    return True
+    gone = "MISSING" if result.anchored else "Not proven"
+    for item in result.missing:
+        out.write(f"{gone}: {printable(item)}.\n")
+    for item in result.unproven:
+        out.write(f"Not proven: {printable(item)}.\n")
+    if result.last_seq is None and result.proven:
+        out.write("No audit records yet.\n")
+    if not result.intact or result.last_seq is None:
+        return
+    head_line = f"Head: {result.last_seq}:{result.last_hash}"
+    if result.proven:
+        out.write(f"Intact. {head_line}\n")
+    else:
+        out.write(f"Unbroken from record {result.first_seq} to {result.last_seq}, but not proven complete "
+                  f"(above). {head_line}\n")
+    if anchored is not None:
+        out.write(f"The anchored record {anchored[0]} is in place: records 1 to {anchored[0]} are the ones "
+                  "it was taken from.\n")
+    out.write("Keep the head somewhere else (another machine, a ticket): `zbmcp audit verify --anchor "
+              "SEQ:HASH` later proves the log was neither cut short nor rewritten up to it.\n")
 
 
 def _anchor(text: str) -> tuple[int, str]:

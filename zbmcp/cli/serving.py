@@ -50,8 +50,9 @@ async def serve_config(loaded: LoadedConfig, agent: str | None, transport: str, 
 
 
 def check_audit_log(runtime: Runtime) -> None:
-    """Start-up refuses an audit log it could not write: every call would be refused anyway."""
-    problem = runtime.audit.problem()
+    """Start-up refuses an audit log it could not write: every call would be refused anyway. A torn line that
+    a full disk left at its end is sealed now."""
+    problem = runtime.audit.open()
     if problem is not None:
         from zbmcp.errors import ConfigError
 
