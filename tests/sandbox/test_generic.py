@@ -174,6 +174,24 @@ async def test_fields_zoho_does_not_document_are_dropped(books: httpx2.AsyncClie
     assert ok(await books.get(f"settings/taxes/{made['tax_id']}"))["tax"]["tax_name"] == "Levy"
 
 
+async def test_a_body_does_not_move_a_record(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
+    """Zoho's files document some records' own ids in their bodies (PUT /settings/taxes/{tax_id} takes
+    tax_id): the path says which record it is and where it lives, never the body."""
+    view = sandbox.store(ORG)
+    first, second = list(view.generic("/settings/taxes"))[:2]
+    ok(await books.put(f"settings/taxes/{first}", json={"tax_id": second, "tax_name": "Renamed"}))
+    assert view.generic("/settings/taxes")[first]["tax_id"] == first
+    assert view.generic("/settings/taxes")[second]["tax_name"] != "Renamed"
+    project = seeded_project(sandbox)
+    other = ok(await books.post("projects", json={
+        "project_name": "Other", "customer_id": view.contact_id("Globex Ltd"),
+        "billing_type": "fixed_cost_for_project", "user_id": sandbox.default_user_id}), 201)["project"]
+    task = ok(await books.post(f"projects/{project}/tasks", json={"task_name": "Review",
+                                                                "project_id": other["project_id"]}), 201)
+    assert task["task"]["project_id"] == project
+    assert task["task"]["task_id"] in view.generic("/projects/{}/tasks", project)
+
+
 async def test_a_record_is_found_only_under_its_parent(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     project = seeded_project(sandbox)
     other = ok(await books.post(f"projects/{project}/clone", json={"project_name": "Copy"}))["project"]

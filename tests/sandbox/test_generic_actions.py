@@ -64,7 +64,9 @@ async def test_emails_go_to_the_outbox(books: httpx2.AsyncClient, sandbox: Sandb
     ok(await books.post(f"salesorders/{order}/email", json={"to_mail_ids": ["buyer@acme.example"],
                                                            "subject": "Your order"}), 201)
     ok(await books.post(f"contacts/{view.contact_id('Globex Ltd')}/email", json={}))
-    [order_email, contact_email] = sandbox.outbox
+    ok(await books.post(f"contacts/{view.contact_id('Globex Ltd')}/statements/email", json={}))
+    [order_email, contact_email, statement] = sandbox.outbox
+    assert (contact_email.document_type, statement.document_type) == ("contact", "statement")
     assert (order_email.document_type, order_email.document_id, order_email.to, order_email.subject) == \
         ("salesorder", order, ["buyer@acme.example"], "Your order")
     assert contact_email.to == ["hank.scorpio@globex.example"]  # no to_mail_ids: the primary address
@@ -72,10 +74,10 @@ async def test_emails_go_to_the_outbox(books: httpx2.AsyncClient, sandbox: Sandb
     assert error(await books.post(f"contacts/{initech}/email", json={}), 400, 4) == "to_mail_ids is required."
     assert error(await books.post(f"salesorders/{order}/email", json={"to_mail_ids": ["not-an-address"]}),
                  400, 2) == "Invalid value passed for to_mail_ids"
-    assert len(sandbox.outbox) == 2
+    assert len(sandbox.outbox) == 3
     content = ok(await books.get(f"invoices/{view.invoice_id('INV-000002')}/email"))["data"]
     assert content["to_contacts"] == [{"email": "hank.scorpio@globex.example", "selected": True}]
-    assert "INV-000002" in content["subject"] and len(sandbox.outbox) == 2  # reading it sends nothing
+    assert "INV-000002" in content["subject"] and len(sandbox.outbox) == 3  # reading it sends nothing
 
 
 async def test_inviting_a_user_emails_them(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:

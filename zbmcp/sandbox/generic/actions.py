@@ -83,11 +83,20 @@ def email(route: Route, call: Call) -> Reply:
     resource = of(route)
     subject, text = _default_message(call.org, resource, record)
     call.env.outbox.append(OutboxEmail(
-        organization_id=call.org.organization_id, document_type=resource.record_key,
+        organization_id=call.org.organization_id, document_type=_document_type(route, resource),
         document_id=records.id_of(resource, record), document_number=_number(resource, record), to=to,
         cc=fields.emails(data, "cc_mail_ids") or [], subject=fields.text(data, "subject") or subject,
         body=fields.text(data, "body") or text, at=call.env.clock()))
     return Reply(route.status, route.message)
+
+
+def _document_type(route: Route, resource: Resource) -> str:
+    """What the email is about: a payment reminder or a statement, else the record itself ("salesorder")."""
+    if route.path.endswith("/paymentreminder"):
+        return "payment_reminder"
+    if route.path.endswith("/statements/email"):
+        return "statement"
+    return resource.record_key
 
 
 def email_content(route: Route, call: Call) -> Reply:

@@ -3,7 +3,7 @@
 Required fields (on a create) are 400 code 4 "<field> is required." (inside arrays: "line_items[1].amount
 is required."); a value of the wrong JSON type, a date that is not yyyy-mm-dd, or a reference to a record that
 does not exist is 400 code 2 "Invalid value passed for <field>". Fields the file does not document are
-dropped, as Zoho ignores them.
+dropped, as Zoho ignores them, and so are a record's own id and its parents' (a body does not move a record).
 """
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ def clean(route: Route, store: OrgStore, body: dict[str, Any] | None, *, creatin
         if name in records.REFERENCES:
             records.reference(store, name, value)
         kept[name] = value
+    if route.resource is not None:
+        for name in records.identity(route.resource):
+            kept.pop(name, None)
     return kept
 
 

@@ -75,6 +75,17 @@ def resource(path: str) -> Resource:
     return RESOURCES[path]
 
 
+def identity(of: Resource) -> set[str]:
+    """The fields that say which record this is and where it lives: its id and its parents' ids. No body
+    sets them (Zoho's files document tax_id in PUT /settings/taxes/{tax_id}'s body, for one)."""
+    names = {of.id_field}
+    current = of
+    while current.parent is not None and current.parent in RESOURCES:
+        current = RESOURCES[current.parent]
+        names.add(current.id_field)
+    return names
+
+
 def id_of(of: Resource, record: Record) -> str:
     """A record's id (a rule module may name its id field otherwise than Zoho's path does)."""
     own = OWNED.get(of.path)
