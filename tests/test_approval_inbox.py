@@ -99,7 +99,7 @@ async def test_a_hosted_agent_cannot_approve_its_own_call_by_any_mcp_message(mak
             first = await modern.session.call_tool("email_invoice", arguments, allow_input_required=True)
             assert isinstance(first, types.InputRequiredResult)
             assert not first.input_requests  # nothing for the client to answer: an operator decides
-            ticket = runtime.approvals.issue("mailer", runtime.specs["email_invoice"], arguments)
+            ticket = await runtime.approvals.issue("mailer", runtime.specs["email_invoice"], arguments)
             attempts = [
                 # an elicitation "accept" with zbmcp's own request_state
                 dict(input_responses={"zbmcp-approval": ACCEPT}, request_state=first.request_state),

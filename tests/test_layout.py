@@ -1,7 +1,7 @@
 """The package's folders are its layers, and every import runs one way (docs/architecture.md).
 
     cli > transports > console, oauth_server > calls > sandbox > zoho > state > core, audit
-        > files, listen > errors
+        > files, listen, proxies > errors
 
 A module may import its own part and any part below it; never a part above it, nor a peer on its own level
 (console and oauth_server; core and audit). The sandbox is the Zoho Books emulator: it imports nothing of
@@ -35,6 +35,7 @@ LEVELS = {
     "errors": 0,
     "files": 1,
     "listen": 1,
+    "proxies": 1,  # who is asking behind trusted proxies: the console's and the OAuth server's
     "__init__": 1,  # zbmcp/__init__.py: the version
     "__main__": 10,  # python -m zbmcp: the CLI's entry
 }

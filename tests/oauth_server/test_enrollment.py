@@ -11,6 +11,7 @@ import httpx2
 import pytest
 
 from tests.conftest import environ
+from tests.redis_server import RedisServer
 from tests.oauth_server.conftest import (
     ALICE,
     MALLORY,
@@ -102,7 +103,7 @@ async def test_a_tampered_or_expired_link_is_refused(make_config, sandbox, home,
             answer = await http.get(forged)
     assert answer.status_code == 400 and "not valid" in answer.text
     links = EnrollmentLinks(b"k" * 32, "https://zbmcp.example.com", clock=lambda: 1_000_000.0)
-    token = links.create("bookkeeper", hours=1).split("t=")[1]
+    token = links.create("bookkeeper", epoch="e", hours=1).split("t=")[1]
     later = EnrollmentLinks(b"k" * 32, "https://zbmcp.example.com", clock=lambda: 1_000_000.0 + 3601)
     with pytest.raises(InvalidLink, match="expired"):
         later.read(token)
@@ -186,3 +187,34 @@ async def test_another_site_cannot_post_an_enrollment_for_someone(make_config, s
     assert "location" not in answer.headers
     assert [e["rule"] for e in zb.events("enroll")] \
         == ["the enrollment form was not sent from the page that shows it"]
+
+
+async def test_a_used_link_stays_used_after_redis_restarts_without_persistence(
+        make_config, sandbox, operator, own_redis: RedisServer):
+    redis = {"backend": "redis", "url": own_redis.url, "encryption_key": "k" * 40}
+    async with connector(make_config, sandbox, AGENTS, state_config=redis) as zb:
+        config = zb.runtime.config.source.file
+        _, link, _ = await operator("oauth", "enroll", "--agent", "bookkeeper", "--config", config)
+        _, unused, _ = await operator("oauth", "enroll", "--agent", "bookkeeper", "--config", config)
+        enrolled = await enroll(link, ALICE)
+        sams = Browser()
+        invitation = await sams.go(unused)  # the page is open when Redis restarts
+        own_redis.stop()  # it kept nothing on disk: the record that the link was used is gone
+        own_redis.start()
+        async with httpx2.AsyncClient(timeout=10) as mallory:
+            used_again = await mallory.get(link)
+        sent = await sams.submit(invitation)
+        await sams.aclose()
+        _, fresh, _ = await operator("oauth", "enroll", "--agent", "bookkeeper", "--config", config)
+        enrolled_again = await enroll(fresh, ALICE)
+    assert enrolled.status_code == 200
+    for refused in (used_again, sent):
+        assert refused.status_code == 410, refused.text
+        assert "shared state was reset" in refused.text
+        assert "ask your zbmcp operator for a new one" in refused.text.lower()
+    assert "location" not in sent.headers  # not sent to Zoho for nothing
+    assert enrolled_again.status_code == 200  # a link made after the restart works
+    assert [(e["decision"], e.get("person"), e["rule"].split(" (")[0]) for e in zb.events("enroll")] == [
+        ("allowed", ALICE, "enrolled with a one-time link"),
+        ("denied", None, "the enrollment link was made before the State lost its records"),
+        ("allowed", ALICE, "enrolled with a one-time link")]

@@ -13,7 +13,7 @@ KEY = b"k" * 32
 
 async def test_a_ticket_approves_exactly_its_call_once(state: State):
     tickets = ApprovalTickets(KEY, state)
-    ticket = tickets.issue("bookkeeper", EMAIL, CALL)
+    ticket = await tickets.issue("bookkeeper", EMAIL, CALL)
     assert not await tickets.redeem(ticket, "bookkeeper", EMAIL, {**CALL, "to_mail_ids": ["x@evil.example"]})
     assert not await tickets.redeem(ticket, "other-agent", EMAIL, CALL)
     assert await tickets.redeem(ticket, "bookkeeper", EMAIL, CALL)
@@ -23,13 +23,14 @@ async def test_a_ticket_approves_exactly_its_call_once(state: State):
 async def test_a_ticket_expires_and_a_forged_one_is_refused(state: State):
     now = [1_000_000.0]
     tickets = ApprovalTickets(KEY, state, clock=lambda: now[0], ttl=600)
-    ticket = tickets.issue("bookkeeper", EMAIL, CALL)
+    ticket = await tickets.issue("bookkeeper", EMAIL, CALL)
     now[0] += 601
     assert not await tickets.redeem(ticket, "bookkeeper", EMAIL, CALL)
-    nonce, expires, _ = tickets.issue("bookkeeper", EMAIL, CALL).split(".")
-    assert not await tickets.redeem(f"{nonce}.{expires}.forged", "bookkeeper", EMAIL, CALL)
+    nonce, expires, epoch, _ = (await tickets.issue("bookkeeper", EMAIL, CALL)).split(".")
+    assert not await tickets.redeem(f"{nonce}.{expires}.{epoch}.forged", "bookkeeper", EMAIL, CALL)
     assert not await tickets.redeem("garbage", "bookkeeper", EMAIL, CALL)
-    assert not await tickets.redeem(f"{nonce}.{'9' * 5000}.x", "bookkeeper", EMAIL, CALL)  # no int() blow-up
+    # no int() blow-up
+    assert not await tickets.redeem(f"{nonce}.{'9' * 5000}.{epoch}.x", "bookkeeper", EMAIL, CALL)
     assert await state.items("approval-tickets-used") == {}  # nothing forged was written
 
 
@@ -37,7 +38,7 @@ async def test_replicas_sharing_a_key_accept_each_others_tickets_once(state: Sta
     asking, answering, again = (ApprovalTickets(KEY, state), ApprovalTickets(KEY, state),
                                 ApprovalTickets(KEY, state))
     stranger = ApprovalTickets(b"s" * 32, state)
-    ticket = asking.issue("bookkeeper", EMAIL, CALL)
+    ticket = await asking.issue("bookkeeper", EMAIL, CALL)
     assert not await stranger.redeem(ticket, "bookkeeper", EMAIL, CALL)
     assert await answering.redeem(ticket, "bookkeeper", EMAIL, CALL)
     assert not await again.redeem(ticket, "bookkeeper", EMAIL, CALL)

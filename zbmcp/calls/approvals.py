@@ -37,6 +37,7 @@ from zbmcp.errors import ApprovalRefused
 from zbmcp.core.manifest import ToolSpec
 from zbmcp.core.question import Question
 from zbmcp.state import State
+from zbmcp.state.single_use import use_once
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +71,9 @@ class ApprovalTickets:
     """Signs the request_state of an approval question and accepts each answered ticket once.
 
     Once means once everywhere: a used ticket is recorded in the State (zbmcp.state) until it expires, so no
-    other process, replica or restart honours it again. The key is shared the same way (runtime.approval_key),
-    so any replica accepts a ticket another one issued.
+    other process, replica or restart honours it again; and a ticket is honoured only in the State's epoch it
+    was issued in, so a State that lost that record (a Redis restarted empty) does not re-arm it. The key is
+    shared the same way (runtime.approval_key), so any replica accepts a ticket another one issued.
     """
 
     def __init__(self, key: bytes, state: State, *, ttl: float = TICKET_TTL_SECONDS,
@@ -81,26 +83,29 @@ class ApprovalTickets:
         self._ttl = ttl
         self._clock = clock
 
-    def issue(self, agent: str, spec: ToolSpec, arguments: Mapping[str, Any]) -> str:
+    async def issue(self, agent: str, spec: ToolSpec, arguments: Mapping[str, Any]) -> str:
         nonce = secrets.token_urlsafe(12)
         expires = int(self._clock() + self._ttl)
-        return f"{nonce}.{expires}.{self._mac(agent, spec, arguments, nonce, expires)}"
+        epoch = await self._state.epoch()
+        return f"{nonce}.{expires}.{epoch}.{self._mac(agent, spec, arguments, nonce, expires, epoch)}"
 
     async def redeem(self, ticket: str, agent: str, spec: ToolSpec, arguments: Mapping[str, Any]) -> bool:
-        """True once for a genuine, unexpired ticket issued for exactly this call. (StateUnavailable when the
-        State cannot say whether it was used: the call is then refused, never run on a guess.)"""
+        """True once for a genuine, unexpired ticket issued for exactly this call, in the State's present
+        epoch: one issued before the State lost its records (a Redis restarted empty) may have been used, so
+        it is refused. (StateUnavailable when the State cannot say whether it was used: the call is then
+        refused, never run on a guess.)"""
         parts = ticket.split(".")
-        if len(parts) != 3 or not parts[1].isdigit() or len(parts[1]) > 12:
+        if len(parts) != 4 or not parts[1].isdigit() or len(parts[1]) > 12:
             return False
-        nonce, expires_text, mac = parts
+        nonce, expires_text, epoch, mac = parts
         expires = int(expires_text)
         now = self._clock()
         if expires < now:
             return False
         # Checked before anything is written: a forged ticket costs the State nothing.
-        if not hmac.compare_digest(mac, self._mac(agent, spec, arguments, nonce, expires)):
+        if not hmac.compare_digest(mac, self._mac(agent, spec, arguments, nonce, expires, epoch)):
             return False
-        return await self._state.put_if_absent(USED_TICKETS, nonce, "used", ttl=expires - now + 1)
+        return await use_once(self._state, USED_TICKETS, nonce, epoch=epoch, ttl=expires - now + 1) == "first"
 
     async def keep(self, key: str) -> str | None:
         """A person's approval of the call `key` (a binding), whose call sent nothing: usable once more by the
@@ -115,8 +120,9 @@ class ApprovalTickets:
         one."""
         return await self._state.take(KEPT, key) is not None
 
-    def _mac(self, agent: str, spec: ToolSpec, arguments: Mapping[str, Any], nonce: str, expires: int) -> str:
-        canonical = json.dumps([agent, spec.name, arguments, nonce, expires], sort_keys=True,
+    def _mac(self, agent: str, spec: ToolSpec, arguments: Mapping[str, Any], nonce: str, expires: int,
+             epoch: str) -> str:
+        canonical = json.dumps([agent, spec.name, arguments, nonce, expires, epoch], sort_keys=True,
                                separators=(",", ":"), default=str)
         digest = hmac.new(self._key, canonical.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode()
@@ -163,7 +169,7 @@ async def request_approval(
             form = types.ElicitRequestFormParams(message=text, requested_schema=APPROVE_SCHEMA)
             ask = types.ElicitRequest(params=form)
             return types.InputRequiredResult(input_requests={QUESTION_KEY: ask},
-                                             request_state=tickets.issue(agent, spec, arguments))
+                                             request_state=await tickets.issue(agent, spec, arguments))
     else:
         try:
             answer = await ctx.session.elicit_form(text, APPROVE_SCHEMA)

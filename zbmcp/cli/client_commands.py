@@ -65,9 +65,14 @@ def _agent_key(args: argparse.Namespace) -> int:
 
 
 def _oauth_enroll(args: argparse.Namespace) -> int:
+    import functools
+
+    import anyio
+
     from zbmcp.oauth_server.admin import enrollment_link
 
-    link = enrollment_link(_load(args), args.agent, email=args.email, hours=args.hours)
+    link = anyio.run(functools.partial(enrollment_link, _load(args), args.agent, email=args.email,
+                                       hours=args.hours))
     print(link)
     only = f" by {args.email}" if args.email else ""
     print(f"zbmcp: send this link to the person; it can be used once{only}, within {args.hours:g} hours.",

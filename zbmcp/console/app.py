@@ -23,7 +23,7 @@ from zbmcp.console.audit_viewer import AuditViewer
 from zbmcp.console.chain import ChainStatus
 from zbmcp.console.checks import RequestChecks
 from zbmcp.console.pages import PREFIX, Pages, Refused, with_security_headers
-from zbmcp.console.proxies import TrustedProxies
+from zbmcp.proxies import TrustedProxies
 from zbmcp.console.sessions import Sessions, SignInGuard
 from zbmcp.console.sign_in import SignIn
 

@@ -15,7 +15,7 @@ from starlette.types import Send
 
 from zbmcp.audit.log import AuditEvent, now_iso
 from zbmcp.calls.runtime import Runtime
-from zbmcp.console.proxies import TrustedProxies
+from zbmcp.proxies import TrustedProxies
 from zbmcp.console.sessions import Session
 from zbmcp.errors import AuditUnavailable
 from zbmcp.state import StateUnavailable

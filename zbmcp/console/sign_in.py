@@ -15,7 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from zbmcp.calls.runtime import Runtime
 from zbmcp.console.checks import RequestChecks
 from zbmcp.console.pages import PREFIX, Pages, Refused, unavailable
-from zbmcp.console.proxies import TrustedProxies
+from zbmcp.proxies import TrustedProxies
 from zbmcp.console.sessions import SESSION_COOKIE, Session, Sessions, SignInGuard
 from zbmcp.core.credentials import DUMMY_HASH, key_hash, verify_secret
 from zbmcp.state import StateUnavailable

@@ -43,6 +43,17 @@ class ClientMetadataDocuments(Section):
     ca_file: str | None = None  # extra CA certificates to trust when fetching them (relative to this file)
 
 
+class Registration(Section):
+    """Dynamic client registration (RFC 7591) is open to anyone, signed in or not: what strangers can make
+    zbmcp keep is bounded. A registration no person has signed in with yet is "unused"."""
+
+    per_address: int = Field(default=20, ge=1, le=100_000)  # from one address (IPv6: one /64) per window
+    in_all: int = Field(default=200, ge=1, le=1_000_000)  # from everyone together per window
+    window_minutes: float = Field(default=10, gt=0, le=24 * 60)
+    unused_days: float = Field(default=7, gt=0, le=365)  # an unused registration is forgotten after this
+    max_unused: int = Field(default=1000, ge=1, le=100_000)  # kept at most; past it the oldest unused go
+
+
 class OAuth(Section):
     """zbmcp as the authorization server of remote MCP clients; people sign in with Zoho."""
 
@@ -52,6 +63,7 @@ class OAuth(Section):
     access_token_seconds: int = Field(default=600, ge=60, le=3600)
     refresh_token_days: int = Field(default=30, ge=1, le=365)
     dynamic_registration: bool = True  # RFC 7591, for clients older than Client ID Metadata Documents
+    registration: Registration = Registration()
     client_metadata_documents: ClientMetadataDocuments = ClientMetadataDocuments()
     # Signs enrollment links; replicas must share it. Unset: a key file under $ZBMCP_HOME/oauth.
     enrollment_secret: SecretStr | None = None

@@ -7,7 +7,7 @@ import datetime as dt
 from zbmcp.core.config import LoadedConfig
 from zbmcp.errors import ConfigError
 from zbmcp.oauth_server.records import Records
-from zbmcp.oauth_server.enrollment import EnrollmentLinks, enrollment_key
+from zbmcp.oauth_server.enrollment import EnrollmentLinks, check_hours, enrollment_key
 from zbmcp.oauth_server.people import People
 from zbmcp.oauth_server.settings import ServerSettings, server_settings
 from zbmcp.oauth_server.tokens import TokenService
@@ -23,15 +23,23 @@ def _settings(loaded: LoadedConfig) -> ServerSettings:
     return settings
 
 
-def enrollment_link(loaded: LoadedConfig, agent: str, *, email: str | None, hours: float) -> str:
+async def enrollment_link(loaded: LoadedConfig, agent: str, *, email: str | None, hours: float) -> str:
+    """A link bound to the State's epoch, so the State is opened: should it lose the record of the link's
+    use (a Redis restarted empty), the link is refused rather than re-armed."""
     settings = _settings(loaded)
     if agent not in loaded.config.agents:
         raise unknown_agent(agent, loaded.config.agents)
     try:
-        return EnrollmentLinks(enrollment_key(loaded), settings.issuer).create(agent, email=email,
-                                                                               hours=hours)
+        check_hours(hours)
     except ValueError as exc:
         raise ConfigError(f"--hours: {exc}") from None
+    links = EnrollmentLinks(enrollment_key(loaded), settings.issuer)
+    state = open_state(loaded.config.state, loaded.home)
+    try:
+        epoch = await state.epoch()
+    finally:
+        await state.aclose()
+    return links.create(agent, epoch=epoch, email=email, hours=hours)
 
 
 async def people_lines(loaded: LoadedConfig) -> list[str]:

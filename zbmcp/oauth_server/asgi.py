@@ -1,9 +1,11 @@
-"""Two ASGI tools the OAuth edge needs around other apps: read a request body and hand it on unchanged, and
-see the response another app sends (to audit it, or to add RFC 9207's `iss` to an error redirect)."""
+"""ASGI tools the OAuth edge needs around other apps: read a request body and hand it on unchanged, see the
+response another app sends (to audit it, or to add RFC 9207's `iss` to an error redirect), and answer in
+JSON."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import json
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from starlette.types import Message, Receive, Send
@@ -62,3 +64,13 @@ def capturing(send: Send, captured: Captured, *, body_limit: int = 16384,
         await send(message)
 
     return wrapped
+
+
+async def send_json(send: Send, status: int, payload: dict[str, str],
+                    headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
+    """An answer of the OAuth endpoints' kind: JSON, never cached."""
+    body = json.dumps(payload).encode()
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"no-store"), *headers]})
+    await send({"type": "http.response.body", "body": body})

@@ -36,6 +36,8 @@ MAX_URL_CHARS = 1000
 TIMEOUT_SECONDS = 5.0
 CACHE_SECONDS = (60, 3600)  # bounds on how long a fetched document is trusted
 NAMESPACE = "oauth_client_documents"
+# Any public host can publish documents: the cache keeps this many at most (the rest are fetched again).
+MAX_CACHED = 1000
 _SHARED_SECRET_METHODS = {"client_secret_post", "client_secret_basic", "client_secret_jwt"}
 
 
@@ -227,5 +229,5 @@ class ClientDocuments:
         document, seconds = await fetch_document(client_id, self.policy, ca_file=self._ca_file)
         client = client_from_document(client_id, document)
         await self._store.put(NAMESPACE, client_id, client.model_dump(mode="json", exclude_none=True),
-                              ttl=seconds)
+                              ttl=seconds, most=MAX_CACHED)
         return client

@@ -4,10 +4,12 @@ zbmcp's provider, the sign-in and consent pages, the two metadata documents, and
     GET  /.well-known/oauth-protected-resource     RFC 9728: this resource and its authorization server
     GET  /.well-known/oauth-authorization-server   RFC 8414 (+ CIMD support, RFC 9207 iss)
     GET  /authorize  POST /token  POST /revoke  [POST /register]     the SDK's handlers
+    (doors.py bounds what strangers can make /authorize and /register keep)
     /oauth/sign-in, /oauth/zoho/callback, /oauth/consent, /oauth/enroll      signin.py
 
 Every refusal at /authorize, /token, /register and /revoke is audited with the error the client was given and
-the reason found underneath; error redirects carry `iss` as well as successful ones.
+the reason found underneath (the doors' own, at most ten a window); error redirects carry `iss` as well as
+successful ones.
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from zbmcp.audit.log import shorten
 from zbmcp.core.config import PER_USER
-from zbmcp.oauth_server.asgi import Captured, buffer_body, capturing
+from zbmcp.oauth_server.asgi import Captured, buffer_body, capturing, send_json
 from zbmcp.audit.oauth import AuthAudit, Event, collecting_notes
 from zbmcp.oauth_server.cimd import ClientDocuments
 from zbmcp.oauth_server.clients import ClientRegistry
+from zbmcp.oauth_server.doors import Door, authorization_rules, registration_rules
 from zbmcp.oauth_server.enrollment import EnrollmentLinks, enrollment_key
 from zbmcp.oauth_server.people import People
 from zbmcp.oauth_server.provider import ZbmcpAuthProvider
@@ -42,6 +45,7 @@ from zbmcp.oauth_server.signin import SignInFlow, ZohoSignIn
 from zbmcp.oauth_server.records import Records
 from zbmcp.oauth_server.tokens import TokenService
 from zbmcp.calls.runtime import Runtime
+from zbmcp.proxies import TrustedProxies
 
 _AUDITED: Mapping[str, Event] = {"/authorize": "authorize", "/token": "token", "/register": "register",
                                  "/revoke": "revoke"}
@@ -76,7 +80,9 @@ class OAuthEdge:
                                    refresh_seconds=settings.refresh_seconds, clock=clock)
         documents = oauth.client_metadata_documents
         ca_file = str(loaded.resolve(documents.ca_file)) if documents.ca_file else None
-        self.clients = ClientRegistry(self.store, ClientDocuments(documents, self.store, ca_file=ca_file))
+        self.clients = ClientRegistry(self.store, ClientDocuments(documents, self.store, ca_file=ca_file),
+                                      settings.registration)
+        self._proxies = TrustedProxies(loaded.config.console.trusted_proxies)
         agent_connections = {name: agent.connection for name, agent in loaded.config.agents.items()}
         self.sign_in = SignInFlow(
             settings, self.store, ZohoSignIn(runtime.connections[settings.sign_in_connection],
@@ -118,6 +124,10 @@ class OAuthEdge:
                 continue  # replaced below, with what the SDK's metadata leaves out
             event = _AUDITED.get(route.path)
             endpoint = _Audited(route.app, event, self) if event else route.app
+            rules = {"/register": registration_rules(self.settings.registration),
+                     "/authorize": authorization_rules()}.get(route.path)
+            if rules is not None:
+                endpoint = Door(endpoint, rules, self.store.state, self._proxies, self.audit)
             routes.append(Route(route.path, endpoint=endpoint, methods=list(route.methods or [])))
         metadata = build_metadata(issuer, None, registration, revocation)
         metadata.client_id_metadata_document_supported = self._cimd_enabled
@@ -163,7 +173,7 @@ class _Audited:
             description = f"This server is {settings.resource}; it issues no tokens for {fields['resource']}."
             self._edge.audit.record("token", "denied", f"resource {fields['resource']!r} is not this server",
                                     client=client, error="invalid_target")
-            await _json(send, 400, {"error": "invalid_target", "error_description": description})
+            await send_json(send, 400, {"error": "invalid_target", "error_description": description})
             return
         captured = Captured()
         rewrite = self._with_iss if self._event == "authorize" else None
@@ -212,10 +222,3 @@ def _refusal(captured: Captured) -> tuple[str, str] | None:
         body = {}
     return str(body.get("error") or f"HTTP {captured.status}"), str(body.get("error_description") or "")
 
-
-async def _json(send: Send, status: int, payload: dict[str, str]) -> None:
-    body = json.dumps(payload).encode()
-    await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-        (b"cache-control", b"no-store")]})
-    await send({"type": "http.response.body", "body": body})

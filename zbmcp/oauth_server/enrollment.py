@@ -4,9 +4,10 @@
     -> https://zbmcp.example.com/oauth/enroll?t=<invitation>.<signature>
 
 The link is signed (HMAC-SHA256 with oauth.enrollment_secret, or a key file under $ZBMCP_HOME/oauth),
-so the command needs no running server, and carries the agent, an expiry, a nonce and optionally the
-only Zoho email allowed to use it. It is used up when someone finishes signing in with it (not when
-a link preview fetches it).
+so the command needs no running server, and carries the agent, an expiry, a nonce, the State's epoch and
+optionally the only Zoho email allowed to use it. It is used up when someone finishes signing in with it
+(not when a link preview fetches it), and works only in the epoch it was made in: a State that lost the
+record of its use (a Redis restarted empty) does not re-arm it (zbmcp.state.single_use).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Invitation:
     email: str | None
     nonce: str
     expires_at: int
+    epoch: str  # the State's, when the link was made
 
 
 def _b64(data: bytes) -> str:
@@ -63,6 +65,11 @@ def enrollment_key(loaded: LoadedConfig) -> bytes:
     return key
 
 
+def check_hours(hours: float) -> None:
+    if not 0 < hours <= MAX_HOURS:
+        raise ValueError(f"an enrollment link lasts between a minute and {MAX_HOURS} hours")
+
+
 def key_path(home: Path) -> Path:
     return home / "oauth" / "enrollment.key"
 
@@ -76,10 +83,10 @@ class EnrollmentLinks:
     def _sign(self, payload: str) -> str:
         return _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest())
 
-    def create(self, agent: str, *, email: str | None = None, hours: float = 72) -> str:
-        if not 0 < hours <= MAX_HOURS:
-            raise ValueError(f"an enrollment link lasts between a minute and {MAX_HOURS} hours")
-        invitation = {"a": agent, "e": int(self._clock() + hours * 3600), "n": secrets.token_urlsafe(12)}
+    def create(self, agent: str, *, epoch: str, email: str | None = None, hours: float = 72) -> str:
+        check_hours(hours)
+        invitation = {"a": agent, "e": int(self._clock() + hours * 3600), "n": secrets.token_urlsafe(12),
+                      "s": epoch}
         if email:
             invitation["m"] = email.strip().lower()
         payload = _b64(json.dumps(invitation, separators=(",", ":")).encode())
@@ -91,8 +98,11 @@ class EnrollmentLinks:
             raise InvalidLink("this enrollment link is not valid (mistyped, or not made by this zbmcp)")
         try:
             data = json.loads(_unb64(payload))
+            if "s" not in data:
+                raise InvalidLink("this enrollment link was made by an older zbmcp, whose links a restarted "
+                                  "Redis could re-arm; ask your zbmcp operator for a new one")
             invitation = Invitation(agent=str(data["a"]), email=data.get("m"), nonce=str(data["n"]),
-                                    expires_at=int(data["e"]))
+                                    expires_at=int(data["e"]), epoch=str(data["s"]))
         except (ValueError, KeyError, TypeError):
             raise InvalidLink("this enrollment link is not valid") from None
         if invitation.expires_at <= self._clock():

@@ -75,6 +75,7 @@ class ZbmcpAuthProvider(OAuthAuthorizationServerProvider[Code, Refresh, Access])
             raise TokenError("invalid_grant",
                              "The authorization code was already used; its tokens were revoked.")
         answer, access = issued
+        await self._clients.in_use(client.client_id)
         self._audit.record("token", "allowed", f"issued tokens ({answer.scope})", client=client.client_id,
                            person=access.person, agent=access.agent)
         return answer
@@ -98,6 +99,7 @@ class ZbmcpAuthProvider(OAuthAuthorizationServerProvider[Code, Refresh, Access])
                              "The refresh token was already used; every token of that sign-in was "
                              "revoked. Sign in again.")
         answer, access = issued
+        await self._clients.in_use(client.client_id)
         self._audit.record("refresh", "allowed", f"rotated tokens ({answer.scope})", client=client.client_id,
                            person=access.person, agent=access.agent)
         return answer

@@ -18,8 +18,9 @@ class Records:
     def __init__(self, state: State) -> None:
         self.state = state
 
-    async def put(self, ns: str, key: str, record: Record, *, ttl: float | None) -> None:
-        await self.state.put(ns, key, record, ttl=ttl)
+    async def put(self, ns: str, key: str, record: Record, *, ttl: float | None,
+                  most: int | None = None) -> None:
+        await self.state.put(ns, key, record, ttl=ttl, most=most)
 
     async def put_if_absent(self, ns: str, key: str, record: Record, *, ttl: float | None) -> bool:
         return await self.state.put_if_absent(ns, key, record, ttl=ttl)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from zbmcp.core.config import LoadedConfig, sign_in_connection
+from zbmcp.core.config_hosting import Registration
 
 CALLBACK_PATH = "/oauth/zoho/callback"
 RESOURCE_METADATA_PATH = "/.well-known/oauth-protected-resource"
@@ -19,6 +20,7 @@ class ServerSettings:
     access_seconds: int
     refresh_seconds: int
     dynamic_registration: bool
+    registration: Registration
 
     @property
     def resource(self) -> str:
@@ -62,4 +64,5 @@ def server_settings(loaded: LoadedConfig) -> ServerSettings | None:
         access_seconds=oauth.access_token_seconds,
         refresh_seconds=oauth.refresh_token_days * 86400,
         dynamic_registration=oauth.dynamic_registration,
+        registration=oauth.registration,
     )

@@ -38,6 +38,7 @@ from zbmcp.oauth_server.scopes import READ, WRITE
 from zbmcp.oauth_server.settings import CALLBACK_PATH, ServerSettings
 from zbmcp.oauth_server.records import Record, Records
 from zbmcp.oauth_server.tokens import TokenService
+from zbmcp.state.single_use import use_once
 from zbmcp.core.policy import AgentPolicy
 from zbmcp.zoho.client import ZohoConnection
 from zbmcp.zoho.accounts import (
@@ -53,7 +54,11 @@ log = logging.getLogger(__name__)
 
 PENDING, CONSENTS, USED_LINKS = "oauth_pending", "oauth_consents", "oauth_used_links"
 PENDING_SECONDS = 900  # from the app's /authorize to the end of the Zoho sign-in
+# Anyone may start a sign-in: at most this many are pending at once (the oldest go first), what two windows
+# of doors.AUTHORIZE_IN_ALL let in within PENDING_SECONDS.
+MAX_PENDING = 2000
 CONSENT_SECONDS = 600
+STALE_LINK = "the enrollment link was made before the State lost its records (a Redis restarted empty)"
 BROWSER_COOKIE = "zbmcp_oauth_browser"
 _NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
@@ -121,7 +126,7 @@ class SignInFlow:
                   "explicit": params.redirect_uri_provided_explicitly,
                   "code_challenge": params.code_challenge, "state": params.state, "scopes": scopes,
                   "resource": audience, "browser": None}
-        await self._store.put(PENDING, request_id, record, ttl=PENDING_SECONDS)
+        await self._store.put(PENDING, request_id, record, ttl=PENDING_SECONDS, most=MAX_PENDING)
         return f"{self._settings.issuer}/oauth/sign-in?request={request_id}"
 
     async def sign_in(self, request: Request) -> Response:
@@ -299,6 +304,8 @@ class SignInFlow:
             invitation = self._links.read(token)
         except InvalidLink as invalid:
             return pages.message("Enrollment link refused", str(invalid))
+        if invitation.epoch != await self._store.state.epoch():
+            return _stale_link()
         if invitation.agent not in self._policies:
             return pages.message("Enrollment link refused",
                                  "The agent this link was made for no longer exists.")
@@ -316,6 +323,9 @@ class SignInFlow:
         except InvalidLink as invalid:
             self._audit.record("enroll", "denied", str(invalid))
             return pages.message("Enrollment link refused", str(invalid))
+        if invitation.epoch != await self._store.state.epoch():
+            self._audit.record("enroll", "denied", STALE_LINK, agent=invitation.agent)
+            return _stale_link()
         nonce = request.cookies.get(BROWSER_COOKIE)
         if nonce is None or not isinstance(browser, str) \
                 or not secrets.compare_digest(_digest(nonce), browser):
@@ -327,7 +337,8 @@ class SignInFlow:
         await self._store.put(PENDING, request_id, {
             "kind": "enroll", "browser": _digest(nonce), "client_id": None,
             "invitation": {"agent": invitation.agent, "email": invitation.email, "nonce": invitation.nonce,
-                           "expires_at": invitation.expires_at}}, ttl=PENDING_SECONDS)
+                           "expires_at": invitation.expires_at, "epoch": invitation.epoch}},
+                              ttl=PENDING_SECONDS)
         return self._bound(RedirectResponse(self._zoho.url(request_id), status_code=302, headers=_NO_STORE),
                            nonce)
 
@@ -343,8 +354,12 @@ class SignInFlow:
         if agent not in self._policies:
             return pages.message("Enrollment refused", "The agent this link was made for no longer exists.")
         remaining = max(60.0, invitation["expires_at"] - time.time())
-        if not await self._store.put_if_absent(USED_LINKS, invitation["nonce"], {"by": identity.user_id},
-                                               ttl=remaining):
+        use = await use_once(self._store.state, USED_LINKS, invitation["nonce"], epoch=invitation["epoch"],
+                             ttl=remaining)
+        if use == "stale":
+            self._audit.record("enroll", "denied", STALE_LINK, person=identity.email, agent=agent)
+            return _stale_link()
+        if use == "again":
             self._audit.record("enroll", "denied", "the enrollment link was already used",
                                person=identity.email, agent=agent)
             return pages.message("Enrollment link already used",
@@ -366,6 +381,13 @@ class SignInFlow:
             return pages.message("Sign-in did not complete", description)
         return RedirectResponse(self._back_url(record, error, description), status_code=302,
                                 headers=_NO_STORE)
+
+
+def _stale_link() -> Response:
+    return pages.message("Enrollment link no longer valid",
+                         "This link was made before zbmcp's shared state was reset (its Redis restarted "
+                         "or was emptied), so zbmcp cannot tell whether it was used. Ask your zbmcp "
+                         "operator for a new one.", status=410)
 
 
 def _client_name(client: OAuthClientInformationFull) -> str:

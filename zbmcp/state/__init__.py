@@ -25,6 +25,13 @@ for records, in a namespace of its own:
     await state.delete("console-sessions", session_id)
     async with state.lock("token-refresh:main", ttl=40, wait=45):
         ...                                                    # one holder across every process and replica
+    await state.put("oauth_clients_unused", cid, record, ttl=7 * 86400, most=1000)  # the oldest past 1000 go
+    wait = await state.spend("oauth-register-counts", [("address:203.0.113.5", 20), ("all", 200)],
+                             window=600)                       # 0.0: counted in every budget; else seconds
+    epoch = await state.epoch()                                # changes when records may have been lost
+
+What strangers can cause to be stored goes through `most` and `spend`, which bound it; what must stay used
+after Redis loses its data is marked through zbmcp.state.single_use, which binds it to the epoch.
 
 A value is bytes, str or a JSON-able dict, and comes back as the same type. Every operation raises
 StateUnavailable when the backend cannot be reached (Redis down): answer the caller with its message, which

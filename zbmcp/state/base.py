@@ -3,11 +3,13 @@ are allowed, the lock."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import json
 import re
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Literal, Protocol
 
@@ -27,6 +29,7 @@ MAX_KEY_BYTES = 1024
 MAX_VALUE_BYTES = 1 << 20
 LOCK_NAMESPACE = "locks"
 LOCK_POLL_SECONDS = 0.02  # how often a waiter looks again; locks are held for moments (a token refresh)
+EPOCH_NAMESPACE = "state-epoch"
 
 
 class StateUnavailable(ZbmcpError):
@@ -56,8 +59,10 @@ class State(Gates, Protocol):
 
     backend: Backend
 
-    async def put(self, ns: str, key: str, value: Value, *, ttl: float | None) -> None:
-        """Create or replace."""
+    async def put(self, ns: str, key: str, value: Value, *, ttl: float | None,
+                  most: int | None = None) -> None:
+        """Create or replace. With `most`, the namespace then keeps at most that many live records: those
+        nearest to expiry (with one ttl for all, the oldest) are dropped, so no flood can grow it further."""
         ...
 
     async def put_if_absent(self, ns: str, key: str, value: Value, *, ttl: float | None) -> bool:
@@ -82,6 +87,18 @@ class State(Gates, Protocol):
 
     async def items(self, ns: str) -> dict[str, Value]:
         """Every live record of a namespace (e.g. the approvals waiting for a person)."""
+        ...
+
+    async def spend(self, ns: str, budgets: Sequence[tuple[str, int]], *, window: float) -> float:
+        """Count one event against every budget at once, or against none. Each budget is (key, limit): at most
+        `limit` events in any `window` seconds. Returns 0.0 when counted; else how many seconds until it could
+        be, having counted and stored nothing (so a flood of refused events costs no memory)."""
+        ...
+
+    async def epoch(self) -> str:
+        """A name for this State's present life, the same for every process and replica until records may have
+        been lost (Redis restarted, failed over or emptied; the state folder removed), then another. What must
+        stay used after such a loss carries the epoch it was issued in (zbmcp.state.single_use)."""
         ...
 
     async def ping(self) -> None:
@@ -143,6 +160,28 @@ def check_key(key: str) -> None:
 def check_ttl(ttl: float | None) -> None:
     if ttl is not None and not ttl > 0:
         raise ValueError(f"ttl must be a positive number of seconds or None, not {ttl!r}")
+
+
+def check_most(most: int | None) -> None:
+    if most is not None and not (isinstance(most, int) and most > 0):
+        raise ValueError(f"most must be a positive number of records or None, not {most!r}")
+
+
+def check_budgets(budgets: Sequence[tuple[str, int]], window: float) -> None:
+    if not budgets:
+        raise ValueError("spend needs at least one budget")
+    for key, limit in budgets:
+        check_key(key)
+        if not (isinstance(limit, int) and limit > 0):
+            raise ValueError(f"the limit of budget {key!r} must be a positive number of events, "
+                             f"not {limit!r}")
+    check_ttl(window)
+
+
+def epoch_name(*parts: str) -> str:
+    """A short name for an epoch made of these parts (the marker, the Redis run): URL-safe, without dots."""
+    digest = hashlib.sha256("\n".join(parts).encode()).digest()[:16]
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def new_id() -> str:

@@ -26,14 +26,18 @@ from pathlib import Path
 
 from zbmcp.state import files
 from zbmcp.state.base import (
+    EPOCH_NAMESPACE,
     Backend,
     StateUnavailable,
     Value,
+    check_budgets,
     check_key,
+    check_most,
     check_namespace,
     check_ttl,
     decode,
     encode,
+    epoch_name,
     key_fits,
     new_id,
     record_lock,
@@ -76,12 +80,16 @@ class LocalState:
 
     # -- records ---------------------------------------------------------------------------------------
 
-    async def put(self, ns: str, key: str, value: Value, *, ttl: float | None) -> None:
+    async def put(self, ns: str, key: str, value: Value, *, ttl: float | None,
+                  most: int | None = None) -> None:
         check_key(key)
         check_ttl(ttl)
+        check_most(most)
         data = encode(value)
         with self._locked(ns) as folder:
             self._write(folder, key, data, ttl)
+            if most is not None:
+                self._keep_at_most(folder, most)
             self._sweep(ns, folder)
 
     async def put_if_absent(self, ns: str, key: str, value: Value, *, ttl: float | None) -> bool:
@@ -142,6 +150,33 @@ class LocalState:
                 if record is not None:
                     found[record.key] = record.value
         return found
+
+    async def spend(self, ns: str, budgets: Sequence[tuple[str, int]], *, window: float) -> float:
+        check_budgets(budgets, window)
+        with self._locked(ns) as folder:
+            now = self._clock()
+            counted: list[list[float]] = []
+            wait = 0.0
+            for key, limit in budgets:
+                record = self._read(folder, key)
+                kept = record.value.get("t", []) if record and isinstance(record.value, dict) else []
+                times = sorted(t for t in kept if isinstance(t, float | int) and now - window < t <= now)
+                if len(times) >= limit:
+                    wait = max(wait, times[len(times) - limit] + window - now)
+                counted.append(times)
+            if wait > 0:
+                return wait
+            for (key, _), times in zip(budgets, counted):
+                self._write(folder, key, encode({"t": [*times, now]}), window)
+            self._sweep(ns, folder)
+        return 0.0
+
+    async def epoch(self) -> str:
+        marker = new_id()
+        if not await self.put_if_absent(EPOCH_NAMESPACE, "marker", marker, ttl=None):
+            stored = await self.get(EPOCH_NAMESPACE, "marker")
+            marker = stored if isinstance(stored, str) else marker
+        return epoch_name(marker)
 
     def lock(self, name: str, *, ttl: float, wait: float) -> AbstractAsyncContextManager[None]:
         return record_lock(self, name, ttl=ttl, wait=wait)
@@ -214,6 +249,18 @@ class LocalState:
     def _remove(self, folder: Path, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self._path(folder, key).unlink()
+
+    def _keep_at_most(self, folder: Path, most: int) -> None:
+        """Drop the live records nearest to expiry until `most` are left (called under the folder's lock)."""
+        paths = [path for path in folder.iterdir() if not path.name.startswith(".")]
+        if len(paths) <= most:
+            return
+        live = [(record.expires if record.expires is not None else math.inf, path)
+                for path in paths if (record := self._parse(path)) is not None]
+        live.sort(key=lambda entry: entry[0])
+        for _, path in live[: max(0, len(live) - most)]:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
 
     def _sweep(self, ns: str, folder: Path) -> None:
         now = self._clock()

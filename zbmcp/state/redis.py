@@ -26,19 +26,24 @@ from zbmcp.state.base import (
     Backend,
     StateUnavailable,
     Value,
+    check_budgets,
     check_key,
+    check_most,
     check_namespace,
     check_ttl,
     decode,
     encode,
+    epoch_name,
     key_fits,
+    new_id,
     record_lock,
 )
 from zbmcp.state.gates import Admission, GateLimits, GateUpdate
 
 log = logging.getLogger(__name__)
 
-# KEYS: record, index. ARGV: value, ttl in ms (0: none), key, "nx" to create only.
+# KEYS: record, index. ARGV: value, ttl in ms (0: none), key, "nx" to create only, most records in the
+# namespace (0: no bound), the prefix of the namespace's record keys.
 _PUT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -46,13 +51,45 @@ if ARGV[4] == 'nx' and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local ttl = tonumber(ARGV[2])
 if ttl > 0 then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
-  redis.call('ZADD', KEYS[2], now + ttl, ARGV[3])
+  -- to the microsecond, so that of records put within one millisecond the older expires (and goes) first
+  redis.call('ZADD', KEYS[2], tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000 + ttl, ARGV[3])
 else
   redis.call('SET', KEYS[1], ARGV[1])
   redis.call('ZADD', KEYS[2], '+inf', ARGV[3])
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[5])
+if tonumber(ARGV[5]) > 0 and over > 0 then
+  for _, dropped in ipairs(redis.call('ZRANGE', KEYS[2], 0, over - 1)) do
+    redis.call('DEL', ARGV[6] .. dropped)
+  end
+  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, over - 1)
+end
 return 1
+"""
+
+# KEYS: a sorted set per budget (event id -> time). ARGV: window in ms, this event's id, each budget's limit.
+# Returns 0 when counted, else the milliseconds until it could be (and then writes nothing).
+_SPEND = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[1])
+local wait = 0
+for i = 1, #KEYS do
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
+  local limit = tonumber(ARGV[2 + i])
+  local n = redis.call('ZCARD', KEYS[i])
+  if n >= limit then
+    local first = redis.call('ZRANGE', KEYS[i], n - limit, n - limit, 'WITHSCORES')
+    wait = math.max(wait, tonumber(first[2]) + window - now, 1)
+  end
+end
+if wait > 0 then return wait end
+for i = 1, #KEYS do
+  redis.call('ZADD', KEYS[i], now, ARGV[2])
+  redis.call('PEXPIRE', KEYS[i], window)
+end
+return 0
 """
 
 # KEYS: record, index. ARGV: key, "1" to compare, the value to compare with, "take" to return the value.
@@ -107,6 +144,9 @@ class RedisState:
         self._remove = self._redis.register_script(_REMOVE)
         self._keys = self._redis.register_script(_KEYS)
         self._extend = self._redis.register_script(_EXTEND)
+        self._spend = self._redis.register_script(_SPEND)
+        self._run_unknown_told = False
+        self._checked_run = ""  # the Redis run whose eviction policy was looked at
         self._admit = self._redis.register_script(redis_gates.ADMIT)
         self._finish = self._redis.register_script(redis_gates.FINISH)
         self._day_used = self._redis.register_script(redis_gates.DAY_USED)
@@ -134,11 +174,13 @@ class RedisState:
 
     # -- records ---------------------------------------------------------------------------------------
 
-    async def put(self, ns: str, key: str, value: Value, *, ttl: float | None) -> None:
-        await self._write(ns, key, value, ttl, "set")
+    async def put(self, ns: str, key: str, value: Value, *, ttl: float | None,
+                  most: int | None = None) -> None:
+        check_most(most)
+        await self._write(ns, key, value, ttl, "set", most or 0)
 
     async def put_if_absent(self, ns: str, key: str, value: Value, *, ttl: float | None) -> bool:
-        return await self._write(ns, key, value, ttl, "nx")
+        return await self._write(ns, key, value, ttl, "nx", 0)
 
     async def get(self, ns: str, key: str) -> Value | None:
         check_namespace(ns)
@@ -189,6 +231,58 @@ class RedisState:
                 found[key] = value
         return found
 
+    async def spend(self, ns: str, budgets: Sequence[tuple[str, int]], *, window: float) -> float:
+        check_namespace(ns)
+        check_budgets(budgets, window)
+        with self.unavailable_as_error():
+            wait_ms = await self._spend(keys=[self.key("w", ns, key) for key, _ in budgets],
+                                        args=[max(1, math.ceil(window * 1000)), new_id(),
+                                              *(limit for _, limit in budgets)])
+        return int(wait_ms) / 1000
+
+    async def epoch(self) -> str:
+        """The Redis server's run (its run_id changes at every start and differs on a failed-over replica,
+        which may lag behind) and a marker key (gone when the data is flushed or lost)."""
+        from redis.exceptions import ResponseError
+
+        marker = self.key("epoch")
+        with self.unavailable_as_error():
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.set(marker, new_id(), nx=True)
+                pipe.get(marker)
+                pipe.info("server")
+                _, stored, info = await pipe.execute(raise_on_error=False)
+            if isinstance(stored, Exception) or (isinstance(info, Exception)
+                                                 and not isinstance(info, ResponseError)):
+                raise stored if isinstance(stored, Exception) else info
+        run = info.get("run_id") if isinstance(info, dict) else None
+        if not isinstance(run, str):
+            if not self._run_unknown_told:
+                self._run_unknown_told = True
+                log.warning("state: Redis at %s does not tell zbmcp its run_id (INFO is refused), so a Redis "
+                            "restarted from an older snapshot cannot be told from the one before", self.where)
+            run = ""
+        if run and run != self._checked_run:  # once a run: a restarted Redis may have another config
+            self._checked_run = run
+            await self._warn_if_evicting()
+        return epoch_name(run, bytes(stored or b"").decode())
+
+    async def _warn_if_evicting(self) -> None:
+        """A Redis that evicts keys when full forgets used tickets without restarting: no epoch shows that."""
+        from redis.exceptions import ResponseError
+
+        with self.unavailable_as_error():
+            try:
+                memory = await self._redis.info("memory")
+            except ResponseError:
+                return
+        policy = str(memory.get("maxmemory_policy", "noeviction"))
+        if policy != "noeviction" and int(memory.get("maxmemory", 0) or 0) > 0:
+            log.warning("state: Redis at %s evicts keys when it is full (maxmemory-policy %s): a used "
+                        "approval ticket or enrollment link evicted before it expires would work again, and "
+                        "limits would forget what they counted. Set maxmemory-policy noeviction.",
+                        self.where, policy)
+
     def lock(self, name: str, *, ttl: float, wait: float) -> AbstractAsyncContextManager[None]:
         return record_lock(self, name, ttl=ttl, wait=wait)
 
@@ -202,14 +296,14 @@ class RedisState:
 
     # -- plumbing --------------------------------------------------------------------------------------
 
-    async def _write(self, ns: str, key: str, value: Value, ttl: float | None, mode: str) -> bool:
+    async def _write(self, ns: str, key: str, value: Value, ttl: float | None, mode: str, most: int) -> bool:
         check_namespace(ns)
         check_key(key)
         check_ttl(ttl)
         ttl_ms = 0 if ttl is None else max(1, math.ceil(ttl * 1000))
         with self.unavailable_as_error():
             done = await self._put(keys=[self.key("r", ns, key), self.key("i", ns)],
-                                   args=[encode(value), ttl_ms, key, mode])
+                                   args=[encode(value), ttl_ms, key, mode, most, self.key("r", ns, "")])
         return bool(done)
 
     @property

@@ -1,5 +1,6 @@
-"""Who is asking, and over which scheme, when the console sits behind reverse proxies it trusts
-(console.trusted_proxies): their X-Forwarded-* headers count, anyone else's do not."""
+"""Who is asking, and over which scheme, when zbmcp sits behind reverse proxies it trusts
+(console.trusted_proxies): their X-Forwarded-* headers count, anyone else's do not. The console's sign-in and
+the OAuth server's registration limits both key on the address found here."""
 
 from __future__ import annotations
 
