@@ -52,7 +52,9 @@ async def test_send_true_asks_the_bookkeepers_person_and_a_no_sends_nothing(make
             declined = await c.call_tool("create_invoice", a_new_invoice(sandbox, send=True))
     assert declined.is_error and "did not approve" in declined.content[0].text
     assert len(asked) == 1 and "create_invoice" in asked[0] and "Effect: send = true" in asked[0]
-    assert len(sandbox.api_requests) == before and sandbox.outbox == []
+    assert "jane.smith@acme.example (Jane Smith" in asked[0]  # whom Zoho would email, read from Zoho
+    # only zbmcp's own reads (the customer, the organization's currency) reached Zoho, no write
+    assert {r.method for r in sandbox.api_requests[before:]} == {"GET"} and sandbox.outbox == []
     assert audit.records[-1]["decision"] == "denied"
     assert audit.records[-1]["rule"].startswith("require_approval: email_invoice (create_invoice with send")
     assert audit.records[-1]["config_revision"] == loaded.revision
@@ -208,8 +210,9 @@ async def test_an_amount_rule_asks_or_denies_and_the_audit_names_the_rule_and_th
     assert huge.is_error and "above 50,000 a partner signs" in huge.content[0].text
     assert len(sandbox.api_requests) == before  # the denied bill never reached Zoho
     [question] = asked  # only the 6,000 bill was asked about
-    assert "Amount: 6,000.00." in question and "rule big-amounts" in question
-    small_record, big_record, huge_record = audit.records
+    assert "Amount: 6,000.00 GBP." in question and "rule big-amounts" in question
+    assert "Counterparty: Office Supplies Co (" in question  # the vendor's name, read from Zoho
+    small_record, big_record, huge_record = [r for r in audit.records if r["tool"] == "create_bill"]
     assert small_record["rule"] == "tools: bills:*"
     assert big_record["rule"] == "rule big-amounts (approve: amount > 5000.0) (approved by a person)"
     assert huge_record["decision"] == "denied"

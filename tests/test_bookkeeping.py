@@ -168,7 +168,7 @@ async def test_an_amount_rule_asks_before_a_big_payment_to_a_vendor_and_a_no_pay
             before = len(sandbox.api_requests)
             declined = await client.call_tool("create_vendor_payment", pay(6000))
             elsewhere = await client.call_tool("create_vendor_payment", pay(100, other_vendor))
-            sent_after_refusals = len(sandbox.api_requests) - before
+            sent_after_refusals = len([r for r in sandbox.api_requests[before:] if r.method != "GET"])
         async with mcp_client(runtime, "payables", elicitation_callback=answering(True, asked)) as client:
             approved = await client.call_tool("create_vendor_payment", pay(6000))
     assert not small.is_error and not approved.is_error, approved.content[0].text
@@ -179,7 +179,8 @@ async def test_an_amount_rule_asks_before_a_big_payment_to_a_vendor_and_a_no_pay
     first, second = asked
     assert first == second
     today = approved.structured_content["vendorpayment"]["date"]
-    for line in ("Amount: 6,000.00.", f"Counterparty: {vendor}.", f"Date: {today}.", "rule big-payments"):
+    for line in ("Amount: 6,000.00 GBP.", f"Counterparty: Cloud Hosting Ltd ({vendor}).", f"Date: {today}.",
+                 "rule big-payments"):
         assert line in first
     assert sandbox.store(ORG).bills[bill_id]["balance"] == 0.0  # 4,000 and the approved 6,000; nothing else
     rules = [(r["tool"], r["decision"], r["rule"]) for r in audit.records

@@ -95,8 +95,8 @@ def test_tools_scopes_and_claude_config(sandbox, home, tmp_path):
     assert "delete_invoice" in mine.stdout.split("Hidden:")[1] \
         and "excluded by `exclude: delete_invoice`" in mine.stdout
     assert scopes.stdout.strip() \
-        == ("ZohoBooks.invoices.CREATE,ZohoBooks.invoices.READ,ZohoBooks.invoices.UPDATE,"
-            "ZohoBooks.settings.READ")
+        == ("ZohoBooks.contacts.READ,ZohoBooks.invoices.CREATE,ZohoBooks.invoices.READ,"
+            "ZohoBooks.invoices.UPDATE,ZohoBooks.settings.READ")  # contacts: whom send=true emails
     entry = json.loads(desktop.stdout)["mcpServers"]["zoho-books-bookkeeper"]
     assert entry["args"][-4:] == ["--config", str(Path(path).resolve()), "--agent", "bookkeeper"]
 

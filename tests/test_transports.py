@@ -296,7 +296,10 @@ async def test_a_declined_approval_sends_nothing(hosted, sandbox, keys, mode):
                                                                        "invoice_id": invoice["invoice_id"],
                                                                        "to_mail_ids": ["ap@acme.example"]}))
     assert "did not approve" in declined["message"]
-    assert len(sandbox.api_requests) == sent and sandbox.outbox == []
+    # only zbmcp's own reads of the invoice, for the question (once per call: twice for a 2026-07-28
+    # client, which calls again with the answer), reached Zoho
+    assert {r.route for r in sandbox.api_requests[sent:]} == {"GET /invoices/{invoice_id}"}
+    assert sandbox.outbox == []
     assert runtime.audit.records[-1]["decision"] == "denied"
 
 

@@ -123,8 +123,9 @@ async def test_an_operator_decides_a_pending_email_and_the_agents_call_ends(cons
                 tg.start_soon(email)
                 card = page.locator("article.held")  # appears without a reload: the inbox refreshes itself
                 await expect(card).to_be_visible()
-                await expect(card.locator(".recipients")).to_have_text("ap@acme.example")
+                await expect(card.locator(".recipients")).to_have_text("to ap@acme.example")
                 await expect(card.locator(".agent")).to_have_text("bookkeeper")
+                await expect(card.locator(".document")).to_contain_text(f"({invoice_id}) for ")
                 await expect(card).to_contain_text(invoice_id)
                 if decision == "Approve":
                     await screenshots.take(page, "inbox")

@@ -16,9 +16,9 @@ from zbmcp.audit.log import AuditLog, read_calls
 from zbmcp.console import audit_viewer as console_app
 
 
-async def test_a_create_that_sends_says_who_zoho_will_email_not_recipients_none(console_config, sandbox):
-    """`send: true` names no address: Zoho emails the customer's contact persons. "Recipients: none" beside
-    "emails someone" would read as if nobody outside were emailed."""
+async def test_a_create_that_sends_shows_whom_zoho_will_email_by_name_and_the_money(console_config, sandbox):
+    """`send: true` names no address: Zoho emails the customer's contact persons, so zbmcp reads them from
+    Zoho and the card shows each one, with the customer's name and the amount in its currency."""
     loaded = console_config()
     async with running(loaded, sandbox) as runtime, serving(runtime) as server:
         agent_http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {MAILER_KEY}"})
@@ -32,8 +32,11 @@ async def test_a_create_that_sends_says_who_zoho_will_email_not_recipients_none(
         async with httpx2.AsyncClient() as http:
             await sign_in(http, server.url)
             page = html.unescape((await http.get(f"{server.url}/console/approvals/{approval}")).text)
-    assert 'class="recipients">the addresses Zoho has for the customer (the call names none)<' in page
-    assert "emails the addresses Zoho has for the customer" in page
+    acme = sandbox.store(ORG).contact_id("Acme Corporation")
+    assert 'class="recipients">jane.smith@acme.example (Jane Smith, primary contact person)<' in page
+    assert "emails jane.smith@acme.example (Jane Smith, primary contact person)" in page
+    assert f'class="counterparty">Acme Corporation ({acme})<' in page
+    assert 'class="amount">150.00 GBP<' in page
     assert sandbox.outbox == []
 
 
@@ -96,7 +99,9 @@ async def test_the_event_filter_shows_one_kind_of_record_on_every_page_and_live(
         return [str(r["sentence"]) for r in reversed(records) if keep(r)]
 
     calls = sentences(lambda r: "event" not in r)
-    assert len(calls) == 3 and kinds["event=call"] == calls[1:]  # the third came after the pages were read
+    # the agent's three calls, and zbmcp's own reads of the customer and its currency for the send=true
+    assert len(calls) == 5 and kinds["event=call"] == calls[1:]  # the last came after the pages were read
+    assert sum(call.startswith("zbmcp's own read for call ") for call in calls) == 2
     sign_ins = sentences(lambda r: str(r.get("event", "")).startswith("console."))
     assert len(sign_ins) == 3 and kinds["event=console"] == sign_ins[1:]
     assert kinds["event=console.sign_in&decision=denied"] == [sign_ins[-1]] and "oscar" in sign_ins[-1]

@@ -19,7 +19,7 @@ _STEP = re.compile(r"[a-z][a-z_-]{0,39}")
 FAMILIES: dict[str, tuple[str, str]] = {
     "oauth": ("OAuth sign-in", "every OAuth sign-in step"),
     "console": ("Console", "every console sign-in, sign-out and refusal"),
-    "approval": ("Approvals", "every approval requested or decided"),
+    "approval": ("Approvals", "every approval requested, decided, or changed before its call took it"),
     "audit": ("The audit log", "every note about the log itself"),
 }
 
@@ -27,7 +27,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
 STEPS: dict[str, list[str]] = {
     "oauth": [f"oauth.{step}" for step in get_args(OAuthStep)],
     "console": ["console.sign_in", "console.sign_out", "console.refused"],
-    "approval": ["approval.requested", "approval.decided"],
+    "approval": ["approval.requested", "approval.decided", "approval.changed"],
     "audit": [repairs.TORN, repairs.CHAIN_FILE],  # what happened to the log file itself
 }
 

@@ -27,7 +27,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from mcp import types
@@ -35,7 +35,7 @@ from mcp.server import ServerRequestContext
 
 from zbmcp.errors import ApprovalRefused
 from zbmcp.core.manifest import ToolSpec
-from zbmcp.core.question import Question
+from zbmcp.core.question import Question, still_holds
 from zbmcp.state import State
 from zbmcp.state.single_use import use_once
 
@@ -55,11 +55,13 @@ USED_TICKETS = "approval-tickets-used"  # State namespace: the nonce of each tic
 KEPT = "approvals-kept"  # State namespace: approvals given back by a call that sent nothing, by call binding
 
 
-def binding(agent: str, tool: str, organization: str | None, arguments: Mapping[str, Any]) -> str:
-    """One exact call (agent, tool, organization, arguments), as a key: an approval of one never lets another,
-    or a changed one, through."""
-    canonical = json.dumps([agent, tool, organization, arguments], sort_keys=True, separators=(",", ":"),
-                           ensure_ascii=False, default=str)
+def binding(agent: str, tool: str, organization: str | None, arguments: Mapping[str, Any],
+            asked_by: str | None = None) -> str:
+    """One exact call (agent, tool, organization, arguments), asked by one person (or the agent's key), as a
+    key: an approval of one never lets another, or a changed one, through, nor the same call by someone
+    else. (What zbmcp read from Zoho for its question is checked when the approval is taken: still_holds.)"""
+    canonical = json.dumps([agent, tool, organization, arguments, *([asked_by] if asked_by else [])],
+                           sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -83,17 +85,20 @@ class ApprovalTickets:
         self._ttl = ttl
         self._clock = clock
 
-    async def issue(self, agent: str, spec: ToolSpec, arguments: Mapping[str, Any]) -> str:
+    async def issue(self, agent: str, spec: ToolSpec, arguments: Mapping[str, Any], seen: str = "") -> str:
+        """A ticket for this call; `seen` (who asked, and what the question showed from Zoho) must be the same
+        when it is redeemed: the retry comes at once, and anything changed meanwhile is asked again."""
         nonce = secrets.token_urlsafe(12)
         expires = int(self._clock() + self._ttl)
         epoch = await self._state.epoch()
-        return f"{nonce}.{expires}.{epoch}.{self._mac(agent, spec, arguments, nonce, expires, epoch)}"
+        return f"{nonce}.{expires}.{epoch}.{self._mac(agent, spec, arguments, seen, nonce, expires, epoch)}"
 
-    async def redeem(self, ticket: str, agent: str, spec: ToolSpec, arguments: Mapping[str, Any]) -> bool:
-        """True once for a genuine, unexpired ticket issued for exactly this call, in the State's present
-        epoch: one issued before the State lost its records (a Redis restarted empty) may have been used, so
-        it is refused. (StateUnavailable when the State cannot say whether it was used: the call is then
-        refused, never run on a guess.)"""
+    async def redeem(self, ticket: str, agent: str, spec: ToolSpec, arguments: Mapping[str, Any],
+                     seen: str = "") -> bool:
+        """True once for a genuine, unexpired ticket issued for exactly this call, about the same recipients
+        and totals, in the State's present epoch: one issued before the State lost its records (a Redis
+        restarted empty) may have been used, so it is refused. (StateUnavailable when the State cannot say
+        whether it was used: the call is then refused, never run on a guess.)"""
         parts = ticket.split(".")
         if len(parts) != 4 or not parts[1].isdigit() or len(parts[1]) > 12:
             return False
@@ -103,26 +108,34 @@ class ApprovalTickets:
         if expires < now:
             return False
         # Checked before anything is written: a forged ticket costs the State nothing.
-        if not hmac.compare_digest(mac, self._mac(agent, spec, arguments, nonce, expires, epoch)):
+        if not hmac.compare_digest(mac, self._mac(agent, spec, arguments, seen, nonce, expires, epoch)):
             return False
         return await use_once(self._state, USED_TICKETS, nonce, epoch=epoch, ttl=expires - now + 1) == "first"
 
-    async def keep(self, key: str) -> str | None:
+    async def keep(self, key: str, seen: Mapping[str, Any] | None = None) -> str | None:
         """A person's approval of the call `key` (a binding), whose call sent nothing: usable once more by the
-        same call, for as long as a ticket lives. Says so, or None when one is kept already."""
-        if not await self._state.put_if_absent(KEPT, key, "approved", ttl=self._ttl):
+        same call, for as long as a ticket lives, while it shows what `seen` showed (still_holds). Says so,
+        or None when one is kept already."""
+        if not await self._state.put_if_absent(KEPT, key, {"seen": dict(seen or {})}, ttl=self._ttl):
             return None
         until = until_text(self._clock() + self._ttl)
         return f"the person's approval still holds for this exact call until {until}"
 
-    async def take_kept(self, key: str) -> bool:
-        """True once for an approval kept for the call `key`: of any number of identical calls, exactly
-        one."""
-        return await self._state.take(KEPT, key) is not None
+    async def has_kept(self, key: str) -> bool:
+        """Whether an approval is kept for the call `key` (look before reading what take_kept compares)."""
+        return await self._state.get(KEPT, key) is not None
 
-    def _mac(self, agent: str, spec: ToolSpec, arguments: Mapping[str, Any], nonce: str, expires: int,
-             epoch: str) -> str:
-        canonical = json.dumps([agent, spec.name, arguments, nonce, expires, epoch], sort_keys=True,
+    async def take_kept(self, key: str, seen: Mapping[str, Any] | None = None) -> bool:
+        """True once for an approval kept for the call `key`: of any number of identical calls, exactly
+        one, and only if what it shows now still holds for it (taken either way)."""
+        kept = await self._state.take(KEPT, key)
+        if kept is None:
+            return False
+        return not isinstance(kept, dict) or still_holds(kept.get("seen") or {}, seen or {})
+
+    def _mac(self, agent: str, spec: ToolSpec, arguments: Mapping[str, Any], seen: str, nonce: str,
+             expires: int, epoch: str) -> str:
+        canonical = json.dumps([agent, spec.name, arguments, seen, nonce, expires, epoch], sort_keys=True,
                                separators=(",", ":"), default=str)
         digest = hmac.new(self._key, canonical.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode()
@@ -141,16 +154,16 @@ async def request_approval(
     ctx: ServerRequestContext[Any],
     params: types.CallToolRequestParams,
     spec: ToolSpec,
-    question: Question,
+    asking: Callable[[], Awaitable[Question]],
     rule: str,
     tickets: ApprovalTickets,
     call: str,
 ) -> types.InputRequiredResult | None:
     """None when a person approved; an InputRequiredResult when the client must ask first (2026-07-28);
-    ApprovalRefused otherwise. `rule` is the rule that asks (the policy Decision's); `call` the call's
-    binding, under which an approval given back by an identical call that sent nothing is kept."""
-    agent = question.agent
-    if await tickets.take_kept(call):
+    ApprovalRefused otherwise. `asking` builds the question (reading from Zoho), only when one is needed;
+    `rule` is the rule that asks (the policy Decision's); `call` the call's binding, under which an approval
+    given back by an identical call that sent nothing is kept."""
+    if await tickets.has_kept(call) and await tickets.take_kept(call, (await asking()).seen()):
         return None
     if not client_can_elicit(ctx):
         raise ApprovalRefused(
@@ -159,17 +172,21 @@ async def request_approval(
             "elicitation, or have a person do this in Zoho Books.",
             rule=rule + " (client cannot ask)",
         )
+    question = await asking()
+    agent = question.agent
     text = question.text()
     if modern(ctx):
         arguments = params.arguments or {}
         answer = None
-        if params.request_state and await tickets.redeem(params.request_state, agent, spec, arguments):
+        seen = json.dumps([question.asked_by, question.seen()], sort_keys=True, default=str)
+        if params.request_state and await tickets.redeem(params.request_state, agent, spec, arguments, seen):
             answer = _answer_in(params)
         if answer is None:
             form = types.ElicitRequestFormParams(message=text, requested_schema=APPROVE_SCHEMA)
             ask = types.ElicitRequest(params=form)
             return types.InputRequiredResult(input_requests={QUESTION_KEY: ask},
-                                             request_state=await tickets.issue(agent, spec, arguments))
+                                             request_state=await tickets.issue(agent, spec, arguments,
+                                                                               seen))
     else:
         try:
             answer = await ctx.session.elicit_form(text, APPROVE_SCHEMA)

@@ -25,8 +25,8 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import anyio
@@ -38,13 +38,15 @@ from zbmcp.calls.approvals import binding, modern, until_text
 from zbmcp.audit.log import AuditEvent, AuditLog, now_iso
 from zbmcp.errors import ApprovalRefused, AuditUnavailable
 from zbmcp.core.manifest import EFFECT_WORDS, ToolSpec
-from zbmcp.core.question import Question
+from zbmcp.core.question import Question, still_holds
 from zbmcp.state import State, Value
 from zbmcp.core.requests import ZohoRequest
 
 log = logging.getLogger(__name__)
 
-Status = Literal["pending", "approved", "denied", "used"]
+# changed: approved, but what zbmcp read from Zoho for the call changed before the call took it (asked again)
+Status = Literal["pending", "approved", "denied", "used", "changed"]
+Asking = Callable[[], Awaitable[Question]]  # the question about a call, read from Zoho when first needed
 DECISION_SECONDS = 600.0  # an approval given while the agent is not waiting stays usable this long
 POLL_SECONDS = 0.5  # how often a held call looks for a decision made by another process or replica
 WEBHOOK_TIMEOUT_SECONDS = 5.0
@@ -81,6 +83,11 @@ class HeldCall:
     status: Status = "pending"
     operator: str | None = None
     decided_at: float | None = None
+    asked_by: str = ""  # the signed-in person, or the agent and its key: only their identical call takes it
+    counterparty: str | None = None  # "Acme Corporation (460000000000011)", or the id and why no name
+    document: str | None = None  # "invoice INV-000001 (4600...) for Acme Corporation, total 1,234.00 EUR"
+    emailed: list[str] = field(default_factory=list)  # each recipient as the question shows it
+    seen: dict[str, Any] = field(default_factory=dict)  # what was read from Zoho for it (Question.seen)
 
     def to_record(self) -> dict[str, Any]:
         return asdict(self)
@@ -98,6 +105,7 @@ class OperatorDecision:
     operator: str
     binding: str = ""  # the call it lets through
     until: float = 0.0  # when it stops letting that call through
+    seen: Mapping[str, Any] = field(default_factory=dict)  # what the operator was shown (Question.seen)
 
     @property
     def rule(self) -> str:
@@ -105,22 +113,12 @@ class OperatorDecision:
         return f"{verb} by operator {self.operator} in the console (approval {self.approval})"
 
 
-# send=true names no address: Zoho emails the customer's contact persons (the question says the same).
-NAMED_BY_ZOHO = "the addresses Zoho has for the customer"
-
-
 def effects_of(question: Question) -> list[str]:
     """Each effect of the call beyond the record it writes, in words."""
-    effects = ["emails " + (", ".join(question.recipients.all()) or NAMED_BY_ZOHO)] if question.emails else []
+    effects = ["emails " + "; ".join(question.recipient_lines())] if question.emails else []
     effects += [f"{e.field} = {json.dumps(e.value, ensure_ascii=False)} ({EFFECT_WORDS[e.effect]})"
                 for e in question.effects]
     return effects
-
-
-def amount_of(question: Question) -> str | None:
-    if question.amount_unknown is not None:
-        return f"unknown ({question.amount_unknown})"
-    return f"{question.amount:,.2f}" if question.amount else None
 
 
 class ApprovalInbox:
@@ -138,36 +136,50 @@ class ApprovalInbox:
 
     # -- the agent's side --------------------------------------------------------------------------------
 
-    async def hold(self, spec: ToolSpec, request: ZohoRequest, arguments: Mapping[str, Any],
-                   question: Question) -> HeldCall | OperatorDecision:
+    async def hold(self, spec: ToolSpec, request: ZohoRequest, arguments: Mapping[str, Any], agent: str,
+                   asked_by: str | None, question: Asking) -> HeldCall | OperatorDecision:
         """The operator's decision on this exact call, waiting up to hold_seconds; else the held call.
 
         The first call opens the approval (and announces it); a retry of the same call waits on the same
         one. A decision is taken here once: the call that takes it is the only one it lets through.
+        `question` builds the question (reading from Zoho): only to open an approval or to take a decision,
+        so an agent calling again while it waits spends none of Zoho's calls.
         """
-        agent = question.agent
-        key = binding(agent, spec.name, request.organization_id, arguments)
-        decision = await self._take_decision(key)
+        key = binding(agent, spec.name, request.organization_id, arguments, asked_by)
+        decision = await self._take_decision(key, question)
         if decision is not None:
             return decision
         held, opened = await self._open(key, spec, request, arguments, question)
         async with anyio.create_task_group() as tg:
             if opened:
                 tg.start_soon(self._announce, held)
-            decision = await self._wait(key)
+            decision = await self._wait(key, question)
         return decision or held
 
-    async def _take_decision(self, key: str) -> OperatorDecision | None:
+    async def _take_decision(self, key: str, question: Asking) -> OperatorDecision | None:
+        if await self.state.get("inbox-decision", key) is None:
+            return None
+        seen = (await question()).seen()  # read before taking it: a failed read leaves the decision in place
         record = _as_dict(await self.state.take("inbox-decision", key))
         if record is None:
             return None
         # The next identical call asks again; an approval another identical call opened meanwhile stays open.
         await self.state.delete("inbox-call", key, only_if={"id": record["approval"]})
         held = await self.get(record["approval"])
+        shown = record.get("seen") or {}
+        if record["approved"] and not still_holds(shown, seen):
+            if held is not None:
+                await self._save(held, status="changed")
+                self._audit(held, "approval.changed", "denied",
+                            f'approval {held.id} of agent "{held.agent}"\'s request to {held.title.lower()}'
+                            + _where(held) + " no longer holds: what zbmcp read from Zoho for it changed "
+                            f"since it was approved (then {json.dumps(shown, ensure_ascii=False)}, now "
+                            f"{json.dumps(dict(seen), ensure_ascii=False)}); asked again")
+            return None
         if held is not None:
             await self._save(held, status="used" if record["approved"] else "denied")
         return OperatorDecision(record["approval"], bool(record["approved"]), record["operator"], key,
-                                float(record.get("until") or 0))
+                                float(record.get("until") or 0), shown)
 
     async def give_back(self, decision: OperatorDecision) -> str | None:
         """An approval taken by a call that then provably sent nothing (Zoho could not be reached): usable
@@ -177,7 +189,7 @@ class ApprovalInbox:
         if not decision.approved or remaining <= 0:
             return None
         record = {"approval": decision.approval, "approved": True, "operator": decision.operator,
-                  "until": decision.until}
+                  "until": decision.until, "seen": dict(decision.seen)}
         if not await self.state.put_if_absent("inbox-decision", decision.binding, record, ttl=remaining):
             return None
         held = await self.get(decision.approval)
@@ -188,7 +200,7 @@ class ApprovalInbox:
         return f"approval {decision.approval} still holds for this exact call until {until}"
 
     async def _open(self, key: str, spec: ToolSpec, request: ZohoRequest, arguments: Mapping[str, Any],
-                    question: Question) -> tuple[HeldCall, bool]:
+                    asking: Asking) -> tuple[HeldCall, bool]:
         """The open approval for this call, or a new one; True when this call opened it."""
         for _ in range(3):  # another process may open or close the same call's approval meanwhile
             existing = _as_dict(await self.state.get("inbox-call", key))
@@ -197,22 +209,26 @@ class ApprovalInbox:
                 if held is not None:
                     return held, False
                 await self.state.delete("inbox-call", key)
+            question = await asking()
             now = self._clock()
             held = HeldCall(
                 id="".join(secrets.choice(_ID_ALPHABET) for _ in range(8)), binding=key, agent=question.agent,
                 tool=spec.name, title=spec.title, organization=request.organization_id,
                 question=question.text(),
                 reasons=list(question.reasons), effects=effects_of(question),
-                recipients=list(question.recipients.all()), amount=amount_of(question),
+                recipients=list(question.recipients.all()), amount=question.amount_text(),
                 free_text=[[name, text] for name, text in question.free_text],
                 method=request.method, url=question.url, query=dict(request.query()), body=request.body,
                 arguments=dict(arguments), requested_at=now, expires_at=now + self.approval_seconds,
+                asked_by=question.asked_by or f"agent {question.agent}", counterparty=question.counterparty,
+                document=question.document,
+                emailed=question.recipient_lines() if question.emails else [], seen=question.seen(),
             )
             if await self.state.put_if_absent("inbox-call", key, {"id": held.id}, ttl=self.approval_seconds):
                 try:  # on the record first: an approval the audit does not know of must not exist
                     self._audit(held, "approval.requested", "pending",
-                                f'agent "{held.agent}" asked to {spec.title.lower()}' + _where(held)
-                                + f": held for an operator's approval (approval {held.id})")
+                                f'agent "{held.agent}" ({held.asked_by}) asked to {spec.title.lower()}'
+                                + _where(held) + f": held for an operator's approval (approval {held.id})")
                 except AuditUnavailable:
                     await self.state.delete("inbox-call", key)
                     raise
@@ -222,10 +238,10 @@ class ApprovalInbox:
         raise ApprovalRefused("zbmcp could not open an approval for this call; nothing was sent to Zoho. "
                               "Try again.", rule="approval: console (could not open)")
 
-    async def _wait(self, key: str) -> OperatorDecision | None:
+    async def _wait(self, key: str, question: Asking) -> OperatorDecision | None:
         deadline = anyio.current_time() + self.hold_seconds
         while True:
-            decision = await self._take_decision(key)
+            decision = await self._take_decision(key, question)
             if decision is not None:
                 return decision
             remaining = deadline - anyio.current_time()
@@ -266,8 +282,8 @@ class ApprovalInbox:
         verb = "approved" if approve else "denied"
         try:  # on the record before it can take effect: fail closed
             self._audit(decided, "approval.decided", "approved" if approve else "denied",
-                        f'operator "{operator}" {verb} agent "{held.agent}"\'s request to '
-                        f'{held.title.lower()}'
+                        f'operator "{operator}" {verb} agent "{held.agent}"\'s request ({held.asked_by}) '
+                        f'to {held.title.lower()}'
                         + _where(held) + f" (approval {approval_id})")
         except AuditUnavailable:
             await self.state.delete("inbox-decided", approval_id)
@@ -277,7 +293,8 @@ class ApprovalInbox:
                              ttl=max(remaining, DECISION_SECONDS))
         await self.state.put("inbox-decision", held.binding,
                              {"approval": approval_id, "approved": approve, "operator": operator,
-                              "until": self._clock() + DECISION_SECONDS}, ttl=DECISION_SECONDS)
+                              "until": self._clock() + DECISION_SECONDS, "seen": held.seen},
+                             ttl=DECISION_SECONDS)
         self._notify()
         return decided
 
@@ -342,13 +359,15 @@ async def ask_operator(
     spec: ToolSpec,
     request: ZohoRequest,
     arguments: Mapping[str, Any],
-    question: Question,
+    agent: str,
+    asked_by: str | None,
+    question: Asking,
     rule: str,
 ) -> OperatorDecision | types.CallToolResult | types.InputRequiredResult:
     """An operator's approval for this call, or the answer that tells the agent to wait; ApprovalRefused when
     an operator denied it. Nothing in the agent's messages is read here: only the inbox decides. `rule` is the
     policy's rule that asks."""
-    answer = await inbox.hold(spec, request, arguments, question)
+    answer = await inbox.hold(spec, request, arguments, agent, asked_by, question)
     if isinstance(answer, OperatorDecision):
         if answer.approved:
             return answer

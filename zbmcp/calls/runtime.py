@@ -8,7 +8,7 @@ import hashlib
 import logging
 import secrets
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -20,6 +20,7 @@ from zbmcp.core.config import PER_USER, Agent, Connection, LoadedConfig, sign_in
 from zbmcp.errors import PolicyDenied
 from zbmcp.calls.inbox import ApprovalInbox
 from zbmcp.calls.catalog import load_manifests
+from zbmcp.core.found import Organization
 from zbmcp.core.manifest import ToolSpec
 from zbmcp.zoho.personal import PersonalConnections
 from zbmcp.core.policy import AgentPolicy, policies
@@ -52,6 +53,8 @@ class Runtime:
     state: State  # what processes and replicas share (zbmcp.state)
     inbox: ApprovalInbox  # calls held for an operator's decision, in the shared state
     personal: PersonalConnections | None = None  # people's own Zoho tokens, for `connection: per_user` agents
+    # organization id -> (its currency and decimal places, read by zbmcp.calls.lookups; until when)
+    remembered_organizations: dict[str, tuple[Organization, float]] = field(default_factory=dict)
 
     def agent(self, name: str) -> Agent:
         return self.config.config.agents[name]

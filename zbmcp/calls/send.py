@@ -7,6 +7,7 @@ from typing import Any
 
 from mcp import types
 
+from zbmcp.calls.contact_guard import contact_written, hold
 from zbmcp.calls.decide import Decided
 from zbmcp.calls.runtime import Runtime
 from zbmcp.calls.tool_call import ToolCall
@@ -23,6 +24,9 @@ async def send(runtime: Runtime, call: ToolCall, decided: Decided) -> types.Call
         )
     # The record is written ahead once the request's turn comes; if it cannot be, nothing is sent.
     try:
+        changed = contact_written(spec, decided.request)
+        if changed is not None:  # not while a call that emails this customer is between its read and Zoho
+            await hold(runtime, call, changed)
         connection = runtime.calling_connection(policy.agent, call.person)
         response = await runtime.client.send(connection, decided.request, agent_gate=gate,
                                              before_send=call.write_ahead, delivery=call.delivery)

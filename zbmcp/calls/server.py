@@ -18,6 +18,7 @@ from mcp.server import Server, ServerRequestContext
 from mcp.server.auth.middleware.auth_context import get_access_token
 
 from zbmcp import __version__
+from zbmcp.calls.contact_guard import let_go
 from zbmcp.calls.decide import Decided, approve, decide
 from zbmcp.calls.outcomes import outcome_of
 from zbmcp.calls.runtime import Runtime
@@ -28,6 +29,9 @@ from zbmcp.core.policy import AgentPolicy
 from zbmcp.errors import ZbmcpError
 
 log = logging.getLogger(__name__)
+
+# Which API key a call came with (set by zbmcp.transports.api_keys): the start of its hash, never the key.
+KEY_CLAIM = "zbmcp/key"
 
 INSTRUCTIONS = (
     "Zoho Books for one or more organizations. Ids are digit strings: find them with the list_* tools. "
@@ -74,6 +78,17 @@ class ZbmcpServer:
             return None
         return token.subject, person
 
+    def asked_by(self, agent: str | None) -> str | None:
+        """Whose call an approval is for: the signed-in person, else the agent and the key it presented."""
+        person = self.person()
+        if person is not None:
+            return f"{person[1]} (signed in)"
+        if agent is None:
+            return None
+        token = get_access_token()
+        key = (token.claims or {}).get(KEY_CLAIM) if token is not None else None
+        return f"agent {agent} (API key {key})" if isinstance(key, str) else None  # the agent alone
+
     def _policy(self) -> AgentPolicy | None:
         agent = self.caller()
         return self.runtime.policies.get(agent) if agent else None
@@ -99,9 +114,9 @@ class ZbmcpServer:
     ) -> types.CallToolResult | types.InputRequiredResult:
         started = time.perf_counter()
         call = ToolCall(self.runtime, self._policy(), params.name, params.arguments or {}, started,
-                        self.person())
+                        self.person(), self.asked_by(self.caller()))
         try:
-            decided = decide(call)
+            decided = await decide(self.runtime, call)
             if decided.decision.outcome == "approve":
                 held = await approve(self.runtime, call, decided, ctx, params,
                                      url=self._url(decided), channel=self._approval_channel(decided.policy))
@@ -119,6 +134,8 @@ class ZbmcpServer:
                 log.exception("tool %s failed unexpectedly", params.name)
             error, outcome, rule = outcome_of(exc, may_have_changed_zoho=call.may_have_changed_zoho)
             return call.finish_error(error, outcome, rule)
+        finally:
+            await let_go(call)
 
     def _approval_channel(self, policy: AgentPolicy) -> Literal["console", "client"]:
         """Who approves: over HTTP the agent's code is its own MCP client, so by default an operator does."""

@@ -3,6 +3,7 @@ written ahead to the one that completes it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -49,9 +50,14 @@ class ToolCall:
     """
 
     def __init__(self, runtime: Runtime, policy: AgentPolicy | None, name: str, arguments: Mapping[str, Any],
-                 started: float, person: tuple[str, str] | None = None) -> None:
+                 started: float, person: tuple[str, str] | None = None, asked_by: str | None = None) -> None:
         self.runtime = runtime
         self.person = person
+        # who asked, for an approval: the signed-in person, else the agent (and its key, over HTTP)
+        self.asked_by = asked_by or (person[1] if person else None)
+        self.read_for: str | None = None  # zbmcp's own read for another call (zbmcp.calls.lookups): its id
+        # the customer this call holds, whom it emails (zbmcp.calls.contact_guard): its lock's name and lease
+        self.holding: tuple[str, contextlib.AsyncExitStack[bool | None]] | None = None
         self.policy = policy
         self.name = name
         self.arguments = arguments
@@ -237,6 +243,8 @@ class ToolCall:
         )
         record.sentence = text or sentence(agent, phrase, organization, region, decision, rule, status,
                                            duration, person=record.person)
+        if self.read_for is not None:
+            record.sentence = f"zbmcp's own read for call {self.read_for}: {record.sentence}"
         try:
             self.runtime.audit.write(record)
         except AuditUnavailable as problem:

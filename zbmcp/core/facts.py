@@ -1,6 +1,10 @@
 """What a call means in the terms a person thinks in (pure): how much money, for whom, dated when, emailed to
 whom, and which of its fields reach beyond the record. Argument rules read these facts, and so does the
-person asked to approve. Nothing is looked up: what the call itself does not say is unknown, and says why.
+person asked to approve.
+
+What the call itself does not say comes from what zbmcp read from Zoho for it (zbmcp.core.found): who a
+customer's contact persons are (where `send=true` emails go), a stored document's charges, a currency's
+decimal places. reads_for says what to read; what was not read, or could not be, is unknown and says why.
 """
 
 from __future__ import annotations
@@ -8,9 +12,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from zbmcp.core.amounts import precision_matters, written_amount
+from zbmcp.core.found import NOTHING, Found, Person, Reads
 from zbmcp.core.manifest import Effect, ToolSpec
 from zbmcp.core.requests import ZohoRequest
 
@@ -19,9 +24,15 @@ COUNTERPARTY_FIELDS = ("customer_id", "vendor_id")
 
 @dataclass(frozen=True)
 class Recipients:
+    """Who the call emails: the addresses it names, or the contact persons Zoho chooses (`chosen_by_zoho`),
+    read from Zoho before the call is decided. `unknown` says why they could not be learnt."""
+
     to: tuple[str, ...] = ()
     cc: tuple[str, ...] = ()
     bcc: tuple[str, ...] = ()
+    chosen_by_zoho: bool = False
+    people: tuple[Person, ...] = ()  # the contact persons behind `to`, when Zoho chooses
+    unknown: str | None = None
 
     def all(self) -> tuple[str, ...]:
         return (*self.to, *self.cc, *self.bcc)
@@ -41,13 +52,15 @@ class Facts:
     arguments: Mapping[str, Any]  # the call's arguments as Zoho gets them (call_arguments)
     tool: str
     organization: str | None
-    amount: float | None  # None: not knowable from the call alone (amount_unknown says why)
+    amount: float | None  # None: not knowable (amount_unknown says why)
     amount_unknown: str | None
     counterparty_id: str | None
     date: str | None
     recipients: Recipients
     emails: bool
     effects: tuple[FieldEffect, ...] = field(default_factory=tuple)
+    currency: str | None = None  # the amount's, where a read says it
+    found: Found = NOTHING  # what zbmcp read from Zoho for this call
 
     @property
     def effect_names(self) -> list[str]:
@@ -57,24 +70,55 @@ class Facts:
         return sorted(names)
 
 
-def facts_of(spec: ToolSpec, request: ZohoRequest, today: dt.date) -> Facts:
-    """`today`, the caller's date, dates a create that gives no date, as Zoho does."""
+def facts_of(spec: ToolSpec, request: ZohoRequest, today: dt.date, found: Found = NOTHING) -> Facts:
+    """`today`, the caller's date, dates a create that gives no date, as Zoho does; `found`, what zbmcp read
+    from Zoho for this call (reads_for)."""
     arguments = call_arguments(request)
-    effects = tuple(FieldEffect(name, effect, value) for name, effect in spec.outside_effects
-                    if _present(value := arguments.get(name)))
-    amount, unknown = _amount(spec, arguments)
+    effects = _effects(spec, arguments)
+    amount, unknown = written_amount(tuple(spec.body or {}), arguments, precision=found.precision(),
+                                     updates=_updates(spec), stored=found.document)
     return Facts(
         arguments=arguments,
         tool=spec.name,
         organization=request.organization_id,
-        amount=amount,
+        amount=float(amount) if amount is not None else None,
         amount_unknown=unknown,
-        counterparty_id=next((str(arguments[f]) for f in COUNTERPARTY_FIELDS if arguments.get(f)), None),
+        counterparty_id=_counterparty(arguments),
         date=_date(spec, arguments, today),
-        recipients=_recipients(effects),
+        recipients=_recipients(effects, _counterparty(arguments), found),
         emails=spec.emails_customer or any(e.effect == "emails" for e in effects),
         effects=effects,
+        currency=found.currency(),
+        found=found,
     )
+
+
+def reads_for(spec: ToolSpec, request: ZohoRequest, *, amount: bool, question: bool) -> Reads:
+    """What zbmcp reads from Zoho for this call: before deciding it, who a field that emails reaches and,
+    when a rule reads the `amount`, what the amount depends on; for a `question`, also the names, number
+    and currency a person knows a call by."""
+    arguments = call_arguments(request)
+    lines = "line_items" in (spec.body or {}) and isinstance(arguments.get("line_items"), list)
+    money = lines or "amount" in (spec.body or {})
+    emails_through_a_field = any(effect.effect == "emails" for effect in _effects(spec, arguments))
+    # the currency's decimal places: the counterparty's currency, and the organization's for it
+    precise = amount and money and precision_matters(arguments)
+    counterparty = question or emails_through_a_field or precise
+    document = question or (amount and lines and _updates(spec))
+    path_ids = _path_ids(spec, request)
+    return Reads(counterparty=_counterparty(arguments) if counterparty else None,
+                 document=path_ids[0] if document and path_ids else None,
+                 organization=(question and money or precise) and request.organization_id is not None)
+
+
+def emailed_counterparty(spec: ToolSpec, request: ZohoRequest) -> str | None:
+    """The customer whose contact persons Zoho will email for this call (a field such as send=true, and no
+    address named); None when the call emails nobody that way."""
+    arguments = call_arguments(request)
+    kinds = {effect.effect for effect in _effects(spec, arguments)}
+    if "emails" not in kinds or "recipients" in kinds:
+        return None
+    return _counterparty(arguments)
 
 
 def call_arguments(request: ZohoRequest) -> dict[str, Any]:
@@ -83,6 +127,25 @@ def call_arguments(request: ZohoRequest) -> dict[str, Any]:
     arguments: dict[str, Any] = {k: _query_value(v) for k, v in request.params if k != "organization_id"}
     arguments.update(request.body or {})
     return arguments
+
+
+def _effects(spec: ToolSpec, arguments: Mapping[str, Any]) -> tuple[FieldEffect, ...]:
+    return tuple(FieldEffect(name, effect, value) for name, effect in spec.outside_effects
+                 if _present(value := arguments.get(name)))
+
+
+def _updates(spec: ToolSpec) -> bool:
+    """The call changes a stored document, keeping what it does not send."""
+    return spec.method in ("PUT", "PATCH") and bool(spec.path_params)
+
+
+def _path_ids(spec: ToolSpec, request: ZohoRequest) -> list[str]:
+    pairs = zip(spec.path.split("/"), request.path.split("/"), strict=False)
+    return [value for template, value in pairs if template.startswith("{")]
+
+
+def _counterparty(arguments: Mapping[str, Any]) -> str | None:
+    return next((str(arguments[f]) for f in COUNTERPARTY_FIELDS if arguments.get(f)), None)
 
 
 def _query_value(value: str) -> Any:
@@ -94,14 +157,29 @@ def _present(value: Any) -> bool:
     return value not in (None, False, "", [], {})
 
 
-def _recipients(effects: tuple[FieldEffect, ...]) -> Recipients:
-    found: dict[str, list[str]] = {"to": [], "cc": [], "bcc": []}
+def _recipients(effects: tuple[FieldEffect, ...], counterparty: str | None, found: Found) -> Recipients:
+    found_named: dict[str, list[str]] = {"to": [], "cc": [], "bcc": []}
     for effect in effects:
         if effect.effect != "recipients" or not isinstance(effect.value, list):
             continue
         kind = "bcc" if effect.field.startswith("bcc") else "cc" if effect.field.startswith("cc") else "to"
-        found[kind] += [str(address) for address in effect.value]
-    return Recipients(tuple(found["to"]), tuple(found["cc"]), tuple(found["bcc"]))
+        found_named[kind] += [str(address) for address in effect.value]
+    named = Recipients(tuple(found_named["to"]), tuple(found_named["cc"]), tuple(found_named["bcc"]))
+    if named.all() or not any(effect.effect == "emails" for effect in effects):
+        return named
+    # A field such as send=true names nobody: Zoho emails the customer's contact persons. Every one with an
+    # address counts (Zoho's files say "the contact person(s) associated", and may mean fewer).
+    party = found.counterparty
+    if counterparty is None:
+        return Recipients(chosen_by_zoho=True, unknown="the call names no customer whose contact persons "
+                                                       "Zoho would email")
+    if party is None or party.id != counterparty:
+        return Recipients(chosen_by_zoho=True, unknown=f"the contact persons of {counterparty} were not read")
+    if party.unread is not None:
+        return Recipients(chosen_by_zoho=True, unknown=f"the contact persons of {counterparty} could not be "
+                                                       f"read from Zoho ({party.unread})")
+    return Recipients(to=tuple(person.email for person in party.persons), chosen_by_zoho=True,
+                      people=party.persons)
 
 
 def _date(spec: ToolSpec, arguments: Mapping[str, Any], today: dt.date) -> str | None:
@@ -111,42 +189,3 @@ def _date(spec: ToolSpec, arguments: Mapping[str, Any], today: dt.date) -> str |
         return str(arguments["date"])
     # Zoho dates a new document today when the call gives no date; an update keeps the stored one (unknown).
     return today.isoformat() if spec.method == "POST" else None
-
-
-def _amount(spec: ToolSpec, arguments: Mapping[str, Any]) -> tuple[float | None, str | None]:
-    body = spec.body or {}
-    if "amount" in body:
-        return _number(arguments.get("amount")), None
-    if "line_items" not in body:
-        return 0.0, None
-    lines = arguments.get("line_items")
-    if not isinstance(lines, list):
-        return None, "the call sends no line_items, so the total stays whatever it was"
-    total = Decimal(0)
-    for index, line in enumerate(lines):
-        rate = line.get("rate") if isinstance(line, Mapping) else None
-        if rate is None:
-            return None, (f"line_items[{index}] has no rate (Zoho would take the item's own price); give "
-                          "every line a rate")
-        gross = _decimal(rate) * _decimal(line.get("quantity", 1))
-        total += gross - _discount(line.get("discount"), gross)
-    return float(total), None
-
-
-def _discount(raw: Any, gross: Decimal) -> Decimal:
-    if raw is None or raw == "":
-        return Decimal(0)
-    if isinstance(raw, str) and raw.endswith("%"):
-        return gross * _decimal(raw[:-1]) / 100
-    return _decimal(raw)
-
-
-def _decimal(value: Any) -> Decimal:
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:  # validation let only numbers and "10%" through; be safe anyway
-        return Decimal(0)
-
-
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

@@ -38,12 +38,14 @@ from typing import Any, Literal
 
 from zbmcp.core.config import Agent, LoadedConfig
 from zbmcp.errors import ConfigError, PolicyDenied
-from zbmcp.core.facts import Facts, facts_of
+from zbmcp.core.facts import Facts, facts_of, reads_for
+from zbmcp.core.found import NOTHING, Found, Reads
 from zbmcp.core.manifest import ToolSpec
 from zbmcp.core.requests import ZohoRequest
 from zbmcp.core.rules import Rule, RuleError, compile_rules
 
 GROUP_ACCESS = ("read", "write", "*")
+LOOKUP_SCOPE = "ZohoBooks.contacts.READ"  # zbmcp reads whom a field such as send=true emails
 SELECTOR_KEYS = ("tools", "exclude", "require_approval")
 
 
@@ -88,40 +90,33 @@ class AgentPolicy:
         gates the same effect in another tool, e.g. send=true) or an `approve` rule."""
         return bool(self.needs_approval) or any(rule.kind == "approve" for rule in self.rules)
 
-    def decide(self, spec: ToolSpec, request: ZohoRequest, today: dt.date) -> Decision:
+    def decide(self, spec: ToolSpec, request: ZohoRequest, today: dt.date,
+               found: Found = NOTHING) -> Decision:
         """The one decision for a well-formed call: deny beats approve beats allow. `today` dates a create
-        that gives no date (facts_of)."""
-        if spec.name not in self.visible:
-            hidden = self.hidden[spec.name].rule if spec.name in self.hidden else "unknown tool"
-            return self._deny(hidden,
-                              f"Tool {spec.name!r} is not available to agent {self.agent!r}: {hidden}.")
-        if request.organization_id is not None and request.organization_id not in self.organizations:
-            return self._deny("organizations", f"Agent {self.agent!r} may not touch organization "
-                              f"{request.organization_id}; its organizations are: "
-                              f"{', '.join(self.organizations)}.")
-        facts = facts_of(spec, request, today)
+        that gives no date; `found` is what zbmcp read from Zoho for the call (reads_before_deciding)."""
+        refused = self._refusal(spec, request)
+        if refused is not None:
+            return refused
+        facts = facts_of(spec, request, today, found)
         reasons: list[str] = []
-        like = [spec.name]
-        for effect in facts.effects:
-            if effect.effect != "emails" or spec.email_tool is None:
-                continue
-            denied = self._effect_gate(spec, effect.field, spec.email_tool, reasons)
-            if denied is not None:
-                return denied
-            like.append(spec.email_tool)
+        like = self._like(spec, facts, reasons)
+        if isinstance(like, Decision):
+            return like
         applying = [rule for rule in self.rules if rule.applies_to(like)]
         context = _context(self.agent, spec, facts) if applying else {}
         allow_rules = [rule for rule in applying if rule.kind == "allow"]
         allowed_by = None
         for rule in applying:
             try:
+                unknowable = _unknowable(rule, facts)
+                if unknowable is not None:
+                    raise RuleError(unknowable)
                 holds = rule.holds(context)
             except RuleError as exc:
                 if rule.kind == "allow":
                     continue
                 return self._deny(rule.describe(), f"{rule.describe()} could not be evaluated for this "
-                                  f"call: {_unknowable(rule, facts) or exc}. zbmcp refuses what a rule "
-                                  "cannot judge.", facts)
+                                  f"call: {exc}. zbmcp refuses what a rule cannot judge.", facts)
             if holds and rule.kind == "deny":
                 return self._deny(rule.describe(), f"{rule.describe()} refuses this call"
                                   + (f": {rule.reason}" if rule.reason else "") + ".", facts)
@@ -140,6 +135,42 @@ class AgentPolicy:
             return Decision("approve", reasons[0], self.revision, facts, tuple(reasons))
         return Decision("allow", allowed_by or f"tools: {self.selected_by.get(spec.name, spec.name)}",
                         self.revision, facts)
+
+    def reads_before_deciding(self, spec: ToolSpec, request: ZohoRequest) -> Reads:
+        """What zbmcp must read from Zoho to decide this call: whom a field that emails reaches (the rules see
+        them as `recipients`) and, when a rule that applies reads `amount`, what the amount depends on.
+        Nothing for a call refused whatever Zoho says."""
+        if self._refusal(spec, request) is not None:
+            return Reads()
+        like = self._like(spec, facts_of(spec, request, dt.date.min), [])
+        if isinstance(like, Decision):
+            return Reads()
+        amount = any(rule.uses_amount for rule in self.rules if rule.applies_to(like))
+        return reads_for(spec, request, amount=amount, question=False)
+
+    def _like(self, spec: ToolSpec, facts: Facts, reasons: list[str]) -> list[str] | Decision:
+        """The tools whose rules this call takes on: its own, and the email tool of a field that emails (which
+        may refuse it, or add to the `reasons` to ask a person)."""
+        like = [spec.name]
+        for effect in facts.effects:
+            if effect.effect != "emails" or spec.email_tool is None:
+                continue
+            denied = self._effect_gate(spec, effect.field, spec.email_tool, reasons)
+            if denied is not None:
+                return denied
+            like.append(spec.email_tool)
+        return like
+
+    def _refusal(self, spec: ToolSpec, request: ZohoRequest) -> Decision | None:
+        if spec.name not in self.visible:
+            hidden = self.hidden[spec.name].rule if spec.name in self.hidden else "unknown tool"
+            return self._deny(hidden,
+                              f"Tool {spec.name!r} is not available to agent {self.agent!r}: {hidden}.")
+        if request.organization_id is not None and request.organization_id not in self.organizations:
+            return self._deny("organizations", f"Agent {self.agent!r} may not touch organization "
+                              f"{request.organization_id}; its organizations are: "
+                              f"{', '.join(self.organizations)}.")
+        return None
 
     def _effect_gate(self, spec: ToolSpec, field_name: str, open_tool: str,
                      reasons: list[str]) -> Decision | None:
@@ -188,8 +219,13 @@ class AgentPolicy:
 
     @property
     def scopes(self) -> list[str]:
-        """The least-privilege OAuth scopes that cover every tool this agent may call."""
-        return sorted({spec.scope for spec in self.visible.values()})
+        """The least-privilege OAuth scopes that cover every tool this agent may call, and zbmcp's own reads
+        its calls are decided on: a customer's contact persons, whom send=true emails (calls.lookups)."""
+        emails_through_a_field = any(
+            effect == "emails" and spec.email_tool in self.visible
+            for spec in self.visible.values() for _, effect in spec.outside_effects)
+        lookups = {LOOKUP_SCOPE} if emails_through_a_field else set()
+        return sorted({spec.scope for spec in self.visible.values()} | lookups)
 
 
 def _context(agent: str, spec: ToolSpec, facts: Facts) -> dict[str, Any]:
@@ -204,8 +240,12 @@ def _context(agent: str, spec: ToolSpec, facts: Facts) -> dict[str, Any]:
 
 
 def _unknowable(rule: Rule, facts: Facts) -> str | None:
+    """Why the rule cannot judge this call, before it is run: it reads a fact zbmcp could not learn."""
     if facts.amount is None and rule.uses_amount:
         return f"it reads the amount, which zbmcp cannot know: {facts.amount_unknown}"
+    if facts.recipients.unknown is not None and rule.uses_recipients:
+        return (f"it reads the recipients, and the call emails people zbmcp could not learn: "
+                f"{facts.recipients.unknown}")
     return None
 
 

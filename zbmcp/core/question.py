@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from zbmcp.core.facts import Facts, FieldEffect, Recipients
+from zbmcp.core.found import money_text
 from zbmcp.core.manifest import EFFECT_WORDS, ToolSpec, dotted_fields, schema_at
 from zbmcp.core.requests import ZohoRequest
 
@@ -43,6 +44,33 @@ class Question:
     effects: tuple[FieldEffect, ...]  # fields with an effect beyond the record, recipients and words aside
     fields: tuple[tuple[str, str], ...]  # every other argument, as compact JSON, in full
     free_text: tuple[tuple[str, str], ...]  # (field, text), in full here; text() may shorten them
+    currency: str | None = None
+    counterparty: str | None = None  # "Acme Corporation (460000000000011)", or the id and why no name
+    document: str | None = None  # the record the call acts on: "invoice INV-000001 (4600...) for Acme..."
+    asked_by: str | None = None  # the person, or the agent's key, whose call this is
+    shown: tuple[tuple[str, Any], ...] = ()  # what was read from Zoho, for still_holds (see seen)
+
+    def amount_text(self) -> str | None:
+        """5,002.50 EUR; unknown, saying why; None when the call writes no money."""
+        if self.amount_unknown is not None:
+            return f"unknown ({self.amount_unknown})"
+        return money_text(self.amount, self.currency) if self.amount else None
+
+    def recipient_lines(self) -> list[str]:
+        """Each address the call emails, with who it is where Zoho chooses them; or why nobody can say."""
+        recipients = self.recipients
+        if recipients.unknown is not None:
+            return [f"unknown: {recipients.unknown}; zbmcp treats it as emailing anyone"]
+        if recipients.chosen_by_zoho:
+            return [person.label() for person in recipients.people] or [
+                "nobody: the customer has no contact person with an email address (Zoho may refuse)"]
+        kinds = (("to", recipients.to), ("cc", recipients.cc), ("bcc", recipients.bcc))
+        return [f"{kind} {address}" for kind, addresses in kinds for address in addresses]
+
+    def seen(self) -> dict[str, Any]:
+        """What zbmcp read from Zoho and showed (None where it could not read it): an approval holds only
+        while the same call would show the same (still_holds)."""
+        return dict(self.shown)
 
     def text(self, limit: int = QUESTION_LIMIT) -> str:
         head = self._facts()
@@ -53,18 +81,21 @@ class Question:
 
     def _facts(self) -> list[str]:
         where = f" in organization {self.organization}" if self.organization else ""
-        lines = [f'Agent "{self.agent}" wants to {self.title.lower()} ({self.tool}){where}.',
-                 "Asked because: " + "; ".join(self.reasons) + "."]
-        if self.amount_unknown is not None:
-            lines.append(f"Amount: unknown ({self.amount_unknown}).")
-        elif self.amount:
-            lines.append(f"Amount: {self.amount:,.2f}.")
+        lines = [f'Agent "{self.agent}" wants to {self.title.lower()} ({self.tool}){where}.']
+        if self.asked_by:
+            lines.append(f"Asked by: {self.asked_by}.")
+        lines.append("Asked because: " + "; ".join(self.reasons) + ".")
+        amount = self.amount_text()
+        if amount is not None:
+            lines.append(f"Amount: {amount}.")
         if self.emails:
-            lines.append("Emails: " + _recipient_text(self.recipients) + ".")
+            lines.append("Emails: " + _recipient_text(self) + ".")
         for effect in self.effects:
             lines.append(f"Effect: {effect.field} = {_json(effect.value)} ({EFFECT_WORDS[effect.effect]}).")
-        if self.counterparty_id:
-            lines.append(f"Counterparty: {self.counterparty_id}.")
+        if self.counterparty:
+            lines.append(f"Counterparty: {self.counterparty}.")
+        if self.document:
+            lines.append(f"Document: {self.document}.")
         if self.date:
             lines.append(f"Date: {self.date}.")
         if self.fields:
@@ -74,7 +105,7 @@ class Question:
 
 
 def build_question(agent: str, spec: ToolSpec, request: ZohoRequest, url: str, facts: Facts,
-                   reasons: tuple[str, ...]) -> Question:
+                   reasons: tuple[str, ...], asked_by: str | None = None) -> Question:
     arguments: dict[str, Any] = dict(_path_arguments(spec, request))
     arguments.update(facts.arguments)
     free = free_text_fields(spec)
@@ -88,9 +119,37 @@ def build_question(agent: str, spec: ToolSpec, request: ZohoRequest, url: str, f
     fields = tuple((name, _json(_nested_shortened(value, name, free))) for name, value in arguments.items()
                    if name not in free and name not in shown_elsewhere)
     free_text = tuple((name, str(arguments[name])) for name in arguments if name in free)
+    party = facts.found.counterparty
+    counterparty = (party.label() if party is not None and party.id == facts.counterparty_id
+                    else facts.counterparty_id)
+    document = facts.found.document.label() if facts.found.document is not None else None
     return Question(agent, spec.name, spec.title, request.organization_id, request.method, url, reasons,
                     facts.amount, facts.amount_unknown, facts.counterparty_id, facts.date, facts.emails,
-                    facts.recipients, effects, fields, free_text)
+                    facts.recipients, effects, fields, free_text, facts.currency, counterparty, document,
+                    asked_by, _shown(facts))
+
+
+def _shown(facts: Facts) -> tuple[tuple[str, Any], ...]:
+    party, document = facts.found.counterparty, facts.found.document
+    return (
+        ("recipients", list(facts.recipients.all()) if facts.recipients.unknown is None else None),
+        ("counterparty", party.name if party is not None and party.unread is None else None),
+        ("document", [document.number, str(document.total), document.currency]
+         if document is not None and document.unread is None else None),
+    )
+
+
+def still_holds(approved: Mapping[str, Any], now: Mapping[str, Any]) -> bool:
+    """Whether an approval given on a question that showed `approved` still holds for one that shows `now`:
+    nothing read both times has changed (a recipient, a name, a document's number or total), and the
+    recipients, if they were known, are known still. What could not be read then was approved as unknown."""
+    for key, then in approved.items():
+        current = now.get(key)
+        if key == "recipients" and then is not None and current is None:
+            return False
+        if then is not None and current is not None and then != current:
+            return False
+    return True
 
 
 def _path_arguments(spec: ToolSpec, request: ZohoRequest) -> list[tuple[str, str]]:
@@ -130,15 +189,13 @@ def _shortened(text: str, limit: int) -> str:
     return f"{kept}... ({len(text) - len(kept):,} more characters)"
 
 
-def _recipient_text(recipients: Recipients) -> str:
-    if not recipients.all():
-        return "yes, to the addresses Zoho has for the customer (the call names none)"
-    parts = [f"to {', '.join(recipients.to) or 'nobody'}"]
-    if recipients.cc:
-        parts.append(f"cc {', '.join(recipients.cc)}")
-    if recipients.bcc:
-        parts.append(f"bcc {', '.join(recipients.bcc)}")
-    return "; ".join(parts)
+def _recipient_text(question: Question) -> str:
+    recipients = question.recipients
+    if recipients.unknown is not None or not recipients.chosen_by_zoho:
+        return "; ".join(question.recipient_lines())
+    whose = question.counterparty or "the customer"
+    return (f"the contact persons Zoho has for {whose}, as read from Zoho for this question: "
+            + "; ".join(question.recipient_lines()))
 
 
 def _json(value: Any) -> str:

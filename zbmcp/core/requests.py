@@ -13,6 +13,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -86,6 +87,8 @@ def validate(spec: ToolSpec, arguments: Mapping[str, Any], organization_ids: Seq
     problems.extend((path, "must be a finite number (JSON has no NaN or Infinity)")
                     for path in _non_finite(arguments))
     problems.extend(_out_of_bounds(arguments, spec))
+    if not problems:
+        problems.extend(_discounts_beyond_what_they_discount(arguments))
     if problems:
         raise InvalidArguments(sorted(set(problems)))
 
@@ -132,6 +135,38 @@ def _organization(spec: ToolSpec, arguments: dict[str, Any], organization_ids: S
         return organization_ids[0]
     raise InvalidArguments([("organization_id",
                              f"is required; choose one of: {', '.join(organization_ids)}")])
+
+
+def _discounts_beyond_what_they_discount(arguments: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """A line's discount over 100%, or an amount above the line's own (rate x quantity): Zoho would refuse
+    it or book a negative line, and zbmcp's amount would count less than the lines are worth."""
+    problems = []
+    lines = arguments.get("line_items")
+    for index, line in enumerate(lines if isinstance(lines, list) else []):
+        if not isinstance(line, Mapping):
+            continue
+        discount, path = line.get("discount"), f"line_items[{index}].discount"
+        percent = _PERCENT.fullmatch(discount) if isinstance(discount, str) else None
+        if percent is not None:
+            if Decimal(percent.group(1)) > 100:
+                problems.append((path, f"is {discount}; a discount is at most 100% (\"100%\") of its line"))
+            continue
+        amount, rate, quantity = (_exact(v) for v in (discount, line.get("rate"), line.get("quantity", 1)))
+        if amount is None or rate is None or quantity is None:
+            continue  # no discount, or no rate: Zoho prices the line, and judges the discount itself
+        if amount > rate * quantity:
+            problems.append((path, f"is {discount}, more than the line's {rate * quantity:f} (rate x "
+                                   "quantity); give at most that, or a percentage such as \"10%\""))
+    return problems
+
+
+_PERCENT = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*%\s*")
+
+
+def _exact(value: Any) -> Decimal | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return Decimal(str(value)) if math.isfinite(value) else None
 
 
 def _non_finite(value: Any, path: str = "") -> list[str]:

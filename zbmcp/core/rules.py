@@ -12,7 +12,8 @@
             tools: [create_invoice]
 
 Variables (VARIABLES below says what each holds). A rule that cannot be evaluated for a call (a type error,
-an argument it reads that the call does not carry, an amount zbmcp cannot know) counts against the call:
+an argument it reads that the call does not carry, an amount zbmcp cannot know, recipients it could not read
+from Zoho) counts against the call:
 a deny or approve rule denies it, an allow rule does not allow it. A rule that does not compile, names an
 unknown variable, mixes types or does not yield true/false stops start-up with the file and line.
 
@@ -40,12 +41,13 @@ VARIABLES: dict[str, str] = {
     "module": "the tool's Zoho module, e.g. invoices",
     "access": '"read" or "write"',
     "organization": 'the organization id ("" for list_organizations)',
-    "amount": "the money the call writes: a document's total from its lines (quantity x rate less line "
-              "discounts; taxes not included), a payment's or an expense's amount; 0.0 when it writes none",
+    "amount": "the money the call writes: a document's total as Zoho computes it (zbmcp.core.amounts), never "
+              "less; a payment's or an expense's amount; 0.0 when it writes none",
     "counterparty_id": 'the customer_id or vendor_id the call names ("" when none)',
     "date": 'the document date the call sets, yyyy-mm-dd (a create without one: today, as Zoho does; "" when '
             "none)",
-    "recipients": "every address the call emails (to, cc and bcc); empty when Zoho chooses them (send=true)",
+    "recipients": "every address the call emails (to, cc and bcc); with send=true, the customer's contact "
+                  "persons, read from Zoho before the call is decided",
     "emails": "true when the call emails someone, openly or through a field such as send",
     "effects": 'the effects the call carries beyond its record, e.g. ["emails"] or ["moves_money"]',
     "args": "the call's own arguments, as sent (use has(args.x) before reading an optional one)",
@@ -80,6 +82,10 @@ class Rule:
     @property
     def uses_amount(self) -> bool:
         return "amount" in self.program.variables()
+
+    @property
+    def uses_recipients(self) -> bool:
+        return "recipients" in self.program.variables()
 
     def describe(self) -> str:
         """rule big-amounts (approve: amount > 5000.0)"""

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.routing import get_route_path
 from starlette.types import Receive, Scope, Send
 
-from zbmcp.sandbox import bodies, operations, scopes
+from zbmcp.sandbox import bodies, routing, scopes
 from zbmcp.sandbox.errors import (
     INTERNAL,
     MALFORMED_BODY,
@@ -27,6 +27,7 @@ from zbmcp.sandbox.errors import (
     NOT_AUTHORIZED,
     ZohoError,
     invalid_value,
+    not_associated,
 )
 from zbmcp.sandbox.faults import POST_KINDS, PRE_KINDS, ConnectionDropped, Fault
 from zbmcp.sandbox.limits import per_window_error
@@ -61,7 +62,7 @@ class BooksApi:
         record = ApiRequest(method, path, None, query, query.get("organization_id"), at=sandbox.clock())
         sandbox.api_requests.append(record)
         try:
-            operation, params = operations.match(method, path)
+            operation, params = routing.match(method, path)
         except ZohoError as error:
             await self._answer(send, record, error.status, error.envelope(), None)
             return
@@ -123,9 +124,7 @@ class BooksApi:
         if not org_id or not org_id.isdigit():
             raise invalid_value("organization_id")
         if org_id not in self._sandbox.organization_ids_of(access.user_id):
-            # §1: the same answer whether the organization is someone else's or does not exist.
-            raise ZohoError(400, 6041, "This user is not associated with the "
-                                       f"CompanyID/CompanyName:{org_id}.")
+            raise not_associated(org_id)
         return self._sandbox.org_store(org_id)
 
     async def _dispatch(self, request: Request, operation: Operation, params: dict[str, str],
@@ -134,14 +133,15 @@ class BooksApi:
         sandbox = self._sandbox
         body = None
         if operation.body != "none":
-            body = await bodies.read(request, query)
+            body = await bodies.read(request, query, array=operation.body == "list")
             record.body = body
             if body is None and operation.body == "required":
                 raise MALFORMED_BODY
         env = Env(settings=sandbox.settings, outbox=sandbox.outbox, clock=sandbox.clock,
                   organizations=[sandbox.org_store(org_id).organization
                                  for org_id in sandbox.organization_ids_of(access.user_id)])
-        call = Call(env=env, store=store, params=params, query=query, body=body)
+        call = Call(env=env, store=store, params=params, query=query, body=body, user_id=access.user_id,
+                    headers=dict(request.headers))
         try:
             with sandbox.lock:
                 reply = operation.handler(call)

@@ -21,8 +21,12 @@ from zbmcp.sandbox.errors import MALFORMED_BODY
 _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
-async def read(request: Request, query: Mapping[str, str]) -> dict[str, Any] | None:
-    """The body as a JSON object, or None when the request carries none."""
+LIST = "_list"  # where a JSON array body is handed over, for the few operations Zoho's files draw with one
+
+
+async def read(request: Request, query: Mapping[str, str], *, array: bool = False) -> dict[str, Any] | None:
+    """The body as a JSON object, or None when the request carries none. With `array`, a JSON array is taken
+    too, as {"_list": [...]}."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     raw = await request.body()
     if content_type in _FORMS:
@@ -38,23 +42,25 @@ async def read(request: Request, query: Mapping[str, str]) -> dict[str, Any] | N
                 raise MALFORMED_BODY
             if not isinstance(text, str):
                 raise MALFORMED_BODY  # an uploaded file, not a form value
-            return parse(text)
+            return parse(text, array=array)
         finally:
             await form.close()
     if not raw.strip():
         # Old clients also put JSONString in the query string.
-        return parse(query["JSONString"]) if "JSONString" in query else None
+        return parse(query["JSONString"], array=array) if "JSONString" in query else None
     try:
-        return parse(raw.decode("utf-8"))
+        return parse(raw.decode("utf-8"), array=array)
     except UnicodeDecodeError:
         raise MALFORMED_BODY from None
 
 
-def parse(text: str) -> dict[str, Any]:
+def parse(text: str, *, array: bool = False) -> dict[str, Any]:
     try:
         value = json.loads(text, parse_constant=_reject)
     except ValueError:
         raise MALFORMED_BODY from None
+    if array and isinstance(value, list):
+        return {LIST: value}
     if not isinstance(value, dict):
         raise MALFORMED_BODY
     return value

@@ -15,6 +15,7 @@ Codes the sandbox uses (zoho-books-api.md §6), and where the number is the sand
     6041   400  organization_id the caller is not associated with
     24016  400  a payment applies more than an invoice's balance
     44/45/1070  429  per-window, daily and concurrency limits (§7)
+    9998   400  an operation the sandbox does not emulate (yet), saying why (the sandbox's own code)
     9999   400  a business rule with no documented Zoho code (state changes such as voiding a paid invoice)
 """
 
@@ -49,6 +50,12 @@ def not_found(thing: str) -> ZohoError:
 def already_exists(what: str) -> ZohoError:
     """§9.7: "Invoice Number already exist" (sic); the same code for any duplicate number or name."""
     return ZohoError(400, 1001, f"{what} already exist")
+
+
+def not_associated(organization_id: str) -> ZohoError:
+    """§1: the same answer whether the organization is someone else's or does not exist."""
+    return ZohoError(400, 6041,
+                     f"This user is not associated with the CompanyID/CompanyName:{organization_id}.")
 
 
 def rule(message: str) -> ZohoError:

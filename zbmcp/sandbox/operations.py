@@ -8,13 +8,14 @@ ZohoBooks.settings, bank accounts ZohoBooks.banking, the chart of accounts ZohoB
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
-from zbmcp.sandbox.errors import UNKNOWN_URL, method_not_allowed
 from zbmcp.sandbox.rules import (
     accounts,
     bills,
+    contact_persons,
     contacts,
     estimates,
     expenses,
@@ -28,7 +29,7 @@ from zbmcp.sandbox.rules import (
 )
 from zbmcp.sandbox.rules.base import Handler
 
-Body = Literal["none", "optional", "required"]
+Body = Literal["none", "optional", "required", "list"]  # list: a JSON array (or an object)
 
 
 @dataclass(frozen=True)
@@ -39,11 +40,14 @@ class Operation:
     handler: Handler
     body: Body = "none"
     needs_org: bool = True
-    pattern: re.Pattern[str] = field(init=False, compare=False, repr=False)
+    param_patterns: tuple[tuple[str, str], ...] = ()  # a parameter narrower than one path segment
 
-    def __post_init__(self) -> None:
-        regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.template)
-        object.__setattr__(self, "pattern", re.compile(f"^{regex}$"))
+    @cached_property
+    def pattern(self) -> re.Pattern[str]:
+        # compiled on first use: the sandbox has ~560 routes, a request tries a few of them
+        narrow = dict(self.param_patterns)
+        regex = re.sub(r"\{(\w+)\}", lambda m: f"(?P<{m[1]}>{narrow.get(m[1], '[^/]+')})", self.template)
+        return re.compile(f"^{regex}$")
 
     @property
     def key(self) -> str:
@@ -58,6 +62,8 @@ def _op(method: str, template: str, scope: str, handler: Handler, body: Body = "
 
 OPERATIONS: tuple[Operation, ...] = (
     _op("GET", "/organizations", "ZohoBooks.settings.READ", organizations.list_organizations,
+        needs_org=False),
+    _op("GET", "/organizations/{organization_id}", "ZohoBooks.settings.READ", organizations.get_organization,
         needs_org=False),
     # Invoices (§4.1)
     _op("GET", "/invoices", "ZohoBooks.invoices.READ", invoices.list_invoices),
@@ -76,6 +82,19 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("GET", "/contacts/{contact_id}", "ZohoBooks.contacts.READ", contacts.get_contact),
     _op("PUT", "/contacts/{contact_id}", "ZohoBooks.contacts.UPDATE", contacts.update_contact, "required"),
     _op("DELETE", "/contacts/{contact_id}", "ZohoBooks.contacts.DELETE", contacts.delete_contact),
+    # Contact persons: on their contact, through its rule
+    _op("GET", "/contacts/{contact_id}/contactpersons", "ZohoBooks.contacts.READ",
+        contact_persons.list_contact_persons),
+    _op("GET", "/contacts/{contact_id}/contactpersons/{contact_person_id}", "ZohoBooks.contacts.READ",
+        contact_persons.get_contact_person),
+    _op("POST", "/contacts/contactpersons", "ZohoBooks.contacts.CREATE",
+        contact_persons.create_contact_person, "required"),
+    _op("PUT", "/contacts/contactpersons/{contact_person_id}", "ZohoBooks.contacts.UPDATE",
+        contact_persons.update_contact_person, "required"),
+    _op("DELETE", "/contacts/contactpersons/{contact_person_id}", "ZohoBooks.contacts.DELETE",
+        contact_persons.delete_contact_person),
+    _op("POST", "/contacts/contactpersons/{contact_person_id}/primary", "ZohoBooks.contacts.CREATE",
+        contact_persons.mark_primary),
     # Estimates (§4.3)
     _op("GET", "/estimates", "ZohoBooks.estimates.READ", estimates.list_estimates),
     _op("POST", "/estimates", "ZohoBooks.estimates.CREATE", estimates.create_estimate, "required"),
@@ -130,20 +149,4 @@ OPERATIONS: tuple[Operation, ...] = (
         "required"),
     _op("GET", "/chartofaccounts/{account_id}", "ZohoBooks.accountants.READ", accounts.get_chart_account),
 )
-
-
-def match(method: str, path: str) -> tuple[Operation, dict[str, str]]:
-    """The operation for a request path relative to /books/v3; 404 code 5 or 405 when there is none."""
-    path = path.rstrip("/") or "/"
-    allowed = False
-    for operation in OPERATIONS:
-        found = operation.pattern.match(path)
-        if found is None:
-            continue
-        if operation.method == method:
-            return operation, found.groupdict()
-        allowed = True
-    if allowed:
-        raise method_not_allowed(method)
-    raise UNKNOWN_URL
 

@@ -14,6 +14,7 @@ from zbmcp.sandbox import scopes as scope_rules
 from zbmcp.sandbox import seed
 from zbmcp.sandbox.app import build_app
 from zbmcp.sandbox.faults import Faults
+from zbmcp.sandbox.generic import seed as generic_seed
 from zbmcp.sandbox.limits import Limiter
 from zbmcp.sandbox.records import ApiRequest, OutboxEmail, TokenRequest
 from zbmcp.sandbox.rules.base import Env
@@ -67,6 +68,7 @@ class Sandbox:
         # Seeding goes through the business rules with default settings, whatever this sandbox's are.
         self._stores = seed.build(IdGenerator(), lambda: Env(SandboxSettings(), [], clock), clock,
                                   bulk_invoices)
+        generic_seed.populate(self._stores, self.users)
         self.tokens.register_client(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, [DEFAULT_REDIRECT_URI])
         self.tokens.mint_refresh_token(DEFAULT_CLIENT_ID, self.default_user_id, [scope_rules.FULL_ACCESS],
                                        token=DEFAULT_REFRESH_TOKEN)

@@ -15,6 +15,8 @@ MODULES = frozenset({
     "expenses", "salesorders", "purchaseorders", "bills", "debitnotes", "vendorpayments", "banking",
     # not on the list copied from Zoho's OAuth page; what integrators consent to for /reports (V2)
     "accountants", "reports",
+    # in Zoho's OpenAPI files (custom modules, fixed assets), not on that list either
+    "custommodules", "fixedasset",
 })
 OPERATIONS = frozenset({"create", "read", "update", "delete", "all"})
 FULL_ACCESS = "ZohoBooks.fullaccess.all"

@@ -108,6 +108,8 @@ class OrgStore:
         self.expenses: dict[str, Record] = {}
         self.payments: dict[str, Record] = {}  # customer payments
         self.vendorpayments: dict[str, Record] = {}
+        # Records of the modules the sandbox emulates generically, by resource ("/projects/{}/tasks")
+        self.generic: dict[str, dict[str, Record]] = {}
 
     @property
     def organization_id(self) -> str:
@@ -126,6 +128,12 @@ class OrgStore:
         self._seq += 1
         record["_seq"] = self._seq
         self.collection(collection)[record_id] = record
+        return record
+
+    def add_generic(self, resource: str, record_id: str, record: Record) -> Record:
+        self._seq += 1
+        record["_seq"] = self._seq
+        self.generic.setdefault(resource, {})[record_id] = record
         return record
 
     def next_number(self, kind: str, taken: Iterable[str]) -> str:

@@ -94,6 +94,14 @@ class StoreView:
     def vendorpayments(self) -> dict[str, Record]:
         return self.records("vendorpayments")
 
+    def generic(self, resource: str, *parents: str) -> dict[str, Record]:
+        """Records of a module the sandbox emulates generically, by resource: generic("/projects"),
+        generic("/projects/{}/tasks", project_id) for one project's tasks."""
+        with self._lock:
+            found = self._store.generic.get(resource, {})
+            return {record_id: public(record) for record_id, record in found.items()
+                    if tuple(record["_parents"][:len(parents)]) == parents}
+
     def journal(self) -> list[ledger.Entry]:
         """The organization's double-entry journal as it stands (zbmcp/sandbox/ledger.py)."""
         with self._lock:

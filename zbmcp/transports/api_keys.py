@@ -14,6 +14,8 @@ from collections.abc import Mapping
 
 from mcp.server.auth.provider import AccessToken
 
+from zbmcp.calls.server import KEY_CLAIM
+
 MCP_SCOPE = "mcp"  # what every agent's key, token or loopback identity grants: the MCP endpoints
 
 
@@ -26,14 +28,17 @@ class ApiKeyVerifier:
             for agent, hashes in hashes_by_agent.items()
             for h in hashes
         ]
+        self._names = {digest: "sha256:" + digest.hex()[:16] for digest, _ in self._entries}
 
     async def verify_token(self, token: str) -> AccessToken | None:
         presented = hashlib.sha256(token.encode()).digest()
         found = None
         for digest, agent in self._entries:  # no early exit: the time taken says nothing about which key
             if hmac.compare_digest(presented, digest):
-                found = agent
+                found = (agent, digest)
         if found is None:
             return None
-        # The key itself is deliberately not kept in the identity object handed to the rest of the server.
-        return AccessToken(token="", client_id=found, scopes=[MCP_SCOPE])
+        # The key itself is deliberately not kept in the identity object handed to the rest of the server:
+        # only the start of its hash from the config, which names the key an approval is bound to.
+        return AccessToken(token="", client_id=found[0], scopes=[MCP_SCOPE],
+                           claims={KEY_CLAIM: self._names[found[1]]})

@@ -30,6 +30,8 @@ class Call:
     params: dict[str, str]
     query: Mapping[str, str]
     body: dict[str, Any] | None
+    user_id: str | None = None  # the caller's ZUID
+    headers: Mapping[str, str] = field(default_factory=dict)  # lower-case names
 
     @property
     def org(self) -> OrgStore:

@@ -1,0 +1,74 @@
+"""The amount a rule sees and what zbmcp reads from Zoho to know it (pure): Zoho's rounding where the
+currency's precision is known, an upper bound where it is not, an update's stored charges, and unknown where
+nothing bounds it. (tests/test_amounts.py compares it with the sandbox's totals.)"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from tests.unit.test_decide import ACME, ORG, SPECS, agent
+from zbmcp.core.facts import facts_of
+from zbmcp.core.found import NOTHING, Document, Found, Organization, Party, Reads
+from zbmcp.core.requests import build_request
+
+TODAY = dt.date(2026, 11, 25)
+GBP = Found(Party(ACME, "Acme Corporation", "GBP"), None, Organization(ORG, "GBP", 2))
+YEN = Found(Party(ACME, "Acme Corporation", "JPY"), None, Organization(ORG, "JPY", 0))
+
+
+def amount(tool: str, arguments: dict[str, Any], found: Found = NOTHING) -> float | None:
+    request = build_request(SPECS[tool], arguments, [ORG])
+    return facts_of(SPECS[tool], request, TODAY, found).amount
+
+
+def lines(*rates: float, **line: Any) -> dict[str, Any]:
+    return {"customer_id": ACME, "line_items": [{"item_id": "1", "rate": rate, **line} for rate in rates]}
+
+
+def test_each_line_is_rounded_in_the_currencys_precision_and_unknown_precision_counts_the_most():
+    three_halves = lines(0.5, 0.5, 0.5)
+    assert amount("create_invoice", three_halves, GBP) == 1.5
+    assert amount("create_invoice", three_halves, YEN) == 3.0  # each 0.5 yen rounds up to 1
+    assert amount("create_invoice", three_halves) == 3.0  # not knowing the currency: the most it can be
+    assert amount("create_invoice", lines(4997.5, *[0.005] * 499), GBP) == 5002.49
+    # another currency than the organization's: its precision is not the organization's
+    euro = Found(Party(ACME, "Acme Corporation", "EUR"), None, Organization(ORG, "GBP", 2))
+    assert amount("create_invoice", three_halves, euro) == 3.0
+
+
+def test_an_update_adds_the_stored_charges_and_is_unknown_without_them():
+    update = {"invoice_id": "9", **lines(100)}
+    stored = Document("invoice", "9", "INV-9", "Acme", Decimal("150"), "GBP", 2, Decimal("12.5"),
+                      Decimal("-2"))
+    assert amount("update_invoice", update, Found(GBP.counterparty, stored, GBP.organization)) == 110.5
+    assert amount("update_invoice", update) is None
+    unread = Document("invoice", "9", unread="timed out")
+    request = build_request(SPECS["update_invoice"], update, [ORG])
+    facts = facts_of(SPECS["update_invoice"], request, TODAY, Found(document=unread))
+    assert facts.amount is None and "could not be read from Zoho (timed out)" in (facts.amount_unknown or "")
+
+
+def test_a_tax_makes_the_amount_unknown_and_a_rule_that_reads_it_refuses():
+    policy = agent('    tools: ["*:*"]\n    rules:\n      - approve: amount > 100.0\n        name: big\n')
+    taxed = lines(10, tax_id="460000000000077")
+    request = build_request(SPECS["create_invoice"], taxed, [ORG])
+    decision = policy.decide(SPECS["create_invoice"], request, TODAY)
+    assert decision.outcome == "deny" and "has a tax_id" in decision.message
+
+
+def test_zbmcp_reads_only_what_the_decision_depends_on():
+    def reads(body: str, tool: str, arguments: dict[str, Any]) -> Reads:
+        policy = agent(body)
+        return policy.reads_before_deciding(SPECS[tool], build_request(SPECS[tool], arguments, [ORG]))
+
+    plain = '    tools: ["invoices:*"]\n'
+    amounts = plain + ("    rules:\n      - approve: amount > 5000\n"
+                       "        tools: [create_invoice, update_invoice]\n")
+    assert reads(plain, "create_invoice", {**lines(150), "send": True}) == Reads(counterparty=ACME)
+    assert not reads(plain, "create_invoice", lines(150))
+    assert not reads(plain + "    exclude: [email_invoice]\n", "create_invoice", {**lines(150), "send": True})
+    assert not reads(amounts, "create_invoice", lines(150, quantity=3))  # the same at every precision
+    assert reads(amounts, "create_invoice", lines(0.005)) == Reads(counterparty=ACME, organization=True)
+    assert reads(amounts, "update_invoice", {"invoice_id": "9", **lines(150)}) == Reads(document="9")

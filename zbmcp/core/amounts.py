@@ -1,0 +1,121 @@
+"""How much money a call writes, computed as Zoho computes a document's total (pure), so that a rule such as
+`approve: amount > 5000` never sees less than Zoho will book.
+
+    each line      gross = round(rate x quantity); its discount, "10%" of the gross or an amount, rounded;
+                   the line's total = gross - discount
+    the document   sub_total = the lines' totals; less the document's own discount ("10%" of the sub_total
+                   or an amount, rounded), plus shipping_charge and adjustment; the total rounded
+    rounding       half up, to the decimal places of the document's currency (as the sandbox does it)
+
+Where zbmcp does not know the decimal places (nothing it read says them), the amount is the largest of the
+totals at every precision a Zoho currency can have: an upper bound, never less than Zoho's total. An update
+that sends its lines keeps the stored document's shipping charge and adjustment (read from Zoho), and counts
+none of its stored discount (an upper bound again). What cannot be bounded makes the amount unknown, saying
+why: a line without a rate (Zoho takes the item's price) or with a tax (its rate is Zoho's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+from typing import Any
+
+from zbmcp.core.found import PRECISIONS, Document
+
+Amount = tuple[Decimal | None, str | None]  # the amount, or None and why it cannot be known
+EXACT_DIGITS = 400
+
+
+def written_amount(fields: Collection[str], arguments: Mapping[str, Any], *, precision: int | None,
+                   updates: bool, stored: Document | None) -> Amount:
+    """The money a call with these body `fields` writes; `updates`: it changes an existing document, whose
+    stored charges (`stored`, None when not read) it keeps."""
+    with localcontext() as context:
+        context.prec = EXACT_DIGITS  # products and sums of JSON numbers, exactly: no rounding but Zoho's
+        return _written_amount(fields, arguments, precision, updates, stored)
+
+
+def _written_amount(fields: Collection[str], arguments: Mapping[str, Any], precision: int | None,
+                    updates: bool, stored: Document | None) -> Amount:
+    if "amount" in fields:
+        if arguments.get("amount") is None:
+            return None, "the call sends no amount"
+        value = _decimal(arguments["amount"])
+        return _at_precision(precision, lambda places: _round(value, places)), None
+    if "line_items" not in fields:
+        return Decimal(0), None
+    lines = arguments.get("line_items")
+    if not isinstance(lines, list):
+        return None, "the call sends no line_items, so the total stays whatever it was"
+    for index, line in enumerate(lines):
+        if not isinstance(line, Mapping) or line.get("rate") is None:
+            return None, (f"line_items[{index}] has no rate (Zoho would take the item's own price); give "
+                          "every line a rate")
+        if line.get("tax_id"):
+            return None, (f"line_items[{index}] has a tax_id, and zbmcp does not know its rate, so the total "
+                          "cannot be bounded")
+    kept: tuple[Decimal, Decimal] = (Decimal(0), Decimal(0))
+    if updates:
+        if stored is None or stored.unread is not None:
+            why = stored.unread if stored is not None else "it was not read"
+            return None, ("an update keeps the document's stored shipping charge and adjustment, which "
+                          f"could not be read from Zoho ({why})")
+        kept = (stored.shipping_charge, stored.adjustment)
+    return _at_precision(precision, lambda places: _document_total(lines, arguments, kept, places)), None
+
+
+def precision_matters(arguments: Mapping[str, Any]) -> bool:
+    """Whether the call's money comes out differently at some precision a currency can have (a rate of
+    0.005, a quantity of 1.5): only then does knowing the currency's decimal places change the amount."""
+    with localcontext() as context:
+        context.prec = EXACT_DIGITS
+        lines = arguments.get("line_items")
+        if not isinstance(lines, list) or not all(isinstance(line, Mapping) for line in lines):
+            amount = _decimal(arguments.get("amount"))
+            return len({_round(amount, places) for places in PRECISIONS}) > 1
+        nothing_kept = (Decimal(0), Decimal(0))
+        return len({_document_total(lines, arguments, nothing_kept, places) for places in PRECISIONS}) > 1
+
+
+def line_total(line: Mapping[str, Any], places: int) -> Decimal:
+    gross = _round(_decimal(line.get("rate")) * _decimal(line.get("quantity", 1)), places)
+    return gross - _discount(line.get("discount"), gross, places)
+
+
+def _document_total(lines: list[Any], arguments: Mapping[str, Any], kept: tuple[Decimal, Decimal],
+                    places: int) -> Decimal:
+    sub_total = sum((line_total(line, places) for line in lines), Decimal(0))
+    shipping = _decimal(arguments["shipping_charge"]) if "shipping_charge" in arguments else kept[0]
+    adjustment = _decimal(arguments["adjustment"]) if "adjustment" in arguments else kept[1]
+    return _round(sub_total - _discount(arguments.get("discount"), sub_total, places) + shipping + adjustment,
+                  places)
+
+
+def _discount(raw: Any, base: Decimal, places: int) -> Decimal:
+    if raw is None or raw == "":
+        return Decimal(0)
+    if isinstance(raw, str) and raw.strip().endswith("%"):
+        return _round(base * _decimal(raw.strip()[:-1]) / 100, places)
+    return _round(_decimal(raw), places)
+
+
+def _at_precision(precision: int | None, total: Callable[[int], Decimal]) -> Decimal:
+    if precision is not None:
+        return total(precision)
+    return max(total(places) for places in PRECISIONS)
+
+
+def _round(value: Decimal, places: int) -> Decimal:
+    with localcontext() as context:
+        context.prec = max(EXACT_DIGITS, value.adjusted() + places + 2)  # exact, however large the number
+        return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def _decimal(value: Any) -> Decimal:
+    if isinstance(value, bool):
+        return Decimal(0)
+    try:
+        number = Decimal(str(value).strip()) if isinstance(value, int | float | str) else Decimal(0)
+    except InvalidOperation:  # validation let only numbers and "10%" through; be safe anyway
+        return Decimal(0)
+    return number if number.is_finite() else Decimal(0)
