@@ -64,9 +64,12 @@ class AuditRecord:
     phase: Phase = "outcome"
     check: str | None = None  # how to find out what happened, when that is not known
     person: str | None = None  # who signed in (a remote connector's OAuth token): their Zoho email
+    via: str | None = None  # the meta tool the agent called the tool through (call_tool); absent if none
 
     def fields(self) -> dict[str, Any]:
         data = asdict(self)
+        if data["via"] is None:
+            del data["via"]
         return {"time": data.pop("time"), "call_id": data.pop("call_id"), "phase": data.pop("phase"), **data}
 
     def to_json(self) -> str:
