@@ -96,7 +96,8 @@ async def test_an_update_replaces_the_lines_in_the_books(books: httpx2.AsyncClie
 async def test_a_cash_basis_journal_stays_out_of_accrual_reports(books: httpx2.AsyncClient,
                                                                  sandbox: Sandbox) -> None:
     view = sandbox.store(ORG)
-    ok(await books.post("journals", json={"journal_date": "2024-04-15", "journal_type": "cash", "line_items": [
+    ok(await books.post("journals", json={"journal_date": "2024-04-15", "journal_type": "cash",
+                                          "line_items": [
         _line(view.account_id("Office Supplies"), "debit", 40),
         _line(view.account_id("Petty Cash"), "credit", 40)]}), 201)
     report = _flatten(ok(await books.get("reports/profitandloss", params=QUARTER))["profit_and_loss"])
@@ -120,8 +121,8 @@ async def test_debits_and_credits_compare_at_the_currencys_precision(books: http
 
 
 @pytest.mark.parametrize("lines, code, message", [
-    ([_line("{fees}", "debit", 10)], 9999, "The journal does not balance: debits total 10.00 and credits total "
-                                          "0.00. Make them equal."),
+    ([_line("{fees}", "debit", 10)], 9999,
+     "The journal does not balance: debits total 10.00 and credits total 0.00. Make them equal."),
     ([_line("460000999999999", "debit", 10), _line("{bank}", "credit", 10)], 2,
      "Invalid value passed for line_items[0].account_id"),
     ([_line("{fees}", "both", 10), _line("{bank}", "credit", 10)], 2,
@@ -144,7 +145,8 @@ async def test_a_bad_journal_is_refused_and_nothing_posts(books: httpx2.AsyncCli
                                                           lines: list[dict[str, Any]], code: int,
                                                           message: str) -> None:
     view = sandbox.store(ORG)
-    names = {"{fees}": view.account_id("Bank Fees and Charges"), "{bank}": view.account_id("Business Checking"),
+    names = {"{fees}": view.account_id("Bank Fees and Charges"),
+             "{bank}": view.account_id("Business Checking"),
              "{receivable}": view.account_id("Accounts Receivable")}
     body = {"journal_date": "2024-04-20",
             "line_items": [{key: names.get(value, value) for key, value in line.items()} for line in lines]}
