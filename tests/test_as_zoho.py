@@ -1,0 +1,70 @@
+"""Issue #22.7: the tools and the sandbox behave as Zoho Books does, seen through an agent's MCP client.
+
+Each test is a mismatch found against Zoho's OpenAPI files (../shared/zoho-oas/) and public clients tested on
+live organizations; docs/sandbox.md says where Zoho's behaviour is unverified and what the sandbox chose.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import ORG, agent, mcp_client, running
+from tests.test_bookkeeping import answering
+
+
+@pytest.fixture
+def bookkeeper(make_config):
+    return make_config({"bookkeeper": agent(["*:*"])})
+
+
+async def test_an_item_is_created_with_the_income_account_its_sales_post_to(bookkeeper, sandbox):
+    view = sandbox.store(ORG)
+    general = view.account_id("General Income")
+    async with running(bookkeeper, sandbox) as runtime, mcp_client(runtime, "bookkeeper") as client:
+
+        async def call(tool: str, **arguments: Any) -> Any:
+            result = await client.call_tool(tool, {"organization_id": ORG, **arguments})
+            assert not result.is_error, result.content[0].text
+            return result.structured_content
+
+        item = (await call("create_item", name="Workshop", rate=500, account_id=general))["item"]
+        invoice = (await call("create_invoice", customer_id=view.contact_id("Acme Corporation"),
+                              line_items=[{"item_id": item["item_id"], "quantity": 1}]))["invoice"]
+    assert item["account_id"] == general and item["account_name"] == "General Income"
+    assert [line["account_id"] for line in invoice["line_items"]] == [general]
+
+
+async def test_voiding_a_paid_invoice_says_and_does_what_zoho_does(make_config, sandbox):
+    """Zoho's file: on voiding, the payments applied to an invoice become the customer's credit. The agent's
+    tool description and the person's approval question say so, and the sandbox does it."""
+    view = sandbox.store(ORG)
+    acme = view.contact_id("Acme Corporation")
+    loaded = make_config({"clerk": agent(["invoices:*", "customerpayments:*", "contacts:read"],
+                                         require_approval=["mark_invoice_void"])})
+    asked: list[str] = []
+    async with running(loaded, sandbox) as runtime, mcp_client(
+            runtime, "clerk", elicitation_callback=answering(True, asked)) as client:
+
+        async def call(tool: str, **arguments: Any) -> Any:
+            result = await client.call_tool(tool, {"organization_id": ORG, **arguments})
+            assert not result.is_error, result.content[0].text
+            return result.structured_content
+
+        described = {tool.name: tool for tool in (await client.list_tools()).tools}["mark_invoice_void"]
+        invoice = (await call("create_invoice", customer_id=acme, line_items=[
+            {"item_id": view.item_id("Consulting"), "quantity": 2}]))["invoice"]
+        await call("mark_invoice_sent", invoice_id=invoice["invoice_id"])
+        await call("create_customer_payment", customer_id=acme, payment_mode="cash", amount=invoice["total"],
+                   date=invoice["date"], invoices=[{"invoice_id": invoice["invoice_id"],
+                                                   "amount_applied": invoice["total"]}])
+        credit = "unused_credits_receivable_amount"
+        credit_before = (await call("get_contact", contact_id=acme))["contact"][credit]
+        await call("mark_invoice_void", invoice_id=invoice["invoice_id"])
+        voided = (await call("get_invoice", invoice_id=invoice["invoice_id"]))["invoice"]
+        credit_after = (await call("get_contact", contact_id=acme))["contact"][credit]
+    assert "unused credit" in described.description and "refuses" not in described.description
+    assert "its payments become customer credit" in asked[0]
+    assert (voided["status"], voided["balance"]) == ("void", 0.0)
+    assert credit_after == credit_before + invoice["total"]
