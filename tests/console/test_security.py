@@ -35,6 +35,24 @@ async def test_an_operator_signs_in_with_a_session_cookie_the_page_cannot_read(c
     assert events[-1]["decision"] == "allowed" and events[-1]["operator"] == "olivia"
 
 
+async def test_the_browsers_own_requests_leave_the_sign_in_form_working(console_config, sandbox):
+    """A second tab, or a request the browser sends by itself that ends on the sign-in page, must not replace
+    the token of the form a person is filling in (issue 22: four of four sign-ins refused in Chromium)."""
+    loaded = console_config()
+    async with running(loaded, sandbox) as runtime, serving(runtime) as server:
+        async with httpx2.AsyncClient() as http:
+            form = await http.get(f"{server.url}/console/sign-in")
+            image = await http.get(f"{server.url}/console/sign-in", headers={"Sec-Fetch-Dest": "image"})
+            other_tab = await http.get(f"{server.url}/console/approvals", follow_redirects=True)
+            favicon = await http.get(f"{server.url}/favicon.ico")
+            signed = await http.post(f"{server.url}/console/sign-in", data={
+                "operator": "olivia", "secret": SECRET, "csrf": csrf_in(form.text)})
+    assert "set-cookie" not in image.headers and "set-cookie" not in favicon.headers
+    assert other_tab.status_code == 200 and csrf_in(other_tab.text) == csrf_in(form.text)
+    assert favicon.status_code == 404
+    assert signed.status_code == 303, signed.text
+
+
 async def test_behind_a_tls_proxy_the_cookie_is_secure(console_config, sandbox):
     """A proxy on this machine (loopback) that says the browser came over https: the cookie must be Secure.
     Proxies elsewhere are believed only when listed in console.trusted_proxies."""

@@ -8,7 +8,7 @@ import sys
 
 import anyio
 import uvicorn
-from starlette.responses import RedirectResponse
+from starlette.responses import PlainTextResponse, RedirectResponse
 from starlette.types import Receive, Scope, Send
 
 from zbmcp.core.config import LoadedConfig
@@ -20,7 +20,11 @@ log = logging.getLogger(__name__)
 
 
 class ConsoleOnly:
-    """/console/... served by the console; anything else is sent there."""
+    """/console/... served by the console, and / sent there; anything else is not found.
+
+    Only / is redirected: a browser's own requests (/favicon.ico) must not land on the sign-in page, whose
+    answer would replace the sign-in cookie of the form the person is typing into.
+    """
 
     def __init__(self, runtime: Runtime, *, refresh_seconds: float = 2.0) -> None:
         self.console = ConsoleApp(runtime, refresh_seconds=refresh_seconds)
@@ -39,7 +43,10 @@ class ConsoleOnly:
         if path == PREFIX or path.startswith(PREFIX + "/"):
             await self.console(scope, receive, send)
             return
-        await RedirectResponse(f"{PREFIX}/", 303)(scope, receive, send)
+        if path == "/":
+            await RedirectResponse(f"{PREFIX}/", 303)(scope, receive, send)
+            return
+        await PlainTextResponse(f"Not found. The console is at {PREFIX}/", 404)(scope, receive, send)
 
 
 async def serve_console(loaded: LoadedConfig, host: str, port: int) -> None:

@@ -5,6 +5,7 @@ happen."""
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from collections.abc import Mapping
 
@@ -21,6 +22,7 @@ from zbmcp.core.credentials import DUMMY_HASH, key_hash, verify_secret
 from zbmcp.state import StateUnavailable
 
 SIGN_IN_COOKIE = "zbmcp_console_sign_in"  # the sign-in form's CSRF token, before there is a session
+_SIGN_IN_TOKEN = re.compile(r"[A-Za-z0-9_-]{32}")  # secrets.token_urlsafe(24)
 
 
 class SignIn:
@@ -37,11 +39,16 @@ class SignIn:
 
     async def page(self, request: Request, *, error: str | None = None, status: int = 200,
                    name: str = "") -> Response:
-        token = secrets.token_urlsafe(24)
+        # The browser's token is kept while it is well formed, so that another tab, or a request the
+        # browser makes on its own that ends here, cannot replace the token of the form being filled in.
+        kept = request.cookies.get(SIGN_IN_COOKIE, "")
+        token = kept if _SIGN_IN_TOKEN.fullmatch(kept) else secrets.token_urlsafe(24)
         response = self._pages.page(request, "sign_in.html", None, status, csrf=token, error=error, name=name,
                                     next=safe_next(request.query_params.get("next")),
                                     no_operators=not self.runtime.config.config.operators)
-        self._pages.set_cookie(response, request, SIGN_IN_COOKIE, token, 1800)
+        # Only the page a person sees sets it: not an image, script or fetch() that was sent here.
+        if request.headers.get("sec-fetch-dest", "document") == "document":
+            self._pages.set_cookie(response, request, SIGN_IN_COOKIE, token, 1800)
         return response
 
     async def sign_in(self, request: Request) -> Response:

@@ -10,6 +10,7 @@ voiding an invoice, deleting a payment or bringing an invoice back to draft take
                               Cr Accounts Payable total
     vendor payment            Dr Accounts Payable   Cr the paid-through account
     expense                   Dr the expense account   Cr the paid-through account
+    manual journal (published) each line on its account, debit or credit as it says
     opening balance           Dr the account   Cr Opening Balance Adjustments, on the day the books start
 
 A document's header amounts (discount, shipping charge, adjustment) post to its first line's account. The
@@ -45,20 +46,24 @@ class Posting:
 @dataclass(frozen=True)
 class Entry:
     date: str
-    source: str  # "invoice", "customer_payment", "bill", "vendor_payment", "expense", "opening_balance"
+    source: str  # "invoice", "customer_payment", "bill", "vendor_payment", "expense", "opening_balance",
+    #               "journal"
     source_id: str
     postings: tuple[Posting, ...]
+    cash_only: bool = False  # a journal of type "cash": in cash-basis reports only
 
     @property
     def balanced(self) -> bool:
         return sum((posting.amount for posting in self.postings), ZERO) == ZERO
 
 
-def journal(store: OrgStore) -> list[Entry]:
-    """Every entry of the organization's books, oldest first."""
+def journal(store: OrgStore, *, cash_only: bool = False) -> list[Entry]:
+    """Every entry of the organization's accrual books, oldest first; `cash_only` adds the entries that
+    only cash-basis reports show."""
     entries = [*_opening_balances(store), *_invoices(store), *_customer_payments(store), *_bills(store),
-               *_vendor_payments(store), *_expenses(store)]
-    return sorted(entries, key=lambda entry: entry.date)
+               *_vendor_payments(store), *_expenses(store), *_manual_journals(store)]
+    return sorted((entry for entry in entries if cash_only or not entry.cash_only),
+                  key=lambda entry: entry.date)
 
 
 def balances(entries: Iterable[Entry], *, start: str | None = None,
@@ -80,13 +85,14 @@ def account_named(store: OrgStore, name: str) -> str:
     raise LookupError(f"the chart of accounts of {store.organization_id} has no {name!r} account")
 
 
-def _entry(date: str, source: str, source_id: str, postings: Iterable[tuple[str, Decimal]]) -> Entry:
+def _entry(date: str, source: str, source_id: str, postings: Iterable[tuple[str, Decimal]], *,
+           cash_only: bool = False) -> Entry:
     merged: dict[str, Decimal] = defaultdict(Decimal)
     for account_id, amount in postings:
         merged[account_id] += amount
     return Entry(date, source, source_id,
                  tuple(Posting(account_id, amount) for account_id, amount in merged.items()
-                       if amount != ZERO))
+                       if amount != ZERO), cash_only)
 
 
 def _opening_balances(store: OrgStore) -> Iterator[Entry]:
@@ -151,3 +157,14 @@ def _expenses(store: OrgStore) -> Iterator[Entry]:
         total = dec(expense["total"])
         yield _entry(expense["date"], "expense", expense["expense_id"],
                      [(str(expense["account_id"]), total), (str(expense["paid_through_account_id"]), -total)])
+
+
+def _manual_journals(store: OrgStore) -> Iterator[Entry]:
+    for journal in store.journals.values():
+        if journal["status"] != "published":
+            continue
+        yield _entry(journal["journal_date"], "journal", journal["journal_id"],
+                     [(str(line["account_id"]),
+                       dec(line["amount"]) if line["debit_or_credit"] == "debit" else -dec(line["amount"]))
+                      for line in journal["line_items"]],
+                     cash_only=journal["journal_type"] == "cash")

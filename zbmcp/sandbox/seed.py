@@ -7,10 +7,11 @@ its own organization.
 
 Both of the default user's organizations get the same books (different ids): customers Acme Corporation,
 Globex Ltd and Initech (no email address), vendors Office Supplies Co and Cloud Hosting Ltd, items Consulting
-(150/hour), Website design, Support plan, Printer paper (purchases) and the inactive Legacy hosting, a
-chart of accounts with Business Checking and Company Credit Card, and invoices in every state: paid, overdue,
-partially paid and draft. Records are made through the same business rules the API uses. Ids are
-deterministic (one counter, fixed order); dates are relative to today, so "overdue" stays overdue.
+(150/hour), Website design, Support plan, Printer paper (purchases) and the inactive Legacy hosting, a chart
+of accounts with Business Checking and Company Credit Card, invoices in every state: paid, overdue, partially
+paid and draft, and a draft journal accruing this month's rent. Records are made through the same business
+rules the API uses. Ids are deterministic (one counter, fixed order); dates are relative to today, so
+"overdue" stays overdue.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from zbmcp.sandbox.rules import (
     expenses,
     invoices,
     items,
+    journals,
     orders,
     payments,
 )
@@ -52,6 +54,7 @@ _CHART: tuple[tuple[str, str, str], ...] = (
     ("Accounts Receivable", "accounts_receivable", "1100"),
     ("Accounts Payable", "accounts_payable", "2000"),
     ("Tax Payable", "other_current_liability", "2100"),
+    ("Accrued Liabilities", "other_current_liability", "2200"),
     ("Owner's Equity", "equity", "3000"),
     ("Retained Earnings", "equity", "3100"),
     ("Opening Balance Adjustments", "equity", "3900"),
@@ -213,6 +216,13 @@ def _books(seeder: _Seeder) -> None:
             "vendor_id": vendor_id or None,
         })
         seeder.backdate("expenses", expense["expense_id"], seeder.day(days_ago))
+    # a draft accrual: not in the books until published
+    run(journals.create_journal, {
+        "journal_date": seeder.day(0), "reference_number": "ACCR-001", "notes": "Rent accrued for this month",
+        "status": "draft", "line_items": [
+            {"account_id": account("Rent Expense"), "debit_or_credit": "debit", "amount": 1200.0},
+            {"account_id": account("Accrued Liabilities"), "debit_or_credit": "credit", "amount": 1200.0}],
+    })
 
 
 def _other_books(seeder: _Seeder) -> None:

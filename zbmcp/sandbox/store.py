@@ -17,7 +17,7 @@ Record = dict[str, Any]
 
 COLLECTIONS = (
     "contacts", "items", "accounts", "invoices", "estimates", "salesorders", "bills", "purchaseorders",
-    "expenses", "payments", "vendorpayments",
+    "expenses", "payments", "vendorpayments", "journals",
 )
 
 # Auto-numbering per organization (§9.7): prefix and digits.
@@ -28,6 +28,7 @@ NUMBERING: dict[str, tuple[str, int]] = {
     "purchaseorder": ("PO-", 5),
     "payment": ("", 1),
     "vendorpayment": ("", 1),
+    "journal": ("", 1),
 }
 
 
@@ -108,6 +109,7 @@ class OrgStore:
         self.expenses: dict[str, Record] = {}
         self.payments: dict[str, Record] = {}  # customer payments
         self.vendorpayments: dict[str, Record] = {}
+        self.journals: dict[str, Record] = {}  # manual journals
         # Records of the modules the sandbox emulates generically, by resource ("/projects/{}/tasks")
         self.generic: dict[str, dict[str, Record]] = {}
 
