@@ -124,13 +124,19 @@ async def test_a_lost_answer_repeated_with_its_key_is_not_sent_again(bookkeeper,
     assert invoice_count(sandbox) == before + 1 and posts(sandbox) == 1
 
 
-async def test_the_listing_shows_the_key_on_creates_and_the_instructions_say_what_it_does(bookkeeper,
-                                                                                         sandbox):
-    async with running(bookkeeper, sandbox) as runtime, mcp_client(runtime, "bookkeeper") as client:
+async def test_the_listing_shows_the_key_where_a_repeat_doubles_and_the_instructions_say_what_it_does(
+        make_config, sandbox):
+    loaded = make_config({"a": agent(["invoices:*", "create_contact"])})
+    async with running(loaded, sandbox) as runtime, mcp_client(runtime, "a") as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
         instructions = client.instructions or ""
+        contact = {"contact_name": "Keyed Ltd", KEY: "c-1"}
+        created, again = [await client.call_tool("create_contact", contact) for _ in range(2)]
     assert KEY in tools["create_invoice"].input_schema["properties"]
     assert KEY not in tools["list_invoices"].input_schema["properties"]
+    # Zoho refuses a second contact of the same name: the key is not listed there, and taken all the same
+    assert KEY not in tools["create_contact"].input_schema["properties"]
+    assert not created.is_error and again.structured_content["replayed"]
     assert KEY not in tools["create_invoice"].input_schema.get("required", [])
     assert KEY in instructions and "255" in instructions
 
@@ -164,7 +170,8 @@ async def test_two_replicas_given_the_same_keyed_call_at_once_send_it_once(backe
     before = invoice_count(sandbox)
     results: list[Any] = []
     async with shared_state(backend, request, tmp_path) as (one, two), \
-            running(bookkeeper, sandbox, state=one) as first, running(bookkeeper, sandbox, state=two) as second, \
+            running(bookkeeper, sandbox, state=one) as first, \
+            running(bookkeeper, sandbox, state=two) as second, \
             mcp_client(first, "bookkeeper") as a, mcp_client(second, "bookkeeper") as b:
 
         async def call(client: Any) -> None:

@@ -1,9 +1,9 @@
 """Idempotency keys, as arguments (pure): which tools take one, its checks, and what makes two calls the same.
 
-Every write tool takes `idempotency_key`; zbmcp keeps it and never sends it to Zoho. A tool that creates a
-record (a POST to a module, such as create_invoice) lists it in its input schema, bare: it is described once,
-in the server's instructions, because every tool's schema costs context on every agent turn. The other writes
-take it all the same.
+Every write tool takes `idempotency_key`; zbmcp keeps it and never sends it to Zoho. A tool whose repeat
+would make a second record (create_invoice, create_customer_payment) lists it in its input schema, bare: it is
+described once, in the server's instructions, because every tool's schema costs context on every agent turn.
+The other writes take it all the same.
 """
 
 from __future__ import annotations
@@ -35,9 +35,15 @@ def takes_key(spec: ToolSpec) -> bool:
     return not spec.read_only
 
 
+# Modules whose records Zoho keeps unique by name: a second create with the same name is refused (code 1001,
+# "Contact name already exist"), so a repeat cannot double one.
+UNIQUE_BY_NAME = frozenset({"contacts", "items", "chartofaccounts", "bankaccounts"})
+
+
 def lists_key(spec: ToolSpec) -> bool:
-    """Whether the input schema shows the key: tools that create a record, where a repeat would double it."""
-    return spec.method == "POST" and not spec.path_params
+    """Whether the input schema shows the key: the creates where a repeat would make a second record (an
+    invoice, a payment, a bill), which is where an agent most needs to know of it."""
+    return spec.method == "POST" and not spec.path_params and spec.module not in UNIQUE_BY_NAME
 
 
 def split_key(spec: ToolSpec, arguments: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:

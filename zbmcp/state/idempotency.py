@@ -109,7 +109,10 @@ async def claim_key(state: State, key: str, fingerprint: str, call_id: str, *, w
             if found.status != "running":
                 return Claim(found.status, key, found)
             if await state.get(LEASES, found.owner) is None:
-                return Claim("abandoned", key, found)
+                # Its lease ends when its holder completes it too: abandoned only if it is still running.
+                if Entry.of(await state.get(NAMESPACE, key)) == found:
+                    return Claim("abandoned", key, found)
+                continue
             if anyio.current_time() >= deadline:
                 return Claim("running", key, found)
             await anyio.sleep(POLL_SECONDS)
