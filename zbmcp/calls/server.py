@@ -24,6 +24,8 @@ from zbmcp.calls import meta_tools
 from zbmcp.calls.approvals import modern
 from zbmcp.calls.contact_guard import let_go
 from zbmcp.calls.decide import Decided, approve, decide
+from zbmcp.calls.events import TOOL_NAME as EVENTS_TOOL
+from zbmcp.calls.events import events_tool, list_events, readable_hooks
 from zbmcp.calls.exactly_once import exactly_once
 from zbmcp.calls.meta_tools import CALL, DESCRIBE, ENABLE, FIND, META, refusal
 from zbmcp.calls.outcomes import outcome_of
@@ -43,7 +45,7 @@ KEY_CLAIM = "zbmcp/key"
 INSTRUCTIONS = (
     "Zoho Books for one or more organizations. Ids are digit strings: find them with the list_* tools. "
     "Lists return 50 rows a page (per_page up to 200) with their main fields and the page's sums; "
-    "fields=[...] adds fields, [\"*\"] gives all. "
+    "every list takes fields=\"a,b\" for more of each row's fields, \"*\" for all. "
     "Call again with page+1 while page_context.has_more_page is true. "
     "Beyond their schema, lists take Zoho's documented filters, e.g. date_start, date_end, sort_column, "
     "invoice_number_startswith, total_greater_than (where Zoho has it); an unknown one is refused with the "
@@ -121,7 +123,9 @@ class ZbmcpServer:
         if listing is None:
             budget = self.runtime.agent(policy.agent).tool_list_bytes
             try:
-                listing = plan(policy, budget, meta_tools.meta_tools(policy))
+                hooks = readable_hooks(self.runtime, policy)
+                always = [events_tool(hooks)] if hooks else []
+                listing = plan(policy, budget, meta_tools.meta_tools(policy), always)
             except ValueError as exc:
                 config = self.runtime.config
                 raise config.source.error(f"agents.{policy.agent}.pinned: {exc}",
@@ -184,7 +188,10 @@ class ZbmcpServer:
     async def _call(self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams,
                     via: str | None = None) -> types.CallToolResult | types.InputRequiredResult:
         started = time.perf_counter()
-        call = ToolCall(self.runtime, self._policy(), params.name, params.arguments or {}, started,
+        policy = self._policy()
+        if params.name == EVENTS_TOOL and policy is not None and readable_hooks(self.runtime, policy):
+            return await list_events(self.runtime, policy, params.arguments or {})
+        call = ToolCall(self.runtime, policy, params.name, params.arguments or {}, started,
                         self.person(), self.asked_by(self.caller()), via=via)
         async with exactly_once(self.runtime, call) as once:
             try:

@@ -86,21 +86,24 @@ class Listing:
         return self._sizes[name]
 
 
-def plan(policy: AgentPolicy, budget: int, meta: Sequence[types.Tool]) -> Listing:
+def plan(policy: AgentPolicy, budget: int, meta: Sequence[types.Tool],
+         always: Sequence[types.Tool] = ()) -> Listing:
     """The agent's first tools/list: whole when it fits in `budget` bytes; else its core beside `meta`.
-    ValueError when the agent's own `pinned` tools do not fit beside the meta tools.
+    `always` is listed either way (list_webhook_events). ValueError when the agent's own `pinned` tools do
+    not fit beside the meta tools.
 
     Tools are weighed only until the budget is spent, so a large grant costs no more than a small one."""
     tools: list[types.Tool] = []
-    total = _ENVELOPE - 1
+    total = wire_size(always) if always else _ENVELOPE - 1
     for spec in policy.visible.values():
         tools.append(to_mcp_tool(spec, policy.organizations))
         total += _bytes(tools[-1]) + 1
         if total > budget:
             break
     else:
-        return Listing(tuple(tools), True, budget, tuple(t.name for t in tools), max(total, _ENVELOPE))
+        return Listing((*tools, *always), True, budget, tuple(t.name for t in tools), max(total, _ENVELOPE))
     listing = Listing((), False, budget, policy=policy)
+    meta = (*always, *meta)
     size = wire_size(meta)
     if policy.pinned:
         core = list(policy.pinned)
