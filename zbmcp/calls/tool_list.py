@@ -23,7 +23,8 @@ SCOPE_META_KEY = "zbmcp/scope"  # (access needs no key of its own: readOnlyHint 
 # order, while they take at most half the budget (the other half is room for tools it enables).
 DEFAULT_PINNED = ("list_organizations", "list_contacts", "get_contact", "list_invoices", "get_invoice",
                   "create_invoice", "list_items", "list_bills", "list_expenses", "list_chart_of_accounts")
-_ENVELOPE = len('{"tools":[],"cacheScope":"private"}')
+_ENVELOPE = len(types.ListToolsResult(tools=[], cache_scope="private").model_dump_json(
+    by_alias=True, exclude_none=True).encode())  # the result's bytes around its tools
 
 
 def to_mcp_tool(spec: ToolSpec, organization_ids: Sequence[str]) -> types.Tool:
