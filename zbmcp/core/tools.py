@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from zbmcp.core.idempotency import ADVERTISED_SCHEMA, KEY, lists_key
 from zbmcp.core.manifest import ZOHO_ID_PATTERN, ToolSpec
 from zbmcp.core.shaping import FIELDS, takes_fields
 
@@ -28,6 +29,8 @@ def input_schema(spec: ToolSpec, organization_ids: Sequence[str]) -> dict[str, A
     schema = dict(spec.advertised_schema)
     if takes_fields(spec):
         schema["properties"] = {**schema["properties"], FIELDS: FIELDS_SCHEMA}
+    if lists_key(spec):
+        schema["properties"] = {**schema["properties"], KEY: ADVERTISED_SCHEMA}
     if not takes_organization(spec) or len(organization_ids) == 1:
         return schema
     schema["properties"] = {"organization_id": {"type": "string", "enum": list(organization_ids)},
