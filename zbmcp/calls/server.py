@@ -20,6 +20,8 @@ from mcp.server.auth.middleware.auth_context import get_access_token
 from zbmcp import __version__
 from zbmcp.calls.contact_guard import let_go
 from zbmcp.calls.decide import Decided, approve, decide
+from zbmcp.calls.events import TOOL_NAME as EVENTS_TOOL
+from zbmcp.calls.events import events_tool, list_events, readable_hooks
 from zbmcp.calls.exactly_once import exactly_once
 from zbmcp.calls.outcomes import outcome_of
 from zbmcp.calls.runtime import Runtime
@@ -107,6 +109,9 @@ class ZbmcpServer:
         listing = self._listings.get(policy.agent)
         if listing is None:
             tools = [to_mcp_tool(spec, policy.organizations) for spec in policy.visible.values()]
+            hooks = readable_hooks(self.runtime, policy)
+            if hooks:
+                tools.append(events_tool(hooks))
             listing = self._listings[policy.agent] = types.ListToolsResult(tools=tools, cache_scope="private")
         return listing
 
@@ -116,7 +121,10 @@ class ZbmcpServer:
         self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult | types.InputRequiredResult:
         started = time.perf_counter()
-        call = ToolCall(self.runtime, self._policy(), params.name, params.arguments or {}, started,
+        policy = self._policy()
+        if params.name == EVENTS_TOOL and policy is not None and readable_hooks(self.runtime, policy):
+            return await list_events(self.runtime, policy, params.arguments or {})
+        call = ToolCall(self.runtime, policy, params.name, params.arguments or {}, started,
                         self.person(), self.asked_by(self.caller()))
         async with exactly_once(self.runtime, call) as once:
             try:
