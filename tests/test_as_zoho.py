@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ORG, agent, mcp_client, running
+from tests.test_bookkeeping import answering
 
 
 @pytest.fixture
@@ -33,3 +34,37 @@ async def test_an_item_is_created_with_the_income_account_its_sales_post_to(book
                               line_items=[{"item_id": item["item_id"], "quantity": 1}]))["invoice"]
     assert item["account_id"] == general and item["account_name"] == "General Income"
     assert [line["account_id"] for line in invoice["line_items"]] == [general]
+
+
+async def test_voiding_a_paid_invoice_says_and_does_what_zoho_does(make_config, sandbox):
+    """Zoho's file: on voiding, the payments applied to an invoice become the customer's credit. The agent's
+    tool description and the person's approval question say so, and the sandbox does it."""
+    view = sandbox.store(ORG)
+    acme = view.contact_id("Acme Corporation")
+    loaded = make_config({"clerk": agent(["invoices:*", "customerpayments:*", "contacts:read"],
+                                         require_approval=["mark_invoice_void"])})
+    asked: list[str] = []
+    async with running(loaded, sandbox) as runtime, mcp_client(
+            runtime, "clerk", elicitation_callback=answering(True, asked)) as client:
+
+        async def call(tool: str, **arguments: Any) -> Any:
+            result = await client.call_tool(tool, {"organization_id": ORG, **arguments})
+            assert not result.is_error, result.content[0].text
+            return result.structured_content
+
+        described = {tool.name: tool for tool in (await client.list_tools()).tools}["mark_invoice_void"]
+        invoice = (await call("create_invoice", customer_id=acme, line_items=[
+            {"item_id": view.item_id("Consulting"), "quantity": 2}]))["invoice"]
+        await call("mark_invoice_sent", invoice_id=invoice["invoice_id"])
+        await call("create_customer_payment", customer_id=acme, payment_mode="cash", amount=invoice["total"],
+                   date=invoice["date"], invoices=[{"invoice_id": invoice["invoice_id"],
+                                                   "amount_applied": invoice["total"]}])
+        credit = "unused_credits_receivable_amount"
+        credit_before = (await call("get_contact", contact_id=acme))["contact"][credit]
+        await call("mark_invoice_void", invoice_id=invoice["invoice_id"])
+        voided = (await call("get_invoice", invoice_id=invoice["invoice_id"]))["invoice"]
+        credit_after = (await call("get_contact", contact_id=acme))["contact"][credit]
+    assert "unused credit" in described.description and "refuses" not in described.description
+    assert "its payments become customer credit" in asked[0]
+    assert (voided["status"], voided["balance"]) == ("void", 0.0)
+    assert credit_after == credit_before + invoice["total"]

@@ -21,6 +21,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
     "console": ("Console", "every console sign-in, sign-out and refusal"),
     "approval": ("Approvals", "every approval requested, decided, or changed before its call took it"),
     "audit": ("The audit log", "every note about the log itself"),
+    "hook": ("Webhooks", "every webhook delivery taken, repeated or refused"),
 }
 
 # Every step zbmcp writes, by family (the OAuth steps come from the type its writer is checked against).
@@ -29,6 +30,7 @@ STEPS: dict[str, list[str]] = {
     "console": ["console.sign_in", "console.sign_out", "console.refused"],
     "approval": ["approval.requested", "approval.decided", "approval.changed"],
     "audit": [repairs.TORN, repairs.CHAIN_FILE],  # what happened to the log file itself
+    "hook": ["hook.received", "hook.repeated", "hook.refused"],
 }
 
 

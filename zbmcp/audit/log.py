@@ -95,6 +95,8 @@ class AuditEvent:
     person: str | None = None  # the signed-in person (a remote connector's sign-in: zbmcp.audit.oauth)
     client: str | None = None  # the OAuth client that acted
     error: str | None = None  # the OAuth error it was given (invalid_grant, invalid_target, ...)
+    hook: str | None = None  # the webhook a delivery came to (zbmcp.hooks)
+    address: str | None = None  # who sent it
 
     def fields(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if v is not None}

@@ -27,6 +27,10 @@ Method = Literal["GET", "POST", "PUT", "DELETE"]
 Effect = Literal["none", "emails", "recipients", "email_content", "moves_money", "numbering", "other_records"]
 EFFECTS: tuple[Effect, ...] = ("none", "emails", "recipients", "email_content", "moves_money", "numbering",
                                "other_records")
+# Why a Zoho field is withheld: its effect, which zbmcp does not offer; nobody has classified it yet
+# (generated tools: catalog/fields.yaml); or Zoho takes it as a file, which zbmcp does not send.
+Withheld = Literal["emails", "recipients", "email_content", "moves_money", "numbering", "other_records",
+                   "unclassified", "file"]
 # What a field with each effect makes Zoho do, in words (refusals, approval questions).
 EFFECT_WORDS = {
     "none": "has no effect beyond the record",
@@ -36,6 +40,8 @@ EFFECT_WORDS = {
     "moves_money": "records or moves money",
     "numbering": "sets or bypasses the document numbering",
     "other_records": "changes other records",
+    "unclassified": "has not been reviewed for its effect",
+    "file": "is a file upload",
 }
 
 
@@ -63,7 +69,7 @@ class ToolSpec:
     effects: Mapping[str, Effect] = field(default_factory=dict)
     # Zoho fields of this operation with an effect that zbmcp does not offer: never forwarded, named in
     # refusals
-    withheld: Mapping[str, Effect] = field(default_factory=dict)
+    withheld: Mapping[str, Withheld] = field(default_factory=dict)
     # the tool whose rules a field with effect "emails" brings along (the module's own email tool)
     email_tool: str | None = None
 

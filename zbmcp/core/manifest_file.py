@@ -52,7 +52,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from zbmcp.core.manifest import EFFECTS, SCOPE, Access, Effect, Method, ToolSpec, dotted_fields, schema_at
+from zbmcp.core.manifest import (EFFECTS, SCOPE, Access, Effect, Method, ToolSpec, Withheld, dotted_fields,
+                                 schema_at)
 from zbmcp.errors import ConfigError
 
 PATH_PARAM = re.compile(r"\{([a-z_]+)\}")
@@ -108,7 +109,7 @@ class _ToolModel(BaseModel):
     body: dict[str, dict[str, Any]] | None = None
     required: list[str] = []
     emails_customer: bool = False
-    withheld: dict[str, Effect] = {}
+    withheld: dict[str, Withheld] = {}
 
     @field_validator("scope")
     @classmethod
@@ -158,7 +159,7 @@ class _ToolModel(BaseModel):
                              "rest write")
         op = SCOPE.match(self.scope)
         assert op is not None
-        if (op["op"] == "READ") != (self.access == "read"):
+        if op["op"] != "ALL" and (op["op"] == "READ") != (self.access == "read"):
             raise ValueError(f"scope {self.scope} does not fit access {self.access!r}")
         return self
 

@@ -50,7 +50,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "expenses": ("expense_id", "date", "account_name", "paid_through_account_name", "vendor_name",
                  "customer_name", "description", "total"),
     "customerpayments": ("payment_id", "payment_number", "customer_id", "customer_name", "date",
-                         "payment_mode", "amount", "unused_amount", "invoice_numbers"),
+                         "payment_mode", "amount", "unused_amount", "invoice_number"),
     "vendorpayments": ("payment_id", "payment_number", "vendor_id", "vendor_name", "date", "payment_mode",
                        "amount", "balance", "bill_numbers"),
     "contacts": ("contact_id", "contact_name", "contact_type", "email", "outstanding_receivable_amount",
