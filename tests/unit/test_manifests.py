@@ -62,6 +62,10 @@ QUERY_NOT_IN_OAS: dict[str, set[str]] = {
     # The invoices file documents sort_column but declares sort_order only for bills; every list answer echoes
     # sort_order in page_context and clients send it on every list (zoho-books-api.md §4.1).
     "list_invoices": {"sort_order"},
+    # Bills have due dates and a bookkeeper pays by them (issue #22.6); the bills file documents no due-date
+    # filter, but every other date takes Zoho's date suffixes (zoho-books-api.md §5) and invoices document
+    # these. Unverified: docs/sandbox.md says so, and the list's summary says when a row falls outside them.
+    "list_bills": {"due_date", "due_date_start", "due_date_end", "due_date_before", "due_date_after"},
 }
 
 # Body fields we declare although Zoho's file lacks them for that operation: none so far. Add one only when

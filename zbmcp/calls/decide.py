@@ -20,6 +20,7 @@ from zbmcp.calls.runtime import Runtime
 from zbmcp.calls.tool_call import ToolCall
 from zbmcp.core.facts import emailed_counterparty, facts_of, reads_for
 from zbmcp.core.found import NOTHING, Found
+from zbmcp.core.idempotency import split_key
 from zbmcp.core.manifest import ToolSpec
 from zbmcp.core.numeric_ids import ids_as_strings
 from zbmcp.core.policy import AgentPolicy, Decision
@@ -42,6 +43,7 @@ class Decided:
     view: View  # how to shape Zoho's answer (the `fields` argument)
     today: dt.date
     found: Found = NOTHING  # what zbmcp read from Zoho to decide it
+    key: str | None = None  # the call's idempotency key (zbmcp.calls.exactly_once); never sent to Zoho
 
 
 async def decide(runtime: Runtime, call: ToolCall) -> Decided:
@@ -56,7 +58,8 @@ async def decide(runtime: Runtime, call: ToolCall) -> Decided:
     asked = arguments.get("organization_id")
     if isinstance(asked, str) and asked.isdigit():
         policy.check_organization(asked)  # the agent's own boundary first, so the refusal names the rule
-    to_send, view = split_view(spec, arguments)  # `fields` shapes the answer; Zoho never sees it
+    to_send, key = split_key(spec, arguments)  # zbmcp's own, as `fields` is: Zoho never sees them
+    to_send, view = split_view(spec, to_send)
     request = call.request = build_request(spec, to_send, policy.organizations)
     reads = policy.reads_before_deciding(spec, request)
     emailed = emailed_counterparty(spec, request)
@@ -68,7 +71,7 @@ async def decide(runtime: Runtime, call: ToolCall) -> Decided:
     decision = call.decision = policy.decide(spec, request, today, found)
     if decision.outcome == "deny":
         raise PolicyDenied(decision.message, rule=decision.rule)
-    return Decided(policy, spec, request, decision, view, today, found)
+    return Decided(policy, spec, request, decision, view, today, found, key)
 
 
 async def approve(runtime: Runtime, call: ToolCall, decided: Decided, ctx: ServerRequestContext[Any],

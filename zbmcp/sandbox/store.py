@@ -3,14 +3,17 @@
 Records are plain dicts in Zoho's shape. Keys starting with "_" are the sandbox's own bookkeeping (insertion
 order, lifecycle, applied payments) and are stripped before anything is sent to a client.
 Ids come from one counter per sandbox, so a freshly seeded sandbox always has the same ids.
+Time is the organization's: "today" (default dates, overdue, report periods) and timestamps are in its
+time_zone, as Zoho keeps them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 Clock = Callable[[], float]
 Record = dict[str, Any]
@@ -150,7 +153,8 @@ class OrgStore:
                 return candidate
 
     def now(self) -> datetime:
-        return datetime.fromtimestamp(self._clock(), UTC)
+        """The sandbox clock's moment in the organization's time zone."""
+        return datetime.fromtimestamp(self._clock(), ZoneInfo(self.organization.time_zone))
 
     def today(self) -> date:
         return self.now().date()
