@@ -14,7 +14,7 @@ from tests.sandbox.conftest import ORG, OTHER_ORG, error, ok
 from tests.sandbox.test_books import QUARTER, Books, _flatten
 from zbmcp.sandbox import Sandbox
 
-SHEET = {"to_date": "2024-06-30"}
+SHEET = {"filter_by": "TransactionDate.CustomDate", "to_date": "2024-06-30"}
 INCOME = ("Gross Profit", "Operating Income")
 EXPENSES = ("Operating Profit", "Operating Expense")
 LIABILITIES = ("Liabilities & Equities", "Liabilities", "Current Liabilities")
