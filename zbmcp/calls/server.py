@@ -20,6 +20,8 @@ from mcp.server.auth.middleware.auth_context import get_access_token
 from zbmcp import __version__
 from zbmcp.calls.contact_guard import let_go
 from zbmcp.calls.decide import Decided, approve, decide
+from zbmcp.calls.events import TOOL_NAME as EVENTS_TOOL
+from zbmcp.calls.events import events_tool, list_events, readable_hooks
 from zbmcp.calls.exactly_once import exactly_once
 from zbmcp.calls.outcomes import outcome_of
 from zbmcp.calls.runtime import Runtime
@@ -38,7 +40,7 @@ KEY_CLAIM = "zbmcp/key"
 INSTRUCTIONS = (
     "Zoho Books for one or more organizations. Ids are digit strings: find them with the list_* tools. "
     "Lists return 50 rows a page (per_page up to 200) with their main fields and the page's sums; "
-    "fields=[...] adds fields, [\"*\"] gives all. "
+    "every list takes fields=\"a,b\" for more of each row's fields, \"*\" for all. "
     "Call again with page+1 while page_context.has_more_page is true. "
     "Beyond their schema, lists take Zoho's documented filters, e.g. date_start, date_end, sort_column, "
     "invoice_number_startswith, total_greater_than (where Zoho has it); an unknown one is refused with the "
@@ -107,6 +109,9 @@ class ZbmcpServer:
         listing = self._listings.get(policy.agent)
         if listing is None:
             tools = [to_mcp_tool(spec, policy.organizations) for spec in policy.visible.values()]
+            hooks = readable_hooks(self.runtime, policy)
+            if hooks:
+                tools.append(events_tool(hooks))
             listing = self._listings[policy.agent] = types.ListToolsResult(tools=tools, cache_scope="private")
         return listing
 
@@ -116,7 +121,10 @@ class ZbmcpServer:
         self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult | types.InputRequiredResult:
         started = time.perf_counter()
-        call = ToolCall(self.runtime, self._policy(), params.name, params.arguments or {}, started,
+        policy = self._policy()
+        if params.name == EVENTS_TOOL and policy is not None and readable_hooks(self.runtime, policy):
+            return await list_events(self.runtime, policy, params.arguments or {})
+        call = ToolCall(self.runtime, policy, params.name, params.arguments or {}, started,
                         self.person(), self.asked_by(self.caller()))
         async with exactly_once(self.runtime, call) as once:
             try:
