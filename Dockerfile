@@ -12,6 +12,7 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY zbmcp ./zbmcp
 COPY tool_manifests ./tool_manifests
+COPY catalog/generated.json ./catalog/generated.json
 # A venv without pip: only zbmcp and what it needs end up in the image.
 RUN python -m venv --without-pip /opt/zbmcp \
  && pip --python /opt/zbmcp/bin/python install --no-cache-dir --no-compile . \

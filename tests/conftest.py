@@ -58,7 +58,7 @@ def config_text(sandbox: Sandbox, agents: dict[str, Any], *, audit: dict[str, An
                 extra_connections: dict[str, dict[str, Any]] | None = None,
                 http: dict[str, Any] | None = None, state: dict[str, Any] | None = None,
                 operators: dict[str, Any] | None = None, console: dict[str, Any] | None = None,
-                oauth: dict[str, Any] | None = None) -> str:
+                oauth: dict[str, Any] | None = None, hooks: dict[str, Any] | None = None) -> str:
     credentials = sandbox.credentials
     main: dict[str, Any] = {
         "region": "eu",
@@ -90,6 +90,8 @@ def config_text(sandbox: Sandbox, agents: dict[str, Any], *, audit: dict[str, An
         document["operators"] = operators
     if console:
         document["console"] = console
+    if hooks:
+        document["hooks"] = hooks
     return yaml.safe_dump(document, sort_keys=False)
 
 

@@ -1,12 +1,12 @@
 """The package's folders are its layers, and every import runs one way (docs/architecture.md).
 
-    cli > transports > console, oauth_server > calls > sandbox > zoho > state > core, audit
+    cli > transports > console, oauth_server, hooks > calls > sandbox > zoho > state > core, audit
         > files, listen, proxies > errors
 
 A module may import its own part and any part below it; never a part above it, nor a peer on its own level
-(console and oauth_server; core and audit). The sandbox is the Zoho Books emulator: it imports nothing of
-zbmcp but itself and the socket helper. No module is over MAX_LINES lines. Every import counts, those inside
-functions and under TYPE_CHECKING included: a tie is a tie whenever it is made.
+(console, oauth_server and hooks; core and audit). The sandbox is the Zoho Books emulator: it imports nothing
+of zbmcp but itself and the socket helper. No module is over MAX_LINES lines. Every import counts, those
+inside functions and under TYPE_CHECKING included: a tie is a tie whenever it is made.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ LEVELS = {
     "transports": 8,
     "console": 7,
     "oauth_server": 7,
+    "hooks": 7,  # Zoho's webhooks in: an edge, like the console
     "calls": 6,
     "sandbox": 5,
     "zoho": 4,

@@ -15,11 +15,11 @@ ALICE = "700000000000003"
 
 async def test_a_status_action_sets_the_status_its_path_says(books: httpx2.AsyncClient,
                                                              sandbox: Sandbox) -> None:
-    journal_id, journal = next(iter(sandbox.store(ORG).generic("/journals").items()))
-    assert journal["status"] == "draft"
-    answer = ok(await books.post(f"journals/{journal_id}/status/publish"), 201)
-    assert answer == {"code": 0, "message": "Journal has been published."}
-    assert ok(await books.get(f"journals/{journal_id}"))["journal"]["status"] == "published"
+    project_id, project = next(iter(sandbox.store(ORG).generic("/projects").items()))
+    assert project["status"] == "active"
+    answer = ok(await books.post(f"projects/{project_id}/inactive"))
+    assert answer == {"code": 0, "message": "The selected projects have been marked as inactive."}
+    assert ok(await books.get(f"projects/{project_id}"))["project"]["status"] == "inactive"
     note = ok(await books.post("creditnotes", json={"customer_id": sandbox.store(ORG).contact_id(
         "Acme Corporation"), "date": "2025-01-10", "line_items": [{"item_id": sandbox.store(ORG).item_id(
             "Consulting"), "rate": 150}], "creditnote_number": "CN-1"}), 201)["creditnote"]

@@ -79,4 +79,5 @@ async def test_customer_payment_rows_name_the_invoices_they_paid(books: httpx2.A
                                                                  sandbox: Sandbox) -> None:
     rows = ok(await books.get("customerpayments", params={"sort_column": "date", "sort_order": "A"}))[
         "customerpayments"]
-    assert [row["invoice_numbers"] for row in rows] == ["INV-000001", "INV-000003"]
+    assert [row["invoice_number"] for row in rows] == ["INV-000001", "INV-000003"]
+    assert [row["bcy_amount"] for row in rows] == [row["amount"] for row in rows]

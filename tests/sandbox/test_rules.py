@@ -274,8 +274,34 @@ async def test_void_and_back_to_draft(books: httpx2.AsyncClient, sandbox: Sandbo
     ok(await books.post(f"{path}/status/draft"))
     assert _status(sandbox, invoice)[0] == "draft"
     ok(await books.post(f"{path}/status/sent"))
-    ok(await _pay(books, sandbox, invoice, 10), 201)
-    error(await books.post(f"{path}/status/void"), 400, 9999)
+    assert _status(sandbox, invoice) == ("sent", 300.0)
+    ok(await books.post(f"{path}/status/void"))
+    assert _status(sandbox, invoice) == ("void", 0.0)  # a void invoice owes nothing
+
+
+async def test_voiding_an_invoice_turns_its_payments_into_customer_credit(
+        books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
+    """Zoho's file: "Upon voiding, the payments and credits associated with the invoices will be unassociated
+    and will be under customer credits"."""
+    acme = sandbox.store(ORG).contact_id("Acme Corporation")
+    credit_before = ok(await books.get(f"contacts/{acme}"))["contact"]["unused_credits_receivable_amount"]
+    invoice = await _invoice(books, sandbox, total=300.0, sent=True)
+    other = await _invoice(books, sandbox, total=300.0, sent=True)
+    payment = ok(await books.post("customerpayments", json={
+        "customer_id": acme, "payment_mode": "cash", "amount": 250, "date": invoice["date"],
+        "invoices": [{"invoice_id": invoice["invoice_id"], "amount_applied": 200},
+                     {"invoice_id": other["invoice_id"], "amount_applied": 50}]}), 201)["payment"]
+    ok(await books.post(f"invoices/{invoice['invoice_id']}/status/void"))
+    voided = ok(await books.get(f"invoices/{invoice['invoice_id']}"))["invoice"]
+    kept = ok(await books.get(f"customerpayments/{payment['payment_id']}"))["payment"]
+    contact = ok(await books.get(f"contacts/{acme}"))["contact"]
+    assert (voided["status"], voided["balance"], voided["payment_made"], voided["payments"]) == \
+        ("void", 0.0, 0.0, [])
+    assert kept["amount"] == 250.0 and kept["unused_amount"] == 200.0
+    assert [entry["invoice_id"] for entry in kept["invoices"]] == [other["invoice_id"]]
+    assert kept["invoice_number"] == other["invoice_number"]
+    assert contact["unused_credits_receivable_amount"] == credit_before + 200.0
+    assert _status(sandbox, other) == ("partially_paid", 250.0)  # the other invoice keeps its part
 
 
 async def test_outstanding_amounts_follow_invoices(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:

@@ -54,6 +54,8 @@ _SEEDED = {
     "/items": ("items", {"name": "Consulting"}, "item_id"),
     "/bankaccounts": ("accounts", {"account_name": "Business Checking"}, "account_id"),
     "/chartofaccounts": ("accounts", {"account_name": "Sales"}, "account_id"),
+    "/journals": ("journals", {"reference_number": "ACCR-001"}, "journal_id"),
+    "/settings/taxes": ("taxes", {"tax_name": "Standard Rate"}, "tax_id"),
 }
 # Values for path parameters that name no record.
 _OTHER_PARAMS = {"module_name": "cm_debtor", "template_id": "460000000000777", "status_code": "cs_packed",
@@ -268,6 +270,13 @@ def _line(caller: Caller, **extra: Any) -> dict[str, Any]:
     return {"item_id": caller.view.item_id("Consulting"), "quantity": 1, **extra}
 
 
+def _journal(caller: Caller) -> dict[str, Any]:
+    fees, bank = caller.view.account_id("Bank Fees and Charges"), caller.view.account_id("Business Checking")
+    return {"journal_date": "2025-03-01", "line_items": [
+        {"account_id": fees, "debit_or_credit": "debit", "amount": 10},
+        {"account_id": bank, "debit_or_credit": "credit", "amount": 10}]}
+
+
 # Bodies for the rule modules' creates, which check more than Zoho's required lists (an estimate needs lines).
 RULE_BODIES: dict[str, Any] = {
     "create_bank_account": lambda c: {"account_name": "Savings", "account_type": "bank"},
@@ -290,5 +299,8 @@ RULE_BODIES: dict[str, Any] = {
                                             "Office Supplies"))]},
     "create_sales_order": lambda c: {"customer_id": c.view.contact_id("Acme Corporation"),
                                      "line_items": [_line(c)]},
+    "create_tax": lambda c: {"tax_name": "Levy", "tax_percentage": 2},
+    "create_journal": lambda c: _journal(c),
+    "update_journal": lambda c: _journal(c),
     "create_vendor_payment": lambda c: {"vendor_id": c.view.contact_id("Office Supplies Co"), "amount": 10},
 }

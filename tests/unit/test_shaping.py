@@ -118,8 +118,8 @@ def test_split_view_takes_fields_out_and_sets_the_default_page_size() -> None:
 
 @pytest.mark.parametrize(("tool", "fields", "says"), [
     ("get_invoice", ["total"], "list tools only"),
-    ("list_invoices", {"total": True}, "list of field names"),
-    ("list_invoices", [1, 2], "list of field names"),
+    ("list_invoices", {"total": True}, "comma-separated"),
+    ("list_invoices", [1, 2], "comma-separated"),
     ("list_invoices", ["Total; DROP"], "is not a field name"),
     ("list_invoices", ["../secret"], "is not a field name"),
     ("list_invoices", ["f"] * 51, "at most 50"),
@@ -142,3 +142,16 @@ def test_one_row_is_counted_in_the_singular() -> None:
     payments = {"code": 0, "customerpayments": [{"payment_id": "4602", "amount": 5.0}]}
     assert shape(SPECS["list_customer_payments"], {}, payments).structured["summary"] \
         == "Listed 1 customer payment."
+
+
+def test_a_date_filter_zoho_did_not_apply_is_said_in_the_summary() -> None:
+    # bills' due-date filters are not in Zoho's file: if Zoho ignores one, the agent must not read the page
+    # as filtered
+    asked = {"due_date_start": "2026-10-01", "due_date_end": "2026-10-31"}
+    rows = [_invoice_row(1, due_date="2026-10-15"), _invoice_row(2, due_date="2026-12-01"),
+            _invoice_row(3, due_date="2026-09-30")]
+    ignored = shape(SPECS["list_invoices"], asked, _page(*rows)).structured["summary"]
+    applied = shape(SPECS["list_invoices"], asked, _page(rows[0])).structured["summary"]
+    assert ("Zoho did not apply every date filter (1 outside due_date_end=2026-10-31, 1 outside "
+            "due_date_start=2026-10-01)") in ignored
+    assert "did not apply" not in applied

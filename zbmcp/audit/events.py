@@ -23,6 +23,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
     "approval": ("Approvals", "every approval requested, decided, or changed before its call took it"),
     "mcp": ("Agents' endpoints", "every request refused at /mcp or /sse for its key"),
     "audit": ("The audit log", "every note about the log itself"),
+    "hook": ("Webhooks", "every webhook delivery taken, repeated or refused"),
 }
 
 # Every step zbmcp writes, by family (the OAuth steps come from the type its writer is checked against).
@@ -32,6 +33,7 @@ STEPS: dict[str, list[str]] = {
     "approval": ["approval.requested", "approval.decided", "approval.changed"],
     "mcp": [MCP_REFUSED],
     "audit": [repairs.TORN, repairs.CHAIN_FILE],  # what happened to the log file itself
+    "hook": ["hook.received", "hook.repeated", "hook.refused"],
 }
 
 

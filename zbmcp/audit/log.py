@@ -64,9 +64,12 @@ class AuditRecord:
     phase: Phase = "outcome"
     check: str | None = None  # how to find out what happened, when that is not known
     person: str | None = None  # who signed in (a remote connector's OAuth token): their Zoho email
+    replay_of: str | None = None  # a repeat answered from an earlier call (exactly-once): that call's id
 
     def fields(self) -> dict[str, Any]:
         data = asdict(self)
+        if data["replay_of"] is None:  # on repeats only, so that other records stay as they were
+            del data["replay_of"]
         return {"time": data.pop("time"), "call_id": data.pop("call_id"), "phase": data.pop("phase"), **data}
 
     def to_json(self) -> str:
@@ -95,6 +98,8 @@ class AuditEvent:
     person: str | None = None  # the signed-in person (a remote connector's sign-in: zbmcp.audit.oauth)
     client: str | None = None  # the OAuth client that acted
     error: str | None = None  # the OAuth error it was given (invalid_grant, invalid_target, ...)
+    hook: str | None = None  # the webhook a delivery came to (zbmcp.hooks)
+    address: str | None = None  # who sent it
 
     def fields(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if v is not None}

@@ -13,6 +13,7 @@ from mcp import types
 from mcp.server import ServerRequestContext
 
 from zbmcp.calls.approvals import binding, request_approval
+from zbmcp.calls.catalog import excluded_operations
 from zbmcp.calls.contact_guard import hold, let_go, lock_name
 from zbmcp.calls.inbox import OperatorDecision, ask_operator
 from zbmcp.calls.lookups import read_for
@@ -20,6 +21,7 @@ from zbmcp.calls.runtime import Runtime
 from zbmcp.calls.tool_call import ToolCall
 from zbmcp.core.facts import emailed_counterparty, facts_of, reads_for
 from zbmcp.core.found import NOTHING, Found
+from zbmcp.core.idempotency import split_key
 from zbmcp.core.manifest import ToolSpec
 from zbmcp.core.numeric_ids import ids_as_strings
 from zbmcp.core.policy import AgentPolicy, Decision
@@ -42,6 +44,7 @@ class Decided:
     view: View  # how to shape Zoho's answer (the `fields` argument)
     today: dt.date
     found: Found = NOTHING  # what zbmcp read from Zoho to decide it
+    key: str | None = None  # the call's idempotency key (zbmcp.calls.exactly_once); never sent to Zoho
 
 
 async def decide(runtime: Runtime, call: ToolCall) -> Decided:
@@ -51,12 +54,20 @@ async def decide(runtime: Runtime, call: ToolCall) -> Decided:
     policy = call.policy
     if policy is None:
         raise PolicyDenied("This caller is not a configured agent; nothing is allowed.", rule="unknown agent")
-    spec = call.spec = policy.tool_for_call(call.name)
+    try:
+        spec = call.spec = policy.tool_for_call(call.name)
+    except PolicyDenied as denied:
+        reason = excluded_operations().get(call.name) if denied.rule == "unknown tool" else None
+        if reason is None:
+            raise
+        raise PolicyDenied(f"Zoho's operation {call.name!r} is not a zbmcp tool: {reason}. Nothing was sent "
+                           "to Zoho.", rule="excluded operation") from None
     arguments = call.arguments = ids_as_strings(call.arguments)
     asked = arguments.get("organization_id")
     if isinstance(asked, str) and asked.isdigit():
         policy.check_organization(asked)  # the agent's own boundary first, so the refusal names the rule
-    to_send, view = split_view(spec, arguments)  # `fields` shapes the answer; Zoho never sees it
+    to_send, key = split_key(spec, arguments)  # zbmcp's own, as `fields` is: Zoho never sees them
+    to_send, view = split_view(spec, to_send)
     request = call.request = build_request(spec, to_send, policy.organizations)
     reads = policy.reads_before_deciding(spec, request)
     emailed = emailed_counterparty(spec, request)
@@ -68,7 +79,7 @@ async def decide(runtime: Runtime, call: ToolCall) -> Decided:
     decision = call.decision = policy.decide(spec, request, today, found)
     if decision.outcome == "deny":
         raise PolicyDenied(decision.message, rule=decision.rule)
-    return Decided(policy, spec, request, decision, view, today, found)
+    return Decided(policy, spec, request, decision, view, today, found, key)
 
 
 async def approve(runtime: Runtime, call: ToolCall, decided: Decided, ctx: ServerRequestContext[Any],

@@ -20,11 +20,15 @@ from mcp.server.auth.middleware.auth_context import get_access_token
 from zbmcp import __version__
 from zbmcp.calls.contact_guard import let_go
 from zbmcp.calls.decide import Decided, approve, decide
+from zbmcp.calls.events import TOOL_NAME as EVENTS_TOOL
+from zbmcp.calls.events import events_tool, list_events, readable_hooks
+from zbmcp.calls.exactly_once import exactly_once
 from zbmcp.calls.outcomes import outcome_of
 from zbmcp.calls.runtime import Runtime
 from zbmcp.calls.send import send
 from zbmcp.calls.tool_call import ToolCall
 from zbmcp.calls.tool_list import to_mcp_tool
+from zbmcp.core.idempotency import INSTRUCTIONS_TEXT as KEY_INSTRUCTIONS
 from zbmcp.core.policy import AgentPolicy
 from zbmcp.errors import ZbmcpError
 
@@ -36,12 +40,13 @@ KEY_CLAIM = "zbmcp/key"
 INSTRUCTIONS = (
     "Zoho Books for one or more organizations. Ids are digit strings: find them with the list_* tools. "
     "Lists return 50 rows a page (per_page up to 200) with their main fields and the page's sums; "
-    "fields=[...] adds fields, [\"*\"] gives all. "
+    "every list takes fields=\"a,b\" for more of each row's fields, \"*\" for all. "
     "Call again with page+1 while page_context.has_more_page is true. "
     "Beyond their schema, lists take Zoho's documented filters, e.g. date_start, date_end, sort_column, "
     "invoice_number_startswith, total_greater_than (where Zoho has it); an unknown one is refused with the "
     "names accepted. "
-    "Writes change real books; tools marked destructive delete records or email customers."
+    "Writes change real books; tools marked destructive delete records or email customers. "
+    + KEY_INSTRUCTIONS
 )
 
 
@@ -104,6 +109,9 @@ class ZbmcpServer:
         listing = self._listings.get(policy.agent)
         if listing is None:
             tools = [to_mcp_tool(spec, policy.organizations) for spec in policy.visible.values()]
+            hooks = readable_hooks(self.runtime, policy)
+            if hooks:
+                tools.append(events_tool(hooks))
             listing = self._listings[policy.agent] = types.ListToolsResult(tools=tools, cache_scope="private")
         return listing
 
@@ -113,29 +121,36 @@ class ZbmcpServer:
         self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult | types.InputRequiredResult:
         started = time.perf_counter()
-        call = ToolCall(self.runtime, self._policy(), params.name, params.arguments or {}, started,
+        policy = self._policy()
+        if params.name == EVENTS_TOOL and policy is not None and readable_hooks(self.runtime, policy):
+            return await list_events(self.runtime, policy, params.arguments or {})
+        call = ToolCall(self.runtime, policy, params.name, params.arguments or {}, started,
                         self.person(), self.asked_by(self.caller()))
-        try:
-            decided = await decide(self.runtime, call)
-            if decided.decision.outcome == "approve":
-                held = await approve(self.runtime, call, decided, ctx, params,
-                                     url=self._url(decided), channel=self._approval_channel(decided.policy))
-                if held is not None:
-                    return held
-            if decided.policy.dry_run and not decided.spec.read_only:
-                return call.finish_dry_run(self._url(decided))
-            return await send(self.runtime, call, decided)
-        except anyio.get_cancelled_exc_class():
-            # nobody will read an answer, but the record must say what may have happened
-            call.finish_cancelled()
-            raise
-        except Exception as exc:
-            if not isinstance(exc, ZbmcpError):
-                log.exception("tool %s failed unexpectedly", params.name)
-            error, outcome, rule = outcome_of(exc, may_have_changed_zoho=call.may_have_changed_zoho)
-            return call.finish_error(error, outcome, rule)
-        finally:
-            await let_go(call)
+        async with exactly_once(self.runtime, call) as once:
+            try:
+                decided = await decide(self.runtime, call)
+                repeat = await once.begin(decided)
+                if repeat is not None:
+                    return repeat
+                if decided.decision.outcome == "approve":
+                    held = await approve(self.runtime, call, decided, ctx, params, url=self._url(decided),
+                                         channel=self._approval_channel(decided.policy))
+                    if held is not None:
+                        return held
+                if decided.policy.dry_run and not decided.spec.read_only:
+                    return call.finish_dry_run(self._url(decided))
+                return once.settle(await send(self.runtime, call, decided), "allowed")
+            except anyio.get_cancelled_exc_class():
+                # nobody will read an answer, but the record must say what may have happened
+                call.finish_cancelled()
+                raise
+            except Exception as exc:
+                if not isinstance(exc, ZbmcpError):
+                    log.exception("tool %s failed unexpectedly", params.name)
+                error, outcome, rule = outcome_of(exc, may_have_changed_zoho=call.may_have_changed_zoho)
+                return once.settle(call.finish_error(error, outcome, rule), outcome)
+            finally:
+                await let_go(call)
 
     def _approval_channel(self, policy: AgentPolicy) -> Literal["console", "client"]:
         """Who approves: over HTTP the agent's code is its own MCP client, so by default an operator does."""

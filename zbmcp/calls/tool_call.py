@@ -126,6 +126,12 @@ class ToolCall:
         return types.CallToolResult(content=[types.TextContent(text=shaped.text)],
                                     structured_content=shaped.structured)
 
+    def finish_replay(self, original: str, decision: Outcome, rule: str,
+                      result: types.CallToolResult) -> types.CallToolResult:
+        """A repeat of call `original`, answered without sending anything (zbmcp.calls.exactly_once)."""
+        self._audit(decision, rule, None, None, self._tried(), replay_of=original)
+        return result  # nothing was sent, so an audit log that fails changes nothing the agent must know
+
     def finish_dry_run(self, url: str) -> types.CallToolResult:
         assert self.spec is not None and self.request is not None
         planned = {
@@ -213,7 +219,8 @@ class ToolCall:
         return error_result(error, rule, note, call_id=self.call_id, check=self.check_hint)
 
     def _audit(self, decision: Outcome, rule: str, status: int | None, code: Any, phrase: str, *,
-               phase: Phase = "outcome", text: str | None = None) -> AuditUnavailable | None:
+               phase: Phase = "outcome", text: str | None = None,
+               replay_of: str | None = None) -> AuditUnavailable | None:
         """Write one record of this call; on failure, log it to stderr and return the failure."""
         duration = int((time.perf_counter() - self.started) * 1000)
         agent = self.policy.agent if self.policy else "(unknown)"
@@ -240,6 +247,7 @@ class ToolCall:
             phase=phase,
             check=self.check_hint() if decision == "unknown" or (phase == "intent" and writes) else None,
             person=self.person[1] if self.person else None,
+            replay_of=replay_of,
         )
         record.sentence = text or sentence(agent, phrase, organization, region, decision, rule, status,
                                            duration, person=record.person)

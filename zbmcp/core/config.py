@@ -8,6 +8,7 @@
     state:                  # where processes and replicas share limits, tokens, approvals (local | redis)
     operators:              # the people who may sign in to the console (hashed secrets)
     console:                # the operator's console: sessions, how long approvals wait, a webhook
+    hooks:                  # Zoho Books webhooks zbmcp receives, and agents read as events (docs/webhooks.md)
 
 A mistake anywhere fails at start-up with the file, the line and the fix; the server never starts
 half-configured. The sections of a hosted server (http, oauth, state, console) are in
@@ -24,6 +25,7 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from zbmcp.core.config_hooks import Hook, check_hook_names
 from zbmcp.core.config_hosting import Console, Http, OAuth, Section, StateSettings
 from zbmcp.errors import ConfigError
 from zbmcp.core.yamlsource import SourceMap
@@ -203,6 +205,12 @@ class Config(Section):
     state: StateSettings = StateSettings()
     operators: dict[str, Operator] = {}
     console: Console = Console()
+    hooks: dict[str, Hook] = {}
+
+    @field_validator("hooks")
+    @classmethod
+    def _hook_names(cls, value: dict[str, Hook]) -> dict[str, Hook]:
+        return check_hook_names(value)
 
     @field_validator("operators")
     @classmethod

@@ -23,6 +23,7 @@ from zbmcp.core.config import (
     LoadedConfig,
     Operator,
 )
+from zbmcp.core.config_hooks import Hook
 from zbmcp.core.yamlsource import WITHOUT_VARIABLES, Placeholders, SourceMap, load_yaml
 from zbmcp.errors import ConfigError
 
@@ -46,6 +47,11 @@ def parse_config(text: str, file: str, environ: Mapping[str, str], home: Path | 
     _check_keys_name_one_agent(config, source)
     if config.oauth is not None:
         _check_oauth(config, source)
+    for name, hook in config.hooks.items():
+        if hook.connection not in config.connections:
+            known = ", ".join(sorted(config.connections)) or "none is defined"
+            raise source.error(f"hooks.{name}.connection: no connection named {hook.connection!r} "
+                               f"(connections: {known})", ("hooks", name, "connection"))
     if home is None and environ.get(HOME_ENV):
         home = Path(environ[HOME_ENV]).expanduser()
     return LoadedConfig(config, source, home, revision_of(text))
@@ -118,7 +124,8 @@ def _explain(exc: ValidationError, source: SourceMap) -> ConfigError:
 
 
 # Sections keyed by names the user chooses: below them, the keys are those of one entry.
-_ENTRIES: dict[str, type[BaseModel]] = {"connections": Connection, "agents": Agent, "operators": Operator}
+_ENTRIES: dict[str, type[BaseModel]] = {"connections": Connection, "agents": Agent, "operators": Operator,
+                                        "hooks": Hook}
 
 
 def _allowed_keys(parent: tuple[Any, ...]) -> list[str]:

@@ -52,7 +52,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from zbmcp.core.manifest import EFFECTS, SCOPE, Access, Effect, Method, ToolSpec, dotted_fields, schema_at
+from zbmcp.core.manifest import (EFFECTS, SCOPE, Access, Effect, Method, ToolSpec, Withheld, dotted_fields,
+                                 schema_at)
 from zbmcp.errors import ConfigError
 
 PATH_PARAM = re.compile(r"\{([a-z_]+)\}")
@@ -73,7 +74,7 @@ SCOPE_MODULE_OF = {
 SCHEMA_KEYWORDS = frozenset(
     {"type", "description", "enum", "format", "pattern", "items", "properties", "required", "minimum",
      "maximum", "exclusiveMinimum", "minItems", "maxItems", "minLength", "maxLength", "default",
-     "additionalProperties"}
+     "additionalProperties", "examples"}
 )
 
 
@@ -83,8 +84,12 @@ def _check_property_schema(where: str, schema: Any) -> None:
     unknown = sorted(set(schema) - SCHEMA_KEYWORDS)
     if unknown:
         raise ValueError(f"{where}: unknown schema keyword(s) {unknown}; use only {sorted(SCHEMA_KEYWORDS)}")
-    if "type" not in schema:
-        raise ValueError(f"{where}: give a type")
+    if not isinstance(schema.get("type"), str):
+        # Several clients (Gemini's among them) take one type per field: no ["number", "string"] unions.
+        raise ValueError(f"{where}: give one type (such as number or string), got {schema.get('type')!r}")
+    for keyword in ("anyOf", "oneOf", "allOf", "$ref"):
+        if keyword in schema:
+            raise ValueError(f"{where}: {keyword} is not offered to agents; give one type")
     for name, child in (schema.get("properties") or {}).items():
         _check_property_schema(f"{where}.{name}", child)
     if isinstance(schema.get("items"), dict):
@@ -108,7 +113,7 @@ class _ToolModel(BaseModel):
     body: dict[str, dict[str, Any]] | None = None
     required: list[str] = []
     emails_customer: bool = False
-    withheld: dict[str, Effect] = {}
+    withheld: dict[str, Withheld] = {}
 
     @field_validator("scope")
     @classmethod
@@ -158,7 +163,7 @@ class _ToolModel(BaseModel):
                              "rest write")
         op = SCOPE.match(self.scope)
         assert op is not None
-        if (op["op"] == "READ") != (self.access == "read"):
+        if op["op"] != "ALL" and (op["op"] == "READ") != (self.access == "read"):
             raise ValueError(f"scope {self.scope} does not fit access {self.access!r}")
         return self
 

@@ -8,7 +8,7 @@ like", has the sources.)
 
     list_*    {"summary", <result_key>: [rows], "page_context": {page, per_page, has_more_page},
                "sums": {...}, "currency_code"}     rows keep the fields an agent acts on (COLUMNS), or more
-                                                  with fields=[...]; ["*"] keeps every field Zoho sent
+                                                  with fields="a,b"; "*" keeps every field Zoho sent
     reports   aging: one row per contact with its buckets; others: Zoho's tree without empty parts
     the rest  {"summary", <result_key>: the record without empty values}, or just the summary for actions
 
@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from zbmcp.errors import InvalidArguments
+from zbmcp.core.date_filters import rows_outside, warning
 from zbmcp.core.manifest import ToolSpec
 from zbmcp.core.wording import summary
 
@@ -50,7 +51,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "expenses": ("expense_id", "date", "account_name", "paid_through_account_name", "vendor_name",
                  "customer_name", "description", "total"),
     "customerpayments": ("payment_id", "payment_number", "customer_id", "customer_name", "date",
-                         "payment_mode", "amount", "unused_amount", "invoice_numbers"),
+                         "payment_mode", "amount", "unused_amount", "invoice_number"),
     "vendorpayments": ("payment_id", "payment_number", "vendor_id", "vendor_name", "date", "payment_mode",
                        "amount", "balance", "bill_numbers"),
     "contacts": ("contact_id", "contact_name", "contact_type", "email", "outstanding_receivable_amount",
@@ -114,8 +115,9 @@ def _view(raw: Any) -> View:
     names = raw.split(",") if isinstance(raw, str) else raw
     if (not isinstance(names, list) or not all(isinstance(name, str) for name in names)
             or len(names) > MAX_FIELDS):
-        raise InvalidArguments([(FIELDS, 'must be a list of field names, e.g. ["reference_number"], or ["*"] '
-                                         f"for every field (at most {MAX_FIELDS})")])
+        raise InvalidArguments([(FIELDS, "must be field names, comma-separated, e.g. "
+                                         '"reference_number,notes", or "*" for every field '
+                                         f"(at most {MAX_FIELDS})")])
     names = [name.strip() for name in names if name.strip()]
     bad = [name for name in names if name != EVERY_FIELD and not _FIELD_NAME.match(name)]
     if bad:
@@ -131,6 +133,9 @@ def shape(spec: ToolSpec, arguments: Mapping[str, Any], payload: Mapping[str, An
     value = payload.get(spec.result_key) if spec.result_key else None
     if isinstance(value, list) and spec.is_list:
         structured.update(_list(spec.result_key or "", value, payload.get("page_context"), view))
+        broken = rows_outside(arguments, (row for row in value if isinstance(row, Mapping)))
+        if broken:
+            structured["summary"] += warning(arguments, broken)
     elif isinstance(value, Mapping) and "group_list" in value:
         structured[spec.result_key or "report"] = _aging(value)
     elif value is not None:

@@ -21,10 +21,12 @@ from zbmcp.sandbox.rules import (
     expenses,
     invoices,
     items,
+    journals,
     orders,
     organizations,
     payments,
     reports,
+    taxes,
     vendorpayments,
 )
 from zbmcp.sandbox.rules.base import Handler
@@ -137,6 +139,20 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("GET", "/reports/balancesheet", "ZohoBooks.reports.READ", reports.balance_sheet),
     _op("GET", "/reports/aragingsummary", "ZohoBooks.reports.READ", reports.ar_aging_summary),
     _op("GET", "/reports/apagingsummary", "ZohoBooks.reports.READ", reports.ap_aging_summary),
+    # Manual journals (journals.yml)
+    _op("GET", "/journals", "ZohoBooks.accountants.READ", journals.list_journals),
+    _op("POST", "/journals", "ZohoBooks.accountants.CREATE", journals.create_journal, "required"),
+    _op("GET", "/journals/{journal_id}", "ZohoBooks.accountants.READ", journals.get_journal),
+    _op("PUT", "/journals/{journal_id}", "ZohoBooks.accountants.UPDATE", journals.update_journal, "required"),
+    _op("DELETE", "/journals/{journal_id}", "ZohoBooks.accountants.DELETE", journals.delete_journal),
+    _op("POST", "/journals/{journal_id}/status/publish", "ZohoBooks.accountants.CREATE",
+        journals.publish_journal),
+    # Taxes (taxes.yml)
+    _op("GET", "/settings/taxes", "ZohoBooks.settings.READ", taxes.list_taxes),
+    _op("POST", "/settings/taxes", "ZohoBooks.settings.CREATE", taxes.create_tax, "required"),
+    _op("GET", "/settings/taxes/{tax_id}", "ZohoBooks.settings.READ", taxes.get_tax),
+    _op("PUT", "/settings/taxes/{tax_id}", "ZohoBooks.settings.UPDATE", taxes.update_tax, "required"),
+    _op("DELETE", "/settings/taxes/{tax_id}", "ZohoBooks.settings.DELETE", taxes.delete_tax),
     # Items (§4.9), bank accounts (§4.10), chart of accounts (§4.11)
     _op("GET", "/items", "ZohoBooks.settings.READ", items.list_items),
     _op("POST", "/items", "ZohoBooks.settings.CREATE", items.create_item, "required"),

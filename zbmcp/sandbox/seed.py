@@ -7,10 +7,11 @@ its own organization.
 
 Both of the default user's organizations get the same books (different ids): customers Acme Corporation,
 Globex Ltd and Initech (no email address), vendors Office Supplies Co and Cloud Hosting Ltd, items Consulting
-(150/hour), Website design, Support plan, Printer paper (purchases) and the inactive Legacy hosting, a
-chart of accounts with Business Checking and Company Credit Card, and invoices in every state: paid, overdue,
-partially paid and draft. Records are made through the same business rules the API uses. Ids are
-deterministic (one counter, fixed order); dates are relative to today, so "overdue" stays overdue.
+(150/hour), Website design, Support plan, Printer paper (purchases) and the inactive Legacy hosting, a chart
+of accounts with Business Checking and Company Credit Card, invoices in every state: paid, overdue, partially
+paid and draft, and a draft journal accruing this month's rent. Records are made through the same business
+rules the API uses. Ids are deterministic (one counter, fixed order); dates are relative to today, so
+"overdue" stays overdue.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ from zbmcp.sandbox.rules import (
     expenses,
     invoices,
     items,
+    journals,
     orders,
     payments,
+    taxes,
 )
 from zbmcp.sandbox.rules.base import Call, Env, Handler
 from zbmcp.sandbox.store import IdGenerator, Organization, OrgStore, Record
@@ -41,21 +44,35 @@ _CHART: tuple[tuple[str, str, str], ...] = (
     ("Sales", "income", "4000"),
     ("Consulting Income", "income", "4010"),
     ("General Income", "income", "4090"),
+    ("Discount", "income", "4100"),
+    ("Shipping Charge", "income", "4200"),
+    ("Other Charges", "income", "4300"),
     ("Cost of Goods Sold", "cost_of_goods_sold", "5000"),
     ("Office Supplies", "expense", "6010"),
     ("Rent Expense", "expense", "6020"),
     ("IT and Internet Expenses", "expense", "6030"),
     ("Travel Expense", "expense", "6040"),
     ("Bank Fees and Charges", "expense", "6050"),
+    ("Purchase Discounts", "expense", "6060"),
+    ("Other Expenses", "other_expense", "6900"),
     ("Petty Cash", "cash", "1010"),
     ("Undeposited Funds", "cash", "1020"),
     ("Accounts Receivable", "accounts_receivable", "1100"),
     ("Accounts Payable", "accounts_payable", "2000"),
     ("Tax Payable", "other_current_liability", "2100"),
+    ("Accrued Liabilities", "other_current_liability", "2200"),
     ("Owner's Equity", "equity", "3000"),
     ("Retained Earnings", "equity", "3100"),
     ("Opening Balance Adjustments", "equity", "3900"),
 )
+
+
+# Each country's taxes: name, rate.
+_TAXES = {
+    "United Kingdom": (("Standard Rate", 20.0), ("Reduced Rate", 5.0), ("Zero Rate", 0.0)),
+    "U.S.A": (("NY Sales Tax", 8.875),),
+    "Germany": (("MwSt", 19.0), ("MwSt ermäßigt", 7.0)),
+}
 
 
 def organizations(ids: IdGenerator) -> list[Organization]:
@@ -106,6 +123,8 @@ def _chart(seeder: _Seeder) -> None:
                                 accounts.BANK_TYPES)
         record["_opening_balance"] = opening
         store.add("accounts", record["account_id"], record)
+    for name, rate in _TAXES.get(store.organization.country, ()):
+        seeder.run(taxes.create_tax, {"tax_name": name, "tax_percentage": rate})
 
 
 def _person(first: str, last: str, email: str = "", phone: str = "") -> dict[str, Any]:
@@ -213,6 +232,13 @@ def _books(seeder: _Seeder) -> None:
             "vendor_id": vendor_id or None,
         })
         seeder.backdate("expenses", expense["expense_id"], seeder.day(days_ago))
+    # a draft accrual: not in the books until published
+    run(journals.create_journal, {
+        "journal_date": seeder.day(0), "reference_number": "ACCR-001", "notes": "Rent accrued for this month",
+        "status": "draft", "line_items": [
+            {"account_id": account("Rent Expense"), "debit_or_credit": "debit", "amount": 1200.0},
+            {"account_id": account("Accrued Liabilities"), "debit_or_credit": "credit", "amount": 1200.0}],
+    })
 
 
 def _other_books(seeder: _Seeder) -> None:

@@ -94,6 +94,15 @@ class StoreView:
     def vendorpayments(self) -> dict[str, Record]:
         return self.records("vendorpayments")
 
+    @property
+    def journals(self) -> dict[str, Record]:
+        """Manual journals."""
+        return self.records("journals")
+
+    @property
+    def taxes(self) -> dict[str, Record]:
+        return self.records("taxes")
+
     def generic(self, resource: str, *parents: str) -> dict[str, Record]:
         """Records of a module the sandbox emulates generically, by resource: generic("/projects"),
         generic("/projects/{}/tasks", project_id) for one project's tasks."""

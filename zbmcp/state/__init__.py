@@ -2,7 +2,8 @@
 
 What must be one across processes goes through it, with the same semantics on both backends: request windows
 and concurrency slots (leases that expire), per-agent quotas, day counts, Zoho tokens and their refresh lock,
-single-use approval tickets, console sessions, OAuth state. The config picks the backend:
+single-use approval tickets, console sessions, OAuth state,
+idempotency keys (zbmcp.state.idempotency). The config picks the backend:
 
     state:
       backend: local            # the default: files under ZBMCP_HOME, every process on this machine

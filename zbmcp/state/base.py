@@ -95,6 +95,22 @@ class State(Gates, Protocol):
         be, having counted and stored nothing (so a flood of refused events costs no memory)."""
         ...
 
+    async def append(self, log: str, value: Value, *, ttl: float, most: int,
+                     unique: str | None = None) -> int | None:
+        """Add an entry at the end of a log (named like a namespace; logs and namespaces keep apart) and
+        return its number. Numbers grow across every log of this State, so one number is a cursor over several
+        logs, for as long as the epoch stays the same. With `unique`, only if no live entry of this log was
+        appended with that key, else None (atomic: of concurrent appenders with one key, exactly one gets a
+        number). Each entry lives `ttl` seconds (a log's entries share one ttl); the log keeps at most `most`,
+        dropping the oldest and, with them, their unique keys, so no flood can grow it further."""
+        ...
+
+    async def read_log(self, log: str, *, after: int = 0, limit: int = 100,
+                       newest: bool = False) -> list[tuple[int, Value]]:
+        """Live entries numbered above `after`, oldest first: the first `limit` of them, or with `newest`
+        the last `limit`."""
+        ...
+
     async def epoch(self) -> str:
         """A name for this State's present life, the same for every process and replica until records may have
         been lost (Redis restarted, failed over or emptied; the state folder removed), then another. What must
@@ -160,6 +176,14 @@ def check_key(key: str) -> None:
 def check_ttl(ttl: float | None) -> None:
     if ttl is not None and not ttl > 0:
         raise ValueError(f"ttl must be a positive number of seconds or None, not {ttl!r}")
+
+
+def check_log(log: str, ttl: float | None = None, most: int | None = None) -> None:
+    check_namespace(log)
+    if ttl is not None or most is not None:
+        check_ttl(ttl)
+        if ttl is None or not (isinstance(most, int) and most > 0):
+            raise ValueError(f"a log entry needs a ttl and a positive most, not {ttl!r} and {most!r}")
 
 
 def check_most(most: int | None) -> None:

@@ -44,6 +44,7 @@ from zbmcp.state.base import (
 )
 from zbmcp.state.gates import Admission, GateLimits, GateUpdate
 from zbmcp.state.local_gates import LocalGates
+from zbmcp.state.local_logs import LocalLogs
 from zbmcp.files import write_private_file
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ class LocalState:
         self._clock = clock
         self._swept: dict[str, float] = {}
         self._gates = LocalGates(root, clock)
+        self._logs = LocalLogs(root, clock)
 
     # -- gates (zbmcp.state.gates) ---------------------------------------------------------------------
 
@@ -170,6 +172,14 @@ class LocalState:
                 self._write(folder, key, encode({"t": [*times, now]}), window)
             self._sweep(ns, folder)
         return 0.0
+
+    async def append(self, log: str, value: Value, *, ttl: float, most: int,
+                     unique: str | None = None) -> int | None:
+        return self._logs.append(log, value, ttl=ttl, most=most, unique=unique)
+
+    async def read_log(self, log: str, *, after: int = 0, limit: int = 100,
+                       newest: bool = False) -> list[tuple[int, Value]]:
+        return self._logs.read(log, after=after, limit=limit, newest=newest)
 
     async def epoch(self) -> str:
         marker = new_id()

@@ -21,13 +21,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from zbmcp.state import redis_gates
+from zbmcp.state import redis_gates, redis_logs
 from zbmcp.state.base import (
     Backend,
     StateUnavailable,
     Value,
     check_budgets,
     check_key,
+    check_log,
     check_most,
     check_namespace,
     check_ttl,
@@ -150,6 +151,8 @@ class RedisState:
         self._admit = self._redis.register_script(redis_gates.ADMIT)
         self._finish = self._redis.register_script(redis_gates.FINISH)
         self._day_used = self._redis.register_script(redis_gates.DAY_USED)
+        self._append = self._redis.register_script(redis_logs.APPEND)
+        self._read_log = self._redis.register_script(redis_logs.READ)
 
     def key(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
@@ -239,6 +242,33 @@ class RedisState:
                                         args=[max(1, math.ceil(window * 1000)), new_id(),
                                               *(limit for _, limit in budgets)])
         return int(wait_ms) / 1000
+
+    async def append(self, log: str, value: Value, *, ttl: float, most: int,
+                     unique: str | None = None) -> int | None:
+        check_log(log, ttl, most)
+        digest = redis_logs.unique_digest(unique)
+        with self.unavailable_as_error():
+            number = await self._append(
+                keys=[self.key("l", log), self.key("lseq"), self.key("lu", log, digest)],
+                args=[self.key("le", log, ""), digest.encode() + encode(value), max(1, math.ceil(ttl * 1000)),
+                      most, "1" if unique is not None else "0", self.key("lu", log, "")])
+        return None if number is None else int(number)
+
+    async def read_log(self, log: str, *, after: int = 0, limit: int = 100,
+                       newest: bool = False) -> list[tuple[int, Value]]:
+        check_log(log)
+        if limit < 1:
+            return []
+        with self.unavailable_as_error():
+            flat = await self._read_log(keys=[self.key("l", log)],
+                                        args=[self.key("le", log, ""), int(after), int(limit),
+                                              "1" if newest else "0"])
+        found = []
+        for number, entry in zip(flat[::2], flat[1::2]):
+            value = _decoded(bytes(entry)[64:])
+            if value is not None:
+                found.append((int(number), value))
+        return sorted(found, key=lambda pair: pair[0])
 
     async def epoch(self) -> str:
         """The Redis server's run (its run_id changes at every start and differs on a failed-over replica,

@@ -52,6 +52,8 @@ from zbmcp.calls.server import ZbmcpServer
 from zbmcp.console import PREFIX as CONSOLE
 from zbmcp.console import ConsoleApp
 from zbmcp.core.config_hosting import Http, OAuth
+from zbmcp.hooks import PREFIX as HOOKS
+from zbmcp.hooks import HookIntake
 from zbmcp.proxies import TrustedProxies, name_allowed
 from zbmcp.transports.activity import Activity, SseSession
 from zbmcp.transports.api_keys import MCP_SCOPE, ApiKeyVerifier
@@ -98,6 +100,9 @@ class HttpApp:
         self.transport = transport
         self.keyless_agent = keyless_agent
         self.console = ConsoleApp(runtime, refresh_seconds=console_refresh)  # people, at /console
+        # Zoho's webhooks, at /hooks/<name>: only where hooks are configured, so strangers' probes elsewhere
+        # are no audit records
+        self.hooks = HookIntake(runtime) if runtime.config.config.hooks else None
         self.mcp_server = ZbmcpServer(runtime).server
         self.oauth: OAuthEdge | None = None
         if runtime.config.config.oauth is not None:
@@ -212,7 +217,9 @@ class HttpApp:
             return
         # The console has its own sign-in and never sees the agents' key check.
         to_console = scope["path"] == CONSOLE or scope["path"].startswith(CONSOLE + "/")
-        app = self.console if to_console else self._app
+        # A delivery proves itself with the hook's secret, not an agent's key.
+        to_hooks = self.hooks is not None and scope["path"].startswith(HOOKS + "/")
+        app = self.console if to_console else self.hooks if to_hooks and self.hooks else self._app
         activity = self._activity
         if activity is None:  # no lifespan ran (e.g. a test client without one): nothing to count for
             await app(scope, receive, send)

@@ -26,6 +26,7 @@ import httpx2
 from zbmcp.errors import AuthError
 from zbmcp.state import LockTimeout, State
 from zbmcp.state.tokens import TokenVault
+from zbmcp.core.regions import KNOWN_ACCOUNTS_SERVERS
 from zbmcp.zoho.accounts import OAuthClient, accounts_client, token_endpoint
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class TokenManager:
         self._blocked_until = 0.0
         self._block_error: AuthError | None = None
         self._backoff = BACKOFF_START_SECONDS
+        self._foreign: str | None = None  # why the stored token is not this config's to use, if it is not
         self.refreshes = 0
 
     # -- what callers read ---------------------------------------------------------------------------
@@ -100,6 +102,8 @@ class TokenManager:
         if not self._loaded:
             self._token = await self._usable_stored_token() or {}
             self._loaded = True
+            if self._foreign:
+                log.warning("%s", self._foreign)
 
     async def access_token(self) -> str:
         if self._fresh(self._token):  # fast path: no lock
@@ -210,8 +214,10 @@ class TokenManager:
     async def _refresh_token(self) -> str:
         token = self.client.refresh_token or self._token.get("refresh_token")
         if not token:
-            stored = await self._vault.load() or {}
+            stored = await self._usable_stored_token() or {}
             token = stored.get("refresh_token")
+        if not token and self._foreign:
+            raise AuthError(self._foreign)
         if not token:
             name = self.client.connection
             raise AuthError(
@@ -236,6 +242,7 @@ class TokenManager:
             "accounts_server": accounts_server,
             "scope": token.get("scope") or self._token.get("scope"),
             "refresh_token_fingerprint": fingerprint(refresh_token),
+            "client_id": self.client.client_id,
         }
         # A refresh token the user keeps in the config (or its ${ENV}) is not copied to disk.
         if self.client.refresh_token is None:
@@ -248,12 +255,39 @@ class TokenManager:
 
     async def _usable_stored_token(self) -> dict[str, Any] | None:
         stored = await self._vault.load()
+        self._foreign = None
         if not stored:
             return None
         configured = self.client.refresh_token
         if configured and stored.get("refresh_token_fingerprint") != fingerprint(configured):
             return None  # saved for a different refresh token: useless, and not ours to reuse
-        return stored
+        self._foreign = self._foreign_token(stored)
+        return None if self._foreign else stored
+
+    def _foreign_token(self, stored: dict[str, Any]) -> str | None:
+        """Why a stored token belongs to another accounts server or client than the config names, if it does.
+
+        Neither its access token nor its refresh token may then be sent: the config's accounts server (or the
+        API host beside it) would receive a token another server issued. A config that names a Zoho accounts
+        server accepts a token from any of Zoho's (a login through one lands a person in their own data
+        center, as login's redirect check allows); one that names another server accepts only that server's.
+        A token saved before tokens recorded their client has no client_id, and is judged by its server alone.
+        """
+        name = self.client.connection
+        configured = self.client.accounts_url.rstrip("/")
+        server = str(stored.get("accounts_server") or configured).rstrip("/")
+        client_id = stored.get("client_id")
+        differences = []
+        if server != configured and not (server in KNOWN_ACCOUNTS_SERVERS
+                                         and configured in KNOWN_ACCOUNTS_SERVERS):
+            differences.append(f"by accounts server {server} (the config names {configured})")
+        if client_id is not None and client_id != self.client.client_id:
+            differences.append(f"to client {client_id} (the config names {self.client.client_id})")
+        if not differences:
+            return None
+        return (f"Connection {name!r}: the stored Zoho token was issued {' and '.join(differences)}, so "
+                "zbmcp sends neither its access token nor its refresh token. Run `zbmcp auth login "
+                f"--connection {name}` to connect through the configured ones, or restore the old settings.")
 
     # -- logging in (zbmcp auth ...) ----------------------------------------------------------------
 

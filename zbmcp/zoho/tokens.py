@@ -47,7 +47,8 @@ class MemoryTokenStore:
 
 
 MAX_TOKEN_FILE_BYTES = 64 * 1024
-_TEXT_FIELDS = ("access_token", "refresh_token", "scope", "refresh_token_fingerprint", "region", "location")
+_TEXT_FIELDS = ("access_token", "refresh_token", "scope", "refresh_token_fingerprint", "region", "location",
+                "client_id")
 _URL_FIELDS = ("api_domain", "accounts_server")
 _TIME_FIELDS = ("expires_at", "refresh_at")
 _ACCESS_FIELDS = ("access_token", *_TIME_FIELDS)  # only meaningful together

@@ -4,6 +4,11 @@ State machine (§9.8): create -> draft (sent with send=true, in the query or the
 /email move draft -> sent; payments move it to partially_paid / paid and deleting them moves it back;
 /status/void -> void and /status/draft brings a void invoice back. "overdue" is not stored: a sent invoice
 past its due date shows it.
+
+Voiding an invoice with payments is not refused: Zoho's file (mark_invoice_void) says "the payments and
+credits associated with the invoices will be unassociated and will be under customer credits". Each payment
+keeps its money and its date; what it had applied to the invoice becomes its unused amount, the customer's
+credit. A void invoice owes nothing: its balance is 0.
 """
 
 from __future__ import annotations
@@ -82,6 +87,7 @@ def settle(invoice: Record) -> None:
     lifecycle = invoice["_lifecycle"]
     if lifecycle == "void":
         invoice["status"] = "void"
+        invoice["balance"] = 0.0
     elif paid > 0:
         invoice["status"] = "paid" if invoice["balance"] <= 0 else "partially_paid"
     else:
@@ -203,10 +209,26 @@ def email_invoice(call: Call) -> Reply:
 
 def mark_void(call: Call) -> Reply:
     invoice = existing(call.org.invoices, call.params["invoice_id"], "Invoice")
-    if invoice["_payments"]:
-        raise rule("An invoice with payments cannot be voided. Delete the payments first.")
+    _unapply_payments(call.org, invoice)
     _touch(call, invoice, "void")
     return Reply(200, "Invoice status has been changed to Void.")
+
+
+def _unapply_payments(store: OrgStore, invoice: Record) -> None:
+    """The payments applied to an invoice being voided become the customer's credit (their unused amount)."""
+    now = store.timestamp()
+    for payment_id, applied in invoice["_payments"].items():
+        payment = store.payments.get(payment_id)
+        if payment is None:
+            continue
+        payment["unused_amount"] = fields.money(fields.dec(payment["unused_amount"]) + fields.dec(applied))
+        payment["invoices"] = [entry for entry in payment["invoices"]
+                               if entry["invoice_id"] != invoice["invoice_id"]]
+        payment["invoice_number"] = payment["invoice_numbers"] = ", ".join(
+            entry["invoice_number"] for entry in payment["invoices"])
+        payment["last_modified_time"] = now
+    invoice["_payments"] = {}
+    invoice["last_payment_date"] = ""
 
 
 def mark_draft(call: Call) -> Reply:

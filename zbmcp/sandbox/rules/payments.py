@@ -181,7 +181,9 @@ def _payment_record(store: OrgStore, body: dict[str, Any], payment_id: str, paym
         "email": payment.customer.get("email", ""),
         "account_id": payment.account.get("account_id", ""),
         "account_name": payment.account.get("account_name", ""),
-        # §4.8: list rows name the invoices a payment paid (Zoho's Java wrapper reads invoice_numbers).
+        # List rows name the invoices a payment paid: invoice_number in Zoho's file, invoice_numbers in
+        # Zoho's Java wrapper (§4.8); several are joined with ", ".
+        "invoice_number": ", ".join(invoice["invoice_number"] for invoice in paid.values()),
         "invoice_numbers": ", ".join(invoice["invoice_number"] for invoice in paid.values()),
         "invoices": [
             {"invoice_id": invoice_id, "invoice_number": invoice["invoice_number"], "date": invoice["date"],
@@ -192,6 +194,7 @@ def _payment_record(store: OrgStore, body: dict[str, Any], payment_id: str, paym
         "currency_code": org.currency_code,
         "currency_symbol": org.currency_symbol,
         "exchange_rate": 1.0,
+        "bcy_amount": payment.amount,  # in the organization's base currency: the rate is 1
         "custom_fields": fields.objects(body, "custom_fields") or [],
         "created_time": now,
         "last_modified_time": now,

@@ -1,0 +1,191 @@
+"""Exactly-once writes (issue #25) as an agent meets them: through a real MCP client, against the sandbox with
+faults, a repeated write never doubles a record."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import pytest
+
+from tests.conftest import ORG, AuditCapture, agent, mcp_client, running
+from tests.test_audit import invoice_arguments, invoice_count, posts
+from zbmcp.core.config import LoadedConfig
+from zbmcp.sandbox import Fault, Sandbox
+from zbmcp.state import State, new_id
+from zbmcp.state.local import LocalState
+from zbmcp.state.redis import RedisState
+
+KEY = "idempotency_key"
+
+
+@pytest.fixture
+def bookkeeper(make_config):
+    return make_config({"bookkeeper": agent(["invoices:*", "contacts:read", "list_items"])})
+
+
+def text(result: Any) -> str:
+    return " ".join(part.text for part in result.content)
+
+
+async def test_a_repeat_with_the_same_key_gets_the_first_answer_and_nothing_is_sent_again(bookkeeper,
+                                                                                          sandbox):
+    audit = AuditCapture()
+    before = invoice_count(sandbox)
+    arguments = {**invoice_arguments(sandbox), KEY: "acme-july"}
+    async with running(bookkeeper, sandbox, audit=audit) as runtime, \
+            mcp_client(runtime, "bookkeeper") as client:
+        first = await client.call_tool("create_invoice", arguments)
+        again = await client.call_tool("create_invoice", arguments)
+    assert not first.is_error and not again.is_error, text(again)
+    assert invoice_count(sandbox) == before + 1 and posts(sandbox) == 1
+    created = first.structured_content["invoice"]
+    assert again.structured_content["invoice"] == created  # the first call's answer
+    first_call, repeat = audit.records
+    assert again.structured_content["replayed"]["call_id"] == first_call["call_id"]
+    assert f"call {first_call['call_id']}" in text(again) and "nothing was sent to Zoho again" in text(again)
+    assert repeat["replay_of"] == first_call["call_id"] and repeat["decision"] == "allowed"
+    assert "replay_of" not in first_call  # only repeats carry it
+    assert KEY not in sandbox.api_requests[-1].body  # zbmcp's own: never sent to Zoho
+
+
+async def test_the_same_key_with_other_arguments_is_refused_and_nothing_is_sent(bookkeeper, sandbox):
+    async with running(bookkeeper, sandbox) as runtime, mcp_client(runtime, "bookkeeper") as client:
+        first = await client.call_tool("create_invoice", {**invoice_arguments(sandbox), KEY: "k-1"})
+        other = {**invoice_arguments(sandbox), "reference_number": "PO-9", KEY: "k-1"}
+        refused = await client.call_tool("create_invoice", other)
+    assert not first.is_error
+    error = refused.structured_content["error"]
+    assert refused.is_error and error["fields"] == [KEY] and "other arguments" in error["message"]
+    assert first.structured_content["summary"] and posts(sandbox) == 1
+
+
+async def test_a_key_counts_per_agent_and_the_same_request_in_any_spelling_is_the_same_call(make_config,
+                                                                                           sandbox):
+    loaded = make_config({"a": agent(["invoices:*"]), "b": agent(["invoices:*"])})
+    arguments = invoice_arguments(sandbox)
+    respelled = {"organization_id": int(ORG), "line_items": arguments["line_items"],
+                 "customer_id": int(arguments["customer_id"]), KEY: "same"}
+    async with running(loaded, sandbox) as runtime:
+        async with mcp_client(runtime, "a") as a:
+            await a.call_tool("create_invoice", {**arguments, KEY: "same"})
+            again = await a.call_tool("create_invoice", respelled)
+        async with mcp_client(runtime, "b") as b:
+            others = await b.call_tool("create_invoice", {**arguments, KEY: "same"})
+    assert "replayed" in again.structured_content  # ids as numbers, organization given: the same request
+    assert not others.is_error and "replayed" not in others.structured_content  # another agent's key
+    assert posts(sandbox) == 2
+
+
+@pytest.mark.parametrize(("key", "says"), [("k" * 256, "at most 255"), ("", "non-empty"), (42, "non-empty"),
+                                          ("a\nb", "control characters")])
+async def test_a_bad_key_is_refused_naming_the_field_and_nothing_is_sent(bookkeeper, sandbox, key, says):
+    async with running(bookkeeper, sandbox) as runtime, mcp_client(runtime, "bookkeeper") as client:
+        refused = await client.call_tool("create_invoice", {**invoice_arguments(sandbox), KEY: key})
+    error = refused.structured_content["error"]
+    assert refused.is_error and error["fields"] == [KEY] and says in error["message"]
+    assert sandbox.api_requests == []
+
+
+async def test_a_key_of_255_characters_is_taken(bookkeeper, sandbox):
+    async with running(bookkeeper, sandbox) as runtime, mcp_client(runtime, "bookkeeper") as client:
+        result = await client.call_tool("create_invoice", {**invoice_arguments(sandbox), KEY: "é" * 255})
+    assert not result.is_error, text(result)
+
+
+async def test_a_read_takes_no_key(bookkeeper, sandbox):
+    async with running(bookkeeper, sandbox) as runtime, mcp_client(runtime, "bookkeeper") as client:
+        refused = await client.call_tool("list_invoices", {KEY: "k"})
+    assert refused.is_error and "write tools only" in refused.structured_content["error"]["message"]
+    assert sandbox.api_requests == []
+
+
+async def test_a_refusal_by_zoho_frees_the_key_for_the_corrected_call(bookkeeper, sandbox):
+    async with running(bookkeeper, sandbox) as runtime, mcp_client(runtime, "bookkeeper") as client:
+        refused = await client.call_tool("create_invoice", {**invoice_arguments(sandbox), "customer_id": "1",
+                                                            KEY: "k"})
+        fixed = await client.call_tool("create_invoice", {**invoice_arguments(sandbox), KEY: "k"})
+    assert refused.structured_content["error"]["type"] == "ZohoApiError"
+    assert not fixed.is_error and "replayed" not in fixed.structured_content
+
+
+async def test_a_lost_answer_repeated_with_its_key_is_not_sent_again(bookkeeper, sandbox):
+    sandbox.faults.add(Fault(kind="drop_after", route="POST /invoices", times=1))
+    before = invoice_count(sandbox)
+    arguments = {**invoice_arguments(sandbox), KEY: "lost"}
+    async with running(bookkeeper, sandbox) as runtime, mcp_client(runtime, "bookkeeper") as client:
+        lost = await client.call_tool("create_invoice", arguments)
+        again = await client.call_tool("create_invoice", arguments)
+    assert lost.structured_content["error"]["type"] == "OutcomeUnknown"
+    assert again.is_error and again.structured_content["error"]["repeat_of"]["kind"] == "unknown"
+    assert lost.structured_content["error"]["call_id"] in text(again) and "list_invoices" in text(again)
+    assert invoice_count(sandbox) == before + 1 and posts(sandbox) == 1
+
+
+async def test_the_listing_shows_the_key_where_a_repeat_doubles_and_the_instructions_say_what_it_does(
+        make_config, sandbox):
+    loaded = make_config({"a": agent(["invoices:*", "create_contact"])})
+    async with running(loaded, sandbox) as runtime, mcp_client(runtime, "a") as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+        instructions = client.instructions or ""
+        contact = {"contact_name": "Keyed Ltd", KEY: "c-1"}
+        created, again = [await client.call_tool("create_contact", contact) for _ in range(2)]
+    assert KEY in tools["create_invoice"].input_schema["properties"]
+    assert KEY not in tools["list_invoices"].input_schema["properties"]
+    # Zoho refuses a second contact of the same name: the key is not listed there, and taken all the same
+    assert KEY not in tools["create_contact"].input_schema["properties"]
+    assert not created.is_error and again.structured_content["replayed"]
+    assert KEY not in tools["create_invoice"].input_schema.get("required", [])
+    assert KEY in instructions and "255" in instructions
+
+
+# -- replicas: two servers on one State receive the same keyed call at once ----------------------------------
+
+
+@contextlib.asynccontextmanager
+async def shared_state(backend: str, request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[
+        tuple[State, State]]:
+    """Two handles on one State, as two replicas (or two processes on one machine) hold them."""
+    if backend == "local":
+        states: tuple[State, State] = (LocalState(tmp_path / "state"), LocalState(tmp_path / "state"))
+    else:
+        url, prefix = request.getfixturevalue("redis_url"), f"t-{new_id()[:10]}:"
+        states = (RedisState(url, prefix=prefix), RedisState(url, prefix=prefix))
+    try:
+        yield states
+    finally:
+        for state in states:
+            await state.aclose()
+
+
+@pytest.mark.parametrize("backend", ["local", "redis"])
+async def test_two_replicas_given_the_same_keyed_call_at_once_send_it_once(backend, request, tmp_path,
+                                                                           bookkeeper: LoadedConfig,
+                                                                           sandbox: Sandbox):
+    release, entered = anyio.Event(), anyio.Event()
+    sandbox.faults.add(Fault(kind="hold", route="POST /invoices", release=release, entered=entered))
+    arguments = {**invoice_arguments(sandbox), KEY: "retried-by-the-client"}
+    before = invoice_count(sandbox)
+    results: list[Any] = []
+    async with shared_state(backend, request, tmp_path) as (one, two), \
+            running(bookkeeper, sandbox, state=one) as first, \
+            running(bookkeeper, sandbox, state=two) as second, \
+            mcp_client(first, "bookkeeper") as a, mcp_client(second, "bookkeeper") as b:
+
+        async def call(client: Any) -> None:
+            results.append(await client.call_tool("create_invoice", arguments))
+
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as group:
+                group.start_soon(call, a)
+                group.start_soon(call, b)
+                await entered.wait()  # one of them is at Zoho's door; the other waits for its answer
+                await anyio.sleep(0.3)
+                release.set()
+    assert [r.is_error for r in results] == [False, False], [text(r) for r in results]
+    assert invoice_count(sandbox) == before + 1 and posts(sandbox) == 1
+    invoices = {r.structured_content["invoice"]["invoice_id"] for r in results}
+    assert len(invoices) == 1
+    assert sum("replayed" in r.structured_content for r in results) == 1

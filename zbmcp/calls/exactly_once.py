@@ -1,0 +1,170 @@
+"""Exactly-once writes: a write repeated with its idempotency key is answered, not sent again.
+
+A decided write with a key claims it in the State (zbmcp.state.idempotency) before a person is asked or
+anything is sent; its answer is kept under the key once known. A repeat with the same key and the same
+request gets that answer replayed (or waits while the first runs); with another request, a refusal. What
+provably wrote nothing (a refusal, nothing sent, a call held for approval) frees the key for the next call.
+Every repeat is a call of its own in the audit log, whose record names the call it repeats (`replay_of`).
+
+    async with exactly_once(runtime, call) as once:
+        decided = await decide(runtime, call)
+        replay = await once.begin(decided)      # the answer to a repeat, or None: go ahead
+        ...
+        return once.settle(result, "allowed")   # what the key keeps (on leaving the block)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+from mcp import types
+
+from zbmcp.audit.log import Decision as Outcome
+from zbmcp.calls.decide import Decided
+from zbmcp.calls.runtime import Runtime
+from zbmcp.calls.tool_call import ToolCall
+from zbmcp.core.idempotency import KEY, fingerprint, scoped
+from zbmcp.errors import InvalidArguments
+from zbmcp.state import StateUnavailable
+from zbmcp.state.idempotency import Claim, Entry, claim_key, complete, release, renew
+
+log = logging.getLogger(__name__)
+
+WAIT_SECONDS = 60.0  # a repeat waits this long for the first call's answer before saying it still runs
+SETTLE_SECONDS = 10.0  # bound on recording the answer under the key (the State may be slow or gone)
+
+
+class Once:
+    """One call's part in exactly-once: its claim on a key, if it made one, and what it will keep there."""
+
+    def __init__(self, runtime: Runtime, call: ToolCall) -> None:
+        self.runtime = runtime
+        self.call = call
+        self.claim: Claim | None = None
+        self.result: types.CallToolResult | None = None
+        self.outcome: Outcome | None = None
+        self.claimed = anyio.Event()
+
+    async def begin(self, decided: Decided) -> types.CallToolResult | None:
+        """Claim the call's key; None when the call goes ahead, else the answer to a repeat."""
+        if decided.key is None or decided.spec.read_only or decided.policy.dry_run:
+            return None
+        call = self.call
+        key = scoped(decided.policy.agent, call.person[0] if call.person else None, decided.key)
+        claim = await claim_key(self.runtime.state, key, fingerprint(decided.spec, decided.request),
+                                call.call_id, wait=WAIT_SECONDS)
+        first = claim.entry
+        if claim.kind == "first":
+            self.claim = claim
+            self.claimed.set()
+            return None
+        if claim.kind == "conflict":
+            raise InvalidArguments([(KEY, f"was given to call {first.call_id} ({_when(first)}) with other "
+                                          "arguments; a key names one write. Use a new key for a different "
+                                          "write, or repeat that call's arguments exactly for its answer")])
+        return _repeat_answer(call, claim)
+
+    def settle(self, result: types.CallToolResult, outcome: Outcome) -> types.CallToolResult:
+        """The call's final answer and audit outcome, kept under its key when the call leaves."""
+        self.result, self.outcome = result, outcome
+        return result
+
+    async def renew(self) -> None:
+        """Keep the claim's lease alive while the call runs (started before the claim, idle until then)."""
+        await self.claimed.wait()
+        assert self.claim is not None
+        await renew(self.runtime.state, self.claim.entry.owner)
+
+    async def end(self) -> None:
+        """Keep the answer under the key, or free the key when provably nothing was written."""
+        claim, self.claim = self.claim, None
+        if claim is None:
+            return
+        state, call = self.runtime.state, self.call
+        try:
+            with anyio.fail_after(SETTLE_SECONDS):
+                if self.outcome == "allowed" and self.result is not None and call.sent:
+                    answer = self.result.model_dump(mode="json", by_alias=True, exclude_none=True)
+                    await complete(state, claim, status="done", answer=answer, outcome="allowed")
+                elif self.outcome == "unknown" or (self.outcome is None and call.sent):  # cancelled once sent
+                    await complete(state, claim, status="unknown", answer=None, outcome="unknown")
+                else:  # refused, failed before or at Zoho with nothing recorded, held, dry run
+                    await release(state, claim)
+        except (StateUnavailable, TimeoutError) as exc:
+            # The claim stays "running" until its lease runs out; then a repeat hears that
+            # the outcome is unknown, never a second send.
+            log.warning("call %s: could not record its outcome under its idempotency key (%s)", call.call_id,
+                        type(exc).__name__)
+
+
+@contextlib.asynccontextmanager
+async def exactly_once(runtime: Runtime, call: ToolCall) -> AsyncIterator[Once]:
+    """The call's Once, its lease renewed while the block runs; on leaving, the key keeps the answer."""
+    once = Once(runtime, call)
+    try:
+        # The task group encloses the whole call, so that what the call opens and closes inside (a customer
+        # held, say) nests within it.
+        async with anyio.create_task_group() as keeper:
+            keeper.start_soon(once.renew)
+            try:
+                yield once
+            finally:
+                keeper.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        if len(group.exceptions) == 1:
+            raise group.exceptions[0] from None
+        raise
+    finally:
+        with anyio.CancelScope(shield=True):
+            await once.end()
+
+
+def _repeat_answer(call: ToolCall, claim: Claim) -> types.CallToolResult:
+    """What a repeat of an earlier call is answered, and its audit record."""
+    first = claim.entry
+    if claim.kind == "done":
+        note = (f"Replayed: call {first.call_id} with this {KEY} already did this ({_when(first)}); this is "
+                "its answer, and nothing was sent to Zoho again.")
+        if first.answer is not None:
+            result = types.CallToolResult.model_validate(first.answer)
+        else:
+            result = types.CallToolResult(content=[types.TextContent(
+                text="Its answer was too large to keep; read the record with the get_ or list_ tool.")])
+        result = _with_note(result, note, {"call_id": first.call_id, "at": _when(first)})
+        return call.finish_replay(first.call_id, "allowed", f"replayed call {first.call_id}; nothing sent",
+                                  result)
+    if claim.kind == "running":
+        text = (f"Call {first.call_id} with this {KEY} is still running (since {_when(first)}). Nothing was "
+                f"sent by this call; call again with the same {KEY} in a moment to get its answer.")
+        return call.finish_replay(first.call_id, "failed", f"repeat of call {first.call_id}, still running; "
+                                  "nothing sent", _error(text, {"call_id": first.call_id, "kind": "running"}))
+    why = ("stopped before its outcome was recorded (its server stopped)" if claim.kind == "abandoned"
+           else "had an unknown outcome")
+    text = (f"Call {first.call_id} with this {KEY} {why}, so it may have reached Zoho. Nothing was sent "
+            f"again. {call.check_hint()}")
+    return call.finish_replay(first.call_id, "unknown", f"repeat of call {first.call_id}, outcome unknown; "
+                              "nothing sent", _error(text, {"call_id": first.call_id, "kind": "unknown",
+                                                            "check": call.check_hint()}))
+
+
+def _with_note(result: types.CallToolResult, note: str, replayed: dict[str, Any]) -> types.CallToolResult:
+    content: list[Any] = [types.TextContent(text=note), *result.content]
+    structured = {**(result.structured_content or {}), "replayed": replayed}
+    return result.model_copy(update={"content": content, "structured_content": structured})
+
+
+def _error(text: str, detail: dict[str, Any]) -> types.CallToolResult:
+    return types.CallToolResult(content=[types.TextContent(text=text)],
+                                structured_content={"error": {"type": "Repeat", "message": text,
+                                                              "repeat_of": detail}},
+                                is_error=True)
+
+
+def _when(entry: Entry) -> str:
+    return dt.datetime.fromtimestamp(entry.at, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
