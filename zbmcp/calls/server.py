@@ -41,7 +41,7 @@ KEY_CLAIM = "zbmcp/key"
 INSTRUCTIONS = (
     "Zoho Books for one or more organizations. Ids are digit strings: find them with the list_* tools. "
     "Lists return 50 rows a page (per_page up to 200) with their main fields and the page's sums; "
-    "fields=[...] adds fields, [\"*\"] gives all. "
+    "every list takes fields=\"a,b\" for more of each row's fields, \"*\" for all. "
     "Call again with page+1 while page_context.has_more_page is true. "
     "Beyond their schema, lists take Zoho's documented filters, e.g. date_start, date_end, sort_column, "
     "invoice_number_startswith, total_greater_than (where Zoho has it); an unknown one is refused with the "
