@@ -18,6 +18,7 @@ import pytest
 
 from zbmcp.errors import ConfigError
 from zbmcp.calls.catalog import load_manifests
+from zbmcp.calls.server import INSTRUCTIONS
 from zbmcp.calls.tool_list import listing_size, to_mcp_tool
 from zbmcp.core.manifest import EFFECTS, ToolSpec, dotted_fields
 from zbmcp.core.manifest_file import load_manifest_texts
@@ -298,12 +299,14 @@ def test_lists_page_at_most_200(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_lists_say_their_page_size_and_advertise_fields(name: str) -> None:
-    """An agent reads the default page size in the description and finds `fields` (zbmcp's own argument, never
-    forwarded) in every list's schema, and nowhere else."""
+def test_lists_say_their_page_size_and_the_server_says_fields_once(name: str) -> None:
+    """An agent reads the default page size in the description, and `fields` (zbmcp's own argument of every
+    list, never forwarded) once, in the server's instructions: in each list's schema it cost 338 bytes of the
+    tool list on every turn."""
     spec = SPECS[name]
     schema = to_mcp_tool(spec, [ORG, OTHER_ORG]).input_schema
-    assert ("fields" in schema["properties"]) is spec.is_list
+    assert "fields" not in schema["properties"]
+    assert 'every list takes fields="a,b"' in INSTRUCTIONS
     assert "fields" not in spec.argument_schema["properties"]  # never a Zoho argument
     if spec.is_list and spec.argument_group("per_page") == "query":
         assert "50 a page" in spec.description

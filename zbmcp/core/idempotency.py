@@ -21,8 +21,8 @@ if TYPE_CHECKING:  # core/requests imports core/tools, which imports this
 
 KEY = "idempotency_key"
 MAX_KEY_CHARS = 255  # as Stripe's keys
-# A bare property: its meaning is in the server's instructions (INSTRUCTIONS_TEXT), said once.
-ADVERTISED_SCHEMA: dict[str, Any] = {}
+# Typed, and no more: its meaning is in the server's instructions (INSTRUCTIONS_TEXT), said once.
+ADVERTISED_SCHEMA: dict[str, Any] = {"type": "string"}  # one type per field (issue #22.4)
 
 INSTRUCTIONS_TEXT = (
     f"Every write takes {KEY} (any text up to {MAX_KEY_CHARS} characters, never sent to Zoho): a repeat with "
