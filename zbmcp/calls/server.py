@@ -24,6 +24,7 @@ from zbmcp.calls import meta_tools
 from zbmcp.calls.approvals import modern
 from zbmcp.calls.contact_guard import let_go
 from zbmcp.calls.decide import Decided, approve, decide
+from zbmcp.calls.event_resources import resource_handlers
 from zbmcp.calls.events import TOOL_NAME as EVENTS_TOOL
 from zbmcp.calls.events import events_tool, list_events, readable_hooks
 from zbmcp.calls.exactly_once import exactly_once
@@ -81,6 +82,7 @@ class ZbmcpServer:
             instructions=INSTRUCTIONS,
             on_list_tools=self._list_tools,
             on_call_tool=self._call_tool,
+            **resource_handlers(runtime, self._policy),  # webhook events, when the config has hooks
         )
 
     # -- who is calling ------------------------------------------------------------------------------
