@@ -17,11 +17,10 @@ from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.conftest import running, serving
+from tests.conftest import assert_demo_listing, running, serving
 from zbmcp.cli import main
 from zbmcp.calls.demo import DEMO_AGENT, demo_config
 from zbmcp.errors import ConfigError
-from zbmcp.calls.catalog import load_manifests
 from zbmcp.transports.http import HttpServer
 from zbmcp.transports.http_app import HttpApp
 
@@ -52,7 +51,8 @@ async def test_a_client_without_a_key_is_the_sandbox_agent(sandbox, transport, m
                 async with Client(sse_client(f"{server.url}/sse"), mode=mode) as client:
                     tools = (await client.list_tools()).tools
                     listed = await client.call_tool("list_organizations", {})
-    assert len(tools) == len(load_manifests()) and not listed.is_error
+    assert_demo_listing(tool.name for tool in tools)
+    assert not listed.is_error
     assert [(r["agent"], r["tool"]) for r in runtime.audit.records] == [(DEMO_AGENT, "list_organizations")]
 
 

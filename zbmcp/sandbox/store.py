@@ -20,7 +20,7 @@ Record = dict[str, Any]
 
 COLLECTIONS = (
     "contacts", "items", "accounts", "invoices", "estimates", "salesorders", "bills", "purchaseorders",
-    "expenses", "payments", "vendorpayments", "journals",
+    "expenses", "payments", "vendorpayments", "journals", "taxes",
 )
 
 # Auto-numbering per organization (§9.7): prefix and digits.
@@ -113,6 +113,7 @@ class OrgStore:
         self.payments: dict[str, Record] = {}  # customer payments
         self.vendorpayments: dict[str, Record] = {}
         self.journals: dict[str, Record] = {}  # manual journals
+        self.taxes: dict[str, Record] = {}
         # Records of the modules the sandbox emulates generically, by resource ("/projects/{}/tasks")
         self.generic: dict[str, dict[str, Record]] = {}
 
