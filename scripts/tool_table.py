@@ -139,9 +139,9 @@ def catalog_table() -> str:
         " The generated ones are not served yet: they are listed once the meta tools keep a whole-catalog "
         "tool list small (issue #23).")
     generated = len(catalog["tools"])
-    lines = [f"{len(specs)} tools in {len(modules)} modules: {len(specs) - generated} written by hand (marked "
-             f"✎), {generated} generated from Zoho's OpenAPI files.{served} A write's fields whose effect is "
-             "none are left out; `withheld` fields are never forwarded.", ""]
+    lines = [f"{len(specs)} tools in {len(modules)} modules: {len(specs) - generated} written by hand "
+             f"(marked ✎), {generated} generated from Zoho's OpenAPI files.{served} A write's fields whose "
+             "effect is none are left out; `withheld` fields are never forwarded.", ""]
     for module in sorted(modules):
         group = sorted(modules[module], key=lambda s: s.name)
         lines += [f"**{module}** ({len(group)})", "", "| Tool | Access | Scope | Effects |",
