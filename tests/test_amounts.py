@@ -155,7 +155,8 @@ async def test_an_amount_rule_sees_the_total_zoho_will_book_not_the_lines_added_
 
 @pytest.mark.parametrize(("discount", "says"), [
     ("150%", 'is 150%; a discount is at most 100% ("100%") of its line'),
-    (151, "is 151, more than the line's 150 (rate x quantity)"),
+    ("151", "is 151, more than the line's 150 (rate x quantity)"),
+    (15, 'must be a string such as "10" or "10%", got a number'),  # one type per field (issue #22.4)
 ])
 async def test_a_line_discount_beyond_its_line_is_refused_naming_the_field(make_config, sandbox, discount,
                                                                             says):

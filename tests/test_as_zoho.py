@@ -6,11 +6,15 @@ live organizations; docs/sandbox.md says where Zoho's behaviour is unverified an
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import ORG, agent, mcp_client, running
+from tests.conftest import ORG, OTHER_ORG, agent, config_text, environ, mcp_client, running
+from zbmcp.core.config_parse import parse_config
+from zbmcp.sandbox import Sandbox, SandboxSettings
 from tests.test_bookkeeping import answering
 
 
@@ -65,6 +69,64 @@ async def test_voiding_a_paid_invoice_says_and_does_what_zoho_does(make_config, 
         voided = (await call("get_invoice", invoice_id=invoice["invoice_id"]))["invoice"]
         credit_after = (await call("get_contact", contact_id=acme))["contact"][credit]
     assert "unused credit" in described.description and "refuses" not in described.description
-    assert "its payments become customer credit" in asked[0]
+    assert "void invoice; payments become credit" in asked[0]
     assert (voided["status"], voided["balance"]) == ("void", 0.0)
     assert credit_after == credit_before + invoice["total"]
+
+
+# 2026-01-15 21:00 in New York (EST, UTC-5) is already 2026-01-16 in UTC.
+NEW_YORK_EVENING = datetime(2026, 1, 15, 21, 0, tzinfo=ZoneInfo("America/New_York")).timestamp()
+
+
+async def test_today_is_the_organizations_own_in_its_time_zone(tmp_path, home):
+    """At 21:00 in New York an invoice due today is not yet overdue, and a payment with no date is dated
+    today there, not tomorrow (UTC's date)."""
+    sandbox = Sandbox(SandboxSettings(), clock=lambda: NEW_YORK_EVENING)
+    today = "2026-01-15"
+    view = sandbox.store(OTHER_ORG)
+    assert view.organization["time_zone"] == "America/New_York"
+    text = config_text(sandbox, {"clerk": agent(["*:*"], organizations=[OTHER_ORG])})
+    loaded = parse_config(text, str(tmp_path / "zbmcp.yaml"), environ(sandbox, home))
+    async with running(loaded, sandbox) as runtime, mcp_client(runtime, "clerk") as client:
+
+        async def call(tool: str, **arguments: Any) -> Any:
+            result = await client.call_tool(tool, {"organization_id": OTHER_ORG, **arguments})
+            assert not result.is_error, result.content[0].text
+            return result.structured_content
+
+        customer = (await call("list_contacts", contact_type="customer"))["contacts"][0]["contact_id"]
+        vendor = (await call("list_contacts", contact_type="vendor"))["contacts"][0]["contact_id"]
+        item = (await call("list_items"))["items"][0]["item_id"]
+        invoice = (await call("create_invoice", customer_id=customer, due_date=today,
+                              line_items=[{"item_id": item, "quantity": 1}]))["invoice"]
+        await call("mark_invoice_sent", invoice_id=invoice["invoice_id"])
+        shown = (await call("get_invoice", invoice_id=invoice["invoice_id"]))["invoice"]
+        overdue = (await call("list_invoices", status="overdue"))["invoices"]
+        cash = view.account_id("Petty Cash")
+        payment = (await call("create_vendor_payment", vendor_id=vendor, amount=10,
+                              paid_through_account_id=cash))["vendorpayment"]
+    assert invoice["date"] == today
+    assert (shown["status"], shown["due_days"]) == ("sent", "Due Today")
+    assert invoice["invoice_id"] not in {row["invoice_id"] for row in overdue}
+    assert payment["date"] == today
+    assert shown["created_time"].startswith(f"{today}T21:00:00-0500")
+
+
+async def test_zbmcp_dates_an_undated_create_in_the_organizations_time_zone(tmp_path, home):
+    """The `date` a rule reads and a person is shown for a payment with no date is the organization's today
+    (read from Zoho), the date Zoho gives it: at 21:00 in New York, not UTC's tomorrow."""
+    sandbox = Sandbox(SandboxSettings(), clock=lambda: NEW_YORK_EVENING)
+    view = sandbox.store(OTHER_ORG)
+    payer = agent(["vendorpayments:*"], organizations=[OTHER_ORG], require_approval=["create_vendor_payment"],
+                  rules=[{"deny": 'date > "2026-01-15"', "name": "nothing-dated-ahead"}])
+    text = config_text(sandbox, {"payer": payer})
+    loaded = parse_config(text, str(tmp_path / "zbmcp.yaml"), environ(sandbox, home))
+    asked: list[str] = []
+    async with running(loaded, sandbox, clock=lambda: NEW_YORK_EVENING) as runtime, mcp_client(
+            runtime, "payer", elicitation_callback=answering(True, asked)) as client:
+        paid = await client.call_tool("create_vendor_payment", {
+            "organization_id": OTHER_ORG, "vendor_id": view.contact_id("Office Supplies Co"), "amount": 10,
+            "paid_through_account_id": view.account_id("Petty Cash")})
+    assert not paid.is_error, paid.content[0].text
+    assert paid.structured_content["vendorpayment"]["date"] == "2026-01-15"
+    assert "Date: 2026-01-15." in asked[0]

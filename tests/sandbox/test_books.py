@@ -17,6 +17,7 @@ import pytest
 from tests.sandbox.conftest import FULL, ORG, asgi_client, auth, error, ok
 from zbmcp.sandbox import Sandbox
 
+CUSTOM = "TransactionDate.CustomDate"  # Zoho reads report dates only with it
 QUARTER = {"filter_by": "TransactionDate.CustomDate", "from_date": "2024-04-01", "to_date": "2024-06-30"}
 
 
@@ -135,7 +136,8 @@ async def test_balance_sheet_balances_and_holds_what_the_quarter_left(books: htt
                                                                       sandbox: Sandbox) -> None:
     ledger = await _record_a_quarter(books, sandbox)
     report = _flatten(ok(await books.get("reports/balancesheet",
-                                         params={"to_date": "2024-06-30"}))["balance_sheet"])
+                                         params={"filter_by": CUSTOM,
+                                                 "to_date": "2024-06-30"}))["balance_sheet"])
     opening = 25000.0  # Business Checking's opening balance, on the day the books start
     current = ("Assets", "Current Assets")
     assert report[(*current, "Business Checking")] == opening + float(ledger.moved["Business Checking"]) \
@@ -223,7 +225,7 @@ async def test_voiding_drafting_and_deleting_take_documents_out_of_the_books(boo
         "customer_id": view.contact_id("Initech"), "payment_mode": "cash", "amount": 99, "date": "2024-04-04",
         "account_id": view.account_id("Petty Cash"), "invoices": [{"invoice_id": made["invoice_id"],
                                                                    "amount_applied": 99}]}), 201)["payment"]
-    sheet = {"to_date": "2024-04-30"}
+    sheet = {"filter_by": CUSTOM, "to_date": "2024-04-30"}
     assert _flatten(ok(await books.get("reports/balancesheet", params=sheet))["balance_sheet"])[
         ("Assets", "Current Assets", "Petty Cash")] == 99.0
     ok(await books.delete(f"customerpayments/{payment['payment_id']}"))
@@ -239,6 +241,7 @@ async def test_voiding_drafting_and_deleting_take_documents_out_of_the_books(boo
      "to_date"),
     ({"filter_by": "TransactionDate.LastFortnight"}, "filter_by"),
     ({"filter_by": "InvoiceDate.ThisMonth"}, "filter_by"),
+    ({"filter_by": "TransactionDate.Yesterday"}, "filter_by"),  # Zoho's name is PreviousDay
 ])
 async def test_a_bad_report_period_is_refused_naming_the_parameter(
         books: httpx2.AsyncClient, params: dict[str, str], field: str) -> None:
@@ -258,6 +261,20 @@ async def test_without_filter_by_the_profit_and_loss_is_this_months(books: httpx
     first_month = ((today.month - 1) // 3) * 3 + 1
     quarter_start = date(today.year, first_month, 1)
     assert previous["to_date"] == date.fromordinal(quarter_start.toordinal() - 1).isoformat()
+    yesterday = ok(await books.get("reports/profitandloss",
+                                   params={"filter_by": "TransactionDate.PreviousDay"}))["page_context"]
+    day_before = date.fromordinal(today.toordinal() - 1).isoformat()
+    assert yesterday["from_date"] == yesterday["to_date"] == day_before
+
+
+async def test_a_balance_sheet_reads_to_date_only_with_the_custom_period(books: httpx2.AsyncClient,
+                                                                         sandbox: Sandbox) -> None:
+    """As Zoho does (issue #22.7): a bare to_date is ignored, so a tool that sends one is caught."""
+    today = sandbox.store(ORG).today.isoformat()
+    bare = ok(await books.get("reports/balancesheet", params={"to_date": "2024-01-31"}))["page_context"]
+    custom = ok(await books.get("reports/balancesheet", params={"filter_by": CUSTOM,
+                                                                 "to_date": "2024-01-31"}))["page_context"]
+    assert (bare["to_date"], custom["to_date"]) == (today, "2024-01-31")
 
 
 async def test_a_busy_organization_keeps_balanced_books() -> None:
@@ -283,5 +300,6 @@ async def test_a_balance_sheet_as_of_the_first_year_there_is_answers(books: http
     """Found by the hostile-arguments test: the year before year 1 does not exist, and
     nothing is dated in it."""
     report = _flatten(ok(await books.get("reports/balancesheet",
-                                         params={"to_date": "0001-06-30"}))["balance_sheet"])
+                                         params={"filter_by": CUSTOM,
+                                                 "to_date": "0001-06-30"}))["balance_sheet"])
     assert report[("Assets",)] == report[("Liabilities & Equities",)] == 0  # the books start long after

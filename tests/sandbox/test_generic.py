@@ -166,20 +166,21 @@ async def test_a_refused_write_changes_nothing(books: httpx2.AsyncClient, sandbo
 
 
 async def test_fields_zoho_does_not_document_are_dropped(books: httpx2.AsyncClient) -> None:
-    made = ok(await books.post("settings/taxes", json={"tax_name": "Levy", "tax_percentage": 1,
-                                                      "_parents": ["x"], "balance": 1e9}), 201)["tax"]
+    made = ok(await books.post("settings/taxauthorities", json={
+        "tax_authority_name": "Levy", "_parents": ["x"], "balance": 1e9}), 201)["tax_authority"]
     assert "balance" not in made and "_parents" not in made
-    assert ok(await books.get(f"settings/taxes/{made['tax_id']}"))["tax"]["tax_name"] == "Levy"
+    got = ok(await books.get(f"settings/taxauthorities/{made['tax_authority_id']}"))["tax_authority"]
+    assert got["tax_authority_name"] == "Levy"
 
 
 async def test_a_body_does_not_move_a_record(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     """Zoho's files document some records' own ids in their bodies (PUT /settings/taxes/{tax_id} takes
     tax_id): the path says which record it is and where it lives, never the body."""
     view = sandbox.store(ORG)
-    first, second = list(view.generic("/settings/taxes"))[:2]
+    first, second = list(view.taxes)[:2]
     ok(await books.put(f"settings/taxes/{first}", json={"tax_id": second, "tax_name": "Renamed"}))
-    assert view.generic("/settings/taxes")[first]["tax_id"] == first
-    assert view.generic("/settings/taxes")[second]["tax_name"] != "Renamed"
+    assert view.taxes[first]["tax_id"] == first and view.taxes[first]["tax_name"] == "Renamed"
+    assert view.taxes[second]["tax_name"] != "Renamed"
     project = seeded_project(sandbox)
     other = ok(await books.post("projects", json={
         "project_name": "Other", "customer_id": view.contact_id("Globex Ltd"),
@@ -219,11 +220,12 @@ async def test_comments_hang_on_a_rule_modules_record(books: httpx2.AsyncClient,
 
 async def test_faults_and_limits_reach_generic_routes(books: httpx2.AsyncClient, sandbox: Sandbox,
                                                       clock: FakeClock) -> None:
-    fault = Fault(kind="gateway_after", status=504, route="POST /settings/taxes", times=1)
+    fault = Fault(kind="gateway_after", status=504, route="POST /settings/taxauthorities", times=1)
     sandbox.faults.add(fault)
-    response = await books.post("settings/taxes", json={"tax_name": "Levy", "tax_percentage": 1})
+    response = await books.post("settings/taxauthorities", json={"tax_authority_name": "Levy"})
     assert response.status_code == 504 and fault.fired == 1
-    names = [tax["tax_name"] for tax in sandbox.store(ORG).generic("/settings/taxes").values()]
+    names = [row["tax_authority_name"] for row in sandbox.store(ORG).generic("/settings/taxauthorities")
+             .values()]
     assert names.count("Levy") == 1  # made once, answered with a gateway's page
     clock.advance(sandbox.settings.window_seconds)
     sandbox.settings.requests_per_window = 1

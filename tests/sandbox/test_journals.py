@@ -48,8 +48,8 @@ async def test_a_published_journal_posts_each_line_once(books: httpx2.AsyncClien
     assert after["Accrued Liabilities"] - before["Accrued Liabilities"] == -1500
     report = _flatten(ok(await books.get("reports/profitandloss", params=QUARTER))["profit_and_loss"])
     assert report[("Operating Profit", "Operating Expense", "Rent Expense")] == 1500.0
-    sheet = _flatten(ok(await books.get("reports/balancesheet", params={"to_date": "2024-06-30"}))[
-        "balance_sheet"])
+    sheet = _flatten(ok(await books.get("reports/balancesheet", params={
+        "filter_by": "TransactionDate.CustomDate", "to_date": "2024-06-30"}))["balance_sheet"])
     assert sheet[("Liabilities & Equities", "Liabilities", "Current Liabilities", "Accrued Liabilities")] \
         == 1500.0
     assert sheet[("Assets",)] == sheet[("Liabilities & Equities",)]

@@ -55,6 +55,7 @@ _SEEDED = {
     "/bankaccounts": ("accounts", {"account_name": "Business Checking"}, "account_id"),
     "/chartofaccounts": ("accounts", {"account_name": "Sales"}, "account_id"),
     "/journals": ("journals", {"reference_number": "ACCR-001"}, "journal_id"),
+    "/settings/taxes": ("taxes", {"tax_name": "Standard Rate"}, "tax_id"),
 }
 # Values for path parameters that name no record.
 _OTHER_PARAMS = {"module_name": "cm_debtor", "template_id": "460000000000777", "status_code": "cs_packed",
@@ -298,6 +299,7 @@ RULE_BODIES: dict[str, Any] = {
                                             "Office Supplies"))]},
     "create_sales_order": lambda c: {"customer_id": c.view.contact_id("Acme Corporation"),
                                      "line_items": [_line(c)]},
+    "create_tax": lambda c: {"tax_name": "Levy", "tax_percentage": 2},
     "create_journal": lambda c: _journal(c),
     "update_journal": lambda c: _journal(c),
     "create_vendor_payment": lambda c: {"vendor_id": c.view.contact_id("Office Supplies Co"), "amount": 10},

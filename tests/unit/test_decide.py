@@ -156,7 +156,7 @@ def test_an_amount_zbmcp_cannot_know_fails_closed_and_says_how_to_fix_it():
 def test_the_amount_is_the_total_of_the_lines_less_their_discounts():
     request = build_request(SPECS["create_invoice"], {"customer_id": ACME, "line_items": [
         {"item_id": "1", "rate": 100, "quantity": 3, "discount": "10%"},
-        {"item_id": "2", "rate": 50.5, "discount": 0.5},
+        {"item_id": "2", "rate": 50.5, "discount": "0.5"},
         {"item_id": "3", "rate": 0.1, "quantity": 3}]}, [ORG])
     facts = facts_of(SPECS["create_invoice"], request, TODAY)
     assert facts.amount == pytest.approx(270 + 50 + 0.3)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import Any
 
@@ -98,12 +97,17 @@ def test_an_aging_report_becomes_one_row_per_contact() -> None:
             {"name": "Acme", "id": "4601", "total": 100.0, "intervals": intervals(100.0, 0.0)},
             {"name": "Globex", "id": "4602", "total": 50.0, "intervals": intervals(0.0, 50.0)}]}]},
         "page_context": {"report_name": "AR Aging Summary", "as_of_date": "2026-11-29"}}
-    report = dataclasses.replace(SPECS["get_invoice"], name="get_aged_receivables", path_params={})
+    report = SPECS["get_aged_receivables"]
     shaped = shape(report, {}, payload).structured
-    assert shaped["invoice"] == {"total": 150.0, "buckets": {"current": 100.0, "1-15": 50.0}, "rows": [
+    assert shaped["aged_receivables"] == {"total": 150.0, "buckets": {"current": 100.0, "1-15": 50.0},
+                                          "customers": [
         {"name": "Acme", "id": "4601", "total": 100.0, "current": 100.0},
         {"name": "Globex", "id": "4602", "total": 50.0, "1-15": 50.0}]}
     assert shaped["page_context"] == {"report_name": "AR Aging Summary", "as_of_date": "2026-11-29"}
+    assert shaped["summary"] == ("Receivables as of 2026-11-29: 150.00 (currency unknown) owed to us "
+                                 "(current 100.00 (currency unknown), 1-15 days 50.00 (currency unknown)).")
+    assert shape(report, {}, payload, currency="GBP").structured["summary"].startswith(
+        "Receivables as of 2026-11-29: 150.00 GBP owed to us (current 100.00 GBP, 1-15 days 50.00 GBP)")
 
 
 def test_split_view_takes_fields_out_and_sets_the_default_page_size() -> None:
@@ -118,8 +122,8 @@ def test_split_view_takes_fields_out_and_sets_the_default_page_size() -> None:
 
 @pytest.mark.parametrize(("tool", "fields", "says"), [
     ("get_invoice", ["total"], "list tools only"),
-    ("list_invoices", {"total": True}, "list of field names"),
-    ("list_invoices", [1, 2], "list of field names"),
+    ("list_invoices", {"total": True}, "comma-separated"),
+    ("list_invoices", [1, 2], "comma-separated"),
     ("list_invoices", ["Total; DROP"], "is not a field name"),
     ("list_invoices", ["../secret"], "is not a field name"),
     ("list_invoices", ["f"] * 51, "at most 50"),
@@ -142,3 +146,16 @@ def test_one_row_is_counted_in_the_singular() -> None:
     payments = {"code": 0, "customerpayments": [{"payment_id": "4602", "amount": 5.0}]}
     assert shape(SPECS["list_customer_payments"], {}, payments).structured["summary"] \
         == "Listed 1 customer payment."
+
+
+def test_a_date_filter_zoho_did_not_apply_is_said_in_the_summary() -> None:
+    # bills' due-date filters are not in Zoho's file: if Zoho ignores one, the agent must not read the page
+    # as filtered
+    asked = {"due_date_start": "2026-10-01", "due_date_end": "2026-10-31"}
+    rows = [_invoice_row(1, due_date="2026-10-15"), _invoice_row(2, due_date="2026-12-01"),
+            _invoice_row(3, due_date="2026-09-30")]
+    ignored = shape(SPECS["list_invoices"], asked, _page(*rows)).structured["summary"]
+    applied = shape(SPECS["list_invoices"], asked, _page(rows[0])).structured["summary"]
+    assert ("Zoho did not apply every date filter (1 outside due_date_end=2026-10-31, 1 outside "
+            "due_date_start=2026-10-01)") in ignored
+    assert "did not apply" not in applied

@@ -27,8 +27,8 @@ MAX_KEY_CHARS = 255  # as Stripe's keys
 # up to 30 s; Python); an agent told "outcome unknown" calls again within its turn. Two minutes covers that,
 # and keeps short the time in which a second, identical record needs a key of its own.
 REPEAT_WINDOW_SECONDS = 120.0
-# A bare property: its meaning is in the server's instructions (INSTRUCTIONS_TEXT), said once.
-ADVERTISED_SCHEMA: dict[str, Any] = {}
+# Typed, and no more: its meaning is in the server's instructions (INSTRUCTIONS_TEXT), said once.
+ADVERTISED_SCHEMA: dict[str, Any] = {"type": "string"}  # one type per field (issue #22.4)
 
 INSTRUCTIONS_TEXT = (
     f"Every write takes {KEY} (any text up to {MAX_KEY_CHARS} characters, never sent to Zoho): a repeat with "

@@ -138,9 +138,10 @@ class ToolSpec:
     def advertised_schema(self) -> dict[str, Any]:
         """The schema an agent reads on every turn: the manifest's own, without what zbmcp checks anyway.
 
-        Every tool costs context on every turn of every agent, so the agent reads shapes and choices (types,
-        enums, descriptions) while bounds, formats, id patterns and the rules for undeclared arguments stay on
-        zbmcp's side (argument_schema), where a breach gets a refusal that names the field and the fix.
+        Every tool costs context on every turn of every agent, so the agent reads what tells it what to send
+        (one type per field, enums, `format: date`, the manifest's patterns such as a report's period names,
+        descriptions) while bounds, id patterns and the rules for undeclared arguments stay on zbmcp's side
+        (argument_schema), where a breach gets a refusal that names the field and the fix.
         """
         properties = {name: _shape_only(schema) for group in (self.path_params, self.query, self.body or {})
                       for name, schema in group.items()}
@@ -154,8 +155,10 @@ class ToolSpec:
         return list(self.path_params) + [n for n in self.required if n not in self.path_params]
 
 
-ENFORCED_ONLY = frozenset({"pattern", "format", "minimum", "maximum", "exclusiveMinimum", "minItems",
-                           "maxItems", "minLength", "maxLength", "additionalProperties", "default"})
+# Id patterns are never in the manifest (argument_schema adds them), so they stay off the listing too.
+# `examples` are zbmcp's own: they explain a refusal (discount: "10" or "10%").
+ENFORCED_ONLY = frozenset({"minimum", "maximum", "exclusiveMinimum", "minItems", "maxItems", "minLength",
+                           "maxLength", "additionalProperties", "default", "examples"})
 
 
 def _shape_only(schema: Mapping[str, Any]) -> dict[str, Any]:

@@ -74,7 +74,7 @@ SCOPE_MODULE_OF = {
 SCHEMA_KEYWORDS = frozenset(
     {"type", "description", "enum", "format", "pattern", "items", "properties", "required", "minimum",
      "maximum", "exclusiveMinimum", "minItems", "maxItems", "minLength", "maxLength", "default",
-     "additionalProperties"}
+     "additionalProperties", "examples"}
 )
 
 
@@ -84,8 +84,12 @@ def _check_property_schema(where: str, schema: Any) -> None:
     unknown = sorted(set(schema) - SCHEMA_KEYWORDS)
     if unknown:
         raise ValueError(f"{where}: unknown schema keyword(s) {unknown}; use only {sorted(SCHEMA_KEYWORDS)}")
-    if "type" not in schema:
-        raise ValueError(f"{where}: give a type")
+    if not isinstance(schema.get("type"), str):
+        # Several clients (Gemini's among them) take one type per field: no ["number", "string"] unions.
+        raise ValueError(f"{where}: give one type (such as number or string), got {schema.get('type')!r}")
+    for keyword in ("anyOf", "oneOf", "allOf", "$ref"):
+        if keyword in schema:
+            raise ValueError(f"{where}: {keyword} is not offered to agents; give one type")
     for name, child in (schema.get("properties") or {}).items():
         _check_property_schema(f"{where}.{name}", child)
     if isinstance(schema.get("items"), dict):

@@ -46,7 +46,7 @@ from zbmcp.core.rules import Rule, RuleError, compile_rules
 
 GROUP_ACCESS = ("read", "write", "*")
 LOOKUP_SCOPE = "ZohoBooks.contacts.READ"  # zbmcp reads whom a field such as send=true emails
-SELECTOR_KEYS = ("tools", "exclude", "require_approval")
+SELECTOR_KEYS = ("tools", "exclude", "require_approval", "pinned")
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,7 @@ class AgentPolicy:
     selected_by: Mapping[str, str] = field(default_factory=dict)  # visible tool -> the `tools` selector
     rules: tuple[Rule, ...] = ()
     revision: str = ""
+    pinned: tuple[str, ...] = ()  # visible tools `pinned` selects, in its order (zbmcp/calls/tool_list.py)
 
     @property
     def may_ask_approval(self) -> bool:
@@ -145,8 +146,9 @@ class AgentPolicy:
         like = self._like(spec, facts_of(spec, request, dt.date.min), [])
         if isinstance(like, Decision):
             return Reads()
-        amount = any(rule.uses_amount for rule in self.rules if rule.applies_to(like))
-        return reads_for(spec, request, amount=amount, question=False)
+        applying = [rule for rule in self.rules if rule.applies_to(like)]
+        return reads_for(spec, request, amount=any(rule.uses_amount for rule in applying), question=False,
+                         date=any(rule.uses_date for rule in applying))
 
     def _like(self, spec: ToolSpec, facts: Facts, reasons: list[str]) -> list[str] | Decision:
         """The tools whose rules this call takes on: its own, and the email tool of a field that emails (which
@@ -288,6 +290,7 @@ def resolve(
         selected_by={name: selected[name] for name in visible},
         rules=rules,
         revision=revision,
+        pinned=tuple(name for name in _select_all(agent.pinned, specs) if name in visible),
     )
 
 
@@ -345,8 +348,9 @@ def check_selectors(loaded: LoadedConfig, specs: Mapping[str, ToolSpec]) -> None
                     raise loaded.source.error(f"agents.{agent_name}.{key}: {exc}",
                                               ("agents", agent_name, key, index))
         configured = resolve(agent_name, agent, specs)  # what the config lets it see, whatever was granted
-        for index, selector in enumerate(agent.require_approval):
-            _check_sees(loaded, agent_name, configured, selector, specs, ("require_approval", index))
+        for key in ("require_approval", "pinned"):
+            for index, selector in enumerate(getattr(agent, key)):
+                _check_sees(loaded, agent_name, configured, selector, specs, (key, index))
         for index, rule in enumerate(agent.rules):
             for position, selector in enumerate(rule.tools):
                 _check_sees(loaded, agent_name, configured, selector, specs,

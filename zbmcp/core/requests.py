@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from zbmcp.errors import InvalidArguments
 from zbmcp.core.manifest import EFFECT_WORDS, ZOHO_ID_PATTERN, ToolSpec
+from zbmcp.core.periods import with_period
 from zbmcp.core.tools import takes_organization, validation_schema
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ def build_request(spec: ToolSpec, arguments: Mapping[str, Any],
     if not isinstance(arguments, Mapping):
         raise InvalidArguments([("arguments", "must be an object of named arguments")])
     validate(spec, arguments, organization_ids)
-    arguments = dict(arguments)
+    arguments = with_period(spec, arguments)
     organization_id = _organization(spec, arguments, organization_ids)
 
     path = spec.path
@@ -70,7 +71,7 @@ def build_request(spec: ToolSpec, arguments: Mapping[str, Any],
         if group == "query":
             params.append((name, _query_value(value)))
         elif group == "body" and body is not None:
-            body[name] = value
+            body[name] = _line_discounts_as_numbers(value) if name == "line_items" else value
         else:  # validate() refuses undeclared arguments; this keeps it so if that ever changes
             raise InvalidArguments([(name, f"is not an argument of {spec.name}")])
     return ZohoRequest(spec.method, path, tuple(params), body, organization_id, tool=spec.name,
@@ -151,7 +152,8 @@ def _discounts_beyond_what_they_discount(arguments: Mapping[str, Any]) -> list[t
             if Decimal(percent.group(1)) > 100:
                 problems.append((path, f"is {discount}; a discount is at most 100% (\"100%\") of its line"))
             continue
-        amount, rate, quantity = (_exact(v) for v in (discount, line.get("rate"), line.get("quantity", 1)))
+        amount = Decimal(discount) if isinstance(discount, str) and _AMOUNT.fullmatch(discount) else None
+        rate, quantity = (_exact(v) for v in (line.get("rate"), line.get("quantity", 1)))
         if amount is None or rate is None or quantity is None:
             continue  # no discount, or no rate: Zoho prices the line, and judges the discount itself
         if amount > rate * quantity:
@@ -161,6 +163,23 @@ def _discounts_beyond_what_they_discount(arguments: Mapping[str, Any]) -> list[t
 
 
 _PERCENT = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*%\s*")
+_AMOUNT = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+
+
+def _line_discounts_as_numbers(lines: Any) -> Any:
+    """A line's discount is one type for the agent, a string ("10" or "10%"); Zoho's file types it a number,
+    so an amount goes to Zoho as one, and a percentage as the "10%" its documentation shows."""
+    if not isinstance(lines, list):
+        return lines
+    sent = []
+    for line in lines:
+        discount = line.get("discount") if isinstance(line, Mapping) else None
+        if isinstance(discount, str) and _AMOUNT.fullmatch(discount):
+            number = Decimal(discount)
+            whole = number == number.to_integral_value()
+            line = {**line, "discount": int(number) if whole else float(number)}
+        sent.append(line)
+    return sent
 
 
 def _exact(value: Any) -> Decimal | None:
@@ -271,10 +290,12 @@ def _explain_one(error: jsonschema.ValidationError, spec: ToolSpec) -> tuple[str
         expected = error.validator_value
         expected_text = " or ".join(expected) if isinstance(expected, list) else expected
         got = _JSON_TYPE_NAMES.get(type(value), "something else")
-        return (field_path, f"must be {_article(expected_text)}, got {got}")
+        return (field_path, f"must be {_article(expected_text)}{_such_as(error.schema)}, got {got}")
     if kind == "pattern" and error.validator_value == ZOHO_ID_PATTERN:
         return (field_path,
                 f"must be a Zoho id (digits only, as returned by the list tools), got {_short(value)}")
+    if kind == "pattern" and error.schema.get("examples"):
+        return (field_path, f"must be written{_such_as(error.schema)}, got {_short(value)}")
     if kind == "enum":
         choices = ", ".join(map(str, error.validator_value))
         return (field_path, f"must be one of: {choices}; got {_short(value)}")
@@ -293,6 +314,11 @@ def _explain_one(error: jsonschema.ValidationError, spec: ToolSpec) -> tuple[str
     if kind == "maxLength":
         return (field_path, f"must be at most {error.validator_value} characters")
     return (field_path or "arguments", error.message)
+
+
+def _such_as(schema: Any) -> str:
+    examples = schema.get("examples") if isinstance(schema, Mapping) else None
+    return f" such as {' or '.join(json.dumps(e) for e in examples)}" if examples else ""
 
 
 def _field_path(parts: Any) -> str:

@@ -12,11 +12,7 @@ from typing import Any
 
 from zbmcp.core.idempotency import ADVERTISED_SCHEMA, KEY, lists_key
 from zbmcp.core.manifest import ZOHO_ID_PATTERN, ToolSpec
-from zbmcp.core.shaping import FIELDS, takes_fields
 
-# zbmcp's own argument of every list: more row fields, or ["*"] for all (zbmcp/core/shaping.py); never sent
-# to Zoho.
-FIELDS_SCHEMA: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
 
 
 def takes_organization(spec: ToolSpec) -> bool:
@@ -27,8 +23,6 @@ def takes_organization(spec: ToolSpec) -> bool:
 def input_schema(spec: ToolSpec, organization_ids: Sequence[str]) -> dict[str, Any]:
     """What the agent reads. With one organization, organization_id is left out: zbmcp fills it in."""
     schema = dict(spec.advertised_schema)
-    if takes_fields(spec):
-        schema["properties"] = {**schema["properties"], FIELDS: FIELDS_SCHEMA}
     if lists_key(spec):
         schema["properties"] = {**schema["properties"], KEY: ADVERTISED_SCHEMA}
     if not takes_organization(spec) or len(organization_ids) == 1:

@@ -4,16 +4,19 @@ Every journal entry balances (debits equal credits). Entries are derived from th
 voiding an invoice, deleting a payment or bringing an invoice back to draft takes its entry out at once:
 
     invoice (sent, not void)  Dr Accounts Receivable total   Cr each line's income account (item's, or Sales)
+                              Cr Tax Payable (the tax), Dr Discount (the document's discount),
+                              Cr Shipping Charge, Cr Other Charges (the adjustment)
     customer payment          Dr deposit account, Dr Bank Fees and Charges (bank charges)
                               Cr Accounts Receivable
     bill (not void)           Dr each line's expense account (item's purchase account, or Cost of Goods Sold)
-                              Cr Accounts Payable total
+                              Dr Tax Payable (the tax reclaimed), Cr Purchase Discounts,
+                              Dr Other Expenses (shipping charge and adjustment); Cr Accounts Payable total
     vendor payment            Dr Accounts Payable   Cr the paid-through account
-    expense                   Dr the expense account   Cr the paid-through account
+    expense                   Dr the expense account, Dr Tax Payable (its tax)   Cr the paid-through account
     manual journal (published) each line on its account, debit or credit as it says
     opening balance           Dr the account   Cr Opening Balance Adjustments, on the day the books start
 
-A document's header amounts (discount, shipping charge, adjustment) post to its first line's account. The
+A line's amount posts net of its tax (an inclusive line's total holds its tax). The
 unapplied part of a payment stays in Accounts Receivable (or Payable) as the contact's credit. Amounts are
 Decimals; debits are positive and credits negative.
 """
@@ -33,6 +36,10 @@ PAYABLE = "Accounts Payable"
 DEFAULT_INCOME = "Sales"
 DEFAULT_EXPENSE = "Cost of Goods Sold"
 BANK_FEES = "Bank Fees and Charges"
+TAX_PAYABLE = "Tax Payable"
+# Where a document's own charges post: (discount, shipping charge, adjustment), for sales and purchases.
+SALES_CHARGES = ("Discount", "Shipping Charge", "Other Charges")
+PURCHASE_CHARGES = ("Purchase Discounts", "Other Expenses", "Other Expenses")
 OPENING_BALANCES = "Opening Balance Adjustments"
 ZERO = Decimal(0)
 
@@ -104,14 +111,24 @@ def _opening_balances(store: OrgStore) -> Iterator[Entry]:
                           (account_named(store, OPENING_BALANCES), -opening)])
 
 
-def _document_lines(store: OrgStore, document: Record, default_account: str) -> list[tuple[str, Decimal]]:
-    """Each line's amount on its account; header amounts (total less the lines) on the first line's."""
+def _document_lines(store: OrgStore, document: Record, default_account: str,
+                    charges: tuple[str, str, str]) -> list[tuple[str, Decimal]]:
+    """What a document's total is made of, each on its account, as debits (a sale's are negated by the
+    caller): each line net of its tax, the tax, less the document's discount, its shipping and adjustment."""
     fallback = account_named(store, default_account)
-    lines = [(str(line.get("account_id") or fallback), dec(line["item_total"]))
-             for line in document["line_items"]]
-    header = dec(document["total"]) - sum((amount for _, amount in lines), ZERO)
-    first = lines[0][0] if lines else fallback
-    return [*lines, (first, header)]
+    taxes = document.get("_line_taxes", {})
+    inclusive = bool(document.get("is_inclusive_tax"))
+    lines = []
+    tax_total = ZERO
+    for line in document["line_items"]:
+        tax = dec(taxes.get(line["line_item_id"], 0.0))
+        tax_total += tax
+        lines.append((str(line.get("account_id") or fallback), dec(line["item_total"]) - (tax if inclusive
+                                                                                         else ZERO)))
+    discount, shipping, adjustment = (account_named(store, name) for name in charges)
+    return [*lines, (account_named(store, TAX_PAYABLE), tax_total),
+            (discount, -dec(document["discount_amount"])), (shipping, dec(document["shipping_charge"])),
+            (adjustment, dec(document["adjustment"]))]
 
 
 def _invoices(store: OrgStore) -> Iterator[Entry]:
@@ -120,7 +137,8 @@ def _invoices(store: OrgStore) -> Iterator[Entry]:
         if invoice["_lifecycle"] in ("draft", "void"):
             continue
         credits = [(account_id, -amount) for account_id, amount in _document_lines(store, invoice,
-                                                                                   DEFAULT_INCOME)]
+                                                                                   DEFAULT_INCOME,
+                                                                                   SALES_CHARGES)]
         yield _entry(invoice["date"], "invoice", invoice["invoice_id"],
                      [(receivable, dec(invoice["total"])), *credits])
 
@@ -141,7 +159,8 @@ def _bills(store: OrgStore) -> Iterator[Entry]:
         if bill["status"] == "void":
             continue
         yield _entry(bill["date"], "bill", bill["bill_id"],
-                     [*_document_lines(store, bill, DEFAULT_EXPENSE), (payable, -dec(bill["total"]))])
+                     [*_document_lines(store, bill, DEFAULT_EXPENSE, PURCHASE_CHARGES),
+                      (payable, -dec(bill["total"]))])
 
 
 def _vendor_payments(store: OrgStore) -> Iterator[Entry]:
@@ -154,9 +173,10 @@ def _vendor_payments(store: OrgStore) -> Iterator[Entry]:
 
 def _expenses(store: OrgStore) -> Iterator[Entry]:
     for expense in store.expenses.values():
-        total = dec(expense["total"])
+        total, tax = dec(expense["total"]), dec(expense.get("tax_amount", 0.0))
         yield _entry(expense["date"], "expense", expense["expense_id"],
-                     [(str(expense["account_id"]), total), (str(expense["paid_through_account_id"]), -total)])
+                     [(str(expense["account_id"]), total - tax), (account_named(store, TAX_PAYABLE), tax),
+                      (str(expense["paid_through_account_id"]), -total)])
 
 
 def _manual_journals(store: OrgStore) -> Iterator[Entry]:

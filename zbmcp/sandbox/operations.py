@@ -26,6 +26,7 @@ from zbmcp.sandbox.rules import (
     organizations,
     payments,
     reports,
+    taxes,
     vendorpayments,
 )
 from zbmcp.sandbox.rules.base import Handler
@@ -146,6 +147,12 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("DELETE", "/journals/{journal_id}", "ZohoBooks.accountants.DELETE", journals.delete_journal),
     _op("POST", "/journals/{journal_id}/status/publish", "ZohoBooks.accountants.CREATE",
         journals.publish_journal),
+    # Taxes (taxes.yml)
+    _op("GET", "/settings/taxes", "ZohoBooks.settings.READ", taxes.list_taxes),
+    _op("POST", "/settings/taxes", "ZohoBooks.settings.CREATE", taxes.create_tax, "required"),
+    _op("GET", "/settings/taxes/{tax_id}", "ZohoBooks.settings.READ", taxes.get_tax),
+    _op("PUT", "/settings/taxes/{tax_id}", "ZohoBooks.settings.UPDATE", taxes.update_tax, "required"),
+    _op("DELETE", "/settings/taxes/{tax_id}", "ZohoBooks.settings.DELETE", taxes.delete_tax),
     # Items (§4.9), bank accounts (§4.10), chart of accounts (§4.11)
     _op("GET", "/items", "ZohoBooks.settings.READ", items.list_items),
     _op("POST", "/items", "ZohoBooks.settings.CREATE", items.create_item, "required"),

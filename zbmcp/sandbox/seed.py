@@ -32,6 +32,7 @@ from zbmcp.sandbox.rules import (
     journals,
     orders,
     payments,
+    taxes,
 )
 from zbmcp.sandbox.rules.base import Call, Env, Handler
 from zbmcp.sandbox.store import IdGenerator, Organization, OrgStore, Record
@@ -43,12 +44,17 @@ _CHART: tuple[tuple[str, str, str], ...] = (
     ("Sales", "income", "4000"),
     ("Consulting Income", "income", "4010"),
     ("General Income", "income", "4090"),
+    ("Discount", "income", "4100"),
+    ("Shipping Charge", "income", "4200"),
+    ("Other Charges", "income", "4300"),
     ("Cost of Goods Sold", "cost_of_goods_sold", "5000"),
     ("Office Supplies", "expense", "6010"),
     ("Rent Expense", "expense", "6020"),
     ("IT and Internet Expenses", "expense", "6030"),
     ("Travel Expense", "expense", "6040"),
     ("Bank Fees and Charges", "expense", "6050"),
+    ("Purchase Discounts", "expense", "6060"),
+    ("Other Expenses", "other_expense", "6900"),
     ("Petty Cash", "cash", "1010"),
     ("Undeposited Funds", "cash", "1020"),
     ("Accounts Receivable", "accounts_receivable", "1100"),
@@ -59,6 +65,14 @@ _CHART: tuple[tuple[str, str, str], ...] = (
     ("Retained Earnings", "equity", "3100"),
     ("Opening Balance Adjustments", "equity", "3900"),
 )
+
+
+# Each country's taxes: name, rate.
+_TAXES = {
+    "United Kingdom": (("Standard Rate", 20.0), ("Reduced Rate", 5.0), ("Zero Rate", 0.0)),
+    "U.S.A": (("NY Sales Tax", 8.875),),
+    "Germany": (("MwSt", 19.0), ("MwSt ermäßigt", 7.0)),
+}
 
 
 def organizations(ids: IdGenerator) -> list[Organization]:
@@ -109,6 +123,8 @@ def _chart(seeder: _Seeder) -> None:
                                 accounts.BANK_TYPES)
         record["_opening_balance"] = opening
         store.add("accounts", record["account_id"], record)
+    for name, rate in _TAXES.get(store.organization.country, ()):
+        seeder.run(taxes.create_tax, {"tax_name": name, "tax_percentage": rate})
 
 
 def _person(first: str, last: str, email: str = "", phone: str = "") -> dict[str, Any]:

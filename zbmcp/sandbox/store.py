@@ -3,21 +3,24 @@
 Records are plain dicts in Zoho's shape. Keys starting with "_" are the sandbox's own bookkeeping (insertion
 order, lifecycle, applied payments) and are stripped before anything is sent to a client.
 Ids come from one counter per sandbox, so a freshly seeded sandbox always has the same ids.
+Time is the organization's: "today" (default dates, overdue, report periods) and timestamps are in its
+time_zone, as Zoho keeps them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 Clock = Callable[[], float]
 Record = dict[str, Any]
 
 COLLECTIONS = (
     "contacts", "items", "accounts", "invoices", "estimates", "salesorders", "bills", "purchaseorders",
-    "expenses", "payments", "vendorpayments", "journals",
+    "expenses", "payments", "vendorpayments", "journals", "taxes",
 )
 
 # Auto-numbering per organization (§9.7): prefix and digits.
@@ -110,6 +113,7 @@ class OrgStore:
         self.payments: dict[str, Record] = {}  # customer payments
         self.vendorpayments: dict[str, Record] = {}
         self.journals: dict[str, Record] = {}  # manual journals
+        self.taxes: dict[str, Record] = {}
         # Records of the modules the sandbox emulates generically, by resource ("/projects/{}/tasks")
         self.generic: dict[str, dict[str, Record]] = {}
 
@@ -149,7 +153,8 @@ class OrgStore:
                 return candidate
 
     def now(self) -> datetime:
-        return datetime.fromtimestamp(self._clock(), UTC)
+        """The sandbox clock's moment in the organization's time zone."""
+        return datetime.fromtimestamp(self._clock(), ZoneInfo(self.organization.time_zone))
 
     def today(self) -> date:
         return self.now().date()

@@ -99,6 +99,10 @@ class StoreView:
         """Manual journals."""
         return self.records("journals")
 
+    @property
+    def taxes(self) -> dict[str, Record]:
+        return self.records("taxes")
+
     def generic(self, resource: str, *parents: str) -> dict[str, Record]:
         """Records of a module the sandbox emulates generically, by resource: generic("/projects"),
         generic("/projects/{}/tasks", project_id) for one project's tasks."""

@@ -43,6 +43,7 @@ OWNED: dict[str, Owned] = {
     "/customerpayments": Owned("payments", "payment_id", "Customer payment"),
     "/vendorpayments": Owned("vendorpayments", "payment_id", "Vendor payment"),
     "/journals": Owned("journals", "journal_id", "Journal"),
+    "/settings/taxes": Owned("taxes", "tax_id", "Tax"),
     "/contacts": Owned("contacts", "contact_id", "Contact", "status"),
     "/estimates": Owned("estimates", "estimate_id", "Estimate", "status"),
     "/salesorders": Owned("salesorders", "salesorder_id", "Sales Order", "status"),

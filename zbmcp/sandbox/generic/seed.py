@@ -1,8 +1,6 @@
 """Seed records for modules the sandbox emulates generically, where a real organization would have some:
-its users, its currencies, the taxes of its country, and (in the default user's two) a project with a task.
-Seeded after the rule modules' records, so their ids do not move.
-
-The taxes are records only: the rule modules apply no tax (a tax_id on an invoice line is still refused).
+its users, its currencies, and (in the default user's two) a project with a task. Seeded after the rule
+modules' records, so their ids do not move.
 """
 
 from __future__ import annotations
@@ -15,12 +13,6 @@ from zbmcp.sandbox.seed import DEFAULT_USER_ID
 from zbmcp.sandbox.store import OrgStore, Record
 from zbmcp.sandbox.users import Directory
 
-# Each country's taxes: name, rate.
-_TAXES = {
-    "United Kingdom": (("Standard Rate", 20.0), ("Reduced Rate", 5.0), ("Zero Rate", 0.0)),
-    "U.S.A": (("NY Sales Tax", 8.875),),
-    "Germany": (("MwSt", 19.0), ("MwSt ermäßigt", 7.0)),
-}
 # A second currency each organization trades in: code, name, symbol, rate to the base currency.
 _FOREIGN = {"GBP": ("EUR", "Euro", "€", 0.85), "USD": ("CAD", "Canadian Dollar", "$", 0.73),
             "EUR": ("GBP", "Pound Sterling", "£", 1.17)}
@@ -42,9 +34,6 @@ def populate(stores: dict[str, OrgStore], directory: Directory) -> None:
                  for user_id in directory.users
                  if user_id == org.owner_user_id or org.organization_id in directory.memberships(user_id)]
         _currencies(store)
-        for name, rate in _TAXES.get(org.country, ()):
-            _add(store, "/settings/taxes", {"tax_name": name, "tax_percentage": rate, "tax_type": "tax",
-                                            "is_value_added": org.country != "U.S.A", "is_editable": True})
         if org.owner_user_id == DEFAULT_USER_ID:
             _project(store, users[0])
 

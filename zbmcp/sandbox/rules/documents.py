@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from zbmcp.sandbox import fields
 from zbmcp.sandbox.errors import already_exists, invalid_value, required
+from zbmcp.sandbox.rules import taxes
 from zbmcp.sandbox.rules.base import Call, account_ref, contact_ref, payment_terms_label
 from zbmcp.sandbox.store import OrgStore, Record
 
@@ -23,10 +24,10 @@ _HEADER = (
     "date", "reference_number", "notes", "terms", "discount", "discount_type", "is_discount_before_tax",
     "shipping_charge", "adjustment", "adjustment_description", "salesperson_name", "exchange_rate",
     "custom_fields", "currency_id", "payment_terms", "due_date", "expiry_date", "shipment_date",
-    "delivery_date", "delivery_method", "ship_via", "attention", "allow_partial_payments",
+    "delivery_date", "delivery_method", "ship_via", "attention", "allow_partial_payments", "is_inclusive_tax",
 )
 _LINE_INPUT = ("line_item_id", "item_id", "name", "description", "rate", "quantity", "unit", "discount",
-               "account_id")
+               "account_id", "tax_id")
 SALES_ACCOUNT_TYPES = frozenset({"income", "other_income", "finance_income"})
 EXPENSE_ACCOUNT_TYPES = frozenset({
     "expense", "cost_of_goods_sold", "other_expense", "manufacturing_expense", "impairment_expense",
@@ -94,8 +95,15 @@ def build(spec: DocSpec, call: Call, current: Record | None) -> tuple[Record, di
     discount_raw = body.get("discount")
     sub_total = fields.money(sum((fields.dec(line["item_total"]) for line in lines), Decimal(0)))
     discount_amount = _discount(discount_raw, sub_total, "discount")
+    inclusive = bool(fields.boolean(body, "is_inclusive_tax"))
+    before_tax = fields.boolean(body, "is_discount_before_tax") is not False
+    rates = [fields.dec(line["tax_percentage"]) if line["tax_id"] else None for line in lines]
+    line_taxes = taxes.line_taxes([fields.dec(line["item_total"]) for line in lines], rates,
+                                  discount=fields.dec(discount_amount), before_tax=before_tax,
+                                  inclusive=inclusive)
+    tax_total = sum(line_taxes, Decimal(0))
     total = fields.money(fields.dec(sub_total) - fields.dec(discount_amount) + fields.dec(shipping)
-                         + fields.dec(adjustment))
+                         + fields.dec(adjustment) + (Decimal(0) if inclusive else tax_total))
     if total < 0:
         raise invalid_value("adjustment" if adjustment < 0 else "discount")
     number = _number(spec, call, body, current)
@@ -114,12 +122,14 @@ def build(spec: DocSpec, call: Call, current: Record | None) -> tuple[Record, di
         "discount": discount_raw if discount_amount else 0,
         "discount_amount": discount_amount,
         "discount_type": "entity_level" if discount_amount else "item_level",
-        "is_discount_before_tax": True,
-        "is_inclusive_tax": False,
+        "is_discount_before_tax": before_tax,
+        "is_inclusive_tax": inclusive,
         "line_items": lines,
         "sub_total": sub_total,
-        "tax_total": 0.0,
-        "taxes": [],
+        "tax_total": fields.money(tax_total),
+        "taxes": _tax_summary(lines, line_taxes),
+        "_line_taxes": {line["line_item_id"]: fields.money(tax) for line, tax in zip(lines, line_taxes,
+                                                                                    strict=True)},
         "shipping_charge": fields.money(shipping),
         "adjustment": fields.money(adjustment),
         "adjustment_description": fields.text(body, "adjustment_description") or "",
@@ -189,9 +199,8 @@ def _line(store: OrgStore, raw: dict[str, Any], index: int, spec: DocSpec, call:
     quantity = 1.0 if quantity is None else quantity
     gross = fields.money(fields.dec(rate) * fields.dec(quantity))
     discount_amount = _discount(raw.get("discount"), gross, f"{path}.discount")
-    tax_id = fields.text(raw, "tax_id", path=f"{path}.tax_id")
-    if tax_id:
-        raise invalid_value(f"{path}.tax_id")  # the sandbox has no taxes configured
+    tax_id = fields.ident(raw, "tax_id", path=f"{path}.tax_id")
+    tax = taxes.find(store, tax_id, f"{path}.tax_id") if tax_id else None
     line_item_id = fields.ident(raw, "line_item_id", path=f"{path}.line_item_id")
     line: Record = {
         "line_item_id": line_item_id if line_item_id in old_lines else store.new_id(),
@@ -205,15 +214,28 @@ def _line(store: OrgStore, raw: dict[str, Any], index: int, spec: DocSpec, call:
         "unit": fields.text(raw, "unit", path=f"{path}.unit") or (str(item.get("unit", "")) if item else ""),
         "discount": raw.get("discount") or 0,
         "discount_amount": discount_amount,
-        "tax_id": "",
-        "tax_name": "",
-        "tax_percentage": 0,
+        "tax_id": tax["tax_id"] if tax else "",
+        "tax_name": tax["tax_name"] if tax else "",
+        "tax_type": tax["tax_type"] if tax else "",
+        "tax_percentage": tax["tax_percentage"] if tax else 0,
         "item_total": fields.money(fields.dec(gross) - fields.dec(discount_amount)),
     }
     if account is not None:
         line["account_id"] = account["account_id"]
         line["account_name"] = account["account_name"]
     return line
+
+
+def _tax_summary(lines: list[Record], line_taxes: list[Decimal]) -> list[Record]:
+    """The document's `taxes`: each tax once, with what its lines carry."""
+    summed: dict[str, Record] = {}
+    for line, tax in zip(lines, line_taxes, strict=True):
+        if not line["tax_id"]:
+            continue
+        entry = summed.setdefault(line["tax_id"], {"tax_id": line["tax_id"], "tax_name": line["tax_name"],
+                                                   "tax_amount": Decimal(0)})
+        entry["tax_amount"] += tax
+    return [{**entry, "tax_amount": fields.money(entry["tax_amount"])} for entry in summed.values()]
 
 
 def _line_account(store: OrgStore, raw: dict[str, Any], path: str, spec: DocSpec,

@@ -1,10 +1,15 @@
-"""Expenses (§4.7): money spent from a cash, bank or card account against an expense account."""
+"""Expenses (§4.7): money spent from a cash, bank or card account against an expense account.
+
+With a `tax_id` the tax is computed as on a document's line (rules/taxes.py): added to `amount`, or, with
+`is_inclusive_tax`, taken out of it; `total` is what left the paid-through account.
+"""
 
 from __future__ import annotations
 
 from zbmcp.sandbox import fields, filters
 from zbmcp.sandbox.errors import invalid_value, required
 from zbmcp.sandbox.filters import Filterable, ListSpec
+from zbmcp.sandbox.rules import taxes
 from zbmcp.sandbox.rules.base import Call, Reply, account_ref, contact_ref, existing
 from zbmcp.sandbox.rules.documents import EXPENSE_ACCOUNT_TYPES
 from zbmcp.sandbox.store import Record, public
@@ -80,12 +85,17 @@ def create_expense(call: Call) -> Reply:
         raise required("customer_id")  # a billable expense is billed to someone
     vendor_id = fields.ident(body, "vendor_id")
     vendor = contact_ref(store, vendor_id, "vendor_id", "vendor") if vendor_id else None
-    if fields.text(body, "tax_id"):
-        raise invalid_value("tax_id")  # the sandbox has no taxes configured
+    tax_id = fields.ident(body, "tax_id")
+    tax = taxes.find(store, tax_id, "tax_id") if tax_id else None
+    inclusive = bool(fields.boolean(body, "is_inclusive_tax"))
     currency_id = fields.ident(body, "currency_id")
     if currency_id is not None and currency_id != store.organization.currency_id:
         raise invalid_value("currency_id")
-    total = fields.money(amount)
+    amount = fields.money(amount)
+    rate = fields.dec(tax["tax_percentage"]) if tax else None
+    [tax_amount] = taxes.line_taxes([fields.dec(amount)], [rate], discount=fields.dec(0), before_tax=True,
+                                    inclusive=inclusive)
+    total = fields.money(fields.dec(amount) + (0 if inclusive else tax_amount))
     now = store.timestamp()
     org = store.organization
     record: Record = {
@@ -96,13 +106,15 @@ def create_expense(call: Call) -> Reply:
         "account_name": account["account_name"],
         "paid_through_account_id": paid_through_id,
         "paid_through_account_name": paid_through["account_name"],
-        "amount": total,
-        "sub_total": total,
+        "amount": amount,
+        "sub_total": fields.money(fields.dec(total) - tax_amount),
         "total": total,
         "bcy_total": total,
-        "tax_id": "",
-        "tax_amount": 0.0,
-        "is_inclusive_tax": False,
+        "tax_id": tax["tax_id"] if tax else "",
+        "tax_name": tax["tax_name"] if tax else "",
+        "tax_percentage": tax["tax_percentage"] if tax else 0,
+        "tax_amount": fields.money(tax_amount),
+        "is_inclusive_tax": inclusive,
         "currency_id": org.currency_id,
         "currency_code": org.currency_code,
         "exchange_rate": fields.number(body, "exchange_rate", positive=True) or 1.0,

@@ -37,7 +37,7 @@ from zbmcp.sandbox.store import OrgStore, Record
 
 ZERO = Decimal(0)
 CUSTOM = "CustomDate"
-PERIODS = ("Today", "Yesterday", "ThisWeek", "ThisMonth", "ThisQuarter", "ThisYear", "PreviousWeek",
+PERIODS = ("Today", "PreviousDay", "ThisWeek", "ThisMonth", "ThisQuarter", "ThisYear", "PreviousWeek",
            "PreviousMonth", "PreviousQuarter", "PreviousYear", CUSTOM)
 DEFAULT_PERIOD = "ThisMonth"
 
@@ -87,7 +87,7 @@ def _query_date(query: Any, key: str) -> date:
 
 
 def _named_period(name: str, today: date) -> tuple[date, date]:
-    if name in ("Today", "Yesterday"):
+    if name in ("Today", "PreviousDay"):
         day = today if name == "Today" else today - timedelta(days=1)
         return day, day
     if name.endswith("Week"):
@@ -182,11 +182,15 @@ def balance_sheet(call: Call) -> Reply:
 
 
 def _as_of(call: Call, store: OrgStore) -> date:
+    """The end of the filter_by period; to_date counts only with CustomDate, as Zoho reads it."""
     filter_by = call.query.get("filter_by")
-    if filter_by and not filter_by.endswith(f".{CUSTOM}"):
-        return period(filter_by, call.query, store.today())[2]
-    to_date = call.query.get("to_date")
-    return date.fromisoformat(fields.parse_date(to_date, "to_date")) if to_date else store.today()
+    if not filter_by:
+        return store.today()  # a bare to_date is ignored
+    if filter_by.endswith(f".{CUSTOM}"):
+        if not call.query.get("to_date"):
+            raise invalid_value("to_date")
+        return _query_date(call.query, "to_date")
+    return period(filter_by, call.query, store.today())[2]
 
 
 def _net(store: OrgStore, moved: dict[str, Decimal]) -> Decimal:
@@ -232,30 +236,53 @@ def _total(node: Record) -> Decimal:
 
 def ar_aging_summary(call: Call) -> Reply:
     store = call.org
-    owed = [(invoice["customer_id"], invoice["customer_name"], invoice["due_date"], invoice["balance"])
+    as_of = _aging_date(call)
+    later = _applied_after(store.payments.values(), "invoices", "invoice_id", as_of)
+    owed = [(invoice["customer_id"], invoice["customer_name"], invoice["due_date"],
+             fields.dec(invoice["balance"]) + later[invoice["invoice_id"]])
             for invoice in store.invoices.values()
-            if invoice["_lifecycle"] not in ("draft", "void") and invoice["balance"] > 0]
-    return _aging(call, "invoice", "AR Aging Summary", "invoiceduedate", owed)
+            if invoice["_lifecycle"] not in ("draft", "void") and invoice["date"] <= as_of.isoformat()]
+    return _aging(call, as_of, "invoice", "AR Aging Summary", "invoiceduedate", owed)
 
 
 def ap_aging_summary(call: Call) -> Reply:
     store = call.org
-    owed = [(bill["vendor_id"], bill["vendor_name"], bill["due_date"], bill["balance"])
-            for bill in store.bills.values() if bill["status"] != "void" and bill["balance"] > 0]
-    return _aging(call, "bills", "AP Aging Summary", "billduedate", owed)
+    as_of = _aging_date(call)
+    later = _applied_after(store.vendorpayments.values(), "bills", "bill_id", as_of)
+    owed = [(bill["vendor_id"], bill["vendor_name"], bill["due_date"],
+             fields.dec(bill["balance"]) + later[bill["bill_id"]])
+            for bill in store.bills.values()
+            if bill["status"] != "void" and bill["date"] <= as_of.isoformat()]
+    return _aging(call, as_of, "bills", "AP Aging Summary", "billduedate", owed)
 
 
-def _aging(call: Call, key: str, report_name: str, aging_by: str,
-           owed: Iterable[tuple[str, str, str, float]]) -> Reply:
-    today = call.org.today()
+def _aging_date(call: Call) -> date:
+    """As of to_date (UNVERIFIED: integrators send it bare to the aging reports), else today."""
+    return _query_date(call.query, "to_date") if call.query.get("to_date") else call.org.today()
+
+
+def _applied_after(payments: Iterable[Record], key: str, id_key: str, as_of: date) -> dict[str, Decimal]:
+    """What payments dated after as_of applied to each document: its balance then was that much higher."""
+    later: dict[str, Decimal] = defaultdict(Decimal)
+    for payment in payments:
+        if payment["date"] > as_of.isoformat():
+            for entry in payment[key]:
+                later[entry[id_key]] += fields.dec(entry["amount_applied"])
+    return later
+
+
+def _aging(call: Call, as_of: date, key: str, report_name: str, aging_by: str,
+           owed: Iterable[tuple[str, str, str, Decimal]]) -> Reply:
     interval_range = _positive(call.query, "interval_range", 15)
     columns = _positive(call.query, "number_of_columns", 4)
     labels = _interval_labels(interval_range, columns)
     bucket_of = _bucketer(interval_range, columns)
     per_contact: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [ZERO] * len(labels))
     for contact_id, name, due, balance in owed:
-        days = (today - date.fromisoformat(due)).days
-        per_contact[(name, contact_id)][bucket_of(days)] += fields.dec(balance)
+        if balance <= ZERO:
+            continue
+        days = (as_of - date.fromisoformat(due)).days
+        per_contact[(name, contact_id)][bucket_of(days)] += balance
     contacts = [{"name": name, "id": contact_id, "total": fields.money(sum(amounts, ZERO)),
                  "intervals": _intervals(labels, amounts)}
                 for (name, contact_id), amounts in sorted(per_contact.items(),
@@ -266,9 +293,9 @@ def _aging(call: Call, key: str, report_name: str, aging_by: str,
     report = {"total": grand, "intervals": intervals,
               "group_list": [{"name": "none", "total": grand, "intervals": intervals,
                               "group_list": contacts}]}
-    context = {"report_name": report_name, "as_of_date": today.isoformat(), "aging_by": aging_by,
-               "interval_type": "days", "interval_range": interval_range, "number_of_columns": columns,
-               "page": 1, "per_page": 500, "has_more_page": False}
+    context = {"report_name": report_name, "as_of_date": as_of.isoformat(), "to_date": as_of.isoformat(),
+               "aging_by": aging_by, "interval_type": "days", "interval_range": interval_range,
+               "number_of_columns": columns, "page": 1, "per_page": 500, "has_more_page": False}
     return Reply(200, "success", key, report, context)
 
 
