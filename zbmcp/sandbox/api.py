@@ -74,6 +74,7 @@ class BooksApi:
             await self._fault_first(send, record, first)
             return
         org_id, status, payload = await self._process(request, operation, params, query, record, fired)
+        sandbox.webhooks.created(operation.key, org_id, status, payload)  # workflow rules' webhooks
         await _hold_answer(fired)
         spoil = next((fault for fault in fired if fault.kind in POST_KINDS), None)
         await self._answer(send, record, status, payload, org_id, spoil)
