@@ -11,6 +11,7 @@ zbmcp/tool_catalog.json); in a source checkout, at the repository's top level.
 from __future__ import annotations
 
 import json
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,15 @@ def load_catalog(directory: Path | None = None, generated: Path | None = None) -
         if name not in specs:
             specs[name] = spec_of(entry, source)
     return specs
+
+
+@cache
+def own_read(name: str) -> ToolSpec | None:
+    """A generated read zbmcp makes for itself (calls.lookups: a tax's rate) whether or not it serves it."""
+    entry = generated_catalog()["tools"].get(name)
+    if entry is None or entry.get("access") != "read":
+        return None
+    return spec_of(entry, str(generated_catalog_path()))
 
 
 def load_manifests(directory: Path | None = None) -> dict[str, ToolSpec]:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from zbmcp.core.amounts import precision_matters, written_amount
+from zbmcp.core.amounts import precision_matters, tax_ids, written_amount
 from zbmcp.core.found import NOTHING, Found, Person, Reads
 from zbmcp.core.manifest import Effect, ToolSpec
 from zbmcp.core.requests import ZohoRequest
@@ -76,7 +76,7 @@ def facts_of(spec: ToolSpec, request: ZohoRequest, today: dt.date, found: Found 
     arguments = call_arguments(request)
     effects = _effects(spec, arguments)
     amount, unknown = written_amount(tuple(spec.body or {}), arguments, precision=found.precision(),
-                                     updates=_updates(spec), stored=found.document)
+                                     updates=_updates(spec), stored=found.document, taxes=found.taxes)
     return Facts(
         arguments=arguments,
         tool=spec.name,
@@ -108,7 +108,8 @@ def reads_for(spec: ToolSpec, request: ZohoRequest, *, amount: bool, question: b
     path_ids = _path_ids(spec, request)
     return Reads(counterparty=_counterparty(arguments) if counterparty else None,
                  document=path_ids[0] if document and path_ids else None,
-                 organization=(question and money or precise) and request.organization_id is not None)
+                 organization=(question and money or precise) and request.organization_id is not None,
+                 taxes=tax_ids(tuple(spec.body or {}), arguments) if amount or question else ())
 
 
 def emailed_counterparty(spec: ToolSpec, request: ZohoRequest) -> str | None:
