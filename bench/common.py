@@ -471,6 +471,15 @@ def results_table(results: dict[str, Any]) -> str:
             f"({len(pages)} pages, {console['settings']['runs']} runs each; p90) | slowest: {slowest} "
             f"**{pages[slowest]['p90_ms']:.1f} ms** (median {pages[slowest]['median_ms']:.1f} ms) | "
             f"≤ {console['target_ms']:.0f} ms | {met(console['met'])} |")
+    listing = results.get("tool_list")
+    if listing:
+        settings, build, listed = listing["settings"], listing["build"], listing["listing"]
+        rows.append(
+            f"| tool_list | tools/list built for the largest agent ({settings['tools_granted']} tools, "
+            f"{settings['organizations']} organizations; median of {build['n']}) | "
+            f"**{build['median_ms']:.2f} ms** (p90 {build['p90_ms']:.2f}); {listed['tools_listed']} tools "
+            f"listed, **{listed['bytes']:,} bytes** | ≤ {listing['target_ms']:g} ms, ≤ "
+            f"{settings['tool_list_bytes']:,} bytes | {met(listing['met'])} |")
     return "\n".join(rows)
 
 

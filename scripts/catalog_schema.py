@@ -53,6 +53,8 @@ class Operation:
     binary: set[str] = field(default_factory=set)  # body fields Zoho takes as files
 
     def unusable(self) -> str:
+        if "" in self.binary:
+            return "Zoho takes a JSON array as the whole body; a tool's arguments are named fields"
         if self.body_types and "application/json" not in self.body_types:
             return f"Zoho takes a file upload ({', '.join(self.body_types)}); zbmcp sends JSON only"
         if not self.answers_json:
@@ -158,7 +160,7 @@ def operations(path: Path, rules: dict[str, Any]) -> list[Operation]:
             if "application/json" in content and method != "get":  # (Zoho's files draw a body on a GET)
                 body = convert(doc, content["application/json"].get("schema"), "", binary=binary)
                 if body is not None and body.get("type") != "object":
-                    body = None
+                    binary.add("")  # the whole body is an array: see Operation.unusable
             answers, keys = _answers(doc, op)
             found.append(Operation(
                 file=path.name, module=module_of(path.name), method=method.upper(), path=url,
@@ -214,6 +216,9 @@ class Classifier:
             for key in (dotted, leaf):
                 if key in table:
                     return table[key]
+            for glob, effect in table.items():
+                if "*" in glob and fnmatch.fnmatchcase(leaf, glob):
+                    return effect
         return None
 
     def emails_openly(self, name: str, op: Operation) -> bool:
@@ -329,7 +334,7 @@ def build_entry(name: str, op: Operation, classifier: Classifier,
         own = set(op.path_params)
         body = fields.prune({k: v for k, v in (op.body.get("properties") or {}).items() if k not in own})
         required += [r for r in op.body.get("required") or [] if r in body]
-        missing = [r for r in op.body.get("required") or [] if r not in body]
+        missing = [r for r in op.body.get("required") or [] if r not in body and r not in own]
         if missing:
             why = fields.withheld.get(missing[0], "file")
             return None, (f"Zoho requires {missing[0]}, which zbmcp withholds ({why}): a call without it "

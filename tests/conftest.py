@@ -8,7 +8,7 @@ import io
 import json
 import os
 import socket
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from mcp import Client
 
 from tests.redis_server import RedisNotInstalled, RedisServer, redis_server
 from zbmcp.audit.log import AuditLog, fold_calls
+from zbmcp.calls.catalog import load_manifests
 from zbmcp.core.config import LoadedConfig
 from zbmcp.core.config_parse import parse_config
 from zbmcp.calls.runtime import Runtime, open_runtime
@@ -101,6 +102,14 @@ def environ(sandbox: Sandbox, home: Path) -> dict[str, str]:
         "SANDBOX_REFRESH_TOKEN": sandbox.credentials.refresh_token,
         "ZBMCP_HOME": str(home),
     }
+
+
+def assert_demo_listing(names: Iterable[str]) -> None:
+    """What agent demo (every tool, the sandbox's two organizations) lists: every tool when they fit in its
+    25,000 bytes of tool list, else some beside the meta tools that reach the rest (docs/context.md)."""
+    listed, tools = set(names), set(load_manifests())
+    meta = {"find_tools", "describe_tools", "call_tool"}
+    assert listed == tools or (meta <= listed and listed - meta - {"enable_tools"} < tools), sorted(listed)
 
 
 def agent(tools: list[str], organizations: list[str] | None = None, **options: Any) -> dict[str, Any]:

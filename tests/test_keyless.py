@@ -17,11 +17,10 @@ from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.conftest import running, serving
+from tests.conftest import assert_demo_listing, running, serving
 from zbmcp.cli import main
 from zbmcp.calls.demo import DEMO_AGENT, demo_config
 from zbmcp.errors import ConfigError
-from zbmcp.calls.catalog import load_manifests
 from zbmcp.transports.http import HttpServer
 from zbmcp.transports.http_app import HttpApp
 
@@ -52,7 +51,8 @@ async def test_a_client_without_a_key_is_the_sandbox_agent(sandbox, transport, m
                 async with Client(sse_client(f"{server.url}/sse"), mode=mode) as client:
                     tools = (await client.list_tools()).tools
                     listed = await client.call_tool("list_organizations", {})
-    assert len(tools) == len(load_manifests()) and not listed.is_error
+    assert_demo_listing(tool.name for tool in tools)
+    assert not listed.is_error
     assert [(r["agent"], r["tool"]) for r in runtime.audit.records] == [(DEMO_AGENT, "list_organizations")]
 
 
@@ -73,7 +73,11 @@ async def test_keyless_still_refuses_rebinding_cross_site_posts_and_web_forms(sa
             "a rebound name on /sse": await status("/sse", Host=f"evil.example:{port}"),
             "a name that starts like loopback": await status(Host=f"127.0.0.1.evil.example:{port}"),
             "a name that starts like localhost": await status(Host=f"localhost.evil.example:{port}"),
+            "loopback and its port, then another name": await status(Host=f"127.0.0.1:{port}@evil.example"),
+            "the same on /sse": await status("/sse", Host=f"localhost:{port}@evil.example"),
+            "a port that is not a number": await status(Host=f"127.0.0.1:{port}.evil.example"),
             "another origin": await status(Origin="http://evil.example"),
+            "an origin that starts like loopback": await status(Origin=f"http://127.0.0.1:{port}@evil.example"),
             "another origin on /sse": await status("/sse", Origin="http://evil.example"),
             "an opaque origin (sandboxed frame, file://)": await status(Origin="null"),
             "a web form's content type": await status(content_type="text/plain"),
@@ -81,6 +85,8 @@ async def test_keyless_still_refuses_rebinding_cross_site_posts_and_web_forms(sa
     assert answers == {
         "a rebound name": 421, "a rebound name on /sse": 421, "a name that starts like loopback": 421,
         "a name that starts like localhost": 421, "another origin": 403, "another origin on /sse": 403,
+        "loopback and its port, then another name": 421, "the same on /sse": 421,
+        "a port that is not a number": 421, "an origin that starts like loopback": 403,
         "an opaque origin (sandboxed frame, file://)": 403, "a web form's content type": 400,
     }
     assert runtime.audit.records == [] and sandbox.api_requests == []

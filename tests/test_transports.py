@@ -25,11 +25,11 @@ from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-from tests.conftest import FAST_RETRIES, ORG, AuditCapture, agent, environ, running, serving
+from tests.conftest import (FAST_RETRIES, ORG, AuditCapture, agent, assert_demo_listing, environ, running,
+                            serving)
 from zbmcp.cli import main
 from zbmcp.core.config_parse import parse_config
 from zbmcp.core.credentials import key_hash, new_api_key
-from zbmcp.calls.catalog import load_manifests
 from zbmcp.calls.runtime import open_runtime
 from zbmcp.sandbox import Fault
 from zbmcp.sandbox.server import SandboxServer
@@ -147,7 +147,19 @@ async def test_a_missing_or_wrong_key_is_refused_with_401_and_www_authenticate(h
         assert answer.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
         assert answer.json()["error"] == "invalid_token"
     assert healthz.status_code == 200 and healthz.json()["status"] == "ok"  # load balancers need no key
-    assert runtime.audit.records == [] and sandbox.api_requests == []
+    # Each presented key is on the record, by the start of its hash only, ten a minute from one address, and
+    # the rest counted when the server stops; a request with no key is not.
+    refused = [r["sentence"] for r in runtime.audit.records]
+    assert len(refused) == 10 + 1 and sandbox.api_requests == []
+    assert refused[-1].startswith(f"{3 * (len(attempts) - 1) - 10} more requests with keys that are no "
+                                  "agent's, from 1 address, were refused with 401 and not recorded one "
+                                  "by one")
+    assert {r["event"] for r in runtime.audit.records} == {"mcp.refused"}
+    for key in ("nope", almost, keys["carol"], keys["alice"], key_hash(keys["alice"])):
+        assert key not in runtime.audit.buffer.getvalue()
+    assert "/sse from 127.0.0.1 was refused with 401: it carried an API key that is no agent's (sha256:" \
+        in refused[1]
+    assert refused[3 * 3 + 0].endswith("an Authorization header that is not a bearer key")
 
 
 async def test_a_hostile_host_or_origin_is_refused_and_configured_hosts_are_allowed(
@@ -477,7 +489,7 @@ async def test_agent_key_stores_only_hashes_keeps_comments_and_both_keys_work_fo
             wrong = await http.post("/mcp", json=INITIALIZE, headers={**MCP_ACCEPT,
                                                                       "Authorization": f"Bearer {first}x"})
     assert wrong.status_code == 401
-    assert [r["agent"] for r in runtime.audit.records] == ["alice", "alice"]
+    assert [r.get("agent") or r["event"] for r in runtime.audit.records] == ["alice", "alice", "mcp.refused"]
 
     out, err = capsys.readouterr()
     seen = "\n".join([text, runtime.audit.buffer.getvalue(), *stderr, out, err,
@@ -520,7 +532,7 @@ async def test_serve_sandbox_over_http_with_a_key_from_the_environment_needs_it_
             server = Listening(banner.split("serving MCP on ")[1].split()[0])
             async with connect(server, key) as demo, \
                     connect(server, key, transport="sse", mode="legacy") as old:
-                assert len((await demo.list_tools()).tools) == len(load_manifests())
+                assert_demo_listing(tool.name for tool in (await demo.list_tools()).tools)
                 organizations = ok(await old.call_tool("list_organizations", {}))["organizations"]
             async with httpx2.AsyncClient() as http:
                 keyless = await http.post(f"{server.url}/mcp", json=INITIALIZE, headers=MCP_ACCEPT)

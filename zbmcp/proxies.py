@@ -1,10 +1,13 @@
-"""Who is asking, and over which scheme, when zbmcp sits behind reverse proxies it trusts
-(console.trusted_proxies): their X-Forwarded-* headers count, anyone else's do not. The console's sign-in and
-the OAuth server's registration limits both key on the address found here."""
+"""Who is asking, and through which name: the Host and Origin a request names, matched exactly against the
+names zbmcp serves (the transports' and the console's DNS-rebinding checks), and, behind reverse proxies it
+trusts (console.trusted_proxies), the scheme and address their X-Forwarded-* headers give; anyone else's do
+not count. The console's sign-in and the OAuth server's registration limits both key on the address found
+here."""
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable
 
 from starlette.requests import Request
@@ -39,3 +42,25 @@ class TrustedProxies:
         except ValueError:
             return False
         return any(ip in network for network in self._networks)
+
+
+_PORT = re.compile(r"[0-9]{1,5}")
+
+
+def name_allowed(value: str, patterns: Iterable[str]) -> bool:
+    """Whether a Host (`name[:port]`) or an Origin (`scheme://name[:port]`) is one of `patterns`, each a value
+    to equal (names compared without regard to case) or `value:*` for that value with any port.
+
+    Exact, never a prefix: `127.0.0.1:8000@evil.example` is not `127.0.0.1:*`, nor is `localhost.evil.example`
+    `localhost`.
+    """
+    value = value.lower()
+    for pattern in patterns:
+        pattern = pattern.lower()
+        if pattern.endswith(":*"):
+            base, sep, port = value.rpartition(":")
+            if sep and base == pattern[:-2] and _PORT.fullmatch(port):
+                return True
+        elif value == pattern:
+            return True
+    return False

@@ -120,12 +120,14 @@ async def test_forged_replayed_and_late_forms_are_refused_and_audited(console_co
         async with httpx2.AsyncClient() as stranger:
             hostile_host = await stranger.get(f"{server.url}/console/sign-in",
                                               headers={"Host": "evil.example"})
+            lookalike = await stranger.get(f"{server.url}/console/sign-in",
+                                           headers={"Host": f"127.0.0.1:{server.port}@evil.example"})
     assert no_token.status_code == wrong_token.status_code == 403
     assert "security token is missing or stale" in no_token.text
     assert other_site.status_code == 403 and "another site" in other_site.text
     assert fine.status_code == 200 and "takes away" in fine.text
     assert after_sign_out.status_code == 401 and "Sign in again; nothing was done" in after_sign_out.text
-    assert hostile_host.status_code == 421
+    assert hostile_host.status_code == lookalike.status_code == 421
     refusals = [r["sentence"] for r in runtime.audit.records if r.get("event") == "console.refused"]
     assert len(refusals) == 4
 

@@ -14,8 +14,7 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.conftest import free_port
-from zbmcp.calls.catalog import load_manifests
+from tests.conftest import assert_demo_listing, free_port
 from tests.oauth_server.conftest import ALICE, MALLORY, Browser, SdkClient, sign_in_and_consent
 
 
@@ -47,6 +46,6 @@ async def test_serve_sandbox_with_oauth_lets_a_sandbox_person_sign_in_from_a_cli
             await process.wait()
     output = "".join(lines)
     assert f"connect a client to {url}/mcp" in output and "password `sandbox`" in output
-    assert len(tools) == len(load_manifests())  # agent demo sees every tool
+    assert_demo_listing(tool.name for tool in tools)  # agent demo
     assert refused.status_code == 403
     assert "Traceback" not in output

@@ -217,7 +217,9 @@ def test_the_event_choices_are_the_events_zbmcp_writes():
     source = "".join(p.read_text() for p in Path(zbmcp.__file__).parent.rglob("*.py"))
     written = set(re.findall(r'_audit\((?:[a-z]+, )?"([a-z]+\.[a-z_-]+)"', source))
     offered = {step for steps in audit_events.STEPS.values() for step in steps}
-    assert written and written == {step for step in offered if not step.startswith(("oauth.", "audit."))}
-    assert {"oauth.token", "oauth.sign-in", "oauth.bearer", repairs.TORN, repairs.CHAIN_FILE} <= offered
+    assert written and written == {step for step in offered
+                                   if not step.startswith(("oauth.", "audit.", "mcp."))}
+    assert {"oauth.token", "oauth.sign-in", "oauth.bearer", repairs.TORN, repairs.CHAIN_FILE,
+            audit_events.MCP_REFUSED} <= offered
     groups = dict(audit_events.choices())
     assert [value for value, _ in groups["OAuth sign-in"]][:2] == ["oauth", "oauth.authorize"]

@@ -104,3 +104,36 @@ def test_the_server_serves_the_hand_written_tools_until_the_meta_tools_land() ->
 def test_a_generated_entry_round_trips() -> None:
     for name in ("create_journal", "list_journals", "email_credit_note"):
         assert entry_of(EVERY[name]) == CATALOG["tools"][name]
+
+
+def _withheld_here_or_above(withheld: dict[str, str], field: str) -> bool:
+    parts = field.split(".")
+    return any(".".join(parts[:cut]) in withheld for cut in range(1, len(parts) + 1))
+
+
+def _operation(name: str) -> dict[str, Any]:
+    keys = {new: old for old, new in CATALOG["renamed"].items()}
+    return EXTRACTED[keys.get(name, name)]
+
+
+@pytest.mark.parametrize("name", sorted(CATALOG["tools"]))
+def test_every_field_of_the_operation_is_declared_with_an_effect_or_withheld(name: str) -> None:
+    """Walks Zoho's whole field list for the operation (query parameters, their documented variants and every
+    body field, dotted): each is forwarded with an effect zbmcp can gate, or withheld saying why. A field in
+    the path is the path's (a body copy of it is never sent)."""
+    spec, op = EVERY[name], _operation(name)
+    fields = set(op["query_params"]) | set(op["query_variants"]) | set(op["body_fields"])
+    fields -= {"organization_id"}  # zbmcp's own, checked against the agent's organizations
+    if spec.method == "GET":
+        fields -= set(op["body_fields"])  # (Zoho's files draw a body on one GET; a GET sends none)
+    unaccounted = sorted(
+        field for field in fields
+        if field not in spec.effects and not _withheld_here_or_above(dict(spec.withheld), field)
+        and field.split(".")[0] not in spec.path_params)
+    assert unaccounted == []
+    forwarded = set(spec.effects)
+    assert forwarded <= fields | {v for v in forwarded if v.split("_")[0] in op["query_params"]}
+    assert all(effect in {"none", "emails", "recipients", "email_content", "moves_money"}
+               for effect in spec.effects.values())
+    if spec.method == "GET":
+        assert set(spec.effects.values()) <= {"none"}

@@ -13,6 +13,7 @@ from zbmcp.audit import repairs
 from zbmcp.audit.oauth import Event as OAuthStep
 
 CALLS = "call"  # tool calls carry no "event" field
+MCP_REFUSED = "mcp.refused"  # a request to /mcp refused for its key (zbmcp/transports/refused_keys.py)
 _STEP = re.compile(r"[a-z][a-z_-]{0,39}")
 
 # family: (its group in a form, the choice of the whole family)
@@ -20,6 +21,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
     "oauth": ("OAuth sign-in", "every OAuth sign-in step"),
     "console": ("Console", "every console sign-in, sign-out and refusal"),
     "approval": ("Approvals", "every approval requested, decided, or changed before its call took it"),
+    "mcp": ("Agents' endpoints", "every request refused at /mcp or /sse for its key"),
     "audit": ("The audit log", "every note about the log itself"),
     "hook": ("Webhooks", "every webhook delivery taken, repeated or refused"),
 }
@@ -29,6 +31,7 @@ STEPS: dict[str, list[str]] = {
     "oauth": [f"oauth.{step}" for step in get_args(OAuthStep)],
     "console": ["console.sign_in", "console.sign_out", "console.refused"],
     "approval": ["approval.requested", "approval.decided", "approval.changed"],
+    "mcp": [MCP_REFUSED],
     "audit": [repairs.TORN, repairs.CHAIN_FILE],  # what happened to the log file itself
     "hook": ["hook.received", "hook.repeated", "hook.refused"],
 }

@@ -64,12 +64,14 @@ class AuditRecord:
     phase: Phase = "outcome"
     check: str | None = None  # how to find out what happened, when that is not known
     person: str | None = None  # who signed in (a remote connector's OAuth token): their Zoho email
+    via: str | None = None  # the meta tool the agent called the tool through (call_tool)
     replay_of: str | None = None  # a repeat answered from an earlier call (exactly-once): that call's id
 
     def fields(self) -> dict[str, Any]:
         data = asdict(self)
-        if data["replay_of"] is None:  # on repeats only, so that other records stay as they were
-            del data["replay_of"]
+        for rare in ("via", "replay_of"):  # only where they apply, so that other records stay as they were
+            if data[rare] is None:
+                del data[rare]
         return {"time": data.pop("time"), "call_id": data.pop("call_id"), "phase": data.pop("phase"), **data}
 
     def to_json(self) -> str:

@@ -10,6 +10,7 @@ zbmcp/tool_catalog.json); in a source checkout, at the repository's top level.
 
 from __future__ import annotations
 
+import functools
 import json
 from functools import cache
 from pathlib import Path
@@ -61,6 +62,12 @@ def generated_catalog(path: Path | None = None) -> dict[str, Any]:
         raise ConfigError(f"cannot read the tool catalog: {exc}; run: python scripts/generate_catalog.py",
                           file=str(path)) from None
     return data
+
+
+@functools.cache
+def excluded_operations() -> dict[str, str]:
+    """Zoho's operations that are no tool, each with why (read when a call names one)."""
+    return dict(generated_catalog()["excluded"])
 
 
 def load_catalog(directory: Path | None = None, generated: Path | None = None) -> dict[str, ToolSpec]:

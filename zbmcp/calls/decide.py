@@ -13,6 +13,7 @@ from mcp import types
 from mcp.server import ServerRequestContext
 
 from zbmcp.calls.approvals import binding, request_approval
+from zbmcp.calls.catalog import excluded_operations
 from zbmcp.calls.contact_guard import hold, let_go, lock_name
 from zbmcp.calls.inbox import OperatorDecision, ask_operator
 from zbmcp.calls.lookups import read_for
@@ -53,7 +54,14 @@ async def decide(runtime: Runtime, call: ToolCall) -> Decided:
     policy = call.policy
     if policy is None:
         raise PolicyDenied("This caller is not a configured agent; nothing is allowed.", rule="unknown agent")
-    spec = call.spec = policy.tool_for_call(call.name)
+    try:
+        spec = call.spec = policy.tool_for_call(call.name)
+    except PolicyDenied as denied:
+        reason = excluded_operations().get(call.name) if denied.rule == "unknown tool" else None
+        if reason is None:
+            raise
+        raise PolicyDenied(f"Zoho's operation {call.name!r} is not a zbmcp tool: {reason}. Nothing was sent "
+                           "to Zoho.", rule="excluded operation") from None
     arguments = call.arguments = ids_as_strings(call.arguments)
     asked = arguments.get("organization_id")
     if isinstance(asked, str) and asked.isdigit():

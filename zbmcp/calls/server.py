@@ -16,21 +16,27 @@ import anyio
 from mcp import types
 from mcp.server import Server, ServerRequestContext
 from mcp.server.auth.middleware.auth_context import get_access_token
+from mcp.server.lowlevel.server import NotificationOptions
+from mcp.server.models import InitializationOptions
 
 from zbmcp import __version__
+from zbmcp.calls import meta_tools
+from zbmcp.calls.approvals import modern
 from zbmcp.calls.contact_guard import let_go
 from zbmcp.calls.decide import Decided, approve, decide
+from zbmcp.calls.event_resources import resource_handlers
 from zbmcp.calls.events import TOOL_NAME as EVENTS_TOOL
 from zbmcp.calls.events import events_tool, list_events, readable_hooks
 from zbmcp.calls.exactly_once import exactly_once
+from zbmcp.calls.meta_tools import CALL, DESCRIBE, ENABLE, FIND, META, refusal
 from zbmcp.calls.outcomes import outcome_of
 from zbmcp.calls.runtime import Runtime
 from zbmcp.calls.send import send
 from zbmcp.calls.tool_call import ToolCall
-from zbmcp.calls.tool_list import to_mcp_tool
+from zbmcp.calls.tool_list import Listing, plan, to_mcp_tool
 from zbmcp.core.idempotency import INSTRUCTIONS_TEXT as KEY_INSTRUCTIONS
 from zbmcp.core.policy import AgentPolicy
-from zbmcp.errors import ZbmcpError
+from zbmcp.errors import InvalidArguments, PolicyDenied, ZbmcpError
 
 log = logging.getLogger(__name__)
 
@@ -50,20 +56,33 @@ INSTRUCTIONS = (
 )
 
 
+class _Server(Server[Any]):
+    """Says, on every transport, that the tool list can change: enable_tools changes a session's."""
+
+    def create_initialization_options(self, notification_options: NotificationOptions | None = None,
+                                      *args: Any, **kwargs: Any) -> InitializationOptions:
+        return super().create_initialization_options(
+            notification_options or NotificationOptions(tools_changed=True), *args, **kwargs)
+
+
 class ZbmcpServer:
     """The low-level MCP Server for one Runtime. Over stdio the agent is fixed; over HTTP the key names it."""
 
     def __init__(self, runtime: Runtime, *, agent: str | None = None) -> None:
         self.runtime = runtime
         self.fixed_agent = agent
-        self._listings: dict[str, types.ListToolsResult] = {}
-        self.server: Server[Any] = Server(
+        self._listings: dict[str, Listing] = {}
+        for policy in runtime.policies.values():
+            if policy.pinned:  # a pinned list that cannot fit fails at start-up, not at the first tools/list
+                self.listing(policy)
+        self.server: Server[Any] = _Server(
             "zbmcp",
             version=__version__,
             title="Zoho Books (zbmcp)",
             instructions=INSTRUCTIONS,
             on_list_tools=self._list_tools,
             on_call_tool=self._call_tool,
+            **resource_handlers(runtime, self._policy),  # webhook events, when the config has hooks
         )
 
     # -- who is calling ------------------------------------------------------------------------------
@@ -100,32 +119,82 @@ class ZbmcpServer:
 
     # -- tools/list ----------------------------------------------------------------------------------
 
+    def listing(self, policy: AgentPolicy) -> Listing:
+        """The agent's first tools/list (zbmcp/calls/tool_list.py), built once."""
+        listing = self._listings.get(policy.agent)
+        if listing is None:
+            budget = self.runtime.agent(policy.agent).tool_list_bytes
+            try:
+                hooks = readable_hooks(self.runtime, policy)
+                always = [events_tool(hooks)] if hooks else []
+                listing = plan(policy, budget, meta_tools.meta_tools(policy), always)
+            except ValueError as exc:
+                config = self.runtime.config
+                raise config.source.error(f"agents.{policy.agent}.pinned: {exc}",
+                                          ("agents", policy.agent, "pinned")) from None
+            self._listings[policy.agent] = listing
+        return listing
+
     async def _list_tools(
         self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         policy = self._policy()
         if policy is None:
             return types.ListToolsResult(tools=[])
-        listing = self._listings.get(policy.agent)
-        if listing is None:
-            tools = [to_mcp_tool(spec, policy.organizations) for spec in policy.visible.values()]
-            hooks = readable_hooks(self.runtime, policy)
-            if hooks:
-                tools.append(events_tool(hooks))
-            listing = self._listings[policy.agent] = types.ListToolsResult(tools=tools, cache_scope="private")
-        return listing
+        listing = self.listing(policy)
+        if listing.whole:
+            return types.ListToolsResult(tools=list(listing.tools), cache_scope="private")
+        session = _session(ctx)
+        if session is None:  # no session to enable tools in: call_tool reaches them
+            return types.ListToolsResult(tools=[t for t in listing.tools if t.name != ENABLE],
+                                         cache_scope="private")
+        enabled = [to_mcp_tool(policy.visible[name], policy.organizations)
+                   for name in session.get(_ENABLED + policy.agent, ())]
+        return types.ListToolsResult(tools=[*listing.tools, *enabled], cache_scope="private")
 
     # -- tools/call ----------------------------------------------------------------------------------
 
     async def _call_tool(
         self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult | types.InputRequiredResult:
+        policy = self._policy()
+        if policy is None or params.name not in META or self.listing(policy).whole \
+                or (params.name == ENABLE and _session(ctx) is None):
+            return await self._call(ctx, params)
+        arguments = params.arguments or {}
+        try:
+            if params.name == FIND:
+                return meta_tools.find_tools(policy, arguments)
+            if params.name == DESCRIBE:
+                return meta_tools.describe_tools(policy, arguments)
+            if params.name == ENABLE:
+                return await self._enable(ctx, policy, arguments)
+            name, inner = meta_tools.call_target(policy, arguments)
+        except (InvalidArguments, PolicyDenied) as exc:
+            return refusal(exc, getattr(exc, "rule", "invalid arguments"))
+        return await self._call(ctx, params.model_copy(update={"name": name, "arguments": inner}), via=CALL)
+
+    async def _enable(self, ctx: ServerRequestContext[Any], policy: AgentPolicy,
+                      arguments: dict[str, Any]) -> types.CallToolResult:
+        session = _session(ctx)
+        assert session is not None
+        key = _ENABLED + policy.agent
+        before = session.get(key, ())
+        after, text = meta_tools.to_enable(policy, self.listing(policy), before, arguments)
+        session[key] = after
+        if after != before:
+            await ctx.session.send_tool_list_changed()
+        return types.CallToolResult(content=[types.TextContent(text=text)],
+                                    structured_content={"enabled": list(after)})
+
+    async def _call(self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams,
+                    via: str | None = None) -> types.CallToolResult | types.InputRequiredResult:
         started = time.perf_counter()
         policy = self._policy()
         if params.name == EVENTS_TOOL and policy is not None and readable_hooks(self.runtime, policy):
             return await list_events(self.runtime, policy, params.arguments or {})
         call = ToolCall(self.runtime, policy, params.name, params.arguments or {}, started,
-                        self.person(), self.asked_by(self.caller()))
+                        self.person(), self.asked_by(self.caller()), via=via)
         async with exactly_once(self.runtime, call) as once:
             try:
                 decided = await decide(self.runtime, call)
@@ -159,3 +228,17 @@ class ZbmcpServer:
 
     def _url(self, decided: Decided) -> str:
         return self.runtime.connection_of(decided.policy.agent).url(decided.request)
+
+
+_ENABLED = "zbmcp/enabled/"  # + agent: the tools enable_tools added to a session's list
+
+
+def _session(ctx: ServerRequestContext[Any]) -> dict[str, Any] | None:
+    """The state of the client's session, where one lasts beyond this request and can be told that the tool
+    list changed (stdio, SSE, stateful HTTP before 2026-07-28); None otherwise (stateless HTTP, 2026-07-28).
+    The SDK keeps it on the connection, which its request context does not name: mcp is pinned exactly."""
+    connection = getattr(ctx.session, "_connection", None)
+    if connection is None or modern(ctx) or not connection.has_standalone_channel:
+        return None
+    state: dict[str, Any] = connection.state
+    return state

@@ -50,8 +50,10 @@ class ToolCall:
     """
 
     def __init__(self, runtime: Runtime, policy: AgentPolicy | None, name: str, arguments: Mapping[str, Any],
-                 started: float, person: tuple[str, str] | None = None, asked_by: str | None = None) -> None:
+                 started: float, person: tuple[str, str] | None = None, asked_by: str | None = None,
+                 via: str | None = None) -> None:
         self.runtime = runtime
+        self.via = via  # the meta tool the agent reached the tool through (call_tool), for the record
         self.person = person
         # who asked, for an approval: the signed-in person, else the agent (and its key, over HTTP)
         self.asked_by = asked_by or (person[1] if person else None)
@@ -247,12 +249,15 @@ class ToolCall:
             phase=phase,
             check=self.check_hint() if decision == "unknown" or (phase == "intent" and writes) else None,
             person=self.person[1] if self.person else None,
+            via=self.via,
             replay_of=replay_of,
         )
         record.sentence = text or sentence(agent, phrase, organization, region, decision, rule, status,
                                            duration, person=record.person)
         if self.read_for is not None:
             record.sentence = f"zbmcp's own read for call {self.read_for}: {record.sentence}"
+        if self.via is not None:
+            record.sentence += f" (through {self.via})"
         try:
             self.runtime.audit.write(record)
         except AuditUnavailable as problem:

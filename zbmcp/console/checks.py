@@ -7,7 +7,6 @@ Origin, if sent, is ours. A refusal says what happened and what to do, and is au
 
 from __future__ import annotations
 
-import fnmatch
 import hmac
 import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
@@ -18,6 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from zbmcp.console.pages import PREFIX, Pages, Refused, unavailable
 from zbmcp.console.sessions import SESSION_COOKIE, Session, Sessions
 from zbmcp.core.credentials import key_hash
+from zbmcp.proxies import name_allowed
 from zbmcp.state import StateUnavailable
 
 LOOPBACK_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*", "127.0.0.1", "localhost", "[::1]"]
@@ -38,8 +38,7 @@ class RequestChecks:
 
     def check_host(self, request: Request) -> None:
         host = request.headers.get("host", "")
-        if not any(fnmatch.fnmatchcase(host, pattern.replace(":*", ":[0-9]*")) or host == pattern
-                   for pattern in self._hosts):
+        if not name_allowed(host, self._hosts):
             raise Refused(421, "Unknown host", f"This console does not answer for host {host!r}. "
                           "List the host name under http.allowed_hosts in the config.")
 

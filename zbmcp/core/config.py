@@ -124,6 +124,11 @@ class Agent(Section):
     rules: list[Rule] = []
     # Zoho users who may sign in as this agent (remote connectors): email or Zoho user id
     users: list[str] = []
+    # The most bytes of tools/list the agent reads (docs/context.md). A grant whose tools take more is listed
+    # as its `pinned` tools (selectors, as in `tools`; empty: a default core set) beside find_tools,
+    # describe_tools and call_tool, which reach every tool it may use.
+    tool_list_bytes: int = Field(default=25_000, ge=8_000, le=10_000_000)
+    pinned: list[str] = []
 
     @field_validator("organizations", mode="before")
     @classmethod

@@ -47,7 +47,7 @@ from zbmcp.core.rules import Rule, RuleError, compile_rules
 GROUP_ACCESS = ("read", "write", "*")
 LOOKUP_SCOPE = "ZohoBooks.contacts.READ"  # zbmcp reads whom a field such as send=true emails
 TAX_SCOPE = "ZohoBooks.settings.READ"  # zbmcp reads a tax's rate for the amount a rule reads
-SELECTOR_KEYS = ("tools", "exclude", "require_approval")
+SELECTOR_KEYS = ("tools", "exclude", "require_approval", "pinned")
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,7 @@ class AgentPolicy:
     selected_by: Mapping[str, str] = field(default_factory=dict)  # visible tool -> the `tools` selector
     rules: tuple[Rule, ...] = ()
     revision: str = ""
+    pinned: tuple[str, ...] = ()  # visible tools `pinned` selects, in its order (zbmcp/calls/tool_list.py)
 
     @property
     def may_ask_approval(self) -> bool:
@@ -295,6 +296,7 @@ def resolve(
         selected_by={name: selected[name] for name in visible},
         rules=rules,
         revision=revision,
+        pinned=tuple(name for name in _select_all(agent.pinned, specs) if name in visible),
     )
 
 
@@ -352,8 +354,9 @@ def check_selectors(loaded: LoadedConfig, specs: Mapping[str, ToolSpec]) -> None
                     raise loaded.source.error(f"agents.{agent_name}.{key}: {exc}",
                                               ("agents", agent_name, key, index))
         configured = resolve(agent_name, agent, specs)  # what the config lets it see, whatever was granted
-        for index, selector in enumerate(agent.require_approval):
-            _check_sees(loaded, agent_name, configured, selector, specs, ("require_approval", index))
+        for key in ("require_approval", "pinned"):
+            for index, selector in enumerate(getattr(agent, key)):
+                _check_sees(loaded, agent_name, configured, selector, specs, (key, index))
         for index, rule in enumerate(agent.rules):
             for position, selector in enumerate(rule.tools):
                 _check_sees(loaded, agent_name, configured, selector, specs,

@@ -40,6 +40,7 @@ from starlette.applications import Starlette
 from starlette.authentication import AuthenticationBackend
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -53,11 +54,13 @@ from zbmcp.console import ConsoleApp
 from zbmcp.core.config_hosting import Http, OAuth
 from zbmcp.hooks import PREFIX as HOOKS
 from zbmcp.hooks import HookIntake
+from zbmcp.proxies import TrustedProxies, name_allowed
 from zbmcp.transports.activity import Activity, SseSession
 from zbmcp.transports.api_keys import MCP_SCOPE, ApiKeyVerifier
 from zbmcp.transports.http_guard import end_stream_when_idle, refuse_over_session_cap, too_many_sessions
 from zbmcp.transports.keyless import LoopbackAgent
 from zbmcp.transports.protocol_header import ProtocolVersionHeader
+from zbmcp.transports.refused_keys import AuditRefusedKeys, RefusedKeys
 
 if TYPE_CHECKING:
     from zbmcp.oauth_server.edge import OAuthEdge
@@ -108,6 +111,9 @@ class HttpApp:
             self.oauth = OAuthEdge(runtime, **({"clock": oauth_clock} if oauth_clock else {}))
         security = transport_security(http, runtime.config.config.oauth)
         self._security = TransportSecurityMiddleware(security)
+        self._hosts, self._origins = security.allowed_hosts, security.allowed_origins
+        self._refused_keys = RefusedKeys(runtime.audit,
+                                         TrustedProxies(runtime.config.config.console.trusted_proxies))
         self._stateless, self._stateful = self._session_managers(security)
         self._sse_streams: Counter[str] = Counter()  # open /sse streams per agent
         self._sse = SseServerTransport("/messages/", security_settings=security,
@@ -166,7 +172,9 @@ class HttpApp:
         oauth = self.oauth
 
         def protected(app: ASGIApp) -> ASGIApp:
-            return oauth.protect(app) if oauth is not None else RequireAuthMiddleware(app, [MCP_SCOPE])
+            if oauth is not None:  # it audits refused tokens itself
+                return oauth.protect(app)
+            return AuditRefusedKeys(RequireAuthMiddleware(app, [MCP_SCOPE]), self._refused_keys)
 
         routes: list[BaseRoute] = [Route("/healthz", self._healthz, methods=["GET"])]
         if oauth is not None:
@@ -199,6 +207,11 @@ class HttpApp:
             await _json_error(503, "shutting_down", "This zbmcp replica is shutting down; retry on another.")(
                 scope, receive, send)
             return
+        if scope["path"] in _STREAM_PATHS or scope["path"].startswith("/messages/"):
+            refused = self._misdirected(Headers(scope=scope))
+            if refused is not None:
+                await refused(scope, receive, send)
+                return
         if scope["method"] == "GET" and scope["path"] in _STREAM_PATHS:
             await self._app(scope, receive, send)
             return
@@ -213,6 +226,19 @@ class HttpApp:
             return
         async with activity.exchange():
             await app(scope, receive, send)
+
+    def _misdirected(self, headers: Headers) -> Response | None:
+        """The Host and Origin matched exactly (the SDK's own check, behind this one, takes any Host that
+        starts with an allowed name and a colon: `127.0.0.1:8000@evil.example`)."""
+        host, origin = headers.get("host", ""), headers.get("origin")
+        if not name_allowed(host, self._hosts):
+            return _json_error(421, "misdirected_request", f"This server does not answer for host "
+                               f"{host[:100]!r}; list it under http.allowed_hosts in the config.")
+        # no Origin: not a browser's cross-site request
+        if origin and not name_allowed(origin, self._origins):
+            return _json_error(403, "forbidden_origin", f"Requests from origin {origin[:100]!r} are refused; "
+                               "list it under http.allowed_origins in the config.")
+        return None
 
     async def _healthz(self, request: Request) -> Response:
         if self._draining:
@@ -280,6 +306,7 @@ class HttpApp:
             try:
                 yield
             finally:
+                self._refused_keys.flush()
                 self._stop_managers.set()
 
     async def _run_managers(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
