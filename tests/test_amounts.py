@@ -219,7 +219,8 @@ async def test_an_amount_rule_sees_the_tax_the_customer_pays(make_config, sandbo
     customer = store.contact_id("Acme Corporation")
     async with running(loaded, sandbox) as runtime, \
             mcp_client(runtime, "bookkeeper", elicitation_callback=person) as bookkeeper:
-        untaxed = await bookkeeper.call_tool("create_invoice", {"customer_id": customer, "line_items": [line]})
+        untaxed = await bookkeeper.call_tool("create_invoice", {"customer_id": customer,
+                                                                "line_items": [line]})
         taxed = await bookkeeper.call_tool("create_invoice", {"customer_id": customer,
                                                               "line_items": [{**line, "tax_id": standard}]})
         unknown = await bookkeeper.call_tool("create_invoice", {
