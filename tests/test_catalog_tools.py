@@ -4,6 +4,7 @@ the agent's grant), with nothing sent to Zoho."""
 
 from __future__ import annotations
 
+import io
 from collections import Counter
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 
 from tests.conftest import AuditCapture, agent, mcp_client, running
 from zbmcp.calls.catalog import generated_catalog, load_catalog
+from zbmcp.cli.listing import print_tools
 
 SPECS = load_catalog()
 CATALOG = generated_catalog()
@@ -123,3 +125,24 @@ async def test_an_excluded_operation_is_refused_saying_why(make_config, sandbox)
     assert "'get_organization' is not a zbmcp tool" in text and "list_organizations" in text
     assert "Nothing was sent to Zoho" in text
     assert [(r["tool"], r["decision"]) for r in audit.records] == [("get_organization", "denied")]
+
+
+def test_zbmcp_tools_stays_readable_with_the_whole_catalog(make_config):
+    """500 tools: one line per visible tool under its module's heading, and one line per rule that hides the
+    rest, naming whole modules rather than every tool."""
+    loaded = make_config({"clerk": agent(["journals:*", "list_invoices"], exclude=["delete_journal"])})
+    out = io.StringIO()
+    print_tools(loaded, "clerk", as_json=False, out=out, specs=SPECS)
+    text = out.getvalue()
+    shown = {name for name, spec in SPECS.items() if spec.module == "journals"} - {"delete_journal"}
+    assert text.startswith(f"Agent 'clerk' sees {len(shown) + 1} of {len(SPECS)} tools.\n")
+    visible, hidden = text.split("\nHidden:\n")
+    assert "journals (" in visible and "invoices (1 tool)" in visible
+    assert {line.split()[0] for line in visible.splitlines() if line.startswith("  ")} == shown | {
+        "list_invoices"}
+    lines = hidden.splitlines()
+    assert len(lines) == 2  # one per rule
+    assert "  excluded by `exclude: delete_journal`: delete_journal" in lines
+    not_selected = next(line for line in lines if "not selected" in line)
+    assert "taxes (" in not_selected and "list_invoices" not in not_selected
+    assert "create_invoice" in not_selected  # a module hidden in part names its tools

@@ -137,3 +137,10 @@ def test_every_field_of_the_operation_is_declared_with_an_effect_or_withheld(nam
                for effect in spec.effects.values())
     if spec.method == "GET":
         assert set(spec.effects.values()) <= {"none"}
+
+
+def test_the_catalog_table_in_the_docs_is_current() -> None:
+    tool_table = _script("tool_table")
+    document = (REPO / "docs" / "tools.md").read_text(encoding="utf-8")
+    assert f"{tool_table.CATALOG_START}\n{tool_table.catalog_table()}{tool_table.CATALOG_END}" in document, (
+        "run: python scripts/tool_table.py README.md docs/tools.md")

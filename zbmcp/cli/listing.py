@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from typing import Any, TextIO
 
 from zbmcp.core.config import LoadedConfig
+from zbmcp.core.manifest import ToolSpec
 from zbmcp.calls.catalog import load_manifests
 from zbmcp.core.policy import policies, unknown_agent
 from zbmcp.core.yamlsource import ENV_REFERENCE
 
 
-def tool_rows(loaded: LoadedConfig | None, agent: str | None) -> list[dict[str, Any]]:
-    specs = load_manifests()
+def tool_rows(loaded: LoadedConfig | None, agent: str | None,
+              specs: Mapping[str, ToolSpec] | None = None) -> list[dict[str, Any]]:
+    specs = load_manifests() if specs is None else specs
     rows: list[dict[str, Any]] = []
     hidden: dict[str, str] = {}
     if agent is not None:
@@ -71,27 +74,52 @@ def _granted_scopes(loaded: LoadedConfig) -> dict[str, list[str] | None]:
 
 
 def print_tools(loaded: LoadedConfig | None, agent: str | None, *, as_json: bool,
-                out: TextIO = sys.stdout) -> None:
-    rows = tool_rows(loaded, agent)
+                out: TextIO = sys.stdout, specs: Mapping[str, ToolSpec] | None = None) -> None:
+    """The tools grouped by module (one line each); for an agent, the hidden ones grouped by the rule that
+    hides them, a module named whole when the rule hides all of it, so 500 rows stay readable."""
+    rows = tool_rows(loaded, agent, specs)
     if as_json:
         out.write(json.dumps(rows, indent=2) + "\n")
         return
-    width = max(len(r["name"]) for r in rows)
-    scope_width = max(len(r["scope"]) for r in rows)
     shown = [r for r in rows if r.get("visible", True)]
     if agent is not None:
         out.write(f"Agent {agent!r} sees {len(shown)} of {len(rows)} tools.\n\n")
         assert loaded is not None
         if not shown:
             out.write(no_tools_note(loaded, agent) + "\n\n")
-    for row in shown:
-        out.write(f"{row['name']:<{width}}  {row['access']:<5}  {row['scope']:<{scope_width}}  "
-                  f"{row['method']} {row['path']}\n")
+    if shown:
+        width = max(len(r["name"]) for r in shown)
+        scope_width = max(len(r["scope"]) for r in shown)
+        for module, group in _by_module(shown).items():
+            out.write(f"{module} ({_count(group)})\n")
+            for row in group:
+                out.write(f"  {row['name']:<{width}}  {row['access']:<5}  {row['scope']:<{scope_width}}  "
+                          f"{row['method']} {row['path']}\n")
     hidden = [r for r in rows if not r.get("visible", True)]
     if hidden:
         out.write("\nHidden:\n")
+        modules = _by_module(rows)
+        by_rule: dict[str, list[dict[str, Any]]] = {}
         for row in hidden:
-            out.write(f"{row['name']:<{width}}  {row['hidden_because']}\n")
+            by_rule.setdefault(row["hidden_because"], []).append(row)
+        for rule, group in by_rule.items():
+            parts = []
+            for module, members in _by_module(group).items():
+                whole = len(members) == len(modules[module])
+                parts.append(f"{module} ({_count(members)})" if whole and len(members) > 1
+                             else ", ".join(r["name"] for r in members))
+            out.write(f"  {rule}: {'; '.join(parts)}\n")
+
+
+def _by_module(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for row in sorted(rows, key=lambda r: r["module"]):
+        grouped.setdefault(row["module"], []).append(row)
+    return grouped
+
+
+def _count(rows: list[dict[str, Any]]) -> str:
+    return f"{len(rows)} tool{'s' if len(rows) != 1 else ''}"
 
 
 def no_tools_note(loaded: LoadedConfig, agent: str) -> str:
