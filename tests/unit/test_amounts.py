@@ -103,3 +103,12 @@ def test_zbmcp_reads_only_what_the_decision_depends_on():
     assert reads(amounts, "create_invoice", lines(150, tax_id="77")) == Reads(
         counterparty=ACME, organization=True, taxes=("77",))
     assert not reads(plain, "create_invoice", lines(150, tax_id="77"))
+
+
+def test_an_agent_whose_amount_rules_meet_a_tax_id_needs_to_read_taxes():
+    plain = '    tools: ["invoices:*"]\n'
+    ruled = plain + "    rules:\n      - approve: amount > 5000\n        tools: [create_invoice]\n"
+    elsewhere = plain + "    rules:\n      - approve: amount > 5000\n        tools: [email_invoice]\n"
+    assert "ZohoBooks.settings.READ" in agent(ruled).scopes
+    assert "ZohoBooks.settings.READ" not in agent(plain).scopes
+    assert "ZohoBooks.settings.READ" not in agent(elsewhere).scopes

@@ -26,6 +26,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from typing import Any
 
 from zbmcp.core.found import PRECISIONS, Document, Tax
+from zbmcp.core.manifest import dotted_fields
 
 Amount = tuple[Decimal | None, str | None]  # the amount, or None and why it cannot be known
 EXACT_DIGITS = 400
@@ -50,6 +51,11 @@ def tax_ids(fields: Collection[str], arguments: Mapping[str, Any]) -> tuple[str,
         if isinstance(line, Mapping) and _taxed(line.get("tax_id")):
             found.append(str(line["tax_id"]))
     return tuple(dict.fromkeys(found))
+
+
+def takes_a_tax(body: Mapping[str, Any]) -> bool:
+    """Whether a tool's body has a tax_id (its own, or its lines'), whose rate its amount depends on."""
+    return any(field.split(".")[-1] == "tax_id" for field in dotted_fields(body))
 
 
 def _written_amount(fields: Collection[str], arguments: Mapping[str, Any], precision: int | None,

@@ -10,16 +10,17 @@ decimal places. reads_for says what to read; what was not read, or could not be,
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from zbmcp.core.amounts import precision_matters, tax_ids, written_amount
+from zbmcp.core.amounts import precision_matters, takes_a_tax, tax_ids, written_amount
 from zbmcp.core.found import NOTHING, Found, Person, Reads
 from zbmcp.core.manifest import Effect, ToolSpec
 from zbmcp.core.requests import ZohoRequest
 
 COUNTERPARTY_FIELDS = ("customer_id", "vendor_id")
+TAX_SCOPE = "ZohoBooks.settings.READ"  # zbmcp reads a tax's rate for the amount a rule reads
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,13 @@ def undated_create(spec: ToolSpec, arguments: Mapping[str, Any]) -> bool:
     """A create that leaves its date to Zoho, which dates it today in the organization's time zone."""
     return (spec.method == "POST" and not spec.read_only and "date" in (spec.body or {})
             and not isinstance(arguments.get("date"), str))
+
+
+def tax_read_scopes(tools: Mapping[str, ToolSpec], reads_amount: Callable[[str], bool]) -> set[str]:
+    """The scope zbmcp's read of a tax's rate needs, when a rule reads the amount of a tool taking a
+    tax_id."""
+    taxed = any(takes_a_tax(spec.body or {}) and reads_amount(name) for name, spec in tools.items())
+    return {TAX_SCOPE} if taxed else set()
 
 
 def emailed_counterparty(spec: ToolSpec, request: ZohoRequest) -> str | None:
