@@ -135,12 +135,14 @@ async def test_a_lock_has_one_holder_and_frees_itself_if_the_holder_never_return
 
 
 async def test_a_holder_keeps_a_short_lock_while_it_works_and_only_its_own(state: State):
-    async with state.lock("refresh:long", ttl=0.3, wait=1):
-        await anyio.sleep(0.7)  # longer than the ttl: the holder renews it
+    # A ttl of seconds, not tenths: the holder renews every third of it, and a busy machine (the suite on
+    # two cores beside other work) can stall a renewal for a few tenths.
+    async with state.lock("refresh:long", ttl=1.5, wait=1):
+        await anyio.sleep(3.5)  # more than twice the ttl: only renewals keep it
         with pytest.raises(LockTimeout):
-            async with state.lock("refresh:long", ttl=0.3, wait=0.1):
+            async with state.lock("refresh:long", ttl=1.5, wait=0.1):
                 pass
-    with anyio.fail_after(2):
+    with anyio.fail_after(5):
         async with state.lock("refresh:long", ttl=0.3, wait=0.5):
             pass
     await state.put("locks", "theirs", "owner-a", ttl=60)

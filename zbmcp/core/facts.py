@@ -93,10 +93,12 @@ def facts_of(spec: ToolSpec, request: ZohoRequest, today: dt.date, found: Found 
     )
 
 
-def reads_for(spec: ToolSpec, request: ZohoRequest, *, amount: bool, question: bool) -> Reads:
+def reads_for(spec: ToolSpec, request: ZohoRequest, *, amount: bool, question: bool,
+              date: bool = False) -> Reads:
     """What zbmcp reads from Zoho for this call: before deciding it, who a field that emails reaches and,
     when a rule reads the `amount`, what the amount depends on; for a `question`, also the names, number
-    and currency a person knows a call by."""
+    and currency a person knows a call by. An undated create is dated today in the organization's time
+    zone, read from Zoho when a rule reads the `date` or a person is asked."""
     arguments = call_arguments(request)
     lines = "line_items" in (spec.body or {}) and isinstance(arguments.get("line_items"), list)
     money = lines or "amount" in (spec.body or {})
@@ -106,9 +108,17 @@ def reads_for(spec: ToolSpec, request: ZohoRequest, *, amount: bool, question: b
     counterparty = question or emails_through_a_field or precise
     document = question or (amount and lines and _updates(spec))
     path_ids = _path_ids(spec, request)
+    dated_today = (question or date) and undated_create(spec, arguments)
     return Reads(counterparty=_counterparty(arguments) if counterparty else None,
                  document=path_ids[0] if document and path_ids else None,
-                 organization=(question and money or precise) and request.organization_id is not None)
+                 organization=(question and money or precise or dated_today)
+                 and request.organization_id is not None)
+
+
+def undated_create(spec: ToolSpec, arguments: Mapping[str, Any]) -> bool:
+    """A create that leaves its date to Zoho, which dates it today in the organization's time zone."""
+    return (spec.method == "POST" and not spec.read_only and "date" in (spec.body or {})
+            and not isinstance(arguments.get("date"), str))
 
 
 def emailed_counterparty(spec: ToolSpec, request: ZohoRequest) -> str | None:

@@ -81,6 +81,7 @@ class Organization:
     currency: str | None = None
     precision: int | None = None
     unread: str | None = None
+    time_zone: str | None = None  # its IANA name ("America/New_York"), in which Zoho dates its documents
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,8 @@ def organization_from(organization_id: str, organizations: Any) -> Organization:
         if isinstance(entry, Mapping) and str(entry.get("organization_id")) == organization_id:
             precision = entry.get("price_precision")
             return Organization(organization_id, _text(entry.get("currency_code")),
-                                precision if isinstance(precision, int) and precision in PRECISIONS else None)
+                                precision if isinstance(precision, int) and precision in PRECISIONS else None,
+                                time_zone=_text(entry.get("time_zone")))
     return Organization(organization_id, unread="Zoho did not list it")
 
 

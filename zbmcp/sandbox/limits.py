@@ -36,6 +36,16 @@ def per_window_error() -> ZohoError:
     return ZohoError(429, 44, PER_WINDOW_MESSAGE)
 
 
+def limit_error(code: int) -> ZohoError:
+    """Zoho's 429 for one of its limits, by its code (for fault injection)."""
+    if code == 45:
+        return ZohoError(429, 45, "The API call for this organization has exceeded the maximum call rate "
+                                  "limit.")
+    if code == 1070:
+        return ZohoError(429, 1070, CONCURRENCY_MESSAGE)
+    return per_window_error()
+
+
 @dataclass
 class _Usage:
     in_flight: int = 0

@@ -30,6 +30,7 @@ from zbmcp.sandbox.rules import (
     reports,
     taxes,
     vendorpayments,
+    webhooks,
 )
 from zbmcp.sandbox.rules.base import Handler
 
@@ -154,6 +155,13 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("POST", "/journals/{journal_id}/status/publish", "ZohoBooks.accountants.CREATE",
         journals.publish_journal),
     # Taxes (taxes.yml)
+    # Webhooks (Zoho's API reference; not among its OpenAPI files): what workflow rules call
+    _op("GET", "/settings/webhooks", "ZohoBooks.settings.READ", webhooks.list_webhooks),
+    _op("POST", "/settings/webhooks", "ZohoBooks.settings.CREATE", webhooks.create_webhook, "required"),
+    _op("GET", "/settings/webhooks/{webhook_id}", "ZohoBooks.settings.READ", webhooks.get_webhook),
+    _op("PUT", "/settings/webhooks/{webhook_id}", "ZohoBooks.settings.UPDATE", webhooks.update_webhook,
+        "required"),
+    _op("DELETE", "/settings/webhooks/{webhook_id}", "ZohoBooks.settings.DELETE", webhooks.delete_webhook),
     _op("GET", "/settings/taxes", "ZohoBooks.settings.READ", taxes.list_taxes),
     _op("POST", "/settings/taxes", "ZohoBooks.settings.CREATE", taxes.create_tax, "required"),
     _op("GET", "/settings/taxes/{tax_id}", "ZohoBooks.settings.READ", taxes.get_tax),
