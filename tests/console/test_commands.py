@@ -97,3 +97,20 @@ def test_access_compare_says_what_a_new_config_would_grant_or_take_away(sandbox,
     assert "grants  bookkeeper       email_invoice                approval -> write" in lines
     assert "takes   reporting        list_invoices                read -> hidden" in lines
     assert same.stdout == "No agent would gain or lose anything.\n"
+
+
+def test_access_compare_reads_a_proposed_config_with_aliases_bounded(tmp_path):
+    """A config under review may come from anyone: an alias bomb or an alias inside itself is a clear
+    error."""
+    from tests.console.test_security import ALIAS_BOMB, SELF_ALIAS
+
+    old, bomb, loop = tmp_path / "old.yaml", tmp_path / "bomb.yaml", tmp_path / "loop.yaml"
+    old.write_text("agents: {}\n")
+    bomb.write_text(ALIAS_BOMB)
+    loop.write_text(SELF_ALIAS)
+    env = {"PATH": "/usr/bin:/bin"}
+    bombed, looped = run("access", "compare", str(old), str(bomb), env=env), \
+        run("access", "compare", str(old), str(loop), env=env)
+    assert bombed.returncode != 0 and "more than 20000 values (aliases repeating aliases?)" in bombed.stderr
+    assert looped.returncode != 0 \
+        and f"{loop}:2: an alias refers to a value that contains it" in looped.stderr

@@ -11,6 +11,7 @@
         # max_events: 1000                # kept at most: past it the oldest go
         # max_body_bytes: 262144
         # per_minute: 600                 # deliveries accepted a minute; past it Zoho is told to retry later
+        # url: https://...                # what Zoho calls, if not console.public_url + /hooks/payments
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ class Hook(Section):
     max_body_bytes: int = Field(default=262_144, ge=1024, le=900_000)
     per_minute: int = Field(default=600, ge=1, le=100_000)
     zoho_webhook_id: str | None = None  # set by `zbmcp hooks add` when it registered the webhook at Zoho
+    # The URL Zoho calls for this hook, when it is not console.public_url (or oauth.issuer) + /hooks/<name>
+    url: str | None = None
 
     @field_validator("organization", mode="before")
     @classmethod
@@ -89,6 +92,13 @@ class Hook(Section):
         if not SECRET.match(value.get_secret_value()):
             raise ValueError("needs 12 to 50 letters and digits (Zoho's rule for a webhook secret); generate "
                              "one with `zbmcp hooks add`")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
         return value
 
     @property
