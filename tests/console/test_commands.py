@@ -10,7 +10,7 @@ import anyio
 import httpx2
 from anyio.streams.text import TextReceiveStream
 
-from tests.conftest import agent, config_text, environ, free_port
+from tests.conftest import agent, config_text, environ, said_port
 from tests.console.conftest import sign_in
 from zbmcp.core.config_parse import parse_config
 from zbmcp.core.credentials import verify_secret
@@ -53,8 +53,7 @@ def test_operator_add_prints_a_secret_once_and_stores_only_its_hash(sandbox, hom
 async def test_zbmcp_console_serves_the_console_for_a_local_user(sandbox, home, tmp_path):
     path, env = write_config(sandbox, home, tmp_path)
     secret = run("operator", "add", "olivia", "--config", str(path), env=env).stdout.strip()
-    port = free_port()
-    async with await anyio.open_process([*ZBMCP, "console", "--config", str(path), "--port", str(port)],
+    async with await anyio.open_process([*ZBMCP, "console", "--config", str(path), "--port", "0"],
                                         env=env) as process:
         try:
             assert process.stderr is not None
@@ -62,8 +61,9 @@ async def test_zbmcp_console_serves_the_console_for_a_local_user(sandbox, home, 
                 said = ""
                 async for text in TextReceiveStream(process.stderr):
                     said += text
-                    if "console at" in said:
+                    if "(Ctrl-C stops it)" in said:  # the whole line, with its port
                         break
+            port = said_port(said, after="console at ")
             base = f"http://127.0.0.1:{port}"
             async with httpx2.AsyncClient() as http:
                 root = await http.get(f"{base}/")
