@@ -167,7 +167,7 @@ async def test_the_33_original_tools_in_two_organizations_are_listed_whole_under
 
 
 async def test_pinned_tools_are_the_first_listing_and_the_rest_is_in_reach(make_config, sandbox):
-    loaded = make_config({"bills": agent(["*:*"], [ORG, OTHER_ORG], pinned=["bills:read"],
+    loaded = make_config({"bills": agent(["*:*"], [ORG, OTHER_ORG], pinned=["list_bills", "get_bill"],
                                          tool_list_bytes=8_000)})
     async with running(loaded, sandbox) as runtime, mcp_client(runtime, "bills", mode="auto") as client:
         listed = await client.list_tools()
