@@ -142,3 +142,41 @@ async def test_report_dates_go_to_zoho_with_the_custom_period_and_a_named_period
     assert "only with filter_by=TransactionDate.CustomDate" in mixed.content[0].text
     assert invented.is_error and invented.structured_content["error"]["fields"] == ["filter_by"]
     assert nothing_sent
+
+
+async def test_the_accountants_reports_answer_with_their_totals_first(bookkeeper, sandbox):
+    store = sandbox.store(ORG)
+    checking = store.account_id("Business Checking")
+    async with running(bookkeeper, sandbox) as runtime, mcp_client(runtime, "bookkeeper") as client:
+        spent = await client.call_tool("create_expense", {
+            "account_id": store.account_id("Rent Expense"), "amount": 640, "date": "2030-06-03",
+            "paid_through_account_id": checking, "reference_number": "RENT-JUNE"})
+        assert not spent.is_error, spent.content[0].text
+        june = {"from_date": "2030-06-01", "to_date": "2030-06-30"}
+        trial = (await client.call_tool("get_trial_balance", {"to_date": "2030-06-30"})).structured_content
+        ledger = (await client.call_tool("get_general_ledger", june)).structured_content
+        postings = (await client.call_tool("get_account_transactions",
+                                           {"account_id": checking, **june})).structured_content
+        flow = (await client.call_tool("get_cash_flow", june)).structured_content
+        cash = (await client.call_tool("get_trial_balance", {"to_date": "2030-06-30", "cash_based": True}))
+    sent = [request.query for request in sandbox.api_requests
+            if request.path == "/reports/accounttransaction"]
+
+    debits = trial["trial_balance"][0]["net_debit_total"]
+    assert trial["summary"] == (f"Trial balance as of 2030-06-30 (accrual): debits {debits:,.2f} GBP, "
+                                f"credits {debits:,.2f} GBP, balanced.")
+    assert cash.structured_content["summary"].startswith("Trial balance as of 2030-06-30 (cash): debits ")
+    moved = [row for row in ledger["general_ledger"] if row.get("debit_total") or row.get("credit_total")]
+    assert ledger["summary"] == (f"General ledger for 2030-06-01 to 2030-06-30 (accrual): "
+                                 f"{len(ledger['general_ledger'])} accounts, debits 640.00 GBP, "
+                                 "credits 640.00 GBP.")
+    assert sorted(row["name"] for row in moved) == ["Business Checking", "Rent Expense"]
+    assert [row["transaction_type"] for row in postings["account_transactions"][0]["account_transactions"]] \
+        == ["Expense"]
+    assert postings["summary"].startswith("Business Checking for 2030-06-01 to 2030-06-30 (accrual): opening "
+                                          "balance ")
+    assert "debits 0.00 GBP, credits 640.00 GBP" in postings["summary"]
+    assert '"value":["' + checking + '"]' in sent[0]["rule"] and sent[0]["filter_by"] == CUSTOM
+    assert re.match(r"Cash flow for 2030-06-01 to 2030-06-30: beginning cash [\d,.]+ GBP, net change "
+                    r"-640\.00 GBP \(operating -640\.00 GBP, investing 0\.00 GBP, financing 0\.00 GBP\), "
+                    r"ending cash ", flow["summary"]), flow["summary"]

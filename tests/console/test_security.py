@@ -4,6 +4,7 @@ knocks on the door."""
 
 from __future__ import annotations
 
+import html
 import time
 
 import anyio
@@ -173,6 +174,34 @@ async def test_forged_replayed_and_late_forms_are_refused_and_audited(console_co
     assert hostile_host.status_code == lookalike.status_code == 421
     refusals = [r["sentence"] for r in runtime.audit.records if r.get("event") == "console.refused"]
     assert len(refusals) == 4
+
+
+# Issue 21.5: 350 bytes that expand to 9^9 values (froze the server), and an alias inside itself (a 500)
+ALIAS_BOMB = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
+    f"{b}: &{b} [{','.join([f'*{a}'] * 9)}]\n" for a, b in zip("abcdefgh", "bcdefghi"))
+SELF_ALIAS = "agents: &agents\n  bookkeeper: *agents\n"
+
+
+async def test_yaml_aliases_pasted_into_compare_are_refused_and_the_server_keeps_answering(console_config,
+                                                                                           sandbox):
+    assert len(ALIAS_BOMB) <= 350
+    loaded = console_config()
+    async with running(loaded, sandbox) as runtime, serving(runtime) as server:
+        async with httpx2.AsyncClient() as http:
+            await sign_in(http, server.url)
+            compare = f"{server.url}/console/access/compare"
+            token = csrf_in((await http.get(compare)).text)
+            answers = [await http.post(compare, data={"candidate": text, "csrf": token})
+                       for text in (ALIAS_BOMB, SELF_ALIAS, "agents: &a {}\nconnections: *a\n")]
+            healthz = await http.get(f"{server.url}/healthz")
+            fine = await http.post(compare, data={"candidate": "agents: {}", "csrf": token})
+    said = [html.unescape(answer.text) for answer in answers]
+    assert [answer.status_code for answer in answers] == [422, 422, 422]
+    assert "the pasted config:2: aliases (*name) are not accepted here: write each value out in full" \
+        in said[0]
+    assert "the pasted config:2: an alias refers to a value that contains it, which never ends" in said[1]
+    assert "the pasted config:2: aliases (*name) are not accepted here" in said[2]
+    assert healthz.status_code == 200 and fine.status_code == 200 and "takes away" in fine.text
 
 
 async def test_a_session_expires(console_config, sandbox, tmp_path):

@@ -10,16 +10,17 @@ decimal places. reads_for says what to read; what was not read, or could not be,
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from zbmcp.core.amounts import precision_matters, written_amount
+from zbmcp.core.amounts import precision_matters, takes_a_tax, tax_ids, written_amount
 from zbmcp.core.found import NOTHING, Found, Person, Reads
 from zbmcp.core.manifest import Effect, ToolSpec
 from zbmcp.core.requests import ZohoRequest
 
 COUNTERPARTY_FIELDS = ("customer_id", "vendor_id")
+TAX_SCOPE = "ZohoBooks.settings.READ"  # zbmcp reads a tax's rate for the amount a rule reads
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def facts_of(spec: ToolSpec, request: ZohoRequest, today: dt.date, found: Found 
     arguments = call_arguments(request)
     effects = _effects(spec, arguments)
     amount, unknown = written_amount(tuple(spec.body or {}), arguments, precision=found.precision(),
-                                     updates=_updates(spec), stored=found.document)
+                                     updates=_updates(spec), stored=found.document, taxes=found.taxes)
     return Facts(
         arguments=arguments,
         tool=spec.name,
@@ -112,13 +113,21 @@ def reads_for(spec: ToolSpec, request: ZohoRequest, *, amount: bool, question: b
     return Reads(counterparty=_counterparty(arguments) if counterparty else None,
                  document=path_ids[0] if document and path_ids else None,
                  organization=(question and money or precise or dated_today)
-                 and request.organization_id is not None)
+                 and request.organization_id is not None,
+                 taxes=tax_ids(tuple(spec.body or {}), arguments) if amount or question else ())
 
 
 def undated_create(spec: ToolSpec, arguments: Mapping[str, Any]) -> bool:
     """A create that leaves its date to Zoho, which dates it today in the organization's time zone."""
     return (spec.method == "POST" and not spec.read_only and "date" in (spec.body or {})
             and not isinstance(arguments.get("date"), str))
+
+
+def tax_read_scopes(tools: Mapping[str, ToolSpec], reads_amount: Callable[[str], bool]) -> set[str]:
+    """The scope zbmcp's read of a tax's rate needs, when a rule reads the amount of a tool taking a
+    tax_id."""
+    taxed = any(takes_a_tax(spec.body or {}) and reads_amount(name) for name, spec in tools.items())
+    return {TAX_SCOPE} if taxed else set()
 
 
 def emailed_counterparty(spec: ToolSpec, request: ZohoRequest) -> str | None:

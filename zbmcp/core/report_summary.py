@@ -2,7 +2,8 @@
 
 "What was our profit last month" is answered by the first line an agent reads, not by a walk through Zoho's
 tree: net profit, income and expense for a profit and loss; total assets, liabilities and equity for a balance
-sheet; each bucket and the total for an aging report; the debit and credit totals for a trial balance. The
+sheet; each bucket and the total for an aging report; the debit and credit totals for a trial balance and a
+general ledger; an account's opening and closing balance; cash at the start and end, and the flows. The
 period and basis come from Zoho's own page_context, never from what was asked, so a period Zoho did not apply
 cannot be reported as applied; a date asked for and not echoed back is said to be so.
 
@@ -48,6 +49,38 @@ def report_summary(key: str, arguments: Mapping[str, Any], payload: Mapping[str,
                                        for name in ("Assets", "Liabilities", "Equities"))
         line = (f"As of {_as_of(context)}{_basis(context)}: total assets {money(assets)}, "
                 f"liabilities {money(liabilities)}, equity {money(equity)}.")
+    elif key == "trialbalance" and isinstance(report, list) and report and isinstance(report[0], Mapping):
+        debits, credits = (_number(report[0].get(side)) for side in ("net_debit_total", "net_credit_total"))
+        when = f"for {_period(context)}" if context.get("from_date") else \
+            f"as of {_as_of(context)}{_basis(context)}"
+        line = (f"Trial balance {when}: debits {money(debits)}, credits {money(credits)}"
+                + (", balanced." if debits == credits else f"; they differ by {money(debits - credits)}."))
+    elif key == "generalledger" and isinstance(report, list):
+        rows = [row for row in report if isinstance(row, Mapping)]
+        debits, credits = (sum((_number(row.get(side)) for row in rows), Decimal(0))
+                           for side in ("debit_total", "credit_total"))
+        line = (f"General ledger for {_period(context)}: {len(rows)} accounts, debits {money(debits)}, "
+                f"credits {money(credits)}.")
+    elif key == "account_transactions" and isinstance(report, list) and report \
+            and isinstance(report[0], Mapping):
+        account = report[0]
+        postings = account.get("account_transactions")
+        count = len(postings) if isinstance(postings, list) else 0
+        more = " (more on the next page)" if context.get("has_more_page") else ""
+        said = [money(account.get(name)) for name in ("opening_balance", "debit_total", "credit_total",
+                                                      "closing_balance")]
+        line = (f"{account.get('name')} for {_period(context)}: opening balance {said[0]}, debits {said[1]}, "
+                f"credits {said[2]}, closing balance {said[3]}; {count} postings on page "
+                f"{context.get('page', 1)}{more}.")
+    elif key == "cash_flow" and isinstance(report, list):
+        nodes = _sections(report)
+        flows = ", ".join(f"{name.split()[0].lower()} {money(nodes[name].get('total'))}"
+                          for name in ("Operating Activities", "Investing Activities", "Financing Activities")
+                          if name in nodes)
+        line = (f"Cash flow for {_period(context)}: beginning cash "
+                f"{money(nodes.get('Beginning Cash Balance', {}).get('total'))}, net change "
+                f"{money(nodes.get('Net Change in cash', {}).get('total'))} ({flows}), ending cash "
+                f"{money(nodes.get('Ending Cash Balance', {}).get('total'))}.")
     elif key in AGING and isinstance(report, Mapping):
         what, who = AGING[key]
         buckets = ", ".join(f"{_bucket(interval)} {money(interval.get('amount'))}"

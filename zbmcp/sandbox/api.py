@@ -175,8 +175,9 @@ class BooksApi:
                       org_id: str | None, spoil: Fault | None = None) -> None:
         record.status = status
         record.code = payload.get("code") if isinstance(payload.get("code"), int) else None
+        # A 401 is no organization's call: it uses and reports no quota.
         with self._sandbox.lock:
-            limits = self._sandbox.limiter.headers(org_id)
+            limits = self._sandbox.limiter.headers(org_id) if status != 401 else {}
         headers = {"content-type": "application/json;charset=UTF-8", **limits}
         body = json.dumps(payload).encode()
         log.info("%s /books/v3%s organization_id=%s -> %s code=%s%s", record.method, record.path,

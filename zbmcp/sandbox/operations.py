@@ -15,6 +15,7 @@ from typing import Literal
 from zbmcp.sandbox.rules import (
     accounts,
     bills,
+    cash_flow,
     contact_persons,
     contacts,
     estimates,
@@ -22,6 +23,7 @@ from zbmcp.sandbox.rules import (
     invoices,
     items,
     journals,
+    ledger_reports,
     orders,
     organizations,
     payments,
@@ -140,6 +142,10 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("GET", "/reports/balancesheet", "ZohoBooks.reports.READ", reports.balance_sheet),
     _op("GET", "/reports/aragingsummary", "ZohoBooks.reports.READ", reports.ar_aging_summary),
     _op("GET", "/reports/apagingsummary", "ZohoBooks.reports.READ", reports.ap_aging_summary),
+    _op("GET", "/reports/trialbalance", "ZohoBooks.reports.READ", ledger_reports.trial_balance),
+    _op("GET", "/reports/generalledger", "ZohoBooks.reports.READ", ledger_reports.general_ledger),
+    _op("GET", "/reports/accounttransaction", "ZohoBooks.reports.READ", ledger_reports.account_transactions),
+    _op("GET", "/reports/cashflow", "ZohoBooks.reports.READ", cash_flow.cash_flow),
     # Manual journals (journals.yml)
     _op("GET", "/journals", "ZohoBooks.accountants.READ", journals.list_journals),
     _op("POST", "/journals", "ZohoBooks.accountants.CREATE", journals.create_journal, "required"),
