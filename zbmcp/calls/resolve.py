@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from zbmcp.calls.lookups import own_read
+from zbmcp.calls.lookups import read_as_zbmcp
 from zbmcp.calls.runtime import Runtime
 from zbmcp.calls.tool_call import ToolCall
 from zbmcp.core.manifest import ToolSpec
@@ -62,7 +62,7 @@ async def resolve(runtime: Runtime, call: ToolCall, spec: ToolSpec, request: Zoh
         filters["reference_number"] = body["reference_number"]
     if lister.argument_group("sort_column") == "query":
         filters["sort_column"] = "created_time"
-    rows = await own_read(runtime, call, request.organization_id, lister.name, filters, why)
+    rows = await read_as_zbmcp(runtime, call, request.organization_id, lister.name, filters, why)
     if not isinstance(rows, list):
         return Resolution("unknown", f"zbmcp could not list the {spec.module} to check ({rows})")
     since = sent_at - SKEW_SECONDS
@@ -75,7 +75,7 @@ async def resolve(runtime: Runtime, call: ToolCall, spec: ToolSpec, request: Zoh
         record_id = _id_of(row, identifier)
         if record_id is None:
             continue
-        record = await own_read(runtime, call, request.organization_id, getter.name,
+        record = await read_as_zbmcp(runtime, call, request.organization_id, getter.name,
                                 {identifier: record_id}, why)
         if not isinstance(record, dict):
             return Resolution("unknown", f"zbmcp could not read {spec.module} {record_id} to check "
