@@ -22,9 +22,10 @@ from zbmcp.errors import ConfigError
 
 PACKAGE = Path(__file__).parent.parent  # zbmcp/
 
-# The generated tools are served once an agent granted the whole catalog reads a bounded tool list (issue #23
-# item 4, the meta tools): until then an agent with `tools: ["*:*"]` would read ~500 tools on every turn.
-SERVE_GENERATED = False
+# Whether the server serves the generated tools beside the hand-written ones. It does since an agent granted
+# the whole catalog reads a bounded tool list (the meta tools, docs/context.md); bench/startup_latency.py
+# --catalog-only compares the cold start with and without them.
+SERVE_GENERATED = True
 
 
 def default_manifest_dir() -> Path:
