@@ -7,7 +7,7 @@ import contextlib
 import io
 import json
 import os
-import socket
+import re
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ import pytest
 import yaml
 from mcp import Client
 
+from tests.isolation import pytest_runtest_makereport, pytest_runtest_teardown  # noqa: F401
 from tests.redis_server import RedisNotInstalled, RedisServer, redis_server
 from zbmcp.audit.log import AuditLog, fold_calls
 from zbmcp.calls.catalog import load_manifests
@@ -38,10 +39,13 @@ OTHER_ORG = "10234696"
 FOREIGN_ORG = "20987654"  # exists in the sandbox, but belongs to another Zoho user
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def said_port(said: str, after: str = "") -> int:
+    """The port a server started with `--port 0` listens on, from what it said: the first
+    http://127.0.0.1:PORT after `after`. (A port picked free beforehand may be taken by a neighbour before
+    the server binds it; a server binding port 0 and saying which it got cannot race.)"""
+    found = re.search(re.escape(after) + r"http://127\.0\.0\.1:([1-9][0-9]*)", said)
+    assert found, f"no {after}http://127.0.0.1:PORT in what it said:\n{said}"
+    return int(found.group(1))
 
 
 @pytest.fixture
@@ -237,3 +241,4 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
         reporter.write_line(f"ZBMCP_NO_SKIPS: {len(skipped)} test(s) skipped, which CI must not do; "
                             "install what they need (the summary says why)", red=True)
+

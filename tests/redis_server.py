@@ -5,6 +5,7 @@ missing server into a skip.)"""
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 import socket
 import ssl
@@ -60,8 +61,10 @@ class RedisServer:
         if executable is None:
             raise RedisNotInstalled("redis-server is not installed (.ci/run installs Debian's redis-server)")
         self.directory.mkdir(parents=True, exist_ok=True)
-        restart = self.port != 0  # the same address again, as a Redis restarted by its operator
-        for _ in range(1 if restart else 5):  # a free port may be taken before redis binds it: try another
+        restart = self.port != 0
+        # redis-server cannot bind port 0 and say which it got: a port picked free may be taken before it
+        # binds it, so another is tried (a restart keeps its address, as a Redis restarted by its operator)
+        for _ in range(1 if restart else 5):
             self.port = self.port if restart else _free_port()
             self._process = subprocess.Popen(
                 [executable, *self._options(), "--bind", "127.0.0.1", "--dir", str(self.directory),
@@ -87,6 +90,8 @@ class RedisServer:
             process.wait()
 
     def _answers(self) -> bool:
+        """Up, and ours: a neighbour's redis-server on the port picked would answer too (ours then fails to
+        bind it and exits, and start() tries another port)."""
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             assert self._process is not None
@@ -95,9 +100,15 @@ class RedisServer:
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port),
                                                                         timeout=1) as raw, \
                     self._secured(raw) as s:
-                s.sendall(b"PING\r\n")
-                if s.recv(16).startswith((b"+PONG", b"-NOAUTH")):  # it answers: it is up
-                    return True
+                auth = _command("AUTH", self.password) if self.password else b""
+                s.sendall(auth + _command("INFO", "server"))
+                reply = b""
+                while chunk := s.recv(65536):
+                    reply += chunk
+                    if found := re.search(rb"\r\nprocess_id:(\d+)\r\n", reply):
+                        if int(found.group(1)) == self._process.pid:
+                            return True
+                        break
             time.sleep(0.02)
         return False
 
@@ -117,6 +128,11 @@ def redis_server(directory: Path, *, password: str | None = None,
         yield server
     finally:
         server.stop()
+
+
+def _command(*words: str) -> bytes:
+    encoded = [word.encode() for word in words]
+    return f"*{len(encoded)}\r\n".encode() + b"".join(b"$%d\r\n%s\r\n" % (len(w), w) for w in encoded)
 
 
 def _free_port() -> int:

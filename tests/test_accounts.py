@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ import anyio
 import httpx2
 import pytest
 
-from tests.conftest import ORG, agent, environ, free_port, mcp_client, running
+from tests.conftest import ORG, agent, environ, mcp_client, running
 from zbmcp import cli
 from zbmcp.core.config_parse import parse_config
 from zbmcp.errors import AuthError
@@ -52,14 +53,21 @@ def login_config(sandbox, home: Path, base_url: str, *, tokens: str = "file",
 
 
 class Browser:
-    """Plays the user's browser: opens the consent URL, which redirects to zbmcp's loopback listener."""
+    """Plays the user's browser: opens the consent URL, which redirects to zbmcp's loopback listener.
 
-    def __init__(self, tamper=None) -> None:
+    The login listens on port 0 (a port picked free beforehand could be taken by a neighbouring test before
+    the login binds it), so the app's redirect is registered with the sandbox's Zoho once the consent URL
+    names it, as its developer would have registered it."""
+
+    def __init__(self, sandbox, tamper=None) -> None:
         self.opened: list[str] = []
+        self.sandbox = sandbox
         self.tamper = tamper
 
     async def __call__(self, url: str) -> None:
         self.opened.append(url)
+        redirect_uri = parse_qs(urlsplit(url).query)["redirect_uri"][0]
+        self.sandbox.register_client(LOGIN_CLIENT_ID, LOGIN_SECRET, [redirect_uri])
         async with httpx2.AsyncClient(timeout=10) as http:
             consent = await http.get(url)
             assert consent.status_code == 302, consent.text
@@ -78,9 +86,8 @@ def replace_param(url: str, name: str, value: str) -> str:
 
 @pytest.fixture
 def login_sandbox(sandbox):
-    port = free_port()
-    sandbox.register_client(LOGIN_CLIENT_ID, LOGIN_SECRET, [f"http://127.0.0.1:{port}/callback"])
-    return sandbox, port
+    sandbox.register_client(LOGIN_CLIENT_ID, LOGIN_SECRET, [])  # the redirect: see Browser
+    return sandbox, 0
 
 
 async def test_browser_login_asks_least_privilege_offline_consent_and_stores_the_tokens(login_sandbox, home):
@@ -88,7 +95,7 @@ async def test_browser_login_asks_least_privilege_offline_consent_and_stores_the
     async with AsyncSandboxServer(sandbox) as server:
         loaded = login_config(sandbox, home, server.base_url)
         manager = token_managers(loaded)["main"]
-        browser = Browser()
+        browser = Browser(sandbox)
         with anyio.fail_after(20):
             result = await browser_login(manager, region="eu", scopes=["ZohoBooks.invoices.READ",
                                          "ZohoBooks.settings.READ"], open_browser=browser, port=port,
@@ -97,7 +104,8 @@ async def test_browser_login_asks_least_privilege_offline_consent_and_stores_the
     assert consent["scope"] == "ZohoBooks.invoices.READ,ZohoBooks.settings.READ"
     assert consent["access_type"] == "offline" and consent["prompt"] == "consent"
     assert consent["client_id"] == LOGIN_CLIENT_ID and consent["response_type"] == "code"
-    assert consent["redirect_uri"] == f"http://127.0.0.1:{port}/callback" and len(consent["state"]) >= 20
+    assert re.fullmatch(r"http://127\.0\.0\.1:[1-9][0-9]*/callback", consent["redirect_uri"])
+    assert len(consent["state"]) >= 20
     assert result.scopes == ["ZohoBooks.invoices.READ", "ZohoBooks.settings.READ"]
     stored = FileTokenStore(home / "tokens" / "main.json").load()
     assert stored["refresh_token"] and stored["access_token"] and stored["accounts_server"] == server.base_url
@@ -119,7 +127,8 @@ async def test_a_tampered_redirect_is_refused_before_any_secret_is_sent(login_sa
         manager = token_managers(login_config(sandbox, home, server.base_url))["main"]
         with anyio.fail_after(20), pytest.raises(AuthError) as refused:
             await browser_login(manager, region="eu", scopes=["ZohoBooks.invoices.READ"],
-                                open_browser=Browser(tamper), port=port, accounts_url=server.base_url)
+                                open_browser=Browser(sandbox, tamper), port=port,
+                                accounts_url=server.base_url)
     assert says in str(refused.value)
     assert [t for t in sandbox.token_requests if t.grant_type == "authorization_code"] == []
     assert not (home / "tokens" / "main.json").exists()

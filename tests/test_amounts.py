@@ -19,7 +19,7 @@ from mcp import types
 from tests.conftest import ORG, AuditCapture, agent, mcp_client, running
 from zbmcp.calls.catalog import load_manifests
 from zbmcp.core.facts import facts_of
-from zbmcp.core.found import NOTHING, Found, Organization, Party, document_from
+from zbmcp.core.found import NOTHING, Found, Organization, Party, Tax, document_from
 from zbmcp.core.requests import ZohoRequest
 from zbmcp.sandbox import Sandbox, SandboxSettings
 
@@ -172,3 +172,63 @@ async def test_a_line_discount_beyond_its_line_is_refused_naming_the_field(make_
     assert says in refused.content[0].text
     assert len(sandbox.api_requests) == before
     assert audit.records[-1]["decision"] == "denied"
+
+
+TAX_RATES = {"Standard Rate": Decimal(20), "Reduced Rate": Decimal(5), "Zero Rate": Decimal(0)}
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(document=documents(), taxes=st.lists(st.sampled_from([None, *TAX_RATES]), min_size=8, max_size=8),
+       inclusive=st.booleans())
+def test_a_taxed_amount_is_never_less_than_the_sandbox_total(document, taxes, inclusive):
+    books = Books()
+    ids = {row["tax_name"]: row["tax_id"] for row in books.send("GET", "/settings/taxes")["taxes"]}
+    line_items = [{"item_id": books.item, **line, **({"tax_id": ids[tax]} if tax else {})}
+                  for line, tax in zip(document["line_items"], taxes, strict=False)]
+    body = {"customer_id": books.customer, "line_items": line_items, "is_inclusive_tax": inclusive,
+            **{key: value for key, value in document.items() if key != "line_items"}}
+    created = books.send("POST", "/invoices", body)
+    if created["code"] != 0:
+        return
+    invoice = created["invoice"]
+    read = tuple(Tax(ids[name], rate) for name, rate in TAX_RATES.items())
+    known = Found(Party(books.customer, "Acme Corporation", invoice["currency_code"]), None,
+                  Organization(ORG, invoice["currency_code"], invoice["price_precision"]), read)
+    amount = zbmcp_amount("create_invoice", "/invoices", body, known)
+    assert amount is not None and amount >= invoice["total"]
+    # no more than a cent a line over, and the tax on a discount Zoho took first
+    slack = Decimal("0.01") * len(line_items) + Decimal(str(invoice["discount_amount"])) * Decimal("0.2")
+    assert Decimal(str(amount)) - Decimal(str(invoice["total"])) <= slack + Decimal("0.01")
+    if any("tax_id" in line for line in line_items):  # a rate not read: unknown
+        assert zbmcp_amount("create_invoice", "/invoices", body, Found(known.counterparty, None,
+                                                                        known.organization)) is None
+
+
+async def test_an_amount_rule_sees_the_tax_the_customer_pays(make_config, sandbox):
+    asked: list[str] = []
+
+    async def person(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        asked.append(params.message)
+        return DECLINE
+
+    rule = {"approve": "amount > 500", "name": "big-invoices", "tools": ["create_invoice"]}
+    loaded = make_config({"bookkeeper": agent(["invoices:*"], rules=[rule])})
+    store = sandbox.store(ORG)
+    standard = next(tax_id for tax_id, tax in store.taxes.items() if tax["tax_name"] == "Standard Rate")
+    line = {"item_id": store.item_id("Consulting"), "rate": 150, "quantity": 3}
+    customer = store.contact_id("Acme Corporation")
+    async with running(loaded, sandbox) as runtime, \
+            mcp_client(runtime, "bookkeeper", elicitation_callback=person) as bookkeeper:
+        untaxed = await bookkeeper.call_tool("create_invoice", {"customer_id": customer,
+                                                                "line_items": [line]})
+        taxed = await bookkeeper.call_tool("create_invoice", {"customer_id": customer,
+                                                              "line_items": [{**line, "tax_id": standard}]})
+        unknown = await bookkeeper.call_tool("create_invoice", {
+            "customer_id": customer, "line_items": [{**line, "tax_id": "460000999999999"}]})
+    assert not untaxed.is_error and untaxed.structured_content["invoice"]["total"] == 450.0
+    assert taxed.is_error and taxed.structured_content["error"]["rule"].startswith("rule big-invoices")
+    [question] = asked  # 450 and its 20%: the customer pays 540
+    assert "Amount: 540.00 GBP." in question
+    assert unknown.is_error and "the rate of tax 460000999999999 could not be read" in unknown.content[0].text
+    assert [invoice["total"] for invoice in store.invoices.values() if invoice["customer_id"] == customer
+            and invoice["date"] == store.today.isoformat()] == [450.0]

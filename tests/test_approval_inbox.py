@@ -137,13 +137,17 @@ async def test_an_approved_call_runs_once_and_the_audit_names_the_operator(make_
             [held] = await pending(runtime.inbox)
             await runtime.inbox.decide(held.id, held.binding, "olivia", approve=True)
             done = await client.call_tool("email_invoice", arguments)
-            again = await client.call_tool("email_invoice", arguments)  # the same decision cannot send twice
+            again = await client.call_tool("email_invoice", arguments)  # a repeat: the first call's answer
+            # the same decision cannot send twice: a second email on purpose is asked afresh
+            second = await client.call_tool("email_invoice", {**arguments, "idempotency_key": "second email"})
     assert waiting.is_error and not done.is_error, done.content[0].text
-    assert again.is_error and again.structured_content["error"]["type"] == "ApprovalPending"
-    assert held.id not in again.content[0].text  # a new approval, asked afresh
+    assert not again.is_error and "replayed" in again.structured_content
+    assert second.is_error and second.structured_content["error"]["type"] == "ApprovalPending"
+    assert held.id not in second.content[0].text  # a new approval, asked afresh
     assert [mail.to for mail in sandbox.outbox] == [["ap@acme.example"]]
     records = runtime.audit.records
-    call = [r for r in records if r.get("tool") == "email_invoice" and r.get("decision") == "allowed"]
+    call = [r for r in records if r.get("tool") == "email_invoice" and r.get("decision") == "allowed"
+            and "replay_of" not in r]
     assert len(call) == 1 and call[0]["rule"] \
         == (f"approved by operator olivia in the console (approval {held.id}); "
             "asked by require_approval: email_invoice")

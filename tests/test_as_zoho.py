@@ -110,3 +110,48 @@ async def test_today_is_the_organizations_own_in_its_time_zone(tmp_path, home):
     assert invoice["invoice_id"] not in {row["invoice_id"] for row in overdue}
     assert payment["date"] == today
     assert shown["created_time"].startswith(f"{today}T21:00:00-0500")
+
+
+async def test_zbmcp_dates_an_undated_create_in_the_organizations_time_zone(tmp_path, home):
+    """The `date` a rule reads and a person is shown for a payment with no date is the organization's today
+    (read from Zoho), the date Zoho gives it: at 21:00 in New York, not UTC's tomorrow."""
+    sandbox = Sandbox(SandboxSettings(), clock=lambda: NEW_YORK_EVENING)
+    view = sandbox.store(OTHER_ORG)
+    payer = agent(["vendorpayments:*"], organizations=[OTHER_ORG], require_approval=["create_vendor_payment"],
+                  rules=[{"deny": 'date > "2026-01-15"', "name": "nothing-dated-ahead"}])
+    text = config_text(sandbox, {"payer": payer})
+    loaded = parse_config(text, str(tmp_path / "zbmcp.yaml"), environ(sandbox, home))
+    asked: list[str] = []
+    async with running(loaded, sandbox, clock=lambda: NEW_YORK_EVENING) as runtime, mcp_client(
+            runtime, "payer", elicitation_callback=answering(True, asked)) as client:
+        paid = await client.call_tool("create_vendor_payment", {
+            "organization_id": OTHER_ORG, "vendor_id": view.contact_id("Office Supplies Co"), "amount": 10,
+            "paid_through_account_id": view.account_id("Petty Cash")})
+    assert not paid.is_error, paid.content[0].text
+    assert paid.structured_content["vendorpayment"]["date"] == "2026-01-15"
+    assert "Date: 2026-01-15." in asked[0]
+
+
+async def test_the_chart_of_accounts_signs_every_liability_alike(bookkeeper, sandbox):
+    """What a card owes and what Accounts Payable owes read the same way: both grow positive."""
+    view = sandbox.store(ORG)
+    card, payable = view.account_id("Company Credit Card"), view.account_id("Accounts Payable")
+    async with running(bookkeeper, sandbox) as runtime, mcp_client(runtime, "bookkeeper") as client:
+
+        async def call(tool: str, **arguments: Any) -> Any:
+            result = await client.call_tool(tool, {"organization_id": ORG, **arguments})
+            assert not result.is_error, result.content[0].text
+            return result.structured_content
+
+        async def owed() -> tuple[float, float]:
+            return tuple([(await call("get_chart_of_account", account_id=account))["chart_of_account"][
+                "current_balance"] for account in (card, payable)])
+
+        before = await owed()
+        await call("create_expense", account_id=view.account_id("Travel Expense"),
+                   paid_through_account_id=card, amount=40, date=view.today.isoformat())
+        await call("create_bill", vendor_id=view.contact_id("Cloud Hosting Ltd"), bill_number="CH-77",
+                   line_items=[{"account_id": view.account_id("IT and Internet Expenses"), "rate": 100}])
+        after = await owed()
+    assert (after[0] - before[0], after[1] - before[1]) == (40.0, 100.0)
+    assert after[0] > 0 and after[1] > 0

@@ -32,8 +32,8 @@ def _tree(nodes: list[dict[str, Any]], path: tuple[str, ...] = ()) -> dict[tuple
     return found
 
 
-def _aging(result: dict[str, Any], key: str) -> dict[str, float]:
-    return {row["name"]: row["total"] for row in result[key].get("rows", [])}
+def _aging(result: dict[str, Any], key: str, rows: str) -> dict[str, float]:
+    return {row["name"]: row["total"] for row in result[key].get(rows, [])}
 
 
 async def test_reports_move_exactly_as_the_tools_calls_say(bookkeeper, sandbox):
@@ -46,8 +46,8 @@ async def test_reports_move_exactly_as_the_tools_calls_say(bookkeeper, sandbox):
 
         async def reports() -> tuple[dict[tuple[str, ...], float], dict[str, float], dict[str, float]]:
             sheet = _tree((await call("get_balance_sheet"))["balance_sheet"])
-            owed_to_us = _aging(await call("get_aged_receivables"), "invoice")
-            we_owe = _aging(await call("get_aged_payables"), "bills")
+            owed_to_us = _aging(await call("get_aged_receivables"), "aged_receivables", "customers")
+            we_owe = _aging(await call("get_aged_payables"), "aged_payables", "vendors")
             return sheet, owed_to_us, we_owe
 
         sheet_before, owed_before, owing_before = await reports()

@@ -213,6 +213,9 @@ NOT_RUN = {
         "this Dockerfile and runs the image the same way (config, volume, variables, stop timeout)",
     ("docs/hosting.md", "npm ci --prefix tests/node"):
         "installs from npm's registry; tests/test_packaging.py checks the bundle it builds",
+    ("docs/webhooks.md", "zbmcp hooks add payments"):
+        "registers a webhook at the Zoho organization of the reader's config: tests/hooks/test_cli_hooks.py "
+        "runs it against a loopback sandbox",
     ("docs/console.md", "ZBMCP_SCREENSHOTS=1"):
         "drives Chromium (a browser), and rewrites the screenshots: tests/console/test_browser.py runs here",
 }

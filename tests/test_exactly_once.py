@@ -189,3 +189,109 @@ async def test_two_replicas_given_the_same_keyed_call_at_once_send_it_once(backe
     invoices = {r.structured_content["invoice"]["invoice_id"] for r in results}
     assert len(invoices) == 1
     assert sum("replayed" in r.structured_content for r in results) == 1
+
+
+# -- repeats without a key -----------------------------------------------------------------------------------
+
+
+class Clock:
+    """The State's clock, moved by the test (records expire by it)."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_write_repeated_without_a_key_is_the_same_call_within_the_window_and_not_after(
+        bookkeeper, sandbox, tmp_path):
+    clock = Clock()
+    before = invoice_count(sandbox)
+    arguments = invoice_arguments(sandbox)
+    async with running(bookkeeper, sandbox, state=LocalState(tmp_path / "state", clock=clock)) as runtime, \
+            mcp_client(runtime, "bookkeeper") as client:
+        first = await client.call_tool("create_invoice", arguments)
+        clock.now += 119  # a client re-issues the request whose answer it lost
+        again = await client.call_tool("create_invoice", arguments)
+        clock.now += 121  # two minutes after the last answer: a new write
+        later = await client.call_tool("create_invoice", arguments)
+    assert not first.is_error and not again.is_error and not later.is_error
+    assert again.structured_content["invoice"] == first.structured_content["invoice"]
+    assert "with the same arguments" in text(again) and f"an {KEY} of its own" in text(again)
+    made = [r.structured_content["invoice"]["invoice_id"] for r in (first, later)]
+    assert made[0] != made[1]
+    assert invoice_count(sandbox) == before + 2 and posts(sandbox) == 2
+
+
+async def test_a_second_identical_record_on_purpose_takes_a_key_of_its_own(bookkeeper, sandbox):
+    before = invoice_count(sandbox)
+    arguments = invoice_arguments(sandbox)
+    async with running(bookkeeper, sandbox) as runtime, mcp_client(runtime, "bookkeeper") as client:
+        first = await client.call_tool("create_invoice", arguments)
+        second = await client.call_tool("create_invoice", {**arguments, KEY: "the-second-one"})
+        third = await client.call_tool("create_invoice", {**arguments, KEY: "the-third-one"})
+    assert not any(r.is_error or "replayed" in r.structured_content for r in (first, second, third))
+    assert invoice_count(sandbox) == before + 3
+
+
+async def test_a_repeat_that_forgot_its_key_is_the_keyed_call(bookkeeper, sandbox):
+    audit = AuditCapture()
+    arguments = invoice_arguments(sandbox)
+    async with running(bookkeeper, sandbox, audit=audit) as runtime, \
+            mcp_client(runtime, "bookkeeper") as client:
+        first = await client.call_tool("create_invoice", {**arguments, KEY: "k"})
+        again = await client.call_tool("create_invoice", arguments)
+    assert again.structured_content["invoice"] == first.structured_content["invoice"] and posts(sandbox) == 1
+    assert audit.records[1]["replay_of"] == audit.records[0]["call_id"]
+
+
+async def test_repeats_without_a_key_count_per_agent_and_a_refused_write_is_no_repeat(make_config, sandbox):
+    loaded = make_config({"a": agent(["invoices:*"]), "b": agent(["invoices:*"])})
+    arguments = invoice_arguments(sandbox)
+    async with running(loaded, sandbox) as runtime:
+        async with mcp_client(runtime, "a") as a:
+            await a.call_tool("create_invoice", arguments)
+            wrong = {**arguments, "customer_id": "1"}
+            refused = [await a.call_tool("create_invoice", wrong) for _ in range(2)]
+        async with mcp_client(runtime, "b") as b:
+            others = await b.call_tool("create_invoice", arguments)
+    assert [r.structured_content["error"]["type"] for r in refused] == ["ZohoApiError"] * 2  # said no twice
+    assert not others.is_error and "replayed" not in others.structured_content
+    assert posts(sandbox) == 4
+
+
+# -- every documented unclear case breaks a test when its rule does ------------------------------------------
+
+
+async def test_a_write_answered_429_without_zohos_limit_codes_is_never_retried(bookkeeper, sandbox):
+    """Nothing proves such a 429 turned the write away (a proxy's, say): retrying it could double it."""
+    sandbox.faults.add(Fault(kind="error", status=429, route="POST /invoices", times=1))
+    async with running(bookkeeper, sandbox) as runtime, mcp_client(runtime, "bookkeeper") as client:
+        result = await client.call_tool("create_invoice", invoice_arguments(sandbox))
+    error = result.structured_content["error"]
+    assert error["type"] == "OutcomeUnknown" and error["http_status"] == 429 and posts(sandbox) == 1
+
+
+async def test_a_read_answered_429_without_zohos_limit_codes_is_retried(bookkeeper, sandbox):
+    sandbox.faults.add(Fault(kind="error", status=429, route="GET /invoices", times=1))
+    async with running(bookkeeper, sandbox) as runtime, mcp_client(runtime, "bookkeeper") as client:
+        result = await client.call_tool("list_invoices", {})
+    assert not result.is_error and [r.status for r in sandbox.api_requests] == [429, 200]
+
+
+@pytest.mark.parametrize("code", [44, 1070])
+async def test_a_write_turned_away_by_zohos_limit_is_retried_and_made_once(bookkeeper, sandbox, code):
+    sandbox.faults.add(Fault(kind="rate_limit", code=code, route="POST /invoices", times=1))
+    before = invoice_count(sandbox)
+    async with running(bookkeeper, sandbox) as runtime, mcp_client(runtime, "bookkeeper") as client:
+        result = await client.call_tool("create_invoice", invoice_arguments(sandbox))
+    assert not result.is_error and posts(sandbox) == 2 and invoice_count(sandbox) == before + 1
+
+
+async def test_a_write_refused_by_the_daily_limit_is_not_retried_today(bookkeeper, sandbox):
+    sandbox.faults.add(Fault(kind="rate_limit", code=45, route="POST /invoices", times=1))
+    async with running(bookkeeper, sandbox) as runtime, mcp_client(runtime, "bookkeeper") as client:
+        result = await client.call_tool("create_invoice", invoice_arguments(sandbox))
+    error = result.structured_content["error"]
+    assert error["type"] == "RateLimited" and error["retry_after_seconds"] > 0 and posts(sandbox) == 1

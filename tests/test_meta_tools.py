@@ -108,6 +108,26 @@ async def test_call_tool_reaches_a_write_as_a_direct_call_does(agents, sandbox):
     assert lines == [("intent", "create_item", "call_tool"), ("outcome", "create_item", "call_tool")]
 
 
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_a_person_is_asked_about_a_call_through_call_tool_as_about_a_direct_one(agents, sandbox, mode):
+    asked: list[str] = []
+
+    async def person(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        asked.append(params.message)
+        return types.ElicitResult(action="accept", content={"approve": True})
+
+    async with running(agents, sandbox) as runtime, \
+            mcp_client(runtime, "clerk", mode=mode, elicitation_callback=person) as client:
+        direct = ok(await client.call_tool("create_contact", {"organization_id": ORG, "contact_name": "Ann"}))
+        through = ok(await client.call_tool("call_tool", {"name": "create_contact", "arguments": {
+            "organization_id": ORG, "contact_name": "Bea"}}))
+    assert direct["contact"]["contact_name"] == "Ann" and through["contact"]["contact_name"] == "Bea"
+    assert len(asked) == 2 and asked[1] == asked[0].replace("Ann", "Bea")
+    first, second = runtime.audit.records
+    assert first["rule"] == second["rule"] == "require_approval: create_contact (approved by a person)"
+    assert (first.get("via"), second["via"], second["tool"]) == (None, "call_tool", "create_contact")
+
+
 @pytest.mark.parametrize("meta", ["call_tool", "find_tools", "describe_tools", "enable_tools"])
 async def test_call_tool_calls_no_meta_tool(agents, sandbox, meta):
     async with running(agents, sandbox) as runtime, mcp_client(runtime, "clerk", mode="legacy") as client:

@@ -17,7 +17,7 @@ import pytest
 from anyio.streams.buffered import BufferedByteReceiveStream
 from mcp import Client, StdioServerParameters
 
-from tests.conftest import assert_demo_listing, free_port
+from tests.conftest import assert_demo_listing, said_port
 from zbmcp.core.config_parse import parse_config
 from zbmcp.calls.catalog import load_manifests
 from zbmcp.core.policy import policies
@@ -128,16 +128,17 @@ async def test_the_readme_http_commands_work_without_a_key(tmp_path):
     commands = first_section_commands()
     serve = next(c for c in commands if c.startswith(".venv/bin/zbmcp serve"))
     look = next(c for c in commands if c.startswith("npx") and "http://127.0.0.1:8000/mcp" in c)
-    port = str(free_port())  # the README's 8000 may be taken on a shared machine
     env = {**os.environ, "ZBMCP_HOME": str(tmp_path / "home"), "PYTHONUNBUFFERED": "1"}
     with anyio.fail_after(60):
-        async with await anyio.open_process([*as_run_here(serve), "--port", port], stdin=subprocess.DEVNULL,
+        # the README's 8000 may be taken on a shared machine: port 0 binds a free one, which it names
+        async with await anyio.open_process([*as_run_here(serve), "--port", "0"], stdin=subprocess.DEVNULL,
                                             stderr=subprocess.PIPE, env=env) as server:
             assert server.stderr is not None
             stderr = BufferedByteReceiveStream(server.stderr)
             said = ""
             while "serving MCP on" not in said:
                 said += (await stderr.receive_until(b"\n", 1 << 16)).decode() + "\n"
+            port = said_port(said, after="serving MCP on ")
             answer = await inspect(as_run_here(look.replace(":8000/", f":{port}/")), tmp_path)
             server.terminate()
             await server.wait()

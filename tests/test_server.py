@@ -157,9 +157,14 @@ async def test_every_tool_works_against_the_sandbox(demo, sandbox):
         await call("get_profit_and_loss", filter_by="TransactionDate.ThisYear")
         sheet = (await call("get_balance_sheet"))["balance_sheet"]
         assert sheet[0]["total"] == sheet[1]["total"]  # assets == liabilities and equities
-        owed = (await call("get_aged_receivables"))["invoice"]["rows"]
+        owed = (await call("get_aged_receivables"))["aged_receivables"]["customers"]
         assert {row["name"] for row in owed} == {"Acme Corporation", "Globex Ltd"}
-        assert (await call("get_aged_payables"))["bills"]["total"] == 180 + 12  # the two seeded bills
+        assert (await call("get_aged_payables"))["aged_payables"]["total"] == 180 + 12  # the two seeded bills
+        trial = (await call("get_trial_balance"))["trial_balance"][0]
+        assert trial["net_debit_total"] == trial["net_credit_total"]
+        await call("get_general_ledger", filter_by="TransactionDate.ThisYear")
+        await call("get_account_transactions", account_id=banks[0]["account_id"])
+        await call("get_cash_flow", filter_by="TransactionDate.ThisYear")
 
     assert called == set(SPECS)
     assert [mail.to for mail in sandbox.outbox] == [["ap@acme.example"], ["buyer@acme.example"]]

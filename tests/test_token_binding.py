@@ -14,7 +14,8 @@ from tests.conftest import AuditCapture, agent, config_text, environ, mcp_client
 from tests.test_shared_state import STATE_KEY
 from zbmcp.calls.runtime import open_runtime, token_session
 from zbmcp.cli.doctor import doctor
-from zbmcp.cli.login import exchange
+from zbmcp.cli.login import exchange, revoke
+from zbmcp.errors import AuthError
 from zbmcp.core.config import LoadedConfig
 from zbmcp.core.config_parse import parse_config
 from zbmcp.sandbox import Sandbox, SandboxSettings
@@ -95,3 +96,18 @@ async def test_a_token_issued_to_one_client_is_not_used_by_another(stores, home)
             f"{OTHER_CLIENT})")
     assert not healthy and [line for line in lines if said in line], lines
     assert called.is_error and said in called.content[0].text
+
+
+async def test_logging_out_does_not_send_or_drop_a_token_from_elsewhere(stores, home):
+    first, second = Sandbox(SandboxSettings()), Sandbox(SandboxSettings())
+    with anyio.fail_after(30):
+        async with AsyncSandboxServer(first) as a, AsyncSandboxServer(second) as b:
+            await logged_in_at(first, config_at(first, a.base_url, home, stores), a.base_url)
+            async with token_session(config_at(second, b.base_url, home, stores)) as managers:
+                with pytest.raises(AuthError) as refused:
+                    await revoke(managers["main"])
+            healthy, _, _ = await checked(config_at(first, a.base_url, home, stores))
+    assert "neither revokes nor deletes it" in str(refused.value)
+    assert second.token_requests == [] and [t.grant_type for t in first.token_requests] == [
+        "authorization_code"]
+    assert healthy  # still there, still A's: pointed back at A, zbmcp works and can log out of it

@@ -167,7 +167,7 @@ async def test_the_33_original_tools_in_two_organizations_are_listed_whole_under
 
 
 async def test_pinned_tools_are_the_first_listing_and_the_rest_is_in_reach(make_config, sandbox):
-    loaded = make_config({"bills": agent(["*:*"], [ORG, OTHER_ORG], pinned=["bills:read"],
+    loaded = make_config({"bills": agent(["*:*"], [ORG, OTHER_ORG], pinned=["list_bills", "get_bill"],
                                          tool_list_bytes=8_000)})
     async with running(loaded, sandbox) as runtime, mcp_client(runtime, "bills", mode="auto") as client:
         listed = await client.list_tools()
@@ -204,3 +204,30 @@ async def test_enabling_more_than_the_budget_holds_is_refused_and_the_list_stays
         ok(await client.call_tool("enable_tools", {"names": ["list_estimates"], "replace": True}))
         names = [tool.name for tool in (await client.list_tools()).tools]
     assert names[-1] == "list_estimates" and "get_bill" not in names
+
+
+async def test_over_a_streamable_http_session_enabled_tools_join_the_list_and_the_client_is_told(
+        make_config, sandbox):
+    """An agent whose own client answers approvals gets a session over HTTP (before 2026-07-28), and with it
+    enable_tools; the notification comes on the session's event stream."""
+    told = anyio.Event()
+
+    async def on_message(message: Any) -> None:
+        if isinstance(message, types.ToolListChangedNotification):
+            told.set()
+
+    key = new_api_key()[0]
+    loaded = make_config({"desk": agent(["*:*"], [ORG, OTHER_ORG], require_approval=["email_invoice"],
+                                        approval="client", tool_list_bytes=10_000, api_keys=[key_hash(key)])})
+    async with running(loaded, sandbox) as runtime, serving(runtime) as server:
+        with anyio.fail_after(60):
+            async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"}) as http, \
+                    Client(streamable_http_client(f"{server.url}/mcp", http_client=http), mode="legacy",
+                           message_handler=on_message) as client:
+                first = await client.list_tools()
+                assert "enable_tools" in {tool.name for tool in first.tools}
+                target = beyond(first)
+                ok(await client.call_tool("enable_tools", {"names": [target]}))
+                await told.wait()
+                after = await client.list_tools()
+    assert {tool.name for tool in after.tools} == {tool.name for tool in first.tools} | {target}

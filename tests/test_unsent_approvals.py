@@ -2,7 +2,8 @@
 
 Only a failure proven to come before any byte of the request was sent (here: Zoho's port refuses connections)
 gives the approval back. Anything that may have reached Zoho (a reset or a timeout after sending, a 5xx)
-spends it: a second send could double the write. Racing retries send at most once.
+spends it: a second send could double the write. Racing retries send at most once. An identical repeat is the
+same call (docs/exactly-once.md): a second email on purpose has an idempotency_key of its own.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from zbmcp.sandbox import Fault
 ACCEPT = types.ElicitResult(action="accept", content={"approve": True})
 DECLINE = types.ElicitResult(action="decline")
 EMAIL_ROUTE = "POST /invoices/{invoice_id}/email"
+KEY, SECOND = "idempotency_key", "a second email, on purpose"  # an identical repeat is the same call
 
 
 def error_type(result: types.CallToolResult) -> str:
@@ -90,12 +92,12 @@ async def test_an_operators_approval_survives_a_call_that_could_not_connect_and_
             unsent = await client.call_tool("email_invoice", arguments)
             await zoho.up()
             done = await client.call_tool("email_invoice", arguments)
-            again = await client.call_tool("email_invoice", arguments)
+            again = await client.call_tool("email_invoice", {**arguments, KEY: SECOND})
             [after] = [h for h in await runtime.inbox.all() if h.id == held.id]
     assert error_type(unsent) == "ZohoUnreachable"
     assert f"Approval {held.id} still holds for this exact call" in unsent.content[0].text
     assert not done.is_error, done.content[0].text  # the retry, without asking again
-    # spent by the send
+    # spent by the send: a second email on purpose is asked afresh
     assert error_type(again) == "ApprovalPending" and held.id not in again.content[0].text
     assert [mail.to for mail in sandbox.outbox] == [["ap@acme.example"]]
     assert after.status == "used"
@@ -131,13 +133,16 @@ async def test_racing_retries_of_a_kept_approval_send_once(make_config, sandbox)
 
                     tg.start_soon(call, first)
                     await entered.wait()
-                    await call(second)
+                    tg.start_soon(call, second)  # the same call: it waits for the first one's answer
+                    await anyio.sleep(0.2)
                     release.set()
     assert {error_type(result) for result in unsent} <= {"ZohoUnreachable", "ApprovalPending"}
     assert "ZohoUnreachable" in {error_type(result) for result in unsent}
-    [sent] = [result for result in results if not result.is_error]
-    [asked] = [result for result in results if result.is_error]
-    assert error_type(asked) == "ApprovalPending" and sent.structured_content["summary"].startswith("Emailed")
+    assert [result.is_error for result in results] == [False, False]
+    [sent] = [result for result in results if "replayed" not in result.structured_content]
+    [replayed] = [result for result in results if "replayed" in result.structured_content]
+    assert sent.structured_content["summary"].startswith("Emailed")
+    assert replayed.structured_content["summary"] == sent.structured_content["summary"]
     assert [mail.to for mail in sandbox.outbox] == [["ap@acme.example"]]
 
 
@@ -158,8 +163,10 @@ async def test_an_approval_is_spent_by_anything_that_may_have_reached_zoho(make_
         await runtime.inbox.decide(held.id, held.binding, "olivia", approve=True)
         sandbox.faults.add(Fault(route=EMAIL_ROUTE, times=1, **fault))
         unknown = await client.call_tool("email_invoice", arguments)
-        again = await client.call_tool("email_invoice", arguments)
+        repeat = await client.call_tool("email_invoice", arguments)  # the same call: never sent again
+        again = await client.call_tool("email_invoice", {**arguments, KEY: SECOND})
     assert error_type(unknown) == "OutcomeUnknown" and "still holds" not in unknown.content[0].text
+    assert error_type(repeat) == "Repeat" and "Nothing was sent again" in repeat.content[0].text
     assert error_type(again) == "ApprovalPending" and held.id not in again.content[0].text
     assert emails_sent(sandbox) <= 1 and len(sandbox.outbox) == (1 if fault["kind"] == "drop_after" else 0)
 
@@ -189,13 +196,14 @@ async def test_a_persons_approval_survives_a_call_that_could_not_connect(make_co
             answer[0] = DECLINE  # from now on the person says no: only the kept approval can send
             retries = await together(first.call_tool("email_invoice", arguments),
                                      second.call_tool("email_invoice", arguments))
-            after = await first.call_tool("email_invoice", arguments)
+            after = await first.call_tool("email_invoice", {**arguments, KEY: SECOND})
     assert error_type(unsent) == "ZohoUnreachable"
     assert "The person's approval still holds for this exact call" in unsent.content[0].text
-    assert sorted(r.is_error for r in retries) == [False, True]  # one went through, once; the other was asked
-    assert error_type(next(r for r in retries if r.is_error)) == "ApprovalRefused"
-    assert error_type(after) == "ApprovalRefused"  # spent by the send: asked again, and declined
-    assert len(asked) == 3
+    # one went through, once; the other is the same call (exactly-once) and gets its answer
+    assert [r.is_error for r in retries] == [False, False]
+    assert sum("replayed" in r.structured_content for r in retries) == 1
+    assert error_type(after) == "ApprovalRefused"  # spent by the send: a second email is asked, and declined
+    assert len(asked) == 2
     assert [mail.to for mail in sandbox.outbox] == [["ap@acme.example"]]
 
 
@@ -247,7 +255,7 @@ async def test_an_approval_held_back_by_zbmcps_own_limits_holds_after_a_restart(
     async with running(roomy, sandbox) as runtime, \
             mcp_client(runtime, "desk", mode="legacy", elicitation_callback=person) as client:
         done = await client.call_tool("email_invoice", arguments)
-        again = await client.call_tool("email_invoice", arguments)
+        again = await client.call_tool("email_invoice", {**arguments, KEY: SECOND})
     assert error_type(refused) == "RateLimited" and "still holds" in refused.content[0].text
     assert not done.is_error, done.content[0].text
     assert error_type(again) == "ApprovalRefused" and len(asked) == 2

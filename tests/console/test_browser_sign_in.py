@@ -21,7 +21,7 @@ from mcp import types
 from playwright.async_api import expect
 
 from tests.browser import browser_page
-from tests.conftest import ORG, agent, config_text, environ, free_port, mcp_client, running
+from tests.conftest import ORG, agent, config_text, environ, mcp_client, running, said_port
 from zbmcp.audit.log import AuditLog
 from zbmcp.core.config_parse import parse_config
 
@@ -38,19 +38,19 @@ def write_config(sandbox, home: Path, tmp_path: Path) -> tuple[Path, dict[str, s
 
 
 @contextlib.asynccontextmanager
-async def zbmcp(*args: str, env: dict[str, str], says: str) -> AsyncIterator[None]:
-    """`zbmcp ARGS` until the test is done, once it has said `says` on stderr."""
-    async with await anyio.open_process([*ZBMCP, *args], env=env) as process:
+async def zbmcp(*args: str, env: dict[str, str], says: str) -> AsyncIterator[int]:
+    """`zbmcp ARGS --port 0` until the test is done, once it has said `says` on stderr: the port it says."""
+    async with await anyio.open_process([*ZBMCP, *args, "--port", "0"], env=env) as process:
         try:
             assert process.stderr is not None
             said = ""
             with anyio.fail_after(30):
                 async for text in TextReceiveStream(process.stderr):
                     said += text
-                    if says in said:
+                    if says in said and said.endswith("\n"):
                         break
             assert says in said, said
-            yield
+            yield said_port(said, after=says)
         finally:
             process.terminate()
             with anyio.fail_after(15):
@@ -64,14 +64,13 @@ async def test_a_person_signs_in_approves_and_signs_out_in_chromium(command, san
                            capture_output=True, text=True, timeout=60)
     assert added.returncode == 0, added.stderr
     secret = added.stdout.strip()
-    port = free_port()
-    args = (["console", "--port", str(port)] if command == "console"
-            else ["serve", "--transport", "http", "--port", str(port)])
-    base = f"http://127.0.0.1:{port}"
+    args = ["console"] if command == "console" else ["serve", "--transport", "http"]
+    says = "console at " if command == "console" else "serving MCP on "
     loaded = parse_config(path.read_text(), str(path), env)
-    async with zbmcp(*args, "--config", str(path), env=env, says=f"127.0.0.1:{port}"), \
+    async with zbmcp(*args, "--config", str(path), env=env, says=says) as port, \
             running(loaded, sandbox, audit=AuditLog(loaded.audit_path)) as runtime, \
             mcp_client(runtime, "bookkeeper", mode="legacy") as stdio_agent, browser_page() as page:
+        base = f"http://127.0.0.1:{port}"
         await page.goto(f"{base}/console/")
         await expect(page).to_have_url(re.compile(r"/console/sign-in"))
         await page.get_by_label("Operator").fill("olivia")

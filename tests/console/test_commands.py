@@ -10,7 +10,7 @@ import anyio
 import httpx2
 from anyio.streams.text import TextReceiveStream
 
-from tests.conftest import agent, config_text, environ, free_port
+from tests.conftest import agent, config_text, environ, said_port
 from tests.console.conftest import sign_in
 from zbmcp.core.config_parse import parse_config
 from zbmcp.core.credentials import verify_secret
@@ -53,8 +53,7 @@ def test_operator_add_prints_a_secret_once_and_stores_only_its_hash(sandbox, hom
 async def test_zbmcp_console_serves_the_console_for_a_local_user(sandbox, home, tmp_path):
     path, env = write_config(sandbox, home, tmp_path)
     secret = run("operator", "add", "olivia", "--config", str(path), env=env).stdout.strip()
-    port = free_port()
-    async with await anyio.open_process([*ZBMCP, "console", "--config", str(path), "--port", str(port)],
+    async with await anyio.open_process([*ZBMCP, "console", "--config", str(path), "--port", "0"],
                                         env=env) as process:
         try:
             assert process.stderr is not None
@@ -62,8 +61,9 @@ async def test_zbmcp_console_serves_the_console_for_a_local_user(sandbox, home, 
                 said = ""
                 async for text in TextReceiveStream(process.stderr):
                     said += text
-                    if "console at" in said:
+                    if "(Ctrl-C stops it)" in said:  # the whole line, with its port
                         break
+            port = said_port(said, after="console at ")
             base = f"http://127.0.0.1:{port}"
             async with httpx2.AsyncClient() as http:
                 root = await http.get(f"{base}/")
@@ -97,3 +97,20 @@ def test_access_compare_says_what_a_new_config_would_grant_or_take_away(sandbox,
     assert "grants  bookkeeper       email_invoice                approval -> write" in lines
     assert "takes   reporting        list_invoices                read -> hidden" in lines
     assert same.stdout == "No agent would gain or lose anything.\n"
+
+
+def test_access_compare_reads_a_proposed_config_with_aliases_bounded(tmp_path):
+    """A config under review may come from anyone: an alias bomb or an alias inside itself is a clear
+    error."""
+    from tests.console.test_security import ALIAS_BOMB, SELF_ALIAS
+
+    old, bomb, loop = tmp_path / "old.yaml", tmp_path / "bomb.yaml", tmp_path / "loop.yaml"
+    old.write_text("agents: {}\n")
+    bomb.write_text(ALIAS_BOMB)
+    loop.write_text(SELF_ALIAS)
+    env = {"PATH": "/usr/bin:/bin"}
+    bombed, looped = run("access", "compare", str(old), str(bomb), env=env), \
+        run("access", "compare", str(old), str(loop), env=env)
+    assert bombed.returncode != 0 and "more than 20000 values (aliases repeating aliases?)" in bombed.stderr
+    assert looped.returncode != 0 \
+        and f"{loop}:2: an alias refers to a value that contains it" in looped.stderr

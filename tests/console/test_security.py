@@ -4,6 +4,7 @@ knocks on the door."""
 
 from __future__ import annotations
 
+import html
 import time
 
 import anyio
@@ -84,6 +85,49 @@ async def test_wrong_secrets_back_off_even_for_the_right_secret_afterwards(conso
     assert SECRET not in text and "guess number" not in text  # secrets are never written down
 
 
+async def test_a_strangers_failures_do_not_lock_the_operator_out(console_config, sandbox):
+    """Issue 21.9: anyone could keep a named operator locked out (the right secret got 429), so held calls
+    expired. A stranger's failures now slow that stranger down, not the operator signing in from elsewhere."""
+    loaded = console_config()
+    now = [time.time()]  # frozen: a back-off never runs out during the test
+    attacker, office = {"X-Forwarded-For": "203.0.113.9"}, {"X-Forwarded-For": "198.51.100.7"}
+    async with running(loaded, sandbox) as runtime, serving(runtime, console_clock=lambda: now[0]) as server:
+        async with httpx2.AsyncClient(headers=attacker) as http:
+            guesses = [await sign_in(http, server.url, secret=f"guess number {i}") for i in range(5)]
+        async with httpx2.AsyncClient(headers=office) as http:
+            olivia = await sign_in(http, server.url)
+        async with httpx2.AsyncClient(headers=attacker) as http:
+            after = [await sign_in(http, server.url, secret="guess number 6"),
+                     await sign_in(http, server.url)]
+    assert [r.status_code for r in guesses] == [401, 401, 401, 429, 429]
+    assert olivia.status_code == 303 and olivia.headers["location"] == "/console/approvals"
+    assert [r.status_code for r in after] == [429, 429]  # still slow, even with the right secret
+    signed = [r["sentence"] for r in runtime.audit.records if r.get("event") == "console.sign_in"]
+    assert 'operator "olivia" signed in to the console from 198.51.100.7' in signed
+    assert sum("from 203.0.113.9 refused: too many failed attempts" in line for line in signed) == 4
+
+
+async def test_guessing_from_many_addresses_stays_slow_but_not_where_the_operator_signs_in(console_config,
+                                                                                         sandbox):
+    loaded = console_config()
+    now = [time.time()]
+
+    async def from_(address: str, secret: str = SECRET, name: str = "olivia") -> httpx2.Response:
+        async with httpx2.AsyncClient(headers={"X-Forwarded-For": address}) as http:
+            return await sign_in(http, server.url, name, secret)
+
+    async with running(loaded, sandbox) as runtime, serving(runtime, console_clock=lambda: now[0]) as server:
+        before = await from_("198.51.100.7")  # where olivia signs in
+        spread = [await from_(f"203.0.113.{i}", secret="a guess") for i in range(1, 11)]
+        new_place = [await from_("192.0.2.44", secret="a guess"), await from_("192.0.2.45")]
+        usual_place = await from_("198.51.100.7")
+        other_name = await from_("192.0.2.46", name="oscar")  # oscar's name was not guessed at
+    assert before.status_code == 303 and [r.status_code for r in spread] == [401] * 10
+    assert [r.status_code for r in new_place] == [429, 429]
+    assert usual_place.status_code == 303
+    assert other_name.status_code == 303
+
+
 async def test_agent_keys_never_open_the_console(console_config, sandbox):
     loaded = console_config()
     async with running(loaded, sandbox) as runtime, serving(runtime) as server:
@@ -130,6 +174,34 @@ async def test_forged_replayed_and_late_forms_are_refused_and_audited(console_co
     assert hostile_host.status_code == lookalike.status_code == 421
     refusals = [r["sentence"] for r in runtime.audit.records if r.get("event") == "console.refused"]
     assert len(refusals) == 4
+
+
+# Issue 21.5: 350 bytes that expand to 9^9 values (froze the server), and an alias inside itself (a 500)
+ALIAS_BOMB = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
+    f"{b}: &{b} [{','.join([f'*{a}'] * 9)}]\n" for a, b in zip("abcdefgh", "bcdefghi"))
+SELF_ALIAS = "agents: &agents\n  bookkeeper: *agents\n"
+
+
+async def test_yaml_aliases_pasted_into_compare_are_refused_and_the_server_keeps_answering(console_config,
+                                                                                           sandbox):
+    assert len(ALIAS_BOMB) <= 350
+    loaded = console_config()
+    async with running(loaded, sandbox) as runtime, serving(runtime) as server:
+        async with httpx2.AsyncClient() as http:
+            await sign_in(http, server.url)
+            compare = f"{server.url}/console/access/compare"
+            token = csrf_in((await http.get(compare)).text)
+            answers = [await http.post(compare, data={"candidate": text, "csrf": token})
+                       for text in (ALIAS_BOMB, SELF_ALIAS, "agents: &a {}\nconnections: *a\n")]
+            healthz = await http.get(f"{server.url}/healthz")
+            fine = await http.post(compare, data={"candidate": "agents: {}", "csrf": token})
+    said = [html.unescape(answer.text) for answer in answers]
+    assert [answer.status_code for answer in answers] == [422, 422, 422]
+    assert "the pasted config:2: aliases (*name) are not accepted here: write each value out in full" \
+        in said[0]
+    assert "the pasted config:2: an alias refers to a value that contains it, which never ends" in said[1]
+    assert "the pasted config:2: aliases (*name) are not accepted here" in said[2]
+    assert healthz.status_code == 200 and fine.status_code == 200 and "takes away" in fine.text
 
 
 async def test_a_session_expires(console_config, sandbox, tmp_path):

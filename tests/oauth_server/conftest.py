@@ -15,6 +15,7 @@ import hashlib
 import json
 import re
 import secrets
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -34,9 +35,10 @@ from mcp.shared.auth import (
     OAuthToken,
 )
 
-from tests.conftest import ORG, AuditCapture, free_port, running, serving
+from tests.conftest import ORG, AuditCapture, running, serving
 from zbmcp.audit.log import fold_calls, read_records
 from zbmcp.core.config import LoadedConfig
+from zbmcp.listen import bind_listener
 from zbmcp.state import State
 from zbmcp.calls.runtime import Runtime
 from zbmcp.sandbox import Sandbox
@@ -93,16 +95,30 @@ class Connector:
 
 @contextlib.asynccontextmanager
 async def connector(make_config: Callable[..., LoadedConfig], sandbox: Sandbox, agents: dict[str, Any], *,
-                    oauth: dict[str, Any] | None = None, port: int | None = None, state: State | None = None,
-                    clock: Callable[[], float] | None = None, audit_file: str | None = None,
-                    state_config: dict[str, Any] | None = None, **config: Any) -> AsyncIterator[Connector]:
-    """`state`: the shared State (default: the config's, files under the test's ZBMCP_HOME, which a second
-    connector in the same test shares); `clock`: when tokens expire; `audit_file`: the real, chained audit log
-    (default: records kept in memory); `state_config`: the config's `state:` section; `config`: more of
-    make_config's options (connection=, ...)."""
+                    oauth: dict[str, Any] | None = None, listener: socket.socket | None = None,
+                    state: State | None = None, clock: Callable[[], float] | None = None,
+                    audit_file: str | None = None, state_config: dict[str, Any] | None = None,
+                    **config: Any) -> AsyncIterator[Connector]:
+    """`listener`: the test's own listening socket, for a zbmcp restarted on the same address (default: one
+    on a free port, closed after); `state`: the shared State (default: the config's, files under the test's
+    ZBMCP_HOME, which a second connector in the same test shares); `clock`: when tokens expire;
+    `audit_file`: the real, chained audit log (default: records kept in memory); `state_config`: the
+    config's `state:` section; `config`: more of make_config's options (connection=, ...)."""
+    with contextlib.ExitStack() as stack:
+        if listener is None:  # bound before the issuer names it (a port picked and bound later races)
+            listener = stack.enter_context(bind_listener("127.0.0.1", 0))
+        async with _connector(make_config, sandbox, agents, oauth, listener, state, clock, audit_file,
+                              state_config, config) as zb:
+            yield zb
+
+
+@contextlib.asynccontextmanager
+async def _connector(make_config: Callable[..., LoadedConfig], sandbox: Sandbox, agents: dict[str, Any],
+                     oauth: dict[str, Any] | None, listener: socket.socket, state: State | None,
+                     clock: Callable[[], float] | None, audit_file: str | None,
+                     state_config: dict[str, Any] | None, config: dict[str, Any]) -> AsyncIterator[Connector]:
     sandbox.settings.sign_in = "form"
-    port = port or free_port()
-    issuer = f"http://127.0.0.1:{port}"
+    issuer = f"http://127.0.0.1:{listener.getsockname()[1]}"
     sandbox.register_client(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
                             [DEFAULT_REDIRECT_URI, f"{issuer}/oauth/zoho/callback"])
     async with AsyncSandboxServer(sandbox) as zoho:
@@ -111,7 +127,8 @@ async def connector(make_config: Callable[..., LoadedConfig], sandbox: Sandbox, 
         audit = None if audit_file else AuditCapture()
         options: dict[str, Any] = {"state": state} if state is not None else {}
         async with running(loaded, sandbox, transport=None, audit=audit, **options) as runtime:
-            async with serving(runtime, port=port, oauth_clock=clock) as server:
+            # a duplicate: the server closes its socket when it stops, the test's listener stays bound
+            async with serving(runtime, sock=listener.dup(), oauth_clock=clock) as server:
                 yield Connector(server.url, sandbox, runtime, server, audit)
 
 

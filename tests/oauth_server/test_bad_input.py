@@ -28,6 +28,7 @@ from tests.oauth_server.conftest import (
     sign_in_and_consent,
     tokens,
 )
+from zbmcp.listen import bind_listener
 
 AGENTS = {"bookkeeper": person(["invoices:*"], [ALICE]),
           "reporting": person(["bills:read"], ["nobody@example.com"])}
@@ -331,14 +332,14 @@ async def test_a_token_for_one_agent_cannot_call_another_agents_tools(make_confi
 
 
 async def test_a_person_removed_from_the_config_loses_their_tokens(make_config, sandbox, http):
-    async with connector(make_config, sandbox, AGENTS) as before:
-        client = await register(before, http)
-        issued = await tokens(client, http)
-    without_alice = {"bookkeeper": person(["invoices:*"], ["bob@example.com"])}
-    async with connector(make_config, sandbox, without_alice,
-                         port=int(before.url.rsplit(":", 1)[1])) as after:
-        answer = await mcp_call(after, http, issued["access_token"])
-        refreshed = await client.refresh(http, issued["refresh_token"])
+    with bind_listener("127.0.0.1", 0) as address:  # zbmcp restarted on the same address
+        async with connector(make_config, sandbox, AGENTS, listener=address) as before:
+            client = await register(before, http)
+            issued = await tokens(client, http)
+        without_alice = {"bookkeeper": person(["invoices:*"], ["bob@example.com"])}
+        async with connector(make_config, sandbox, without_alice, listener=address) as after:
+            answer = await mcp_call(after, http, issued["access_token"])
+            refreshed = await client.refresh(http, issued["refresh_token"])
     assert answer.status_code == 401
     assert denied(after, "bearer")[-1]["rule"] == f"{ALICE} may no longer act as agent bookkeeper"
     assert refreshed.json()["error"] == "invalid_grant"

@@ -14,14 +14,13 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.conftest import assert_demo_listing, free_port
+from tests.conftest import assert_demo_listing, said_port
 from tests.oauth_server.conftest import ALICE, MALLORY, Browser, SdkClient, sign_in_and_consent
 
 
 async def test_serve_sandbox_with_oauth_lets_a_sandbox_person_sign_in_from_a_client(tmp_path):
-    port = free_port()
     command = [sys.executable, "-m", "zbmcp", "serve", "--sandbox", "--transport", "http", "--oauth",
-               "--port", str(port)]
+               "--port", "0"]
     env = {**os.environ, "ZBMCP_HOME": str(tmp_path / "home"), "PYTHONUNBUFFERED": "1"}
     lines: list[str] = []
     with anyio.fail_after(60):
@@ -31,6 +30,7 @@ async def test_serve_sandbox_with_oauth_lets_a_sandbox_person_sign_in_from_a_cli
             stderr = BufferedByteReceiveStream(process.stderr)
             while not any("serving MCP on" in line for line in lines):
                 lines.append((await stderr.receive_until(b"\n", 65536)).decode())
+            port = said_port("".join(lines), after="connect a client to ")
             url = f"http://127.0.0.1:{port}"
             browser = Browser()
             sdk = SdkClient(url, ALICE, browser)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import ipaddress
 import json
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tests.conftest import free_port
+from zbmcp.listen import bind_listener
 
 
 def self_signed(folder: Path) -> tuple[Path, Path]:
@@ -70,10 +72,10 @@ class MetadataHost:
 
 
 @contextlib.asynccontextmanager
-async def _serving(config: uvicorn.Config) -> AsyncIterator[None]:
+async def _serving(config: uvicorn.Config, sock: socket.socket) -> AsyncIterator[None]:
     server = uvicorn.Server(config)
     async with anyio.create_task_group() as tg:
-        tg.start_soon(server.serve)
+        tg.start_soon(functools.partial(server.serve, sockets=[sock]))
         with anyio.fail_after(10):
             while not server.started:  # uvicorn offers no event for it
                 await anyio.sleep(0.01)
@@ -86,8 +88,8 @@ async def _serving(config: uvicorn.Config) -> AsyncIterator[None]:
 @contextlib.asynccontextmanager
 async def metadata_host(folder: Path) -> AsyncIterator[MetadataHost]:
     cert, key = self_signed(folder)
-    port = free_port()
-    host = MetadataHost(f"https://localhost:{port}", cert)
+    sock = bind_listener("127.0.0.1", 0)  # bound now: a port picked and bound later could be taken first
+    host = MetadataHost(f"https://localhost:{sock.getsockname()[1]}", cert)
 
     async def serve(request: Request) -> Response:
         host.fetches.append(request.url.path)
@@ -102,7 +104,8 @@ async def metadata_host(folder: Path) -> AsyncIterator[MetadataHost]:
         return Response(json.dumps(document), media_type="application/json")
 
     app = Starlette(routes=[Route("/{path:path}", serve)])
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, ssl_certfile=str(cert), ssl_keyfile=str(key),
-                            log_level="warning", log_config=None, lifespan="off")
-    async with _serving(config):
-        yield host
+    config = uvicorn.Config(app, ssl_certfile=str(cert), ssl_keyfile=str(key), log_level="warning",
+                            log_config=None, lifespan="off")
+    with sock:
+        async with _serving(config, sock):
+            yield host

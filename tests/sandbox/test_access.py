@@ -158,6 +158,10 @@ UNVERIFIED_ROUTES = {
     "GET /reports/balancesheet": "ZohoBooks.reports.READ",
     "GET /reports/aragingsummary": "ZohoBooks.reports.READ",
     "GET /reports/apagingsummary": "ZohoBooks.reports.READ",
+    "GET /reports/trialbalance": "ZohoBooks.reports.READ",
+    "GET /reports/generalledger": "ZohoBooks.reports.READ",
+    "GET /reports/accounttransaction": "ZohoBooks.reports.READ",
+    "GET /reports/cashflow": "ZohoBooks.reports.READ",
 }
 
 

@@ -132,7 +132,7 @@ async def test_hold_keeps_a_request_in_flight_until_released(
 
 
 @pytest.mark.parametrize("kwargs", [
-    {"kind": "explode"}, {"kind": "error", "status": 404}, {"kind": "error", "route": "invoices"},
+    {"kind": "explode"}, {"kind": "error", "status": 302}, {"kind": "error", "route": "invoices"},
     {"kind": "error", "probability": 1.5}, {"kind": "hold"}, {"kind": "error", "times": -1},
 ])
 def test_bad_faults_are_refused_when_made(kwargs: dict[str, Any]) -> None:
@@ -175,3 +175,31 @@ def test_new_fault_kinds_refuse_settings_that_make_no_sense() -> None:
         Fault(kind="gateway_after")
     with pytest.raises(ValueError, match="delay_seconds"):
         Fault(kind="hold_after")
+
+
+@pytest.mark.parametrize(("fault", "status", "payload"), [
+    (Fault(kind="error", status=429), 429, {"message": "Too Many Requests"}),
+    (Fault(kind="error", status=429, code=7, message="slow down"), 429, {"code": 7, "message": "slow down"}),
+    (Fault(kind="error", status=503, code=1000), 503, {"code": 1000, "message": "Service Unavailable"}),
+    (Fault(kind="error", status=400, code=1001, message="Contact name already exist"), 400,
+     {"code": 1001, "message": "Contact name already exist"}),
+    (Fault(kind="rate_limit", code=1070), 429, {"code": 1070}),
+    (Fault(kind="rate_limit", code=45), 429, {"code": 45}),
+])
+async def test_an_injected_error_answers_exactly_what_was_asked_for(
+        books: httpx2.AsyncClient, sandbox: Sandbox, fault: Fault, status: int,
+        payload: dict[str, Any]) -> None:
+    fault.route, fault.times = "POST /contacts", 1
+    sandbox.faults.add(fault)
+    response = await books.post("contacts", json=_contact("Asked For Ltd"))
+    assert response.status_code == status and response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert {key: body.get(key) for key in payload} == payload and ("code" in body) == ("code" in payload)
+    assert "Asked For Ltd" not in _names(sandbox)
+
+
+@pytest.mark.parametrize("fault", [dict(kind="error", status=302), dict(kind="error", status=600),
+                                   dict(kind="rate_limit", code=7)])
+def test_a_fault_that_cannot_be_answered_is_refused(fault: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        Fault(**fault)

@@ -63,11 +63,12 @@ def test_every_scope_in_zohos_files_is_one_the_sandbox_knows() -> None:
 
 
 def test_the_rule_modules_routes_are_zohos_and_take_precedence() -> None:
-    """Every route a rule module answers is in Zoho's files with the same scope (but the reports, which Zoho
-    documents only on its pages), and the request reaches the rule, not the generic route."""
+    """Every route a rule module answers is in Zoho's files with the same scope (but the reports and the
+    webhooks, which Zoho documents only on its pages), and the request reaches the rule, not the generic
+    route."""
     generic = {(route.method, shape(route.path)): route for route in ROUTES}
     for operation in RULE_OPERATIONS:
-        if operation.template.startswith("/reports/"):
+        if operation.template.startswith(("/reports/", "/settings/webhooks")):
             continue
         route = generic[(operation.method, shape(operation.template))]
         assert operation.scope == route.scope, operation.key

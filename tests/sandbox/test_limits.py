@@ -5,20 +5,27 @@ from __future__ import annotations
 import anyio
 import httpx2
 
-from tests.sandbox.conftest import OTHER_ORG, FakeClock, error, ok
+from tests.sandbox.conftest import ORG, OTHER_ORG, FakeClock, error, ok
 from zbmcp.sandbox import Fault, Sandbox
 
 HEADERS = ("X-Rate-Limit-Limit", "X-Rate-Limit-Remaining", "X-Rate-Limit-Reset")
 
 
-async def test_every_answer_carries_rate_limit_headers_and_never_retry_after(
+async def test_every_authenticated_answer_carries_rate_limit_headers_and_never_retry_after(
         books: httpx2.AsyncClient, http: httpx2.AsyncClient) -> None:
     responses = [await books.get("invoices"), await books.get("invoices/1"), await books.get("widgets"),
-                 await books.get("organizations"), await http.get("/books/v3/invoices")]
-    assert [response.status_code for response in responses] == [200, 404, 404, 200, 401]
+                 await books.get("organizations")]
+    assert [response.status_code for response in responses] == [200, 404, 404, 200]
     for response in responses:
         assert all(response.headers[name].isdigit() for name in HEADERS), response.headers
         assert "retry-after" not in response.headers
+    # A request nobody is known to have made counts against no organization's quota: a 401 reports none.
+    unauthenticated = [await http.get("/books/v3/invoices", params={"organization_id": ORG}),
+                       await http.get("/books/v3/invoices", params={"organization_id": ORG},
+                                      headers={"Authorization": "Zoho-oauthtoken 1000.nope.nope"})]
+    assert [response.status_code for response in unauthenticated] == [401, 401]
+    for response in unauthenticated:
+        assert not any(name in response.headers for name in HEADERS), response.headers
 
 
 async def test_headers_count_down_the_daily_budget(books: httpx2.AsyncClient, sandbox: Sandbox) -> None:

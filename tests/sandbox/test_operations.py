@@ -150,7 +150,8 @@ async def test_customer_payment_operations(books: httpx2.AsyncClient, sandbox: S
     invoice_id = view.invoice_id("INV-000002")
     created = ok(await books.post("customerpayments", json={
         "customer_id": view.contact_id("Globex Ltd"), "payment_mode": "cash", "amount": 200,
-        "date": "2025-03-01", "invoices": [{"invoice_id": invoice_id, "amount_applied": 200}]}), 201)
+        "date": view.today.isoformat(), "invoices": [{"invoice_id": invoice_id, "amount_applied": 200}]}),
+        201)
     assert created["message"] == "The payment has been created."
     payment = created["payment"]
     assert payment["invoices"] == [{"invoice_id": invoice_id, "invoice_number": "INV-000002", "date":

@@ -3,6 +3,8 @@ that name the documents they paid."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from typing import Any
 
 import httpx2
@@ -24,7 +26,7 @@ async def _pay(books: httpx2.AsyncClient, sandbox: Sandbox, amount: float,
                *applied: tuple[dict[str, Any], float], vendor: str = "Cloud Hosting Ltd") -> httpx2.Response:
     view = sandbox.store(ORG)
     return await books.post("vendorpayments", json={
-        "vendor_id": view.contact_id(vendor), "amount": amount, "date": "2025-03-01",
+        "vendor_id": view.contact_id(vendor), "amount": amount, "date": view.today.isoformat(),
         "payment_mode": "banktransfer", "paid_through_account_id": view.account_id("Business Checking"),
         "bills": [{"bill_id": bill["bill_id"], "amount_applied": share} for bill, share in applied]})
 
@@ -59,9 +61,16 @@ async def test_vendor_payments_that_do_not_add_up_are_refused_and_change_nothing
     bill = await _bill(books, sandbox, "CH-3001")
     others = await _bill(books, sandbox, "OS-3001", vendor="Office Supplies Co")
     before = sandbox.store(ORG).vendorpayments
-    assert "more than its balance" in error(await _pay(books, sandbox, 600, (bill, 600)), 400, 9999)
+    # a customer payment's codes for the same mistakes (24016, 3004); Zoho has none of its own for bills
+    assert "more than the balance due for this bill" in error(await _pay(books, sandbox, 600, (bill, 600)),
+                                                              400, 24016)
     assert "more than the amount" in error(await _pay(books, sandbox, 100, (bill, 200)), 400, 9999)
-    assert "does not belong" in error(await _pay(books, sandbox, 100, (others, 100)), 400, 9999)
+    assert "does not belong" in error(await _pay(books, sandbox, 100, (others, 100)), 400, 3004)
+    yesterday = (sandbox.store(ORG).today - timedelta(days=1)).isoformat()
+    early = await books.post("vendorpayments", json={
+        "vendor_id": bill["vendor_id"], "amount": 10, "date": yesterday,
+        "bills": [{"bill_id": bill["bill_id"], "amount_applied": 10}]})
+    assert "is before the date of bill CH-3001" in error(early, 400, 9999)
     view = sandbox.store(ORG)
     through_income = await books.post("vendorpayments", json={
         "vendor_id": view.contact_id("Cloud Hosting Ltd"), "amount": 10, "paid_through_account_id":
@@ -81,3 +90,17 @@ async def test_customer_payment_rows_name_the_invoices_they_paid(books: httpx2.A
         "customerpayments"]
     assert [row["invoice_number"] for row in rows] == ["INV-000001", "INV-000003"]
     assert [row["bcy_amount"] for row in rows] == [row["amount"] for row in rows]
+
+
+async def test_bills_say_when_they_are_due_as_invoices_do(books: httpx2.AsyncClient,
+                                                          sandbox: Sandbox) -> None:
+    """Zoho's bill rows carry due_days, as invoices do: "Due in 15 day(s)", "Overdue by 3 day(s)"."""
+    bill = await _bill(books, sandbox, "CH-4001")  # Cloud Hosting Ltd pays in 15 days
+    rows = {row["bill_number"]: row for row in ok(await books.get("bills"))["bills"]}
+    shown = ok(await books.get(f"bills/{bill['bill_id']}"))["bill"]
+    assert shown["due_days"] == rows["CH-4001"]["due_days"] == "Due in 15 day(s)"
+    overdue = rows["CH-1001"]
+    days = (sandbox.store(ORG).today - date.fromisoformat(overdue["due_date"])).days
+    assert overdue["status"] == "overdue" and overdue["due_days"] == f"Overdue by {days} day(s)"
+    await _pay(books, sandbox, bill["total"], (bill, bill["total"]))
+    assert ok(await books.get(f"bills/{bill['bill_id']}"))["bill"]["due_days"] == ""  # paid: nothing due

@@ -287,7 +287,7 @@ RULE_BODIES: dict[str, Any] = {
                                         "first_name": "Wile"},
     "create_customer_payment": lambda c: {
         "customer_id": c.view.contact_id("Globex Ltd"), "payment_mode": "cash", "amount": 10,
-        "date": "2025-03-01",
+        "date": c.view.today.isoformat(),
         "invoices": [{"invoice_id": c.view.invoice_id("INV-000002"), "amount_applied": 10}]},
     "create_estimate": lambda c: {"customer_id": c.view.contact_id("Acme Corporation"),
                                   "line_items": [_line(c)]},

@@ -4,6 +4,7 @@ on a real redis-server)."""
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import textwrap
@@ -12,7 +13,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from tests.conftest import free_port
+from tests.timing import within
 from zbmcp.state import LockTimeout, State, StateUnavailable, new_id
 from zbmcp.state.local import LocalState
 from zbmcp.state.redis import RedisState
@@ -32,14 +33,21 @@ async def test_values_come_back_as_the_type_they_went_in(state: State):
 
 
 async def test_put_replaces_and_a_record_expires_for_every_reader(state: State):
-    await state.put("sessions", "s1", "first", ttl=None)
-    await state.put("sessions", "s1", "second", ttl=SHORT_TTL)
-    assert await state.get("sessions", "s1") == "second"
+    key = ""
+
+    async def replaced() -> None:
+        nonlocal key
+        key = new_id()
+        await state.put("sessions", key, "first", ttl=None)
+        await state.put("sessions", key, "second", ttl=SHORT_TTL)
+        assert await state.get("sessions", key) == "second"
+
+    await within(SHORT_TTL, replaced)
     await anyio.sleep(SHORT_TTL + 0.1)
-    assert await state.get("sessions", "s1") is None
-    assert await state.take("sessions", "s1") is None
+    assert await state.get("sessions", key) is None
+    assert await state.take("sessions", key) is None
     assert await state.items("sessions") == {}
-    assert await state.put_if_absent("sessions", "s1", "again", ttl=None)  # an expired record is absent
+    assert await state.put_if_absent("sessions", key, "again", ttl=None)  # an expired record is absent
 
 
 async def test_of_many_concurrent_creators_exactly_one_wins(state: State):
@@ -82,11 +90,17 @@ async def test_delete_only_if_it_still_holds_the_value(state: State):
 
 async def test_items_lists_the_live_records_of_one_namespace(state: State):
     await state.put("approvals", "a1", {"tool": "email_invoice"}, ttl=60)
-    await state.put("approvals", "a2", {"tool": "delete_bill"}, ttl=SHORT_TTL)
-    await state.put("approvals", "a3", "forever", ttl=None)
     await state.put("elsewhere", "x", "not listed", ttl=60)
-    await state.take("approvals", "a3")
-    assert await state.items("approvals") == {"a1": {"tool": "email_invoice"}, "a2": {"tool": "delete_bill"}}
+
+    async def listed() -> None:
+        short = new_id()
+        await state.put("approvals", short, {"tool": "delete_bill"}, ttl=SHORT_TTL)
+        await state.put("approvals", "a3", "forever", ttl=None)
+        await state.take("approvals", "a3")
+        assert await state.items("approvals") == {"a1": {"tool": "email_invoice"},
+                                                  short: {"tool": "delete_bill"}}
+
+    await within(SHORT_TTL, listed)
     await anyio.sleep(SHORT_TTL + 0.1)
     assert await state.items("approvals") == {"a1": {"tool": "email_invoice"}}
 
@@ -125,22 +139,31 @@ async def test_a_lock_has_one_holder_and_frees_itself_if_the_holder_never_return
             group.start_soon(hold)
     assert most == 1
     # A holder that died: its record stays until its ttl runs out; a waiter gets the lock then, not before.
-    await state.put_if_absent("locks", "refresh:dead", "a crashed process", ttl=0.3)
-    with pytest.raises(LockTimeout, match="refresh:dead"):
-        async with state.lock("refresh:dead", ttl=5, wait=0.05):
-            pass
+    name = ""
+
+    async def held_by_the_dead() -> None:
+        nonlocal name
+        name = f"refresh:dead-{new_id()[:8]}"
+        await state.put_if_absent("locks", name, "a crashed process", ttl=0.3)
+        with pytest.raises(LockTimeout, match=name):
+            async with state.lock(name, ttl=5, wait=0.05):
+                pass
+
+    await within(0.3, held_by_the_dead)
     with anyio.fail_after(5):
-        async with state.lock("refresh:dead", ttl=5, wait=2):
-            assert await state.get("locks", "refresh:dead") not in (None, "a crashed process")
+        async with state.lock(name, ttl=5, wait=2):
+            assert await state.get("locks", name) not in (None, "a crashed process")
 
 
 async def test_a_holder_keeps_a_short_lock_while_it_works_and_only_its_own(state: State):
-    async with state.lock("refresh:long", ttl=0.3, wait=1):
-        await anyio.sleep(0.7)  # longer than the ttl: the holder renews it
+    # A ttl of seconds, not tenths: the holder renews every third of it, and a busy machine (the suite on
+    # two cores beside other work) can stall a renewal for a few tenths.
+    async with state.lock("refresh:long", ttl=1.5, wait=1):
+        await anyio.sleep(3.5)  # more than twice the ttl: only renewals keep it
         with pytest.raises(LockTimeout):
-            async with state.lock("refresh:long", ttl=0.3, wait=0.1):
+            async with state.lock("refresh:long", ttl=1.5, wait=0.1):
                 pass
-    with anyio.fail_after(2):
+    with anyio.fail_after(5):
         async with state.lock("refresh:long", ttl=0.3, wait=0.5):
             pass
     await state.put("locks", "theirs", "owner-a", ttl=60)
@@ -211,7 +234,14 @@ async def test_a_local_record_file_that_does_not_parse_is_moved_aside(tmp_path: 
 
 
 async def test_an_unreachable_redis_is_a_clear_retryable_error_that_never_shows_the_password():
-    state = RedisState(f"redis://:s3cret-password@127.0.0.1:{free_port()}/0", timeout=0.5)
+    # a port this test holds bound without listening: nobody else gets it, and every connection is refused
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        await _unreachable(f"redis://:s3cret-password@127.0.0.1:{closed.getsockname()[1]}/0")
+
+
+async def _unreachable(url: str) -> None:
+    state = RedisState(url, timeout=0.5)
     try:
         with pytest.raises(StateUnavailable) as caught:
             await state.put("sessions", new_id(), "v", ttl=60)

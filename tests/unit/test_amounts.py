@@ -10,8 +10,8 @@ from typing import Any
 
 from tests.unit.test_decide import ACME, ORG, SPECS, agent
 from zbmcp.core.facts import facts_of
-from zbmcp.core.found import NOTHING, Document, Found, Organization, Party, Reads
-from zbmcp.core.requests import build_request
+from zbmcp.core.found import NOTHING, Document, Found, Organization, Party, Reads, Tax
+from zbmcp.core.requests import ZohoRequest, build_request
 
 TODAY = dt.date(2026, 11, 25)
 GBP = Found(Party(ACME, "Acme Corporation", "GBP"), None, Organization(ORG, "GBP", 2))
@@ -50,12 +50,39 @@ def test_an_update_adds_the_stored_charges_and_is_unknown_without_them():
     assert facts.amount is None and "could not be read from Zoho (timed out)" in (facts.amount_unknown or "")
 
 
-def test_a_tax_makes_the_amount_unknown_and_a_rule_that_reads_it_refuses():
+def test_a_tax_adds_its_rate_of_each_line_as_zoho_rounds_it():
+    twenty = (Tax("77", Decimal(20)),)
+    taxed = Found(GBP.counterparty, None, GBP.organization, twenty)
+    assert amount("create_invoice", lines(10, tax_id="77"), taxed) == 12.0
+    # 20% of 10.03 is 2.006: Zoho rounds each line's tax, 2.01 twice
+    assert amount("create_invoice", lines(10.03, 10.03, tax_id="77"), taxed) == 24.08
+    # a third of a cent on each of three lines rounds to nothing per line; counted once it is a cent
+    assert amount("create_invoice", lines(0.01, 0.01, 0.01, tax_id="77"), Found(
+        GBP.counterparty, None, GBP.organization, (Tax("77", Decimal("33.4")),))) == 0.04
+    # fields the tool does not offer, as Zoho would get them (tests/test_amounts.py compares with the sandbox)
+    inclusive = ZohoRequest("POST", "/invoices", (("organization_id", ORG),),
+                            {**lines(10, tax_id="77"), "is_inclusive_tax": True}, ORG)
+    assert facts_of(SPECS["create_invoice"], inclusive, TODAY, taxed).amount == 10.0
+    # the tax counts on the whole line: an upper bound when Zoho takes a discount first
+    discounted = ZohoRequest("POST", "/invoices", (("organization_id", ORG),),
+                             {**lines(100, tax_id="77"), "discount": "10%"}, ORG)
+    assert facts_of(SPECS["create_invoice"], discounted, TODAY, taxed).amount == 110.0
+    mixed = {"customer_id": ACME, "line_items": [{"item_id": "1", "rate": 10}, {"item_id": "1", "rate": 5,
+                                                                               "tax_id": "77"}]}
+    assert amount("create_invoice", mixed, taxed) == 16.0
+
+
+def test_a_tax_not_read_makes_the_amount_unknown_and_a_rule_that_reads_it_refuses():
     policy = agent('    tools: ["*:*"]\n    rules:\n      - approve: amount > 100.0\n        name: big\n')
     taxed = lines(10, tax_id="460000000000077")
     request = build_request(SPECS["create_invoice"], taxed, [ORG])
     decision = policy.decide(SPECS["create_invoice"], request, TODAY)
-    assert decision.outcome == "deny" and "has a tax_id" in decision.message
+    assert decision.outcome == "deny" and "the rate of tax 460000000000077 was not read" in decision.message
+    unread = Found(taxes=(Tax("460000000000077", unread="Tax does not exist."),))
+    facts = facts_of(SPECS["create_invoice"], request, TODAY, unread)
+    assert facts.amount is None
+    assert facts.amount_unknown \
+        == "the rate of tax 460000000000077 could not be read from Zoho (Tax does not exist.)"
 
 
 def test_zbmcp_reads_only_what_the_decision_depends_on():
@@ -72,3 +99,16 @@ def test_zbmcp_reads_only_what_the_decision_depends_on():
     assert not reads(amounts, "create_invoice", lines(150, quantity=3))  # the same at every precision
     assert reads(amounts, "create_invoice", lines(0.005)) == Reads(counterparty=ACME, organization=True)
     assert reads(amounts, "update_invoice", {"invoice_id": "9", **lines(150)}) == Reads(document="9")
+    # a tax's rate, and the precision its rounding is in, when a rule reads the amount; not otherwise
+    assert reads(amounts, "create_invoice", lines(150, tax_id="77")) == Reads(
+        counterparty=ACME, organization=True, taxes=("77",))
+    assert not reads(plain, "create_invoice", lines(150, tax_id="77"))
+
+
+def test_an_agent_whose_amount_rules_meet_a_tax_id_needs_to_read_taxes():
+    plain = '    tools: ["invoices:*"]\n'
+    ruled = plain + "    rules:\n      - approve: amount > 5000\n        tools: [create_invoice]\n"
+    elsewhere = plain + "    rules:\n      - approve: amount > 5000\n        tools: [email_invoice]\n"
+    assert "ZohoBooks.settings.READ" in agent(ruled).scopes
+    assert "ZohoBooks.settings.READ" not in agent(plain).scopes
+    assert "ZohoBooks.settings.READ" not in agent(elsewhere).scopes

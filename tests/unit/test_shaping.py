@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import Any
 
@@ -98,12 +97,17 @@ def test_an_aging_report_becomes_one_row_per_contact() -> None:
             {"name": "Acme", "id": "4601", "total": 100.0, "intervals": intervals(100.0, 0.0)},
             {"name": "Globex", "id": "4602", "total": 50.0, "intervals": intervals(0.0, 50.0)}]}]},
         "page_context": {"report_name": "AR Aging Summary", "as_of_date": "2026-11-29"}}
-    report = dataclasses.replace(SPECS["get_invoice"], name="get_aged_receivables", path_params={})
+    report = SPECS["get_aged_receivables"]
     shaped = shape(report, {}, payload).structured
-    assert shaped["invoice"] == {"total": 150.0, "buckets": {"current": 100.0, "1-15": 50.0}, "rows": [
+    assert shaped["aged_receivables"] == {"total": 150.0, "buckets": {"current": 100.0, "1-15": 50.0},
+                                          "customers": [
         {"name": "Acme", "id": "4601", "total": 100.0, "current": 100.0},
         {"name": "Globex", "id": "4602", "total": 50.0, "1-15": 50.0}]}
     assert shaped["page_context"] == {"report_name": "AR Aging Summary", "as_of_date": "2026-11-29"}
+    assert shaped["summary"] == ("Receivables as of 2026-11-29: 150.00 (currency unknown) owed to us "
+                                 "(current 100.00 (currency unknown), 1-15 days 50.00 (currency unknown)).")
+    assert shape(report, {}, payload, currency="GBP").structured["summary"].startswith(
+        "Receivables as of 2026-11-29: 150.00 GBP owed to us (current 100.00 GBP, 1-15 days 50.00 GBP)")
 
 
 def test_split_view_takes_fields_out_and_sets_the_default_page_size() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,15 @@ def load_catalog(directory: Path | None = None, generated: Path | None = None) -
         if name not in specs:
             specs[name] = spec_of(entry, source)
     return specs
+
+
+@cache
+def own_read(name: str) -> ToolSpec | None:
+    """A generated read zbmcp makes for itself (calls.lookups: a tax's rate) whether or not it serves it."""
+    entry = generated_catalog()["tools"].get(name)
+    if entry is None or entry.get("access") != "read":
+        return None
+    return spec_of(entry, str(generated_catalog_path()))
 
 
 def load_manifests(directory: Path | None = None) -> dict[str, ToolSpec]:

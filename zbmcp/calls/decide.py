@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mcp import types
 from mcp.server import ServerRequestContext
@@ -74,8 +75,7 @@ async def decide(runtime: Runtime, call: ToolCall) -> Decided:
     if reads and emailed is not None:  # held from the read of whom Zoho emails until Zoho has the call
         await hold(runtime, call, lock_name(request.organization_id, emailed))
     found = await read_for(runtime, call, request, reads, "to decide it") if reads else NOTHING
-    # The local date dates an undated create (the organization's time zone is not known yet).
-    today = dt.date.today()
+    today = organization_today(runtime, found)
     decision = call.decision = policy.decide(spec, request, today, found)
     if decision.outcome == "deny":
         raise PolicyDenied(decision.message, rule=decision.rule)
@@ -99,7 +99,7 @@ async def approve(runtime: Runtime, call: ToolCall, decided: Decided, ctx: Serve
                 more = reads_for(spec, request, amount=True, question=True).without(decided.found)
                 found = decided.found.merged(await read_for(runtime, call, request, more, "for its approval "
                                                             "question")) if more else decided.found
-            facts = facts_of(spec, request, decided.today, found)
+            facts = facts_of(spec, request, organization_today(runtime, found), found)
             asked.insert(0, build_question(policy.agent, spec, request, url, facts, decision.reasons,
                                            call.asked_by))
         return asked[0]
@@ -143,3 +143,16 @@ async def _still_as_approved(runtime: Runtime, call: ToolCall, decided: Decided,
         f"What a person approved for {decided.spec.name} changed before it could be sent ({changed}, as read "
         "from Zoho). Nothing was sent to Zoho; call again to ask them about it as it is now.",
         rule=f"{decided.decision.rule} (approved, then changed: {changed})")
+
+
+def organization_today(runtime: Runtime, found: Found) -> dt.date:
+    """Today where Zoho dates the call's documents: in the organization's time zone, when zbmcp read it (an
+    undated create's `date` needs it); else the machine's own date."""
+    moment = runtime.clock()
+    organization = found.organization
+    if organization is not None and organization.time_zone:
+        try:
+            return dt.datetime.fromtimestamp(moment, ZoneInfo(organization.time_zone)).date()
+        except (ZoneInfoNotFoundError, ValueError):
+            pass  # a name this machine's time zone database does not know
+    return dt.datetime.fromtimestamp(moment).date()

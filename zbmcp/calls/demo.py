@@ -1,5 +1,5 @@
 """The built-in configuration for `zbmcp serve --sandbox`: one connection to the embedded sandbox and one
-agent, `demo`, that sees every tool in both sandbox organizations."""
+agent, `demo`, that may use every tool in both sandbox organizations."""
 
 from __future__ import annotations
 

@@ -28,14 +28,25 @@ from zbmcp.audit.log import Decision as Outcome
 from zbmcp.calls.decide import Decided
 from zbmcp.calls.runtime import Runtime
 from zbmcp.calls.tool_call import ToolCall
-from zbmcp.core.idempotency import KEY, fingerprint, scoped
+from zbmcp.core.idempotency import KEY, REPEAT_WINDOW_SECONDS, fingerprint, scoped
 from zbmcp.errors import InvalidArguments
 from zbmcp.state import StateUnavailable
-from zbmcp.state.idempotency import Claim, Entry, claim_key, complete, release, renew
+from zbmcp.state.idempotency import (
+    KEEP_SECONDS,
+    Claim,
+    Entry,
+    add_alias,
+    claim_key,
+    complete,
+    end_alias,
+    release,
+    renew,
+)
 
 log = logging.getLogger(__name__)
 
 WAIT_SECONDS = 60.0  # a repeat waits this long for the first call's answer before saying it still runs
+REPEATS = "same-arguments:"  # the State's keys for writes by their arguments
 SETTLE_SECONDS = 10.0  # bound on recording the answer under the key (the State may be slow or gone)
 
 
@@ -49,15 +60,26 @@ class Once:
         self.result: types.CallToolResult | None = None
         self.outcome: Outcome | None = None
         self.claimed = anyio.Event()
+        self.keep = KEEP_SECONDS  # how long the key keeps the answer
+        self.alias: str | None = None  # where the call's arguments lead to its key (add_alias)
 
     async def begin(self, decided: Decided) -> types.CallToolResult | None:
-        """Claim the call's key; None when the call goes ahead, else the answer to a repeat."""
-        if decided.key is None or decided.spec.read_only or decided.policy.dry_run:
+        """Claim the call's key (or, without one, its arguments for a while); None when the call goes ahead,
+        else the answer to a repeat."""
+        if decided.spec.read_only or decided.policy.dry_run:
             return None
-        call = self.call
-        key = scoped(decided.policy.agent, call.person[0] if call.person else None, decided.key)
-        claim = await claim_key(self.runtime.state, key, fingerprint(decided.spec, decided.request),
-                                call.call_id, wait=WAIT_SECONDS)
+        call, state = self.call, self.runtime.state
+        person = call.person[0] if call.person else None
+        sent = fingerprint(decided.spec, decided.request)
+        by_arguments = scoped(decided.policy.agent, person, REPEATS + sent)
+        if decided.key is None:
+            self.keep = REPEAT_WINDOW_SECONDS
+            claim = await claim_key(state, by_arguments, sent, call.call_id, wait=WAIT_SECONDS)
+        else:
+            key = scoped(decided.policy.agent, person, decided.key)
+            claim = await claim_key(state, key, sent, call.call_id, wait=WAIT_SECONDS)
+            if claim.kind == "first" and await add_alias(state, by_arguments, claim):
+                self.alias = by_arguments  # a repeat that forgot the key is the same call too
         first = claim.entry
         if claim.kind == "first":
             self.claim = claim
@@ -67,7 +89,7 @@ class Once:
             raise InvalidArguments([(KEY, f"was given to call {first.call_id} ({_when(first)}) with other "
                                           "arguments; a key names one write. Use a new key for a different "
                                           "write, or repeat that call's arguments exactly for its answer")])
-        return _repeat_answer(call, claim)
+        return _repeat_answer(call, claim, by_key=decided.key is not None)
 
     def settle(self, result: types.CallToolResult, outcome: Outcome) -> types.CallToolResult:
         """The call's final answer and audit outcome, kept under its key when the call leaves."""
@@ -90,11 +112,18 @@ class Once:
             with anyio.fail_after(SETTLE_SECONDS):
                 if self.outcome == "allowed" and self.result is not None and call.sent:
                     answer = self.result.model_dump(mode="json", by_alias=True, exclude_none=True)
-                    await complete(state, claim, status="done", answer=answer, outcome="allowed")
+                    await complete(state, claim, status="done", answer=answer, outcome="allowed",
+                                   keep=self.keep)
                 elif self.outcome == "unknown" or (self.outcome is None and call.sent):  # cancelled once sent
-                    await complete(state, claim, status="unknown", answer=None, outcome="unknown")
+                    await complete(state, claim, status="unknown", answer=None, outcome="unknown",
+                                   keep=self.keep)
                 else:  # refused, failed before or at Zoho with nothing recorded, held, dry run
                     await release(state, claim)
+                    if self.alias is not None:
+                        await end_alias(state, self.alias, claim, keep=None)
+                    return
+                if self.alias is not None:
+                    await end_alias(state, self.alias, claim, keep=REPEAT_WINDOW_SECONDS)
         except (StateUnavailable, TimeoutError) as exc:
             # The claim stays "running" until its lease runs out; then a repeat hears that
             # the outcome is unknown, never a second send.
@@ -124,29 +153,33 @@ async def exactly_once(runtime: Runtime, call: ToolCall) -> AsyncIterator[Once]:
             await once.end()
 
 
-def _repeat_answer(call: ToolCall, claim: Claim) -> types.CallToolResult:
+def _repeat_answer(call: ToolCall, claim: Claim, *, by_key: bool) -> types.CallToolResult:
     """What a repeat of an earlier call is answered, and its audit record."""
     first = claim.entry
+    same = f"with this {KEY}" if by_key else "with the same arguments"
     if claim.kind == "done":
-        note = (f"Replayed: call {first.call_id} with this {KEY} already did this ({_when(first)}); this is "
-                "its answer, and nothing was sent to Zoho again.")
+        note = (f"Replayed: call {first.call_id} {same} already did this ({_when(first)}); this is its "
+                "answer, and nothing was sent to Zoho again."
+                + ("" if by_key else f" To make a second, identical record on purpose, call again with an "
+                   f"{KEY} of its own."))
         if first.answer is not None:
             result = types.CallToolResult.model_validate(first.answer)
         else:
             result = types.CallToolResult(content=[types.TextContent(
                 text="Its answer was too large to keep; read the record with the get_ or list_ tool.")])
         result = _with_note(result, note, {"call_id": first.call_id, "at": _when(first)})
-        return call.finish_replay(first.call_id, "allowed", f"replayed call {first.call_id}; nothing sent",
-                                  result)
+        how = "same key" if by_key else "same arguments"
+        return call.finish_replay(first.call_id, "allowed", f"replayed call {first.call_id} ({how}); nothing "
+                                  "sent", result)
     if claim.kind == "running":
-        text = (f"Call {first.call_id} with this {KEY} is still running (since {_when(first)}). Nothing was "
-                f"sent by this call; call again with the same {KEY} in a moment to get its answer.")
+        text = (f"Call {first.call_id} {same} is still running (since {_when(first)}). Nothing was sent by "
+                "this call; call again in a moment to get its answer.")
         return call.finish_replay(first.call_id, "failed", f"repeat of call {first.call_id}, still running; "
                                   "nothing sent", _error(text, {"call_id": first.call_id, "kind": "running"}))
     why = ("stopped before its outcome was recorded (its server stopped)" if claim.kind == "abandoned"
            else "had an unknown outcome")
-    text = (f"Call {first.call_id} with this {KEY} {why}, so it may have reached Zoho. Nothing was sent "
-            f"again. {call.check_hint()}")
+    text = (f"Call {first.call_id} {same} {why}, so it may have reached Zoho. Nothing was sent again. "
+            f"{call.check_hint()}")
     return call.finish_replay(first.call_id, "unknown", f"repeat of call {first.call_id}, outcome unknown; "
                               "nothing sent", _error(text, {"call_id": first.call_id, "kind": "unknown",
                                                             "check": call.check_hint()}))

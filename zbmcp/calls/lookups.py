@@ -18,6 +18,7 @@ from typing import Any
 
 import anyio
 
+from zbmcp.calls.catalog import own_read
 from zbmcp.calls.outcomes import outcome_of
 from zbmcp.calls.runtime import Runtime
 from zbmcp.calls.tool_call import ToolCall
@@ -27,9 +28,11 @@ from zbmcp.core.found import (
     Organization,
     Party,
     Reads,
+    Tax,
     document_from,
     organization_from,
     party_from,
+    tax_from,
 )
 from zbmcp.core.manifest import ToolSpec
 from zbmcp.core.policy import Decision
@@ -62,7 +65,10 @@ async def read_for(runtime: Runtime, call: ToolCall, request: ZohoRequest, reads
             group.start_soon(keep, "document", lookups.document(spec, reads.document))
         if reads.organization and request.organization_id:
             group.start_soon(keep, "organization", lookups.organization(request.organization_id))
-    return Found(found.get("counterparty"), found.get("document"), found.get("organization"))
+        for tax_id in reads.taxes:
+            group.start_soon(keep, f"tax {tax_id}", lookups.tax(tax_id))
+    taxes = tuple(value for name, value in found.items() if name.startswith("tax "))
+    return Found(found.get("counterparty"), found.get("document"), found.get("organization"), taxes)
 
 
 class _Lookups:
@@ -88,6 +94,12 @@ class _Lookups:
             return document_from(kind, document_id, record)
         return Document(kind, document_id, unread=record)
 
+    async def tax(self, tax_id: str) -> Tax:
+        record = await self._get("get_tax", {"tax_id": tax_id})
+        if isinstance(record, dict):
+            return tax_from(tax_id, record)
+        return Tax(tax_id, unread=record)
+
     async def organization(self, organization_id: str) -> Organization:
         cache: dict[str, tuple[Organization, float]] = self.runtime.remembered_organizations
         kept = cache.get(organization_id)
@@ -103,7 +115,7 @@ class _Lookups:
 
     async def _get(self, tool: str, arguments: dict[str, Any]) -> Any:
         """Zoho's answer under the tool's result key, or why it could not be read."""
-        spec = self.runtime.specs.get(tool)
+        spec = self.runtime.specs.get(tool) or own_read(tool)
         policy = self.call.policy
         if spec is None or policy is None:
             return f"zbmcp has no {tool} to read it with"

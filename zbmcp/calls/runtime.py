@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +56,7 @@ class Runtime:
     personal: PersonalConnections | None = None  # people's own Zoho tokens, for `connection: per_user` agents
     # organization id -> (its currency and decimal places, read by zbmcp.calls.lookups; until when)
     remembered_organizations: dict[str, tuple[Organization, float]] = field(default_factory=dict)
+    clock: Callable[[], float] = time.time  # dates an undated create, in the organization's time zone
 
     def agent(self, name: str) -> Agent:
         return self.config.config.agents[name]
@@ -202,6 +204,7 @@ async def open_runtime(
     retry: RetryPolicy | None = None,
     audit: AuditLog | None = None,
     state: State | None = None,
+    clock: Callable[[], float] = time.time,
     **client_options: Any,
 ) -> AsyncIterator[Runtime]:
     specs = specs if specs is not None else load_manifests()
@@ -245,4 +248,5 @@ async def open_runtime(
             personal=personal,
             state=shared,
             inbox=inbox,
+            clock=clock,
         )

@@ -9,8 +9,10 @@ from mcp import types
 
 from zbmcp.calls.contact_guard import contact_written, hold
 from zbmcp.calls.decide import Decided
+from zbmcp.calls.lookups import read_for
 from zbmcp.calls.runtime import Runtime
 from zbmcp.calls.tool_call import ToolCall
+from zbmcp.core.found import Reads
 
 
 async def send(runtime: Runtime, call: ToolCall, decided: Decided) -> types.CallToolResult:
@@ -36,7 +38,18 @@ async def send(runtime: Runtime, call: ToolCall, decided: Decided) -> types.Call
     payload = response.payload
     if spec.name == "list_organizations":
         payload = _only_organizations(payload, policy.organizations)
-    return call.finish_ok(payload, response.status, decided.view)
+    currency = await _report_currency(runtime, call, decided) if spec.module == "reports" else None
+    return call.finish_ok(payload, response.status, decided.view, currency)
+
+
+async def _report_currency(runtime: Runtime, call: ToolCall, decided: Decided) -> str | None:
+    """The organization's currency, which a report's figures are in and Zoho's answer does not say (read once
+    an hour, as for approval questions; None if it cannot be read, and the summary says so)."""
+    found = decided.found
+    if found.organization is None:
+        found = await read_for(runtime, call, decided.request, Reads(organization=True),
+                               "to state its currency")
+    return found.organization.currency if found.organization is not None else None
 
 
 def _only_organizations(payload: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:

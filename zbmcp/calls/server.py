@@ -51,6 +51,7 @@ INSTRUCTIONS = (
     "Beyond their schema, lists take Zoho's documented filters, e.g. date_start, date_end, sort_column, "
     "invoice_number_startswith, total_greater_than (where Zoho has it); an unknown one is refused with the "
     "names accepted. "
+    "Reports take cash_based=true for the cash basis. "
     "Writes change real books; tools marked destructive delete records or email customers. "
     + KEY_INSTRUCTIONS
 )

@@ -120,11 +120,12 @@ class ToolCall:
                 log.warning("could not keep the approval of an unsent call for a retry (%s)",
                             type(exc).__name__)
 
-    def finish_ok(self, payload: dict[str, Any], status: int, view: View) -> types.CallToolResult:
+    def finish_ok(self, payload: dict[str, Any], status: int, view: View,
+                  currency: str | None = None) -> types.CallToolResult:
         assert self.spec is not None
         self._audit("allowed", self.allowed_by, status, payload.get("code"),
                     did(self.spec, self.arguments, payload))
-        shaped = shape(self.spec, self.arguments, payload, view)
+        shaped = shape(self.spec, self.arguments, payload, view, currency)
         return types.CallToolResult(content=[types.TextContent(text=shaped.text)],
                                     structured_content=shaped.structured)
 

@@ -131,6 +131,17 @@ async def doctor(loaded: LoadedConfig, runtime: Runtime) -> tuple[bool, list[str
             else:
                 lines.append(f"ok   agent {agent_name!r}: organizations {', '.join(agent.organizations)} "
                              "reachable")
+        for hook_name, hook in loaded.config.hooks.items():
+            if hook.connection == name and hook.organization not in reached:
+                healthy = False
+                lines.append(f"FAIL hook {hook_name!r}: organization {hook.organization} is not reachable "
+                             f"with connection {name!r}")
+    if loaded.config.hooks:
+        from zbmcp.cli.hook_checks import hook_checks
+
+        hooks_healthy, hook_lines = await hook_checks(loaded, runtime)
+        healthy = healthy and hooks_healthy
+        lines += hook_lines
     return healthy, lines
 
 

@@ -149,6 +149,10 @@ def _page(status: int, text: str) -> bytes:
 async def revoke(manager: TokenManager, *, transport: httpx2.AsyncBaseTransport | None = None) -> bool:
     """Revoke the refresh token at Zoho (which also kills its access tokens) and forget it locally."""
     await manager.load()
+    if manager.foreign:  # revoking it elsewhere would send it there; deleting it would forget it unrevoked
+        raise AuthError(f"{manager.foreign} Logging out neither revokes nor deletes it: restore the old "
+                        "settings to log out of it, or revoke zbmcp in the connected apps of that Zoho "
+                        "account.")
     refresh_token = manager.stored_refresh_token()
     revoked = False
     if refresh_token:

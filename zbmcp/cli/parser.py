@@ -6,7 +6,14 @@ from __future__ import annotations
 import argparse
 
 from zbmcp import __version__
-from zbmcp.cli import audit_commands, auth_commands, client_commands, policy_commands, serve_commands
+from zbmcp.cli import (
+    audit_commands,
+    auth_commands,
+    client_commands,
+    hook_commands,
+    policy_commands,
+    serve_commands,
+)
 
 COMMANDS = (
     serve_commands.add_serve,
@@ -18,6 +25,7 @@ COMMANDS = (
     client_commands.add_agent,
     client_commands.add_oauth,
     client_commands.add_operator,
+    hook_commands.add_hooks,
     policy_commands.add_access,
     serve_commands.add_console,
     client_commands.add_claude_config,

@@ -21,7 +21,7 @@ def add_serve(commands: Commands) -> None:
     serve = add_command(commands, "serve", "Run the MCP server (stdio by default).", _serve)
     serve.add_argument("--agent", help="the agent this stdio server acts for")
     serve.add_argument("--sandbox", action="store_true",
-                       help="run on the embedded Zoho Books sandbox, as agent 'demo' that sees every tool")
+                       help="run on the embedded Zoho Books sandbox, as agent 'demo' that may use every tool")
     serve.add_argument("--oauth", action="store_true",
                        help="with --sandbox over HTTP: people sign in with the sandbox's Zoho, as a remote "
                             "connector does")

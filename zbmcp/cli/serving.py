@@ -136,14 +136,15 @@ async def _serve_sandbox_with_sign_in(transport: str, host: str, port: int) -> N
     from zbmcp.sandbox.server import AsyncSandboxServer
     from zbmcp.sandbox.users import ALICE_USER_ID
 
-    if transport == "stdio" or port == 0 or host not in ("127.0.0.1", "localhost"):
-        raise ConfigError("--oauth needs --transport http (or sse, both) on 127.0.0.1 or localhost and a "
-                          "fixed --port: the sign-in redirects name this address")
-    sandbox = Sandbox(SandboxSettings(sign_in="form"))
-    issuer = f"http://{host}:{port}"
-    sandbox.register_client(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
-                            [DEFAULT_REDIRECT_URI, issuer + CALLBACK_PATH])
+    if transport == "stdio" or host not in ("127.0.0.1", "localhost"):
+        raise ConfigError("--oauth needs --transport http (or sse, both) on 127.0.0.1 or localhost: the "
+                          "sign-in redirects name this address")
     with _listening(transport, host, port) as listener:
+        assert listener is not None
+        issuer = f"http://{host}:{listener.getsockname()[1]}"  # --port 0: the port it got
+        sandbox = Sandbox(SandboxSettings(sign_in="form"))
+        sandbox.register_client(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
+                                [DEFAULT_REDIRECT_URI, issuer + CALLBACK_PATH])
         async with AsyncSandboxServer(sandbox, host="127.0.0.1") as zoho:
             people = [sandbox.users.users[user_id].email
                       for user_id in (sandbox.default_user_id, ALICE_USER_ID)]

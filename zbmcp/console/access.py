@@ -3,6 +3,9 @@ change."""
 
 from __future__ import annotations
 
+import functools
+
+import anyio
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -29,7 +32,9 @@ class AccessPages:
     async def compare(self, request: Request, session: Session) -> Response:
         candidate = request.state.form.get("candidate", "")
         try:
-            other = matrix_of(candidate, "the pasted config", self.runtime.specs)
+            # Off the event loop: the server keeps answering while a large paste is read (bounded anyway).
+            other = await anyio.to_thread.run_sync(functools.partial(
+                matrix_of, candidate, "the pasted config", self.runtime.specs, aliases=False))
         except ConfigError as exc:
             return self._pages.page(request, "compare.html", session, 422, candidate=candidate, changes=None,
                                     error=str(exc))

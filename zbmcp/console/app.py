@@ -22,6 +22,7 @@ from zbmcp.console.approvals import ApprovalPages
 from zbmcp.console.audit_viewer import AuditViewer
 from zbmcp.console.chain import ChainStatus
 from zbmcp.console.checks import RequestChecks
+from zbmcp.console.events import EventPages
 from zbmcp.console.pages import PREFIX, Pages, Refused, with_security_headers
 from zbmcp.proxies import TrustedProxies
 from zbmcp.console.sessions import Sessions, SignInGuard
@@ -46,6 +47,7 @@ class ConsoleApp:
         sign_in = SignIn(runtime, self._pages, self._checks, proxies, self.sessions, self.guard, agent_keys)
         approvals = ApprovalPages(runtime, self._pages, clock)
         access = AccessPages(runtime, self._pages)
+        events = EventPages(runtime, self._pages)
         signed_in = self._checks.signed_in
         self._app = Starlette(routes=[
             Route("/", _home, methods=["GET"]),
@@ -61,6 +63,7 @@ class ConsoleApp:
             Route("/access/compare", signed_in(access.compare), methods=["POST"]),
             Route("/audit", signed_in(self._audit.page), methods=["GET"]),
             Route("/audit/live", signed_in(self._audit.live), methods=["GET"]),
+            Route("/events", signed_in(events.page), methods=["GET"]),
             Mount("/static", app=StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
         ])
 

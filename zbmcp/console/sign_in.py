@@ -71,18 +71,18 @@ class SignIn:
             return await self.page(request, error="That form had expired or did not come from this page. "
                                    "Sign in again.", status=403, name=name)
         address = self._proxies.client_address(request)
-        subjects = (f"operator:{name.lower()}", f"address:{address}")
-        wait = await self._guard.wait_seconds(*subjects)
+        operator = name in self.runtime.config.config.operators
+        wait = await self._guard.wait_seconds(name, address, operator=operator)
         if wait > 0:
             self._audit("console.sign_in", "denied", f'sign-in as "{name}" from {address} refused: too '
                         f"many failed attempts, next try allowed in {int(wait) + 1} s",
                         operator=name or None)
             return await self.page(request, error=f"Too many failed sign-ins. Wait {int(wait) + 1} seconds "
                                    "and try again.", status=429, name=name)
-        await self._guard.attempt(*subjects)
+        await self._guard.attempt(name, address, operator=operator)
         if not await self._secret_matches(name, secret):
             return await self._wrong_secret(request, name, secret, address)
-        await self._guard.succeeded(*subjects)
+        await self._guard.succeeded(name, address)
         token, _session = await self._sessions.start(name)
         self._audit("console.sign_in", "allowed", f'operator "{name}" signed in to the console from '
                     f"{address}", operator=name, strict=True)

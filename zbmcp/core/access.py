@@ -172,9 +172,10 @@ def compare(before: Matrix, after: Matrix) -> list[Change]:
     return changes
 
 
-def matrix_of(text: str, file: str, specs: Mapping[str, ToolSpec]) -> Matrix:
-    """The access matrix of a config file's text (ConfigError with file and line if it would not load)."""
-    loaded = parse_config(text, file, Placeholders())
+def matrix_of(text: str, file: str, specs: Mapping[str, ToolSpec], *, aliases: bool = True) -> Matrix:
+    """The access matrix of a config file's text (ConfigError with file and line if it would not load).
+    `aliases=False` for text from a browser (zbmcp.core.yamlsource)."""
+    loaded = parse_config(text, file, Placeholders(), aliases=aliases)
     return access_matrix(loaded, specs, policies(loaded, specs))
 
 

@@ -11,6 +11,7 @@
         # max_events: 1000                # kept at most: past it the oldest go
         # max_body_bytes: 262144
         # per_minute: 600                 # deliveries accepted a minute; past it Zoho is told to retry later
+        # url: https://...                # what Zoho calls, if not console.public_url + /hooks/payments
 """
 
 from __future__ import annotations
@@ -37,13 +38,15 @@ class HookModule:
     read_scope: str
     payload_key: str
     id_field: str
+    also_id: str | None = None  # another name Zoho's files give the id (bank transactions have two)
 
 
 MODULES: dict[str, HookModule] = {
     "invoices": HookModule("ZohoBooks.invoices.READ", "invoice", "invoice_id"),
     "customerpayments": HookModule("ZohoBooks.customerpayments.READ", "payment", "payment_id"),
     "bills": HookModule("ZohoBooks.bills.READ", "bill", "bill_id"),
-    "banktransactions": HookModule("ZohoBooks.banking.READ", "banktransaction", "transaction_id"),
+    "banktransactions": HookModule("ZohoBooks.banking.READ", "banktransaction", "transaction_id",
+                                   "bank_transaction_id"),
     "contacts": HookModule("ZohoBooks.contacts.READ", "contact", "contact_id"),
     "estimates": HookModule("ZohoBooks.estimates.READ", "estimate", "estimate_id"),
     "salesorders": HookModule("ZohoBooks.salesorders.READ", "salesorder", "salesorder_id"),
@@ -71,6 +74,8 @@ class Hook(Section):
     max_body_bytes: int = Field(default=262_144, ge=1024, le=900_000)
     per_minute: int = Field(default=600, ge=1, le=100_000)
     zoho_webhook_id: str | None = None  # set by `zbmcp hooks add` when it registered the webhook at Zoho
+    # The URL Zoho calls for this hook, when it is not console.public_url (or oauth.issuer) + /hooks/<name>
+    url: str | None = None
 
     @field_validator("organization", mode="before")
     @classmethod
@@ -89,6 +94,13 @@ class Hook(Section):
         if not SECRET.match(value.get_secret_value()):
             raise ValueError("needs 12 to 50 letters and digits (Zoho's rule for a webhook secret); generate "
                              "one with `zbmcp hooks add`")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
         return value
 
     @property

@@ -28,10 +28,12 @@ from zbmcp.core.yamlsource import WITHOUT_VARIABLES, Placeholders, SourceMap, lo
 from zbmcp.errors import ConfigError
 
 
-def parse_config(text: str, file: str, environ: Mapping[str, str], home: Path | None = None) -> LoadedConfig:
+def parse_config(text: str, file: str, environ: Mapping[str, str], home: Path | None = None, *,
+                 aliases: bool = True) -> LoadedConfig:
     """`environ` fills the ${VARIABLES}. `home` is zbmcp's folder for tokens and state, as the caller that
-    reads the config knows it (zbmcp.cli.config_file); without it, ZBMCP_HOME from `environ`, else none."""
-    raw, source = load_yaml(text, file, environ)
+    reads the config knows it (zbmcp.cli.config_file); without it, ZBMCP_HOME from `environ`, else none.
+    `aliases=False` for a config from a stranger (zbmcp.core.yamlsource)."""
+    raw, source = load_yaml(text, file, environ, aliases=aliases)
     if not isinstance(raw, dict):
         raise ConfigError("the config must be a mapping with connections, agents and audit",
                           file=file, line=1)

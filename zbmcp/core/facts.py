@@ -10,16 +10,17 @@ decimal places. reads_for says what to read; what was not read, or could not be,
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from zbmcp.core.amounts import precision_matters, written_amount
+from zbmcp.core.amounts import precision_matters, takes_a_tax, tax_ids, written_amount
 from zbmcp.core.found import NOTHING, Found, Person, Reads
 from zbmcp.core.manifest import Effect, ToolSpec
 from zbmcp.core.requests import ZohoRequest
 
 COUNTERPARTY_FIELDS = ("customer_id", "vendor_id")
+TAX_SCOPE = "ZohoBooks.settings.READ"  # zbmcp reads a tax's rate for the amount a rule reads
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def facts_of(spec: ToolSpec, request: ZohoRequest, today: dt.date, found: Found 
     arguments = call_arguments(request)
     effects = _effects(spec, arguments)
     amount, unknown = written_amount(tuple(spec.body or {}), arguments, precision=found.precision(),
-                                     updates=_updates(spec), stored=found.document)
+                                     updates=_updates(spec), stored=found.document, taxes=found.taxes)
     return Facts(
         arguments=arguments,
         tool=spec.name,
@@ -93,10 +94,12 @@ def facts_of(spec: ToolSpec, request: ZohoRequest, today: dt.date, found: Found 
     )
 
 
-def reads_for(spec: ToolSpec, request: ZohoRequest, *, amount: bool, question: bool) -> Reads:
+def reads_for(spec: ToolSpec, request: ZohoRequest, *, amount: bool, question: bool,
+              date: bool = False) -> Reads:
     """What zbmcp reads from Zoho for this call: before deciding it, who a field that emails reaches and,
     when a rule reads the `amount`, what the amount depends on; for a `question`, also the names, number
-    and currency a person knows a call by."""
+    and currency a person knows a call by. An undated create is dated today in the organization's time
+    zone, read from Zoho when a rule reads the `date` or a person is asked."""
     arguments = call_arguments(request)
     lines = "line_items" in (spec.body or {}) and isinstance(arguments.get("line_items"), list)
     money = lines or "amount" in (spec.body or {})
@@ -106,9 +109,25 @@ def reads_for(spec: ToolSpec, request: ZohoRequest, *, amount: bool, question: b
     counterparty = question or emails_through_a_field or precise
     document = question or (amount and lines and _updates(spec))
     path_ids = _path_ids(spec, request)
+    dated_today = (question or date) and undated_create(spec, arguments)
     return Reads(counterparty=_counterparty(arguments) if counterparty else None,
                  document=path_ids[0] if document and path_ids else None,
-                 organization=(question and money or precise) and request.organization_id is not None)
+                 organization=(question and money or precise or dated_today)
+                 and request.organization_id is not None,
+                 taxes=tax_ids(tuple(spec.body or {}), arguments) if amount or question else ())
+
+
+def undated_create(spec: ToolSpec, arguments: Mapping[str, Any]) -> bool:
+    """A create that leaves its date to Zoho, which dates it today in the organization's time zone."""
+    return (spec.method == "POST" and not spec.read_only and "date" in (spec.body or {})
+            and not isinstance(arguments.get("date"), str))
+
+
+def tax_read_scopes(tools: Mapping[str, ToolSpec], reads_amount: Callable[[str], bool]) -> set[str]:
+    """The scope zbmcp's read of a tax's rate needs, when a rule reads the amount of a tool taking a
+    tax_id."""
+    taxed = any(takes_a_tax(spec.body or {}) and reads_amount(name) for name, spec in tools.items())
+    return {TAX_SCOPE} if taxed else set()
 
 
 def emailed_counterparty(spec: ToolSpec, request: ZohoRequest) -> str | None:

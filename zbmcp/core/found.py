@@ -76,11 +76,21 @@ class Document:
 
 
 @dataclass(frozen=True)
+class Tax:
+    """A tax a call's lines name (GET /settings/taxes/{id}): its rate in percent."""
+
+    id: str
+    percentage: Decimal | None = None
+    unread: str | None = None
+
+
+@dataclass(frozen=True)
 class Organization:
     id: str
     currency: str | None = None
     precision: int | None = None
     unread: str | None = None
+    time_zone: str | None = None  # its IANA name ("America/New_York"), in which Zoho dates its documents
 
 
 @dataclass(frozen=True)
@@ -90,10 +100,15 @@ class Found:
     counterparty: Party | None = None
     document: Document | None = None
     organization: Organization | None = None
+    taxes: tuple[Tax, ...] = ()
 
     def merged(self, other: Found) -> Found:
+        taxes = {tax.id: tax for tax in (*self.taxes, *other.taxes)}
         return Found(other.counterparty or self.counterparty, other.document or self.document,
-                     other.organization or self.organization)
+                     other.organization or self.organization, tuple(taxes.values()))
+
+    def tax(self, tax_id: str) -> Tax | None:
+        return next((tax for tax in self.taxes if tax.id == tax_id), None)
 
     def currency(self) -> str | None:
         """The currency a call's money is in: the document's, the counterparty's, else the organization's."""
@@ -119,20 +134,23 @@ NOTHING = Found()
 
 @dataclass(frozen=True)
 class Reads:
-    """What to read from Zoho for one call: a contact, an existing record, the organization's currency."""
+    """What to read from Zoho for one call: a contact, an existing record, the organization's currency, the
+    taxes its lines name."""
 
     counterparty: str | None = None  # a contact id
     document: str | None = None  # the id in the call's path (its first path parameter)
     organization: bool = False
+    taxes: tuple[str, ...] = ()  # tax ids
 
     def __bool__(self) -> bool:
-        return bool(self.counterparty or self.document or self.organization)
+        return bool(self.counterparty or self.document or self.organization or self.taxes)
 
     def without(self, found: Found) -> Reads:
         """These reads less the ones already done."""
         return Reads(None if found.counterparty is not None else self.counterparty,
                      None if found.document is not None else self.document,
-                     self.organization and found.organization is None)
+                     self.organization and found.organization is None,
+                     tuple(tax_id for tax_id in self.taxes if found.tax(tax_id) is None))
 
 
 # -- Zoho's answers -----------------------------------------------------------------------------------------
@@ -173,8 +191,17 @@ def organization_from(organization_id: str, organizations: Any) -> Organization:
         if isinstance(entry, Mapping) and str(entry.get("organization_id")) == organization_id:
             precision = entry.get("price_precision")
             return Organization(organization_id, _text(entry.get("currency_code")),
-                                precision if isinstance(precision, int) and precision in PRECISIONS else None)
+                                precision if isinstance(precision, int) and precision in PRECISIONS else None,
+                                time_zone=_text(entry.get("time_zone")))
     return Organization(organization_id, unread="Zoho did not list it")
+
+
+def tax_from(tax_id: str, record: Mapping[str, Any]) -> Tax:
+    """A tax (GET /settings/taxes/{id}) by its rate; a rate that is not a number from 0 to 100 is unread."""
+    percentage = _decimal(record.get("tax_percentage"))
+    if percentage is None or not Decimal(0) <= percentage <= Decimal(100):
+        return Tax(tax_id, unread="Zoho's answer has no tax_percentage from 0 to 100")
+    return Tax(tax_id, percentage)
 
 
 def money_text(value: Decimal | float, currency: str | None) -> str:

@@ -21,23 +21,30 @@ if TYPE_CHECKING:  # core/requests imports core/tools, which imports this
 
 KEY = "idempotency_key"
 MAX_KEY_CHARS = 255  # as Stripe's keys
+# A write repeated with the same arguments and no key within this long after the first's answer is taken as
+# the same call. Clients re-issue a request whose answer they lost within about a minute: the MCP SDKs time a
+# request out after 60 s (TypeScript) and reconnect after 1 s, at most twice (TypeScript: growing 1.5 times,
+# up to 30 s; Python); an agent told "outcome unknown" calls again within its turn. Two minutes covers that,
+# and keeps short the time in which a second, identical record needs a key of its own.
+REPEAT_WINDOW_SECONDS = 120.0
 # Typed, and no more: its meaning is in the server's instructions (INSTRUCTIONS_TEXT), said once.
 ADVERTISED_SCHEMA: dict[str, Any] = {"type": "string"}  # one type per field (issue #22.4)
 
 INSTRUCTIONS_TEXT = (
     f"Every write takes {KEY} (any text up to {MAX_KEY_CHARS} characters, never sent to Zoho): a repeat with "
     "the same key and arguments gets the first call's answer instead of writing again; the same key with "
-    "other arguments is refused."
+    "other arguments is refused. A write repeated with the same arguments within "
+    f"{REPEAT_WINDOW_SECONDS / 60:g} minutes is taken as the same call too: to make a second, identical "
+    f"record on purpose, give it an {KEY} of its own."
 )
-
-
-def takes_key(spec: ToolSpec) -> bool:
-    return not spec.read_only
-
 
 # Modules whose records Zoho keeps unique by name: a second create with the same name is refused (code 1001,
 # "Contact name already exist"), so a repeat cannot double one.
 UNIQUE_BY_NAME = frozenset({"contacts", "items", "chartofaccounts", "bankaccounts"})
+
+
+def takes_key(spec: ToolSpec) -> bool:
+    return not spec.read_only
 
 
 def lists_key(spec: ToolSpec) -> bool:

@@ -38,7 +38,7 @@ from typing import Any, Literal
 
 from zbmcp.core.config import Agent, LoadedConfig
 from zbmcp.errors import ConfigError, PolicyDenied
-from zbmcp.core.facts import Facts, facts_of, reads_for
+from zbmcp.core.facts import Facts, facts_of, reads_for, tax_read_scopes
 from zbmcp.core.found import NOTHING, Found, Reads
 from zbmcp.core.manifest import ToolSpec
 from zbmcp.core.requests import ZohoRequest
@@ -146,8 +146,9 @@ class AgentPolicy:
         like = self._like(spec, facts_of(spec, request, dt.date.min), [])
         if isinstance(like, Decision):
             return Reads()
-        amount = any(rule.uses_amount for rule in self.rules if rule.applies_to(like))
-        return reads_for(spec, request, amount=amount, question=False)
+        applying = [rule for rule in self.rules if rule.applies_to(like)]
+        return reads_for(spec, request, amount=any(rule.uses_amount for rule in applying), question=False,
+                         date=any(rule.uses_date for rule in applying))
 
     def _like(self, spec: ToolSpec, facts: Facts, reasons: list[str]) -> list[str] | Decision:
         """The tools whose rules this call takes on: its own, and the email tool of a field that emails (which
@@ -221,11 +222,13 @@ class AgentPolicy:
     @property
     def scopes(self) -> list[str]:
         """The least-privilege OAuth scopes that cover every tool this agent may call, and zbmcp's own reads
-        its calls are decided on: a customer's contact persons, whom send=true emails (calls.lookups)."""
+        its calls are decided on (calls.lookups): whom send=true emails, a tax's rate for an amount."""
         emails_through_a_field = any(
             effect == "emails" and spec.email_tool in self.visible
             for spec in self.visible.values() for _, effect in spec.outside_effects)
         lookups = {LOOKUP_SCOPE} if emails_through_a_field else set()
+        lookups |= tax_read_scopes(self.visible, lambda name: any(
+            rule.uses_amount and rule.applies_to([name]) for rule in self.rules))
         return sorted({spec.scope for spec in self.visible.values()} | lookups)
 
 

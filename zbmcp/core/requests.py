@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from zbmcp.errors import InvalidArguments
 from zbmcp.core.manifest import EFFECT_WORDS, ZOHO_ID_PATTERN, ToolSpec
-from zbmcp.core.periods import with_period
+from zbmcp.core.report_query import report_query
 from zbmcp.core.tools import takes_organization, validation_schema
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ def build_request(spec: ToolSpec, arguments: Mapping[str, Any],
     if not isinstance(arguments, Mapping):
         raise InvalidArguments([("arguments", "must be an object of named arguments")])
     validate(spec, arguments, organization_ids)
-    arguments = with_period(spec, arguments)
+    arguments = report_query(spec, arguments)
     organization_id = _organization(spec, arguments, organization_ids)
 
     path = spec.path

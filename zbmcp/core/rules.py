@@ -44,7 +44,8 @@ VARIABLES: dict[str, str] = {
     "amount": "the money the call writes: a document's total as Zoho computes it (zbmcp.core.amounts), never "
               "less; a payment's or an expense's amount; 0.0 when it writes none",
     "counterparty_id": 'the customer_id or vendor_id the call names ("" when none)',
-    "date": 'the document date the call sets, yyyy-mm-dd (a create without one: today, as Zoho does; "" when '
+    "date": 'the document date the call sets, yyyy-mm-dd (a create without one: today in the organization\'s '
+            'time zone, as Zoho does; "" when '
             "none)",
     "recipients": "every address the call emails (to, cc and bcc); with send=true, the customer's contact "
                   "persons, read from Zoho before the call is decided",
@@ -82,6 +83,10 @@ class Rule:
     @property
     def uses_amount(self) -> bool:
         return "amount" in self.program.variables()
+
+    @property
+    def uses_date(self) -> bool:
+        return "date" in self.program.variables()
 
     @property
     def uses_recipients(self) -> bool:

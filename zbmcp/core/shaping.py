@@ -9,7 +9,9 @@ like", has the sources.)
     list_*    {"summary", <result_key>: [rows], "page_context": {page, per_page, has_more_page},
                "sums": {...}, "currency_code"}     rows keep the fields an agent acts on (COLUMNS), or more
                                                   with fields="a,b"; "*" keeps every field Zoho sent
-    reports   aging: one row per contact with its buckets; others: Zoho's tree without empty parts
+    reports   {"summary": the figures asked for, with currency and period, <report name>: for aging one row
+               per contact with its buckets, else Zoho's tree without empty parts; "currency_code",
+               "page_context"}
     the rest  {"summary", <result_key>: the record without empty values}, or just the summary for actions
 
 Empty values ("", null, [], {}) are left out everywhere: they tell an agent nothing and cost context.
@@ -27,6 +29,7 @@ from typing import Any
 from zbmcp.errors import InvalidArguments
 from zbmcp.core.date_filters import rows_outside, warning
 from zbmcp.core.manifest import ToolSpec
+from zbmcp.core.report_summary import report_summary
 from zbmcp.core.wording import summary
 
 FIELDS = "fields"
@@ -73,6 +76,9 @@ SUMS: dict[str, tuple[str, ...]] = {
     "vendorpayments": ("amount", "balance"),
     "contacts": ("outstanding_receivable_amount", "outstanding_payable_amount"),
 }
+REPORTS = "reports"
+# An aging report's rows, by Zoho's key: one per customer (receivables) or vendor (payables).
+AGING_ROWS = {"invoice": "customers", "bills": "vendors"}
 # For a list key zbmcp has no columns for: ids, numbers, names and the usual amounts.
 _FALLBACK = re.compile(r"(_id|_number|_name|^name|^date|^due_date|^status|^total|^balance|^amount)$")
 
@@ -127,21 +133,41 @@ def _view(raw: Any) -> View:
 
 
 def shape(spec: ToolSpec, arguments: Mapping[str, Any], payload: Mapping[str, Any],
-          view: View = View()) -> Shaped:
-    """The compact result of a successful call: structured content and its text."""
+          view: View = View(), currency: str | None = None) -> Shaped:
+    """The compact result of a successful call: structured content and its text. `currency`: the
+    organization's, for a report (Zoho's report answers do not say it)."""
     structured: dict[str, Any] = {"summary": summary(spec, arguments, payload)}
     value = payload.get(spec.result_key) if spec.result_key else None
+    if spec.module == REPORTS and spec.result_key:
+        return _report(spec, arguments, payload, currency, structured)
     if isinstance(value, list) and spec.is_list:
         structured.update(_list(spec.result_key or "", value, payload.get("page_context"), view))
         broken = rows_outside(arguments, (row for row in value if isinstance(row, Mapping)))
         if broken:
             structured["summary"] += warning(arguments, broken)
-    elif isinstance(value, Mapping) and "group_list" in value:
-        structured[spec.result_key or "report"] = _aging(value)
     elif value is not None:
         structured[spec.result_key or "result"] = compact(value)
     if not spec.is_list and isinstance(payload.get("page_context"), Mapping):
         structured["page_context"] = compact(payload["page_context"])  # a report's period
+    return Shaped(structured, text(structured))
+
+
+def _report(spec: ToolSpec, arguments: Mapping[str, Any], payload: Mapping[str, Any], currency: str | None,
+            structured: dict[str, Any]) -> Shaped:
+    """The figures asked for first; the data under the report's own name (aged_receivables, not Zoho's
+    `invoice`); the period Zoho applied."""
+    key = spec.result_key or ""
+    structured["summary"] = report_summary(key, arguments, payload, currency) or structured["summary"]
+    value = payload.get(key)
+    name = spec.name.removeprefix("get_")
+    if isinstance(value, Mapping) and "group_list" in value:
+        structured[name] = _aging(value, AGING_ROWS.get(key, "rows"))
+    elif value is not None:
+        structured[name] = compact(value)
+    if currency:
+        structured["currency_code"] = currency
+    if isinstance(payload.get("page_context"), Mapping):
+        structured["page_context"] = compact(payload["page_context"])
     return Shaped(structured, text(structured))
 
 
@@ -198,7 +224,7 @@ def _sums(rows: list[Mapping[str, Any]], names: Iterable[str]) -> dict[str, floa
     return sums
 
 
-def _aging(report: Mapping[str, Any]) -> dict[str, Any]:
+def _aging(report: Mapping[str, Any], rows_key: str) -> dict[str, Any]:
     """Zoho's aging tree -> {total, buckets, rows: one per contact with its non-zero buckets}."""
     rows = []
     groups = [group for group in report.get("group_list") or [] if isinstance(group, Mapping)]
@@ -211,7 +237,7 @@ def _aging(report: Mapping[str, Any]) -> dict[str, Any]:
                    **_buckets(contact.get("intervals"))}
             rows.append(compact(row))
     buckets = _buckets(report.get("intervals"), keep_zero=True)
-    return compact({"total": report.get("total"), "buckets": buckets, "rows": rows})
+    return compact({"total": report.get("total"), "buckets": buckets, rows_key: rows})
 
 
 def _buckets(intervals: Any, *, keep_zero: bool = False) -> dict[str, Any]:

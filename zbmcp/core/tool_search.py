@@ -41,6 +41,7 @@ def stem(word: str) -> str:
 
 
 def query_words(query: str) -> list[str]:
+    """The query's words that say something, singular, once each (at most MAX_WORDS)."""
     words = [stem(w) for w in _WORD.findall(query.lower()) if w not in _FILLER]
     return list(dict.fromkeys(words))[:MAX_WORDS]
 
@@ -53,9 +54,14 @@ def _index(spec: ToolSpec) -> tuple[frozenset[str], str, frozenset[str], frozens
     return words(spec.name.replace("_", " ")), spec.module, words(spec.title), words(spec.description)
 
 
-def score(spec: ToolSpec, words: Sequence[str]) -> int:
+def score(spec: ToolSpec, words: Sequence[str], raw: frozenset[str] = frozenset()) -> int:
+    """How well the tool matches the query's `words` (singular); `raw`, the words as written, prefers
+    list_journals to get_journal for "journals". A tool whose name the query covers, but for its verb
+    (get_bill for "bill"), comes before one that only mentions it (apply_credits_to_bill)."""
     name, module, title, description = _index(spec)
-    total = 0
+    parts = spec.name.split("_")
+    total = 3 if words and all(stem(part) in words for part in parts[1:]) else 0
+    total += sum(1 for part in parts if part in raw)
     for word in words:
         if word in name:
             total += 4
@@ -73,17 +79,18 @@ def score(spec: ToolSpec, words: Sequence[str]) -> int:
 
 def find(specs: Iterable[ToolSpec], query: str, *, module: str | None = None,
          access: str | None = None) -> list[Match]:
-    """The tools that match, best first (then by name); every one of `specs` when the query has no words."""
+    """The tools that match, best first (then shorter names); all of `specs` when the query has no words."""
     words = query_words(query)
+    raw = frozenset(_WORD.findall(query.lower()))
     exact = query.strip().lower()
     matches = []
     for spec in specs:
         if (module is not None and spec.module != module) or (access is not None and spec.access != access):
             continue
-        points = (100 if spec.name == exact else 0) + score(spec, words) if words else 1
+        points = (100 if spec.name == exact else 0) + score(spec, words, raw) if words else 1
         if points > 0:
             matches.append(Match(spec, points))
-    matches.sort(key=lambda m: (-m.score, m.spec.name))
+    matches.sort(key=lambda m: (-m.score, len(m.spec.name), m.spec.name))
     # a tool that shares one loose word with the query is noise beside one that matches it well
     return [m for m in matches if m.score * 3 >= matches[0].score] if matches else matches
 

@@ -1,4 +1,9 @@
-"""YAML with line numbers and ${ENV} references: so every config mistake can name its file and line."""
+"""YAML with line numbers and ${ENV} references: so every config mistake can name its file and line.
+
+Bounded whoever wrote it: an alias that contains itself is refused, and so is a document that expands
+(alias by alias: the "billion laughs") past MAX_VALUES values, so reading one takes milliseconds, never
+minutes. Where the text comes from a stranger (a browser), aliases can be refused outright (`aliases=False`).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ Path_ = tuple[str | int, ...]
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # The validation context of a config read with Placeholders (zbmcp.core.config_parse)
 WITHOUT_VARIABLES = "read without its variables"
+MAX_VALUES = 20_000  # a config has hundreds
 
 
 class Placeholders(Mapping[str, str]):
@@ -61,9 +67,10 @@ class SourceMap:
         return ConfigError(message, file=self.file, line=self.line_of(path))
 
 
-def load_yaml(text: str, file: str, environ: Mapping[str, str]) -> tuple[Any, SourceMap]:
+def load_yaml(text: str, file: str, environ: Mapping[str, str], *,
+              aliases: bool = True) -> tuple[Any, SourceMap]:
     """Parse YAML, expanding `${VAR}` from `environ`; refuse duplicate keys (a silent overwrite hides
-    typos)."""
+    typos). `aliases=False`: refuse `*alias` references too (YAML from someone other than the operator)."""
     source = SourceMap(file)
     try:
         node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
@@ -71,25 +78,70 @@ def load_yaml(text: str, file: str, environ: Mapping[str, str]) -> tuple[Any, So
         mark = getattr(exc, "problem_mark", None)
         raise ConfigError(f"not valid YAML: {getattr(exc, 'problem', exc)}", file=file,
                           line=mark.line + 1 if mark else None) from None
+    except RecursionError:  # only without libyaml, which refuses deep nesting itself
+        raise ConfigError("not valid YAML: nested too deeply", file=file) from None
     if node is None:
         return {}, source
-    return _construct(node, (), source, environ), source
+    try:
+        return _Reader(source, environ, aliases).construct(node, ()), source
+    except RecursionError:
+        raise ConfigError("nested too deeply to be a config", file=file) from None
 
 
-def _construct(node: yaml.Node, path: Path_, source: SourceMap, environ: Mapping[str, str]) -> Any:
-    source.lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
+class _Reader:
+    def __init__(self, source: SourceMap, environ: Mapping[str, str], aliases: bool) -> None:
+        self.source = source
+        self.environ = environ
+        self.aliases = aliases
+        self.values = 0
+        self.seen: set[int] = set()  # nodes read once: another visit is an alias
+        self.open: set[int] = set()  # collections being read: a visit now is an alias of its own container
+
+    def construct(self, node: yaml.Node, path: Path_) -> Any:
+        line = node.start_mark.line + 1
+        self.values += 1
+        if self.values > MAX_VALUES:
+            raise ConfigError(f"more than {MAX_VALUES} values (aliases repeating aliases?): too large to "
+                              "read", file=self.source.file, line=line)
+        # An alias is the node it names, met again: the line where it is used is its key's.
+        if id(node) in self.open:
+            raise ConfigError("an alias refers to a value that contains it, which never ends",
+                              file=self.source.file, line=self.source.line_of(path))
+        if id(node) in self.seen and not self.aliases:
+            raise ConfigError("aliases (*name) are not accepted here: write each value out in full",
+                              file=self.source.file, line=self.source.line_of(path))
+        self.seen.add(id(node))
+        if not isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+            try:
+                return _scalar(node, path, self.source, self.environ)
+            except yaml.YAMLError as exc:  # a tag of no safe type (!!python/object, !custom)
+                raise ConfigError(f"not a value a config holds: {getattr(exc, 'problem', exc)}",
+                                  file=self.source.file, line=line) from None
+        self.open.add(id(node))
+        try:
+            return self._collection(node, path)
+        finally:
+            self.open.discard(id(node))
+
+    def _collection(self, node: yaml.Node, path: Path_) -> Any:
+        source = self.source
+        source.lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.SequenceNode):
+            return [self.construct(item, (*path, i)) for i, item in enumerate(node.value)]
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
             key = str(key_node.value)
             if key in result:
                 raise ConfigError(f"key {key!r} appears twice", file=source.file,
                                   line=key_node.start_mark.line + 1)
-            result[key] = _construct(value_node, (*path, key), source, environ)
             source.lines[(*path, key)] = key_node.start_mark.line + 1
+            result[key] = self.construct(value_node, (*path, key))
+            source.lines[(*path, key)] = key_node.start_mark.line + 1  # the key's line, not its value's
         return result
-    if isinstance(node, yaml.SequenceNode):
-        return [_construct(item, (*path, i), source, environ) for i, item in enumerate(node.value)]
+
+
+def _scalar(node: yaml.Node, path: Path_, source: SourceMap, environ: Mapping[str, str]) -> Any:
+    source.lines[path] = node.start_mark.line + 1
     value = yaml.SafeLoader(" ").construct_object(node) if node.tag != "tag:yaml.org,2002:str" else node.value
     if isinstance(value, str):
         return _expand(value, path, source, environ)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -30,7 +31,7 @@ from zbmcp.sandbox.errors import (
     not_associated,
 )
 from zbmcp.sandbox.faults import POST_KINDS, PRE_KINDS, ConnectionDropped, Fault
-from zbmcp.sandbox.limits import per_window_error
+from zbmcp.sandbox.limits import limit_error
 from zbmcp.sandbox.operations import Operation
 from zbmcp.sandbox.records import ApiRequest
 from zbmcp.sandbox.rules.base import Call, Env
@@ -73,6 +74,7 @@ class BooksApi:
             await self._fault_first(send, record, first)
             return
         org_id, status, payload = await self._process(request, operation, params, query, record, fired)
+        sandbox.webhooks.created(operation.key, org_id, status, payload)  # workflow rules' webhooks
         await _hold_answer(fired)
         spoil = next((fault for fault in fired if fault.kind in POST_KINDS), None)
         await self._answer(send, record, status, payload, org_id, spoil)
@@ -155,13 +157,17 @@ class BooksApi:
     async def _fault_first(self, send: Send, record: ApiRequest, fault: Fault) -> None:
         record.fault = fault.kind
         if fault.kind == "rate_limit":
-            error = per_window_error()
+            error = limit_error(fault.code or 44)
             await self._answer(send, record, error.status, error.envelope(), None)
-        elif fault.kind == "error" and fault.status in _GATEWAY_PAGES:
+        elif fault.kind == "error" and fault.status in _GATEWAY_PAGES and fault.code is None:
             record.status = fault.status
             await _send(send, fault.status, {"content-type": "text/html"}, _GATEWAY_PAGES[fault.status])
-        elif fault.kind == "error":
+        elif fault.kind == "error" and fault.status == INTERNAL.status and fault.code is None:
             await self._answer(send, record, INTERNAL.status, INTERNAL.envelope(), None)
+        elif fault.kind == "error":  # exactly what was asked for: no code unless one was given
+            payload: dict[str, Any] = {} if fault.code is None else {"code": fault.code}
+            payload["message"] = fault.message or _phrase(fault.status)
+            await self._answer(send, record, fault.status, payload, None)
         else:
             await _drop(send, 502, {"content-type": "text/html"}, _GATEWAY_PAGES[502])
 
@@ -169,8 +175,9 @@ class BooksApi:
                       org_id: str | None, spoil: Fault | None = None) -> None:
         record.status = status
         record.code = payload.get("code") if isinstance(payload.get("code"), int) else None
+        # A 401 is no organization's call: it uses and reports no quota.
         with self._sandbox.lock:
-            limits = self._sandbox.limiter.headers(org_id)
+            limits = self._sandbox.limiter.headers(org_id) if status != 401 else {}
         headers = {"content-type": "application/json;charset=UTF-8", **limits}
         body = json.dumps(payload).encode()
         log.info("%s /books/v3%s organization_id=%s -> %s code=%s%s", record.method, record.path,
@@ -185,6 +192,13 @@ class BooksApi:
             await _send(send, status, headers, body[: max(1, len(body) // 2)])
         else:
             await _send(send, status, headers, body)
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return f"HTTP {status}"
 
 
 async def _delay(fired: list[Fault]) -> None:

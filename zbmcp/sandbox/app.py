@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
@@ -15,4 +17,10 @@ if TYPE_CHECKING:
 
 
 def build_app(sandbox: Sandbox) -> Starlette:
-    return Starlette(routes=[Mount("/books/v3", app=BooksApi(sandbox)), *OAuthEndpoints(sandbox).routes()])
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with sandbox.webhooks.running():  # served over HTTP: its workflow rules fire webhooks
+            yield
+
+    return Starlette(routes=[Mount("/books/v3", app=BooksApi(sandbox)), *OAuthEndpoints(sandbox).routes()],
+                     lifespan=lifespan)

@@ -10,13 +10,16 @@ Codes the sandbox uses (zoho-books-api.md §6), and where the number is the sand
     1000   500  internal error (also the injected 500 fault)
     1001   400  duplicate document number or name ("... already exist")
     1002   404  unknown id ("<Thing> does not exist.")
-    3004   400  a payment names an invoice of another customer
-    4001   400  deleting an invoice that has payments (Zoho Invoice's code; Books' is unverified)
+    3000   400  deleting a contact that has transactions (Zoho Invoice's code, as are 3004, 3010, 4001, 24016;
+                Books' own are unverified)
+    3004   400  a payment names an invoice of another customer (a vendor payment, a bill of another vendor)
+    3010   400  changing the customer of an invoice that has payments
+    4001   400  deleting an invoice that has payments
     6041   400  organization_id the caller is not associated with
-    24016  400  a payment applies more than an invoice's balance
+    24016  400  a payment applies more than an invoice's (or a bill's) balance
     44/45/1070  429  per-window, daily and concurrency limits (§7)
     9998   400  an operation the sandbox does not emulate (yet), saying why (the sandbox's own code)
-    9999   400  a business rule with no documented Zoho code (state changes such as voiding a paid invoice)
+    9999   400  a business rule with no documented Zoho code (docs/sandbox.md lists them)
 """
 
 from __future__ import annotations

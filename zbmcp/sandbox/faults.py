@@ -7,9 +7,12 @@ Kinds:
     latency      wait delay_seconds before handling (the request counts as in flight meanwhile)
     hold         wait until `release` (an anyio.Event) is set; sets `entered` when a request arrives.
                  For tests over httpx2.ASGITransport: both events belong to the test's event loop.
-    error        answer `status` (500: {"code":1000,"message":"Internal error"}; 502/503/504: a gateway page)
-                 without handling the request
-    rate_limit   answer 429 code 44 without handling the request: times=N gives a burst of N
+    error        answer `status` without handling the request, exactly as asked: 500 is Zoho's
+                 {"code":1000,"message":"Internal error"} and 502/503/504 a gateway's page unless `code` is
+                 given; any other status from 400 to 599 (a 429 without Zoho's limit codes, say) is JSON with
+                 `code` and `message` when given, and only the message (the status's phrase) when not
+    rate_limit   answer 429 with Zoho's limit `code` (44 per minute, the default; 45 daily; 1070 concurrent)
+                 without handling the request: times=N gives a burst of N
     drop_before  drop the connection without handling the request
     drop_after   handle the request (the write takes effect), then drop the connection
     malformed    handle the request, then answer with its JSON cut short
@@ -43,6 +46,7 @@ FaultKind = Literal["latency", "hold", "error", "rate_limit", "drop_before", "dr
 PRE_KINDS = ("error", "rate_limit", "drop_before")
 POST_KINDS = ("drop_after", "malformed", "gateway_after")  # spoil the answer; hold_after only delays it
 GATEWAY_STATUSES = (502, 503, 504)
+LIMIT_CODES = (44, 45, 1070)
 _ROUTE = re.compile(r"^(GET|POST|PUT|DELETE|PATCH) /\S*$")
 
 
@@ -61,6 +65,8 @@ class Fault:
     probability: float = 1.0
     delay_seconds: float = 0.0
     status: int = 500
+    code: int | None = None  # kind="error": Zoho's code in the JSON answer; kind="rate_limit": 44, 45 or 1070
+    message: str | None = None  # kind="error": the JSON answer's message
     release: Any = None  # anyio.Event, for kind="hold"
     entered: Any = None  # anyio.Event, set when a request reaches a "hold"
     fired: int = field(default=0, init=False)
@@ -74,8 +80,11 @@ class Fault:
                 raise ValueError(f"route must look like 'POST /invoices', got {self.route!r}")
         if not 0.0 <= self.probability <= 1.0:
             raise ValueError("probability must be between 0 and 1")
-        if self.kind == "error" and self.status not in (500, 502, 503, 504):
-            raise ValueError("an error fault answers 500, 502, 503 or 504")
+        if self.kind == "error" and not 400 <= self.status <= 599:
+            raise ValueError("an error fault answers a status from 400 to 599")
+        if self.kind == "rate_limit" and self.code not in (None, *LIMIT_CODES):
+            raise ValueError("a rate_limit fault answers Zoho's limit code 44, 45 or 1070 (for a 429 without "
+                             "one: kind='error', status=429)")
         if self.kind == "hold" and self.release is None:
             raise ValueError("a hold fault needs release=anyio.Event()")
         if self.kind == "hold_after" and self.release is None and self.delay_seconds <= 0:

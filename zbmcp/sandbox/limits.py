@@ -4,8 +4,8 @@
     daily_budget (per UTC day)                          -> 429 code 45; 1,000 to 10,000 by plan
     max_concurrency (requests in flight)                -> 429 code 1070
 
-Every /books/v3 answer carries X-Rate-Limit-Limit / -Remaining / -Reset. Like Zoho's (which read 7500
-/ 6775 / 34881 in a captured sample, §7) they describe the daily quota: daily_budget when set, else a
+Every /books/v3 answer but a 401 carries X-Rate-Limit-Limit / -Remaining / -Reset. Like Zoho's (which read
+7500 / 6775 / 34881 in a captured sample, §7) they describe the daily quota: daily_budget when set, else a
 nominal 10,000 per day that is never enforced (never the per-window limit: clients read these headers as
 the day's budget). Zoho sends no Retry-After, so neither does the sandbox. Only admitted requests count;
 a refused one uses no quota.
@@ -34,6 +34,16 @@ CONCURRENCY_MESSAGE = (
 
 def per_window_error() -> ZohoError:
     return ZohoError(429, 44, PER_WINDOW_MESSAGE)
+
+
+def limit_error(code: int) -> ZohoError:
+    """Zoho's 429 for one of its limits, by its code (for fault injection)."""
+    if code == 45:
+        return ZohoError(429, 45, "The API call for this organization has exceeded the maximum call rate "
+                                  "limit.")
+    if code == 1070:
+        return ZohoError(429, 1070, CONCURRENCY_MESSAGE)
+    return per_window_error()
 
 
 @dataclass

@@ -15,6 +15,7 @@ from typing import Literal
 from zbmcp.sandbox.rules import (
     accounts,
     bills,
+    cash_flow,
     contact_persons,
     contacts,
     estimates,
@@ -22,12 +23,14 @@ from zbmcp.sandbox.rules import (
     invoices,
     items,
     journals,
+    ledger_reports,
     orders,
     organizations,
     payments,
     reports,
     taxes,
     vendorpayments,
+    webhooks,
 )
 from zbmcp.sandbox.rules.base import Handler
 
@@ -139,6 +142,10 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("GET", "/reports/balancesheet", "ZohoBooks.reports.READ", reports.balance_sheet),
     _op("GET", "/reports/aragingsummary", "ZohoBooks.reports.READ", reports.ar_aging_summary),
     _op("GET", "/reports/apagingsummary", "ZohoBooks.reports.READ", reports.ap_aging_summary),
+    _op("GET", "/reports/trialbalance", "ZohoBooks.reports.READ", ledger_reports.trial_balance),
+    _op("GET", "/reports/generalledger", "ZohoBooks.reports.READ", ledger_reports.general_ledger),
+    _op("GET", "/reports/accounttransaction", "ZohoBooks.reports.READ", ledger_reports.account_transactions),
+    _op("GET", "/reports/cashflow", "ZohoBooks.reports.READ", cash_flow.cash_flow),
     # Manual journals (journals.yml)
     _op("GET", "/journals", "ZohoBooks.accountants.READ", journals.list_journals),
     _op("POST", "/journals", "ZohoBooks.accountants.CREATE", journals.create_journal, "required"),
@@ -148,6 +155,13 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("POST", "/journals/{journal_id}/status/publish", "ZohoBooks.accountants.CREATE",
         journals.publish_journal),
     # Taxes (taxes.yml)
+    # Webhooks (Zoho's API reference; not among its OpenAPI files): what workflow rules call
+    _op("GET", "/settings/webhooks", "ZohoBooks.settings.READ", webhooks.list_webhooks),
+    _op("POST", "/settings/webhooks", "ZohoBooks.settings.CREATE", webhooks.create_webhook, "required"),
+    _op("GET", "/settings/webhooks/{webhook_id}", "ZohoBooks.settings.READ", webhooks.get_webhook),
+    _op("PUT", "/settings/webhooks/{webhook_id}", "ZohoBooks.settings.UPDATE", webhooks.update_webhook,
+        "required"),
+    _op("DELETE", "/settings/webhooks/{webhook_id}", "ZohoBooks.settings.DELETE", webhooks.delete_webhook),
     _op("GET", "/settings/taxes", "ZohoBooks.settings.READ", taxes.list_taxes),
     _op("POST", "/settings/taxes", "ZohoBooks.settings.CREATE", taxes.create_tax, "required"),
     _op("GET", "/settings/taxes/{tax_id}", "ZohoBooks.settings.READ", taxes.get_tax),

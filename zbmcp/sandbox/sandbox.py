@@ -23,6 +23,7 @@ from zbmcp.sandbox.store import IdGenerator, OrgStore
 from zbmcp.sandbox.tokens import TokenRegistry
 from zbmcp.sandbox.users import Directory
 from zbmcp.sandbox.view import StoreView
+from zbmcp.sandbox.workflows import Workflows
 
 
 def _fixed_hex(label: str, length: int) -> str:
@@ -65,6 +66,7 @@ class Sandbox:
         self.limiter = Limiter(self._settings, clock)
         self.default_user_id = seed.DEFAULT_USER_ID
         self.users = Directory()
+        self.webhooks = Workflows(self)  # workflow rules' webhook actions, fired on the sandbox's own events
         # Seeding goes through the business rules with default settings, whatever this sandbox's are.
         self._stores = seed.build(IdGenerator(), lambda: Env(SandboxSettings(), [], clock), clock,
                                   bulk_invoices)

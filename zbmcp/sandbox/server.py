@@ -49,7 +49,7 @@ class _DropConnections:
 
 def _config(sandbox: Sandbox, log_level: str) -> uvicorn.Config:
     return uvicorn.Config(_DropConnections(sandbox.app), log_level=log_level, access_log=False,
-                          lifespan="off", log_config=None, timeout_graceful_shutdown=2)
+                          lifespan="on", log_config=None, timeout_graceful_shutdown=2)
 
 
 def _url(host: str, port: int) -> str:

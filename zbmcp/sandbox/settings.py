@@ -40,3 +40,8 @@ class SandboxSettings(BaseModel):
     # True: invoice lines need item_id, as Zoho's OAS requires (§4.1); False also takes name-only lines, as
     # older docs and integrations send them (§10.1).
     strict_line_items: bool = True
+
+    # Webhooks (workflows.py): a failed delivery is tried again after each of these, in turn. Zoho retries at
+    # growing intervals without documenting them; these are the sandbox's own.
+    webhook_retry_seconds: list[float] = Field(default=[60.0, 300.0, 900.0, 3600.0, 10800.0], max_length=20)
+    webhook_timeout_seconds: float = Field(default=15.0, gt=0)

@@ -114,6 +114,7 @@ class OrgStore:
         self.vendorpayments: dict[str, Record] = {}
         self.journals: dict[str, Record] = {}  # manual journals
         self.taxes: dict[str, Record] = {}
+        self.webhooks: dict[str, Record] = {}  # what workflow rules call (rules/webhooks.py, workflows.py)
         # Records of the modules the sandbox emulates generically, by resource ("/projects/{}/tasks")
         self.generic: dict[str, dict[str, Record]] = {}
 

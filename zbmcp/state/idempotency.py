@@ -99,23 +99,45 @@ async def claim_key(state: State, key: str, fingerprint: str, call_id: str, *, w
         await state.delete(LEASES, owner)
         while True:
             stored = await state.get(NAMESPACE, key)
-            found = Entry.of(stored)
-            if found is None:
-                if stored is not None:  # not a claim zbmcp wrote: never trusted, never in the way
+            where, found = await _followed(state, key, stored)
+            if found is None or (where != key and found.fingerprint != fingerprint):
+                if stored is not None:  # not a claim zbmcp wrote, or an alias to another call: out of the way
                     await state.delete(NAMESPACE, key, only_if=stored)
                 break  # released or expired meanwhile: claim it again
             if found.fingerprint != fingerprint:
-                return Claim("conflict", key, found)
+                return Claim("conflict", where, found)
             if found.status != "running":
-                return Claim(found.status, key, found)
+                return Claim(found.status, where, found)
             if await state.get(LEASES, found.owner) is None:
                 # Its lease ends when its holder completes it too: abandoned only if it is still running.
-                if Entry.of(await state.get(NAMESPACE, key)) == found:
-                    return Claim("abandoned", key, found)
+                if Entry.of(await state.get(NAMESPACE, where)) == found:
+                    return Claim("abandoned", where, found)
                 continue
             if anyio.current_time() >= deadline:
-                return Claim("running", key, found)
+                return Claim("running", where, found)
             await anyio.sleep(POLL_SECONDS)
+
+
+async def _followed(state: State, key: str, stored: Any) -> tuple[str, Entry | None]:
+    """The claim a record is, or the one it is an alias of (add_alias), and where that claim is."""
+    if isinstance(stored, dict) and isinstance(stored.get("alias"), str) and len(stored) == 1:
+        target = stored["alias"]
+        return target, Entry.of(await state.get(NAMESPACE, target))
+    return key, Entry.of(stored)
+
+
+async def add_alias(state: State, alias: str, claim: Claim, *, keep: float = KEEP_SECONDS) -> bool:
+    """Let `alias` find this call's claim too (a write's arguments, for its key), unless it names a claim
+    already; True if it was added. Once the claim is released, the alias is out of the way."""
+    return await state.put_if_absent(NAMESPACE, alias, {"alias": claim.key}, ttl=keep)
+
+
+async def end_alias(state: State, alias: str, claim: Claim, *, keep: float | None) -> None:
+    """Keep the alias `keep` seconds more, or remove it (None)."""
+    if keep is None:
+        await state.delete(NAMESPACE, alias, only_if={"alias": claim.key})
+    else:
+        await state.extend(NAMESPACE, alias, only_if={"alias": claim.key}, ttl=keep)
 
 
 async def renew(state: State, owner: str, *, lease: float = LEASE_SECONDS) -> None:

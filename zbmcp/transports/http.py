@@ -90,12 +90,14 @@ class HttpServer:
     def __init__(self, runtime: Runtime, *, transport: Transport = "both", host: str = "127.0.0.1",
                  port: int = 8000, grace_seconds: float = GRACE_SECONDS, sock: socket.socket | None = None,
                  keyless_agent: str | None = None, console_refresh: float = 2.0,
-                 oauth_clock: Callable[[], float] | None = None) -> None:
+                 oauth_clock: Callable[[], float] | None = None,
+                 console_clock: Callable[[], float] | None = None) -> None:
         require_uvicorn_internals()
         if sock is not None and keyless_agent is not None:
             require_loopback_socket(sock)
         self.app = HttpApp(runtime, transport=transport, keyless_agent=keyless_agent,
-                           console_refresh=console_refresh, oauth_clock=oauth_clock)
+                           console_refresh=console_refresh, oauth_clock=oauth_clock,
+                           console_clock=console_clock)
         self.host = host
         self.port = port
         self._sock = sock

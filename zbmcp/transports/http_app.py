@@ -90,7 +90,8 @@ class HttpApp:
     """
 
     def __init__(self, runtime: Runtime, *, transport: Transport = "both", keyless_agent: str | None = None,
-                 console_refresh: float = 2.0, oauth_clock: Callable[[], float] | None = None) -> None:
+                 console_refresh: float = 2.0, oauth_clock: Callable[[], float] | None = None,
+                 console_clock: Callable[[], float] | None = None) -> None:
         if transport not in ("http", "sse", "both"):
             raise ValueError(f"unknown HTTP transport {transport!r}")
         if keyless_agent is not None and keyless_agent not in runtime.config.config.agents:
@@ -99,7 +100,8 @@ class HttpApp:
         self.runtime = runtime
         self.transport = transport
         self.keyless_agent = keyless_agent
-        self.console = ConsoleApp(runtime, refresh_seconds=console_refresh)  # people, at /console
+        self.console = ConsoleApp(runtime, refresh_seconds=console_refresh,  # people, at /console
+                                  **({"clock": console_clock} if console_clock else {}))
         # Zoho's webhooks, at /hooks/<name>: only where hooks are configured, so strangers' probes elsewhere
         # are no audit records
         self.hooks = HookIntake(runtime) if runtime.config.config.hooks else None

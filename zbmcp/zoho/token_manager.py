@@ -93,6 +93,12 @@ class TokenManager:
         scope = self._token.get("scope")
         return [s for s in scope.replace(" ", ",").split(",") if s] if scope else None
 
+    @property
+    def foreign(self) -> str | None:
+        """Why the stored token is not the configured accounts server's and client's, if it is not (once
+        loaded)."""
+        return self._foreign
+
     def seconds_left(self) -> float | None:
         expires_at = self._token.get("expires_at")
         return None if expires_at is None else expires_at - self._clock()

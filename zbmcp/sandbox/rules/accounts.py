@@ -82,9 +82,10 @@ def present(store: OrgStore, account: Record, balances: dict[str, Decimal] | Non
     if balances is None:
         balances = ledger.balances(ledger.journal(store))
     balance = balances.get(account["account_id"], Decimal(0))
-    # Bank and card accounts read like a statement from the holder's side (spending on a card makes it
-    # negative); other accounts show their natural balance: credits for liabilities, equity and income.
-    natural = account["account_type"] in BANK_TYPES or account["account_type"] in ASSET | EXPENSE
+    # The chart shows every account's natural balance, so that all liabilities are signed alike (a card's
+    # debt as Accounts Payable's: positive): debits for assets and expenses, credits for liabilities, equity
+    # and income. The banking fields read like a statement from the holder's side (a card spent: negative).
+    natural = account["account_type"] in ASSET | EXPENSE
     shown["current_balance"] = fields.money(balance if natural else -balance)
     if account["account_type"] in BANK_TYPES:
         shown["balance"] = shown["bank_balance"] = shown["bcy_balance"] = fields.money(balance)

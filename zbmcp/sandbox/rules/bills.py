@@ -64,6 +64,7 @@ def status_of(store: OrgStore, bill: Record) -> str:
 def present(store: OrgStore, bill: Record) -> Record:
     shown = copy.deepcopy(bill)
     shown["status"] = status_of(store, bill)
+    shown["due_days"] = documents.due_days(shown["status"], shown["due_date"], store.today())
     return shown
 
 

@@ -290,3 +290,14 @@ def _number(spec: DocSpec, call: Call, body: dict[str, Any], current: Record | N
         return str(current[spec.number_field])
     # Without the flag a number in the body is ignored and the next auto-number is used (§4.1).
     return store.next_number(spec.numbering, taken)
+
+
+def due_days(status: str, due: str, today: date) -> str:
+    """Zoho's due_days text on an invoice or a bill still owed: "Due in 3 day(s)", "Due Today", "Overdue by 2
+    day(s)"; "" once nothing is owed."""
+    if status in ("paid", "void", "draft") or not due:
+        return ""
+    days = (date.fromisoformat(due) - today).days
+    if days > 0:
+        return f"Due in {days} day(s)"
+    return "Due Today" if days == 0 else f"Overdue by {-days} day(s)"

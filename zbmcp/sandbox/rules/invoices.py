@@ -14,7 +14,6 @@ credit. A void invoice owes nothing: its balance is 0.
 from __future__ import annotations
 
 import copy
-from datetime import date
 
 from zbmcp.sandbox import fields, filters
 from zbmcp.sandbox.errors import ZohoError, rule
@@ -105,22 +104,13 @@ def status_of(store: OrgStore, invoice: Record) -> str:
 def present(store: OrgStore, invoice: Record) -> Record:
     shown = copy.deepcopy(invoice)
     shown["status"] = status_of(store, invoice)
-    shown["due_days"] = _due_days(shown["status"], shown["due_date"], store.today())
+    shown["due_days"] = documents.due_days(shown["status"], shown["due_date"], store.today())
     shown["payments"] = [
         {"payment_id": payment_id, "payment_number": store.payments[payment_id]["payment_number"],
          "date": store.payments[payment_id]["date"], "amount": amount}
         for payment_id, amount in invoice["_payments"].items() if payment_id in store.payments
     ]
     return shown
-
-
-def _due_days(status: str, due: str, today: date) -> str:
-    if status in ("paid", "void", "draft") or not due:
-        return ""
-    days = (date.fromisoformat(due) - today).days
-    if days > 0:
-        return f"Due in {days} day(s)"
-    return "Due Today" if days == 0 else f"Overdue by {-days} day(s)"
 
 
 def list_invoices(call: Call) -> Reply:
@@ -164,7 +154,9 @@ def update_invoice(call: Call) -> Reply:
     record, body = documents.build(SPEC, call, current)
     _with_terms(call, record, body)
     if current["_payments"] and record["customer_id"] != current["customer_id"]:
-        raise rule("The customer of an invoice with payments cannot be changed.")
+        # Zoho Invoice's invoices page lists 3010 with these words; Books' own is unverified.
+        raise ZohoError(400, 3010, "The customer for this invoice cannot be changed because payments have "
+                                   "been recorded for this invoice")
     for key in ("_lifecycle", "_payments", "_seq", "credits_applied", "write_off_amount", "is_emailed",
                 "is_viewed_by_client", "has_attachment", "reminders_sent", "last_payment_date",
                 "payment_expected_date"):
@@ -172,8 +164,8 @@ def update_invoice(call: Call) -> Reply:
     record["allow_partial_payments"] = fields.boolean(body, "allow_partial_payments") is not False
     settle(record)
     if record["balance"] < 0:
-        # Zoho Invoice lists 3009/3010 for edits that clash with recorded payments (§6).
-        raise ZohoError(400, 3010, "The invoice total cannot be less than the payments recorded for it.")
+        # No Zoho code is documented for it (3010 is a change of customer): the sandbox's own.
+        raise rule("The invoice total cannot be less than the payments recorded for it.")
     call.org.invoices[record["invoice_id"]] = record
     return Reply(200, "Invoice information has been updated.", "invoice", public(present(call.org, record)))
 

@@ -123,16 +123,17 @@ def _checked_payment(store: OrgStore, body: dict[str, Any]) -> _NewPayment:
     else:
         account = next((a for a in store.accounts.values() if a["account_name"] == "Undeposited Funds"), {})
     bank_charges = fields.number(body, "bank_charges", minimum=0) or 0.0
-    applied = _applied(store, customer_id, customer, entries)
+    applied = _applied(store, customer_id, customer, entries, payment_date)
     if sum(applied.values(), Decimal(0)) > fields.dec(amount):
         raise rule("The amount applied to invoices is more than the amount of the payment.")
     return _NewPayment(customer_id, customer, mode, amount, payment_date, account, bank_charges, applied,
                        _thanked(customer, body))
 
 
-def _applied(store: OrgStore, customer_id: str, customer: Record,
-             entries: list[dict[str, Any]]) -> dict[str, Decimal]:
-    """How much goes to each invoice: the customer's own, sent, and never more than its balance."""
+def _applied(store: OrgStore, customer_id: str, customer: Record, entries: list[dict[str, Any]],
+             payment_date: str) -> dict[str, Decimal]:
+    """How much goes to each invoice: the customer's own, sent, dated no later than the payment, and never
+    more than its balance."""
     applied: dict[str, Decimal] = {}
     for index, entry in enumerate(entries):
         path = f"invoices[{index}]"
@@ -152,6 +153,10 @@ def _applied(store: OrgStore, customer_id: str, customer: Record,
             # A draft is not yet a receivable: in Zoho's books it has no ledger entry to pay off.
             raise rule(f"Payments cannot be recorded for the draft invoice {invoice['invoice_number']}. "
                        "Mark it as sent first.")
+        if payment_date < invoice["date"]:
+            # Money cannot settle an invoice not yet issued. Zoho's code and words for it are unverified.
+            raise rule(f"The payment date {payment_date} is before the date of invoice "
+                       f"{invoice['invoice_number']} ({invoice['date']}).")
         applied[invoice_id] = applied.get(invoice_id, Decimal(0)) + fields.dec(fields.money(share))
         if applied[invoice_id] > fields.dec(invoice["balance"]):
             raise ZohoError(400, 24016, "The amount entered is more than the balance due for this invoice.")

@@ -8,16 +8,19 @@ client code written against real Zoho organizations reads (see docs/sandbox.md, 
                                      each a {name, total, account_transactions: [section {name, total,
                                      account_transactions: [account {name, account_id, account_code,
                                      total}]}]}
-    GET /reports/balancesheet     to_date (as of; default today) or filter_by (as of the end of the period)
+    GET /reports/balancesheet     filter_by=.CustomDate with to_date (as of), or a named period (as of its
+                                  end); a bare to_date is ignored (as of today)
                                   -> balance_sheet: [Assets, Liabilities & Equities], nested the same way
-    GET /reports/aragingsummary   interval_range (days, 15), number_of_columns (4): as of today
+    GET /reports/aragingsummary   interval_range (days, 15), number_of_columns (4): as of to_date or today
                                   -> invoice: {total, intervals: [{interval, interval_formatted, amount}],
                                      group_list: [{name: "none", group_list: [customer {name, id, total,
                                      intervals}]}]}
     GET /reports/apagingsummary   the same for vendors' bills, under `bills`
 
 Without filter_by the profit and loss covers this month and ignores from_date/to_date, as integrators report
-Zoho doing. Accounts with nothing in the period are left out. Scope: ZohoBooks.reports.READ (also unverified).
+Zoho doing. Accounts with nothing in the period are left out. cash_based=true reads the cash-basis books
+(zbmcp/sandbox/cash_basis.py). Scope: ZohoBooks.reports.READ (also unverified). The trial balance, general
+ledger and account transactions are in ledger_reports.py, the cash flow in cash_flow.py.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from decimal import Decimal
 from typing import Any
 
 from zbmcp.sandbox import fields, ledger
+from zbmcp.sandbox.cash_basis import basis_context, books, is_cash
 from zbmcp.sandbox.errors import invalid_value
 from zbmcp.sandbox.rules import accounts
 from zbmcp.sandbox.rules.base import Call, Reply
@@ -117,7 +121,8 @@ def _month_before(year: int, month: int) -> tuple[int, int]:
 def profit_and_loss(call: Call) -> Reply:
     store = call.org
     name, start, end = period(call.query.get("filter_by"), call.query, store.today())
-    moved = ledger.balances(ledger.journal(store), start=start.isoformat(), end=end.isoformat())
+    cash = is_cash(call.query)
+    moved = ledger.balances(books(store, cash), start=start.isoformat(), end=end.isoformat())
     income = lambda types: _section(store, moved, types, sign=-1)  # noqa: E731 (income is a credit)
     expense = lambda types: _section(store, moved, types, sign=1)  # noqa: E731
     operating_income = income(OPERATING_INCOME)
@@ -135,7 +140,7 @@ def profit_and_loss(call: Call) -> Reply:
         _node("Net Profit/Loss", net, [_group("Non Operating Income", other_income),
                                        _group("Non Operating Expense", other_expense)]),
     ]
-    context = {"report_name": "Profit and Loss", "report_basis": "Accrual",
+    context = {"report_name": "Profit and Loss", **basis_context(cash),
                "filter_by": f"TransactionDate.{name}", "from_date": start.isoformat(),
                "to_date": end.isoformat()}
     return Reply(200, "success", "profit_and_loss", report, context)
@@ -146,7 +151,8 @@ def profit_and_loss(call: Call) -> Reply:
 def balance_sheet(call: Call) -> Reply:
     store = call.org
     as_of = _as_of(call, store)
-    entries = ledger.journal(store)
+    cash = is_cash(call.query)
+    entries = books(store, cash)
     held = ledger.balances(entries, end=as_of.isoformat())
     year_start = date(as_of.year, 1, 1).isoformat()
     earned_before = ZERO if as_of.year == date.min.year else -_net(  # nothing is dated before year 1
@@ -177,7 +183,7 @@ def balance_sheet(call: Call) -> Reply:
             _node("Equities", equity_total, equity_rows),
         ]),
     ]
-    context = {"report_name": "Balance Sheet", "report_basis": "Accrual", "to_date": as_of.isoformat()}
+    context = {"report_name": "Balance Sheet", **basis_context(cash), "to_date": as_of.isoformat()}
     return Reply(200, "success", "balance_sheet", report, context)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from zbmcp.sandbox import fields, filters
-from zbmcp.sandbox.errors import invalid_value, rule
+from zbmcp.sandbox.errors import ZohoError, invalid_value, rule
 from zbmcp.sandbox.filters import Filterable, ListSpec
 from zbmcp.sandbox.rules import bills
 from zbmcp.sandbox.rules.base import Call, Reply, account_ref, contact_ref, existing
@@ -89,12 +89,17 @@ def create_vendor_payment(call: Call) -> Reply:
         if bill is None:
             raise invalid_value(f"{path}.bill_id")
         if bill["vendor_id"] != vendor_id:
-            raise rule(f"Bill {bill['bill_number']} does not belong to the vendor {vendor['contact_name']}.")
+            # 3004 and 24016 are Zoho's codes for a customer payment's same mistakes (Zoho Invoice's page)
+            raise ZohoError(400, 3004, f"Bill {bill['bill_number']} does not belong to the vendor "
+                                       f"{vendor['contact_name']}.")
         if bill["status"] == "void":
             raise rule(f"Payments cannot be recorded for the void bill {bill['bill_number']}.")
+        if payment_date < bill["date"]:
+            raise rule(f"The payment date {payment_date} is before the date of bill {bill['bill_number']} "
+                       f"({bill['date']}).")
         applied[bill_id] = applied.get(bill_id, Decimal(0)) + fields.dec(fields.money(share))
         if applied[bill_id] > fields.dec(bill["balance"]):
-            raise rule(f"The amount applied to bill {bill['bill_number']} is more than its balance due.")
+            raise ZohoError(400, 24016, "The amount entered is more than the balance due for this bill.")
     total_applied = sum(applied.values(), Decimal(0))
     if total_applied > fields.dec(amount):
         raise rule("The amount applied to bills is more than the amount of the payment.")
