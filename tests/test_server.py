@@ -112,7 +112,7 @@ async def test_every_tool_works_against_the_sandbox(demo, sandbox):
         await call("email_invoice", invoice_id=invoice_id, to_mail_ids=["ap@acme.example"])
         assert (await call("list_invoices", status="sent", customer_id=acme["contact_id"]))["invoices"]
         payment = (await call("create_customer_payment", customer_id=acme["contact_id"],
-                              payment_mode="banktransfer", amount=100, date=invoice["date"],
+                              payment_mode="banktransfer", amount=100, date=invoice["date"],  # not before it
                               invoices=[{"invoice_id": invoice_id, "amount_applied": 100}]))["payment"]
         assert (await call("list_customer_payments", customer_id=acme["contact_id"]))["customerpayments"]
         applied = (await call("get_customer_payment",
