@@ -480,6 +480,14 @@ def results_table(results: dict[str, Any]) -> str:
             f"**{build['median_ms']:.2f} ms** (p90 {build['p90_ms']:.2f}); {listed['tools_listed']} tools "
             f"listed, **{listed['bytes']:,} bytes** | ≤ {listing['target_ms']:g} ms, ≤ "
             f"{settings['tool_list_bytes']:,} bytes | {met(listing['met'])} |")
+    webhook = results.get("webhook_latency")
+    if webhook:
+        told, taken = webhook["notified"], webhook["intake"]
+        rows.append(
+            f"| webhook_latency | a signed delivery to /hooks/payments → a listening client's notification "
+            f"({webhook['settings']['state']} State; median of {told['n']}) | **{told['median_ms']:.0f} ms** "
+            f"(p90 {told['p90_ms']:.0f}); the intake answers in {taken['median_ms']:.0f} ms | p90 ≤ "
+            f"{webhook['target_ms']:.0f} ms | {met(webhook['met'])} |")
     return "\n".join(rows)
 
 

@@ -38,13 +38,15 @@ class HookModule:
     read_scope: str
     payload_key: str
     id_field: str
+    also_id: str | None = None  # another name Zoho's files give the id (bank transactions have two)
 
 
 MODULES: dict[str, HookModule] = {
     "invoices": HookModule("ZohoBooks.invoices.READ", "invoice", "invoice_id"),
     "customerpayments": HookModule("ZohoBooks.customerpayments.READ", "payment", "payment_id"),
     "bills": HookModule("ZohoBooks.bills.READ", "bill", "bill_id"),
-    "banktransactions": HookModule("ZohoBooks.banking.READ", "banktransaction", "transaction_id"),
+    "banktransactions": HookModule("ZohoBooks.banking.READ", "banktransaction", "transaction_id",
+                                   "bank_transaction_id"),
     "contacts": HookModule("ZohoBooks.contacts.READ", "contact", "contact_id"),
     "estimates": HookModule("ZohoBooks.estimates.READ", "estimate", "estimate_id"),
     "salesorders": HookModule("ZohoBooks.salesorders.READ", "salesorder", "salesorder_id"),

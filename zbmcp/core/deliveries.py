@@ -68,7 +68,8 @@ def judge(hook: Hook, *, content_type: str, query: str, headers: Mapping[str, st
     canonical = _signed_string(kept_query + kept_form, raw_json)
     record = payload.get(MODULES[hook.module].payload_key)
     record = record if isinstance(record, dict) else payload
-    record_id = record.get(MODULES[hook.module].id_field)
+    module = MODULES[hook.module]
+    record_id = record.get(module.id_field) or (record.get(module.also_id) if module.also_id else None)
     record_time = _record_time(record)
     if record_time is not None and record_time < now - dt.timedelta(seconds=hook.keep_seconds):
         raise Refused(409, f"the record's time ({record_time.isoformat()}) is older than the "

@@ -24,7 +24,6 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
-from zbmcp.state import files
 from zbmcp.state.base import (
     EPOCH_NAMESPACE,
     Backend,
@@ -44,7 +43,7 @@ from zbmcp.state.base import (
 )
 from zbmcp.state.gates import Admission, GateLimits, GateUpdate
 from zbmcp.state.local_gates import LocalGates
-from zbmcp.state.local_logs import LocalLogs
+from zbmcp.state.local_logs import LocalLogs, folder_lock
 from zbmcp.files import write_private_file
 
 log = logging.getLogger(__name__)
@@ -210,16 +209,8 @@ class LocalState:
     def _locked(self, ns: str) -> Iterator[Path]:
         check_namespace(ns)
         folder = self.root / "records" / ns
-        try:
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as exc:
-            raise StateUnavailable(f"zbmcp cannot use its state folder {folder} ({exc.strerror}).") from None
-        try:
-            files.lock(fd)
+        with folder_lock(folder, ".lock"):
             yield folder
-        finally:
-            os.close(fd)  # closing releases the lock
 
     def _path(self, folder: Path, key: str) -> Path:
         return folder / hashlib.sha256(key.encode()).hexdigest()

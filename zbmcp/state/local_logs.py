@@ -67,11 +67,11 @@ class LocalLogs:
     @contextlib.contextmanager
     def _locked(self, log: str) -> Iterator[Path]:
         folder = self.root / log
-        with _flock(folder, ".lock"):
+        with folder_lock(folder, ".lock"):
             yield folder
 
     def _next_number(self) -> int:
-        with _flock(self.root, ".number.lock") as fd:
+        with folder_lock(self.root, ".number.lock") as fd:
             raw = files.read_from_start(fd).strip()
             number = (int(raw) if raw.isdigit() else 0) + 1
             files.write_from_start(fd, str(number).rjust(_DIGITS).encode())
@@ -128,7 +128,8 @@ class LocalLogs:
 
 
 @contextlib.contextmanager
-def _flock(folder: Path, name: str) -> Iterator[int]:
+def folder_lock(folder: Path, name: str) -> Iterator[int]:
+    """An flock on `folder/name` (both made if missing): the kernel frees it if its holder dies."""
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(folder / name, os.O_RDWR | os.O_CREAT, 0o600)
