@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import ORG, AuditCapture, agent, running, serving
 from zbmcp.core.credentials import key_hash, new_api_key
 from zbmcp.sandbox import Fault
+from zbmcp.transports.shares import HEALTH_ROOM
 
 INITIALIZE = {
     "jsonrpc": "2.0", "id": 1, "method": "initialize",
@@ -100,10 +101,13 @@ async def _cut_off_after(port: int, sent: bytes) -> float:
 
 
 async def test_connections_beyond_the_cap_get_503_until_some_close(make_config, sandbox, keys):
-    loaded = make_config(agents(keys), http={"max_connections": 3})
+    """Sockets that never send a request count too: beyond max_connections and the room kept for /healthz
+    (HEALTH_ROOM), the server refuses at once (requests in progress are capped below it: test_fair_share)."""
+    loaded = make_config(agents(keys), http={"max_connections": 6, "max_sessions_per_agent": 1,
+                                             "max_streams_per_agent": 1, "max_calls_per_agent": 1})
     async with running(loaded, sandbox) as runtime, serving(runtime) as server, \
             httpx2.AsyncClient(base_url=server.url) as http:
-        idle = [await anyio.connect_tcp("127.0.0.1", server.port) for _ in range(3)]
+        idle = [await anyio.connect_tcp("127.0.0.1", server.port) for _ in range(6 + HEALTH_ROOM)]
         try:
             crowded = await http.get("/healthz")
         finally:

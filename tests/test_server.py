@@ -112,14 +112,15 @@ async def test_every_tool_works_against_the_sandbox(demo, sandbox):
         await call("email_invoice", invoice_id=invoice_id, to_mail_ids=["ap@acme.example"])
         assert (await call("list_invoices", status="sent", customer_id=acme["contact_id"]))["invoices"]
         payment = (await call("create_customer_payment", customer_id=acme["contact_id"],
-                              payment_mode="banktransfer", amount=100, date="2026-11-25",
+                              payment_mode="banktransfer", amount=100, date=invoice["date"],  # not before it
                               invoices=[{"invoice_id": invoice_id, "amount_applied": 100}]))["payment"]
         assert (await call("list_customer_payments", customer_id=acme["contact_id"]))["customerpayments"]
         applied = (await call("get_customer_payment",
                               payment_id=payment["payment_id"]))["payment"]["invoices"]
         assert [entry["invoice_id"] for entry in applied] == [invoice_id]
         await call("delete_customer_payment", payment_id=payment["payment_id"])
-        draft = (await call("create_invoice", customer_id=acme["contact_id"], line_items=lines))["invoice"]
+        draft = (await call("create_invoice", customer_id=acme["contact_id"], line_items=lines,
+                            idempotency_key="a second invoice"))["invoice"]  # the same arguments again
         await call("delete_invoice", invoice_id=draft["invoice_id"])
         await call("mark_invoice_void", invoice_id=invoice_id)
         await call("mark_invoice_draft", invoice_id=invoice_id)

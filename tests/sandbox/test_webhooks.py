@@ -141,7 +141,8 @@ async def test_bills_and_bank_transactions_fire_their_webhooks(books: httpx2.Asy
             "vendor_id": view.contact_id("Office Supplies Co"), "bill_number": "B-1", "date": "2025-03-01",
             "line_items": [{"account_id": view.account_id("Office Supplies"), "rate": 20.0}]}), 201)
         ok(await books.post("banktransactions", json={
-            "from_account_id": view.account_id("Business Checking"), "transaction_type": "deposit",
+            "from_account_id": view.account_id("Undeposited Funds"),
+            "to_account_id": view.account_id("Business Checking"), "transaction_type": "deposit",
             "amount": 50.0, "date": "2025-03-01"}), 201)
         await receiver.wait_for(2)
     assert sorted(request["path"] for request in receiver.requests) == ["/banktransactions", "/bills"]

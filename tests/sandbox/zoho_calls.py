@@ -88,10 +88,12 @@ class Caller:
         self.books = books
         self.view = sandbox.store(ORG)
         self.unmakeable: Resource | None = None
+        self.operation = ""
 
     async def call(self, operation: str, *, unknown: bool = False) -> Call:
         """A call of the operation; with `unknown`, every record it names is one that does not exist."""
         route = route_of(operation)
+        self.operation = operation
         values = [] if unknown else await self._path_values(route)
         if operation == "delete_contact" and not unknown:  # one without transactions, which the rule keeps
             values = [str(ok(await self.books.post("contacts", json={"contact_name": "Hooli"}), 201)
@@ -147,6 +149,8 @@ class Caller:
         if resource.path == "/contacts/{}/contactpersons":
             contact = parents[0] if parents else self.view.contact_id("Acme Corporation")
             return str(self.view.contacts[contact]["contact_persons"][0]["contact_person_id"])
+        if resource.path == "/banktransactions":
+            return await self._bank_line()
         if resource.path == "/vendorpayments":
             made = ok(await self.books.post("vendorpayments", json={
                 "vendor_id": self.view.contact_id("Office Supplies Co"), "amount": 10}), 201)
@@ -163,7 +167,9 @@ class Caller:
             return UNKNOWN_ID
         given = iter(parents)
         path = _PARAM.sub(lambda m: next(given, UNKNOWN_ID), create.path)
-        body = None if create.body == "none" else await self.body(create)
+        maker = create.operations[0] if create.operations else ""
+        body = None if create.body == "none" else RULE_BODIES[maker](self) if maker in RULE_BODIES \
+            else await self.body(create)
         if body is not None and create.extra.get("parent_from_body"):
             body[create.extra["parent_from_body"]] = parents[0]
         response = await self.books.request(create.method, path.lstrip("/"), json=body)
@@ -187,6 +193,20 @@ class Caller:
             ok(await self.books.post(f"projects/timeentries/{entry}/timer/start"))
         elif operation == "mark_invoice_draft":
             ok(await self.books.post(f"invoices/{values['invoice_id']}/status/void"))
+        elif operation in _BANK_BEFORE:
+            line = values.get("transaction_id") or values["bank_transaction_id"]
+            path, body = _BANK_BEFORE[operation](self)
+            ok(await self.books.post(f"banktransactions/{path.format(line)}", json=body), 201)
+
+    async def _bank_line(self) -> str:
+        """The statement line a bank operation acts on: one in the state the operation needs."""
+        if self.operation in ("update_bank_transaction", "delete_bank_transaction"):
+            made = ok(await self.books.post("banktransactions", json=_deposit(self)), 201)
+            return str(made["banktransaction"]["transaction_id"])
+        description = _BANK_LINES.get(self.operation, "INTEREST PAID")
+        found = self.view.find("banktransactions", description=description)
+        assert found is not None
+        return str(found["transaction_id"])
 
     async def body(self, route: Route) -> dict[str, Any]:
         """The fields Zoho's file requires, each with a value of its type (a real record for a reference)."""
@@ -270,6 +290,38 @@ def _line(caller: Caller, **extra: Any) -> dict[str, Any]:
     return {"item_id": caller.view.item_id("Consulting"), "quantity": 1, **extra}
 
 
+def _deposit(caller: Caller) -> dict[str, Any]:
+    return {"transaction_type": "deposit", "amount": 10, "date": "2025-03-01",
+            "from_account_id": caller.view.account_id("Undeposited Funds"),
+            "to_account_id": caller.view.account_id("Business Checking")}
+
+
+def _invoice_match(caller: Caller) -> dict[str, Any]:
+    return {"transactions_to_be_matched": [{"transaction_id": caller.view.invoice_id("INV-000002"),
+                                            "transaction_type": "invoice"}]}
+
+
+def _fee_expense(caller: Caller) -> dict[str, Any]:
+    return {"account_id": caller.view.account_id("Bank Fees and Charges")}
+
+
+# The seeded statement line (by its description) each bank operation acts on, and what is done to it first.
+_BANK_LINES = {
+    "exclude_bank_transaction": "MONTHLY ACCOUNT FEE", "restore_bank_transaction": "MONTHLY ACCOUNT FEE",
+    "categorize_bank_transaction_as_expense": "MONTHLY ACCOUNT FEE",
+    "uncategorize_bank_transaction": "MONTHLY ACCOUNT FEE",
+    "categorize_bank_transaction_as_customer_payment": "BACS REMITTANCE",
+    "categorize_bank_transaction_as_vendor_payment": "CLOUDHOSTING.EXAMPLE",
+    "get_matching_bank_transactions": "FASTER PAYMENT", "match_bank_transaction": "FASTER PAYMENT",
+    "unmatch_bank_transaction": "FASTER PAYMENT",
+}
+_BANK_BEFORE: dict[str, Any] = {
+    "restore_bank_transaction": lambda c: ("uncategorized/{}/exclude", None),
+    "uncategorize_bank_transaction": lambda c: ("uncategorized/{}/categorize/expenses", _fee_expense(c)),
+    "unmatch_bank_transaction": lambda c: ("uncategorized/{}/match", _invoice_match(c)),
+}
+
+
 def _journal(caller: Caller) -> dict[str, Any]:
     fees, bank = caller.view.account_id("Bank Fees and Charges"), caller.view.account_id("Business Checking")
     return {"journal_date": "2025-03-01", "line_items": [
@@ -300,6 +352,22 @@ RULE_BODIES: dict[str, Any] = {
     "create_sales_order": lambda c: {"customer_id": c.view.contact_id("Acme Corporation"),
                                      "line_items": [_line(c)]},
     "create_tax": lambda c: {"tax_name": "Levy", "tax_percentage": 2},
+    "create_bank_transaction": _deposit,
+    "update_bank_transaction": _deposit,
+    "import_bank_statements": lambda c: {"account_id": c.view.account_id("Business Checking"),
+                                         "transactions": [{"date": "2025-03-01", "debit_or_credit": "debit",
+                                                           "amount": 10}]},
+    "categorize_bank_transaction": lambda c: {"transaction_type": "interest_income",
+                                              "from_account_id": c.view.account_id("Interest Income")},
+    "categorize_bank_transaction_as_expense": _fee_expense,
+    "categorize_bank_transaction_as_customer_payment": lambda c: {
+        "customer_id": c.view.contact_id("Acme Corporation"),
+        "invoices": [{"invoice_id": c.view.invoice_id("INV-000003"), "amount_applied": 688}]},
+    "categorize_bank_transaction_as_vendor_payment": lambda c: {
+        "vendor_id": c.view.contact_id("Cloud Hosting Ltd"),
+        "bills": [{"bill_id": c.view.find("bills", bill_number="CH-1001")["bill_id"],
+                   "amount_applied": 180}]},
+    "match_bank_transaction": _invoice_match,
     "create_journal": lambda c: _journal(c),
     "update_journal": lambda c: _journal(c),
     "create_vendor_payment": lambda c: {"vendor_id": c.view.contact_id("Office Supplies Co"), "amount": 10},

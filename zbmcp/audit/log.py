@@ -66,10 +66,13 @@ class AuditRecord:
     person: str | None = None  # who signed in (a remote connector's OAuth token): their Zoho email
     via: str | None = None  # the meta tool the agent called the tool through (call_tool)
     replay_of: str | None = None  # a repeat answered from an earlier call (exactly-once): that call's id
+    # what became of a call whose outcome was unknown, once zbmcp looked (written, not_written, unknown)
+    resolved: str | None = None
 
     def fields(self) -> dict[str, Any]:
         data = asdict(self)
-        for rare in ("via", "replay_of"):  # only where they apply, so that other records stay as they were
+        # only where they apply, so that other records stay as they were
+        for rare in ("via", "replay_of", "resolved"):
             if data[rare] is None:
                 del data[rare]
         return {"time": data.pop("time"), "call_id": data.pop("call_id"), "phase": data.pop("phase"), **data}

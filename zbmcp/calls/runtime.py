@@ -27,7 +27,7 @@ from zbmcp.zoho.personal import PersonalConnections
 from zbmcp.core.policy import AgentPolicy, policies
 from zbmcp.state import State, StateUnavailable, open_state
 from zbmcp.state.tokens import EncryptedVault, StoreVault, TokenCipher, TokenVault, derive_key
-from zbmcp.zoho.client import USER_AGENT, RetryPolicy, ZohoClient, ZohoConnection
+from zbmcp.zoho.client import USER_AGENT, HttpOnFirstUse, RetryPolicy, ZohoClient, ZohoConnection
 from zbmcp.zoho.limits import Pacer
 from zbmcp.zoho.accounts import OAuthClient
 from zbmcp.zoho.token_manager import TokenManager
@@ -232,9 +232,8 @@ async def open_runtime(
             connections[signing_in], person_vaults(loaded, signing_in, shared, store_factory), shared,
         ) if signing_in else None
         pacer = Pacer(shared)
-        http = await stack.enter_async_context(
-            httpx2.AsyncClient(transport=transport, follow_redirects=False,
-                               headers={"User-Agent": USER_AGENT}))
+        http = HttpOnFirstUse(transport=transport, follow_redirects=False, headers={"User-Agent": USER_AGENT})
+        stack.push_async_callback(http.aclose)
         client = ZohoClient(http, connections, pacer, retry=retry or RetryPolicy(), **client_options)
         yield Runtime(
             config=loaded,

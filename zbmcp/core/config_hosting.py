@@ -29,9 +29,22 @@ class Http(Section):
     body_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     max_connections: int = Field(default=1000, ge=2)
     max_sessions_per_agent: int = Field(default=20, ge=1)
+    # Each agent's share (zbmcp.transports.shares): open GET /mcp streams, and calls in progress.
+    max_streams_per_agent: int = Field(default=10, ge=1)
+    max_calls_per_agent: int = Field(default=50, ge=1)
     idle_seconds: float = Field(default=600.0, gt=0, le=86400)
     # Shared by replicas behind a load balancer, so an approval asked by one is accepted by another.
     approval_secret: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _no_agent_fills_the_server(self) -> Http:
+        share = self.max_sessions_per_agent + self.max_streams_per_agent + self.max_calls_per_agent
+        if share > self.max_connections // 2:
+            raise ValueError(
+                f"one agent could hold {share} connections (max_sessions_per_agent + max_streams_per_agent + "
+                f"max_calls_per_agent), more than half of max_connections ({self.max_connections}), and "
+                "starve the others: lower those or raise max_connections")
+        return self
 
 
 class ClientMetadataDocuments(Section):

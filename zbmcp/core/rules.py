@@ -18,16 +18,20 @@ a deny or approve rule denies it, an allow rule does not allow it. A rule that d
 unknown variable, mixes types or does not yield true/false stops start-up with the file and line.
 
 CEL (cel.dev) through `common-expression-language`, the Rust engine (cel-rust) agentgateway uses: typed,
-side-effect free and always terminating, so a rule cannot loop, call out or change anything. It is imported
-only when a config has rules: its package also loads a command-line tool (typer, rich, prompt_toolkit),
-about 0.13 s on a 2-core machine and more on a busy one, which a config without rules never pays.
+side-effect free and always terminating, so a rule cannot loop, call out or change anything. Only its engine
+is loaded, and only when a config has rules: `import cel` also loads the package's command-line tool (typer,
+rich, prompt_toolkit), about 0.13 s on a 2-core machine and more on a busy one, for nothing zbmcp uses.
 """
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from zbmcp.core.config import LoadedConfig
@@ -121,7 +125,7 @@ def compile_rules(loaded: LoadedConfig, agent_name: str, select: Any) -> tuple[R
     configured = loaded.config.agents[agent_name].rules
     if not configured:
         return ()
-    import cel  # here, not at the top: only a config with rules pays for loading it
+    cel = _engine()
 
     compiled = []
     for index, rule in enumerate(configured):
@@ -144,6 +148,28 @@ def compile_rules(loaded: LoadedConfig, agent_name: str, select: Any) -> tuple[R
                              rule.reason, program))
     _check_names_unique(loaded, agent_name, configured)
     return tuple(compiled)
+
+
+def _engine() -> Any:
+    """cel-rust's compiled module (`cel.cel`, which the package re-exports), without the package's __init__
+    and the command-line tool it imports; the package as usual if its layout is not the one expected."""
+    if "cel.cel" in sys.modules:
+        return sys.modules["cel.cel"]
+    package = importlib.util.find_spec("cel")  # found, not run
+    folders = package.submodule_search_locations if package else None
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        path = next((Path(folder) / f"cel{suffix}" for folder in folders or ()
+                     if (Path(folder) / f"cel{suffix}").is_file()), None)
+        if path is not None:
+            spec = importlib.util.spec_from_file_location("cel.cel", path)
+            assert spec is not None and spec.loader is not None
+            engine = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(engine)
+            sys.modules["cel.cel"] = engine  # a later `import cel` re-exports this one, not a second copy
+            return engine
+    import cel
+
+    return cel
 
 
 def _try_on_sample(loaded: LoadedConfig, program: Any, expression: str, where: str,

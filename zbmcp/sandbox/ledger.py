@@ -14,6 +14,9 @@ voiding an invoice, deleting a payment or bringing an invoice back to draft take
     vendor payment            Dr Accounts Payable   Cr the paid-through account
     expense                   Dr the expense account, Dr Tax Payable (its tax)   Cr the paid-through account
     manual journal (published) each line on its account, debit or credit as it says
+    bank transaction          Dr the account money went to, Cr the one it came from: one added by hand, or a
+                              statement line categorized as a deposit, transfer... (one categorized as an
+                              expense or payment, or matched, posts nothing: its expense or payment does)
     opening balance           Dr the account   Cr Opening Balance Adjustments, on the day the books start
 
 A line's amount posts net of its tax (an inclusive line's total holds its tax). The
@@ -68,7 +71,8 @@ def journal(store: OrgStore, *, cash_only: bool = False) -> list[Entry]:
     """Every entry of the organization's accrual books, oldest first; `cash_only` adds the entries that
     only cash-basis reports show."""
     entries = [*_opening_balances(store), *_invoices(store), *_customer_payments(store), *_bills(store),
-               *_vendor_payments(store), *_expenses(store), *_manual_journals(store)]
+               *_vendor_payments(store), *_expenses(store), *_manual_journals(store),
+               *_bank_transactions(store)]
     return sorted((entry for entry in entries if cash_only or not entry.cash_only),
                   key=lambda entry: entry.date)
 
@@ -177,6 +181,14 @@ def _expenses(store: OrgStore) -> Iterator[Entry]:
         yield _entry(expense["date"], "expense", expense["expense_id"],
                      [(str(expense["account_id"]), total - tax), (account_named(store, TAX_PAYABLE), tax),
                       (str(expense["paid_through_account_id"]), -total)])
+
+
+def _bank_transactions(store: OrgStore) -> Iterator[Entry]:
+    for line in store.banktransactions.values():
+        if line["_posts"]:
+            amount = dec(line["amount"])
+            yield _entry(line["date"], "bank_transaction", line["transaction_id"],
+                         [(str(line["to_account_id"]), amount), (str(line["from_account_id"]), -amount)])
 
 
 def _manual_journals(store: OrgStore) -> Iterator[Entry]:

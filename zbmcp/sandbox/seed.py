@@ -23,6 +23,7 @@ from typing import Any
 from zbmcp.sandbox import volume
 from zbmcp.sandbox.rules import (
     accounts,
+    bankfeed,
     bills,
     contacts,
     estimates,
@@ -47,6 +48,7 @@ _CHART: tuple[tuple[str, str, str], ...] = (
     ("Discount", "income", "4100"),
     ("Shipping Charge", "income", "4200"),
     ("Other Charges", "income", "4300"),
+    ("Interest Income", "other_income", "4500"),
     ("Cost of Goods Sold", "cost_of_goods_sold", "5000"),
     ("Office Supplies", "expense", "6010"),
     ("Rent Expense", "expense", "6020"),
@@ -232,6 +234,7 @@ def _books(seeder: _Seeder) -> None:
             "vendor_id": vendor_id or None,
         })
         seeder.backdate("expenses", expense["expense_id"], seeder.day(days_ago))
+    _feed(seeder, account)
     # a draft accrual: not in the books until published
     run(journals.create_journal, {
         "journal_date": seeder.day(0), "reference_number": "ACCR-001", "notes": "Rent accrued for this month",
@@ -239,6 +242,33 @@ def _books(seeder: _Seeder) -> None:
             {"account_id": account("Rent Expense"), "debit_or_credit": "debit", "amount": 1200.0},
             {"account_id": account("Accrued Liabilities"), "debit_or_credit": "credit", "amount": 1200.0}],
     })
+
+
+def _feed(seeder: _Seeder, account: Callable[[str], str]) -> None:
+    """A month of statement lines, uncategorized: deposits that pay open invoices (and one already recorded),
+    the rent already recorded, card charges, fees, interest and a card payment seen from both accounts."""
+    day = seeder.day
+    for name, lines in (
+        ("Business Checking", [
+            (35, "debit", 2400.0, "ACME CORPORATION", "BACS INV-000001", ""),
+            (25, "credit", 1200.0, "LANDLORD PROPERTIES", "STANDING ORDER OFFICE RENT", ""),
+            (14, "debit", 1200.0, "GLOBEX LTD", "FASTER PAYMENT", "INV-000002"),
+            (12, "credit", 500.0, "SANDBOX BANK CARD", "TRANSFER TO CREDIT CARD", ""),
+            (9, "debit", 688.0, "ACME CORPORATION", "BACS REMITTANCE", "INV-000003"),
+            (3, "credit", 15.0, "SANDBOX BANK", "MONTHLY ACCOUNT FEE", ""),
+            (1, "debit", 2.13, "SANDBOX BANK", "INTEREST PAID", ""),
+        ]),
+        ("Company Credit Card", [
+            (20, "credit", 180.0, "CLOUD HOSTING LTD", "CLOUDHOSTING.EXAMPLE", "CH-1001"),
+            (18, "credit", 86.4, "TRAINLINE", "RAIL TICKETS", ""),
+            (11, "debit", 500.0, "SANDBOX BANK", "PAYMENT RECEIVED - THANK YOU", ""),
+            (7, "credit", 23.99, "AMAZON MKTPLACE", "PRINTER TONER", ""),
+        ]),
+    ):
+        seeder.run(bankfeed.import_statement, {"account_id": account(name), "transactions": [
+            {"date": day(days_ago), "debit_or_credit": side, "amount": amount, "payee": payee,
+             "description": description, "reference_number": reference}
+            for days_ago, side, amount, payee, description, reference in lines]})
 
 
 def _other_books(seeder: _Seeder) -> None:

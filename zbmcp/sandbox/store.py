@@ -20,7 +20,7 @@ Record = dict[str, Any]
 
 COLLECTIONS = (
     "contacts", "items", "accounts", "invoices", "estimates", "salesorders", "bills", "purchaseorders",
-    "expenses", "payments", "vendorpayments", "journals", "taxes",
+    "expenses", "payments", "vendorpayments", "journals", "taxes", "banktransactions",
 )
 
 # Auto-numbering per organization (§9.7): prefix and digits.
@@ -114,6 +114,7 @@ class OrgStore:
         self.vendorpayments: dict[str, Record] = {}
         self.journals: dict[str, Record] = {}  # manual journals
         self.taxes: dict[str, Record] = {}
+        self.banktransactions: dict[str, Record] = {}  # bank and card feeds, and transactions added by hand
         self.webhooks: dict[str, Record] = {}  # what workflow rules call (rules/webhooks.py, workflows.py)
         # Records of the modules the sandbox emulates generically, by resource ("/projects/{}/tasks")
         self.generic: dict[str, dict[str, Record]] = {}

@@ -100,6 +100,11 @@ class StoreView:
         return self.records("journals")
 
     @property
+    def banktransactions(self) -> dict[str, Record]:
+        """Bank and card feeds' statement lines, and transactions added by hand."""
+        return self.records("banktransactions")
+
+    @property
     def taxes(self) -> dict[str, Record]:
         return self.records("taxes")
 

@@ -25,6 +25,7 @@ from zbmcp.listen import listen
 from zbmcp.transports.http_app import HttpApp, Transport
 from zbmcp.transports.http_guard import guarded_protocol
 from zbmcp.transports.keyless import require_loopback_socket
+from zbmcp.transports.shares import HEALTH_ROOM
 from zbmcp.transports.uvicorn_internals import require_uvicorn_internals
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,8 @@ class HttpServer:
             host=host,
             port=port,
             http=guarded_protocol(http.header_timeout_seconds, http.body_timeout_seconds),
-            limit_concurrency=http.max_connections,
+            # HttpApp refuses requests beyond max_connections itself; the room above is for /healthz alone
+            limit_concurrency=http.max_connections + HEALTH_ROOM,
             log_level="warning",
             log_config=None,  # zbmcp's own logging setup (stderr) applies
             access_log=False,  # request lines say nothing an audit record does not say better

@@ -61,6 +61,7 @@ from zbmcp.transports.http_guard import end_stream_when_idle, refuse_over_sessio
 from zbmcp.transports.keyless import LoopbackAgent
 from zbmcp.transports.protocol_header import ProtocolVersionHeader
 from zbmcp.transports.refused_keys import AuditRefusedKeys, RefusedKeys
+from zbmcp.transports.shares import Kind, Shares
 
 if TYPE_CHECKING:
     from zbmcp.oauth_server.edge import OAuthEdge
@@ -114,6 +115,8 @@ class HttpApp:
         security = transport_security(http, runtime.config.config.oauth)
         self._security = TransportSecurityMiddleware(security)
         self._hosts, self._origins = security.allowed_hosts, security.allowed_origins
+        self._shares = Shares(http)
+        self._in_progress, self._max_in_progress = 0, http.max_connections
         self._refused_keys = RefusedKeys(runtime.audit,
                                          TrustedProxies(runtime.config.config.console.trusted_proxies))
         self._stateless, self._stateful = self._session_managers(security)
@@ -201,10 +204,22 @@ class HttpApp:
     # -- ASGI ----------------------------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] == "/healthz":  # /healthz has room of its own (shares.py)
             await self._app(scope, receive, send)
             return
-        if self._draining and scope["path"] != "/healthz":
+        if self._in_progress >= self._max_in_progress:
+            await _json_error(503, "server_full", f"This zbmcp replica has {self._max_in_progress} requests "
+                              "in progress (http.max_connections); retry shortly, or on another replica.")(
+                scope, receive, send)
+            return
+        self._in_progress += 1
+        try:
+            await self._route(scope, receive, send)
+        finally:
+            self._in_progress -= 1
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._draining:
             # Only new work arrives here during shutdown (calls in flight are already past this point).
             await _json_error(503, "shutting_down", "This zbmcp replica is shutting down; retry on another.")(
                 scope, receive, send)
@@ -252,12 +267,24 @@ class HttpApp:
         return JSONResponse({"status": "ok", "version": __version__})
 
     async def _handle_mcp(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method = scope["method"]
+        kind: Kind | None = "stream" if method == "GET" else "call" if method == "POST" else None
+        if kind is None:  # DELETE: ending a session
+            await self._serve_mcp(scope, receive, send)
+            return
+        with self._shares.hold(kind, scope) as refusal:
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+            await self._serve_mcp(scope, receive, send)
+
+    async def _serve_mcp(self, scope: Scope, receive: Receive, send: Send) -> None:
         agent = _agent(scope)
         manager = self._stateful.get(agent or "", self._stateless)
         http = self.runtime.config.config.http
-        if manager is self._stateless:
+        if manager is self._stateless and scope["method"] != "GET":
             await manager.handle_request(scope, receive, send)
-        elif scope["method"] == "GET":
+        elif scope["method"] == "GET":  # a stateless GET stream carries nothing ever: idle from the start
             await end_stream_when_idle(manager.handle_request, http.idle_seconds, scope, receive, send)
         else:
             await refuse_over_session_cap(manager.handle_request, agent or "", http.max_sessions_per_agent,

@@ -2,7 +2,8 @@
 
     http.header_timeout_seconds   a connection must send a request's headers within this (no slow-loris)
     http.body_timeout_seconds     ... and then its body within this
-    http.max_connections          beyond this many open connections, new requests are answered 503
+    http.max_connections          beyond this many open connections (and HEALTH_ROOM for /healthz: shares.py),
+                                  new requests are answered 503
     http.max_sessions_per_agent   stateful sessions (/mcp, older clients of agents with approvals) and legacy
                                   event streams (/sse) one agent may hold open; beyond it that agent gets 429,
                                   and every other agent is unaffected

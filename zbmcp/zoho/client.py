@@ -106,10 +106,29 @@ class _Retry(Exception):
         self.delay = delay
 
 
+class HttpOnFirstUse:
+    """The one HTTP client to Zoho, built when the first request is about to go, not at start-up: its
+    connection pool and TLS context cost a start that may never call Zoho (tools/list needs neither)."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._client: httpx2.AsyncClient | None = None
+
+    def __call__(self) -> httpx2.AsyncClient:
+        if self._client is None:
+            self._client = httpx2.AsyncClient(**self._options)
+        return self._client
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
+
 class ZohoClient:
     def __init__(
         self,
-        http: httpx2.AsyncClient,
+        http: Callable[[], httpx2.AsyncClient],
         connections: Mapping[str, ZohoConnection],
         pacer: Pacer,
         *,
@@ -173,6 +192,7 @@ class ZohoClient:
         # the API domain.)
         await connection.tokens.access_token()
         where = connection.url(request)
+        http = self._http()  # built before the slot, if this is the first request: no place held meanwhile
         async with self._pacer.slot(gate, agent_gate):
             if before_send is not None:
                 before_send()
@@ -182,7 +202,7 @@ class ZohoClient:
             try:
                 # The whole exchange is bounded, whatever the transport does with its own timeouts.
                 with anyio.fail_after(timeout):
-                    response = await self._http.request(
+                    response = await http.request(
                         request.method,
                         where,
                         params=list(request.params),

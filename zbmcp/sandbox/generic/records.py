@@ -44,6 +44,7 @@ OWNED: dict[str, Owned] = {
     "/vendorpayments": Owned("vendorpayments", "payment_id", "Vendor payment"),
     "/journals": Owned("journals", "journal_id", "Journal"),
     "/settings/taxes": Owned("taxes", "tax_id", "Tax"),
+    "/banktransactions": Owned("banktransactions", "transaction_id", "Transaction"),
     "/contacts": Owned("contacts", "contact_id", "Contact", "status"),
     "/estimates": Owned("estimates", "estimate_id", "Estimate", "status"),
     "/salesorders": Owned("salesorders", "salesorder_id", "Sales Order", "status"),

@@ -89,6 +89,9 @@ def present(store: OrgStore, account: Record, balances: dict[str, Decimal] | Non
     shown["current_balance"] = fields.money(balance if natural else -balance)
     if account["account_type"] in BANK_TYPES:
         shown["balance"] = shown["bank_balance"] = shown["bcy_balance"] = fields.money(balance)
+        shown["uncategorized_transactions"] = sum(
+            1 for line in store.banktransactions.values()
+            if line["account_id"] == account["account_id"] and line["status"] == "uncategorized")
     return shown
 
 
