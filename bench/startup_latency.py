@@ -3,6 +3,7 @@
     python bench/startup_latency.py [--runs 15] [--calls 200] [--write]
     python bench/startup_latency.py --listing-only [--write]   # just tools/list (a few seconds); --write
                                                                 # replaces only that part of the results
+    python bench/startup_latency.py --catalog-only [--runs 15] [--write]   # the generated catalog's cost
 
 Everything runs against a loopback sandbox (a SandboxServer on 127.0.0.1 in its own process) and is measured
 with raw newline-delimited JSON-RPC over the servers' pipes (one write, one blocking readline; no client
@@ -24,6 +25,12 @@ library in the timed path), the same way for both servers, runs interleaved (ABB
   breakdown     where zbmcp's start-up goes beyond the SDK: imports only zbmcp needs (-X importtime, modules
                 the minimal server does not import) and each start-up step timed in a fresh process; and the
                 per-call cost of the request window shared between processes (zbmcp.state.local)
+
+  catalog       (--catalog-only; issue #23) zbmcp's cold start serving the hand-written tools (as today)
+                against serving the whole catalog (hand-written and generated, zbmcp.calls.catalog
+                SERVE_GENERATED set in the process), interleaved, for an agent listing the original 33 tools
+                (what loading the catalog costs) and for one granted everything (what listing ~500 tools
+                costs, which the meta tools of issue #23 bound); and loading each in a fresh process
 
 Targets: cold start <= 1.2x the minimal server; tools/list with every tool at most 560 bytes a tool on
 average, and under 20,000 bytes for the original 33 tools (issue #15), both with two organizations.
@@ -205,6 +212,54 @@ def _peak_rss_mib(server: StdioServer) -> float | None:
     except OSError:
         pass
     return None
+
+
+_WHOLE_CATALOG = ("import sys; import zbmcp.calls.catalog as catalog; catalog.SERVE_GENERATED = True; "
+                  "from zbmcp.cli import main; sys.exit(main())")
+_LOADING = r"""
+import json, sys, time
+started = time.perf_counter()
+from zbmcp.calls import catalog
+imported = time.perf_counter()
+specs = getattr(catalog, sys.argv[1])()
+loaded = time.perf_counter()
+print(json.dumps({"tools": len(specs), "ms": (loaded - imported) * 1000}))
+"""
+
+
+def measure_catalog(servers: Servers, runs: int) -> dict[str, Any]:
+    """Cold starts serving the hand-written tools against the whole catalog, and the catalog's loading."""
+    result: dict[str, Any] = {}
+    for agent in ("original_two_orgs", "two_orgs"):
+        argv, env = servers.zbmcp(agent)
+        whole = [sys.executable, "-c", _WHOLE_CATALOG, *argv[1:]]
+        commands = {"hand_written": argv, "whole_catalog": whole}
+        for command in commands.values():
+            cold_start(command, env)  # untimed: compile .pyc files, warm the page cache
+        samples: dict[str, list[float]] = {name: [] for name in commands}
+        listed: dict[str, int] = {}
+        for run in range(runs):
+            order = list(commands) if run % 4 in (0, 3) else list(reversed(commands))  # ABBA
+            for name in order:
+                _, took, listing, _ = cold_start(commands[name], env)
+                samples[name].append(took)
+                listed[name] = len(listing["tools"])
+        result[agent] = {name: {**summarize(values), "tools_listed": listed[name]}
+                         for name, values in samples.items()}
+        result[agent]["ratio"] = round(result[agent]["whole_catalog"]["median_ms"]
+                                       / result[agent]["hand_written"]["median_ms"], 3)
+    loading: dict[str, Any] = {}
+    for function in ("load_manifests", "load_catalog"):
+        times, tools = [], 0
+        for _ in range(max(5, runs // 3)):
+            done = subprocess.run([sys.executable, "-c", _LOADING, function], capture_output=True, text=True,
+                                  cwd=REPO, check=True)
+            measured = json.loads(done.stdout)
+            times.append(measured["ms"])
+            tools = measured["tools"]
+        loading[function] = {"tools": tools, "median_ms": round(sorted(times)[len(times) // 2], 1)}
+    result["loading_in_a_fresh_process"] = loading
+    return result
 
 
 def measure_listing(servers: Servers) -> dict[str, Any]:
@@ -398,9 +453,13 @@ def main() -> int:
     parser.add_argument("--write", action="store_true", help="store the results in bench/results.json")
     parser.add_argument("--listing-only", action="store_true",
                         help="measure only tools/list (sizes do not depend on the machine's load)")
+    parser.add_argument("--catalog-only", action="store_true",
+                        help="measure only the cold start with the whole generated catalog against today's")
     args = parser.parse_args()
     if args.listing_only:
         return listing_only(args.write)
+    if args.catalog_only:
+        return catalog_only(args.runs, args.write)
 
     started = time.perf_counter()
     with SandboxProcess() as sandbox, tempfile.TemporaryDirectory(prefix="zbmcp-bench-") as tmp:
@@ -429,6 +488,26 @@ def main() -> int:
     print(json.dumps(results, indent=2))
     if args.write:
         write_results("startup_latency", results)
+    return 0
+
+
+def catalog_only(runs: int, write: bool) -> int:
+    """Measure the generated catalog's start-up cost alone; with write, store it under the startup_latency
+    results' `catalog`, noting when, at which commit and under what load."""
+    with SandboxProcess() as sandbox, tempfile.TemporaryDirectory(prefix="zbmcp-bench-") as tmp:
+        assert sandbox.info is not None
+        before = load_average()
+        catalog = measure_catalog(Servers(sandbox.info, Path(tmp)), runs)
+    catalog["measured"] = {"when": now_iso(), "commit": machine()["commit"], "runs": runs,
+                           "uncommitted": machine()["uncommitted"], "load_average": [before, load_average()]}
+    print(json.dumps(catalog, indent=2))
+    if write:
+        stored = json.loads(RESULTS_FILE.read_text()).get("startup_latency") if RESULTS_FILE.exists() \
+            else None
+        if stored is None:
+            sys.exit("no stored startup_latency results to update; run the whole benchmark with --write")
+        stored["catalog"] = catalog
+        write_results("startup_latency", stored)
     return 0
 
 

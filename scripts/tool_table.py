@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from zbmcp.calls.catalog import SERVE_GENERATED, generated_catalog, load_catalog, load_manifests
+from zbmcp.calls.catalog import SERVE_GENERATED, generated_catalog, load_catalog, load_hand_manifests
 from zbmcp.core.manifest import EFFECTS, ToolSpec
 
 # The order of the table: sales, purchases, money, catalogue, accounting, then organizations.
@@ -55,7 +55,7 @@ def _what(spec: ToolSpec) -> str:
 
 
 def _ordered() -> list[ToolSpec]:
-    loaded = list(load_manifests().values())  # file by file, each file's tools in their order
+    loaded = list(load_hand_manifests().values())  # file by file, each file's tools in their order
 
     def position(spec: ToolSpec) -> tuple[int, str]:
         known = spec.module in MODULE_ORDER
@@ -106,10 +106,13 @@ def table() -> str:
             f"| `{spec.name}` | `{spec.method} {spec.path}` | `{spec.scope}` | {_kind(spec)} | "
             f"{_what(spec)} |"
         )
-    scopes = sorted({spec.scope for spec in specs})
+    every = load_catalog()
+    scopes = sorted({spec.scope for spec in every.values()})
     lines += [
         "",
-        f"{len(specs)} tools. All their scopes, comma-separated as Zoho's consent URL takes them:",
+        f"{len(specs)} tools written by hand; with those generated from Zoho's OpenAPI files, {len(every)} "
+        "(each in docs/tools.md, under \"Every Zoho operation\"). All their scopes, "
+        "comma-separated as Zoho's consent URL takes them:",
         "",
     ]
     lines += ["```", ",".join(scopes), "```"]

@@ -111,17 +111,20 @@ async def test_a_refusal_by_zoho_frees_the_key_for_the_corrected_call(bookkeeper
     assert not fixed.is_error and "replayed" not in fixed.structured_content
 
 
-async def test_a_lost_answer_repeated_with_its_key_is_not_sent_again(bookkeeper, sandbox):
-    sandbox.faults.add(Fault(kind="drop_after", route="POST /invoices", times=1))
-    before = invoice_count(sandbox)
-    arguments = {**invoice_arguments(sandbox), KEY: "lost"}
+async def test_a_lost_answer_to_a_change_stays_unknown_and_is_not_sent_again(bookkeeper, sandbox):
+    """A change (an email, an update): nothing new to look for in Zoho, so a repeat hears "unknown"."""
+    invoice = sandbox.store(ORG).invoice_id("INV-000004")
+    sandbox.faults.add(Fault(kind="drop_after", route="POST /invoices/{invoice_id}/status/sent", times=1))
+    arguments = {"invoice_id": invoice, KEY: "lost"}
     async with running(bookkeeper, sandbox) as runtime, mcp_client(runtime, "bookkeeper") as client:
-        lost = await client.call_tool("create_invoice", arguments)
-        again = await client.call_tool("create_invoice", arguments)
+        lost = await client.call_tool("mark_invoice_sent", arguments)
+        again = await client.call_tool("mark_invoice_sent", arguments)
+        keyless = await client.call_tool("mark_invoice_sent", {"invoice_id": invoice})
     assert lost.structured_content["error"]["type"] == "OutcomeUnknown"
-    assert again.is_error and again.structured_content["error"]["repeat_of"]["kind"] == "unknown"
-    assert lost.structured_content["error"]["call_id"] in text(again) and "list_invoices" in text(again)
-    assert invoice_count(sandbox) == before + 1 and posts(sandbox) == 1
+    for repeat in (again, keyless):
+        assert repeat.is_error and repeat.structured_content["error"]["repeat_of"]["kind"] == "unknown"
+        assert lost.structured_content["error"]["call_id"] in text(repeat) and "get_invoice" in text(repeat)
+    assert posts(sandbox) == 1
 
 
 async def test_the_listing_shows_the_key_where_a_repeat_doubles_and_the_instructions_say_what_it_does(
@@ -295,3 +298,55 @@ async def test_a_write_refused_by_the_daily_limit_is_not_retried_today(bookkeepe
         result = await client.call_tool("create_invoice", invoice_arguments(sandbox))
     error = result.structured_content["error"]
     assert error["type"] == "RateLimited" and error["retry_after_seconds"] > 0 and posts(sandbox) == 1
+
+
+# -- outcome unknown, resolved -------------------------------------------------------------------------------
+
+
+async def test_a_lost_answer_is_resolved_written_and_every_repeat_gets_the_one_invoice(bookkeeper, sandbox):
+    """Done when (issue #25): the create's answer is lost after Zoho made it; called again with the same key,
+    and again without one: one invoice, and each answer says it is the first call's."""
+    audit = AuditCapture()
+    sandbox.faults.add(Fault(kind="drop_after", route="POST /invoices", times=1))
+    before = invoice_count(sandbox)
+    arguments = {**invoice_arguments(sandbox), "reference_number": "PO-77"}
+    async with running(bookkeeper, sandbox, audit=audit) as runtime, \
+            mcp_client(runtime, "bookkeeper") as client:
+        lost = await client.call_tool("create_invoice", {**arguments, KEY: "acme-po-77"})
+        keyed = await client.call_tool("create_invoice", {**arguments, KEY: "acme-po-77"})
+        keyless = await client.call_tool("create_invoice", arguments)
+    assert lost.structured_content["error"]["type"] == "OutcomeUnknown"
+    first = lost.structured_content["error"]["call_id"]
+    assert invoice_count(sandbox) == before + 1 and posts(sandbox) == 1
+    [made] = [i for i in sandbox.store(ORG).invoices.values() if i.get("reference_number") == "PO-77"]
+    for answer in (keyed, keyless):
+        assert not answer.is_error, text(answer)
+        assert answer.structured_content["invoice"]["invoice_id"] == made["invoice_id"]
+        assert answer.structured_content["replayed"]["call_id"] == first and first in text(answer)
+    assert keyed.structured_content["replayed"]["resolved"] == "written"
+    assert "did write this" in text(keyed) and made["invoice_number"] in text(keyed)
+    original = next(r for r in audit.records if r["call_id"] == first)  # as `zbmcp audit` shows it
+    assert original["resolved"] == "written" and original["decision"] == "allowed"
+    assert original["rule"].startswith("resolved: written (found " + made["invoice_number"])
+
+
+async def test_a_lost_create_that_zoho_never_made_is_resolved_not_written_and_made_once(make_config, sandbox):
+    audit = AuditCapture()
+    loaded = make_config({"bookkeeper": agent(["invoices:*"])}, connection={"timeout_seconds": 0.3})
+    sandbox.faults.add(Fault(kind="drop_before", route="POST /invoices", times=1))  # sent, never handled
+    before = invoice_count(sandbox)
+    arguments = {**invoice_arguments(sandbox), KEY: "k"}
+    async with running(loaded, sandbox, audit=audit) as runtime, mcp_client(runtime, "bookkeeper") as client:
+        lost = await client.call_tool("create_invoice", arguments)
+        too_soon = await client.call_tool("create_invoice", arguments)  # Zoho may still be making it
+        await anyio.sleep(0.7)  # twice the connection's timeout since it was sent
+        made = await client.call_tool("create_invoice", arguments)
+        again = await client.call_tool("create_invoice", arguments)
+    first = lost.structured_content["error"]["call_id"]
+    assert too_soon.is_error and "may still be making it" in text(too_soon)
+    assert not made.is_error and "replayed" not in made.structured_content, text(made)
+    assert again.structured_content["replayed"]["call_id"] != first  # the call that made it
+    assert invoice_count(sandbox) == before + 1 and posts(sandbox) == 2
+    resolutions = [r for r in audit.lines if r.get("call_id") == first and r.get("resolved")]
+    assert [r["resolved"] for r in resolutions] == ["unknown", "not_written"]
+    assert resolutions[-1]["decision"] == "failed" and "no record holds what call" in resolutions[-1]["rule"]

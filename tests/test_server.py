@@ -119,7 +119,8 @@ async def test_every_tool_works_against_the_sandbox(demo, sandbox):
                               payment_id=payment["payment_id"]))["payment"]["invoices"]
         assert [entry["invoice_id"] for entry in applied] == [invoice_id]
         await call("delete_customer_payment", payment_id=payment["payment_id"])
-        draft = (await call("create_invoice", customer_id=acme["contact_id"], line_items=lines))["invoice"]
+        draft = (await call("create_invoice", customer_id=acme["contact_id"], line_items=lines,
+                            idempotency_key="a second invoice"))["invoice"]  # the same arguments again
         await call("delete_invoice", invoice_id=draft["invoice_id"])
         await call("mark_invoice_void", invoice_id=invoice_id)
         await call("mark_invoice_draft", invoice_id=invoice_id)

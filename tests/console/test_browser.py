@@ -66,7 +66,7 @@ async def test_sign_in_and_read_the_readme_configs_access_matrix(sandbox, home, 
            "ZOHO_REFRESH_TOKEN": "r"}
     loaded = parse_config(text, str(path), env)
     async with running(loaded, sandbox) as runtime, serving(runtime, console_refresh=REFRESH) as server, \
-            browser_page(width=1720) as page:  # wide enough for every module's column
+            browser_page(width=1720) as page:
         await page.goto(f"{server.url}/console/sign-in")
         await screenshots.take(page, "sign-in")
         await page.get_by_label("Operator").fill("olivia")
@@ -78,12 +78,12 @@ async def test_sign_in_and_read_the_readme_configs_access_matrix(sandbox, home, 
         await page.get_by_role("link", name="Access").click()
         reporting = page.locator('tr[data-agent="reporting"]')
         bookkeeper = page.locator('tr[data-agent="bookkeeper"]')
-        await expect(reporting.locator('td[data-module="invoices"]')).to_have_attribute("data-states", "read")
-        await expect(bookkeeper.locator('td[data-module="invoices"]')).to_have_attribute(
+        await expect(reporting.locator('[data-module="invoices"]')).to_have_attribute("data-states", "read")
+        await expect(bookkeeper.locator('[data-module="invoices"]')).to_have_attribute(
             "data-states", "read,write,approval")
-        await expect(bookkeeper.locator('td[data-module="bills"]')).to_have_attribute("data-states", "hidden")
+        await expect(bookkeeper.locator('[data-module="bills"]')).to_have_attribute("data-states", "hidden")
         await expect(bookkeeper.locator(".orgs")).to_have_text("organizations 10234695")
-        cell = bookkeeper.locator('td[data-module="invoices"]')
+        cell = bookkeeper.locator('[data-module="invoices"]')
         await cell.locator("summary").click()
         await expect(cell).to_contain_text("excluded by `exclude: delete_invoice`")
         await expect(cell).to_contain_text("a person approves each call (`require_approval: email_invoice`)")

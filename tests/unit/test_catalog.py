@@ -144,3 +144,28 @@ def test_the_catalog_table_in_the_docs_is_current() -> None:
     document = (REPO / "docs" / "tools.md").read_text(encoding="utf-8")
     assert f"{tool_table.CATALOG_START}\n{tool_table.catalog_table()}{tool_table.CATALOG_END}" in document, (
         "run: python scripts/tool_table.py README.md docs/tools.md")
+
+
+def test_selectors_work_across_the_whole_catalog() -> None:
+    from zbmcp.core.config_parse import parse_config
+    from zbmcp.core.policy import policies
+
+    head = ("connections:\n  main: {region: eu, client_id: id, client_secret: secret, refresh_token: r}\n"
+            "agents:\n")
+
+    def visible(agent: str) -> set[str]:
+        loaded = parse_config(head + agent, "zbmcp.yaml", {})
+        return set(next(iter(policies(loaded, EVERY, {"main": None}).values())).visible)
+
+    journals = {name for name, spec in EVERY.items() if spec.module == "journals"}
+    assert "list_journals" in journals and "create_journal" in journals
+    assert visible("  a: {connection: main, organizations: ['1'], tools: ['journals:read']}\n") == {
+        name for name in journals if EVERY[name].read_only}
+    assert visible("  a: {connection: main, organizations: ['1'], tools: ['journals:*'], "
+                   "exclude: [delete_journal]}\n") == journals - {"delete_journal"}
+    everything = visible("  a: {connection: main, organizations: ['1'], tools: ['*:*'], read_only: true}\n")
+    assert everything == {name for name, spec in EVERY.items() if spec.read_only} and len(everything) > 140
+    assert visible("  a: {connection: main, organizations: ['1'], tools: ['*_credit_note_refund*']}\n") == {
+        name for name in EVERY if "_credit_note_refund" in name}
+    with pytest.raises(Exception, match="unknown module 'journal'.*journals"):
+        visible("  a: {connection: main, organizations: ['1'], tools: ['journal:read']}\n")

@@ -67,6 +67,8 @@ class AuditRecord:
     person: str | None = None  # who signed in (a remote connector's OAuth token): their Zoho email
     via: str | None = None  # the meta tool the agent called the tool through (call_tool)
     replay_of: str | None = None  # a repeat answered from an earlier call (exactly-once): that call's id
+    # what became of a call whose outcome was unknown, once zbmcp looked (written, not_written, unknown)
+    resolved: str | None = None
 
     def fields(self) -> dict[str, Any]:
         """Time, call id and phase first, then the rest in the order declared. Read straight off the
@@ -84,7 +86,7 @@ class AuditRecord:
 
 _FIRST = ("time", "call_id", "phase")
 _RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(AuditRecord) if f.name not in _FIRST)
-_RARE = frozenset({"via", "replay_of"})  # only where they apply
+_RARE = frozenset({"via", "replay_of", "resolved"})  # left out when None (a new optional field: add it)
 
 
 def new_call_id() -> str:

@@ -26,9 +26,11 @@ from mcp import types
 
 from zbmcp.audit.log import Decision as Outcome
 from zbmcp.calls.decide import Decided
+from zbmcp.calls.resolve import resolvable, resolve
 from zbmcp.calls.runtime import Runtime
 from zbmcp.calls.tool_call import ToolCall
 from zbmcp.core.idempotency import KEY, REPEAT_WINDOW_SECONDS, fingerprint, scoped
+from zbmcp.core.shaping import shape
 from zbmcp.errors import InvalidArguments
 from zbmcp.state import StateUnavailable
 from zbmcp.state.idempotency import (
@@ -39,8 +41,10 @@ from zbmcp.state.idempotency import (
     claim_key,
     complete,
     end_alias,
+    hand_on,
     release,
     renew,
+    take_over,
 )
 
 log = logging.getLogger(__name__)
@@ -89,7 +93,50 @@ class Once:
             raise InvalidArguments([(KEY, f"was given to call {first.call_id} ({_when(first)}) with other "
                                           "arguments; a key names one write. Use a new key for a different "
                                           "write, or repeat that call's arguments exactly for its answer")])
+        if claim.kind in ("unknown", "abandoned") and resolvable(decided.spec):
+            return await self._resolve(decided, claim, by_key=decided.key is not None)
         return _repeat_answer(call, claim, by_key=decided.key is not None)
+
+    async def _resolve(self, decided: Decided, claim: Claim, *, by_key: bool) -> types.CallToolResult | None:
+        """A repeat of a call whose outcome is unknown: look in Zoho for what it made. Written: its record is
+        the answer. Not written: this call makes it (None: go ahead). Still unknown: say so, and why."""
+        call, state, first = self.call, self.runtime.state, claim.entry
+        taken = await take_over(state, claim)
+        if taken is None:  # another repeat is finding out: wait for what it finds
+            again = await claim_key(state, claim.key, first.fingerprint, call.call_id, wait=WAIT_SECONDS)
+            if again.kind != "first":
+                return _repeat_answer(call, again, by_key=by_key)
+            self.claim = again  # released meanwhile: this call goes ahead
+            self.claimed.set()
+            return None
+        self.claim = taken
+        self.claimed.set()
+        found = await resolve(self.runtime, call, decided.spec, decided.request, sent_at=first.at,
+                              first_call=first.call_id)
+        call.record_resolution(first.call_id, found.resolved, found.evidence)
+        if found.resolved == "not_written":
+            self.claim = await hand_on(state, taken, call.call_id)
+            return None
+        self.claim = None
+        if found.resolved == "written" and found.record is not None:
+            spec = decided.spec
+            shaped = shape(spec, call.arguments, {spec.result_key or "": found.record, "code": 0},
+                           decided.view)
+            result = types.CallToolResult(content=[types.TextContent(text=shaped.text)],
+                                          structured_content=shaped.structured)
+            answer = result.model_dump(mode="json", by_alias=True, exclude_none=True)
+            await complete(state, taken, status="done", answer=answer, outcome="allowed", keep=self.keep)
+            note = (f"Resolved: the answer to call {first.call_id} was lost, but it did write this: "
+                    f"{found.evidence}. This is that record; nothing was sent to Zoho again.")
+            replayed = {"call_id": first.call_id, "at": _when(first), "resolved": "written"}
+            return call.finish_replay(first.call_id, "allowed", f"resolved call {first.call_id}: written; "
+                                      "nothing sent", _with_note(result, note, replayed))
+        await complete(state, taken, status="unknown", answer=None, outcome="unknown", keep=self.keep)
+        text = (f"Call {first.call_id} may have reached Zoho, and zbmcp could not tell whether it wrote: "
+                f"{found.evidence}. Nothing was sent again. {call.check_hint()}")
+        return call.finish_replay(first.call_id, "unknown", f"repeat of call {first.call_id}, still unknown; "
+                                  "nothing sent", _error(text, {"call_id": first.call_id, "kind": "unknown",
+                                                                "evidence": found.evidence}))
 
     def settle(self, result: types.CallToolResult, outcome: Outcome) -> types.CallToolResult:
         """The call's final answer and audit outcome, kept under its key when the call leaves."""

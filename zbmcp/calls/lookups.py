@@ -71,6 +71,13 @@ async def read_for(runtime: Runtime, call: ToolCall, request: ZohoRequest, reads
     return Found(found.get("counterparty"), found.get("document"), found.get("organization"), taxes)
 
 
+async def read_as_zbmcp(runtime: Runtime, call: ToolCall, organization_id: str | None, tool: str,
+                        arguments: dict[str, Any], why: str) -> Any:
+    """One read of zbmcp's own for `call` (zbmcp.calls.resolve): Zoho's answer under the tool's result key,
+    or why it could not be read."""
+    return await _Lookups(runtime, call, organization_id, why)._get(tool, arguments)
+
+
 class _Lookups:
     def __init__(self, runtime: Runtime, call: ToolCall, organization_id: str | None, why: str) -> None:
         self.runtime = runtime

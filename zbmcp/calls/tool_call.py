@@ -135,6 +135,15 @@ class ToolCall:
         self._audit(decision, rule, None, None, self._tried(), replay_of=original)
         return result  # nothing was sent, so an audit log that fails changes nothing the agent must know
 
+    def record_resolution(self, original: str, resolved: str, evidence: str) -> None:
+        """What became of call `original`, whose outcome was unknown: an outcome of that call's own record,
+        found out by this one (zbmcp.calls.resolve)."""
+        decision: Outcome = "allowed" if resolved == "written" else "failed" if resolved == "not_written" \
+            else "unknown"
+        words = {"written": "written", "not_written": "not written"}.get(resolved, "still unknown")
+        self._audit(decision, f"resolved: {words} ({evidence}); looked up by call {self.call_id}", None, None,
+                    self._tried(), record_of=original, resolved=resolved)
+
     def finish_dry_run(self, url: str) -> types.CallToolResult:
         assert self.spec is not None and self.request is not None
         planned = {
@@ -222,8 +231,8 @@ class ToolCall:
         return error_result(error, rule, note, call_id=self.call_id, check=self.check_hint)
 
     def _audit(self, decision: Outcome, rule: str, status: int | None, code: Any, phrase: str, *,
-               phase: Phase = "outcome", text: str | None = None,
-               replay_of: str | None = None) -> AuditUnavailable | None:
+               phase: Phase = "outcome", text: str | None = None, replay_of: str | None = None,
+               record_of: str | None = None, resolved: str | None = None) -> AuditUnavailable | None:
         """Write one record of this call; on failure, log it to stderr and return the failure."""
         duration = int((time.perf_counter() - self.started) * 1000)
         agent = self.policy.agent if self.policy else "(unknown)"
@@ -246,12 +255,13 @@ class ToolCall:
             argument_values=recorded_values(self.arguments, self.runtime.config.config.audit.argument_values),
             config_revision=self.runtime.config.revision,
             effects=self.decision.facts.effect_names if self.decision and self.decision.facts else [],
-            call_id=self.call_id,
+            call_id=record_of or self.call_id,
             phase=phase,
             check=self.check_hint() if decision == "unknown" or (phase == "intent" and writes) else None,
             person=self.person[1] if self.person else None,
             via=self.via,
             replay_of=replay_of,
+            resolved=resolved,
         )
         record.sentence = text or sentence(agent, phrase, organization, region, decision, rule, status,
                                            duration, person=record.person)

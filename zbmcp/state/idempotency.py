@@ -149,6 +149,27 @@ async def renew(state: State, owner: str, *, lease: float = LEASE_SECONDS) -> No
                 await state.put(LEASES, owner, "alive", ttl=lease)
 
 
+async def take_over(state: State, found: Claim, *, lease: float = LEASE_SECONDS,
+                    keep: float = KEEP_SECONDS) -> Claim | None:
+    """Hold a key whose call's outcome is unknown (or whose holder stopped), to find out what became of it:
+    the claim, still naming that call, or None when another call took it over first."""
+    owner = new_id()
+    mine = Entry(found.entry.call_id, found.entry.fingerprint, "running", owner, found.entry.at)
+    await state.put(LEASES, owner, "alive", ttl=lease)
+    if await state.delete(NAMESPACE, found.key, only_if=found.entry.value()) \
+            and await state.put_if_absent(NAMESPACE, found.key, mine.value(), ttl=keep):
+        return Claim("first", found.key, mine)
+    await state.delete(LEASES, owner)
+    return None
+
+
+async def hand_on(state: State, claim: Claim, call_id: str, *, keep: float = KEEP_SECONDS) -> Claim:
+    """The claim, now for call `call_id` from this moment (a write found not made, made again by a repeat)."""
+    mine = Entry(call_id, claim.entry.fingerprint, "running", claim.entry.owner, time.time())
+    await state.put(NAMESPACE, claim.key, mine.value(), ttl=keep)
+    return Claim("first", claim.key, mine)
+
+
 async def complete(state: State, claim: Claim, *, status: Literal["done", "unknown"],
                    answer: dict[str, Any] | None, outcome: str, keep: float = KEEP_SECONDS) -> None:
     """Record the first call's answer under its key, for `keep` seconds, and end its lease."""
