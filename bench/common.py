@@ -480,6 +480,17 @@ def results_table(results: dict[str, Any]) -> str:
             f"**{build['median_ms']:.2f} ms** (p90 {build['p90_ms']:.2f}); {listed['tools_listed']} tools "
             f"listed, **{listed['bytes']:,} bytes** | ≤ {listing['target_ms']:g} ms, ≤ "
             f"{settings['tool_list_bytes']:,} bytes | {met(listing['met'])} |")
+    cost = results.get("idempotency_cost")
+    if cost:
+        each = cost["per_write"]
+        rows.append(
+            "| idempotency_cost | exactly-once's cost per write in the State (claim, answer kept, lease "
+            f"ended; median of {each['redis_keyless']['n']}) | Redis "
+            f"**{each['redis_keyless']['median_ms']:.2f} ms** "
+            f"without a key, **{each['redis_keyed']['median_ms']:.2f} ms** with one (p90 "
+            f"{each['redis_keyed']['p90_ms']:.2f}); local State {each['local_keyless']['median_ms']:.1f} ms, "
+            f"{each['local_keyed']['median_ms']:.1f} ms | ≤ {cost['target_ms']:g} ms (Redis) | "
+            f"{met(cost['met'])} |")
     webhook = results.get("webhook_latency")
     if webhook:
         told, taken = webhook["notified"], webhook["intake"]

@@ -11,12 +11,12 @@ from typing import Any
 
 import yaml
 
+from extract_oas import plain, resolve
 from zbmcp.core.manifest import EFFECTS
 from zbmcp.core.manifest_file import OFFERABLE_EFFECTS
 
 METHODS = ("get", "post", "put", "delete")
 PATH_PARAM = re.compile(r"\{([a-z_]+)\}")
-TAG = re.compile(r"<[^>]+>")
 CODE = re.compile(r"<code>(.*?)</code>", re.DOTALL)
 WORD = re.compile(r"[A-Za-z0-9_.]+")
 # Zoho's files name a module's file as Zoho's docs do; a module is the file's name without dashes, but where
@@ -28,10 +28,6 @@ FILE_ANSWERS = {"accept", "print"}
 ADVERTISED_QUERY = {"page", "search_text"}  # a list's other filters are accepted, not advertised
 SAFE_SEGMENT = "^[a-z0-9_]{1,64}$"  # a path parameter that is not a Zoho id (a custom module's name)
 MAX_DESCRIPTION = 160
-
-
-def plain(text: Any) -> str:
-    return " ".join(TAG.sub(" ", str(text or "")).split())
 
 
 @dataclass
@@ -65,19 +61,6 @@ class Operation:
             return ("the organization is in its path: zbmcp checks organization_id as an argument of every "
                     "call and does not put it in paths yet")
         return ""
-
-
-def resolve(doc: dict[str, Any], node: Any, seen: frozenset[str]) -> tuple[Any, frozenset[str]]:
-    while isinstance(node, dict) and "$ref" in node:
-        ref = node["$ref"]
-        if ref in seen:
-            return {}, seen
-        seen = seen | {ref}
-        target: Any = doc
-        for part in ref[2:].split("/"):
-            target = target[part.replace("~1", "/").replace("~0", "~")]
-        node = target
-    return node, seen
 
 
 def convert(doc: dict[str, Any], node: Any, name: str, seen: frozenset[str] = frozenset(),

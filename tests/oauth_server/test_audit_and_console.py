@@ -169,3 +169,17 @@ async def test_what_a_client_sends_is_cut_short_in_the_audit_log(make_config, sa
     refused = [e for e in zb.events("token") if e["decision"] == "denied"]
     assert len(refused) == 2 and all(len(json.dumps(e)) < 3000 for e in refused)
     assert "other.example/aaa" in refused[0]["rule"] and refused[1]["client"].startswith("ccc")
+
+
+async def test_refused_tokens_are_recorded_within_a_budget_so_a_flood_cannot_fill_the_log(make_config,
+                                                                                           sandbox):
+    """Anyone can present a token: ten records a minute from one address, the rest counted in one record."""
+    async with connector(make_config, sandbox, AGENTS) as zb, httpx2.AsyncClient(timeout=10) as http:
+        answers = [await mcp_call(zb, http, f"guess-{i}") for i in range(15)]
+    assert {answer.status_code for answer in answers} == {401}
+    bearer = zb.events("bearer")
+    assert [e["rule"] for e in bearer[:10]] == ["unknown access token"] * 10 and len(bearer) == 11
+    assert bearer[-1]["rule"].startswith("5 more refused keys or tokens, from 1 address, were not recorded "
+                                         "one by one (at most 10 records a minute from one address, 100 in "
+                                         "all)")
+    assert "guess-" not in json.dumps(zb.records)

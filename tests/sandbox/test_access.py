@@ -163,6 +163,12 @@ UNVERIFIED_ROUTES = {
     "GET /reports/accounttransaction": "ZohoBooks.reports.READ",
     "GET /reports/cashflow": "ZohoBooks.reports.READ",
     "POST /bankstatements": "ZohoBooks.banking.CREATE",  # the file gives it none
+    # Zoho's webhooks API (its pages name the settings scope; no OpenAPI file has it)
+    "GET /settings/webhooks": "ZohoBooks.settings.READ",
+    "POST /settings/webhooks": "ZohoBooks.settings.CREATE",
+    "GET /settings/webhooks/{webhook_id}": "ZohoBooks.settings.READ",
+    "PUT /settings/webhooks/{webhook_id}": "ZohoBooks.settings.UPDATE",
+    "DELETE /settings/webhooks/{webhook_id}": "ZohoBooks.settings.DELETE",
 }
 
 

@@ -22,7 +22,8 @@ import sys
 import threading
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+import dataclasses
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
@@ -70,15 +71,22 @@ class AuditRecord:
     resolved: str | None = None
 
     def fields(self) -> dict[str, Any]:
-        data = asdict(self)
-        # only where they apply, so that other records stay as they were
-        for rare in ("via", "replay_of", "resolved"):
-            if data[rare] is None:
-                del data[rare]
-        return {"time": data.pop("time"), "call_id": data.pop("call_id"), "phase": data.pop("phase"), **data}
+        """Time, call id and phase first, then the rest in the order declared. Read straight off the
+        attributes: a generic conversion (dataclasses.asdict deep-copies) cost half of a record's write."""
+        data = {"time": self.time, "call_id": self.call_id, "phase": self.phase}
+        for name in _RECORD_FIELDS:
+            value = getattr(self, name)
+            if value is not None or name not in _RARE:  # so that other records stay as they were
+                data[name] = value
+        return data
 
     def to_json(self) -> str:
         return json.dumps(self.fields(), ensure_ascii=False)
+
+
+_FIRST = ("time", "call_id", "phase")
+_RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(AuditRecord) if f.name not in _FIRST)
+_RARE = frozenset({"via", "replay_of", "resolved"})  # left out when None (a new optional field: add it)
 
 
 def new_call_id() -> str:

@@ -25,9 +25,11 @@ from mcp.server.auth.routes import build_metadata, cors_middleware, create_auth_
 from mcp.server.auth.settings import ClientRegistrationOptions, RevocationOptions
 from mcp.shared.auth import ProtectedResourceMetadata
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict
+from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from zbmcp.audit.budget import RecordBudget
 from zbmcp.audit.log import shorten
 from zbmcp.core.config import PER_USER
 from zbmcp.oauth_server.asgi import Captured, buffer_body, capturing, send_json
@@ -83,6 +85,8 @@ class OAuthEdge:
         self.clients = ClientRegistry(self.store, ClientDocuments(documents, self.store, ca_file=ca_file),
                                       settings.registration)
         self._proxies = TrustedProxies(loaded.config.console.trusted_proxies)
+        # Anyone can present a token: its refusals are recorded within a budget (zbmcp.audit.budget).
+        self.refusals = RecordBudget(self._refusals_left_out, per_source=10, in_all=100)
         agent_connections = {name: agent.connection for name, agent in loaded.config.agents.items()}
         self.sign_in = SignInFlow(
             settings, self.store, ZohoSignIn(runtime.connections[settings.sign_in_connection],
@@ -103,7 +107,17 @@ class OAuthEdge:
 
     def protect(self, app: ASGIApp) -> ResourceGuard:
         return ResourceGuard(app, resource_metadata_url=self.settings.resource_metadata_url,
-                             specs_by_agent=self._policies, audit=self.audit, max_body=self._max_body)
+                             specs_by_agent=self._policies, audit=self.audit, max_body=self._max_body,
+                             record_refusal=self._record_refusal)
+
+    def _record_refusal(self, scope: Scope) -> bool:
+        return self.refusals.admit(self._proxies.client_address(Request(scope)))
+
+    def _refusals_left_out(self, left_out: int, addresses: str) -> None:
+        self.audit.record("bearer", "denied", f"{left_out} more refused keys or tokens, from {addresses} "
+                          f"address{'' if addresses == '1' else 'es'}, were not recorded one by one (at most "
+                          f"{self.refusals.per_source} records a minute from one address, "
+                          f"{self.refusals.in_all} in all)", error="invalid_token")
 
     @property
     def resource_url(self) -> AnyHttpUrl:

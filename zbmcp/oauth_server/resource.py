@@ -2,7 +2,8 @@
 client how to get a better one.
 
     no token, or a refused one   401  WWW-Authenticate: Bearer resource_metadata="…", scope="books:read"
-                                      (+ error="invalid_token" when a token was presented: audited with why)
+                                      (+ error="invalid_token" when a token was presented: audited with why,
+                                      within a budget of records per address and minute: audit/budget.py)
     a tools/call the token's     403  WWW-Authenticate: Bearer error="insufficient_scope", scope="…", …
     scopes do not cover                (the client asks the person again, then retries)
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import contextvars
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
@@ -80,8 +81,11 @@ class ResourceGuard:
     scope check on tool calls."""
 
     def __init__(self, app: ASGIApp, *, resource_metadata_url: str, specs_by_agent: Mapping[str, AgentPolicy],
-                 audit: AuthAudit, max_body: int) -> None:
+                 audit: AuthAudit, max_body: int,
+                 record_refusal: Callable[[Scope], bool] = lambda scope: True) -> None:
+        """record_refusal: whether a refused token's record fits the budget (else it is only counted)."""
         self._app = app
+        self._record_refusal = record_refusal
         self._metadata = resource_metadata_url
         self._policies = specs_by_agent
         self._audit = audit
@@ -93,8 +97,9 @@ class ResourceGuard:
             presented = any(key.lower() == b"authorization" for key, _ in scope.get("headers", []))
             if presented:
                 refusal = _refusal.get() or _Refusal("unknown or malformed token")
-                self._audit.record("bearer", "denied", refusal.why, client=refusal.client,
-                                   person=refusal.person, agent=refusal.agent, error="invalid_token")
+                if self._record_refusal(scope):
+                    self._audit.record("bearer", "denied", refusal.why, client=refusal.client,
+                                       person=refusal.person, agent=refusal.agent, error="invalid_token")
                 await self._challenge(send, 401, list(DEFAULT), error="invalid_token",
                                       description="The access token is not valid here: sign in again.")
             else:

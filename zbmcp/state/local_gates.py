@@ -2,7 +2,9 @@
 
 A file: one JSON line (leases in flight, hold, day, the day's count, how many answers), then the answer times
 as packed doubles, oldest first, which read and write in microseconds however many there are. It is rewritten
-in place under the lock: a lock, a read, a write and an unlock per change.
+in place under the lock: a lock, a read, a write and an unlock per change. A process keeps what it last read
+or wrote parsed, so the same bytes read again are not parsed again, and it writes nothing when nothing
+changed (a refusal while the window is full).
 
 What is read is checked, never trusted: a file that does not parse, holds the wrong types or impossible
 values (a lease or hold ending in a thousand years, a negative count, answers from the future or out of order)
@@ -101,7 +103,7 @@ class LocalGates:
             read = {f.path: self._read(f, now) for f in locked}
             yield [read[path] for path in paths]
             for gate_file in locked:
-                gate_file.write(_dump(read[gate_file.path]))
+                gate_file.write(read[gate_file.path])
         except OSError as exc:
             raise StateUnavailable(f"zbmcp cannot use its state folder {self._folder} "
                                    f"({exc.strerror}).") from None
@@ -136,13 +138,18 @@ class LocalGates:
     def _read(self, gate_file: _GateFile, now: float) -> GateState:
         data = files.read_from_start(gate_file.fd)
         gate_file.length = len(data)
+        if data and data == gate_file.content and gate_file.state is not None:
+            return _copy(gate_file.state)  # as this process left it: parsed and checked then
+        gate_file.content, gate_file.state = data, None
         if not data:
             return GateState(day=int(now // DAY_SECONDS))
         try:
-            return _parse(data, now)
+            gate_state = _parse(data, now)
         except CorruptGate as why:
             self._keep_aside(gate_file.path, data, str(why))
             return GateState(day=int(now // DAY_SECONDS))
+        gate_file.state = _copy(gate_state)
+        return gate_state
 
     def _keep_aside(self, path: str, data: bytes, why: str) -> None:
         # Copied, not renamed: other processes hold this very file open and locked.
@@ -155,20 +162,33 @@ class LocalGates:
 
 
 class _GateFile:
-    __slots__ = ("check_at", "fd", "length", "path")
+    """One gate's open file, and what this process last read or wrote there (`content`, parsed as `state`):
+    the next change finds the same bytes unless another process changed the gate meanwhile, and skips the
+    parse; a change that changes nothing (a refusal) is not written."""
+
+    __slots__ = ("check_at", "content", "fd", "length", "path", "state")
 
     def __init__(self, path: str, fd: int) -> None:
         self.path = path
         self.fd = fd
         self.length = 0
         self.check_at = 0.0
+        self.content = b""
+        self.state: GateState | None = None
 
-    def write(self, data: bytes) -> None:
+    def write(self, gate_state: GateState) -> None:
+        data = _dump(gate_state)
+        if data == self.content[: len(data)]:
+            return  # the very bytes the file holds already (what lies past them is ignored when read)
         files.write_from_start(self.fd, data)
         # What lies past the new end is ignored when read (the head counts the answers), so the file is cut
         # only when a lot is left over: truncating every time would cost a system call per change.
         if len(data) + TRUNCATE_SLACK_BYTES < self.length:
             os.ftruncate(self.fd, len(data))
+            self.content = data
+        else:
+            self.content = data + self.content[len(data):]
+        self.state = _copy(gate_state)
 
 
 _OPEN: weakref.WeakSet[LocalGates] = weakref.WeakSet()
@@ -211,6 +231,11 @@ def _parse(data: bytes, now: float) -> GateState:
                   or times[-1] > now + CLOCK_SKEW_SECONDS):
         raise CorruptGate("holds impossible answer times")
     return GateState(in_flight=dict(in_flight), answered=times, held_until=float(held), day=day, used=used)
+
+
+def _copy(gate_state: GateState) -> GateState:
+    return GateState(in_flight=dict(gate_state.in_flight), answered=list(gate_state.answered),
+                     held_until=gate_state.held_until, day=gate_state.day, used=gate_state.used)
 
 
 def _dump(gate_state: GateState) -> bytes:

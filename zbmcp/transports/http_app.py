@@ -335,7 +335,9 @@ class HttpApp:
             try:
                 yield
             finally:
-                self._refused_keys.flush()
+                self._refused_keys.budget.flush()
+                if self.oauth is not None:
+                    self.oauth.refusals.flush()
                 self._stop_managers.set()
 
     async def _run_managers(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
