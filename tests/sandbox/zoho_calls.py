@@ -115,8 +115,9 @@ class Caller:
         if route.kind == "bulk_update" and "ids_field" in route.extra and route.resource is not None:
             call.json[route.extra["ids_field"]] = await self.record(route.resource, ("cm_debtor",))
         if route.kind == "bulk_update" and "ids_field" not in route.extra:
-            call.headers.update({"X-Unique-Identifier-Key": "cf_code", "X-Unique-Identifier-Value": "A-1",
-                                 "X-Upsert": "true"})
+            # the default books' unique field (SandboxSettings.custom_fields); generic modules take any
+            call.headers.update({"X-Unique-Identifier-Key": "cf_zbmcp_key",
+                                 "X-Unique-Identifier-Value": "A-1", "X-Upsert": "true"})
         if not unknown:
             await self._prepare(operation, route, filled)
         return call
@@ -458,3 +459,8 @@ RULE_BODIES: dict[str, Any] = {
     "update_journal": lambda c: _journal(c),
     "create_vendor_payment": lambda c: {"vendor_id": c.view.contact_id("Office Supplies Co"), "amount": 10},
 }
+# Update-or-create by a unique custom field (sandbox/rules/upsert.py): the body that creates one, as the
+# harness's value is held by no record yet.
+RULE_BODIES.update({
+    f"update_{name}_using_custom_field": RULE_BODIES[f"create_{name}"]
+    for name in ("bill", "customer_payment", "estimate", "expense", "purchase_order", "sales_order")})

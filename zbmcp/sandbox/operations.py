@@ -38,6 +38,7 @@ from zbmcp.sandbox.rules import (
     webhooks,
 )
 from zbmcp.sandbox.rules.base import Handler
+from zbmcp.sandbox.rules.upsert import upsert
 
 Body = Literal["none", "optional", "required", "list"]  # list: a JSON array (or an object)
 
@@ -278,5 +279,27 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("POST", "/chartofaccounts", "ZohoBooks.accountants.CREATE", accounts.create_chart_account,
         "required"),
     _op("GET", "/chartofaccounts/{account_id}", "ZohoBooks.accountants.READ", accounts.get_chart_account),
+    # Update or create by a unique custom field's value (rules/upsert.py): Zoho's scope is UPDATE's
+    _op("PUT", "/invoices", "ZohoBooks.invoices.UPDATE",
+        upsert("invoices", invoices.create_invoice, invoices.get_invoice, invoices.update_invoice),
+        "required"),
+    _op("PUT", "/contacts", "ZohoBooks.contacts.UPDATE",
+        upsert("contacts", contacts.create_contact, contacts.get_contact, contacts.update_contact),
+        "required"),
+    _op("PUT", "/estimates", "ZohoBooks.estimates.UPDATE",
+        upsert("estimates", estimates.create_estimate, estimates.get_estimate), "required"),
+    _op("PUT", "/salesorders", "ZohoBooks.salesorders.UPDATE",
+        upsert("salesorders", orders.create_salesorder, orders.get_salesorder), "required"),
+    _op("PUT", "/purchaseorders", "ZohoBooks.purchaseorders.UPDATE",
+        upsert("purchaseorders", orders.create_purchaseorder, orders.get_purchaseorder,
+               id_param="purchase_order_id"), "required"),
+    _op("PUT", "/bills", "ZohoBooks.bills.UPDATE", upsert("bills", bills.create_bill, bills.get_bill),
+        "required"),
+    _op("PUT", "/expenses", "ZohoBooks.expenses.UPDATE",
+        upsert("expenses", expenses.create_expense, expenses.get_expense), "required"),
+    _op("PUT", "/items", "ZohoBooks.settings.UPDATE", upsert("items", items.create_item, items.get_item),
+        "required"),
+    _op("PUT", "/customerpayments", "ZohoBooks.customerpayments.UPDATE",
+        upsert("customerpayments", payments.create_payment, payments.get_payment), "required"),
 )
 
