@@ -519,11 +519,12 @@ def results_table(results: dict[str, Any]) -> str:
     if close:
         done = close["close"]
         rows.append(
-            f"| month_end_close | an agent closes the seeded month: {done['statement_lines']} statement lines "
-            f"matched or categorized, an accrual journal, credits applied, the trial balance read | "
+            f"| month_end_close | an agent closes the seeded month: {done['statement_lines']} statement "
+            f"lines matched or categorized, an accrual journal, credits applied, the trial balance read | "
             f"**{close['tool_calls']} tool calls**, **{close['bytes_read']:,} bytes** read; "
-            f"{done['uncategorized_left']} lines left, trial balance {done['trial_balance']['debits']:,.2f} = "
-            f"{done['trial_balance']['credits']:,.2f} | ties out | {met(done['ties_out'])} |")
+            f"{done['uncategorized_left']} lines left, trial balance "
+            f"{done['trial_balance']['debits']:,.2f} = {done['trial_balance']['credits']:,.2f} | ties out | "
+            f"{met(done['ties_out'])} |")
     return "\n".join(rows)
 
 

@@ -89,8 +89,9 @@ def close(agent: Agent, today: str) -> dict[str, Any]:
                                transaction_id=line["transaction_id"])["matching_transactions"]
         best = next((row for row in suggested if row["is_best_match"]), None)
         if best is not None:
-            agent.call("match_bank_transaction", transaction_id=line["transaction_id"], transactions_to_be_matched=[
-                {"transaction_id": best["transaction_id"], "transaction_type": best["transaction_type"]}])
+            agent.call("match_bank_transaction", transaction_id=line["transaction_id"],
+                       transactions_to_be_matched=[{"transaction_id": best["transaction_id"],
+                                                    "transaction_type": best["transaction_type"]}])
             outcome[f"matched to {best['transaction_type']}"] += 1
             continue
         money_in = line["debit_or_credit"] == "debit"
@@ -124,7 +125,8 @@ def close(agent: Agent, today: str) -> dict[str, Any]:
             agent.call("apply_credit_note_to_invoice", creditnote_id=note["creditnote_id"], invoices=[
                 {"invoice_id": invoices[0]["invoice_id"], "amount_applied": amount}])
             outcome["credit notes applied"] += 1
-    for credit in agent.call("list_vendor_credits", status="open", fields="vendor_id,balance")["vendorcredits"]:
+    credits = agent.call("list_vendor_credits", status="open", fields="vendor_id,balance")["vendorcredits"]
+    for credit in credits:
         bills = [row for row in agent.call("list_bills", vendor_id=credit["vendor_id"])["bills"]
                  if row["balance"] > 0]
         if bills:
@@ -143,7 +145,8 @@ def close(agent: Agent, today: str) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--write", action="store_true", help="store the result in bench/results.json")
     options = parser.parse_args()
     started = now_iso()
