@@ -44,6 +44,7 @@ class ZohoRequest:
     organization_id: str | None = None
     tool: str = field(default="", compare=False)
     scope: str = field(default="", compare=False)
+    headers: tuple[tuple[str, str], ...] = ()  # zbmcp's own, for Zoho's upsert (zbmcp.core.idempotency)
 
     def query(self) -> dict[str, str]:
         return dict(self.params)
