@@ -515,6 +515,16 @@ def results_table(results: dict[str, Any]) -> str:
             f"({webhook['settings']['state']} State; median of {told['n']}) | **{told['median_ms']:.0f} ms** "
             f"(p90 {told['p90_ms']:.0f}); the intake answers in {taken['median_ms']:.0f} ms | p90 ≤ "
             f"{webhook['target_ms']:.0f} ms | {met(webhook['met'])} |")
+    close = results.get("month_end_close")
+    if close:
+        done = close["close"]
+        rows.append(
+            f"| month_end_close | an agent closes the seeded month: {done['statement_lines']} statement "
+            f"lines matched or categorized, an accrual journal, credits applied, the trial balance read | "
+            f"**{close['tool_calls']} tool calls**, **{close['bytes_read']:,} bytes** read; "
+            f"{done['uncategorized_left']} lines left, trial balance "
+            f"{done['trial_balance']['debits']:,.2f} = {done['trial_balance']['credits']:,.2f} | ties out | "
+            f"{met(done['ties_out'])} |")
     return "\n".join(rows)
 
 

@@ -91,10 +91,16 @@ def early(loaded: dict[str, str]) -> list[str]:
     return found
 
 
-async def test_serve_sandbox_loads_nothing_tools_list_does_not_need(tmp_path):
+async def test_serve_sandbox_loads_nothing_tools_list_does_not_need_not_even_the_sandbox(tmp_path):
     loaded = await started_and_listed(tmp_path, "serve", "--sandbox")
-    assert "zbmcp.sandbox" in loaded and "zbmcp.calls.server" in loaded  # it ran
+    assert "zbmcp.calls.server" in loaded  # it ran
     assert early(loaded) == []
+    assert [name for name in loaded if name.startswith("zbmcp.sandbox.")] == ["zbmcp.sandbox.defaults"]
+
+
+async def test_serve_sandbox_makes_the_sandbox_for_the_first_call(tmp_path):
+    loaded = await started_and_listed(tmp_path, "serve", "--sandbox", call="list_organizations")
+    assert "zbmcp.sandbox.sandbox" in loaded
 
 
 async def test_serve_with_a_config_loads_only_the_cel_engine_for_its_rules_and_no_http_stack(tmp_path):
