@@ -395,8 +395,8 @@ async def run():
         t.append(time.perf_counter())
         server = ZbmcpServer(runtime, agent=sys.argv[2])
         t.append(time.perf_counter())
-        listing = await server._list_tools(None, None)
-        listing.model_dump_json(by_alias=True, exclude_none=True)
+        listing = server.listing(runtime.policies[sys.argv[2]])
+        mcp.types.ListToolsResult(tools=list(listing.tools)).model_dump_json(by_alias=True, exclude_none=True)
         t.append(time.perf_counter())
 anyio.run(run)
 names = ["import SDK: mcp, httpx2, anyio (shared)", "import zbmcp modules", "load_config",
