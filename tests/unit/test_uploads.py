@@ -1,5 +1,6 @@
-"""A file an agent attaches, as zbmcp builds the request (pure): the bytes apart from the body, the body naming
-them by size and digest, so that two files of one name are two requests (an idempotency key's fingerprint)."""
+"""A file an agent attaches, as zbmcp builds the request (pure): the bytes apart from the body, the body
+naming them by size and digest, so that two files of one name are two requests (an idempotency key's
+fingerprint)."""
 
 from __future__ import annotations
 
