@@ -9,8 +9,9 @@ Nothing is made or changed either way.
 from __future__ import annotations
 
 from zbmcp.calls.runtime import Runtime
-from zbmcp.core.config import LoadedConfig
-from zbmcp.core.policy import scope_granted
+from zbmcp.core.config import PER_USER, LoadedConfig, sign_in_connection
+from zbmcp.core.idempotency import with_upsert_scopes
+from zbmcp.core.policy import AgentPolicy, scope_granted
 from zbmcp.core.requests import ZohoRequest
 from zbmcp.errors import OutcomeUnknown, ZbmcpError, ZohoApiError
 from zbmcp.state import new_id
@@ -18,6 +19,17 @@ from zbmcp.state import new_id
 NOT_FOUND = 1002
 # the scope Zoho's upsert takes, by module (items are settings, as for every item operation)
 SCOPES = {"items": "ZohoBooks.settings.UPDATE"}
+
+
+def agent_scopes(loaded: LoadedConfig, name: str, policy: AgentPolicy) -> list[str]:
+    """What `zbmcp scopes` prints and `auth login --agent` asks for: the agent's scopes, and the UPDATE scope
+    of the upserts its creates go out as."""
+    connection = loaded.config.agents[name].connection
+    if connection == PER_USER:
+        connection = sign_in_connection(loaded.config) or connection
+    settings = loaded.config.connections.get(connection)
+    return with_upsert_scopes(policy.scopes, policy.visible.values(),
+                              settings.unique_fields if settings else {})
 
 
 async def unique_field_checks(loaded: LoadedConfig, runtime: Runtime, name: str,
