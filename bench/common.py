@@ -373,16 +373,32 @@ def results_table(results: dict[str, Any]) -> str:
     startup = results.get("startup_latency")
     if startup:
         cold, call, listing = startup["cold_start"], startup["tool_call"], startup["tools_list"]
-        rows.append(
-            "| startup_latency | cold start, spawn → tools/list (median of "
-            f"{cold['zbmcp']['tools_list']['n']}) | zbmcp {cold['zbmcp']['tools_list']['median_ms']:.0f} "
-            f"ms vs minimal {cold['minimal']['tools_list']['median_ms']:.0f} ms = **{cold['ratio']:.2f}x** "
-            f"(paired runs: {cold['paired_ratio_median']:.2f}x) | ≤ {cold['target']}x | {met(cold['met'])} |")
+        for name, key, what in (("zbmcp", "", "a config"), ("zbmcp_sandbox", "sandbox_", "--sandbox")):
+            if name not in cold:
+                continue  # (results from before issue #27: no --sandbox start)
+            tools = cold.get("agent_tools")
+            agent = f", an agent of {len(tools)} tools" if tools and not key else ""
+            ratio = cold[f"{key}ratio"]
+            rows.append(
+                f"| startup_latency | cold start, spawn → tools/list, {what}{agent} (median of "
+                f"{cold[name]['tools_list']['n']}) | zbmcp {cold[name]['tools_list']['median_ms']:.0f} ms vs "
+                f"minimal {cold['minimal']['tools_list']['median_ms']:.0f} ms = **{ratio:.2f}x** (paired "
+                f"runs: {cold[f'{key}paired_ratio_median']:.2f}x) | ≤ {cold['target']}x | "
+                f"{met(ratio <= cold['target'])} |")
+        create = call.get("zbmcp_create_contact")
         rows.append(
             f"| startup_latency | tool call list_invoices over stdio (median of {call['zbmcp']['n']}) | "
             f"zbmcp {call['zbmcp']['median_ms']:.2f} ms vs minimal {call['minimal']['median_ms']:.2f} ms = "
             f"**{call['ratio']:.2f}x** (+{call['overhead_ms']:.2f} ms); get_invoice "
-            f"{call['zbmcp_get_invoice']['median_ms']:.2f} ms | — | — |")
+            f"{call['zbmcp_get_invoice']['median_ms']:.2f} ms"
+            + (f"; create_contact (audit synced) {create['median_ms']:.2f} ms" if create else "")
+            + (f" | ≤ {call['target']}x | {met(call['met'])} |" if "target" in call else " | — | — |"))
+        if "rss_ratio" in call:
+            rss = call["peak_rss_mib"]
+            rows.append(
+                f"| startup_latency | peak RSS after the calls | zbmcp {rss['zbmcp']:.1f} MiB vs minimal "
+                f"{rss['minimal']:.1f} MiB = **{call['rss_ratio']:.2f}x** | ≤ {call['rss_target']}x | "
+                f"{met(call['rss_met'])} |")
         per_tool = listing.get("target_bytes_per_tool")  # (issue #15; before it, one target for 33 tools)
         for agent in ("one_org", "two_orgs", "original_two_orgs"):
             entry = listing.get(agent)
@@ -499,6 +515,16 @@ def results_table(results: dict[str, Any]) -> str:
             f"({webhook['settings']['state']} State; median of {told['n']}) | **{told['median_ms']:.0f} ms** "
             f"(p90 {told['p90_ms']:.0f}); the intake answers in {taken['median_ms']:.0f} ms | p90 ≤ "
             f"{webhook['target_ms']:.0f} ms | {met(webhook['met'])} |")
+    close = results.get("month_end_close")
+    if close:
+        done = close["close"]
+        rows.append(
+            f"| month_end_close | an agent closes the seeded month: {done['statement_lines']} statement "
+            f"lines matched or categorized, an accrual journal, credits applied, the trial balance read | "
+            f"**{close['tool_calls']} tool calls**, **{close['bytes_read']:,} bytes** read; "
+            f"{done['uncategorized_left']} lines left, trial balance "
+            f"{done['trial_balance']['debits']:,.2f} = {done['trial_balance']['credits']:,.2f} | ties out | "
+            f"{met(done['ties_out'])} |")
     return "\n".join(rows)
 
 

@@ -13,7 +13,7 @@ Three processes on loopback sockets, so that no two of them share a GIL:
   * this process: 10 SDK clients (`mcp.Client` over `streamable_http_client`), one per agent, each calling
     list_invoices back to back.
 The two servers alternate for --rounds rounds of --seconds each; the result is the total calls over the total
-time per server, and the ratio zbmcp / minimal (target >= 0.8). Each server's CPU time per call is reported
+time per server, and the ratio zbmcp / minimal (target >= 0.9). Each server's CPU time per call is reported
 too: on a small machine the clients can be the bottleneck, and then CPU per call shows the server's own cost.
 Prints one JSON object, then one line of text.
 """
@@ -40,7 +40,7 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path[:0] = [str(REPO), str(BENCH)]
 
-TARGET = 0.8
+TARGET = 0.9  # issue #27 (0.8 before)
 TOOL = "list_invoices"
 PER_PAGE = 10
 WINDOW_SECONDS = 0.5  # x ~200 calls/s = ~100 requests in zbmcp's request window, as in production

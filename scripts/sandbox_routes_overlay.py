@@ -91,14 +91,7 @@ _DERIVED = "its answer is derived from the books, which only the sandbox's rule 
 # Operations the generic emulation cannot do without pretending: operationId -> why. Each answers
 # 400 code 9998 "The sandbox does not emulate <operation> yet: <why>."
 NOT_EMULATED: dict[str, str] = {
-    "apply_credits_to_invoice": _BOOKS,
-    "apply_credit_note_to_invoice": _BOOKS,
-    "delete_invoice_of_credit_note": _BOOKS,
-    "apply_credits_to_bill": _BOOKS,
-    "apply_credits_to_a_bill": _BOOKS,
-    "delete_vendor_credit_bill": _BOOKS,
     "delete_invoice_payment": _BOOKS,
-    "delete_invoice_applied_credit": _BOOKS,
     "delete_bill_payment": _BOOKS,
     "write_off_invoice": _BOOKS,
     "cancel_write_off_invoice": _BOOKS,

@@ -350,3 +350,71 @@ async def test_a_lost_create_that_zoho_never_made_is_resolved_not_written_and_ma
     resolutions = [r for r in audit.lines if r.get("call_id") == first and r.get("resolved")]
     assert [r["resolved"] for r in resolutions] == ["unknown", "not_written"]
     assert resolutions[-1]["decision"] == "failed" and "no record holds what call" in resolutions[-1]["rule"]
+
+
+# -- Zoho's upsert, where the organization has a unique custom field for zbmcp -------------------------------
+
+
+@pytest.fixture
+def upserting(make_config):
+    """An agent that may create invoices and nothing else: the upsert is decided as the create it is."""
+    return make_config({"clerk": agent(["create_invoice"])},
+                       connection={"unique_fields": {"invoices": "cf_zbmcp_key"}})
+
+
+async def test_a_create_goes_out_as_zohos_upsert_by_its_calls_id(upserting, sandbox):
+    audit = AuditCapture()
+    before = invoice_count(sandbox)
+    async with running(upserting, sandbox, audit=audit) as runtime, mcp_client(runtime, "clerk") as client:
+        made = await client.call_tool("create_invoice", {**invoice_arguments(sandbox), KEY: "k"})
+    assert not made.is_error, text(made)
+    [sent] = sandbox.api_requests
+    assert (sent.method, sent.route) == ("PUT", "PUT /invoices") and KEY not in sent.body
+    [record] = audit.records
+    value = {"api_name": "cf_zbmcp_key", "value": f"zbmcp-{record['call_id']}"}
+    invoice = sandbox.store(ORG).invoices[made.structured_content["invoice"]["invoice_id"]]
+    assert value in invoice["custom_fields"]
+    assert record["tool"] == "create_invoice" and record["decision"] == "allowed"
+    assert invoice_count(sandbox) == before + 1
+
+
+async def test_a_lost_upsert_is_sent_again_by_the_same_value_and_makes_one_invoice(upserting, sandbox):
+    audit = AuditCapture()
+    sandbox.faults.add(Fault(kind="drop_after", route="PUT /invoices", times=1))
+    before = invoice_count(sandbox)
+    arguments = {**invoice_arguments(sandbox), KEY: "k"}
+    async with running(upserting, sandbox, audit=audit) as runtime, mcp_client(runtime, "clerk") as client:
+        lost = await client.call_tool("create_invoice", arguments)
+        again = await client.call_tool("create_invoice", arguments)  # at once: no waiting to find out
+        keyless = await client.call_tool("create_invoice", invoice_arguments(sandbox))
+    first = lost.structured_content["error"]["call_id"]
+    assert lost.structured_content["error"]["type"] == "OutcomeUnknown"
+    assert not again.is_error and not keyless.is_error, text(again)
+    assert again.structured_content["invoice"]["invoice_id"] \
+        == keyless.structured_content["invoice"]["invoice_id"]
+    assert invoice_count(sandbox) == before + 1
+    [made] = [i for i in sandbox.store(ORG).invoices.values()
+              if {"api_name": "cf_zbmcp_key", "value": f"zbmcp-{first}"} in i.get("custom_fields", [])]
+    assert made["invoice_id"] == again.structured_content["invoice"]["invoice_id"]
+    original = next(r for r in audit.records if r["call_id"] == first)
+    assert original["resolved"] == "one_record" and original["decision"] == "allowed"
+
+
+async def test_an_upsert_by_a_field_zoho_does_not_have_is_refused_and_makes_nothing(make_config, sandbox):
+    loaded = make_config({"clerk": agent(["create_invoice"])},
+                         connection={"unique_fields": {"invoices": "cf_project_code"}})  # takes duplicates
+    before = invoice_count(sandbox)
+    async with running(loaded, sandbox) as runtime, mcp_client(runtime, "clerk") as client:
+        refused = await client.call_tool("create_invoice", invoice_arguments(sandbox))
+    error = refused.structured_content["error"]
+    assert error["type"] == "ZohoApiError" and "cf_project_code" in error["message"]
+    assert "accepts duplicate values" in error["message"] and invoice_count(sandbox) == before
+
+
+@pytest.mark.parametrize(("fields", "says"), [({"vendorpayments": "cf_zbmcp_key"}, "in these modules only"),
+                                              ({"invoices": "Reference"}, "not a custom field's API name")])
+def test_a_unique_field_zoho_cannot_use_stops_the_config(make_config, fields, says):
+    from zbmcp.errors import ConfigError
+    with pytest.raises(ConfigError) as refused:
+        make_config({"clerk": agent(["create_invoice"])}, connection={"unique_fields": fields})
+    assert "unique_fields" in str(refused.value) and says in str(refused.value)

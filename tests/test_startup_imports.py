@@ -2,7 +2,8 @@
 answered tools/list, imports nothing of Redis, the console, the OAuth server, webhooks, the HTTP transport,
 templates, OAuth or JSON Schema libraries, cryptography beyond the MCP SDK's own, nor an HTTP client's
 connection stack (built on the first call), and of CEL only the engine, for a config with rules. Each of
-those loads when a feature is used. Timings are bench/'s; this guards what can be guarded without a clock.
+those loads when a feature is used, and a call's token refresh needs no OAuth library. Timings are bench/'s;
+this guards what can be guarded without a clock.
 
 The server runs under a real MCP client; in its process, what the minimal MCP server loads (the SDK's
 low-level server over stdio, httpx2, anyio: bench/minimal_server.py) is imported first, and everything
@@ -20,6 +21,7 @@ from mcp import Client, StdioServerParameters
 
 from tests.conftest import agent, config_text, environ
 from zbmcp.sandbox import Sandbox
+from zbmcp.sandbox.server import SandboxServer
 
 PROBE = """
 import atexit, builtins, json, runpy, sys
@@ -60,15 +62,19 @@ NOT_AT_START = ("redis", "authlib", "jsonschema", "jinja2", "cryptography", "htt
                 "zbmcp.transports.uvicorn_internals", "zbmcp.audit.query", "zbmcp.audit.verify")
 
 
-async def started_and_listed(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> dict[str, str]:
-    """The modules `zbmcp ARGS` imported beyond the minimal server's, up to its tools/list answer and exit,
-    each with the module that imported it."""
+async def started_and_listed(tmp_path: Path, *args: str, env: dict[str, str] | None = None,
+                             call: str | None = None) -> dict[str, str]:
+    """The modules `zbmcp ARGS` imported beyond the minimal server's, up to its tools/list answer (and the
+    answer to `call`, a tool called with no arguments) and exit, each with the module that imported it."""
     out = tmp_path / "modules.json"
     server = StdioServerParameters(command=sys.executable, args=["-c", PROBE, str(out), *args],
                                    env={**os.environ, "ZBMCP_HOME": str(tmp_path / "home"), **(env or {})})
     with anyio.fail_after(60):
         async with Client(server) as client:
             assert (await client.list_tools()).tools
+            if call is not None:
+                answer = await client.call_tool(call, {})
+                assert not answer.is_error, answer.content
     loaded: dict[str, str] = json.loads(out.read_text())
     return loaded
 
@@ -85,10 +91,16 @@ def early(loaded: dict[str, str]) -> list[str]:
     return found
 
 
-async def test_serve_sandbox_loads_nothing_tools_list_does_not_need(tmp_path):
+async def test_serve_sandbox_loads_nothing_tools_list_does_not_need_not_even_the_sandbox(tmp_path):
     loaded = await started_and_listed(tmp_path, "serve", "--sandbox")
-    assert "zbmcp.sandbox" in loaded and "zbmcp.calls.server" in loaded  # it ran
+    assert "zbmcp.calls.server" in loaded  # it ran
     assert early(loaded) == []
+    assert [name for name in loaded if name.startswith("zbmcp.sandbox.")] == ["zbmcp.sandbox.defaults"]
+
+
+async def test_serve_sandbox_makes_the_sandbox_for_the_first_call(tmp_path):
+    loaded = await started_and_listed(tmp_path, "serve", "--sandbox", call="list_organizations")
+    assert "zbmcp.sandbox.sandbox" in loaded
 
 
 async def test_serve_with_a_config_loads_only_the_cel_engine_for_its_rules_and_no_http_stack(tmp_path):
@@ -101,3 +113,15 @@ async def test_serve_with_a_config_loads_only_the_cel_engine_for_its_rules_and_n
                                       env=environ(sandbox, tmp_path / "home"))
     assert "cel.cel" in loaded  # the rule was compiled at start-up, as it must be: a bad one stops it
     assert early(loaded) == []
+
+
+async def test_a_first_call_refreshes_the_token_without_an_oauth_library(tmp_path):
+    sandbox = Sandbox()
+    config = tmp_path / "zbmcp.yaml"
+    with SandboxServer(sandbox) as zoho:
+        config.write_text(config_text(sandbox, {"reporting": agent(["list_invoices"])},
+                                      base_url=zoho.base_url))
+        loaded = await started_and_listed(tmp_path, "serve", "--config", str(config), "--agent", "reporting",
+                                          env=environ(sandbox, tmp_path / "home"), call="list_invoices")
+    assert [t.grant_type for t in sandbox.token_requests] == ["refresh_token"]  # the call needed a token
+    assert [name for name in loaded if name == "authlib" or name.startswith("authlib.")] == []

@@ -20,13 +20,13 @@ async def test_a_status_action_sets_the_status_its_path_says(books: httpx2.Async
     answer = ok(await books.post(f"projects/{project_id}/inactive"))
     assert answer == {"code": 0, "message": "The selected projects have been marked as inactive."}
     assert ok(await books.get(f"projects/{project_id}"))["project"]["status"] == "inactive"
-    note = ok(await books.post("creditnotes", json={"customer_id": sandbox.store(ORG).contact_id(
-        "Acme Corporation"), "date": "2025-01-10", "line_items": [{"item_id": sandbox.store(ORG).item_id(
-            "Consulting"), "rate": 150}], "creditnote_number": "CN-1"}), 201)["creditnote"]
-    assert note["status"] == "draft"  # Zoho's example: a new credit note is a draft
+    retainer = ok(await books.post("retainerinvoices", json={"customer_id": sandbox.store(ORG).contact_id(
+        "Acme Corporation"), "line_items": [{"item_id": sandbox.store(ORG).item_id("Consulting"),
+                                             "rate": 150}]}), 201)["retainerinvoice"]
+    path = f"retainerinvoices/{retainer['retainerinvoice_id']}"
     for action, status in (("submit", "pending_approval"), ("approve", "approved"), ("status/void", "void")):
-        ok(await books.post(f"creditnotes/{note['creditnote_id']}/{action}"))
-        assert ok(await books.get(f"creditnotes/{note['creditnote_id']}"))["creditnote"]["status"] == status
+        ok(await books.post(f"{path}/{action}"))
+        assert ok(await books.get(path))["retainerinvoice"]["status"] == status
 
 
 async def test_on_a_rule_modules_record_only_what_cannot_reach_the_books(books: httpx2.AsyncClient,

@@ -56,6 +56,8 @@ _SEEDED = {
     "/chartofaccounts": ("accounts", {"account_name": "Sales"}, "account_id"),
     "/journals": ("journals", {"reference_number": "ACCR-001"}, "journal_id"),
     "/settings/taxes": ("taxes", {"tax_name": "Standard Rate"}, "tax_id"),
+    "/creditnotes": ("creditnotes", {"creditnote_number": "CN-00001"}, "creditnote_id"),
+    "/vendorcredits": ("vendorcredits", {"vendor_credit_number": "DN-00001"}, "vendor_credit_id"),
 }
 # Values for path parameters that name no record.
 _OTHER_PARAMS = {"module_name": "cm_debtor", "template_id": "460000000000777", "status_code": "cs_packed",
@@ -113,8 +115,9 @@ class Caller:
         if route.kind == "bulk_update" and "ids_field" in route.extra and route.resource is not None:
             call.json[route.extra["ids_field"]] = await self.record(route.resource, ("cm_debtor",))
         if route.kind == "bulk_update" and "ids_field" not in route.extra:
-            call.headers.update({"X-Unique-Identifier-Key": "cf_code", "X-Unique-Identifier-Value": "A-1",
-                                 "X-Upsert": "true"})
+            # the default books' unique field (SandboxSettings.custom_fields); generic modules take any
+            call.headers.update({"X-Unique-Identifier-Key": "cf_zbmcp_key",
+                                 "X-Unique-Identifier-Value": "A-1", "X-Upsert": "true"})
         if not unknown:
             await self._prepare(operation, route, filled)
         return call
@@ -141,6 +144,8 @@ class Caller:
 
     async def record(self, resource: Resource, parents: tuple[str, ...]) -> str:
         """An existing record of the resource: seeded, or made through its create route."""
+        if resource.path == "/vendorcredits" and self.operation == "mark_vendor_credit_open":
+            return str(self.view.find("vendorcredits", status="draft")["vendor_credit_id"])  # type: ignore[index]
         if resource.path in _SEEDED:
             collection, match, id_field = _SEEDED[resource.path]
             found = self.view.find(collection, **match)
@@ -151,6 +156,8 @@ class Caller:
             return str(self.view.contacts[contact]["contact_persons"][0]["contact_person_id"])
         if resource.path == "/banktransactions":
             return await self._bank_line()
+        if resource.path in _CREDIT_RECORDS:
+            return await _CREDIT_RECORDS[resource.path](self, parents)
         if resource.path == "/vendorpayments":
             made = ok(await self.books.post("vendorpayments", json={
                 "vendor_id": self.view.contact_id("Office Supplies Co"), "amount": 10}), 201)
@@ -193,6 +200,11 @@ class Caller:
             ok(await self.books.post(f"projects/timeentries/{entry}/timer/start"))
         elif operation == "mark_invoice_draft":
             ok(await self.books.post(f"invoices/{values['invoice_id']}/status/void"))
+        elif operation == "mark_credit_note_draft":
+            ok(await self.books.post(f"creditnotes/{values['creditnote_id']}/status/void"))
+        elif operation == "mark_credit_note_open":
+            ok(await self.books.post(f"creditnotes/{values['creditnote_id']}/status/void"))
+            ok(await self.books.post(f"creditnotes/{values['creditnote_id']}/status/draft"))
         elif operation in _BANK_BEFORE:
             line = values.get("transaction_id") or values["bank_transaction_id"]
             path, body = _BANK_BEFORE[operation](self)
@@ -322,6 +334,65 @@ _BANK_BEFORE: dict[str, Any] = {
 }
 
 
+def _bill_id(caller: Caller, number: str) -> str:
+    found = caller.view.find("bills", bill_number=number)
+    assert found is not None
+    return str(found["bill_id"])
+
+
+async def _applied(caller: Caller, path: str, body: dict[str, Any], listing: str, key: str,
+                   id_key: str) -> str:
+    ok(await caller.books.post(path, json=body), 200 if path.startswith("creditnotes") else 201)
+    return str(ok(await caller.books.get(listing))[key][-1][id_key])
+
+
+async def _note_refund(caller: Caller, parents: tuple[str, ...]) -> str:
+    body = _CREDIT_BODIES["note_refund"](caller)
+    made = ok(await caller.books.post(f"creditnotes/{parents[0]}/refunds", json=body))
+    return str(made["creditnote_refund"]["creditnote_refund_id"])
+
+
+async def _credit_refund(caller: Caller, parents: tuple[str, ...]) -> str:
+    body = _CREDIT_BODIES["credit_refund"](caller)
+    made = ok(await caller.books.post(f"vendorcredits/{parents[0]}/refunds", json=body), 201)
+    return str(made["vendor_credit_refund"]["vendor_credit_refund_id"])
+
+
+async def _note_application(caller: Caller, parents: tuple[str, ...]) -> str:
+    return await _applied(caller, f"creditnotes/{parents[0]}/invoices", _CREDIT_BODIES["note_apply"](caller),
+                          f"creditnotes/{parents[0]}/invoices", "invoices_credited", "creditnote_invoice_id")
+
+
+async def _credit_application(caller: Caller, parents: tuple[str, ...]) -> str:
+    return await _applied(caller, f"vendorcredits/{parents[0]}/bills", _CREDIT_BODIES["credit_apply"](caller),
+                          f"vendorcredits/{parents[0]}/bills", "bills_credited", "vendor_credit_bill_id")
+
+
+async def _invoice_credit(caller: Caller, parents: tuple[str, ...]) -> str:
+    note = caller.view.find("creditnotes", creditnote_number="CN-00001")
+    assert note is not None
+    return await _applied(caller, f"creditnotes/{note['creditnote_id']}/invoices", {
+        "invoices": [{"invoice_id": parents[0], "amount_applied": 10}]},
+        f"invoices/{parents[0]}/creditsapplied", "credits", "creditnotes_invoice_id")
+
+
+# Records of the credit rules' sub-resources, made through their own routes: resource -> maker.
+_CREDIT_RECORDS: dict[str, Any] = {
+    "/creditnotes/{}/refunds": _note_refund, "/vendorcredits/{}/refunds": _credit_refund,
+    "/creditnotes/{}/invoices": _note_application, "/vendorcredits/{}/bills": _credit_application,
+    "/invoices/{}/creditsapplied": _invoice_credit,
+}
+_CREDIT_BODIES: dict[str, Any] = {
+    "note_refund": lambda c: {"date": "2025-03-01", "amount": 10,
+                              "from_account_id": c.view.account_id("Business Checking")},
+    "credit_refund": lambda c: {"date": "2025-03-01", "amount": 1,
+                                "account_id": c.view.account_id("Business Checking")},
+    "note_apply": lambda c: {"invoices": [{"invoice_id": c.view.invoice_id("INV-000002"),
+                                           "amount_applied": 50}]},
+    "credit_apply": lambda c: {"bills": [{"bill_id": _bill_id(c, "OS-2231"), "amount_applied": 6}]},
+}
+
+
 def _journal(caller: Caller) -> dict[str, Any]:
     fees, bank = caller.view.account_id("Bank Fees and Charges"), caller.view.account_id("Business Checking")
     return {"journal_date": "2025-03-01", "line_items": [
@@ -369,6 +440,27 @@ RULE_BODIES: dict[str, Any] = {
                    "amount_applied": 180}]},
     "match_bank_transaction": _invoice_match,
     "create_journal": lambda c: _journal(c),
+    "create_credit_note": lambda c: {"customer_id": c.view.contact_id("Acme Corporation"),
+                                     "line_items": [_line(c, rate=10)]},
+    "create_vendor_credit": lambda c: {"vendor_id": c.view.contact_id("Office Supplies Co"), "line_items": [
+        {"account_id": c.view.account_id("Office Supplies"), "rate": 5}]},
+    "create_credit_note_refund": lambda c: _CREDIT_BODIES["note_refund"](c),
+    "refund_vendor_credit": lambda c: _CREDIT_BODIES["credit_refund"](c),
+    "apply_credit_note_to_invoice": lambda c: _CREDIT_BODIES["note_apply"](c),
+    "apply_credits_to_a_bill": lambda c: _CREDIT_BODIES["credit_apply"](c),
+    "apply_credits_to_invoice": lambda c: {"apply_creditnotes": [{
+        "creditnote_id": c.view.find("creditnotes", creditnote_number="CN-00001")["creditnote_id"],  # type: ignore[index]
+        "amount_applied": 20}], "invoice_payments": []},
+    "apply_credits_to_bill": lambda c: {"apply_vendor_credits": [{
+        "vendor_credit_id": c.view.find("vendorcredits", vendor_credit_number="DN-00001")[  # type: ignore[index]
+            "vendor_credit_id"], "amount_applied": 6}]},
+    "update_credit_note": lambda c: {"reference_number": "R-1"},
+    "update_vendor_credit": lambda c: {"reference_number": "R-1"},
     "update_journal": lambda c: _journal(c),
     "create_vendor_payment": lambda c: {"vendor_id": c.view.contact_id("Office Supplies Co"), "amount": 10},
 }
+# Update-or-create by a unique custom field (sandbox/rules/upsert.py): the body that creates one, as the
+# harness's value is held by no record yet.
+RULE_BODIES.update({
+    f"update_{name}_using_custom_field": RULE_BODIES[f"create_{name}"]
+    for name in ("bill", "customer_payment", "estimate", "expense", "purchase_order", "sales_order")})

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from pathlib import Path
 from tempfile import gettempdir
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
 from zbmcp.core.config import Agent, Config, Connection, LoadedConfig
 from zbmcp.core.config_hosting import OAuth
-from zbmcp.sandbox import Sandbox
+from zbmcp.sandbox.defaults import DefaultCredentials
 from zbmcp.core.yamlsource import SourceMap
+
+if TYPE_CHECKING:
+    from zbmcp.sandbox import Sandbox
 
 DEMO_AGENT = "demo"
 SANDBOX_CONNECTION = "sandbox"
@@ -21,12 +25,13 @@ SANDBOX_SOURCE = "<sandbox>"  # the config file name the built-in configuration 
 
 
 def demo_config(
-    sandbox: Sandbox, base_url: str = SANDBOX_BASE_URL, api_keys: list[str] | None = None,
+    sandbox: Sandbox | None, base_url: str = SANDBOX_BASE_URL, api_keys: list[str] | None = None,
     oauth_issuer: str | None = None, users: list[str] | None = None,
 ) -> LoadedConfig:
-    """`api_keys`: hashes of the keys that reach agent `demo` over HTTP; `oauth_issuer` and `users`: people
+    """`sandbox`: the one whose credentials to use; None for a fresh sandbox's, before one is made.
+    `api_keys`: hashes of the keys that reach agent `demo` over HTTP; `oauth_issuer` and `users`: people
     who sign in with the sandbox's Zoho as agent `demo` (a remote connector)."""
-    credentials = sandbox.credentials
+    credentials = sandbox.credentials if sandbox is not None else DefaultCredentials()
     config = Config(
         connections={
             SANDBOX_CONNECTION: Connection(

@@ -16,6 +16,7 @@ Every repeat is a call of its own in the audit log, whose record names the call 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator
@@ -29,7 +30,15 @@ from zbmcp.calls.decide import Decided
 from zbmcp.calls.resolve import resolvable, resolve
 from zbmcp.calls.runtime import Runtime
 from zbmcp.calls.tool_call import ToolCall
-from zbmcp.core.idempotency import KEY, REPEAT_WINDOW_SECONDS, fingerprint, scoped
+from zbmcp.core.idempotency import (
+    KEY,
+    REPEAT_WINDOW_SECONDS,
+    fingerprint,
+    scoped,
+    upsert_request,
+    upsert_scope,
+)
+from zbmcp.core.policy import scope_granted
 from zbmcp.core.shaping import shape
 from zbmcp.errors import InvalidArguments
 from zbmcp.state import StateUnavailable
@@ -66,6 +75,7 @@ class Once:
         self.claimed = anyio.Event()
         self.keep = KEEP_SECONDS  # how long the key keeps the answer
         self.alias: str | None = None  # where the call's arguments lead to its key (add_alias)
+        self.upserting_for: str | None = None  # a repeat sent again as Zoho's upsert: the first call's id
 
     async def begin(self, decided: Decided) -> types.CallToolResult | None:
         """Claim the call's key (or, without one, its arguments for a while); None when the call goes ahead,
@@ -111,6 +121,9 @@ class Once:
             return None
         self.claim = taken
         self.claimed.set()
+        if self._unique_field(decided) is not None:
+            self.upserting_for = first.call_id  # sent again as the upsert by the first call's id: one record
+            return None
         found = await resolve(self.runtime, call, decided.spec, decided.request, sent_at=first.at,
                               first_call=first.call_id)
         call.record_resolution(first.call_id, found.resolved, found.evidence)
@@ -137,6 +150,25 @@ class Once:
         return call.finish_replay(first.call_id, "unknown", f"repeat of call {first.call_id}, still unknown; "
                                   "nothing sent", _error(text, {"call_id": first.call_id, "kind": "unknown",
                                                                 "evidence": found.evidence}))
+
+    def sending(self, decided: Decided) -> Decided:
+        """What goes to Zoho: a create in a module whose unique custom field the connection names goes as
+        Zoho's upsert by the first call's id, so that no repeat can make a second record."""
+        field = self._unique_field(decided)
+        if field is None or self.claim is None:
+            return decided
+        request = upsert_request(decided.spec, decided.request, field, f"zbmcp-{self.claim.entry.call_id}")
+        return decided if request is None else dataclasses.replace(decided, request=request)
+
+    def _unique_field(self, decided: Decided) -> str | None:
+        connection = self.runtime.connection_of(decided.policy.agent)
+        field = connection.settings.unique_fields.get(decided.spec.module)
+        granted = connection.tokens.granted_scopes
+        if field is None or upsert_request(decided.spec, decided.request, field, "") is None or (
+                granted is not None and not scope_granted(upsert_scope(decided.spec),
+                                                          {scope.lower() for scope in granted})):
+            return None  # without the module's UPDATE scope: a plain create, looked up if unclear
+        return field
 
     def settle(self, result: types.CallToolResult, outcome: Outcome) -> types.CallToolResult:
         """The call's final answer and audit outcome, kept under its key when the call leaves."""
@@ -171,6 +203,10 @@ class Once:
                     return
                 if self.alias is not None:
                     await end_alias(state, self.alias, claim, keep=REPEAT_WINDOW_SECONDS)
+                if self.upserting_for is not None and self.outcome == "allowed":
+                    call.record_resolution(self.upserting_for, "one_record", "sent again by the first "
+                                           "call's unique value as Zoho's upsert, which updates the record "
+                                           "the first send made, if it made one, instead of making a second")
         except (StateUnavailable, TimeoutError) as exc:
             # The claim stays "running" until its lease runs out; then a repeat hears that
             # the outcome is unknown, never a second send.

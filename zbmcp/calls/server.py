@@ -209,7 +209,7 @@ class ZbmcpServer:
                         return held
                 if decided.policy.dry_run and not decided.spec.read_only:
                     return call.finish_dry_run(self._url(decided))
-                return once.settle(await send(self.runtime, call, decided), "allowed")
+                return once.settle(await send(self.runtime, call, once.sending(decided)), "allowed")
             except anyio.get_cancelled_exc_class():
                 # nobody will read an answer, but the record must say what may have happened
                 call.finish_cancelled()

@@ -138,9 +138,10 @@ class ToolCall:
     def record_resolution(self, original: str, resolved: str, evidence: str) -> None:
         """What became of call `original`, whose outcome was unknown: an outcome of that call's own record,
         found out by this one (zbmcp.calls.resolve)."""
-        decision: Outcome = "allowed" if resolved == "written" else "failed" if resolved == "not_written" \
-            else "unknown"
-        words = {"written": "written", "not_written": "not written"}.get(resolved, "still unknown")
+        decision: Outcome = "allowed" if resolved in ("written", "one_record") \
+            else "failed" if resolved == "not_written" else "unknown"
+        words = {"written": "written", "not_written": "not written", "one_record": "one record"}.get(
+            resolved, "still unknown")
         self._audit(decision, f"resolved: {words} ({evidence}); looked up by call {self.call_id}", None, None,
                     self._tried(), record_of=original, resolved=resolved)
 

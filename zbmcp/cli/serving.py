@@ -12,7 +12,7 @@ import socket
 import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from zbmcp.core.config import LoadedConfig
 from zbmcp.core.policy import unknown_agent
@@ -95,19 +95,33 @@ async def serve_sandbox(transport: str, host: str, port: int, key: SandboxKey | 
 @contextlib.asynccontextmanager
 async def sandbox_runtime(api_keys: list[str] | None = None) -> AsyncIterator[Runtime]:
     """What `serve --sandbox` runs on (and `doctor --sandbox` checks): a fresh embedded sandbox, reached in
-    memory, and the built-in config of agent `demo`."""
+    memory, and the built-in config of agent `demo`. The sandbox is made when the first request reaches it:
+    tools/list needs none of it."""
     import httpx2
 
     from zbmcp.calls.demo import demo_config
     from zbmcp.calls.runtime import open_runtime
-    from zbmcp.sandbox import Sandbox, SandboxSettings
 
-    sandbox = Sandbox(SandboxSettings())
-    loaded = demo_config(sandbox, api_keys=api_keys)
+    loaded = demo_config(None, api_keys=api_keys)
     async with open_runtime(
-        loaded, transport=httpx2.ASGITransport(app=sandbox.app), store_factory=_memory_store
+        loaded, transport=httpx2.ASGITransport(app=_EmbeddedSandbox()), store_factory=_memory_store
     ) as runtime:
         yield runtime
+
+
+class _EmbeddedSandbox:
+    """A fresh sandbox's ASGI app, made on the first request (its books, its routes: tens of milliseconds a
+    start that only lists tools would spend for nothing)."""
+
+    def __init__(self) -> None:
+        self._app: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self._app is None:
+            from zbmcp.sandbox import Sandbox, SandboxSettings
+
+            self._app = Sandbox(SandboxSettings()).app
+        await self._app(scope, receive, send)
 
 
 @contextlib.contextmanager

@@ -26,6 +26,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from zbmcp.core.config_hooks import Hook, check_hook_names
+from zbmcp.core.idempotency import CUSTOM_FIELD, UPSERT_MODULES
 from zbmcp.core.config_hosting import Console, Http, OAuth, Section, StateSettings
 from zbmcp.errors import ConfigError
 from zbmcp.core.yamlsource import SourceMap
@@ -65,6 +66,21 @@ class Connection(Section):
     # file | keyring | memory | state (encrypted in the State); unset with state.backend redis: state
     token_store: str = Field(default="file", pattern="^(file|keyring|memory|state)$")
     timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    # module -> the API name of a custom field that refuses duplicates, for Zoho's upsert
+    # (docs/exactly-once.md)
+    unique_fields: dict[str, str] = {}
+
+    @field_validator("unique_fields")
+    @classmethod
+    def _upsert_modules(cls, value: dict[str, str]) -> dict[str, str]:
+        for module, api_name in value.items():
+            if module not in UPSERT_MODULES:
+                raise ValueError(f"{module!r}: Zoho updates or creates by a unique custom field in these "
+                                 f"modules only: {', '.join(UPSERT_MODULES)}")
+            if not CUSTOM_FIELD.fullmatch(api_name):
+                raise ValueError(f"{module}: {api_name!r} is not a custom field's API name, such as "
+                                 "cf_zbmcp_key (Settings > Preferences > the module > Field Customization)")
+        return value
 
     @field_validator("region", mode="before")
     @classmethod

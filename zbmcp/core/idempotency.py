@@ -8,8 +8,10 @@ The other writes take it all the same.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +43,29 @@ INSTRUCTIONS_TEXT = (
 # Modules whose records Zoho keeps unique by name: a second create with the same name is refused (code 1001,
 # "Contact name already exist"), so a repeat cannot double one.
 UNIQUE_BY_NAME = frozenset({"contacts", "items", "chartofaccounts", "bankaccounts"})
+
+
+# Zoho updates or creates by a unique custom field's value (PUT /{module} with X-Unique-Identifier-Key and
+# -Value, and X-Upsert) in these modules, as its files document.
+UPSERT_MODULES = ("invoices", "estimates", "salesorders", "purchaseorders", "bills", "expenses", "contacts",
+                  "items", "customerpayments")
+CUSTOM_FIELD = re.compile(r"cf_[a-z0-9_]{1,60}")
+
+
+def upsert_request(spec: ToolSpec, request: ZohoRequest, field: str, value: str) -> ZohoRequest | None:
+    """The create `request` as Zoho's upsert by the unique custom `field` holding `value`: PUT to the same
+    path, creating the record, or updating the one a first send made. None when it cannot be sent so: not a
+    create of such a module, or with query flags the upsert does not take (send=true)."""
+    if spec.method != "POST" or spec.path_params or spec.module not in UPSERT_MODULES \
+            or spec.path != f"/{spec.module}" or any(name != "organization_id" for name, _ in request.params):
+        return None
+    headers = (("X-Unique-Identifier-Key", field), ("X-Unique-Identifier-Value", value), ("X-Upsert", "true"))
+    return dataclasses.replace(request, method="PUT", headers=headers)
+
+
+def upsert_scope(spec: ToolSpec) -> str:
+    """The scope Zoho's upsert takes: the module's UPDATE (ZohoBooks.invoices.UPDATE for create_invoice)."""
+    return spec.scope.rsplit(".", 1)[0] + ".UPDATE"
 
 
 def takes_key(spec: ToolSpec) -> bool:

@@ -44,6 +44,7 @@ class ZohoRequest:
     organization_id: str | None = None
     tool: str = field(default="", compare=False)
     scope: str = field(default="", compare=False)
+    headers: tuple[tuple[str, str], ...] = ()  # zbmcp's own, for Zoho's upsert (zbmcp.core.idempotency)
 
     def query(self) -> dict[str, str]:
         return dict(self.params)
@@ -103,6 +104,13 @@ EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]
 
 @lru_cache(maxsize=1024)
 def _validator(spec: ToolSpec, organization_ids: tuple[str, ...]) -> Draft202012Validator:
+    strict, formats = _strict_validation()
+    return strict(validation_schema(spec, organization_ids), format_checker=formats)
+
+
+@lru_cache(maxsize=1)
+def _strict_validation() -> tuple[Any, Any]:
+    """The validator class and format checker every tool's validator shares, made once."""
     # Imported on first use: jsonschema costs ~100 ms, and start-up (spawn to tools/list) needs none of it.
     from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
 
@@ -115,7 +123,7 @@ def _validator(spec: ToolSpec, organization_ids: tuple[str, ...]) -> Draft202012
     strict = validators.extend(Draft202012Validator, {"pattern": pattern})
     formats = FormatChecker()
     formats.checks("email")(lambda value: not isinstance(value, str) or EMAIL.fullmatch(value) is not None)
-    return strict(validation_schema(spec, organization_ids), format_checker=formats)
+    return strict, formats
 
 
 @lru_cache(maxsize=256)

@@ -14,6 +14,10 @@ voiding an invoice, deleting a payment or bringing an invoice back to draft take
     vendor payment            Dr Accounts Payable   Cr the paid-through account
     expense                   Dr the expense account, Dr Tax Payable (its tax)   Cr the paid-through account
     manual journal (published) each line on its account, debit or credit as it says
+    credit note (open, closed) the reverse of an invoice: Cr Accounts Receivable total, Dr what it credits
+    credit note refund        Dr Accounts Receivable   Cr the account the money left from
+    vendor credit (open, closed) the reverse of a bill: Dr Accounts Payable total, Cr what a bill debits
+    vendor credit refund      Dr the account the money came into   Cr Accounts Payable
     bank transaction          Dr the account money went to, Cr the one it came from: one added by hand, or a
                               statement line categorized as a deposit, transfer... (one categorized as an
                               expense or payment, or matched, posts nothing: its expense or payment does)
@@ -72,7 +76,7 @@ def journal(store: OrgStore, *, cash_only: bool = False) -> list[Entry]:
     only cash-basis reports show."""
     entries = [*_opening_balances(store), *_invoices(store), *_customer_payments(store), *_bills(store),
                *_vendor_payments(store), *_expenses(store), *_manual_journals(store),
-               *_bank_transactions(store)]
+               *_bank_transactions(store), *_credits(store)]
     return sorted((entry for entry in entries if cash_only or not entry.cash_only),
                   key=lambda entry: entry.date)
 
@@ -181,6 +185,30 @@ def _expenses(store: OrgStore) -> Iterator[Entry]:
         yield _entry(expense["date"], "expense", expense["expense_id"],
                      [(str(expense["account_id"]), total - tax), (account_named(store, TAX_PAYABLE), tax),
                       (str(expense["paid_through_account_id"]), -total)])
+
+
+def _credits(store: OrgStore) -> Iterator[Entry]:
+    """Credit notes, vendor credits and their refunds; applying a credit moves nothing between accounts."""
+    receivable, payable = account_named(store, RECEIVABLE), account_named(store, PAYABLE)
+    for note in store.creditnotes.values():
+        if note["status"] in ("open", "closed"):
+            yield _entry(note["date"], "creditnote", note["creditnote_id"],
+                         [*_document_lines(store, note, DEFAULT_INCOME, SALES_CHARGES),
+                          (receivable, -dec(note["total"]))])
+    for credit in store.vendorcredits.values():
+        if credit["status"] in ("open", "closed"):
+            debits = _document_lines(store, credit, DEFAULT_EXPENSE, PURCHASE_CHARGES)
+            yield _entry(credit["date"], "vendorcredit", credit["vendor_credit_id"],
+                         [*((account_id, -amount) for account_id, amount in debits),
+                          (payable, dec(credit["total"]))])
+    for refund in store.creditnote_refunds.values():
+        amount = dec(refund["amount"])
+        yield _entry(refund["date"], "creditnote_refund", refund["creditnote_refund_id"],
+                     [(receivable, amount), (str(refund["account_id"]), -amount)])
+    for refund in store.vendorcredit_refunds.values():
+        amount = dec(refund["amount"])
+        yield _entry(refund["date"], "vendorcredit_refund", refund["vendor_credit_refund_id"],
+                     [(str(refund["account_id"]), amount), (payable, -amount)])
 
 
 def _bank_transactions(store: OrgStore) -> Iterator[Entry]:

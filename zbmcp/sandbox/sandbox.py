@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from collections.abc import Callable
@@ -13,6 +12,12 @@ from starlette.applications import Starlette
 from zbmcp.sandbox import scopes as scope_rules
 from zbmcp.sandbox import seed
 from zbmcp.sandbox.app import build_app
+from zbmcp.sandbox.defaults import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    DEFAULT_REDIRECT_URI,
+    DEFAULT_REFRESH_TOKEN,
+)
 from zbmcp.sandbox.faults import Faults
 from zbmcp.sandbox.generic import seed as generic_seed
 from zbmcp.sandbox.limits import Limiter
@@ -24,17 +29,6 @@ from zbmcp.sandbox.tokens import TokenRegistry
 from zbmcp.sandbox.users import Directory
 from zbmcp.sandbox.view import StoreView
 from zbmcp.sandbox.workflows import Workflows
-
-
-def _fixed_hex(label: str, length: int) -> str:
-    return hashlib.sha256(f"zbmcp-sandbox:{label}".encode()).hexdigest()[:length]
-
-
-# Fixed, so a zbmcp config written against one sandbox run keeps working against the next.
-DEFAULT_CLIENT_ID = "1000.SANDBOX0CLIENT00000000000000"
-DEFAULT_CLIENT_SECRET = _fixed_hex("client-secret", 42)
-DEFAULT_REFRESH_TOKEN = f"1000.{_fixed_hex('refresh-a', 32)}.{_fixed_hex('refresh-b', 32)}"
-DEFAULT_REDIRECT_URI = "http://127.0.0.1/callback"
 
 
 @dataclass(frozen=True)

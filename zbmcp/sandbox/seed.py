@@ -25,6 +25,7 @@ from zbmcp.sandbox.rules import (
     accounts,
     bankfeed,
     bills,
+    creditnotes,
     contacts,
     estimates,
     expenses,
@@ -34,6 +35,7 @@ from zbmcp.sandbox.rules import (
     orders,
     payments,
     taxes,
+    vendorcredits,
 )
 from zbmcp.sandbox.rules.base import Call, Env, Handler
 from zbmcp.sandbox.store import IdGenerator, Organization, OrgStore, Record
@@ -235,6 +237,16 @@ def _books(seeder: _Seeder) -> None:
         })
         seeder.backdate("expenses", expense["expense_id"], seeder.day(days_ago))
     _feed(seeder, account)
+    # credits: Globex's for an hour not worked, Office Supplies' for a returned ream, one still a draft
+    note = run(creditnotes.create_creditnote, {"customer_id": globex, "date": seeder.day(8), "line_items": [
+        {"item_id": consulting, "quantity": 1, "description": "An hour billed twice"}]})
+    seeder.backdate("creditnotes", note["creditnote_id"], seeder.day(8))
+    for vendor, line, days_ago, draft in ((office, {"item_id": paper, "quantity": 1}, 2, False),
+                                          (hosting, {"account_id": account("IT and Internet Expenses"),
+                                                     "name": "Downtime credit", "rate": 30}, 1, True)):
+        credit = run(vendorcredits.create_vendorcredit, {"vendor_id": vendor, "date": seeder.day(days_ago),
+                                                         "line_items": [line], "is_draft": draft})
+        seeder.backdate("vendorcredits", credit["vendor_credit_id"], seeder.day(days_ago))
     # a draft accrual: not in the books until published
     run(journals.create_journal, {
         "journal_date": seeder.day(0), "reference_number": "ACCR-001", "notes": "Rent accrued for this month",

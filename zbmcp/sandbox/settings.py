@@ -36,6 +36,15 @@ class SandboxSettings(BaseModel):
     daily_budget: int | None = Field(default=None, ge=1)
     max_concurrency: int | None = Field(default=None, ge=1)
 
+    # Custom fields by module (Zoho's path segment) -> {API name: whether it refuses duplicate values}. The
+    # default books have one unique field on each of the nine modules where Zoho updates or creates by one
+    # (rules/upsert.py), as an organization set up for zbmcp's exactly-once writes has, and one that accepts
+    # duplicates.
+    custom_fields: dict[str, dict[str, bool]] = Field(default_factory=lambda: {
+        module: {"cf_zbmcp_key": True, **({"cf_project_code": False} if module == "invoices" else {})}
+        for module in ("invoices", "estimates", "salesorders", "purchaseorders", "bills", "expenses",
+                       "contacts", "items", "customerpayments")})
+
     # Business rules
     # True: invoice lines need item_id, as Zoho's OAS requires (§4.1); False also takes name-only lines, as
     # older docs and integrations send them (§10.1).

@@ -21,6 +21,7 @@ Record = dict[str, Any]
 COLLECTIONS = (
     "contacts", "items", "accounts", "invoices", "estimates", "salesorders", "bills", "purchaseorders",
     "expenses", "payments", "vendorpayments", "journals", "taxes", "banktransactions",
+    "creditnotes", "vendorcredits", "creditnote_refunds", "vendorcredit_refunds",
 )
 
 # Auto-numbering per organization (§9.7): prefix and digits.
@@ -32,6 +33,8 @@ NUMBERING: dict[str, tuple[str, int]] = {
     "payment": ("", 1),
     "vendorpayment": ("", 1),
     "journal": ("", 1),
+    "creditnote": ("CN-", 5),
+    "vendorcredit": ("DN-", 5),
 }
 
 
@@ -115,6 +118,10 @@ class OrgStore:
         self.journals: dict[str, Record] = {}  # manual journals
         self.taxes: dict[str, Record] = {}
         self.banktransactions: dict[str, Record] = {}  # bank and card feeds, and transactions added by hand
+        self.creditnotes: dict[str, Record] = {}
+        self.vendorcredits: dict[str, Record] = {}
+        self.creditnote_refunds: dict[str, Record] = {}
+        self.vendorcredit_refunds: dict[str, Record] = {}
         self.webhooks: dict[str, Record] = {}  # what workflow rules call (rules/webhooks.py, workflows.py)
         # Records of the modules the sandbox emulates generically, by resource ("/projects/{}/tasks")
         self.generic: dict[str, dict[str, Record]] = {}

@@ -105,6 +105,14 @@ class StoreView:
         return self.records("banktransactions")
 
     @property
+    def creditnotes(self) -> dict[str, Record]:
+        return self.records("creditnotes")
+
+    @property
+    def vendorcredits(self) -> dict[str, Record]:
+        return self.records("vendorcredits")
+
+    @property
     def taxes(self) -> dict[str, Record]:
         return self.records("taxes")
 

@@ -207,6 +207,7 @@ class ZohoClient:
                         where,
                         params=list(request.params),
                         json=request.body if request.body is not None else None,
+                        headers=dict(request.headers),
                         auth=connection.auth,
                         timeout=timeout,
                     )

@@ -27,7 +27,7 @@ from zbmcp.errors import AuthError
 from zbmcp.state import LockTimeout, State
 from zbmcp.state.tokens import TokenVault
 from zbmcp.core.regions import KNOWN_ACCOUNTS_SERVERS
-from zbmcp.zoho.accounts import OAuthClient, accounts_client, token_endpoint
+from zbmcp.zoho.accounts import OAuthClient, TokenRefused, refresh_access_token
 
 log = logging.getLogger(__name__)
 
@@ -161,18 +161,14 @@ class TokenManager:
         refresh_token = await self._refresh_token()
         server = self._token.get("accounts_server") or self.client.accounts_url
         # Shielded: a cancelled tool call must not waste a token Zoho has already minted.
-        from authlib.integrations.base_client import OAuthError
-
         with anyio.CancelScope(shield=True):
-            oauth = accounts_client(self.client, self._transport, self._timeout)
             try:
-                token = await oauth.refresh_token(token_endpoint(server), refresh_token=refresh_token)
-            except OAuthError as exc:
-                raise await self._share(self._refused(exc.error or "", exc.description or "")) from None
+                token = await refresh_access_token(self.client, server, refresh_token,
+                                                   transport=self._transport, timeout=self._timeout)
+            except TokenRefused as exc:
+                raise await self._share(self._refused(exc.error, exc.description)) from None
             except httpx2.HTTPError as exc:
                 raise await self._share(self._refused("unreachable", f"{type(exc).__name__}")) from None
-            finally:
-                await oauth.aclose()
             self.refreshes += 1
             self._backoff = BACKOFF_START_SECONDS
             self._blocked_until = 0.0
@@ -236,7 +232,7 @@ class TokenManager:
         return bool(token.get("access_token")) and self._clock() < float(token.get("refresh_at", 0))
 
     async def _set(self, token: dict[str, Any], *, accounts_server: str, refresh_token: str) -> None:
-        """Keep and persist a token answer (authlib replaces the whole dict: our own keys are added back)."""
+        """Keep and persist a token answer (Zoho's fields; our own keys are added back)."""
         now = self._clock()
         expires_in = float(token.get("expires_in") or 3600)
         leeway = min(MAX_LEEWAY_SECONDS, expires_in * 0.1)

@@ -72,6 +72,9 @@ def settle(bill: Record) -> None:
     """Recompute payment_made, balance and the stored status from the vendor payments applied."""
     paid = sum((fields.dec(amount) for amount in bill["_payments"].values()), fields.dec(0))
     bill["payment_made"] = fields.money(paid)
+    credited = sum((fields.dec(amount) for amount in bill.get("_credits", {}).values()), fields.dec(0))
+    bill["vendor_credits_applied"] = fields.money(credited)
+    paid += credited  # a vendor credit applied settles the bill as a payment does
     bill["balance"] = fields.money(fields.dec(bill["total"]) - paid)
     if bill["status"] != "void":
         bill["status"] = "open" if paid <= 0 else ("paid" if bill["balance"] <= 0 else "partially_paid")

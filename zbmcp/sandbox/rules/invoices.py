@@ -18,7 +18,7 @@ import copy
 from zbmcp.sandbox import fields, filters
 from zbmcp.sandbox.errors import ZohoError, rule
 from zbmcp.sandbox.filters import Filterable, ListSpec
-from zbmcp.sandbox.rules import documents, mail
+from zbmcp.sandbox.rules import credits, documents, mail
 from zbmcp.sandbox.rules.base import Call, Reply, existing
 from zbmcp.sandbox.rules.documents import DocSpec
 from zbmcp.sandbox.store import OrgStore, Record, public
@@ -81,7 +81,10 @@ LIST = ListSpec(
 def settle(invoice: Record) -> None:
     """Recompute payment_made, balance and the stored status after any change."""
     paid = sum((fields.dec(amount) for amount in invoice["_payments"].values()), fields.dec(0))
+    credited = sum((fields.dec(amount) for amount in invoice.get("_credits", {}).values()), fields.dec(0))
     invoice["payment_made"] = fields.money(paid)
+    invoice["credits_applied"] = fields.money(credited)
+    paid += credited  # a credit note applied settles the invoice as a payment does
     invoice["balance"] = fields.money(fields.dec(invoice["total"]) - paid)
     lifecycle = invoice["_lifecycle"]
     if lifecycle == "void":
@@ -135,7 +138,8 @@ def create_invoice(call: Call) -> Reply:
     _with_terms(call, record, body)
     send = call.sends()
     record.update(
-        _lifecycle="sent" if send else "draft", _payments={}, credits_applied=0.0, write_off_amount=0.0,
+        _lifecycle="sent" if send else "draft", _payments={}, _credits={},
+        credits_applied=0.0, write_off_amount=0.0,
         is_emailed=send, is_viewed_by_client=False, has_attachment=False, reminders_sent=0,
         last_payment_date="", payment_expected_date="",
         allow_partial_payments=fields.boolean(body, "allow_partial_payments") is not False,
@@ -157,7 +161,8 @@ def update_invoice(call: Call) -> Reply:
         # Zoho Invoice's invoices page lists 3010 with these words; Books' own is unverified.
         raise ZohoError(400, 3010, "The customer for this invoice cannot be changed because payments have "
                                    "been recorded for this invoice")
-    for key in ("_lifecycle", "_payments", "_seq", "credits_applied", "write_off_amount", "is_emailed",
+    for key in ("_lifecycle", "_payments", "_credits", "_seq", "credits_applied",
+                "write_off_amount", "is_emailed",
                 "is_viewed_by_client", "has_attachment", "reminders_sent", "last_payment_date",
                 "payment_expected_date"):
         record[key] = current[key]
@@ -176,6 +181,10 @@ def delete_invoice(call: Call) -> Reply:
         # §4.1 "Delete": refused while payments are applied; 4001 is Zoho Invoice's code for it.
         raise ZohoError(400, 4001, "Payments have been recorded for this invoice. "
                                    "Delete the payments before deleting the invoice.")
+    if invoice.get("_credits"):
+        # Zoho Invoice's code for it (§6)
+        raise ZohoError(400, 12008, "Credits have been applied to this invoice. Remove the credits applied "
+                                    "before deleting the invoice.")
     del call.org.invoices[invoice["invoice_id"]]
     return Reply(200, "The invoice has been deleted.")
 
@@ -221,6 +230,8 @@ def _unapply_payments(store: OrgStore, invoice: Record) -> None:
         payment["last_modified_time"] = now
     invoice["_payments"] = {}
     invoice["last_payment_date"] = ""
+    credits.release(store, "creditnotes", "creditnote_refunds", "creditnote_id", invoice["invoice_id"])
+    invoice["_credits"] = {}
 
 
 def mark_draft(call: Call) -> Reply:
