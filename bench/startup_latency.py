@@ -120,13 +120,8 @@ class Servers:
         return [*zbmcp_command(), "serve", "--config", str(self.config), "--agent", agent], self.env
 
     def whole_catalog(self, *args: str) -> tuple[list[str], dict[str, str]]:
-        """`zbmcp ARGS` serving the whole catalog, as it will once zbmcp.calls.catalog.SERVE_GENERATED is
-        set (issue #23), and does then with the plain command."""
-        from zbmcp.calls import catalog
-
-        if catalog.SERVE_GENERATED:
-            return [*zbmcp_command(), *args], self.env
-        return [sys.executable, "-c", _WHOLE_CATALOG, *args], self.env
+        """`zbmcp ARGS`, which loads the whole catalog (issue #23)."""
+        return [*zbmcp_command(), *args], self.env
 
     def minimal(self) -> tuple[list[str], dict[str, str]]:
         argv = [sys.executable, str(MINIMAL), "--api-base", self.info.api_base_url,
