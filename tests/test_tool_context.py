@@ -185,7 +185,8 @@ async def test_the_default_core_is_everyday_tools_within_half_the_budget(make_co
 
 async def test_enabling_more_than_the_budget_holds_is_refused_and_the_list_stays_within_it(
         make_config, sandbox):
-    loaded = make_config({"everything": agent(["*:*"], [ORG, OTHER_ORG], tool_list_bytes=8_000)})
+    loaded = make_config({"everything": agent(["*:*"], [ORG, OTHER_ORG], tool_list_bytes=8_000,
+                                              catalog="whole")})
     async with running(loaded, sandbox) as runtime, \
             mcp_client(runtime, "everything", mode="legacy") as client:
         first = await client.list_tools()
