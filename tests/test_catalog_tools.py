@@ -43,6 +43,8 @@ def example(name: str, schema: dict[str, Any]) -> Any:
         return SOME_ID
     if "pattern" in schema:  # a path segment such as a custom module's name
         return "cm_things"
+    if name in ("file_name", "file_content_base64"):  # an upload (zbmcp.core.uploads): a small PDF
+        return "note.pdf" if name == "file_name" else "JVBERi0xLjQKJSVFT0YK"
     return "x"
 
 

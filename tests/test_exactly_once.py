@@ -418,3 +418,38 @@ def test_a_unique_field_zoho_cannot_use_stops_the_config(make_config, fields, sa
     with pytest.raises(ConfigError) as refused:
         make_config({"clerk": agent(["create_invoice"])}, connection={"unique_fields": fields})
     assert "unique_fields" in str(refused.value) and says in str(refused.value)
+
+
+async def test_doctor_checks_each_unique_field_exists_and_refuses_duplicates_changing_nothing(make_config,
+                                                                                            sandbox):
+    from zbmcp.cli.doctor import doctor
+
+    fields = {"invoices": "cf_project_code", "bills": "cf_missing", "estimates": "cf_zbmcp_key"}
+    loaded = make_config({"clerk": agent(["create_invoice"])}, connection={"unique_fields": fields})
+    before = {name: len(getattr(sandbox.store(ORG), name)) for name in ("invoices", "bills", "estimates")}
+    async with running(loaded, sandbox) as runtime:
+        healthy, lines = await doctor(loaded, runtime)
+    assert not healthy
+    report = "\n".join(lines)
+    assert f"FAIL connection 'main': unique_fields.invoices cf_project_code in organization {ORG}" in report
+    assert "accepts duplicate values" in report
+    assert f"FAIL connection 'main': unique_fields.bills cf_missing in organization {ORG}" in report
+    assert f"ok   connection 'main': estimates in {ORG} can be written exactly once" in report
+    assert {name: len(getattr(sandbox.store(ORG), name)) for name in before} == before
+
+
+def test_zbmcp_scopes_adds_the_update_scope_of_the_upserts_an_agents_creates_go_out_as(tmp_path, sandbox,
+                                                                                       home):
+    import subprocess
+    import sys
+
+    from tests.conftest import config_text, environ
+
+    path = tmp_path / "zbmcp.yaml"
+    path.write_text(config_text(sandbox, {"clerk": agent(["create_invoice", "create_bill"])},
+                                connection={"unique_fields": {"invoices": "cf_zbmcp_key"}}))
+    printed = subprocess.run([sys.executable, "-m", "zbmcp", "scopes", "--agent", "clerk", "--config",
+                              str(path)], capture_output=True, text=True, timeout=60,
+                             env={**environ(sandbox, home), "PATH": "/usr/bin:/bin"})
+    assert printed.stdout.strip().split(",") == ["ZohoBooks.bills.CREATE", "ZohoBooks.invoices.CREATE",
+                                                 "ZohoBooks.invoices.UPDATE"], printed.stderr

@@ -1,10 +1,12 @@
 """The month-end close through a real MCP client on the sandbox (#24), with the whole catalog of tools: a
-deposit in the feed matched to its invoice, a card charge categorized as an expense, an accrual journal, an
-overpayment's credit applied to another invoice, an invoice with a 20% tax line; the trial balance balances
-before and after, and the balance sheet moves exactly as the test's own ledger says."""
+deposit in the feed matched to its invoice, a card charge categorized as an expense and its receipt attached,
+an accrual journal, an overpayment's credit applied to another invoice, an invoice with a 20% tax line; the
+trial balance balances before and after, and the balance sheet moves exactly as the test's own ledger
+says."""
 
 from __future__ import annotations
 
+import base64
 from collections import defaultdict
 from decimal import Decimal
 from typing import Any
@@ -15,6 +17,7 @@ from tests.conftest import ORG, agent, mcp_client, running
 from zbmcp.calls.catalog import load_catalog
 
 CATALOG = load_catalog()
+RECEIPT = b"%PDF-1.4\nRail tickets, 86.40\n%%EOF\n"
 
 
 def _tree(nodes: list[dict[str, Any]], path: tuple[str, ...] = ()) -> dict[tuple[str, ...], float]:
@@ -83,6 +86,12 @@ async def test_a_month_closes_through_the_tools_and_the_numbers_tie_out(closer, 
         await call("categorize_bank_transaction_as_expense", transaction_id=charge["transaction_id"],
                    account_id=accounts["Travel Expense"], description="Client visit")
         post(("Travel Expense", 86.4), ("Company Credit Card", -86.4))
+        # its receipt attached, from the bytes the agent holds
+        [expense] = (await call("list_expenses", search_text="Client visit"))["expenses"]
+        await call("create_expense_receipt", expense_id=expense["expense_id"], file_name="rail-tickets.pdf",
+                   file_content_base64=base64.b64encode(RECEIPT).decode())
+        shown = (await call("get_expense", expense_id=expense["expense_id"]))["expense"]
+        assert [doc["file_name"] for doc in shown["documents"]] == ["rail-tickets.pdf"]
 
         # an accrual journal
         today = sandbox.store(ORG).today.isoformat()

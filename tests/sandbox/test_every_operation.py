@@ -45,7 +45,7 @@ def snapshot(sandbox: Sandbox) -> str:
 
 async def send(books: httpx2.AsyncClient, call: Any, **headers: str) -> httpx2.Response:
     return await books.request(call.method, call.path, json=call.json, params=call.query,
-                               headers={**call.headers, **headers})
+                               headers={**call.headers, **headers}, files=call.files)
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)

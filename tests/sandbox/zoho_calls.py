@@ -79,6 +79,11 @@ class Call:
     query: dict[str, str] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
     unmakeable: Resource | None = None  # the record it names cannot exist: nothing makes one
+    files: dict[str, Any] | None = None  # a multipart upload (an attachment, a receipt)
+
+
+# A small PDF under each field name Zoho's files use for an upload: the rules take the one they read.
+UPLOAD = {name: ("note.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf") for name in ("attachment", "receipt")}
 
 
 class Caller:
@@ -106,7 +111,8 @@ class Caller:
         other = {name: value for name, value in _OTHER_PARAMS.items()
                  if not unknown or not name.endswith("_id")}
         path = _PARAM.sub(lambda m: other.get(m[1]) or next(given, UNKNOWN_ID), EXTRACT[operation]["path"])
-        call = Call(route.method, path.lstrip("/"), unmakeable=self.unmakeable)
+        call = Call(route.method, path.lstrip("/"), unmakeable=self.unmakeable,
+                    files=UPLOAD if route.kind == "attach" else None)
         if route.body == "list":
             call.json = [{"customfield_id": "460000000000901", "value": "Gold"}]
         elif route.body != "none":
@@ -179,7 +185,8 @@ class Caller:
             else await self.body(create)
         if body is not None and create.extra.get("parent_from_body"):
             body[create.extra["parent_from_body"]] = parents[0]
-        response = await self.books.request(create.method, path.lstrip("/"), json=body)
+        upload = UPLOAD if create.kind == "attach" else None
+        response = await self.books.request(create.method, path.lstrip("/"), json=body, files=upload)
         assert response.status_code in (200, 201), (create.path, response.text)
         made = list(self.view.generic(resource.path, *parents).values())
         return str(made[-1][resource.id_field])
@@ -192,7 +199,7 @@ class Caller:
             attach = next(other for other in ROUTES if other.kind == "attach" and other.resource is resource)
             record = values[route.id_param]
             path = _PARAM.sub(lambda m: record, attach.path)
-            ok(await self.books.post(path.lstrip("/")), attach.status)
+            ok(await self.books.post(path.lstrip("/"), files=UPLOAD), attach.status)
         elif route.kind in ("singleton_get", "singleton_delete", "latest") and resource is not None:
             await self._create(resource, tuple(values[name] for name in route.parent_params or ()))
         elif route.kind == "timer_stop":

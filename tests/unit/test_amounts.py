@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from tests.unit.test_decide import ACME, ORG, SPECS, agent
+from zbmcp.calls.catalog import load_catalog
 from zbmcp.core.facts import facts_of
 from zbmcp.core.found import NOTHING, Document, Found, Organization, Party, Reads, Tax
 from zbmcp.core.requests import ZohoRequest, build_request
@@ -112,3 +113,26 @@ def test_an_agent_whose_amount_rules_meet_a_tax_id_needs_to_read_taxes():
     assert "ZohoBooks.settings.READ" in agent(ruled).scopes
     assert "ZohoBooks.settings.READ" not in agent(plain).scopes
     assert "ZohoBooks.settings.READ" not in agent(elsewhere).scopes
+
+
+def test_credit_applied_and_refunds_count_what_they_move():
+    """Applying a credit note, a vendor credit or an overpayment moves its amount_applied onto the documents;
+    a refund moves its amount out of an account: a rule on `amount` sees each."""
+    catalog = load_catalog()
+
+    def applied(tool: str, arguments: dict[str, Any]) -> float | None:
+        request = build_request(catalog[tool], arguments, [ORG])
+        return facts_of(catalog[tool], request, TODAY, GBP).amount
+
+    assert applied("apply_credits_to_invoice", {
+        "invoice_id": "9", "apply_creditnotes": [],
+        "invoice_payments": [{"payment_id": "5", "amount_applied": 120.5},
+                             {"payment_id": "6", "amount_applied": 79.5}]}) == 200.0
+    assert applied("apply_credit_note_to_invoice", {
+        "creditnote_id": "4", "invoice_id": "9", "amount_applied": 41.82}) == 41.82
+    assert applied("apply_credits_to_a_bill", {
+        "vendor_credit_id": "4", "bills": [{"bill_id": "8", "amount_applied": 300}]}) == 300.0
+    assert applied("create_customer_payment_refund", {
+        "customer_payment_id": "5", "amount": 600, "date": "2026-11-25", "from_account_id": "3"}) == 600.0
+    assert applied("apply_credits_to_invoice", {"invoice_id": "9", "apply_creditnotes": [],
+                                                "invoice_payments": []}) == 0.0

@@ -19,6 +19,7 @@ from typing import Any
 from zbmcp.core.catalog_entry import spec_of
 from zbmcp.core.manifest import ToolSpec
 from zbmcp.core.manifest_file import load_manifest_texts
+from zbmcp.core.uploads import offering
 from zbmcp.errors import ConfigError
 
 PACKAGE = Path(__file__).parent.parent  # zbmcp/
@@ -72,7 +73,7 @@ def load_catalog(directory: Path | None = None, generated: Path | None = None) -
     source = str(generated or generated_catalog_path())
     for name, entry in generated_catalog(generated)["tools"].items():
         if name not in specs:
-            specs[name] = spec_of(entry, source)
+            specs[name] = offering(spec_of(entry, source))
     return specs
 
 

@@ -132,7 +132,8 @@ class ToolCall:
     def finish_replay(self, original: str, decision: Outcome, rule: str,
                       result: types.CallToolResult) -> types.CallToolResult:
         """A repeat of call `original`, answered without sending anything (zbmcp.calls.exactly_once)."""
-        self._audit(decision, rule, None, None, self._tried(), replay_of=original)
+        self._audit(decision, rule, None, None, self._tried(), replay_of=original,
+                    also=f"; {rule}" if decision == "allowed" else "")  # the others' sentences say the rule
         return result  # nothing was sent, so an audit log that fails changes nothing the agent must know
 
     def record_resolution(self, original: str, resolved: str, evidence: str) -> None:
@@ -143,7 +144,8 @@ class ToolCall:
         words = {"written": "written", "not_written": "not written", "one_record": "one record"}.get(
             resolved, "still unknown")
         self._audit(decision, f"resolved: {words} ({evidence}); looked up by call {self.call_id}", None, None,
-                    self._tried(), record_of=original, resolved=resolved)
+                    self._tried(), record_of=original, resolved=resolved,
+                    also=f"; resolved: {words} ({evidence})" if decision == "allowed" else "")
 
     def finish_dry_run(self, url: str) -> types.CallToolResult:
         assert self.spec is not None and self.request is not None
@@ -233,7 +235,8 @@ class ToolCall:
 
     def _audit(self, decision: Outcome, rule: str, status: int | None, code: Any, phrase: str, *,
                phase: Phase = "outcome", text: str | None = None, replay_of: str | None = None,
-               record_of: str | None = None, resolved: str | None = None) -> AuditUnavailable | None:
+               record_of: str | None = None, resolved: str | None = None,
+               also: str = "") -> AuditUnavailable | None:
         """Write one record of this call; on failure, log it to stderr and return the failure."""
         duration = int((time.perf_counter() - self.started) * 1000)
         agent = self.policy.agent if self.policy else "(unknown)"
@@ -264,8 +267,8 @@ class ToolCall:
             replay_of=replay_of,
             resolved=resolved,
         )
-        record.sentence = text or sentence(agent, phrase, organization, region, decision, rule, status,
-                                           duration, person=record.person)
+        record.sentence = (text or sentence(agent, phrase, organization, region, decision, rule, status,
+                                            duration, person=record.person)) + also
         if self.read_for is not None:
             record.sentence = f"zbmcp's own read for call {self.read_for}: {record.sentence}"
         if self.via is not None:

@@ -84,6 +84,7 @@ def _with_connection(loaded: LoadedConfig, name: str, action: Callable[[TokenMan
 def _login_scopes(args: argparse.Namespace, loaded: LoadedConfig) -> list[str]:
     """The scopes given, or those the agent (or every agent on the connection) needs."""
     from zbmcp.calls.catalog import load_manifests
+    from zbmcp.cli.unique_fields import agent_scopes
     from zbmcp.core.policy import policies, unknown_agent
 
     if args.scopes:
@@ -93,7 +94,7 @@ def _login_scopes(args: argparse.Namespace, loaded: LoadedConfig) -> list[str]:
         raise unknown_agent(args.agent, agent_policies)
     chosen = [args.agent] if args.agent else [n for n, a in loaded.config.agents.items()
                                              if a.connection == args.connection]
-    return sorted({s for name in chosen for s in agent_policies[name].scopes})
+    return sorted({s for name in chosen for s in agent_scopes(loaded, name, agent_policies[name])})
 
 
 def _auth_login(args: argparse.Namespace) -> int:

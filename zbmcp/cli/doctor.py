@@ -9,6 +9,7 @@ from zbmcp.core.config import LoadedConfig
 from zbmcp.errors import ZbmcpError
 from zbmcp.cli.listing import no_tools_note
 from zbmcp.cli.login import describe_token
+from zbmcp.cli.unique_fields import unique_field_checks
 from zbmcp.calls.catalog import load_manifests
 from zbmcp.core.policy import AgentPolicy, policies, scope_granted
 from zbmcp.core.requests import ZohoRequest
@@ -131,6 +132,9 @@ async def doctor(loaded: LoadedConfig, runtime: Runtime) -> tuple[bool, list[str
             else:
                 lines.append(f"ok   agent {agent_name!r}: organizations {', '.join(agent.organizations)} "
                              "reachable")
+        fields_healthy, field_lines = await unique_field_checks(loaded, runtime, name, reached)
+        healthy = healthy and fields_healthy
+        lines += field_lines
         for hook_name, hook in loaded.config.hooks.items():
             if hook.connection == name and hook.organization not in reached:
                 healthy = False

@@ -48,13 +48,14 @@ def _tools(args: argparse.Namespace) -> int:
 
 def _scopes(args: argparse.Namespace) -> int:
     from zbmcp.calls.catalog import load_manifests
+    from zbmcp.cli.unique_fields import agent_scopes
     from zbmcp.core.policy import policies, unknown_agent
 
     loaded = _load(args, offline=True)
     agent_policies = policies(loaded, load_manifests())
     if args.agent not in agent_policies:
         raise unknown_agent(args.agent, agent_policies)
-    print(",".join(agent_policies[args.agent].scopes))
+    print(",".join(agent_scopes(loaded, args.agent, agent_policies[args.agent])))
     return 0
 
 

@@ -5,6 +5,8 @@
                    the line's total = gross - discount
     the document   sub_total = the lines' totals; less the document's own discount ("10%" of the sub_total
                    or an amount, rounded), plus shipping_charge and adjustment; the total rounded
+    credit applied what a call applies of a credit note, a vendor credit or a payment's unused amount: the
+                   sum of its `amount_applied` (top level, and in each list such as invoice_payments)
     each tax       a line's `tax_id` adds its rate (read from Zoho) of the line's total, rounded per line, or
                    once for the document when that comes to more; an expense's `tax_id` adds its rate of the
                    amount. An inclusive tax (is_inclusive_tax true) is already in the amount: nothing is
@@ -71,6 +73,10 @@ def _written_amount(fields: Collection[str], arguments: Mapping[str, Any], preci
         rate = rates.get(str(arguments.get("tax_id")), Decimal(0)) if not inclusive else Decimal(0)
         return _at_precision(precision, lambda places: _round(value, places)
                              + _round(_round(value, places) * rate / 100, places)), None
+    applied = _applied(fields, arguments)
+    if applied and "line_items" not in fields:
+        return _at_precision(precision, lambda places: sum((_round(value, places) for value in applied),
+                                                           Decimal(0))), None
     if "line_items" not in fields:
         return Decimal(0), None
     lines = arguments.get("line_items")
@@ -93,6 +99,19 @@ def _written_amount(fields: Collection[str], arguments: Mapping[str, Any], preci
         return _document_total(lines, arguments, kept, places, added)
 
     return _at_precision(precision, total), None
+
+
+def _applied(fields: Collection[str], arguments: Mapping[str, Any]) -> list[Decimal]:
+    """What a call applies of a credit or a payment: its `amount_applied`, and each `amount_applied` in its
+    lists (invoices, bills, invoice_payments, apply_creditnotes...). Empty when it applies nothing."""
+    found = [_decimal(arguments["amount_applied"])] if "amount_applied" in fields \
+        and arguments.get("amount_applied") is not None else []
+    for name in fields:
+        value = arguments.get(name)
+        if isinstance(value, list):
+            found += [_decimal(entry["amount_applied"]) for entry in value
+                      if isinstance(entry, Mapping) and entry.get("amount_applied") is not None]
+    return found
 
 
 def precision_matters(arguments: Mapping[str, Any]) -> bool:

@@ -12,7 +12,7 @@ import dataclasses
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from zbmcp.core.manifest import ToolSpec
@@ -66,6 +66,15 @@ def upsert_request(spec: ToolSpec, request: ZohoRequest, field: str, value: str)
 def upsert_scope(spec: ToolSpec) -> str:
     """The scope Zoho's upsert takes: the module's UPDATE (ZohoBooks.invoices.UPDATE for create_invoice)."""
     return spec.scope.rsplit(".", 1)[0] + ".UPDATE"
+
+
+def with_upsert_scopes(scopes: Iterable[str], visible: Iterable[ToolSpec],
+                       unique_fields: Mapping[str, str]) -> list[str]:
+    """An agent's scopes (AgentPolicy.scopes) and those of the upserts its creates go out as, in the modules
+    its connection names a unique field for."""
+    extra = {upsert_scope(spec) for spec in visible
+             if spec.module in unique_fields and spec.method == "POST" and spec.path == f"/{spec.module}"}
+    return sorted({*scopes, *extra})
 
 
 def takes_key(spec: ToolSpec) -> bool:

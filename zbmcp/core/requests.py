@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from zbmcp.errors import InvalidArguments
 from zbmcp.core.manifest import EFFECT_WORDS, ZOHO_ID_PATTERN, ToolSpec
+from zbmcp.core import uploads
 from zbmcp.core.report_query import report_query
 from zbmcp.core.tools import takes_organization, validation_schema
 
@@ -45,6 +46,7 @@ class ZohoRequest:
     tool: str = field(default="", compare=False)
     scope: str = field(default="", compare=False)
     headers: tuple[tuple[str, str], ...] = ()  # zbmcp's own, for Zoho's upsert (zbmcp.core.idempotency)
+    files: tuple[uploads.Upload, ...] = ()  # sent as multipart beside the body (zbmcp.core.uploads)
 
     def query(self) -> dict[str, str]:
         return dict(self.params)
@@ -75,12 +77,13 @@ def build_request(spec: ToolSpec, arguments: Mapping[str, Any],
             body[name] = _line_discounts_as_numbers(value) if name == "line_items" else value
         else:  # validate() refuses undeclared arguments; this keeps it so if that ever changes
             raise InvalidArguments([(name, f"is not an argument of {spec.name}")])
+    body, files = uploads.take(spec, body)
     return ZohoRequest(spec.method, path, tuple(params), body, organization_id, tool=spec.name,
-                       scope=spec.scope)
+                       scope=spec.scope, files=files)
 
 
 def validate(spec: ToolSpec, arguments: Mapping[str, Any], organization_ids: Sequence[str]) -> None:
-    too_big = _too_big(arguments)
+    too_big = _too_big(uploads.without_content(arguments))
     if too_big:  # checked first: nothing else should spend time on a call this size
         raise InvalidArguments([too_big])
     validator = _validator(spec, tuple(organization_ids))
@@ -88,7 +91,7 @@ def validate(spec: ToolSpec, arguments: Mapping[str, Any], organization_ids: Seq
                 for problem in _explain(error, spec)]
     problems.extend((path, "must be a finite number (JSON has no NaN or Infinity)")
                     for path in _non_finite(arguments))
-    problems.extend(_out_of_bounds(arguments, spec))
+    problems.extend(_out_of_bounds(uploads.without_content(arguments), spec))
     if not problems:
         problems.extend(_discounts_beyond_what_they_discount(arguments))
     if problems:

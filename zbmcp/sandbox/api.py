@@ -143,7 +143,7 @@ class BooksApi:
                   organizations=[sandbox.org_store(org_id).organization
                                  for org_id in sandbox.organization_ids_of(access.user_id)])
         call = Call(env=env, store=store, params=params, query=query, body=body, user_id=access.user_id,
-                    headers=dict(request.headers))
+                    headers=dict(request.headers), files=getattr(request.state, "uploads", {}))
         try:
             with sandbox.lock:
                 reply = operation.handler(call)

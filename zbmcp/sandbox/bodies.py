@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
@@ -22,6 +24,15 @@ _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 LIST = "_list"  # where a JSON array body is handed over, for the few operations Zoho's files draw with one
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file a multipart request carries (an attachment, a receipt)."""
+
+    file_name: str
+    content_type: str
+    data: bytes
 
 
 async def read(request: Request, query: Mapping[str, str], *, array: bool = False) -> dict[str, Any] | None:
@@ -35,9 +46,12 @@ async def read(request: Request, query: Mapping[str, str], *, array: bool = Fals
         except HTTPException:
             raise MALFORMED_BODY from None  # a broken multipart body, or a part over 1 MB
         try:
+            request.state.uploads = {
+                name: Upload(part.filename or "", part.content_type or "", await part.read())
+                for name, part in form.multi_items() if isinstance(part, UploadFile)}
             text = form.get("JSONString")
             if text is None:
-                if not raw.strip():
+                if not raw.strip() or request.state.uploads:
                     return None
                 raise MALFORMED_BODY
             if not isinstance(text, str):

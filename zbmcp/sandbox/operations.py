@@ -14,6 +14,7 @@ from typing import Literal
 
 from zbmcp.sandbox.rules import (
     accounts,
+    attachments,
     bankcategorize,
     bankfeed,
     bankmatch,
@@ -189,6 +190,18 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("POST", "/banktransactions/{transaction_id}/unmatch", "ZohoBooks.banking.CREATE", bankmatch.unmatch),
     # Zoho's file gives this one no scope; the generic route's is banking.CREATE too
     _op("POST", "/bankstatements", "ZohoBooks.banking.CREATE", bankfeed.import_statement, "required"),
+    # Files on records (expenses.yml, invoices.yml, bills.yml): multipart uploads
+    _op("POST", "/expenses/{expense_id}/receipt", "ZohoBooks.expenses.CREATE", attachments.attach_receipt,
+        "optional"),
+    _op("DELETE", "/expenses/{expense_id}/receipt", "ZohoBooks.expenses.DELETE", attachments.delete_receipt),
+    _op("POST", "/invoices/{invoice_id}/attachment", "ZohoBooks.invoices.CREATE",
+        attachments.attach_to_invoice, "optional"),
+    _op("DELETE", "/invoices/{invoice_id}/attachment", "ZohoBooks.invoices.DELETE",
+        attachments.delete_invoice_attachment),
+    _op("POST", "/bills/{bill_id}/attachment", "ZohoBooks.bills.CREATE", attachments.attach_to_bill,
+        "optional"),
+    _op("DELETE", "/bills/{bill_id}/attachment", "ZohoBooks.bills.DELETE",
+        attachments.delete_bill_attachment),
     # Credit notes (credit-notes.yml) and an invoice's credits (invoices.yml)
     _op("GET", "/creditnotes", "ZohoBooks.creditnotes.READ", creditnotes.list_creditnotes),
     _op("POST", "/creditnotes", "ZohoBooks.creditnotes.CREATE", creditnotes.create_creditnote, "required"),

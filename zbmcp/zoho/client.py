@@ -31,6 +31,7 @@ from zbmcp import __version__
 from zbmcp.core.config import Connection
 from zbmcp.errors import OutcomeUnknown, RateLimited, ZohoApiError, ZohoUnreachable
 from zbmcp.core.requests import ZohoRequest
+from zbmcp.core.uploads import multipart_rest
 from zbmcp.zoho.limits import Gate, Pacer
 from zbmcp.zoho.auth import ZohoAuth
 from zbmcp.zoho.token_manager import TokenManager
@@ -206,10 +207,10 @@ class ZohoClient:
                         request.method,
                         where,
                         params=list(request.params),
-                        json=request.body if request.body is not None else None,
                         headers=dict(request.headers),
                         auth=connection.auth,
                         timeout=timeout,
+                        **_payload(request),
                     )
             except TimeoutError:
                 failure = _lost_answer(request, where, f"no answer within {timeout:g} s")
@@ -357,6 +358,16 @@ def _unreadable(request: ZohoRequest, where: str, status: int) -> ZohoApiError:
         "was not retried, to avoid a duplicate.",
         status=status, code=None, zoho_message=None,
     )
+
+
+def _payload(request: ZohoRequest) -> dict[str, Any]:
+    """The body as JSON; with files, multipart as Zoho takes uploads: each file in its field, the rest of the
+    body in the JSONString field."""
+    if not request.files:
+        return {"json": request.body} if request.body is not None else {}
+    rest = multipart_rest(request.body, request.files)
+    return {"files": [(file.field, (file.file_name, file.data, file.content_type)) for file in request.files],
+            "data": {"JSONString": json.dumps(rest, ensure_ascii=False)} if rest else None}
 
 
 def _host(url: str) -> str:

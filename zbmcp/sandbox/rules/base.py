@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from zbmcp.sandbox.bodies import Upload
 from zbmcp.sandbox.errors import invalid_value, not_found
 from zbmcp.sandbox.fields import parse_bool
 from zbmcp.sandbox.records import OutboxEmail
@@ -32,6 +33,7 @@ class Call:
     body: dict[str, Any] | None
     user_id: str | None = None  # the caller's ZUID
     headers: Mapping[str, str] = field(default_factory=dict)  # lower-case names
+    files: Mapping[str, Upload] = field(default_factory=dict)  # a multipart request's files, by field
 
     @property
     def org(self) -> OrgStore:
