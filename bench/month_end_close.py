@@ -2,8 +2,8 @@
 
     python bench/month_end_close.py [--write]
 
-`zbmcp serve` over stdio (serving the whole catalog, as bench/startup_latency.py does until
-zbmcp.calls.catalog.SERVE_GENERATED is set) against a loopback sandbox in its own process, seeded as usual: a
+`zbmcp serve` over stdio (an agent with `tools: ["*:*"]` and `catalog: whole`, the generated bank tools among
+them) against a loopback sandbox in its own process, seeded as usual: a
 month of statement lines in Business Checking and the Company Credit Card. The script does what a bookkeeper's
 agent would, with nothing but the tools:
 
@@ -44,8 +44,6 @@ from common import (  # noqa: E402
     write_results,
 )
 
-WHOLE_CATALOG = ("import sys; import zbmcp.calls.catalog as catalog; catalog.SERVE_GENERATED = True; "
-                 "from zbmcp.cli import main; sys.exit(main())")
 # What a card charge or a fee is, by its payee: the account an agent would pick from the chart.
 EXPENSE_BY_PAYEE = {"TRAINLINE": "Travel Expense", "AMAZON MKTPLACE": "Office Supplies",
                     "SANDBOX BANK": "Bank Fees and Charges"}
@@ -154,8 +152,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder, SandboxProcess() as sandbox:
         info = sandbox.info
         config, env = write_config(Path(folder), info, {"closer": {
-            "organizations": info.organization_ids[:1], "tools": ["*:*"]}})
-        argv = [sys.executable, "-c", WHOLE_CATALOG, "serve", "--config", str(config), "--agent", "closer"]
+            "organizations": info.organization_ids[:1], "tools": ["*:*"], "catalog": "whole"}})
+        argv = [sys.executable, "-m", "zbmcp", "serve", "--config", str(config), "--agent", "closer"]
         with StdioServer(argv, env) as server:
             server.initialize()
             agent = Agent(server, info.organization_ids[0])

@@ -28,11 +28,12 @@ library in the timed path), the same way for both servers, runs interleaved (ABB
                 the minimal server does not import) and each start-up step timed in a fresh process; and the
                 per-call cost of the request window shared between processes (zbmcp.state.local)
 
-  catalog       (--catalog-only; issue #23) zbmcp's cold start serving the hand-written tools (as today)
-                against serving the whole catalog (hand-written and generated, zbmcp.calls.catalog
-                SERVE_GENERATED set in the process), interleaved, for an agent listing the original 33 tools
-                (what loading the catalog costs) and for one granted everything (what listing ~500 tools
-                costs, which the meta tools of issue #23 bound); and loading each in a fresh process
+  catalog       (--catalog-only; issue #23) zbmcp's cold start loading only the hand-written tools
+                (zbmcp.calls.catalog.load_manifests replaced in the process) against loading the whole
+                catalog (hand-written and generated, as zbmcp does), interleaved, for an agent listing the
+                original 33 tools (what loading the catalog costs) and for one granted everything with
+                `catalog: whole` (what listing ~500 tools costs, which the meta tools of issue #23 bound);
+                and loading each in a fresh process
 
 Targets (issue #27): cold start <= 1.05x the minimal server, both ways; peak RSS <= 1.1x; a read tool call
 <= 1.1x. Issue #15: tools/list with every tool at most 560 bytes a tool on average, and under 20,000 bytes for
@@ -108,8 +109,8 @@ class Servers:
         orgs = info.organization_ids
         self.info = info
         self.config, self.env = write_config(workdir, info, {
-            "one_org": {"organizations": orgs[:1], "tools": ["*:*"]},
-            "two_orgs": {"organizations": orgs[:2], "tools": ["*:*"]},
+            "one_org": {"organizations": orgs[:1], "tools": ["*:*"], "catalog": "whole"},
+            "two_orgs": {"organizations": orgs[:2], "tools": ["*:*"], "catalog": "whole"},
             "original_two_orgs": {"organizations": orgs[:2], "tools": list(ORIGINAL_TOOLS)},
             "five_tools": {"organizations": orgs[:1], "tools": FIVE_TOOLS},
         }, limits={"window_seconds": LATENCY_WINDOW_SECONDS})
@@ -119,13 +120,8 @@ class Servers:
         return [*zbmcp_command(), "serve", "--config", str(self.config), "--agent", agent], self.env
 
     def whole_catalog(self, *args: str) -> tuple[list[str], dict[str, str]]:
-        """`zbmcp ARGS` serving the whole catalog, as it will once zbmcp.calls.catalog.SERVE_GENERATED is
-        set (issue #23), and does then with the plain command."""
-        from zbmcp.calls import catalog
-
-        if catalog.SERVE_GENERATED:
-            return [*zbmcp_command(), *args], self.env
-        return [sys.executable, "-c", _WHOLE_CATALOG, *args], self.env
+        """`zbmcp ARGS`, which loads the whole catalog (issue #23)."""
+        return [*zbmcp_command(), *args], self.env
 
     def minimal(self) -> tuple[list[str], dict[str, str]]:
         argv = [sys.executable, str(MINIMAL), "--api-base", self.info.api_base_url,
@@ -254,8 +250,9 @@ def _peak_rss_mib(server: StdioServer) -> float | None:
     return None
 
 
-_WHOLE_CATALOG = ("import sys; import zbmcp.calls.catalog as catalog; catalog.SERVE_GENERATED = True; "
-                  "from zbmcp.cli import main; sys.exit(main())")
+_HAND_ONLY = ("import sys; import zbmcp.calls.catalog as catalog; "
+              "catalog.load_manifests = catalog.load_hand_manifests; "
+              "from zbmcp.cli import main; sys.exit(main())")
 _LOADING = r"""
 import json, sys, time
 started = time.perf_counter()
@@ -272,8 +269,8 @@ def measure_catalog(servers: Servers, runs: int) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for agent in ("original_two_orgs", "two_orgs"):
         argv, env = servers.zbmcp(agent)
-        whole = [sys.executable, "-c", _WHOLE_CATALOG, *argv[1:]]
-        commands = {"hand_written": argv, "whole_catalog": whole}
+        hand = [sys.executable, "-c", _HAND_ONLY, *argv[1:]]
+        commands = {"hand_written": hand, "whole_catalog": argv}
         for command in commands.values():
             cold_start(command, env)  # untimed: compile .pyc files, warm the page cache
         samples: dict[str, list[float]] = {name: [] for name in commands}
@@ -289,7 +286,7 @@ def measure_catalog(servers: Servers, runs: int) -> dict[str, Any]:
         result[agent]["ratio"] = round(result[agent]["whole_catalog"]["median_ms"]
                                        / result[agent]["hand_written"]["median_ms"], 3)
     loading: dict[str, Any] = {}
-    for function in ("load_manifests", "load_catalog"):
+    for function in ("load_hand_manifests", "load_catalog"):
         times, tools = [], 0
         for _ in range(max(5, runs // 3)):
             done = subprocess.run([sys.executable, "-c", _LOADING, function], capture_output=True, text=True,
@@ -395,8 +392,8 @@ async def run():
         t.append(time.perf_counter())
         server = ZbmcpServer(runtime, agent=sys.argv[2])
         t.append(time.perf_counter())
-        listing = await server._list_tools(None, None)
-        listing.model_dump_json(by_alias=True, exclude_none=True)
+        listing = server.listing(runtime.policies[sys.argv[2]])
+        mcp.types.ListToolsResult(tools=list(listing.tools)).model_dump_json(by_alias=True, exclude_none=True)
         t.append(time.perf_counter())
 anyio.run(run)
 names = ["import SDK: mcp, httpx2, anyio (shared)", "import zbmcp modules", "load_config",

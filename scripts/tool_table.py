@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from zbmcp.calls.catalog import SERVE_GENERATED, generated_catalog, load_catalog, load_hand_manifests
+from zbmcp.calls.catalog import generated_catalog, load_catalog, load_hand_manifests
 from zbmcp.core.manifest import EFFECTS, ToolSpec
 
 # The order of the table: sales, purchases, money, catalogue, accounting, then organizations.
@@ -138,9 +138,8 @@ def catalog_table() -> str:
     modules: dict[str, list[ToolSpec]] = {}
     for spec in specs.values():
         modules.setdefault(spec.module, []).append(spec)
-    served = "" if SERVE_GENERATED else (
-        " The generated ones are not served yet: they are listed once the meta tools keep a whole-catalog "
-        "tool list small (issue #23).")
+    served = (" A wildcard or module selector (`*:*`, `invoices:*`) grants the generated ones only to an "
+              "agent with `catalog: whole` (docs/policy.md); a tool named exactly is granted either way.")
     generated = len(catalog["tools"])
     lines = [f"{len(specs)} tools in {len(modules)} modules: {len(specs) - generated} written by hand "
              f"(marked ✎), {generated} generated from Zoho's OpenAPI files.{served} A write's fields whose "

@@ -57,7 +57,7 @@ def arguments(name: str) -> dict[str, Any]:
 
 @pytest.fixture
 def everything(make_config):
-    return make_config({"all": agent(["*:*"])})
+    return make_config({"all": agent(["*:*"], catalog="whole")})
 
 
 @pytest.mark.parametrize("module", MODULES)
@@ -89,7 +89,7 @@ def _write_with_withheld(reason: str) -> tuple[str, str]:
 @pytest.mark.parametrize("reason", ["unclassified", "other_records", "numbering"])
 async def test_a_withheld_field_is_refused_naming_why_and_nothing_is_sent(make_config, sandbox, reason):
     name, field = _write_with_withheld(reason)
-    loaded = make_config({"all": agent(["*:*"])})
+    loaded = make_config({"all": agent(["*:*"], catalog="whole")})
     audit = AuditCapture()
     async with running(loaded, sandbox, specs=SPECS, audit=audit) as runtime, \
             mcp_client(runtime, "all") as client:
@@ -105,7 +105,7 @@ async def test_a_withheld_field_is_refused_naming_why_and_nothing_is_sent(make_c
 
 
 async def test_a_generated_tool_outside_the_grant_is_refused(make_config, sandbox):
-    loaded = make_config({"reader": agent(["journals:read"])})
+    loaded = make_config({"reader": agent(["journals:read"], catalog="whole")})
     async with running(loaded, sandbox, specs=SPECS) as runtime, mcp_client(runtime, "reader") as client:
         listed = {tool.name for tool in (await client.list_tools()).tools}
         assert listed == {name for name, spec in SPECS.items()
@@ -117,7 +117,7 @@ async def test_a_generated_tool_outside_the_grant_is_refused(make_config, sandbo
 
 
 async def test_an_excluded_operation_is_refused_saying_why(make_config, sandbox):
-    loaded = make_config({"all": agent(["*:*"])})
+    loaded = make_config({"all": agent(["*:*"], catalog="whole")})
     audit = AuditCapture()
     async with running(loaded, sandbox, specs=SPECS, audit=audit) as runtime, \
             mcp_client(runtime, "all") as client:
@@ -132,7 +132,8 @@ async def test_an_excluded_operation_is_refused_saying_why(make_config, sandbox)
 def test_zbmcp_tools_stays_readable_with_the_whole_catalog(make_config):
     """500 tools: one line per visible tool under its module's heading, and one line per rule that hides the
     rest, naming whole modules rather than every tool."""
-    loaded = make_config({"clerk": agent(["journals:*", "list_invoices"], exclude=["delete_journal"])})
+    loaded = make_config({"clerk": agent(["journals:*", "list_invoices"], exclude=["delete_journal"],
+                                         catalog="whole")})
     out = io.StringIO()
     print_tools(loaded, "clerk", as_json=False, out=out, specs=SPECS)
     text = out.getvalue()
@@ -148,3 +149,20 @@ def test_zbmcp_tools_stays_readable_with_the_whole_catalog(make_config):
     not_selected = next(line for line in lines if "not selected" in line)
     assert "taxes (" in not_selected and "list_invoices" not in not_selected
     assert "create_invoice" in not_selected  # a module hidden in part names its tools
+
+
+def test_zbmcp_tools_shows_what_a_wildcard_leaves_out_without_catalog_whole(make_config):
+    """The same `*:*` grants the hand-written tools alone unless the agent opts in; `zbmcp tools` says which
+    generated tools it leaves out and how to grant them."""
+    hand = {name for name, spec in SPECS.items() if not spec.generated}
+    texts = {}
+    for catalog in ("curated", "whole"):
+        loaded = make_config({"clerk": agent(["*:*", "list_journals"], catalog=catalog)})
+        out = io.StringIO()
+        print_tools(loaded, "clerk", as_json=False, out=out, specs=SPECS)
+        texts[catalog] = out.getvalue()
+    assert texts["curated"].startswith(f"Agent 'clerk' sees {len(hand) + 1} of {len(SPECS)} tools.\n")
+    assert texts["whole"].startswith(f"Agent 'clerk' sees {len(SPECS)} of {len(SPECS)} tools.\n")
+    [rule] = [line for line in texts["curated"].split("\nHidden:\n")[1].splitlines() if line.strip()]
+    assert "a generated tool, which `tools: *:*` grants only with `catalog: whole`" in rule
+    assert "email_invoices" in rule or "invoices (" in rule

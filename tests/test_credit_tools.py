@@ -15,7 +15,7 @@ SPECS = load_catalog()
 
 @pytest.fixture
 def bookkeeper(make_config):
-    return make_config({"bookkeeper": agent(["*:*"], rules=[
+    return make_config({"bookkeeper": agent(["*:*"], catalog="whole", rules=[
         {"deny": "amount > 250.0", "name": "small-credits", "tools": ["apply_credits_to_invoice"]}])})
 
 

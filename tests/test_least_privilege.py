@@ -52,7 +52,8 @@ async def test_each_agent_sees_exactly_what_its_rules_allow(two_agents, sandbox)
         reporting = await listed(runtime, "reporting")
         bookkeeper = await listed(runtime, "bookkeeper")
         nobody = await listed(runtime, "nobody")
-    assert reporting == {s.name for s in runtime.specs.values() if s.access == "read"}
+    # `*:read` without `catalog: whole`: the hand-written reads, none generated from Zoho's OpenAPI files
+    assert reporting == {s.name for s in runtime.specs.values() if s.access == "read" and not s.generated}
     assert bookkeeper == ({"list_invoices", "get_invoice", "create_invoice", "update_invoice",
                            "mark_invoice_sent", "mark_invoice_void", "mark_invoice_draft", "email_invoice",
                            "list_contacts", "get_contact", "list_items"})

@@ -38,8 +38,9 @@ def agents(make_config):
     return make_config({
         # reads only, but not bills: excluded
         "reader": agent(["*:read"], [ORG, OTHER_ORG], exclude=["list_bills"], tool_list_bytes=SMALL),
-        "clerk": agent(["*:*"], [ORG, OTHER_ORG], require_approval=["create_contact"], tool_list_bytes=SMALL),
-        "open": agent(["*:*"], [ORG, OTHER_ORG], tool_list_bytes=10_000_000),  # everything listed
+        "clerk": agent(["*:*"], [ORG, OTHER_ORG], require_approval=["create_contact"], tool_list_bytes=SMALL,
+                       catalog="whole"),
+        "open": agent(["*:*"], [ORG, OTHER_ORG], tool_list_bytes=10_000_000, catalog="whole"),  # all listed
     })
 
 

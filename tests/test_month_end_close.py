@@ -31,7 +31,7 @@ def _tree(nodes: list[dict[str, Any]], path: tuple[str, ...] = ()) -> dict[tuple
 
 @pytest.fixture
 def closer(make_config):
-    return make_config({"closer": agent(["*:*"])})
+    return make_config({"closer": agent(["*:*"], catalog="whole")})
 
 
 async def test_a_month_closes_through_the_tools_and_the_numbers_tie_out(closer, sandbox):

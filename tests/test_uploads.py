@@ -20,7 +20,7 @@ PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 @pytest.fixture
 def clerk(make_config):
-    return make_config({"clerk": agent(["expenses:*", "invoices:*"])})
+    return make_config({"clerk": agent(["expenses:*", "invoices:*"], catalog="whole")})
 
 
 async def test_a_receipt_reaches_the_expense_byte_for_byte(clerk, sandbox):

@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 
 from zbmcp.calls.catalog import (
-    SERVE_GENERATED,
     generated_catalog,
     generated_catalog_path,
     load_catalog,
@@ -96,9 +95,9 @@ def test_hand_written_tools_win_and_load_as_before() -> None:
     assert len(EVERY) == len(HAND) + len(CATALOG["tools"])
 
 
-def test_the_server_serves_the_hand_written_tools_until_the_meta_tools_land() -> None:
-    """An agent granted `*:*` must not read ~500 tools on every turn (issue #23 item 4)."""
-    assert set(load_manifests()) == (set(EVERY) if SERVE_GENERATED else set(HAND))
+def test_the_server_loads_the_whole_catalog() -> None:
+    """Which of these an agent's wildcards grant is its `catalog:` (tests/test_catalog_grant.py)."""
+    assert set(load_manifests()) == set(EVERY)
 
 
 def test_a_generated_entry_round_trips() -> None:
@@ -146,7 +145,7 @@ def test_the_catalog_table_in_the_docs_is_current() -> None:
         "run: python scripts/tool_table.py README.md docs/tools.md")
 
 
-def test_selectors_work_across_the_whole_catalog() -> None:
+def test_selectors_work_across_the_whole_catalog_for_an_agent_that_opts_in() -> None:
     from zbmcp.core.config_parse import parse_config
     from zbmcp.core.policy import policies
 
@@ -159,13 +158,21 @@ def test_selectors_work_across_the_whole_catalog() -> None:
 
     journals = {name for name, spec in EVERY.items() if spec.module == "journals"}
     assert "list_journals" in journals and "create_journal" in journals
-    assert visible("  a: {connection: main, organizations: ['1'], tools: ['journals:read']}\n") == {
+    whole = "  a: {connection: main, organizations: ['1'], catalog: whole, "
+    assert visible(whole + "tools: ['journals:read']}\n") == {
         name for name in journals if EVERY[name].read_only}
-    assert visible("  a: {connection: main, organizations: ['1'], tools: ['journals:*'], "
+    assert visible(whole + "tools: ['journals:*'], "
                    "exclude: [delete_journal]}\n") == journals - {"delete_journal"}
-    everything = visible("  a: {connection: main, organizations: ['1'], tools: ['*:*'], read_only: true}\n")
+    everything = visible(whole + "tools: ['*:*'], read_only: true}\n")
     assert everything == {name for name, spec in EVERY.items() if spec.read_only} and len(everything) > 140
-    assert visible("  a: {connection: main, organizations: ['1'], tools: ['*_credit_note_refund*']}\n") == {
+    assert visible(whole + "tools: ['*_credit_note_refund*']}\n") == {
         name for name in EVERY if "_credit_note_refund" in name}
     with pytest.raises(Exception, match="unknown module 'journal'.*journals"):
-        visible("  a: {connection: main, organizations: ['1'], tools: ['journal:read']}\n")
+        visible(whole + "tools: ['journal:read']}\n")
+    # without `catalog: whole`, a wildcard picks only hand-written tools; a name picks any tool
+    curated = visible("  a: {connection: main, organizations: ['1'], tools: ['*:*', list_journals]}\n")
+    assert curated == set(HAND) | {"list_journals"}
+    with pytest.raises(Exception, match="agents.a.tools: 'journals:read' picks only tools generated.*whole"):
+        visible("  a: {connection: main, organizations: ['1'], tools: ['journals:read']}\n")
+    with pytest.raises(Exception, match="agents.a.catalog: .*'curated' or 'whole'"):
+        visible("  a: {connection: main, organizations: ['1'], catalog: all, tools: ['*:*']}\n")

@@ -24,12 +24,6 @@ from zbmcp.errors import ConfigError
 
 PACKAGE = Path(__file__).parent.parent  # zbmcp/
 
-# Whether the server serves the generated tools beside the hand-written ones (bench/startup_latency.py
-# --catalog-only compares the cold start with and without them). Not yet: an agent granted the whole catalog
-# reads a bounded list now (the meta tools, docs/context.md), but selectors such as `invoices:*` would grant
-# the generated tools of their module to configs written for the hand-written ones.
-SERVE_GENERATED = False
-
 
 def default_manifest_dir() -> Path:
     """The manifests shipped in the wheel, or the repository's top-level folder in a source checkout."""
@@ -93,7 +87,6 @@ def own_read(name: str) -> ToolSpec | None:
 
 
 def load_manifests(directory: Path | None = None) -> dict[str, ToolSpec]:
-    """The tools zbmcp serves (see SERVE_GENERATED)."""
-    if SERVE_GENERATED:
-        return load_catalog(directory)
-    return load_hand_manifests(directory)
+    """The tools zbmcp serves: the whole catalog. Which of them an agent's wildcards grant is the agent's
+    `catalog:` (zbmcp.core.selectors)."""
+    return load_catalog(directory)

@@ -1,5 +1,5 @@
 """The built-in configuration for `zbmcp serve --sandbox`: one connection to the embedded sandbox and one
-agent, `demo`, that may use every tool in both sandbox organizations."""
+agent, `demo`, that may use every tool of the whole catalog in both sandbox organizations."""
 
 from __future__ import annotations
 
@@ -49,6 +49,7 @@ def demo_config(
                 connection=SANDBOX_CONNECTION,
                 organizations=list(credentials.organization_ids),
                 tools=["*:*"],
+                catalog="whole",  # the sandbox answers the generated tools too
                 api_keys=list(api_keys or []),
                 users=list(users or []),
             )

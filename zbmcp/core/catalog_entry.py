@@ -48,7 +48,7 @@ def spec_of(entry: Mapping[str, Any], source: str) -> ToolSpec:
     """A catalog entry as a ToolSpec, trusted (check_entry vetted it when it was generated)."""
     values = {name: entry[name] for name in SPEC_FIELDS}
     values["required"] = tuple(values["required"])
-    return ToolSpec(**values, source=source)
+    return ToolSpec(**values, source=source, generated=True)
 
 
 def check_entry(entry: Mapping[str, Any], email_tools: set[str]) -> list[str]:

@@ -128,6 +128,10 @@ class Agent(Section):
     connection: str
     organizations: list[str] = Field(min_length=1)
     tools: list[str] = []
+    # Which tools a wildcard or module selector in `tools` (`*`, `invoices:*`, `*:read`) picks: `curated`, the
+    # hand-written tools only; `whole`, also the ~400 generated from Zoho's OpenAPI files. A tool named
+    # exactly is granted either way. Curated by default so that an upgrade adding tools never widens a grant.
+    catalog: Literal["curated", "whole"] = "curated"
     exclude: list[str] = []
     read_only: bool = False
     require_approval: list[str] = []

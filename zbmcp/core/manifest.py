@@ -72,6 +72,9 @@ class ToolSpec:
     withheld: Mapping[str, Withheld] = field(default_factory=dict)
     # the tool whose rules a field with effect "emails" brings along (the module's own email tool)
     email_tool: str | None = None
+    # generated from Zoho's OpenAPI files (catalog/generated.json) rather than hand-written: a wildcard or
+    # module selector grants it only to an agent with `catalog: whole` (zbmcp.core.policy.select)
+    generated: bool = field(default=False, compare=False)
 
     @property
     def read_only(self) -> bool:

@@ -9,12 +9,7 @@ Visibility precedence, strongest first:
     granted scopes         when the connection's granted scopes are known, a tool whose scope was not granted
                            is hidden (calling it could only fail)
 
-Selectors (in tools, exclude, require_approval):
-    list_invoices          an exact tool name
-    list_*                 a glob on tool names
-    invoices:read          a module's reads;  invoices:write, invoices:*  likewise
-    *:read, *:write, *:*   every module
-A module is the Zoho path segment (invoices, contacts, salesorders, customerpayments, ...).
+Selectors: zbmcp.core.selectors.
 
 A call to a visible tool in one of the agent's organizations is then decided, deny beating approve beating
 allow:
@@ -30,9 +25,7 @@ allow:
 from __future__ import annotations
 
 import datetime as dt
-import difflib
-import fnmatch
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -43,8 +36,8 @@ from zbmcp.core.found import NOTHING, Found, Reads
 from zbmcp.core.manifest import ToolSpec
 from zbmcp.core.requests import ZohoRequest
 from zbmcp.core.rules import Rule, RuleError, compile_rules
+from zbmcp.core.selectors import nearest, select, select_all
 
-GROUP_ACCESS = ("read", "write", "*")
 LOOKUP_SCOPE = "ZohoBooks.contacts.READ"  # zbmcp reads whom a field such as send=true emails
 SELECTOR_KEYS = ("tools", "exclude", "require_approval", "pinned")
 
@@ -262,8 +255,11 @@ def resolve(
     rules: tuple[Rule, ...] = (),
     revision: str = "",
 ) -> AgentPolicy:
-    selected = _select_all(agent.tools, specs)
-    excluded = _select_all(agent.exclude, specs)
+    curated = agent.catalog == "curated"
+    selected = select_all(agent.tools, specs, curated_only=curated)
+    # what the wildcards would pick from the whole catalog, to say why a generated tool is hidden
+    widened = select_all(agent.tools, specs) if curated else selected
+    excluded = select_all(agent.exclude, specs)
     granted = None if granted_scopes is None else {s.lower() for s in granted_scopes}
     visible: dict[str, ToolSpec] = {}
     hidden: dict[str, Hidden] = {}
@@ -273,6 +269,9 @@ def resolve(
             rule = "the agent is read_only and this tool writes"
         elif name in excluded:
             rule = f"excluded by `exclude: {excluded[name]}`"
+        elif name not in selected and name in widened:
+            rule = (f"a generated tool, which `tools: {widened[name]}` grants only with `catalog: whole` "
+                    "(or name the tool in `tools`)")
         elif name not in selected:
             rule = "not selected by the agent's `tools` (everything is denied unless selected)"
         elif granted is not None and not scope_granted(spec.scope, granted):
@@ -281,7 +280,7 @@ def resolve(
             hidden[name] = Hidden(name, rule)
         else:
             visible[name] = spec
-    approval = _select_all(agent.require_approval, specs)
+    approval = select_all(agent.require_approval, specs)
     return AgentPolicy(
         agent=agent_name,
         organizations=tuple(agent.organizations),
@@ -292,50 +291,13 @@ def resolve(
         selected_by={name: selected[name] for name in visible},
         rules=rules,
         revision=revision,
-        pinned=tuple(name for name in _select_all(agent.pinned, specs) if name in visible),
+        pinned=tuple(name for name in select_all(agent.pinned, specs) if name in visible),
     )
 
 
 def scope_granted(scope: str, granted: set[str]) -> bool:
     _, module, _op = scope.split(".")
     return bool({scope.lower(), f"zohobooks.{module}.all".lower(), "zohobooks.fullaccess.all"} & granted)
-
-
-def _select_all(selectors: Sequence[str], specs: Mapping[str, ToolSpec]) -> dict[str, str]:
-    """tool name -> the first selector that picked it."""
-    picked: dict[str, str] = {}
-    for selector in selectors:
-        for name in select(selector, specs):
-            picked.setdefault(name, selector)
-    return picked
-
-
-def select(selector: str, specs: Mapping[str, ToolSpec]) -> list[str]:
-    """The tools one selector picks; ValueError with the fix when it is malformed or picks nothing."""
-    if ":" in selector:
-        module, _, access = selector.partition(":")
-        modules = sorted({s.module for s in specs.values()})
-        if module != "*" and module not in modules:
-            raise ValueError(f"unknown module {module!r} in {selector!r}{_nearest(module, modules)}")
-        if access not in GROUP_ACCESS:
-            raise ValueError(f"{selector!r}: after the colon write read, write or *")
-        return [
-            n for n, s in specs.items()
-            if module in ("*", s.module) and access in ("*", s.access)
-        ]
-    if any(ch in selector for ch in "*?["):
-        matches = [n for n in specs if fnmatch.fnmatchcase(n, selector)]
-        if not matches:
-            raise ValueError(f"{selector!r} matches no tool")
-        return matches
-    if selector not in specs:
-        raise ValueError(f"unknown tool {selector!r}{_nearest(selector, list(specs))}")
-    return [selector]
-
-
-def _nearest(word: str, candidates: Sequence[str]) -> str:
-    near = difflib.get_close_matches(word.lower(), candidates, n=1, cutoff=0.5)
-    return f"; did you mean {near[0]!r}?" if near else ""
 
 
 def check_selectors(loaded: LoadedConfig, specs: Mapping[str, ToolSpec]) -> None:
@@ -345,7 +307,7 @@ def check_selectors(loaded: LoadedConfig, specs: Mapping[str, ToolSpec]) -> None
         for key in SELECTOR_KEYS:
             for index, selector in enumerate(getattr(agent, key)):
                 try:
-                    select(selector, specs)
+                    select(selector, specs, curated_only=key == "tools" and agent.catalog == "curated")
                 except ValueError as exc:
                     raise loaded.source.error(f"agents.{agent_name}.{key}: {exc}",
                                               ("agents", agent_name, key, index))
@@ -395,4 +357,4 @@ def policies(
 def unknown_agent(name: str, known: Iterable[str]) -> ConfigError:
     known = sorted(known)
     listing = ", ".join(known) or "none is configured"
-    return ConfigError(f"no agent named {name!r} in the config (agents: {listing}){_nearest(name, known)}")
+    return ConfigError(f"no agent named {name!r} in the config (agents: {listing}){nearest(name, known)}")
