@@ -97,8 +97,6 @@ NOT_EMULATED: dict[str, str] = {
     "cancel_write_off_invoice": _BOOKS,
     "categorize_bank_transaction_as_payment_refund": _BOOKS,
     "categorize_as_vendor_payment_refund": _BOOKS,
-    "categorize_as_credit_note_refunds": _BOOKS,
-    "categorize_as_vendor_credit_refunds": _BOOKS,
     "create_customer_payment_refund": _BOOKS,
     "update_customer_payment_refund": _BOOKS,
     "delete_customer_payment_refund": _BOOKS,

@@ -324,3 +324,32 @@ async def test_deleting_what_a_match_recorded_leaves_the_line_uncategorized(book
     ok(await books.delete(f"customerpayments/{payment['payment_id']}"))
     shown = ok(await books.get(f"banktransactions/{deposit['transaction_id']}"))["banktransaction"]
     assert shown["status"] == "uncategorized"
+
+
+async def test_credits_refunded_through_the_feed_post_once(books: httpx2.AsyncClient,
+                                                           sandbox: Sandbox) -> None:
+    view, ledger = sandbox.store(ORG), Books(sandbox)
+    before = moved(sandbox)
+    note = view.find("creditnotes", creditnote_number="CN-00001")
+    credit = view.find("vendorcredits", vendor_credit_number="DN-00001")
+    assert note is not None and credit is not None
+    fee, interest = line(sandbox, "MONTHLY ACCOUNT FEE"), line(sandbox, "INTEREST PAID")
+    uncategorized = "banktransactions/uncategorized"
+    ok(await books.post(f"{uncategorized}/{fee['transaction_id']}/categorize/creditnoterefunds",
+                        json={"creditnote_id": note["creditnote_id"]}), 201)
+    ledger.post(("Accounts Receivable", 15), (CHECKING, -15))
+    ok(await books.post(f"banktransactions/uncategorized/{interest['transaction_id']}/categorize/"
+                        "vendorcreditrefunds", json={"vendor_credit_id": credit["vendor_credit_id"]}), 201)
+    ledger.post((CHECKING, 2.13), ("Accounts Payable", -2.13))
+    assert changed(before, moved(sandbox)) == expected(ledger)
+    assert view.creditnotes[note["creditnote_id"]]["balance"] == 135.0
+    assert view.vendorcredits[credit["vendor_credit_id"]]["balance"] == 3.87
+    charge = line(sandbox, "RAIL TICKETS")["transaction_id"]
+    wrong_way = await books.post(f"{uncategorized}/{charge}/categorize/vendorcreditrefunds",
+                                 json={"vendor_credit_id": credit["vendor_credit_id"]})
+    assert error(wrong_way, 400, 9999) \
+        == "This statement line is money out; it cannot be a vendor credit's refund."
+    ok(await books.post(f"banktransactions/{fee['transaction_id']}/uncategorize"), 201)
+    ok(await books.post(f"banktransactions/{interest['transaction_id']}/uncategorize"), 201)
+    assert changed(before, moved(sandbox)) == {}
+    assert view.creditnotes[note["creditnote_id"]]["balance"] == 150.0

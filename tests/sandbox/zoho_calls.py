@@ -333,6 +333,8 @@ _BANK_LINES = {
     "categorize_bank_transaction_as_vendor_payment": "CLOUDHOSTING.EXAMPLE",
     "get_matching_bank_transactions": "FASTER PAYMENT", "match_bank_transaction": "FASTER PAYMENT",
     "unmatch_bank_transaction": "FASTER PAYMENT",
+    "categorize_as_credit_note_refunds": "MONTHLY ACCOUNT FEE",
+    "categorize_as_vendor_credit_refunds": "INTEREST PAID",
 }
 _BANK_BEFORE: dict[str, Any] = {
     "restore_bank_transaction": lambda c: ("uncategorized/{}/exclude", None),
@@ -446,6 +448,12 @@ RULE_BODIES: dict[str, Any] = {
         "bills": [{"bill_id": c.view.find("bills", bill_number="CH-1001")["bill_id"],
                    "amount_applied": 180}]},
     "match_bank_transaction": _invoice_match,
+    "categorize_as_credit_note_refunds": lambda c: {
+        "creditnote_id": c.view.find("creditnotes", creditnote_number="CN-00001")["creditnote_id"],  # type: ignore[index]
+        "date": "2025-03-01"},
+    "categorize_as_vendor_credit_refunds": lambda c: {
+        "vendor_credit_id": c.view.find("vendorcredits", vendor_credit_number="DN-00001")[  # type: ignore[index]
+            "vendor_credit_id"], "date": "2025-03-01"},
     "create_journal": lambda c: _journal(c),
     "create_credit_note": lambda c: {"customer_id": c.view.contact_id("Acme Corporation"),
                                      "line_items": [_line(c, rate=10)]},

@@ -5,6 +5,8 @@
     POST .../uncategorized/{id}/categorize/expenses          money out: an expense paid through the account
     POST .../uncategorized/{id}/categorize/customerpayments  money in: a customer payment into the account
     POST .../uncategorized/{id}/categorize/vendorpayments    money out: a vendor payment from the account
+    POST .../uncategorized/{id}/categorize/creditnoterefunds money out: a credit note refunded from it
+    POST .../uncategorized/{id}/categorize/vendorcreditrefunds  money in: a vendor credit refunded into it
     POST /banktransactions/{id}/uncategorize                 undoes it: what it recorded is deleted
 
 The expense or payment is made by its own module's rules, with the line's account, date and amount: a body
@@ -18,7 +20,15 @@ from typing import Any
 
 from zbmcp.sandbox import fields
 from zbmcp.sandbox.errors import invalid_value, rule
-from zbmcp.sandbox.rules import bankfeed, expenses, payments, vendorpayments
+from zbmcp.sandbox.rules import (
+    bankfeed,
+    creditnotes,
+    credits,
+    expenses,
+    payments,
+    vendorcredits,
+    vendorpayments,
+)
 from zbmcp.sandbox.rules.bankfeed import IN, OUT
 from zbmcp.sandbox.rules.base import Call, Handler, Reply, account_ref
 from zbmcp.sandbox.store import OrgStore, Record
@@ -89,6 +99,32 @@ def as_vendor_payment(call: Call) -> Reply:
                  "Accounts Payable", payment["vendor_id"])
 
 
+def as_credit_note_refund(call: Call) -> Reply:
+    line = _ready(call, OUT, "a credit note's refund")
+    return _refund(call, line, creditnotes.SPEC, "creditnote_id", "from_account_id")
+
+
+def as_vendor_credit_refund(call: Call) -> Reply:
+    line = _ready(call, IN, "a vendor credit's refund")
+    return _refund(call, line, vendorcredits.SPEC, "vendor_credit_id", "account_id")
+
+
+def _refund(call: Call, line: Record, spec: credits.CreditSpec, id_field: str, account_field: str) -> Reply:
+    """The credit's refund through the line's account, on its date, of its whole amount."""
+    bankfeed.need_amount(call.data, line)
+    credit_id = fields.ident(call.data, id_field, need=True)
+    assert credit_id
+    if credit_id not in call.org.collection(spec.doc.collection):
+        raise invalid_value(id_field)
+    body = {**call.data, "amount": line["amount"], "date": call.data.get("date") or line["date"]}
+    _same_account(call.org, body, account_field, line)
+    refund = credits.create_refund(spec, _call(call, {spec.doc.id_field: credit_id}, body)).value
+    credit = call.org.collection(spec.doc.collection)[credit_id]
+    offset = "Accounts Receivable" if spec is creditnotes.SPEC else "Accounts Payable"
+    return _link(call.org, line, f"{spec.doc.collection.rstrip('s')}_refund",
+                 (spec.refunds, refund[spec.refund_id]), offset, credit[spec.doc.party_field])
+
+
 def uncategorize(call: Call) -> Reply:
     line = bankfeed.line_of(call)
     if line["status"] != "categorized":
@@ -105,6 +141,12 @@ def undo(call: Call, line: Record) -> None:
             payments.delete_payment(_call(call, {"payment_id": record_id}))
         elif collection == "vendorpayments":
             vendorpayments.delete_vendor_payment(_call(call, {"payment_id": record_id}))
+        elif collection in (creditnotes.SPEC.refunds, vendorcredits.SPEC.refunds):
+            spec = creditnotes.SPEC if collection == creditnotes.SPEC.refunds else vendorcredits.SPEC
+            refund = call.org.collection(collection).pop(record_id, None)
+            credit = call.org.collection(spec.doc.collection).get(refund["_credit"]) if refund else None
+            if credit is not None:
+                credits.settle(call.org, spec, credit)
         else:
             call.org.collection(collection).pop(record_id, None)
     bankfeed.reset(line)
