@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -31,15 +32,15 @@ MCP_ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "
 
 
 @contextlib.asynccontextmanager
-async def keyless(sandbox: Any) -> AsyncIterator[tuple[Any, HttpServer]]:
-    async with running(demo_config(sandbox), sandbox) as runtime, \
+async def keyless(sandbox: Any, home: Path) -> AsyncIterator[tuple[Any, HttpServer]]:
+    async with running(demo_config(sandbox, home=home), sandbox) as runtime, \
             serving(runtime, keyless_agent=DEMO_AGENT) as server:
         yield runtime, server
 
 
 @pytest.mark.parametrize(("transport", "mode"), [("http", "auto"), ("http", "legacy"), ("sse", "legacy")])
-async def test_a_client_without_a_key_is_the_sandbox_agent(sandbox, transport, mode):
-    async with keyless(sandbox) as (runtime, server):
+async def test_a_client_without_a_key_is_the_sandbox_agent(sandbox, transport, mode, tmp_path):
+    async with keyless(sandbox, tmp_path) as (runtime, server):
         with anyio.fail_after(30):
             if transport == "http":
                 async with httpx2.AsyncClient() as http, \
@@ -56,8 +57,9 @@ async def test_a_client_without_a_key_is_the_sandbox_agent(sandbox, transport, m
     assert [(r["agent"], r["tool"]) for r in runtime.audit.records] == [(DEMO_AGENT, "list_organizations")]
 
 
-async def test_keyless_still_refuses_rebinding_cross_site_posts_and_web_forms(sandbox):
-    async with keyless(sandbox) as (runtime, server), httpx2.AsyncClient(base_url=server.url) as http:
+async def test_keyless_still_refuses_rebinding_cross_site_posts_and_web_forms(sandbox, tmp_path):
+    async with keyless(sandbox, tmp_path) as (runtime, server), \
+            httpx2.AsyncClient(base_url=server.url) as http:
         port = server.port
 
         async def status(path: str = "/mcp", content_type: str = "application/json", **headers: str) -> int:
@@ -92,10 +94,11 @@ async def test_keyless_still_refuses_rebinding_cross_site_posts_and_web_forms(sa
     assert runtime.audit.records == [] and sandbox.api_requests == []
 
 
-async def test_a_local_proxy_that_forwards_someone_else_is_refused(sandbox):
+async def test_a_local_proxy_that_forwards_someone_else_is_refused(sandbox, tmp_path):
     # A reverse proxy on this machine, exposing the port: its requests come from
     # loopback, on behalf of others.
-    async with keyless(sandbox) as (runtime, server), httpx2.AsyncClient(base_url=server.url) as http:
+    async with keyless(sandbox, tmp_path) as (runtime, server), \
+            httpx2.AsyncClient(base_url=server.url) as http:
         forwarded = await http.post("/mcp", json=INITIALIZE, headers={**MCP_ACCEPT,
                                                                        "X-Forwarded-For": "203.0.113.9"})
         direct = await http.post("/mcp", json=INITIALIZE, headers=MCP_ACCEPT)
@@ -103,9 +106,10 @@ async def test_a_local_proxy_that_forwards_someone_else_is_refused(sandbox):
 
 
 @pytest.mark.parametrize("peer", ["192.0.2.7", "10.0.0.1", "::ffff:192.0.2.7", "2001:db8::1"])
-async def test_a_peer_that_is_not_this_machine_is_refused_even_if_it_reaches_the_socket(sandbox, peer):
+async def test_a_peer_that_is_not_this_machine_is_refused_even_if_it_reaches_the_socket(sandbox, peer,
+                                                                                       tmp_path):
     # What a misconfigured port forward or a wrongly bound socket would let through, seen from the app.
-    async with running(demo_config(sandbox), sandbox) as runtime:
+    async with running(demo_config(sandbox, home=tmp_path), sandbox) as runtime:
         app = HttpApp(runtime, transport="both", keyless_agent=DEMO_AGENT)
         transport = httpx2.ASGITransport(app=app, client=(peer, 40000))
         async with httpx2.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as http:

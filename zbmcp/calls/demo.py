@@ -3,8 +3,8 @@ agent, `demo`, that may use every tool of the whole catalog in both sandbox orga
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
-from tempfile import gettempdir
 from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
@@ -26,11 +26,13 @@ SANDBOX_SOURCE = "<sandbox>"  # the config file name the built-in configuration 
 
 def demo_config(
     sandbox: Sandbox | None, base_url: str = SANDBOX_BASE_URL, api_keys: list[str] | None = None,
-    oauth_issuer: str | None = None, users: list[str] | None = None,
+    oauth_issuer: str | None = None, users: list[str] | None = None, *, home: Path | None = None,
 ) -> LoadedConfig:
     """`sandbox`: the one whose credentials to use; None for a fresh sandbox's, before one is made.
     `api_keys`: hashes of the keys that reach agent `demo` over HTTP; `oauth_issuer` and `users`: people
-    who sign in with the sandbox's Zoho as agent `demo` (a remote connector)."""
+    who sign in with the sandbox's Zoho as agent `demo` (a remote connector). `home`: where its State and keys
+    live, the caller's to remove (default: a new temporary folder). Each sandbox has one of its own: another
+    run's records (its pacing, its writes a repeat would be answered with) belong to another sandbox."""
     credentials = sandbox.credentials if sandbox is not None else DefaultCredentials()
     config = Config(
         connections={
@@ -56,4 +58,5 @@ def demo_config(
         },
         oauth=OAuth(issuer=oauth_issuer) if oauth_issuer else None,
     )
-    return LoadedConfig(config, SourceMap(SANDBOX_SOURCE), Path(gettempdir()) / "zbmcp-sandbox")
+    home = home if home is not None else Path(tempfile.mkdtemp(prefix="zbmcp-sandbox-"))
+    return LoadedConfig(config, SourceMap(SANDBOX_SOURCE), home)

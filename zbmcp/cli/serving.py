@@ -10,8 +10,10 @@ import contextlib
 import logging
 import socket
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zbmcp.core.config import LoadedConfig
@@ -102,11 +104,12 @@ async def sandbox_runtime(api_keys: list[str] | None = None) -> AsyncIterator[Ru
     from zbmcp.calls.demo import demo_config
     from zbmcp.calls.runtime import open_runtime
 
-    loaded = demo_config(None, api_keys=api_keys)
-    async with open_runtime(
-        loaded, transport=httpx2.ASGITransport(app=_EmbeddedSandbox()), store_factory=_memory_store
-    ) as runtime:
-        yield runtime
+    with tempfile.TemporaryDirectory(prefix="zbmcp-sandbox-") as home:  # this sandbox's State, and no other's
+        loaded = demo_config(None, api_keys=api_keys, home=Path(home))
+        async with open_runtime(
+            loaded, transport=httpx2.ASGITransport(app=_EmbeddedSandbox()), store_factory=_memory_store
+        ) as runtime:
+            yield runtime
 
 
 class _EmbeddedSandbox:
@@ -153,7 +156,8 @@ async def _serve_sandbox_with_sign_in(transport: str, host: str, port: int) -> N
     if transport == "stdio" or host not in ("127.0.0.1", "localhost"):
         raise ConfigError("--oauth needs --transport http (or sse, both) on 127.0.0.1 or localhost: the "
                           "sign-in redirects name this address")
-    with _listening(transport, host, port) as listener:
+    with _listening(transport, host, port) as listener, \
+            tempfile.TemporaryDirectory(prefix="zbmcp-sandbox-") as home:  # this sandbox's State alone
         assert listener is not None
         issuer = f"http://{host}:{listener.getsockname()[1]}"  # --port 0: the port it got
         sandbox = Sandbox(SandboxSettings(sign_in="form"))
@@ -162,7 +166,8 @@ async def _serve_sandbox_with_sign_in(transport: str, host: str, port: int) -> N
         async with AsyncSandboxServer(sandbox, host="127.0.0.1") as zoho:
             people = [sandbox.users.users[user_id].email
                       for user_id in (sandbox.default_user_id, ALICE_USER_ID)]
-            loaded = demo_config(sandbox, base_url=zoho.base_url, oauth_issuer=issuer, users=people)
+            loaded = demo_config(sandbox, base_url=zoho.base_url, oauth_issuer=issuer, users=people,
+                                 home=Path(home))
             print(f"zbmcp: a remote MCP server on the embedded sandbox: connect a client to {issuer}/mcp. It "
                   f"sends you to the sandbox's Zoho sign-in page ({zoho.base_url}): sign in as "
                   f"{' or '.join(people)} (password `sandbox`) to act as agent {DEMO_AGENT!r}; "
