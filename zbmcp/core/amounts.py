@@ -35,12 +35,20 @@ EXACT_DIGITS = 400
 
 
 def written_amount(fields: Collection[str], arguments: Mapping[str, Any], *, precision: int | None,
-                   updates: bool, stored: Document | None, taxes: tuple[Tax, ...] = ()) -> Amount:
+                   updates: bool, stored: Document | None, taxes: tuple[Tax, ...] = (),
+                   moves_money: Collection[str] = ()) -> Amount:
     """The money a call with these body `fields` writes; `updates`: it changes an existing document, whose
-    stored charges (`stored`, None when not read) it keeps; `taxes`: the rates read for its tax_ids."""
+    stored charges (`stored`, None when not read) it keeps; `taxes`: the rates read for its tax_ids;
+    `moves_money`: the fields this call sends whose effect is to move money."""
     with localcontext() as context:
         context.prec = EXACT_DIGITS  # products and sums of JSON numbers, exactly: no rounding but Zoho's
-        return _written_amount(fields, arguments, precision, updates, stored, taxes)
+        amount = _written_amount(fields, arguments, precision, updates, stored, taxes)
+    if amount == (Decimal(0), None) and moves_money:
+        # Nothing the call sends says how much, yet it moves money (a bank line matched to records it only
+        # names): 0 would let `amount > 500` pass whatever the records hold.
+        return None, (f"the money it moves is set by what {', '.join(sorted(moves_money))} names, which "
+                      "zbmcp does not read")
+    return amount
 
 
 def tax_ids(fields: Collection[str], arguments: Mapping[str, Any]) -> tuple[str, ...]:

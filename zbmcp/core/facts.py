@@ -77,7 +77,8 @@ def facts_of(spec: ToolSpec, request: ZohoRequest, today: dt.date, found: Found 
     arguments = call_arguments(request)
     effects = _effects(spec, arguments)
     amount, unknown = written_amount(tuple(spec.body or {}), arguments, precision=found.precision(),
-                                     updates=_updates(spec), stored=found.document, taxes=found.taxes)
+                                     updates=_updates(spec), stored=found.document, taxes=found.taxes,
+                                     moves_money=[e.field for e in effects if e.effect == "moves_money"])
     return Facts(
         arguments=arguments,
         tool=spec.name,
