@@ -8,6 +8,7 @@ checked against them by test_generic_routes.py).
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 from dataclasses import dataclass, field
@@ -117,6 +118,8 @@ class Caller:
             call.json = [{"customfield_id": "460000000000901", "value": "Gold"}]
         elif route.body != "none":
             call.json = RULE_BODIES[operation](self) if operation in RULE_BODIES else await self.body(route)
+            if inspect.isawaitable(call.json):  # a body that needs records of its own first
+                call.json = await call.json
         call.query.update(await self._query(route))
         if route.kind == "bulk_update" and "ids_field" in route.extra and route.resource is not None:
             call.json[route.extra["ids_field"]] = await self.record(route.resource, ("cm_debtor",))
@@ -205,6 +208,8 @@ class Caller:
         elif route.kind == "timer_stop":
             entry = await self.record(RESOURCES["/projects/timeentries"], ())
             ok(await self.books.post(f"projects/timeentries/{entry}/timer/start"))
+        elif operation == "cancel_write_off_invoice":
+            ok(await self.books.post(f"invoices/{values['invoice_id']}/writeoff"))
         elif operation == "mark_invoice_draft":
             ok(await self.books.post(f"invoices/{values['invoice_id']}/status/void"))
         elif operation == "mark_credit_note_draft":
@@ -385,11 +390,39 @@ async def _invoice_credit(caller: Caller, parents: tuple[str, ...]) -> str:
         f"invoices/{parents[0]}/creditsapplied", "credits", "creditnotes_invoice_id")
 
 
+async def _unused_payment(caller: Caller) -> dict[str, Any]:
+    """A refund of the seeded customer payment's money, made unused by voiding the invoices it paid."""
+    payment = caller.view.find("payments")
+    assert payment is not None
+    for entry in payment["invoices"]:
+        ok(await caller.books.post(f"invoices/{entry['invoice_id']}/status/void"))
+    return {"amount": 1, "date": caller.view.today.isoformat(),
+            "from_account_id": caller.view.account_id("Business Checking")}
+
+
+def _vendor_refund(caller: Caller) -> dict[str, Any]:
+    return {"amount": 1, "date": caller.view.today.isoformat(),
+            "to_account_id": caller.view.account_id("Business Checking")}
+
+
+async def _payment_refund(caller: Caller, parents: tuple[str, ...]) -> str:
+    body = await _unused_payment(caller)
+    made = ok(await caller.books.post(f"customerpayments/{parents[0]}/refunds", json=body))
+    return str(made["payment_refunds"][0]["payment_refund_id"])
+
+
+async def _vendor_payment_refund(caller: Caller, parents: tuple[str, ...]) -> str:
+    path = f"vendorpayments/{parents[0]}/refunds"
+    made = ok(await caller.books.post(path, json=_vendor_refund(caller)), 201)
+    return str(made["vendorpayment_refund"]["vendorpayment_refund_id"])
+
+
 # Records of the credit rules' sub-resources, made through their own routes: resource -> maker.
 _CREDIT_RECORDS: dict[str, Any] = {
     "/creditnotes/{}/refunds": _note_refund, "/vendorcredits/{}/refunds": _credit_refund,
     "/creditnotes/{}/invoices": _note_application, "/vendorcredits/{}/bills": _credit_application,
-    "/invoices/{}/creditsapplied": _invoice_credit,
+    "/invoices/{}/creditsapplied": _invoice_credit, "/customerpayments/{}/refunds": _payment_refund,
+    "/vendorpayments/{}/refunds": _vendor_payment_refund,
 }
 _CREDIT_BODIES: dict[str, Any] = {
     "note_refund": lambda c: {"date": "2025-03-01", "amount": 10,
@@ -460,6 +493,10 @@ RULE_BODIES: dict[str, Any] = {
     "create_vendor_credit": lambda c: {"vendor_id": c.view.contact_id("Office Supplies Co"), "line_items": [
         {"account_id": c.view.account_id("Office Supplies"), "rate": 5}]},
     "create_credit_note_refund": lambda c: _CREDIT_BODIES["note_refund"](c),
+    "create_customer_payment_refund": _unused_payment,
+    "update_customer_payment_refund": lambda c: {"amount": 0.5},
+    "refund_excess_vendor_payment": _vendor_refund,
+    "update_vendor_payment_refund": lambda c: {"amount": 0.5},
     "refund_vendor_credit": lambda c: _CREDIT_BODIES["credit_refund"](c),
     "apply_credit_note_to_invoice": lambda c: _CREDIT_BODIES["note_apply"](c),
     "apply_credits_to_a_bill": lambda c: _CREDIT_BODIES["credit_apply"](c),

@@ -18,6 +18,9 @@ voiding an invoice, deleting a payment or bringing an invoice back to draft take
     credit note refund        Dr Accounts Receivable   Cr the account the money left from
     vendor credit (open, closed) the reverse of a bill: Dr Accounts Payable total, Cr what a bill debits
     vendor credit refund      Dr the account the money came into   Cr Accounts Payable
+    customer payment refund   Dr Accounts Receivable   Cr the account the money left from
+    vendor payment refund     Dr the account the money came into   Cr Accounts Payable
+    invoice written off       Dr Bad Debt   Cr Accounts Receivable, on the day it was written off
     bank transaction          Dr the account money went to, Cr the one it came from: one added by hand, or a
                               statement line categorized as a deposit, transfer... (one categorized as an
                               expense or payment, or matched, posts nothing: its expense or payment does)
@@ -43,6 +46,7 @@ PAYABLE = "Accounts Payable"
 DEFAULT_INCOME = "Sales"
 DEFAULT_EXPENSE = "Cost of Goods Sold"
 BANK_FEES = "Bank Fees and Charges"
+BAD_DEBT = "Bad Debt"  # where an invoice written off goes
 TAX_PAYABLE = "Tax Payable"
 # Where a document's own charges post: (discount, shipping charge, adjustment), for sales and purchases.
 SALES_CHARGES = ("Discount", "Shipping Charge", "Other Charges")
@@ -76,7 +80,7 @@ def journal(store: OrgStore, *, cash_only: bool = False) -> list[Entry]:
     only cash-basis reports show."""
     entries = [*_opening_balances(store), *_invoices(store), *_customer_payments(store), *_bills(store),
                *_vendor_payments(store), *_expenses(store), *_manual_journals(store),
-               *_bank_transactions(store), *_credits(store)]
+               *_bank_transactions(store), *_credits(store), *_excess(store)]
     return sorted((entry for entry in entries if cash_only or not entry.cash_only),
                   key=lambda entry: entry.date)
 
@@ -209,6 +213,25 @@ def _credits(store: OrgStore) -> Iterator[Entry]:
         amount = dec(refund["amount"])
         yield _entry(refund["date"], "vendorcredit_refund", refund["vendor_credit_refund_id"],
                      [(str(refund["account_id"]), amount), (payable, -amount)])
+
+
+def _excess(store: OrgStore) -> Iterator[Entry]:
+    """Refunds of payments' unused amounts, and invoices written off."""
+    receivable, payable = account_named(store, RECEIVABLE), account_named(store, PAYABLE)
+    for refund in store.payment_refunds.values():
+        amount = dec(refund["amount"])
+        yield _entry(refund["date"], "payment_refund", refund["payment_refund_id"],
+                     [(receivable, amount), (str(refund["from_account_id"]), -amount)])
+    for refund in store.vendorpayment_refunds.values():
+        amount = dec(refund["amount"])
+        yield _entry(refund["date"], "vendorpayment_refund", refund["vendorpayment_refund_id"],
+                     [(str(refund["to_account_id"]), amount), (payable, -amount)])
+    for invoice in store.invoices.values():
+        written = dec(invoice["write_off_amount"])
+        if written and invoice["_lifecycle"] not in ("draft", "void"):
+            day = str(invoice.get("_write_off_date") or invoice["date"])
+            yield _entry(day, "write_off", invoice["invoice_id"],
+                         [(account_named(store, BAD_DEBT), written), (receivable, -written)])
 
 
 def _bank_transactions(store: OrgStore) -> Iterator[Entry]:

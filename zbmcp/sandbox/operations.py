@@ -38,6 +38,7 @@ from zbmcp.sandbox.rules import (
     vendorpayments,
     webhooks,
 )
+from zbmcp.sandbox.rules import excess
 from zbmcp.sandbox.rules.base import Handler
 from zbmcp.sandbox.rules.upsert import upsert
 
@@ -136,6 +137,20 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("GET", "/customerpayments/{payment_id}", "ZohoBooks.customerpayments.READ", payments.get_payment),
     _op("DELETE", "/customerpayments/{payment_id}", "ZohoBooks.customerpayments.DELETE",
         payments.delete_payment),
+    # an excess payment's refund (rules/excess.py)
+    _op("GET", "/customerpayments/{customer_payment_id}/refunds", "ZohoBooks.customerpayments.READ",
+        excess.list_payment_refunds),
+    _op("POST", "/customerpayments/{customer_payment_id}/refunds", "ZohoBooks.customerpayments.CREATE",
+        excess.create_payment_refund, "required"),
+    _op("GET", "/customerpayments/{customer_payment_id}/refunds/{refund_id}",
+        "ZohoBooks.customerpayments.READ", excess.get_payment_refund),
+    _op("PUT", "/customerpayments/{customer_payment_id}/refunds/{refund_id}",
+        "ZohoBooks.customerpayments.UPDATE", excess.update_payment_refund, "required"),
+    _op("DELETE", "/customerpayments/{customer_payment_id}/refunds/{refund_id}",
+        "ZohoBooks.customerpayments.DELETE", excess.delete_payment_refund),
+    _op("POST", "/invoices/{invoice_id}/writeoff", "ZohoBooks.invoices.CREATE", excess.write_off),
+    _op("POST", "/invoices/{invoice_id}/writeoff/cancel", "ZohoBooks.invoices.CREATE",
+        excess.cancel_write_off),
     # Vendor payments (unverified: not among the OAS files the sandbox follows; see rules/vendorpayments.py)
     _op("GET", "/vendorpayments", "ZohoBooks.vendorpayments.READ", vendorpayments.list_vendor_payments),
     _op("POST", "/vendorpayments", "ZohoBooks.vendorpayments.CREATE", vendorpayments.create_vendor_payment,
@@ -144,6 +159,16 @@ OPERATIONS: tuple[Operation, ...] = (
         vendorpayments.get_vendor_payment),
     _op("DELETE", "/vendorpayments/{payment_id}", "ZohoBooks.vendorpayments.DELETE",
         vendorpayments.delete_vendor_payment),
+    _op("GET", "/vendorpayments/{payment_id}/refunds", "ZohoBooks.vendorpayments.READ",
+        excess.list_vendor_payment_refunds),
+    _op("POST", "/vendorpayments/{payment_id}/refunds", "ZohoBooks.vendorpayments.CREATE",
+        excess.create_vendor_payment_refund, "required"),
+    _op("GET", "/vendorpayments/{payment_id}/refunds/{vendorpayment_refund_id}",
+        "ZohoBooks.vendorpayments.READ", excess.get_vendor_payment_refund),
+    _op("PUT", "/vendorpayments/{payment_id}/refunds/{vendorpayment_refund_id}",
+        "ZohoBooks.vendorpayments.UPDATE", excess.update_vendor_payment_refund, "required"),
+    _op("DELETE", "/vendorpayments/{payment_id}/refunds/{vendorpayment_refund_id}",
+        "ZohoBooks.vendorpayments.DELETE", excess.delete_vendor_payment_refund),
     # Reports (unverified: Zoho's OAS files have none; see rules/reports.py)
     _op("GET", "/reports/profitandloss", "ZohoBooks.reports.READ", reports.profit_and_loss),
     _op("GET", "/reports/balancesheet", "ZohoBooks.reports.READ", reports.balance_sheet),

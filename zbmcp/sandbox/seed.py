@@ -58,6 +58,7 @@ _CHART: tuple[tuple[str, str, str], ...] = (
     ("Travel Expense", "expense", "6040"),
     ("Bank Fees and Charges", "expense", "6050"),
     ("Purchase Discounts", "expense", "6060"),
+    ("Bad Debt", "expense", "6070"),
     ("Other Expenses", "other_expense", "6900"),
     ("Petty Cash", "cash", "1010"),
     ("Undeposited Funds", "cash", "1020"),

@@ -21,7 +21,8 @@ Record = dict[str, Any]
 COLLECTIONS = (
     "contacts", "items", "accounts", "invoices", "estimates", "salesorders", "bills", "purchaseorders",
     "expenses", "payments", "vendorpayments", "journals", "taxes", "banktransactions",
-    "creditnotes", "vendorcredits", "creditnote_refunds", "vendorcredit_refunds",
+    "creditnotes", "vendorcredits", "creditnote_refunds", "vendorcredit_refunds", "payment_refunds",
+    "vendorpayment_refunds",
 )
 
 # Auto-numbering per organization (§9.7): prefix and digits.
@@ -122,6 +123,8 @@ class OrgStore:
         self.vendorcredits: dict[str, Record] = {}
         self.creditnote_refunds: dict[str, Record] = {}
         self.vendorcredit_refunds: dict[str, Record] = {}
+        self.payment_refunds: dict[str, Record] = {}  # a customer payment's unused amount paid back
+        self.vendorpayment_refunds: dict[str, Record] = {}  # a vendor payment's unused balance paid back
         self.webhooks: dict[str, Record] = {}  # what workflow rules call (rules/webhooks.py, workflows.py)
         # Records of the modules the sandbox emulates generically, by resource ("/projects/{}/tasks")
         self.generic: dict[str, dict[str, Record]] = {}

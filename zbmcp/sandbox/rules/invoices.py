@@ -85,6 +85,7 @@ def settle(invoice: Record) -> None:
     invoice["payment_made"] = fields.money(paid)
     invoice["credits_applied"] = fields.money(credited)
     paid += credited  # a credit note applied settles the invoice as a payment does
+    paid += fields.dec(invoice["write_off_amount"])  # and so does what was written off (rules/excess.py)
     invoice["balance"] = fields.money(fields.dec(invoice["total"]) - paid)
     lifecycle = invoice["_lifecycle"]
     if lifecycle == "void":
@@ -166,6 +167,8 @@ def update_invoice(call: Call) -> Reply:
                 "is_viewed_by_client", "has_attachment", "reminders_sent", "last_payment_date",
                 "payment_expected_date"):
         record[key] = current[key]
+    if "_write_off_date" in current:
+        record["_write_off_date"] = current["_write_off_date"]
     record["allow_partial_payments"] = fields.boolean(body, "allow_partial_payments") is not False
     settle(record)
     if record["balance"] < 0:
@@ -185,6 +188,8 @@ def delete_invoice(call: Call) -> Reply:
         # Zoho Invoice's code for it (§6)
         raise ZohoError(400, 12008, "Credits have been applied to this invoice. Remove the credits applied "
                                     "before deleting the invoice.")
+    if invoice["write_off_amount"]:
+        raise rule("This invoice has been written off. Cancel the write off before deleting the invoice.")
     del call.org.invoices[invoice["invoice_id"]]
     return Reply(200, "The invoice has been deleted.")
 
@@ -211,6 +216,8 @@ def email_invoice(call: Call) -> Reply:
 def mark_void(call: Call) -> Reply:
     invoice = existing(call.org.invoices, call.params["invoice_id"], "Invoice")
     _unapply_payments(call.org, invoice)
+    invoice["write_off_amount"] = 0.0  # a void invoice owes nothing to write off
+    invoice.pop("_write_off_date", None)
     _touch(call, invoice, "void")
     return Reply(200, "Invoice status has been changed to Void.")
 

@@ -56,6 +56,9 @@ SOURCES: dict[str, tuple[str, str, str]] = {
     "expense": ("Expense", "expenses", "reference_number"),
     "journal": ("Journal", "journals", "entry_number"),
     "opening_balance": ("Opening Balance", "accounts", "account_code"),
+    "payment_refund": ("Payment Refund", "", ""),
+    "vendorpayment_refund": ("Vendor Payment Refund", "", ""),
+    "write_off": ("Write Off", "invoices", "invoice_number"),
 }
 
 

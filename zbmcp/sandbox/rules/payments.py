@@ -19,7 +19,7 @@ from zbmcp.sandbox import fields, filters
 from zbmcp.sandbox.errors import ZohoError, invalid_value, rule
 from zbmcp.sandbox.filters import Filterable, ListSpec, Predicate
 from zbmcp.sandbox.records import OutboxEmail
-from zbmcp.sandbox.rules import invoices
+from zbmcp.sandbox.rules import excess, invoices
 from zbmcp.sandbox.rules.base import Call, Reply, account_ref, contact_ref, existing
 from zbmcp.sandbox.store import OrgStore, Record, public
 
@@ -228,6 +228,9 @@ def delete_payment(call: Call) -> Reply:
     store = call.org
     payment = existing(store.payments, call.params["payment_id"], "Customer payment")
     payment_id = payment["payment_id"]
+    if excess.refunded(store.payment_refunds, payment_id):
+        raise rule(f"Payment {payment['payment_number']} has refunds. Delete them before deleting the "
+                   "payment.")
     for entry in payment["invoices"]:
         invoice = store.invoices.get(entry["invoice_id"])
         if invoice is None:

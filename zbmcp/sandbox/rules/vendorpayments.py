@@ -16,7 +16,7 @@ from decimal import Decimal
 from zbmcp.sandbox import fields, filters
 from zbmcp.sandbox.errors import ZohoError, invalid_value, rule
 from zbmcp.sandbox.filters import Filterable, ListSpec
-from zbmcp.sandbox.rules import bills
+from zbmcp.sandbox.rules import bills, excess
 from zbmcp.sandbox.rules.base import Call, Reply, account_ref, contact_ref, existing
 from zbmcp.sandbox.rules.expenses import PAID_THROUGH_TYPES
 from zbmcp.sandbox.rules.payments import mode_is
@@ -150,6 +150,9 @@ def create_vendor_payment(call: Call) -> Reply:
 def delete_vendor_payment(call: Call) -> Reply:
     store = call.org
     payment = existing(store.vendorpayments, call.params["payment_id"], "Vendor payment")
+    if excess.refunded(store.vendorpayment_refunds, payment["payment_id"]):
+        raise rule(f"Payment {payment['payment_number']} has refunds. Delete them before deleting the "
+                   "payment.")
     for entry in payment["bills"]:
         bill = store.bills.get(entry["bill_id"])
         if bill is None:
