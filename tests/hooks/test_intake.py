@@ -90,7 +90,8 @@ def hooked(make_config: Callable[..., LoadedConfig], sandbox: Sandbox) -> Serve:
 
 async def test_zohos_documented_signature_is_taken_and_kept_once(hooked: Serve):
     async with hooked() as h:
-        answer = await h.signed("/hooks/payments", payment(), query="event=created&name=basic")
+        delivered = payment()  # once: Zoho's retry carries the same body, its time to the second included
+        answer = await h.signed("/hooks/payments", delivered, query="event=created&name=basic")
         assert answer.status_code == 200, answer.text
         assert answer.json()["status"] == "accepted"
         [event] = await h.events()
@@ -100,7 +101,7 @@ async def test_zohos_documented_signature_is_taken_and_kept_once(hooked: Serve):
         [record] = h.records("hook.received")
         assert record["hook"] == "payments" and record["decision"] == "allowed"
 
-        again = await h.signed("/hooks/payments", payment(), query="event=created&name=basic")
+        again = await h.signed("/hooks/payments", delivered, query="event=created&name=basic")
         assert again.status_code == 200 and again.json() == {"status": "repeated"}  # Zoho stops retrying
         assert len(await h.events()) == 1
         assert len(h.records("hook.repeated")) == 1
