@@ -173,3 +173,23 @@ async def test_voiding_an_invoice_gives_its_credits_back(books: httpx2.AsyncClie
     assert (back["status"], back["balance"]) == ("open", 150.0)
     entries = view.journal()
     assert sum((p.amount for e in entries for p in e.postings), Decimal(0)) == 0
+
+
+async def test_a_customers_unused_credit_counts_its_open_credit_notes(books: httpx2.AsyncClient,
+                                                                     sandbox: Sandbox) -> None:
+    view = sandbox.store(ORG)
+    acme = view.contact_id("Acme Corporation")
+
+    async def credit() -> float:
+        return float(ok(await books.get(f"contacts/{acme}"))["contact"]["unused_credits_receivable_amount"])
+
+    before = await credit()
+    note = ok(await books.post("creditnotes", json={"customer_id": acme, "line_items": [
+        {"item_id": view.item_id("Consulting"), "quantity": 1}]}), 201)["creditnote"]
+    assert await credit() == before + 150
+    ok(await books.post(f"creditnotes/{note['creditnote_id']}/refunds", json={
+        "amount": 100, "date": note["date"], "from_account_id": view.account_id("Business Checking")}))
+    assert await credit() == before + 50
+    draft = ok(await books.post("creditnotes", json={"customer_id": acme, "is_draft": True, "line_items": [
+        {"item_id": view.item_id("Consulting"), "quantity": 1}]}), 201)["creditnote"]
+    assert draft["status"] == "draft" and await credit() == before + 50  # a draft is no credit yet

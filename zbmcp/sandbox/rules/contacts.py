@@ -77,9 +77,12 @@ def present(store: OrgStore, contact: Record) -> Record:
     shown["outstanding_payable_amount"] = fields.money(sum(
         bill["balance"] for bill in store.bills.values()
         if bill["vendor_id"] == contact_id and bill["status"] not in ("draft", "void")))
+    # a customer's credit: what its payments left unused, and what its open credit notes still hold
     shown["unused_credits_receivable_amount"] = fields.money(sum(
         payment["unused_amount"] for payment in store.payments.values()
-        if payment["customer_id"] == contact_id))
+        if payment["customer_id"] == contact_id) + sum(
+        note["balance"] for note in store.creditnotes.values()
+        if note["customer_id"] == contact_id and note["status"] == "open"))
     return shown
 
 
