@@ -76,3 +76,30 @@ async def test_an_overpayments_credit_is_applied_to_another_invoice(bookkeeper, 
         left = (await call("get_customer_payment", payment_id=payment["payment_id"]))["payment"]
         assert left["unused_amount"] == 50.0
         assert await receivable() == before + 450 - 500  # applying credit moves no account
+
+
+async def test_a_write_off_is_as_large_as_the_balance_it_writes_off(make_config, sandbox):
+    """write_off_invoice names no amount: the rules read the invoice's balance, read from Zoho first."""
+    loaded = make_config({"collector": agent(["invoices:*", "customerpayments:*"], catalog="whole", rules=[
+        {"deny": "amount > 100.0", "name": "small-write-offs", "tools": ["write_off_invoice"]}])})
+    view = sandbox.store(ORG)
+    async with running(loaded, sandbox, specs=SPECS) as runtime, mcp_client(runtime, "collector") as client:
+
+        async def call(tool: str, **arguments: Any) -> dict[str, Any]:
+            result = await client.call_tool(tool, {"organization_id": ORG, **arguments})
+            assert not result.is_error, result.content[0].text
+            return dict(result.structured_content or {})
+
+        invoice = (await call("create_invoice", customer_id=view.contact_id("Acme Corporation"), line_items=[
+            {"item_id": view.item_id("Consulting"), "quantity": 1, "rate": 150}]))["invoice"]
+        await call("mark_invoice_sent", invoice_id=invoice["invoice_id"])
+        refused = await client.call_tool("write_off_invoice", {"organization_id": ORG,
+                                                               "invoice_id": invoice["invoice_id"]})
+        assert refused.is_error and "small-write-offs" in refused.content[0].text
+        assert (await call("get_invoice", invoice_id=invoice["invoice_id"]))["invoice"]["balance"] == 150.0
+        await call("create_customer_payment", customer_id=view.contact_id("Acme Corporation"),
+                   payment_mode="cash", amount=60, date=invoice["date"],
+                   invoices=[{"invoice_id": invoice["invoice_id"], "amount_applied": 60}])
+        await call("write_off_invoice", invoice_id=invoice["invoice_id"])  # 90 left: within the rule
+        written = (await call("get_invoice", invoice_id=invoice["invoice_id"]))["invoice"]
+        assert (written["write_off_amount"], written["balance"]) == (90.0, 0.0)

@@ -10,7 +10,7 @@ from typing import Any
 
 from tests.unit.test_decide import ACME, ORG, SPECS, agent
 from zbmcp.calls.catalog import load_catalog
-from zbmcp.core.facts import facts_of
+from zbmcp.core.facts import facts_of, reads_for
 from zbmcp.core.found import NOTHING, Document, Found, Organization, Party, Reads, Tax
 from zbmcp.core.requests import ZohoRequest, build_request
 
@@ -136,3 +136,16 @@ def test_credit_applied_and_refunds_count_what_they_move():
         "customer_payment_id": "5", "amount": 600, "date": "2026-11-25", "from_account_id": "3"}) == 600.0
     assert applied("apply_credits_to_invoice", {"invoice_id": "9", "apply_creditnotes": [],
                                                 "invoice_payments": []}) == 0.0
+
+
+def test_a_write_off_is_the_balance_read_and_unknown_unread():
+    catalog = load_catalog()
+    spec = catalog["write_off_invoice"]
+    request = build_request(spec, {"invoice_id": "9"}, [ORG])
+    assert reads_for(spec, request, amount=True, question=False).document == "9"
+    assert reads_for(spec, request, amount=False, question=False).document is None
+    owed = Document("invoice", "9", "INV-9", "Acme", Decimal("150"), "GBP", 2, balance=Decimal("90"))
+    assert facts_of(spec, request, TODAY, Found(document=owed)).amount == 90.0
+    unread = facts_of(spec, request, TODAY, Found(document=Document("invoice", "9", unread="timed out")))
+    assert unread.amount is None and "timed out" in (unread.amount_unknown or "")
+    assert facts_of(spec, request, TODAY).amount is None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from zbmcp.core.amounts import precision_matters, takes_a_tax, tax_ids, written_amount
@@ -79,6 +80,8 @@ def facts_of(spec: ToolSpec, request: ZohoRequest, today: dt.date, found: Found 
     amount, unknown = written_amount(tuple(spec.body or {}), arguments, precision=found.precision(),
                                      updates=_updates(spec), stored=found.document, taxes=found.taxes,
                                      moves_money=[e.field for e in effects if e.effect == "moves_money"])
+    if writes_off(spec):
+        amount, unknown = _written_off(found)
     return Facts(
         arguments=arguments,
         tool=spec.name,
@@ -108,7 +111,7 @@ def reads_for(spec: ToolSpec, request: ZohoRequest, *, amount: bool, question: b
     # the currency's decimal places: the counterparty's currency, and the organization's for it
     precise = amount and money and precision_matters(arguments)
     counterparty = question or emails_through_a_field or precise
-    document = question or (amount and lines and _updates(spec))
+    document = question or (amount and lines and _updates(spec)) or (amount and writes_off(spec))
     path_ids = _path_ids(spec, request)
     dated_today = (question or date) and undated_create(spec, arguments)
     return Reads(counterparty=_counterparty(arguments) if counterparty else None,
@@ -116,6 +119,23 @@ def reads_for(spec: ToolSpec, request: ZohoRequest, *, amount: bool, question: b
                  organization=(question and money or precise or dated_today)
                  and request.organization_id is not None,
                  taxes=tax_ids(tuple(spec.body or {}), arguments) if amount or question else ())
+
+
+def writes_off(spec: ToolSpec) -> bool:
+    """A write-off (POST /invoices/{id}/writeoff): it names no amount, and settles what the record still
+    owes."""
+    return spec.method == "POST" and spec.path.endswith("/writeoff")
+
+
+def _written_off(found: Found) -> tuple[Decimal | None, str | None]:
+    """A write-off's amount: the balance of the record it writes off, read from Zoho before deciding."""
+    document = found.document
+    if document is None:
+        return None, "it writes off the record's balance, which was not read"
+    if document.unread is not None or document.balance is None:
+        return None, (f"it writes off the record's balance, which could not be read from Zoho "
+                      f"({document.unread or 'Zoho did not say it'})")
+    return document.balance, None
 
 
 def undated_create(spec: ToolSpec, arguments: Mapping[str, Any]) -> bool:

@@ -61,6 +61,7 @@ class Document:
     shipping_charge: Decimal = Decimal(0)  # what an update that sends its lines keeps
     adjustment: Decimal = Decimal(0)
     unread: str | None = None
+    balance: Decimal | None = None  # what is still owed on it (what a write-off settles)
 
     def label(self) -> str:
         if self.unread is not None:
@@ -182,7 +183,7 @@ def document_from(kind: str, document_id: str, record: Mapping[str, Any]) -> Doc
     return Document(kind, document_id, number, party, total, _text(record.get("currency_code")),
                     precision if isinstance(precision, int) and precision in PRECISIONS else None,
                     _decimal(record.get("shipping_charge")) or Decimal(0),
-                    _decimal(record.get("adjustment")) or Decimal(0))
+                    _decimal(record.get("adjustment")) or Decimal(0), balance=_decimal(record.get("balance")))
 
 
 def organization_from(organization_id: str, organizations: Any) -> Organization:
