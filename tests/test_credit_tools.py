@@ -103,3 +103,35 @@ async def test_a_write_off_is_as_large_as_the_balance_it_writes_off(make_config,
         await call("write_off_invoice", invoice_id=invoice["invoice_id"])  # 90 left: within the rule
         written = (await call("get_invoice", invoice_id=invoice["invoice_id"]))["invoice"]
         assert (written["write_off_amount"], written["balance"]) == (90.0, 0.0)
+
+
+async def test_a_rule_on_the_counterparty_reaches_the_record_the_path_names(make_config, sandbox):
+    """A refund or a write-off names its credit note or invoice, not a customer_id: zbmcp reads that record
+    for a rule on counterparty_id, so "not Globex's" holds for them too."""
+    view = sandbox.store(ORG)
+    globex, acme = view.contact_id("Globex Ltd"), view.contact_id("Acme Corporation")
+    loaded = make_config({"collector": agent(["invoices:*", "creditnotes:*"], catalog="whole", rules=[
+        {"deny": f'counterparty_id == "{globex}"', "name": "not-globex",
+         "tools": ["write_off_invoice", "create_credit_note_refund"]}])})
+    note = view.find("creditnotes", creditnote_number="CN-00001")
+    assert note is not None and note["customer_id"] == globex
+    async with running(loaded, sandbox, specs=SPECS) as runtime, mcp_client(runtime, "collector") as client:
+
+        async def call(tool: str, **arguments: Any) -> Any:
+            return await client.call_tool(tool, {"organization_id": ORG, **arguments})
+
+        invoices = {}
+        for customer in (globex, acme):
+            made = await call("create_invoice", customer_id=customer, line_items=[
+                {"item_id": view.item_id("Consulting"), "quantity": 1, "rate": 150}])
+            invoices[customer] = made.structured_content["invoice"]["invoice_id"]
+            assert not (await call("mark_invoice_sent", invoice_id=invoices[customer])).is_error
+        sent = len(sandbox.api_requests)
+        refused = [await call("write_off_invoice", invoice_id=invoices[globex]),
+                   await call("create_credit_note_refund", creditnote_id=note["creditnote_id"], amount=10,
+                              date=note["date"], from_account_id=view.account_id("Business Checking"))]
+        assert all(result.is_error and "not-globex" in result.content[0].text for result in refused)
+        # only zbmcp's own reads of the two records went out
+        assert {request.method for request in sandbox.api_requests[sent:]} == {"GET"}
+        allowed = await call("write_off_invoice", invoice_id=invoices[acme])
+        assert not allowed.is_error, allowed.content[0].text

@@ -88,7 +88,7 @@ def facts_of(spec: ToolSpec, request: ZohoRequest, today: dt.date, found: Found 
         organization=request.organization_id,
         amount=float(amount) if amount is not None else None,
         amount_unknown=unknown,
-        counterparty_id=_counterparty(arguments),
+        counterparty_id=_counterparty(arguments) or _path_party(spec, request, found),
         date=_date(spec, arguments, today),
         recipients=_recipients(effects, _counterparty(arguments), found),
         emails=spec.emails_customer or any(e.effect == "emails" for e in effects),
@@ -99,7 +99,7 @@ def facts_of(spec: ToolSpec, request: ZohoRequest, today: dt.date, found: Found 
 
 
 def reads_for(spec: ToolSpec, request: ZohoRequest, *, amount: bool, question: bool,
-              date: bool = False) -> Reads:
+              date: bool = False, party: bool = False) -> Reads:
     """What zbmcp reads from Zoho for this call: before deciding it, who a field that emails reaches and,
     when a rule reads the `amount`, what the amount depends on; for a `question`, also the names, number
     and currency a person knows a call by. An undated create is dated today in the organization's time
@@ -111,7 +111,8 @@ def reads_for(spec: ToolSpec, request: ZohoRequest, *, amount: bool, question: b
     # the currency's decimal places: the counterparty's currency, and the organization's for it
     precise = amount and money and precision_matters(arguments)
     counterparty = question or emails_through_a_field or precise
-    document = question or (amount and lines and _updates(spec)) or (amount and writes_off(spec))
+    document = question or (amount and lines and _updates(spec)) or (amount and writes_off(spec)) \
+        or (party and _counterparty(arguments) is None)  # whose record the path names
     path_ids = _path_ids(spec, request)
     dated_today = (question or date) and undated_create(spec, arguments)
     return Reads(counterparty=_counterparty(arguments) if counterparty else None,
@@ -119,6 +120,15 @@ def reads_for(spec: ToolSpec, request: ZohoRequest, *, amount: bool, question: b
                  organization=(question and money or precise or dated_today)
                  and request.organization_id is not None,
                  taxes=tax_ids(tuple(spec.body or {}), arguments) if amount or question else ())
+
+
+def _path_party(spec: ToolSpec, request: ZohoRequest, found: Found) -> str | None:
+    """The customer or vendor of the record the call's path names (a credit note refunded, an invoice a credit
+    is applied to), when it was read; the call itself names none."""
+    document, path_ids = found.document, _path_ids(spec, request)
+    if document is None or not path_ids or document.id != path_ids[0] or document.unread is not None:
+        return None
+    return document.party_id
 
 
 def writes_off(spec: ToolSpec) -> bool:

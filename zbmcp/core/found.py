@@ -62,6 +62,7 @@ class Document:
     adjustment: Decimal = Decimal(0)
     unread: str | None = None
     balance: Decimal | None = None  # what is still owed on it (what a write-off settles)
+    party_id: str | None = None  # its customer's or vendor's id
 
     def label(self) -> str:
         if self.unread is not None:
@@ -183,7 +184,9 @@ def document_from(kind: str, document_id: str, record: Mapping[str, Any]) -> Doc
     return Document(kind, document_id, number, party, total, _text(record.get("currency_code")),
                     precision if isinstance(precision, int) and precision in PRECISIONS else None,
                     _decimal(record.get("shipping_charge")) or Decimal(0),
-                    _decimal(record.get("adjustment")) or Decimal(0), balance=_decimal(record.get("balance")))
+                    _decimal(record.get("adjustment")) or Decimal(0), balance=_decimal(record.get("balance")),
+                    party_id=next((str(record[key]) for key in ("customer_id", "vendor_id")
+                                   if isinstance(record.get(key), str | int) and str(record[key])), None))
 
 
 def organization_from(organization_id: str, organizations: Any) -> Organization:

@@ -141,7 +141,8 @@ class AgentPolicy:
             return Reads()
         applying = [rule for rule in self.rules if rule.applies_to(like)]
         return reads_for(spec, request, amount=any(rule.uses_amount for rule in applying), question=False,
-                         date=any(rule.uses_date for rule in applying))
+                         date=any(rule.uses_date for rule in applying),
+                         party=any(rule.uses_counterparty for rule in applying))
 
     def _like(self, spec: ToolSpec, facts: Facts, reasons: list[str]) -> list[str] | Decision:
         """The tools whose rules this call takes on: its own, and the email tool of a field that emails (which

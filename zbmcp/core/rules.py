@@ -93,6 +93,10 @@ class Rule:
         return "date" in self.program.variables()
 
     @property
+    def uses_counterparty(self) -> bool:
+        return "counterparty_id" in self.program.variables()
+
+    @property
     def uses_recipients(self) -> bool:
         return "recipients" in self.program.variables()
 
