@@ -13,6 +13,7 @@ from zbmcp.errors import ConfigError
 from zbmcp.core.facts import facts_of
 from zbmcp.calls.catalog import load_manifests
 from zbmcp.core.policy import AgentPolicy, policies
+from zbmcp.core.found import Document, Found
 from zbmcp.core.requests import build_request
 
 SPECS = load_manifests()
@@ -251,3 +252,23 @@ def test_the_policy_guides_discount_rule_asks_for_any_line_discount():
     asked = decide(policy, "create_invoice", discounted)
     assert asked.outcome == "approve" and "discounts" in asked.rule
     assert decide(policy, "list_invoices", {}).outcome == "allow"  # no line_items: the rule does not hold
+
+
+def test_a_rule_on_the_counterparty_reads_the_record_the_path_names_and_refuses_when_it_cannot():
+    """mark_invoice_void names no customer_id: its counterparty is the invoice's customer, read before
+    deciding; an invoice that could not be read leaves it unknown, and the rule refuses."""
+    policy = agent(f"""\
+    tools: ["invoices:*"]
+    rules:
+      - deny: counterparty_id == "{GLOBEX}"
+        name: not-globex
+""")
+    request = build_request(SPECS["mark_invoice_void"], {"invoice_id": "9"}, [ORG])
+    assert policy.reads_before_deciding(SPECS["mark_invoice_void"], request).document == "9"
+    globex_s = Document("invoice", "9", "INV-9", "Globex", party_id=GLOBEX)
+    acme_s = Document("invoice", "9", "INV-9", "Acme", party_id=ACME)
+    assert policy.decide(SPECS["mark_invoice_void"], request, TODAY, Found(document=globex_s)).outcome == "deny"
+    assert policy.decide(SPECS["mark_invoice_void"], request, TODAY, Found(document=acme_s)).outcome == "allow"
+    unread = policy.decide(SPECS["mark_invoice_void"], request, TODAY,
+                           Found(document=Document("invoice", "9", unread="timed out")))
+    assert unread.outcome == "deny" and "timed out" in unread.message

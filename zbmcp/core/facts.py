@@ -63,6 +63,7 @@ class Facts:
     effects: tuple[FieldEffect, ...] = field(default_factory=tuple)
     currency: str | None = None  # the amount's, where a read says it
     found: Found = NOTHING  # what zbmcp read from Zoho for this call
+    counterparty_unknown: str | None = None  # why the path's record's customer or vendor is not known
 
     @property
     def effect_names(self) -> list[str]:
@@ -95,6 +96,7 @@ def facts_of(spec: ToolSpec, request: ZohoRequest, today: dt.date, found: Found 
         effects=effects,
         currency=found.currency(),
         found=found,
+        counterparty_unknown=None if _counterparty(arguments) else _path_party_unknown(spec, request, found),
     )
 
 
@@ -129,6 +131,14 @@ def _path_party(spec: ToolSpec, request: ZohoRequest, found: Found) -> str | Non
     if document is None or not path_ids or document.id != path_ids[0] or document.unread is not None:
         return None
     return document.party_id
+
+
+def _path_party_unknown(spec: ToolSpec, request: ZohoRequest, found: Found) -> str | None:
+    """Why the customer or vendor of the record the path names is not known: it could not be read."""
+    document, path_ids = found.document, _path_ids(spec, request)
+    if document is None or not path_ids or document.id != path_ids[0] or document.unread is None:
+        return None
+    return f"the customer or vendor of {document.label()} is not known"
 
 
 def writes_off(spec: ToolSpec) -> bool:

@@ -185,7 +185,7 @@ def document_from(kind: str, document_id: str, record: Mapping[str, Any]) -> Doc
                     precision if isinstance(precision, int) and precision in PRECISIONS else None,
                     _decimal(record.get("shipping_charge")) or Decimal(0),
                     _decimal(record.get("adjustment")) or Decimal(0), balance=_decimal(record.get("balance")),
-                    party_id=next((str(record[key]) for key in ("customer_id", "vendor_id")
+                    party_id=next((str(record[key]) for key in ("customer_id", "vendor_id", "contact_id")
                                    if isinstance(record.get(key), str | int) and str(record[key])), None))
 
 

@@ -241,6 +241,8 @@ def _unknowable(rule: Rule, facts: Facts) -> str | None:
     """Why the rule cannot judge this call, before it is run: it reads a fact zbmcp could not learn."""
     if facts.amount is None and rule.uses_amount:
         return f"it reads the amount, which zbmcp cannot know: {facts.amount_unknown}"
+    if facts.counterparty_unknown is not None and rule.uses_counterparty:
+        return f"it reads the counterparty, which zbmcp cannot know: {facts.counterparty_unknown}"
     if facts.recipients.unknown is not None and rule.uses_recipients:
         return (f"it reads the recipients, and the call emails people zbmcp could not learn: "
                 f"{facts.recipients.unknown}")
