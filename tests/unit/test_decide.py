@@ -267,8 +267,8 @@ def test_a_rule_on_the_counterparty_reads_the_record_the_path_names_and_refuses_
     assert policy.reads_before_deciding(SPECS["mark_invoice_void"], request).document == "9"
     globex_s = Document("invoice", "9", "INV-9", "Globex", party_id=GLOBEX)
     acme_s = Document("invoice", "9", "INV-9", "Acme", party_id=ACME)
-    assert policy.decide(SPECS["mark_invoice_void"], request, TODAY, Found(document=globex_s)).outcome == "deny"
-    assert policy.decide(SPECS["mark_invoice_void"], request, TODAY, Found(document=acme_s)).outcome == "allow"
-    unread = policy.decide(SPECS["mark_invoice_void"], request, TODAY,
-                           Found(document=Document("invoice", "9", unread="timed out")))
+    void = SPECS["mark_invoice_void"]
+    assert policy.decide(void, request, TODAY, Found(document=globex_s)).outcome == "deny"
+    assert policy.decide(void, request, TODAY, Found(document=acme_s)).outcome == "allow"
+    unread = policy.decide(void, request, TODAY, Found(document=Document("invoice", "9", unread="timed out")))
     assert unread.outcome == "deny" and "timed out" in unread.message
