@@ -16,7 +16,7 @@ import anyio
 import httpx2
 import pytest
 import yaml
-from mcp import Client
+from mcp import Client, types
 
 from tests.isolation import pytest_runtest_makereport, pytest_runtest_teardown  # noqa: F401
 from tests.redis_server import RedisNotInstalled, RedisServer, redis_server
@@ -114,6 +114,21 @@ def assert_demo_listing(names: Iterable[str]) -> None:
     listed, tools = set(names), set(load_manifests())
     meta = {"find_tools", "describe_tools", "call_tool"}
     assert listed == tools or (meta <= listed and listed - meta - {"enable_tools"} < tools), sorted(listed)
+
+
+def ok(result: types.CallToolResult) -> dict[str, Any]:
+    """A tool call's structured answer, failing the test with Zoho's or zbmcp's words if it was refused."""
+    assert not result.is_error, result.content[0].text
+    assert result.structured_content is not None
+    return result.structured_content
+
+
+def refused(result: types.CallToolResult) -> str:
+    """The refusal's text, failing the test if the call went through."""
+    assert result.is_error, result.content
+    text = result.content[0].text
+    assert isinstance(text, str)
+    return text
 
 
 def agent(tools: list[str], organizations: list[str] | None = None, **options: Any) -> dict[str, Any]:

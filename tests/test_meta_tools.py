@@ -12,25 +12,12 @@ from typing import Any
 import pytest
 from mcp import types
 
-from tests.conftest import ORG, OTHER_ORG, agent, mcp_client, running
+from tests.conftest import ORG, OTHER_ORG, agent, mcp_client, ok, refused, running
 from zbmcp.calls.catalog import load_manifests
 from zbmcp.errors import ConfigError
 
 SPECS = load_manifests()
 SMALL = 8_000  # the least tool_list_bytes: the meta tools and a few more
-
-
-def ok(result: types.CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, result.content[0].text
-    assert result.structured_content is not None
-    return result.structured_content
-
-
-def refused(result: types.CallToolResult) -> str:
-    assert result.is_error, result.content
-    text = result.content[0].text
-    assert isinstance(text, str)
-    return text
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import pytest
 from mcp import Client, StdioServerParameters, types
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.conftest import ORG, OTHER_ORG, agent, mcp_client, running, serving
+from tests.conftest import ORG, OTHER_ORG, agent, mcp_client, ok, refused, running, serving
 from tests.unit.test_manifests import ORIGINAL_TOOLS
 from zbmcp.calls.catalog import load_manifests
 from zbmcp.core.credentials import key_hash, new_api_key
@@ -31,19 +31,6 @@ META = {"find_tools", "describe_tools", "call_tool"}
 def size(listed: types.ListToolsResult) -> int:
     """Bytes of the tools/list result as it travels (the client parsed it; the dump gives it back)."""
     return len(listed.model_dump_json(by_alias=True, exclude_none=True).encode())
-
-
-def ok(result: types.CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, result.content[0].text
-    assert result.structured_content is not None
-    return result.structured_content
-
-
-def refused(result: types.CallToolResult) -> str:
-    assert result.is_error, result.content
-    text = result.content[0].text
-    assert isinstance(text, str)
-    return text
 
 
 def beyond(listed: types.ListToolsResult) -> str:
